@@ -1,0 +1,180 @@
+"""The ``ittybit-frames`` command. The only module that configures logging.
+
+Exit codes: 0 success; 1 finished with per-item failures; 2 usage or configuration
+error; 3 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ittybit_frames import __version__
+from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("ittybit_frames.cli")
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
+
+
+def _say(message: str) -> None:
+    """Human-facing messages go to stderr; stdout is kept for data."""
+    print(message, file=sys.stderr)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from ittybit_frames import Client
+    from ittybit_frames.simulator import generate_history, serve
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    _say(f"Generating {args.jobs:,} simulated jobs (30 days of history)...")
+    history = generate_history(args.jobs, seed=args.seed)
+    with serve(history, latency=0.002) as api:
+        _say(f"Simulated ittybit API at {api.url}")
+        with Client(api.api_key, base_url=api.url, concurrency=16, progress=args.progress) as c:
+            jobs = list(c.iter_jobs())
+            stats = c.stats
+    target = out / "jobs.ndjson"
+    tmp = target.with_suffix(".ndjson.tmp")
+    tmp.write_bytes(b"".join(orjson.dumps(j) + b"\n" for j in jobs))
+    tmp.replace(target)
+    elapsed = time.monotonic() - began
+    by_status = Counter(str(j.get("status")) for j in jobs)
+    _say(f"Fetched {len(jobs):,} jobs in {stats.requests} requests ({elapsed:.1f} s).")
+    _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_status.items())))
+    _say(f"Wrote {target}")
+    if args.json:
+        summary = {
+            "jobs": len(jobs),
+            "requests": stats.requests,
+            "seconds": round(elapsed, 2),
+            "out": str(out.resolve()),
+        }
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return EXIT_OK
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history
+
+    faults = Faults(
+        rate=args.fault_rate,
+        retry_after=args.retry_after_form,
+        retry_after_seconds=args.retry_after,
+    )
+    api = SimulatorAPI(
+        generate_history(args.jobs, seed=args.seed),
+        port=args.port,
+        latency=args.latency_ms / 1000.0,
+        jitter=args.jitter_ms / 1000.0,
+        faults=faults,
+        rate_limit=args.rate_limit,
+        envelope=args.envelope,
+        advance_every=args.advance_every,
+        record=False,
+    ).start()
+    # The URL and key on stdout (one JSON line) so scripts can read them.
+    sys.stdout.write(orjson.dumps({"url": api.url, "api_key": api.api_key}).decode() + "\n")
+    sys.stdout.flush()
+    _say(f"Serving {args.jobs:,} simulated jobs at {api.url} (key {api.api_key}); Ctrl-C stops.")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        api.stop()
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ittybit-frames",
+        description="ittybit jobs as pandas DataFrames and Parquet.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    common.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
+    common.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run the whole pipeline against the built-in simulator"
+    )
+    demo.add_argument("--out", default="ittybit-demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--jobs", type=_positive_int, default=20_000, help="jobs to simulate")
+    demo.add_argument("--seed", type=int, default=0, help="simulation seed")
+    demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", parents=[common], help="serve a simulated ittybit API")
+    sim.add_argument("--jobs", type=_positive_int, default=10_000)
+    sim.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--latency-ms", type=float, default=0.0)
+    sim.add_argument("--jitter-ms", type=float, default=0.0)
+    sim.add_argument("--fault-rate", type=float, default=0.0, help="share of faulty answers")
+    sim.add_argument("--retry-after", type=int, default=1, help="seconds asked for by 429s")
+    sim.add_argument("--retry-after-form", choices=("seconds", "date", "mixed"), default="seconds")
+    sim.add_argument("--rate-limit", type=float, default=None, help="server-side requests/s")
+    sim.add_argument("--envelope", action="store_true", help='answer lists as {"data": [...]}')
+    sim.add_argument("--advance-every", type=float, default=None, help="advance jobs every N s")
+    sim.set_defaults(func=_cmd_simulate)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    _configure_logging(args.verbose, args.quiet)
+    args.progress = False if args.quiet else None
+    func: Any = args.func
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        _say("Interrupted.")
+        return EXIT_INTERRUPTED
+    except (ConfigurationError, AuthenticationError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_USAGE
+    except IttybitError as exc:
+        _say(f"error: {exc}")
+        return EXIT_PARTIAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

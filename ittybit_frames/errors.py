@@ -1,0 +1,110 @@
+"""Exceptions raised by ittybit-frames.
+
+Every error is an :class:`IttybitError`. The tree::
+
+    IttybitError
+    ├── ConfigurationError      (also ValueError)  bad settings: no key, unsafe URL, bad option
+    ├── InvalidJobIdError       (also ValueError)  a job ID that could change the request path
+    ├── SchemaError             (also ValueError)  a payload problem under ``strict=True``
+    ├── NetworkError                                connection refused/dropped, timeout, bad body
+    └── APIError                                    the API answered with an error status
+        ├── AuthenticationError                     401 / 403: the key is missing or wrong
+        ├── NotFoundError                           404: no such job
+        ├── RateLimitError                          429: slow down (``retry_after`` seconds)
+        └── ServerError                             408 and 5xx: the API is having trouble
+
+Errors that come from a request carry ``method`` and ``url`` (never headers, so never
+the API key) and, where the API sent one, its ``kind`` and ``message``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "InvalidJobIdError",
+    "IttybitError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "SchemaError",
+    "ServerError",
+]
+
+
+class IttybitError(Exception):
+    """Base class of every error raised by ittybit-frames."""
+
+
+class ConfigurationError(IttybitError, ValueError):
+    """A setting is missing or unusable (no API key, an unsafe base URL, a bad option)."""
+
+
+class InvalidJobIdError(IttybitError, ValueError):
+    """A job ID contains characters that could change the request path."""
+
+
+class SchemaError(IttybitError, ValueError):
+    """A payload did not fit the schema and ``strict=True`` was asked for."""
+
+
+class _RequestError(IttybitError):
+    """An error tied to one HTTP request."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+
+class NetworkError(_RequestError):
+    """The request did not get a usable answer: connection error, timeout, truncated body."""
+
+
+class APIError(_RequestError):
+    """The API answered with an error status.
+
+    Attributes
+    ----------
+    status_code : int
+        HTTP status of the answer.
+    kind : str or None
+        The API's machine-readable error kind (``job_not_found``, ``token_invalid``...).
+    message : str
+        What went wrong and what to do next.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        kind: str | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.kind = kind
+
+
+class AuthenticationError(APIError):
+    """401/403: the API key is missing, wrong, or lacks access. Stops a whole run."""
+
+
+class NotFoundError(APIError):
+    """404: the job does not exist (or belongs to another project)."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` is the server's requested wait, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """408 or 5xx: a transient failure on the API side."""

@@ -1,0 +1,388 @@
+"""Deterministic synthetic job history shaped like the ittybit jobs API (G5).
+
+The numbers are drawn per job with NumPy from one seeded generator, in a fixed order, so
+the same ``seed`` always gives the same list of dicts, byte for byte once serialised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_START", "generate_history"]
+
+#: Where a history starts when ``start`` is not given: a fixed instant, so that the same
+#: seed gives the same bytes on any day.
+DEFAULT_START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+_KINDS = ("video", "image", "audio", "adaptive_video", "animation")
+_KIND_P = (0.55, 0.20, 0.12, 0.08, 0.05)
+_STAGES = ("probe", "import", "encode", "export")
+_RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080), (3840, 2160))
+_RES_P = (0.15, 0.35, 0.40, 0.10)
+_B32 = np.array(list("0123456789abcdefghjkmnpqrstvwxyz"))
+
+_ERRORS: dict[str, tuple[tuple[str, str], ...]] = {
+    "probe": (
+        ("format_unsupported", "Probe failed: moov atom not found in {url}"),
+        ("invalid_input", "Could not read input {url}: HTTP 403 Forbidden"),
+    ),
+    "import": (
+        ("download_failed", "Download of {url} timed out after {n} s"),
+        ("invalid_input", "Input {url} returned HTTP 404"),
+    ),
+    "encode": (
+        ("codec_unsupported", "Unsupported codec 'prores_ks' in stream {n}"),
+        ("encode_failed", "Encoder exited with code {n} on {job}"),
+        ("internal_error", "Worker lost while encoding {job} (node wk-{n})"),
+    ),
+    "export": (("export_failed", "Export to s3://media-out-{n}/{job} failed: AccessDenied"),),
+}
+_FAIL_STAGE_P = (0.15, 0.25, 0.50, 0.10)
+_FORMATS = {
+    "video": ("mp4", "mp4"),
+    "adaptive_video": ("mp4", "hls"),
+    "audio": ("wav", "mp3"),
+    "image": ("jpeg", "webp"),
+    "animation": ("mp4", "gif"),
+}
+
+
+def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
+    """ULID-looking opaque IDs (26 lowercase base32 characters)."""
+    chars = _B32[rng.integers(0, 32, size=(n, 26))]
+    return [prefix + "".join(row) for row in chars]
+
+
+def _load_cycle_times(rng: np.random.Generator, n: int, span_ms: int) -> np.ndarray:
+    """Creation offsets (ms) with a daily cycle: busy afternoons (UTC), quiet nights."""
+    out = np.empty(0, dtype=np.int64)
+    while out.size < n:
+        t = rng.integers(0, span_ms, size=max(2 * (n - out.size), 64))
+        hour = (t % 86_400_000) / 3_600_000.0
+        weight = 1.0 + 0.7 * np.sin(2 * np.pi * (hour - 9.0) / 24.0)
+        keep = rng.random(t.size) * 1.7 < weight
+        out = np.concatenate([out, t[keep]])
+    return np.sort(out[:n])
+
+
+def generate_history(
+    n_jobs: int,
+    *,
+    seed: int = 0,
+    start: dt.datetime | None = None,
+    days: float = 30,
+) -> list[dict[str, Any]]:
+    """Make a realistic, deterministic ittybit job history.
+
+    Parameters
+    ----------
+    n_jobs : int
+        How many jobs.
+    seed : int, default 0
+        Same seed, same history (byte for byte).
+    start : datetime, optional
+        First instant of the history (UTC). Default: :data:`DEFAULT_START`.
+    days : float, default 30
+        Length of the history. The history is observed at ``start + days``: jobs whose
+        work reaches past that instant are still ``queued`` or ``processing``.
+
+    Returns
+    -------
+    list of dict
+        Jobs as ``GET /jobs/{id}`` returns them, oldest first, with their tasks.
+
+    Examples
+    --------
+    >>> jobs = generate_history(100, seed=1)
+    >>> sorted({t["kind"] for t in jobs[0]["tasks"]} - {"probe", "import", "export"})
+    ['video']
+    """
+    if n_jobs < 0:
+        raise ValueError("n_jobs must be >= 0")
+    if days <= 0:
+        raise ValueError("days must be > 0")
+    start = start or DEFAULT_START
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    rng = np.random.default_rng(seed)
+    n = n_jobs
+    t0 = int(start.timestamp() * 1000)
+    span = int(days * 86_400_000)
+    as_of = t0 + span
+
+    created = t0 + _load_cycle_times(rng, n, span)
+    kind_idx = rng.choice(len(_KINDS), size=n, p=_KIND_P)
+    res_idx = rng.choice(len(_RESOLUTIONS), size=n, p=_RES_P)
+    # Media duration (s): lognormal per kind; images have none.
+    med = np.array([60.0, 0.0, 180.0, 300.0, 6.0])[kind_idx]
+    duration = np.round(med * rng.lognormal(0.0, 0.9, size=n), 3)
+    # Queue wait: lognormal body with a Pareto tail (bursts of backlog).
+    queue_ms = rng.lognormal(np.log(1500), 1.0, size=n)
+    tail = rng.random(n) < 0.04
+    queue_ms[tail] += (rng.pareto(1.5, size=int(tail.sum())) + 1) * 30_000
+    # A backlog at the end of the window keeps the most recent ~3 % of jobs in flight.
+    pixels = np.array([w * h for w, h in _RESOLUTIONS], dtype=float)[res_idx] / (1280 * 720)
+    enc_per_media_s = np.array([0.35, 0.0, 0.04, 0.9, 0.25])[kind_idx] * np.sqrt(pixels)
+    encode_ms = (
+        np.where(kind_idx == 1, 800.0, duration * 1000 * enc_per_media_s)
+        * rng.lognormal(0.0, 0.35, size=n)
+        + 500
+    )
+    probe_ms = rng.lognormal(np.log(700), 0.4, size=n)
+    filesize = np.where(
+        kind_idx == 1,
+        rng.integers(80_000, 6_000_000, size=n),
+        (duration * np.array([4e5, 0, 2.4e4, 6e5, 2e5])[kind_idx] * np.sqrt(pixels)).astype(
+            np.int64
+        )
+        + 10_000,
+    ).astype(np.int64)
+    import_ms = filesize / rng.uniform(20e6, 120e6, size=n) * 1000 + rng.uniform(100, 600, size=n)
+    export_ms = rng.lognormal(np.log(900), 0.5, size=n)
+    gaps = rng.uniform(20, 400, size=(n, 4))
+    stage_ms = np.stack([probe_ms, import_ms, encode_ms, export_ms], axis=1)
+    # A backlog at the end of the window: the newest ~3 % of jobs start around the moment
+    # the history is observed, so some are still queued and some are processing.
+    recent = np.arange(n) >= int(n * 0.97)
+    total = stage_ms[recent].sum(axis=1) + 1000
+    lag = (as_of - created[recent]) + rng.uniform(-1.0, 0.7, size=int(recent.sum())) * total
+    queue_ms[recent] = np.maximum(lag, queue_ms[recent])
+
+    fails = rng.random(n) < 0.065
+    fail_stage = rng.choice(4, size=n, p=_FAIL_STAGE_P)
+    fail_frac = rng.uniform(0.05, 0.95, size=n)
+    user_cancel = (~fails) & (rng.random(n) < 0.01)
+    cancel_stage = rng.integers(0, 4, size=n)
+    err_pick = rng.integers(0, 3, size=n)
+    err_num = rng.integers(1, 9999, size=n)
+    str_error = rng.random(n) < 0.15  # some workers report a plain string error
+    meta_cust = rng.integers(1, 60, size=n)
+    meta_src = rng.choice(3, size=n, p=(0.6, 0.3, 0.1))
+    width_pick = rng.choice(3, size=n)
+    progress_pick = rng.integers(1, 100, size=n)
+
+    job_ids = _ids(rng, "job_", n)
+    task_ids = _ids(rng, "task_", 4 * n)
+
+    jobs: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = _KINDS[kind_idx[i]]
+        jid = job_ids[i]
+        c = int(created[i])
+        w, h = _RESOLUTIONS[res_idx[i]]
+        in_fmt, out_fmt = _FORMATS[kind]
+        in_url = f"https://media.example-{int(meta_cust[i]):02d}.com/in/{jid[4:12]}.{in_fmt}"
+        store = f"https://store.ittybit.net/org_{int(meta_cust[i]):02d}/{jid}"
+        out_ext = "m3u8" if kind == "adaptive_video" else out_fmt
+        has_dur = kind != "image"
+        probe_out: dict[str, Any] = {
+            "object": "file",
+            "kind": _media_kind(kind),
+            "url": in_url,
+            "format": in_fmt,
+        }
+        if kind != "audio":
+            probe_out["width"], probe_out["height"] = w, h
+        if has_dur:
+            probe_out["duration"] = float(duration[i])
+            probe_out["codecs"] = _codecs(kind, "in")
+        enc_w = (640, 1280, 1920)[width_pick[i]] if kind in ("video", "adaptive_video") else w
+        enc_out: dict[str, Any] = {
+            "object": "file",
+            "kind": _media_kind(kind),
+            "url": f"{store}.{out_ext}",
+            "format": out_fmt,
+            "filesize": int(filesize[i] // 3 + 1000),
+        }
+        if kind != "audio":
+            enc_out["width"], enc_out["height"] = enc_w, round(enc_w * h / w)
+        if has_dur:
+            enc_out["duration"] = float(duration[i])
+            enc_out["codecs"] = _codecs(kind, "out")
+            enc_out["bitrate"] = int(enc_out["filesize"] * 8 / max(float(duration[i]), 0.1))
+        if kind in ("video", "adaptive_video", "animation"):
+            enc_out["fps"] = (24.0, 25.0, 30.0)[width_pick[i]]
+        outputs = [
+            probe_out,
+            {
+                "object": "file",
+                "kind": _media_kind(kind),
+                "url": f"{store}/source.{in_fmt}",
+                "format": in_fmt,
+                "filesize": int(filesize[i]),
+            },
+            enc_out,
+            {
+                "object": "file",
+                "kind": _media_kind(kind),
+                "url": f"s3://media-out-{int(meta_cust[i]):02d}/{jid}.{out_ext}",
+                "format": out_fmt,
+            },
+        ]
+        inputs: list[dict[str, Any]] = [
+            {"object": "external_file", "url": in_url},
+            {"object": "external_file", "url": in_url},
+            {
+                "object": "file",
+                "url": outputs[1]["url"],
+                "kind": _media_kind(kind),
+                "format": in_fmt,
+            },
+            {"object": "file", "url": enc_out["url"], "kind": _media_kind(kind), "format": out_fmt},
+        ]
+        options = _options(kind, enc_w)
+        # Timeline: stage k starts after stage k-1 finished plus a small hand-off gap.
+        t = c + int(queue_ms[i])
+        starts, ends = [], []
+        for k in range(4):
+            t += int(gaps[i, k])
+            starts.append(t)
+            t += int(stage_ms[i, k])
+            ends.append(t)
+        stop_stage, stop_at, outcome = 4, ends[3], "succeeded"
+        if fails[i]:
+            stop_stage = int(fail_stage[i])
+            stop_at = starts[stop_stage] + int(stage_ms[i, stop_stage] * fail_frac[i])
+            outcome = "failed"
+        elif user_cancel[i]:
+            stop_stage = int(cancel_stage[i])
+            stop_at = starts[stop_stage] + int(stage_ms[i, stop_stage] * fail_frac[i])
+            outcome = "cancelled"
+        error: Any = None
+        if outcome == "failed":
+            ekind, template = _ERRORS[_STAGES[stop_stage]][
+                err_pick[i] % len(_ERRORS[_STAGES[stop_stage]])
+            ]
+            msg = template.format(url=in_url, n=int(err_num[i]), job=jid)
+            error = msg if str_error[i] else {"kind": ekind, "message": msg}
+
+        tasks = []
+        for k in range(4):
+            tk: dict[str, Any] = {
+                "id": task_ids[4 * i + k],
+                "object": "task",
+                "kind": kind if k == 2 else _STAGES[k],
+                "input": inputs[k],
+                "options": options if k == 2 else {},
+                "output": None,
+                "status": "waiting",
+                "progress": None,
+                "error": None,
+                "created_at": c,
+                "started_at": None,
+                "finished_at": None,
+                "updated_at": c,
+            }
+            if k == 3 and outcome == "succeeded":
+                tk["options"] = {"url": outputs[3]["url"], "connection_id": "conn_" + jid[4:14]}
+            if k < stop_stage:
+                _set_state(tk, "succeeded", starts[k], ends[k], output=outputs[k], as_of=as_of)
+            elif k == stop_stage:
+                _set_state(
+                    tk,
+                    outcome,
+                    starts[k],
+                    stop_at,
+                    output=None,
+                    as_of=as_of,
+                    error=error if outcome == "failed" else None,
+                    progress=int(progress_pick[i]),
+                )
+            # Later siblings never ran: cancelled when the job stopped early.
+            elif stop_at <= as_of:
+                tk.update(status="cancelled", finished_at=stop_at, updated_at=stop_at)
+            tasks.append(tk)
+
+        job: dict[str, Any] = {
+            "id": jid,
+            "object": "job",
+            "kind": kind,
+            "input": in_url,
+            "output": None,
+            "options": options,
+            "metadata": _metadata(int(meta_cust[i]), int(meta_src[i])),
+            "status": "queued",
+            "error": None,
+            "tasks": tasks,
+            "created_at": c,
+            "started_at": None,
+            "finished_at": None,
+            "updated_at": c,
+        }
+        if starts[0] <= as_of:
+            job.update(status="processing", started_at=starts[0], updated_at=starts[0])
+            job["updated_at"] = max(int(tk["updated_at"]) for tk in tasks)
+        if stop_at <= as_of:
+            job.update(status=outcome, finished_at=stop_at, updated_at=stop_at, error=error)
+            if outcome == "succeeded":
+                job["output"] = enc_out["url"]
+        jobs.append(job)
+    return jobs
+
+
+def _set_state(
+    task: dict[str, Any],
+    final: str,
+    started: int,
+    finished: int,
+    *,
+    output: dict[str, Any] | None,
+    as_of: int,
+    error: Any = None,
+    progress: int = 50,
+) -> None:
+    """Set a task's fields as seen at ``as_of`` (its work may not have happened yet)."""
+    if started > as_of:
+        return
+    if finished > as_of:
+        task.update(
+            status="processing",
+            started_at=started,
+            updated_at=as_of - (as_of % 1000),
+            progress=progress,
+        )
+        return
+    task.update(
+        status=final,
+        started_at=started,
+        finished_at=finished,
+        updated_at=finished,
+        output=output,
+        error=error,
+        progress=100 if final == "succeeded" else None,
+    )
+
+
+def _media_kind(kind: str) -> str:
+    return {"adaptive_video": "video", "animation": "image"}.get(kind, kind)
+
+
+def _codecs(kind: str, side: str) -> dict[str, str]:
+    if kind == "audio":
+        return {"audio": "pcm_s16le" if side == "in" else "mp3"}
+    if kind == "animation":
+        return {"video": "h264" if side == "in" else "gif"}
+    return {"video": "h264", "audio": "aac"}
+
+
+def _options(kind: str, width: int) -> dict[str, Any]:
+    if kind == "audio":
+        return {"format": "mp3", "bitrate": 192_000}
+    if kind == "image":
+        return {"format": "webp", "quality": "high", "width": 1200}
+    if kind == "animation":
+        return {"format": "gif", "width": 480, "start": 0, "end": 4}
+    if kind == "adaptive_video":
+        return {"format": "hls", "quality": "high"}
+    return {"format": "mp4", "quality": "high", "width": width}
+
+
+def _metadata(customer: int, source: int) -> dict[str, Any]:
+    return {
+        "customer_id": f"cus_{customer:04d}",
+        "source": ("upload", "api", "import")[source],
+        "env": "prod",
+    }

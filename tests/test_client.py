@@ -1,0 +1,327 @@
+"""The client against the simulator over a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.client import _RateLimiter
+from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+
+def _ordered(history: list[dict[str, Any]], order: str) -> list[str]:
+    ids = [j["id"] for j in sorted(history, key=lambda j: (j["created_at"], j["id"]))]
+    return ids if order == "asc" else ids[::-1]
+
+
+def _job_gets(api: SimulatorAPI) -> list[str]:
+    return [r.path for r in api.requests if r.path.startswith("/jobs/")]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("envelope", [False, True])
+def test_iter_jobs_walks_everything_once_in_order(
+    history: list[dict[str, Any]], order: str, envelope: bool
+) -> None:
+    with serve(history, api_key=SECRET, envelope=envelope) as api, fast_client(api) as client:
+        got = list(client.iter_jobs(order=order, page_size=37))
+    assert [j["id"] for j in got] == _ordered(history, order)
+    assert got[0] == next(j for j in history if j["id"] == got[0]["id"])
+
+
+def test_iter_jobs_without_link_header_uses_after_cursor(history: list[dict[str, Any]]) -> None:
+    # The envelope answer has no Link header: the client must page with after=<last id>.
+    with serve(history, api_key=SECRET, envelope=True) as api, fast_client(api) as client:
+        list(client.iter_jobs(page_size=100))
+        queries = [r.query for r in api.requests]
+    assert sum("after=" in q for q in queries) == len(queries) - 1 == 3
+
+
+def test_listing_without_tasks_fetches_each_job(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET, list_tasks=False) as api, fast_client(api) as client:
+        got = list(client.iter_jobs(page_size=100))
+        assert len(_job_gets(api)) == len(history)
+    assert all(len(j["tasks"]) == 4 for j in got)
+
+
+def test_filters_and_time_window(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    with fast_client(api) as client:
+        videos = list(client.iter_jobs(kind="video"))
+        failed = list(client.iter_jobs(status="failed", order="asc"))
+        created = sorted(j["created_at"] for j in history)
+        since, until = created[100], created[300]
+        before = len(api.requests)
+        window = list(client.iter_jobs(since=since, until=until, page_size=50))
+        window_requests = len(api.requests) - before
+        asc_window = list(client.iter_jobs(since=since, until=until, order="asc"))
+    assert [j["id"] for j in videos] == [
+        j for j in _ordered(history, "desc") if next(h for h in history if h["id"] == j)["kind"] == "video"
+    ]
+    assert {j["id"] for j in failed} == {j["id"] for j in history if j["status"] == "failed"}
+    expected = {j["id"] for j in history if since <= j["created_at"] < until}
+    assert {j["id"] for j in window} == expected == {j["id"] for j in asc_window}
+    assert len(window) == 200
+    # Newest first, the walk stops once past `since`: 400 jobs / 50 = 8 pages, it needs 7.
+    assert window_requests == 7
+
+
+def test_fetch_jobs_keeps_order_dedupes_and_collects_failures(
+    api: SimulatorAPI, history: list[dict[str, Any]]
+) -> None:
+    ids = [j["id"] for j in history[:50]]
+    asked = [*ids[::-1], ids[0], "job_missing", ids[5], "../jobs", "a/b", "a?b", "a#b", "a b"]
+    with fast_client(api, concurrency=8) as client:
+        result = client.fetch_jobs(asked)
+    assert [j["id"] for j in result.jobs] == ids[::-1]
+    gets = _job_gets(api)
+    assert len(gets) == len(set(gets)) == 51  # each ID once, bad IDs never sent
+    failures = result.failures.set_index("job_id")
+    assert list(result.failures.dtypes.astype(str)) == ["string", "Int64", "string", "string"]
+    assert failures.loc["job_missing", "status_code"] == 404
+    assert failures.loc["job_missing", "kind"] == "job_not_found"
+    for bad in ("../jobs", "a/b", "a?b", "a#b", "a b"):
+        assert failures.loc[bad, "kind"] == "InvalidJobIdError"
+        assert pd_isna(failures.loc[bad, "status_code"])
+
+
+def pd_isna(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_fetch_jobs_raise_mode(api: SimulatorAPI) -> None:
+    with fast_client(api) as client, pytest.raises(itf.NotFoundError) as info:
+        client.fetch_jobs(["job_missing"], errors="raise")
+    assert info.value.kind == "job_not_found" and info.value.status_code == 404
+    with fast_client(api) as client, pytest.raises(itf.InvalidJobIdError):
+        client.get_job("../../etc")
+
+
+def test_bad_key_stops_the_whole_run_at_once(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    ids = [j["id"] for j in history]
+    with (
+        itf.Client("wrong-key", base_url=api.url, progress=False, concurrency=4) as client,
+        pytest.raises(itf.AuthenticationError, match="ITTYBIT_API_KEY") as info,
+    ):
+        client.fetch_jobs(ids)
+    assert info.value.kind == "token_invalid"
+    assert len(api.requests) <= 8  # stopped, not 400 attempts
+    assert client.stats.retries == 0
+
+
+def test_missing_key_and_unsafe_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ITTYBIT_API_KEY", raising=False)
+    monkeypatch.delenv("ITTYBIT_BASE_URL", raising=False)
+    with pytest.raises(itf.ConfigurationError, match="ITTYBIT_API_KEY"):
+        itf.Client()
+    with pytest.raises(ValueError, match="plain http"):
+        itf.Client("k", base_url="http://api.example.com")
+    with pytest.raises(itf.ConfigurationError):
+        itf.Client("k", base_url="ftp://api.example.com")
+    monkeypatch.setenv("ITTYBIT_API_KEY", "from-env")
+    monkeypatch.setenv("ITTYBIT_BASE_URL", "http://127.0.0.1:9")
+    assert itf.Client().base_url == "http://127.0.0.1:9"
+    assert itf.Client(base_url="https://api.example.com").base_url == "https://api.example.com"
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_retry_after_is_honoured(history: list[dict[str, Any]], form: str) -> None:
+    faults = Faults(retry_after=form, retry_after_seconds=2 if form == "date" else 1)
+    with serve(history, api_key=SECRET, faults=faults) as api, fast_client(api) as client:
+        api.inject("429")
+        began = time.monotonic()
+        job = client.get_job(history[0]["id"])
+        took = time.monotonic() - began
+        stats = client.stats
+    assert job["id"] == history[0]["id"]
+    assert stats.rate_limited == 1 and stats.retries == 1 and stats.requests == 2
+    assert took >= 0.9 and stats.waited_seconds >= 0.9  # 1 s, or an HTTP-date 1-2 s away
+
+
+def test_retry_after_is_capped(history: list[dict[str, Any]]) -> None:
+    faults = Faults(retry_after_seconds=3600)
+    with (
+        serve(history, api_key=SECRET, faults=faults) as api,
+        fast_client(api, max_retry_after=0.05) as client,
+    ):
+        api.inject("429")
+        client.get_job(history[0]["id"])
+        assert client.stats.waited_seconds < 5
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "drop", "truncate", "429"])
+def test_each_fault_kind_is_retried(api: SimulatorAPI, history: list[dict[str, Any]], fault: str) -> None:
+    with fast_client(api) as client:
+        api.inject(fault, fault)
+        job = client.get_job(history[1]["id"])
+        stats = client.stats
+    assert job == history[1]
+    assert [r.status for r in api.requests][-1] == 200 and len(api.requests) == 3
+    assert stats.failures == 0
+    if fault == "drop":
+        # aiohttp itself re-sends once when a reused keep-alive connection turns out closed.
+        assert stats.retries >= 1
+    else:
+        assert stats.retries == 2 and stats.requests == 3
+
+
+def test_other_4xx_are_not_retried(api: SimulatorAPI) -> None:
+    with fast_client(api) as client, pytest.raises(itf.APIError) as info:
+        list(client.iter_jobs(kind="gif"))
+    assert info.value.status_code == 400 and info.value.kind == "request_invalid"
+    assert len(api.requests) == 1
+
+
+def test_exhausted_retries_become_a_failure_row(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    with fast_client(api, max_attempts=3, concurrency=1) as client:
+        api.inject("503", "503", "503")
+        result = client.fetch_jobs([history[0]["id"], history[1]["id"]])
+    assert [j["id"] for j in result.jobs] == [history[1]["id"]]
+    row = result.failures.iloc[0]
+    assert row["job_id"] == history[0]["id"] and row["status_code"] == 503
+    assert result.stats.failures == 1
+
+
+def test_fault_storm_loses_and_duplicates_nothing() -> None:
+    history = generate_history(5000, seed=3)
+    ids = [j["id"] for j in history]
+    with serve(history) as api, fast_client(api, concurrency=32) as client:
+        clean = client.fetch_jobs(ids)
+    storm = Faults(rate=0.3, retry_after="mixed", retry_after_seconds=0)
+    with serve(history, faults=storm, seed=9) as api, fast_client(api, concurrency=32) as client:
+        stormy = client.fetch_jobs(ids)
+        statuses = {r.status for r in api.requests}
+        listed = list(client.iter_jobs())
+    assert stormy.failures.empty and clean.failures.empty
+    assert stormy.jobs == clean.jobs == history
+    assert {0, 429, 500, 502, 503} <= statuses  # drops recorded as 0
+    assert stormy.stats.retries > 1000
+    assert sorted(j["id"] for j in listed) == sorted(ids)
+
+
+def test_client_rate_limit_is_never_exceeded(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    rate = 40.0
+    with fast_client(api, rate_limit=rate, concurrency=16) as client:
+        client.fetch_jobs([j["id"] for j in history[:60]])
+    times = sorted(r.time for r in api.requests)
+    assert len(times) == 60
+    for i, t in enumerate(times):
+        in_window = sum(1 for u in times[i:] if u - t < 1.0)
+        assert in_window <= rate + 1
+    assert times[-1] - times[0] >= (60 - 1) / rate * 0.95
+
+
+def test_rate_limiter_backs_off_after_429_and_recovers() -> None:
+    limiter = _RateLimiter(100.0)
+    limiter.penalize(0.0)
+    assert limiter.current == 50.0
+    for _ in range(3):
+        limiter.penalize(0.0)
+    assert limiter.current == 12.5  # floor: 1/8 of the setting
+    for _ in range(100):
+        limiter.reward()
+    assert limiter.current == 100.0
+
+
+def test_server_rate_limit_is_survived(history: list[dict[str, Any]]) -> None:
+    with (
+        serve(history, api_key=SECRET, rate_limit=50) as api,
+        fast_client(api, rate_limit=400, concurrency=8, max_retry_after=0.05) as client,
+    ):
+        result = client.fetch_jobs([j["id"] for j in history[:150]])
+        assert client.stats.rate_limited > 0
+    assert len(result.jobs) == 150 and result.failures.empty
+
+
+def test_sync_client_inside_a_running_loop(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    async def notebook_cell() -> list[str]:
+        # Jupyter runs cells inside a live event loop; the sync client must still work.
+        with fast_client(api) as client:
+            return [j["id"] for j in client.iter_jobs(page_size=100)]
+
+    assert asyncio.run(notebook_cell()) == _ordered(history, "desc")
+
+
+def test_async_client(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    async def main() -> tuple[dict[str, Any], int, list[str]]:
+        async with itf.AsyncClient(api.api_key, base_url=api.url, progress=False) as client:
+            job = await client.get_job(history[2]["id"])
+            result = await client.fetch_jobs([j["id"] for j in history[:10]])
+            ids = [j["id"] async for j in client.iter_jobs(order="asc")]
+        return job, len(result), ids
+
+    job, n, ids = asyncio.run(main())
+    assert job == history[2] and n == 10 and ids == _ordered(history, "asc")
+
+
+def test_key_never_leaks(
+    history: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    storm = Faults(rate=0.4, retry_after_seconds=0)
+    texts: list[str] = []
+    with serve(history, api_key=SECRET, faults=storm) as api:
+        with fast_client(api, max_attempts=2, progress=True) as client:
+            texts += [repr(client), str(client.stats)]
+            result = client.fetch_jobs([j["id"] for j in history[:100]] + ["job_missing"])
+            texts += [result.failures.to_string(), repr(result.stats)]
+            api.inject("503", "503")
+            try:
+                client.get_job(history[0]["id"])
+            except itf.IttybitError as exc:
+                texts += [str(exc), repr(exc), repr(exc.__cause__), str(vars(exc))]
+        # The wrong key is a secret too: a 401 must not echo it.
+        with itf.Client(SECRET + "x", base_url=api.url, progress=False) as bad:
+            with pytest.raises(itf.AuthenticationError) as info:
+                bad.get_job(history[0]["id"])
+            texts += [str(info.value), repr(info.value), repr(bad), str(vars(info.value))]
+    captured = capsys.readouterr()
+    everything = "\n".join([*texts, caplog.text, captured.out, captured.err])
+    assert "token_invalid" in everything  # we did capture the interesting parts
+    assert SECRET not in everything
+
+
+def test_redirect_to_another_host_drops_the_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "api.example.com":
+            return httpx.Response(302, headers={"Location": "https://cdn.example.net/jobs/j1"})
+        return httpx.Response(200, json={"id": "j1", "tasks": []})
+
+    client = itf.Client(SECRET, base_url="https://api.example.com",
+                        transport=httpx.MockTransport(handler), progress=False)
+    with client:
+        assert client.get_job("j1")["id"] == "j1"
+    assert seen[0].headers["authorization"] == f"Bearer {SECRET}"
+    assert "authorization" not in seen[1].headers
+
+
+def test_progress_bar_only_when_asked(
+    api: SimulatorAPI, history: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [j["id"] for j in history[:20]]
+    with fast_client(api, progress=False) as client:
+        client.fetch_jobs(ids)
+    assert capsys.readouterr().err == ""
+    with fast_client(api, progress=True) as client:
+        client.fetch_jobs(ids)
+    assert "20/20" in capsys.readouterr().err
+
+
+def test_stats_count_the_work(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+    with fast_client(api) as client:
+        api.inject("500")
+        client.fetch_jobs([j["id"] for j in history[:10]])
+        stats = client.stats
+    assert stats.requests == 11 and stats.retries == 1 and stats.failures == 0
+    assert stats.elapsed_seconds > 0

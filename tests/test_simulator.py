@@ -1,0 +1,184 @@
+"""The simulator: realistic deterministic history, and an HTTP API that behaves like ittybit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from ittybit_frames.simulator import Faults, generate_history, serve
+from tests.conftest import SECRET
+
+
+def _get(url: str, path: str, key: str | None = SECRET) -> tuple[int, dict[str, str], Any]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def big() -> list[dict[str, Any]]:
+    return generate_history(6000, seed=11)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
+    a, b = generate_history(300, seed=5), generate_history(300, seed=5)
+    assert orjson.dumps(a) == orjson.dumps(b)
+    assert orjson.dumps(a) != orjson.dumps(generate_history(300, seed=6))
+
+
+def test_history_window_and_units() -> None:
+    start = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    jobs = generate_history(200, seed=1, start=start, days=2)
+    lo = int(start.timestamp() * 1000)
+    for job in jobs:
+        assert lo <= job["created_at"] < lo + 2 * 86_400_000
+        assert len(str(job["created_at"])) == 13  # milliseconds
+
+
+def test_kinds_pipeline_and_failure_shares(big: list[dict[str, Any]]) -> None:
+    kinds = Counter(j["kind"] for j in big)
+    assert set(kinds) == {"video", "audio", "image", "animation", "adaptive_video"}
+    assert kinds.most_common(1)[0][0] == "video"
+    status = Counter(j["status"] for j in big)
+    assert 0.05 <= status["failed"] / len(big) <= 0.08
+    in_flight = (status["queued"] + status["processing"]) / len(big)
+    assert 0.01 <= in_flight <= 0.06
+    for job in big:
+        assert [t["kind"] for t in job["tasks"]] == ["probe", "import", job["kind"], "export"]
+
+
+def test_failed_jobs_carry_error_and_cancel_later_siblings(big: list[dict[str, Any]]) -> None:
+    failed = [j for j in big if j["status"] == "failed"]
+    assert failed
+    for job in failed:
+        statuses = [t["status"] for t in job["tasks"]]
+        k = statuses.index("failed")
+        assert job["tasks"][k]["error"]
+        assert job["error"] == job["tasks"][k]["error"]
+        assert all(s == "succeeded" for s in statuses[:k])
+        assert all(s == "cancelled" for s in statuses[k + 1 :])
+    # Both documented error shapes appear: {kind, message} objects and plain strings.
+    shapes = {type(j["error"]).__name__ for j in failed}
+    assert shapes == {"dict", "str"}
+
+
+def test_unfinished_jobs_have_null_ends(big: list[dict[str, Any]]) -> None:
+    for job in big:
+        if job["status"] == "queued":
+            assert job["started_at"] is None and job["finished_at"] is None
+        elif job["status"] == "processing":
+            assert job["started_at"] is not None and job["finished_at"] is None
+            # Some task is still to finish; one may be between hand-offs, not running.
+            assert any(t["finished_at"] is None for t in job["tasks"])
+            for task in job["tasks"]:
+                if task["status"] == "processing":
+                    assert 0 < task["progress"] < 100
+        else:
+            assert job["finished_at"] >= job["created_at"]
+
+
+def test_daily_load_cycle_and_duration_driven_processing(big: list[dict[str, Any]]) -> None:
+    hours = np.array([(j["created_at"] // 3_600_000) % 24 for j in big])
+    busy = np.isin(hours, [13, 14, 15, 16]).sum()
+    quiet = np.isin(hours, [1, 2, 3, 4]).sum()
+    assert busy > 2 * quiet
+    videos = [j for j in big if j["kind"] == "video" and j["status"] == "succeeded"]
+    dur = np.array([j["tasks"][0]["output"]["duration"] for j in videos])
+    enc = np.array([j["tasks"][2]["finished_at"] - j["tasks"][2]["started_at"] for j in videos])
+    assert np.corrcoef(np.log(dur), np.log(enc))[0, 1] > 0.6
+    waits = np.array([j["started_at"] - j["created_at"] for j in videos], dtype=float)
+    assert np.percentile(waits, 99) > 10 * np.median(waits)  # heavy tail
+
+
+def test_serves_jobs_with_auth_and_errors(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET) as api:
+        assert api.url.startswith("http://127.0.0.1:")
+        job = history[3]
+        status, _, body = _get(api.url, f"/jobs/{job['id']}")
+        assert status == 200 and body == job
+        assert _get(api.url, "/jobs/job_nope")[2]["kind"] == "job_not_found"
+        assert _get(api.url, "/jobs", key=None)[:1] == (401,)
+        assert _get(api.url, "/jobs", key=None)[2]["kind"] == "token_missing"
+        assert _get(api.url, "/jobs", key="wrong")[2]["kind"] == "token_invalid"
+        for bad in ("limit=0", "limit=101", "limit=x", "order=up", "kind=gif", "status=ok"):
+            status, _, body = _get(api.url, f"/jobs?{bad}")
+            assert status == 400 and body["kind"] == "request_invalid" and body["message"]
+
+
+def test_list_pages_follow_link_and_cover_everything(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET) as api:
+        status, headers, page = _get(api.url, "/jobs")
+        assert status == 200 and len(page) == 20  # default limit
+        assert headers["has-more"] == "true"
+        seen, path = [], "/jobs?limit=100&order=asc"
+        while True:
+            _, headers, page = _get(api.url, path)
+            seen += [j["id"] for j in page]
+            if "link" not in headers:
+                assert headers["has-more"] == "false"
+                break
+            path = headers["link"].split(">")[0].removeprefix("<" + api.url)
+        assert seen == [j["id"] for j in sorted(history, key=lambda j: (j["created_at"], j["id"]))]
+
+
+def test_envelope_and_filters(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET, envelope=True, list_tasks=False) as api:
+        _, _, body = _get(api.url, "/jobs?kind=audio&limit=100")
+        assert set(body) == {"data", "has_more"}
+        assert body["data"] and all(j["kind"] == "audio" for j in body["data"])
+        assert all("tasks" not in j for j in body["data"])
+        expected = sum(j["kind"] == "audio" for j in history)
+        assert len(body["data"]) == min(100, expected)
+
+
+def test_advance_moves_unfinished_jobs_to_the_end(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET) as api:
+        unfinished = {j["id"] for j in api.jobs if j["status"] in ("queued", "processing")}
+        assert unfinished
+        assert api.advance(2) == len(unfinished)
+        now = {j["id"]: j for j in api.jobs}
+        for jid in unfinished:
+            assert now[jid]["status"] in ("succeeded", "failed")
+            assert now[jid]["finished_at"] >= now[jid]["created_at"]
+            _, _, served = _get(api.url, f"/jobs/{jid}")
+            assert served["status"] == now[jid]["status"]  # cached bodies refreshed
+        assert api.advance() == 0
+
+
+def test_injected_faults_reach_the_wire(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET, faults=Faults(retry_after="date")) as api:
+        api.inject("429", "503", "drop", "truncate")
+        status, headers, _ = _get(api.url, "/jobs")
+        assert status == 429 and headers["retry-after"].endswith("GMT")
+        assert _get(api.url, "/jobs")[0] == 503
+        with pytest.raises(http.client.RemoteDisconnected):
+            _get(api.url, "/jobs")
+        with pytest.raises(http.client.IncompleteRead):
+            _get(api.url, "/jobs")
+        assert _get(api.url, "/jobs")[0] == 200
+        assert [r.status for r in api.requests] == [429, 503, 0, 200, 200]
+
+
+def test_server_side_rate_limit_answers_429(history: list[dict[str, Any]]) -> None:
+    with serve(history, api_key=SECRET, rate_limit=5) as api:
+        codes = [_get(api.url, "/jobs?limit=1")[0] for _ in range(12)]
+        assert codes.count(200) >= 5 and codes.count(429) >= 5
+
+
+def test_loopback_only() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        serve([], host="0.0.0.0").__enter__()
