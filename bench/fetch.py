@@ -52,15 +52,29 @@ def main() -> None:
                 result = client.fetch_jobs(ids[: args.fetch])
                 rate = len(result.jobs) / (time.perf_counter() - t)
                 assert result.failures.empty
-            rows.append([
-                "`fetch_jobs`", conc, f"{rate:,.0f}",
-                f"{bound:,.0f} ({rate / bound:.0%})", f"{rate / sequential:.1f}x",
-            ])
-        rows.append([f"`iter_jobs` full walk ({len(listed):,} jobs, pages of 100)", 1,
-                     f"{walk:,.0f}", "", f"{walk / sequential:.1f}x"])
-    print(markdown_table(
-        ["what", "in flight", "jobs/s", "bound concurrency/latency", "vs baseline"], rows
-    ))
+            rows.append(
+                [
+                    "`fetch_jobs`",
+                    conc,
+                    f"{rate:,.0f}",
+                    f"{bound:,.0f} ({rate / bound:.0%})",
+                    f"{rate / sequential:.1f}x",
+                ]
+            )
+        rows.append(
+            [
+                f"`iter_jobs` full walk ({len(listed):,} jobs, pages of 100)",
+                1,
+                f"{walk:,.0f}",
+                "",
+                f"{walk / sequential:.1f}x",
+            ]
+        )
+    print(
+        markdown_table(
+            ["what", "in flight", "jobs/s", "bound concurrency/latency", "vs baseline"], rows
+        )
+    )
 
 
 if __name__ == "__main__":

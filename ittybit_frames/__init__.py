@@ -22,6 +22,11 @@ from ittybit_frames.errors import (
     SchemaError,
     ServerError,
 )
+from ittybit_frames.frames import JobFrames, to_frames
+from ittybit_frames.lake import WriteReport, read_parquet, write_parquet
+from ittybit_frames.loaders import read_jobs
+from ittybit_frames.schema import data_dictionary
+from ittybit_frames.sync import SyncReport, sync
 
 __version__ = "0.1.0"
 
@@ -35,12 +40,21 @@ __all__ = [
     "FetchResult",
     "InvalidJobIdError",
     "IttybitError",
+    "JobFrames",
     "NetworkError",
     "NotFoundError",
     "RateLimitError",
     "SchemaError",
     "ServerError",
+    "SyncReport",
+    "WriteReport",
     "__version__",
+    "data_dictionary",
+    "read_jobs",
+    "read_parquet",
+    "sync",
+    "to_frames",
+    "write_parquet",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -32,9 +32,7 @@ def _say(message: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from ittybit_frames import Client
+    from ittybit_frames import Client, to_frames
     from ittybit_frames.simulator import generate_history, serve
 
     out = Path(args.out)
@@ -47,23 +45,87 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         with Client(api.api_key, base_url=api.url, concurrency=16, progress=args.progress) as c:
             jobs = list(c.iter_jobs())
             stats = c.stats
+    frames = to_frames(jobs)
     target = out / "jobs.ndjson"
-    tmp = target.with_suffix(".ndjson.tmp")
+    tmp = target.with_name(target.name + ".tmp")
     tmp.write_bytes(b"".join(orjson.dumps(j) + b"\n" for j in jobs))
     tmp.replace(target)
     elapsed = time.monotonic() - began
-    by_status = Counter(str(j.get("status")) for j in jobs)
-    _say(f"Fetched {len(jobs):,} jobs in {stats.requests} requests ({elapsed:.1f} s).")
-    _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_status.items())))
+    finished = frames.jobs.dropna(subset=["total_seconds"])
+    by_kind = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
+    _say(
+        f"Fetched {len(jobs):,} jobs ({len(frames.tasks):,} tasks) in {stats.requests} "
+        f"requests; {elapsed:.1f} s in all."
+    )
+    counts = frames.jobs["status"].value_counts()
+    _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
+    _say("p95 total time by kind: " + ", ".join(f"{k} {v:,.1f} s" for k, v in by_kind.items()))
     _say(f"Wrote {target}")
     if args.json:
         summary = {
-            "jobs": len(jobs),
+            "jobs": len(frames.jobs),
+            "tasks": len(frames.tasks),
+            "problems": len(frames.problems),
             "requests": stats.requests,
             "seconds": round(elapsed, 2),
             "out": str(out.resolve()),
         }
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from ittybit_frames.sync import sync
+
+    options: dict[str, Any] = {"concurrency": args.concurrency, "progress": args.progress}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    if args.rate_limit:
+        options["rate_limit"] = args.rate_limit
+    try:
+        report = sync(
+            args.path,
+            since=args.since,
+            kind=args.kind,
+            batch_jobs=args.batch_jobs,
+            profile=args.profile,
+            **options,
+        )
+    except KeyboardInterrupt:
+        _say(
+            f"Interrupted: the lake at {args.path} is consistent; run the same command "
+            "again to resume."
+        )
+        return EXIT_INTERRUPTED
+    _say(
+        f"Synced {args.path}: {report.new_jobs:,} new, {report.updated_jobs:,} updated, "
+        f"{report.unchanged_jobs:,} unchanged; {report.lake_jobs:,} jobs in the lake; "
+        f"{report.requests:,} requests ({report.retries:,} retries) in "
+        f"{report.elapsed_seconds:.1f} s" + (" (resumed)" if report.resumed else "")
+    )
+    for row in report.failures.itertuples():
+        _say(f"failed: {row.job_id}: {row.message}")
+    if args.json:
+        summary = {
+            "new_jobs": report.new_jobs,
+            "updated_jobs": report.updated_jobs,
+            "unchanged_jobs": report.unchanged_jobs,
+            "refreshed": report.refreshed,
+            "failures": len(report.failures),
+            "requests": report.requests,
+            "retries": report.retries,
+            "lake_jobs": report.lake_jobs,
+            "resumed": report.resumed,
+            "seconds": round(report.elapsed_seconds, 2),
+        }
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return EXIT_PARTIAL if len(report.failures) else EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from ittybit_frames.schema import data_dictionary
+
+    sys.stdout.write(data_dictionary(args.format))
     return EXIT_OK
 
 
@@ -116,6 +178,25 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--jobs", type=_positive_int, default=20_000, help="jobs to simulate")
     demo.add_argument("--seed", type=int, default=0, help="simulation seed")
     demo.set_defaults(func=_cmd_demo)
+
+    syn = sub.add_parser("sync", parents=[common], help="bring a Parquet lake up to date")
+    syn.add_argument("path", help="the lake folder")
+    syn.add_argument("--since", help="first sync only: how far back (7d, 2026-11-01...)")
+    syn.add_argument("--kind", help="only jobs of this kind")
+    syn.add_argument("--base-url", help="API base URL (default: ITTYBIT_BASE_URL or the API)")
+    syn.add_argument("--concurrency", type=_positive_int, default=16)
+    syn.add_argument("--rate-limit", type=float, default=None, help="requests/second")
+    syn.add_argument(
+        "--batch-jobs", type=_positive_int, default=2000, help="jobs written per checkpoint"
+    )
+    syn.add_argument(
+        "--profile", default="default", choices=("default", "spark", "bigquery", "athena")
+    )
+    syn.set_defaults(func=_cmd_sync)
+
+    schema = sub.add_parser("schema", parents=[common], help="print the data dictionary")
+    schema.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    schema.set_defaults(func=_cmd_schema)
 
     sim = sub.add_parser("simulate", parents=[common], help="serve a simulated ittybit API")
     sim.add_argument("--jobs", type=_positive_int, default=10_000)

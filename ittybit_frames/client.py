@@ -281,7 +281,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 class _RateLimiter:
     """Spaces request starts at least ``1/rate`` apart; pauses everyone after a 429.
 
-    After a 429 the rate is halved (down to 1/8 of the setting) and climbs back by 5 %
+    After a 429 the rate is halved (down to 1/32 of the setting) and climbs back by 5 %
     of the setting with each success, so a client settles just under a server's limit.
     """
 
@@ -292,22 +292,32 @@ class _RateLimiter:
         self.current = rate
         self._next = 0.0
         self._paused_until = 0.0
+        self._lock: asyncio.Lock | None = None
 
     async def acquire(self) -> float:
-        now = time.monotonic()
-        start = max(now, self._paused_until)
-        if self.current:
-            start = max(start, self._next)
-            self._next = start + 1.0 / self.current
-        if start > now:
-            await asyncio.sleep(start - now)
-            return start - now
-        return 0.0
+        began = time.monotonic()
+        if not self.current and self._paused_until <= began:
+            return 0.0
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        # One request at a time passes the gate, and the next slot is counted from when
+        # this one really left: a sleeper that wakes late cannot bunch up its successors.
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                start = max(self._paused_until, self._next if self.current else now)
+                if now >= start:
+                    break
+                await asyncio.sleep(start - now)
+            if self.current:
+                # A hair over 1/rate, so that no one-second window ever holds rate + 1.
+                self._next = now + 1.001 / self.current
+        return now - began
 
     def penalize(self, wait: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + wait)
         if self.rate and self.current:
-            self.current = max(self.rate / 8, self.current / 2)
+            self.current = max(self.rate / 32, self.current / 2)
 
     def reward(self) -> None:
         if self.rate and self.current and self.current < self.rate:
@@ -757,8 +767,12 @@ class AsyncClient:
         until: Any = None,
         order: Literal["asc", "desc"] = "desc",
         page_size: int = 100,
+        after: str | None = None,
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
-        """Like :meth:`iter_jobs`, one list per page of the listing."""
+        """Like :meth:`iter_jobs`, one list per page of the listing.
+
+        ``after`` resumes a walk after that job ID (the API's cursor).
+        """
         if order not in ("asc", "desc"):
             raise ConfigurationError("order must be 'asc' or 'desc'")
         if not 1 <= page_size <= 100:
@@ -769,7 +783,8 @@ class AsyncClient:
             params["kind"] = kind
         if status:
             params["status"] = status
-        url = f"{self.base_url}/jobs?{urlencode(params)}"
+        first = {**params, "after": check_job_id(after)} if after else params
+        url = f"{self.base_url}/jobs?{urlencode(first)}"
         bar = _progress_bar(self.progress, None, "listing jobs")
         try:
             while True:

@@ -31,7 +31,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_simulate_serves_until_stopped() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "ittybit_frames.cli", "simulate", "--jobs", "50"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         assert proc.stdout is not None

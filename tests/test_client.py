@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.client import _RateLimiter
+from ittybit_frames.client import AiohttpTransport, _RateLimiter
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
 
@@ -62,7 +62,9 @@ def test_filters_and_time_window(api: SimulatorAPI, history: list[dict[str, Any]
         window_requests = len(api.requests) - before
         asc_window = list(client.iter_jobs(since=since, until=until, order="asc"))
     assert [j["id"] for j in videos] == [
-        j for j in _ordered(history, "desc") if next(h for h in history if h["id"] == j)["kind"] == "video"
+        j
+        for j in _ordered(history, "desc")
+        if next(h for h in history if h["id"] == j)["kind"] == "video"
     ]
     assert {j["id"] for j in failed} == {j["id"] for j in history if j["status"] == "failed"}
     expected = {j["id"] for j in history if since <= j["created_at"] < until}
@@ -105,7 +107,9 @@ def test_fetch_jobs_raise_mode(api: SimulatorAPI) -> None:
         client.get_job("../../etc")
 
 
-def test_bad_key_stops_the_whole_run_at_once(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+def test_bad_key_stops_the_whole_run_at_once(
+    api: SimulatorAPI, history: list[dict[str, Any]]
+) -> None:
     ids = [j["id"] for j in history]
     with (
         itf.Client("wrong-key", base_url=api.url, progress=False, concurrency=4) as client,
@@ -158,7 +162,9 @@ def test_retry_after_is_capped(history: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "503", "drop", "truncate", "429"])
-def test_each_fault_kind_is_retried(api: SimulatorAPI, history: list[dict[str, Any]], fault: str) -> None:
+def test_each_fault_kind_is_retried(
+    api: SimulatorAPI, history: list[dict[str, Any]], fault: str
+) -> None:
     with fast_client(api) as client:
         api.inject(fault, fault)
         job = client.get_job(history[1]["id"])
@@ -180,7 +186,9 @@ def test_other_4xx_are_not_retried(api: SimulatorAPI) -> None:
     assert len(api.requests) == 1
 
 
-def test_exhausted_retries_become_a_failure_row(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+def test_exhausted_retries_become_a_failure_row(
+    api: SimulatorAPI, history: list[dict[str, Any]]
+) -> None:
     with fast_client(api, max_attempts=3, concurrency=1) as client:
         api.inject("503", "503", "503")
         result = client.fetch_jobs([history[0]["id"], history[1]["id"]])
@@ -207,41 +215,64 @@ def test_fault_storm_loses_and_duplicates_nothing() -> None:
     assert sorted(j["id"] for j in listed) == sorted(ids)
 
 
-def test_client_rate_limit_is_never_exceeded(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps the default transport and notes when each request leaves the client."""
+
+    def __init__(self) -> None:
+        self.inner = AiohttpTransport()
+        self.sent: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(time.monotonic())
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_client_rate_limit_is_never_exceeded(
+    api: SimulatorAPI, history: list[dict[str, Any]]
+) -> None:
     rate = 40.0
-    with fast_client(api, rate_limit=rate, concurrency=16) as client:
+    transport = RecordingTransport()
+    with fast_client(api, rate_limit=rate, concurrency=16, transport=transport) as client:
         client.fetch_jobs([j["id"] for j in history[:60]])
-    times = sorted(r.time for r in api.requests)
-    assert len(times) == 60
-    for i, t in enumerate(times):
-        in_window = sum(1 for u in times[i:] if u - t < 1.0)
-        assert in_window <= rate + 1
-    assert times[-1] - times[0] >= (60 - 1) / rate * 0.95
+        client._run(transport.aclose)
+    sent = transport.sent
+    assert len(sent) == 60 == len(api.requests)
+    for i, t in enumerate(sent):
+        in_window = sum(1 for u in sent[i:] if u - t < 1.0)
+        assert in_window <= rate
+    assert sent[-1] - sent[0] >= (60 - 1) / rate * 0.99
 
 
 def test_rate_limiter_backs_off_after_429_and_recovers() -> None:
     limiter = _RateLimiter(100.0)
     limiter.penalize(0.0)
     assert limiter.current == 50.0
-    for _ in range(3):
+    for _ in range(10):
         limiter.penalize(0.0)
-    assert limiter.current == 12.5  # floor: 1/8 of the setting
+    assert limiter.current == 100.0 / 32  # floor: 1/32 of the setting
     for _ in range(100):
         limiter.reward()
     assert limiter.current == 100.0
 
 
 def test_server_rate_limit_is_survived(history: list[dict[str, Any]]) -> None:
+    # The server allows 30 requests/s and answers 429 with Retry-After: 1 beyond that.
     with (
-        serve(history, api_key=SECRET, rate_limit=50) as api,
-        fast_client(api, rate_limit=400, concurrency=8, max_retry_after=0.05) as client,
+        serve(history, api_key=SECRET, rate_limit=30) as api,
+        fast_client(api, rate_limit=200, concurrency=8) as client,
     ):
-        result = client.fetch_jobs([j["id"] for j in history[:150]])
-        assert client.stats.rate_limited > 0
-    assert len(result.jobs) == 150 and result.failures.empty
+        result = client.fetch_jobs([j["id"] for j in history[:90]])
+        stats = client.stats
+    assert stats.rate_limited > 0 and stats.waited_seconds >= 1.0
+    assert len(result.jobs) == 90 and result.failures.empty
 
 
-def test_sync_client_inside_a_running_loop(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
+def test_sync_client_inside_a_running_loop(
+    api: SimulatorAPI, history: list[dict[str, Any]]
+) -> None:
     async def notebook_cell() -> list[str]:
         # Jupyter runs cells inside a live event loop; the sync client must still work.
         with fast_client(api) as client:
@@ -263,7 +294,9 @@ def test_async_client(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
 
 
 def test_key_never_leaks(
-    history: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    history: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     storm = Faults(rate=0.4, retry_after_seconds=0)
@@ -298,8 +331,12 @@ def test_redirect_to_another_host_drops_the_key() -> None:
             return httpx.Response(302, headers={"Location": "https://cdn.example.net/jobs/j1"})
         return httpx.Response(200, json={"id": "j1", "tasks": []})
 
-    client = itf.Client(SECRET, base_url="https://api.example.com",
-                        transport=httpx.MockTransport(handler), progress=False)
+    client = itf.Client(
+        SECRET,
+        base_url="https://api.example.com",
+        transport=httpx.MockTransport(handler),
+        progress=False,
+    )
     with client:
         assert client.get_job("j1")["id"] == "j1"
     assert seen[0].headers["authorization"] == f"Bearer {SECRET}"

@@ -1,0 +1,262 @@
+"""Benchmark: payloads -> DataFrames, three ways, from the same NDJSON bytes.
+
+1. ``to_frames`` (this package);
+2. the naive pipeline users write: ``json.loads`` + ``pandas.json_normalize`` for jobs
+   and for tasks (``record_path="tasks"``) + ``to_datetime``;
+3. a pure pyarrow pipeline, ``pyarrow.json.read_json`` + list explode: the practical
+   speed limit. It needs an explicit schema that leaves ``error`` out, because pyarrow's
+   type inference fails on a field that is sometimes a string and sometimes an object.
+
+Each runs in its own child process (so each peak RSS is its own), in one run of this
+script. Run: ``.venv/bin/python -m bench.frames [--jobs 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import markdown_table
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process plus that of its largest child (to_frames may use a
+    pool of worker processes for large NDJSON input)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def run_to_frames(path: str, workers: int = 1) -> tuple[int, float]:
+    from ittybit_frames import to_frames
+
+    data = Path(path).read_bytes()
+    t = time.perf_counter()
+    frames = to_frames(data, workers=workers)
+    elapsed = time.perf_counter() - t
+    assert frames.tasks["created_at"].dtype == "datetime64[ms, UTC]"
+    return len(frames.tasks), elapsed
+
+
+def run_to_frames_2(path: str) -> tuple[int, float]:
+    return run_to_frames(path, workers=2)
+
+
+def run_to_frames_dicts(path: str) -> tuple[int, float]:
+    """From parsed dicts, as the client hands them over (parsing not timed)."""
+    import orjson
+
+    from ittybit_frames import to_frames
+
+    records = [orjson.loads(line) for line in Path(path).read_bytes().splitlines()]
+    t = time.perf_counter()
+    frames = to_frames(records)
+    return len(frames.tasks), time.perf_counter() - t
+
+
+def run_naive_dicts(path: str) -> tuple[int, float]:
+    """The naive pipeline from parsed dicts (parsing not timed)."""
+    import json
+
+    records = [json.loads(line) for line in Path(path).read_bytes().splitlines()]
+    return _naive(records, time.perf_counter())
+
+
+def run_naive(path: str) -> tuple[int, float]:
+    import json
+
+    data = Path(path).read_bytes()
+    t = time.perf_counter()
+    records = [json.loads(line) for line in data.splitlines()]
+    return _naive(records, t)
+
+
+def _naive(records: list[Any], t: float) -> tuple[int, float]:
+    import pandas as pd
+
+    jobs = pd.json_normalize(records, max_level=1)
+    tasks = pd.json_normalize(
+        records, record_path="tasks", meta=["id", "kind", "status"], meta_prefix="job_", max_level=1
+    )
+    for frame in (jobs, tasks):
+        for col in ("created_at", "started_at", "finished_at", "updated_at"):
+            frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
+    elapsed = time.perf_counter() - t
+    return len(tasks), elapsed
+
+
+def run_pyarrow(path: str) -> tuple[int, float]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    file_ = pa.struct(
+        [
+            ("url", pa.string()),
+            ("kind", pa.string()),
+            ("format", pa.string()),
+            ("width", pa.int64()),
+            ("height", pa.int64()),
+            ("duration", pa.float64()),
+            ("filesize", pa.int64()),
+            ("bitrate", pa.int64()),
+            ("fps", pa.float64()),
+            ("codecs", pa.struct([("video", pa.string()), ("audio", pa.string())])),
+        ]
+    )
+    task = pa.struct(
+        [
+            ("id", pa.string()),
+            ("kind", pa.string()),
+            ("status", pa.string()),
+            ("progress", pa.int64()),
+            ("input", pa.struct([("url", pa.string())])),
+            ("output", file_),
+            ("created_at", pa.int64()),
+            ("started_at", pa.int64()),
+            ("finished_at", pa.int64()),
+            ("updated_at", pa.int64()),
+        ]
+    )
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("kind", pa.string()),
+            ("status", pa.string()),
+            ("input", pa.string()),
+            ("output", pa.string()),
+            ("created_at", pa.int64()),
+            ("started_at", pa.int64()),
+            ("finished_at", pa.int64()),
+            ("updated_at", pa.int64()),
+            ("tasks", pa.list_(task)),
+        ]
+    )
+    t = time.perf_counter()
+    table = pj.read_json(
+        path,
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+    )
+    flat = pc.list_flatten(table["tasks"])
+    parents = pc.list_parent_indices(table["tasks"])
+    columns: dict[str, Any] = {"job_id": pc.take(table["id"], parents)}
+    for field in task:
+        part = pc.struct_field(flat, field.name)
+        if pa.types.is_struct(field.type):
+            for sub in field.type:
+                columns[f"{field.name}_{sub.name}"] = pc.struct_field(part, sub.name)
+        else:
+            columns[field.name] = part
+    tasks = pa.table(columns)
+    for col in ("created_at", "started_at", "finished_at", "updated_at"):
+        tasks = tasks.set_column(
+            tasks.schema.get_field_index(col), col, tasks[col].cast(pa.timestamp("ms", tz="UTC"))
+        )
+    jobs_df = table.drop_columns(["tasks"]).to_pandas()
+    tasks_df = tasks.to_pandas(types_mapper=pd_types(), coerce_temporal_nanoseconds=False)
+    elapsed = time.perf_counter() - t
+    assert len(jobs_df)
+    return len(tasks_df), elapsed
+
+
+def pd_types() -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    return {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get
+
+
+def _child(name: str, path: str, queue: Any) -> None:
+    rows, elapsed = globals()[name](path)
+    queue.put((rows, elapsed, _peak_rss_mb()))
+
+
+def measure(name: str, path: str) -> tuple[int, float, float]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(name, path, queue))
+    proc.start()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Exception:
+            if not proc.is_alive():
+                raise RuntimeError(f"{name} failed (exit code {proc.exitcode})") from None
+    proc.join()
+    return result  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    import orjson
+
+    from ittybit_frames.simulator import generate_history
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "jobs.ndjson")
+        with open(path, "wb") as fh:
+            for job in generate_history(args.jobs, seed=0):
+                fh.write(orjson.dumps(job) + b"\n")
+        size_mb = Path(path).stat().st_size / 1e6
+        results = {
+            name: measure(name, path)
+            for name in (
+                "run_naive",
+                "run_pyarrow",
+                "run_to_frames",
+                "run_to_frames_2",
+                "run_naive_dicts",
+                "run_to_frames_dicts",
+            )
+        }
+    rate = {name: n / elapsed for name, (n, elapsed, _) in results.items()}
+    arrow_rate = rate["run_pyarrow"]
+    labels = {
+        "run_naive": "naive: json.loads + json_normalize (baseline)",
+        "run_pyarrow": "pure pyarrow read_json + explode (speed limit, drops `error`)",
+        "run_to_frames": "`to_frames` (all columns, drift handling, problems)",
+        "run_to_frames_2": "`to_frames(..., workers=2)`",
+        "run_naive_dicts": "naive, from parsed dicts (baseline for the row below)",
+        "run_to_frames_dicts": "`to_frames`, from parsed dicts as the client returns them",
+    }
+    rows = []
+    for name, (n, elapsed, rss) in results.items():
+        baseline = rate["run_naive_dicts" if name.endswith("_dicts") else "run_naive"]
+        rows.append(
+            [
+                labels[name],
+                f"{n:,}",
+                f"{elapsed:.2f}",
+                f"{rate[name]:,.0f}",
+                f"{rate[name] / baseline:.1f}x",
+                f"{arrow_rate / rate[name]:.2f}x",
+                f"{rss:,.0f}",
+            ]
+        )
+    print(f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON\n")
+    print(
+        markdown_table(
+            [
+                "pipeline",
+                "task rows",
+                "seconds",
+                "task rows/s",
+                "vs naive",
+                "pyarrow is faster by",
+                "peak RSS MB (process + largest worker)",
+            ],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1180 @@
+"""Job payloads -> two typed tables (jobs, tasks) plus a table of data problems.
+
+Pure: no network, no files. Records are processed in chunks: one tight Python pass pulls
+each field's raw values into columns (``tuple(map(dict.get, fields))``), then each column
+is converted to its Arrow type in C. Only a column whose optimistic conversion fails (a
+string among numbers, seconds among milliseconds...) is walked value by value, and that
+walk is where problems are recorded. Arrow tables are finally converted to pandas with
+the dtypes declared in :mod:`ittybit_frames.schema`. No ``json_normalize``.
+
+Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
+``problems``; a field this version does not know lands in the ``extra`` JSON column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import html
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ittybit_frames.errors import SchemaError
+from ittybit_frames.normalize import (
+    JOB_KINDS,
+    STATUSES,
+    TASK_KINDS,
+    TERMINAL_STATUSES,
+    canonical_kind,
+    canonical_status,
+    epoch_ms,
+    parse_when,
+)
+from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, TIMESTAMP, Table
+
+__all__ = ["JobFrames", "to_frames"]
+
+_MS_MIN, _MS_MAX = 946_684_800_000, 4_102_444_800_000
+
+_JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_DURATION_COLUMNS = ("queue_seconds", "processing_seconds", "total_seconds")
+_PANDAS_TYPES = {
+    pa.string(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def _json(value: Any) -> str:
+    """JSON text with sorted keys; falls back to the stdlib for what orjson refuses."""
+    try:
+        return orjson.dumps(value, option=_JSON_OPTS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=repr)
+
+
+@dataclass
+class JobFrames:
+    """Jobs and tasks as typed DataFrames.
+
+    Attributes
+    ----------
+    jobs : pandas.DataFrame
+        One row per distinct job ID (see ``schema.JOBS``).
+    tasks : pandas.DataFrame
+        One row per task (see ``schema.TASKS``).
+    problems : pandas.DataFrame
+        One row per data oddity: ``job_id, task_id, column, problem, raw_value``.
+    failures : pandas.DataFrame or None
+        Jobs that could not be fetched (when the frames came from the API).
+    """
+
+    jobs: pd.DataFrame
+    tasks: pd.DataFrame
+    problems: pd.DataFrame
+    failures: pd.DataFrame | None = None
+    as_of: pd.Timestamp | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def to_parquet(self, path: Any, **options: Any) -> Any:
+        """Write to a Parquet lake: see :func:`ittybit_frames.write_parquet`."""
+        from ittybit_frames.lake import write_parquet
+
+        return write_parquet(self, path, **options)
+
+    def _summary(self) -> dict[str, Any]:
+        created = self.jobs["created_at"]
+        span = (
+            f"{created.min():%Y-%m-%d %H:%M} to {created.max():%Y-%m-%d %H:%M} UTC"
+            if created.notna().any()
+            else "no timestamps"
+        )
+        counts = self.jobs["status"].value_counts()
+        return {
+            "jobs": len(self.jobs),
+            "tasks": len(self.tasks),
+            "created": span,
+            "status": ", ".join(f"{k} {v:,}" for k, v in counts.items() if v),
+            "problems": len(self.problems),
+            "fetch failures": 0 if self.failures is None else len(self.failures),
+        }
+
+    def __repr__(self) -> str:
+        s = self._summary()
+        return (
+            f"JobFrames({s['jobs']:,} jobs, {s['tasks']:,} tasks, {s['problems']:,} problems;"
+            f" created {s['created']})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(f'{v:,}' if isinstance(v, int) else v)}"
+            "</td></tr>"
+            for k, v in self._summary().items()
+        )
+        return f"<table><caption>ittybit JobFrames</caption>{rows}</table>"
+
+
+class _Problems:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.rows: list[tuple[Any, Any, str, str, str | None]] = []
+
+    def add(self, job_id: Any, task_id: Any, column: str, problem: str, raw: Any) -> None:
+        raw_text = None if raw is _MISSING else _json(raw)
+        if self.strict:
+            where = f"job {job_id}" + (f", task {task_id}" if task_id else "")
+            raise SchemaError(f"{where}: {column}: {problem} (value: {raw_text})")
+        self.rows.append((job_id, task_id, column, problem, raw_text))
+
+
+_MISSING = object()
+
+
+# ======================================================================================
+# Value checks for the slow path: each returns a usable value, or None plus a problem.
+# ======================================================================================
+def _ts_value(p: _Problems, value: Any, jid: Any, tid: Any, col: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return epoch_ms(value)
+    except ValueError as exc:
+        p.add(jid, tid, col, f"unusable timestamp ({exc}); set to NA", value)
+        return None
+
+
+def _int_value(p: _Problems, value: Any, jid: Any, tid: Any, col: str) -> int | None:
+    if value is None:
+        return None
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if type(number) is int and -(2**63) <= number < 2**63:
+        return number
+    if (
+        type(number) is float
+        and math.isfinite(number)
+        and number == int(number)
+        and abs(number) < 2**63
+    ):
+        return int(number)
+    p.add(jid, tid, col, "not a whole number; set to NA", value)
+    return None
+
+
+def _float_value(p: _Problems, value: Any, jid: Any, tid: Any, col: str) -> float | None:
+    if value is None:
+        return None
+    number = math.nan
+    if type(value) in (int, float):
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if math.isfinite(number):
+        return number
+    p.add(jid, tid, col, "not a finite number; set to NA", value)
+    return None
+
+
+def _str_value(p: _Problems, value: Any, jid: Any, tid: Any, col: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) in (int, float):
+        return str(value)
+    p.add(jid, tid, col, "not text; stored as JSON text", value)
+    return _json(value)
+
+
+# ======================================================================================
+# Columns: optimistic conversion in C (pyarrow), per-value fallback only where needed.
+# ======================================================================================
+class _Conv:
+    """Converts raw value columns of one chunk into typed Arrow arrays."""
+
+    def __init__(self, p: _Problems, job_ids: Any, task_ids: Any) -> None:
+        self.p = p
+        self.job_ids = job_ids
+        self.task_ids = task_ids
+        self.slow_rows: list[int] = []
+
+    def _ids(self, i: int) -> tuple[Any, Any]:
+        jid = self.job_ids[i]
+        tid = self.task_ids[i] if self.task_ids is not None else None
+        # Arrow scalars (looked up only when a problem is recorded) -> Python values.
+        return (
+            jid.as_py() if isinstance(jid, pa.Scalar) else jid,
+            tid.as_py() if isinstance(tid, pa.Scalar) else tid,
+        )
+
+    def _infer(self, values: Any) -> pa.Array | None:
+        try:
+            return pa.array(values, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            return None
+
+    def strings(self, values: Any, col: str) -> pa.Array:
+        # An explicit type skips inference. It refuses everything but str and None (and
+        # bytes, taken as UTF-8 text), so anything odd still reaches the careful path.
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            return pa.array(values, type=pa.string())
+        return pa.array(
+            [_str_value(self.p, v, *self._ids(i), col) for i, v in enumerate(values)],
+            type=pa.string(),
+        )
+
+    def ints(self, values: Any, col: str, lo: int | None = None, hi: int | None = None) -> pa.Array:
+        arr = self._infer(values)
+        if arr is None or arr.type not in (pa.int64(), pa.null()):
+            arr = pa.array(
+                [_int_value(self.p, v, *self._ids(i), col) for i, v in enumerate(values)],
+                type=pa.int64(),
+            )
+        arr = arr.cast(pa.int64())
+        if lo is not None and hi is not None and arr.null_count < len(arr):
+            bad = pc.or_(pc.less(arr, lo), pc.greater(arr, hi)).fill_null(False)
+            if pc.any(bad).as_py():
+                for i in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
+                    self.p.add(
+                        *self._ids(int(i)),
+                        col,
+                        f"outside {lo}-{hi}; set to NA",
+                        arr[int(i)].as_py(),
+                    )
+                arr = pc.if_else(bad, pa.scalar(None, pa.int64()), arr)
+        return arr
+
+    def floats(self, values: Any, col: str) -> pa.Array:
+        arr = self._infer(values)
+        if arr is not None and arr.type in (pa.float64(), pa.int64(), pa.null()):
+            arr = arr.cast(pa.float64())
+            if arr.null_count == len(arr) or pc.all(pc.is_finite(arr)).as_py() is not False:
+                return arr
+        return pa.array(
+            [_float_value(self.p, v, *self._ids(i), col) for i, v in enumerate(values)],
+            type=pa.float64(),
+        )
+
+    def timestamps(self, values: Any, col: str) -> pa.Array:
+        arr = self._infer(values)
+        if arr is not None and arr.type in (pa.int64(), pa.null()):
+            arr = arr.cast(pa.int64())
+            if arr.null_count == len(arr):
+                return arr.cast(TIMESTAMP)
+            in_range = pc.and_(pc.greater_equal(arr, _MS_MIN), pc.less(arr, _MS_MAX))
+            if pc.all(in_range.fill_null(True)).as_py():
+                return arr.cast(TIMESTAMP)
+        # Seconds, ISO strings, floats or junk: decide value by value.
+        return pa.array(
+            [_ts_value(self.p, v, *self._ids(i), col) for i, v in enumerate(values)],
+            type=pa.int64(),
+        ).cast(TIMESTAMP)
+
+    def json_text(self, values: Any) -> pa.Array:
+        return pa.array(
+            [None if v is None else ("{}" if v == {} else _json(v)) for v in values],
+            type=pa.string(),
+        )
+
+    def words(self, values: Any, fast: dict[str, str], slow: Any, col: str) -> list[str]:
+        """Canonical category words: exact documented words fast, the rest via ``slow``."""
+        try:
+            out = list(map(fast.get, values))
+        except TypeError:  # an unhashable value (a list or object) somewhere
+            out = [fast.get(v) if type(v) is str else None for v in values]
+        self.slow_rows = []
+        if None in out:
+            for i, v in enumerate(values):
+                if out[i] is None:
+                    out[i] = slow(v, *self._ids(i), col)
+                    self.slow_rows.append(i)
+        return out  # type: ignore[return-value]
+
+
+def _dictionary(words: list[str], categories: tuple[str, ...]) -> pa.DictionaryArray:
+    dictionary = pa.array(categories, type=pa.string())
+    codes = pc.index_in(pa.array(words, type=pa.string()), value_set=dictionary)
+    return pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), dictionary)
+
+
+def _first(a: Any, b: Any) -> list[Any]:
+    """Field with an older alias: the new name wins; the alias fills gaps."""
+    return [x if x is not None else y for x, y in zip(a, b, strict=True)]
+
+
+# ======================================================================================
+# One chunk of job records -> Arrow tables (without durations)
+# ======================================================================================
+_JOB_FIELDS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "input",
+    "output",
+    "options",
+    "metadata",
+    "error",
+    "tasks",
+    "steps",
+    "created_at",
+    "created",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "updated",
+)
+_TASK_FIELDS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "progress",
+    "input",
+    "inputs",
+    "output",
+    "outputs",
+    "options",
+    "error",
+    "created_at",
+    "created",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "updated",
+)
+_JOB_KEYSET = frozenset(_JOB_FIELDS)
+_TASK_KEYSET = frozenset(_TASK_FIELDS)
+_OUT_FIELDS = (
+    "url",
+    "kind",
+    "format",
+    "width",
+    "height",
+    "duration",
+    "filesize",
+    "bitrate",
+    "fps",
+    "framerate",
+    "codecs",
+    "codec",
+)
+_FILE_KEYS = frozenset({"object", *_OUT_FIELDS})
+_OBJECT_TAGS = frozenset({"job", "task", "step", "run"})
+_TAGS_OR_NONE = frozenset({*_OBJECT_TAGS, None})
+_FAST_STATUS = {
+    "queued": "queued",
+    "waiting": "queued",
+    "pending": "queued",
+    "processing": "processing",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "ready": "succeeded",
+    "completed": "succeeded",
+    "error": "failed",
+}
+_FAILED_CODE = STATUSES.index("failed")
+_PROBE_CODE = TASK_KINDS.index("probe")
+_FAST_JOB_KIND = {k: k for k in JOB_KINDS if k != "other"}
+_FAST_TASK_KIND = {k: k for k in TASK_KINDS if k != "other"}
+
+
+class _Chunk:
+    """Turns one list of job records into a jobs table and a tasks table."""
+
+    def __init__(self, records: list[Any], first_row: int, p: _Problems) -> None:
+        self.p = p
+        jrows: list[tuple[Any, ...]] = []
+        trows: list[tuple[Any, ...]] = []
+        self.jextra: dict[int, dict[str, Any]] = {}
+        self.textra: dict[int, dict[str, Any]] = {}
+        parent: list[int] = []
+        index: list[int] = []
+        has_tasks: list[bool] = []
+        jfields, tfields = _JOB_FIELDS, _TASK_FIELDS
+        for job in records:
+            if type(job) is not dict:
+                p.add(None, None, "record", "not a JSON object; skipped", job)
+                continue
+            r = len(jrows)
+            jrows.append(tuple(map(job.get, jfields)))
+            if not job.keys() <= _JOB_KEYSET:
+                self.jextra[r] = {k: v for k, v in job.items() if k not in _JOB_KEYSET}
+            tasks = job.get("tasks")
+            if tasks is None:
+                tasks = job.get("steps")  # staging naming: job called task, tasks steps
+            elif "steps" in job:
+                self.jextra.setdefault(r, {})["steps"] = job["steps"]
+            if type(tasks) is not list:
+                has_tasks.append(False)
+                jid = job.get("id")
+                if tasks is None:
+                    p.add(
+                        jid,
+                        None,
+                        "task_count",
+                        "no task list in the payload; task_count is NA",
+                        _MISSING,
+                    )
+                else:
+                    p.add(jid, None, "task_count", "task list is not a list; ignored", tasks)
+                continue
+            has_tasks.append(True)
+            for i, task in enumerate(tasks):
+                if type(task) is not dict:
+                    p.add(job.get("id"), None, "task_id", "task is not an object; skipped", task)
+                    continue
+                t = len(trows)
+                trows.append(tuple(map(task.get, tfields)))
+                parent.append(r)
+                index.append(i)
+                if not task.keys() <= _TASK_KEYSET:
+                    self.textra[t] = {k: v for k, v in task.items() if k not in _TASK_KEYSET}
+        self.n_jobs, self.n_tasks = len(jrows), len(trows)
+        self.jraw = self._transpose(jfields, jrows)
+        self.traw = self._transpose(tfields, trows)
+        self.parent = np.asarray(parent, dtype=np.int64)
+        self.index = index
+        self.has_tasks = np.asarray(has_tasks, dtype=bool)
+        self.first_row = first_row
+
+    @staticmethod
+    def _transpose(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+        if not rows:
+            return dict.fromkeys(fields, ())
+        return dict(zip(fields, zip(*rows, strict=True), strict=True))
+
+    # -- shared field handling ---------------------------------------------------------
+    def _ident(
+        self, conv: _Conv, values: Any, col: str, job_ids: Any, task_level: bool
+    ) -> pa.Array:
+        arr = conv._infer(values)
+        if arr is not None and arr.type == pa.string() and arr.null_count == 0:
+            return arr
+        out: list[str | None] = []
+        for i, v in enumerate(values):
+            jid = job_ids[i]
+            jid = jid.as_py() if isinstance(jid, pa.Scalar) else jid
+            tid = None if not task_level else v
+            if type(v) is str and v:
+                out.append(v)
+            elif type(v) is int:
+                self.p.add(jid, tid, col, "numeric id; converted to text", v)
+                out.append(str(v))
+            else:
+                self.p.add(
+                    jid if task_level else None,
+                    None,
+                    col,
+                    "missing or unusable id; set to NA",
+                    _MISSING if v is None else v,
+                )
+                out.append(None)
+        return pa.array(out, type=pa.string())
+
+    def _tag(self, values: Any, extras: dict[int, dict[str, Any]]) -> None:
+        with contextlib.suppress(TypeError):
+            if set(values) <= _TAGS_OR_NONE:
+                return
+        for i, v in enumerate(values):
+            if v is not None and v not in _OBJECT_TAGS:
+                extras.setdefault(i, {})["object"] = v
+
+    def _aliases(self, raw: dict[str, Any], extras: dict[int, dict[str, Any]]) -> None:
+        for alias, name in (("created", "created_at"), ("updated", "updated_at")):
+            old = raw[alias]
+            if old.count(None) != len(old):
+                for i, (a, b) in enumerate(zip(raw[name], old, strict=True)):
+                    if a is not None and b is not None:
+                        extras.setdefault(i, {})[alias] = b  # both sent: keep the alias too
+
+    def _status(self, conv: _Conv, values: Any) -> tuple[list[str], pa.Array]:
+        def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
+            canonical = canonical_status(v)
+            if canonical == "other":
+                self.p.add(
+                    jid,
+                    tid,
+                    "status",
+                    "unknown status; mapped to 'other' (raw value in status_raw)",
+                    _MISSING if v is None else v,
+                )
+            return canonical
+
+        words = conv.words(values, _FAST_STATUS, slow, "status")
+        raw = conv._infer(values)
+        if raw is None or raw.type not in (pa.string(), pa.null()):
+            raw = pa.array(
+                [v if v is None or type(v) is str else _json(v) for v in values], type=pa.string()
+            )
+        return words, raw.cast(pa.string())
+
+    def _kind(
+        self, conv: _Conv, values: Any, *, task: bool, extras: dict[int, dict[str, Any]]
+    ) -> list[str]:
+        def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
+            canonical = canonical_kind(v, task=task)
+            if canonical == "other":
+                self.p.add(
+                    jid,
+                    tid,
+                    "kind",
+                    "unknown kind; mapped to 'other'",
+                    _MISSING if v is None else v,
+                )
+            return canonical
+
+        words = conv.words(values, _FAST_TASK_KIND if task else _FAST_JOB_KIND, slow, "kind")
+        for i in conv.slow_rows:
+            if words[i] not in ("other", values[i]):  # an alias (ingest -> import): keep it
+                extras.setdefault(i, {})["kind"] = values[i]
+        return words
+
+    def _urls(
+        self, conv: _Conv, values: Any, name: str, extras: dict[int, dict[str, Any]]
+    ) -> pa.Array:
+        fast = self._fast_urls(values)
+        if fast is not None:
+            return conv.strings(fast, f"{name}_url")
+        out: list[Any] = []
+        for i, v in enumerate(values):
+            if v is None or type(v) is str:
+                out.append(v)
+            elif type(v) is dict:
+                if not v.keys() <= _FILE_KEYS:
+                    extras.setdefault(i, {})[name] = {
+                        k: x for k, x in v.items() if k not in _FILE_KEYS
+                    }
+                out.append(v.get("url"))
+            elif type(v) is list:
+                extras.setdefault(i, {})[name] = v
+                first = v[0] if v else None
+                out.append(
+                    first
+                    if type(first) is str
+                    else (first.get("url") if type(first) is dict else None)
+                )
+            else:
+                self.p.add(
+                    *conv._ids(i), f"{name}_url", "not a URL or file object; stored in extra", v
+                )
+                extras.setdefault(i, {})[name] = v
+                out.append(None)
+        return conv.strings(out, f"{name}_url")
+
+    @staticmethod
+    def _fast_urls(values: Any) -> list[Any] | None:
+        """URLs when every value is None/str, or every value a plain file object."""
+        try:
+            kinds = set(map(type, values))
+            if kinds <= {str, type(None)}:
+                return list(values)
+            if kinds == {dict} and set().union(*map(dict.keys, values)) <= _FILE_KEYS:
+                return [v.get("url") for v in values]
+        except TypeError:
+            pass
+        return None
+
+    def _errors(
+        self, conv: _Conv, values: Any, extras: dict[int, dict[str, Any]]
+    ) -> tuple[pa.Array, pa.Array]:
+        kinds: list[Any] = [None] * len(values)
+        messages: list[Any] = [None] * len(values)
+        if values.count(None) == len(values):
+            return conv.strings(kinds, "error_kind"), conv.strings(messages, "error_message")
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            if type(v) is str:
+                messages[i] = v
+            elif type(v) is dict:
+                kinds[i] = v.get("kind", v.get("type", v.get("code")))
+                messages[i] = v.get("message")
+                if not v.keys() <= {"kind", "message"}:
+                    extras.setdefault(i, {})["error"] = v
+            else:
+                self.p.add(
+                    *conv._ids(i),
+                    "error_message",
+                    "error is neither text nor an object; stored as JSON text",
+                    v,
+                )
+                messages[i] = _json(v)
+        return conv.strings(kinds, "error_kind"), conv.strings(messages, "error_message")
+
+    # -- jobs ---------------------------------------------------------------------------
+    def jobs_table(self) -> tuple[dict[str, pa.Array], list[str], list[str]]:
+        raw, extras = self.jraw, self.jextra
+        raw_ids = raw["id"]
+        conv = _Conv(self.p, raw_ids, None)
+        ids = self._ident(conv, raw_ids, "job_id", raw_ids, task_level=False)
+        conv.job_ids = ids
+        self._tag(raw["object"], extras)
+        self._aliases(raw, extras)
+        kinds = self._kind(conv, raw["kind"], task=False, extras=extras)
+        statuses, status_raw = self._status(conv, raw["status"])
+        ek, em = self._errors(conv, raw["error"], extras)
+        cols: dict[str, pa.Array] = {
+            "job_id": ids,
+            "kind": _dictionary(kinds, JOB_KINDS),
+            "status": _dictionary(statuses, STATUSES),
+            "status_raw": status_raw,
+            "input_url": self._urls(conv, raw["input"], "input", extras),
+            "output_url": self._urls(conv, raw["output"], "output", extras),
+            "options": conv.json_text(raw["options"]),
+            "metadata": conv.json_text(raw["metadata"]),
+            "error_kind": ek,
+            "error_message": em,
+            "created_at": conv.timestamps(_first(raw["created_at"], raw["created"]), "created_at"),
+            "started_at": conv.timestamps(raw["started_at"], "started_at"),
+            "finished_at": conv.timestamps(raw["finished_at"], "finished_at"),
+            "updated_at": conv.timestamps(_first(raw["updated_at"], raw["updated"]), "updated_at"),
+        }
+        return cols, kinds, statuses
+
+    # -- tasks --------------------------------------------------------------------------
+    def tasks_table(self, job_ids: pa.Array) -> tuple[dict[str, pa.Array], list[str], list[str]]:
+        raw, extras = self.traw, self.textra
+        tjob_ids = job_ids.take(pa.array(self.parent, type=pa.int64()))
+        raw_ids = raw["id"]
+        conv = _Conv(self.p, tjob_ids, raw_ids)
+        ids = self._ident(conv, raw_ids, "task_id", tjob_ids, task_level=True)
+        conv.task_ids = ids
+        self._tag(raw["object"], extras)
+        self._aliases(raw, extras)
+        kinds = self._kind(conv, raw["kind"], task=True, extras=extras)
+        statuses, status_raw = self._status(conv, raw["status"])
+        inputs = raw["input"]
+        if raw["inputs"].count(None) != len(raw["inputs"]):
+            for i, (a, b) in enumerate(zip(raw["input"], raw["inputs"], strict=True)):
+                if a is not None and b is not None:
+                    extras.setdefault(i, {})["inputs"] = b
+            inputs = _first(raw["input"], raw["inputs"])
+        outputs = raw["output"]
+        if raw["outputs"].count(None) != len(raw["outputs"]):
+            for i, (a, b) in enumerate(zip(raw["output"], raw["outputs"], strict=True)):
+                if a is not None and b is not None:
+                    extras.setdefault(i, {})["outputs"] = b
+            outputs = _first(raw["output"], raw["outputs"])
+        ek, em = self._errors(conv, raw["error"], extras)
+        cols: dict[str, pa.Array] = {
+            "job_id": tjob_ids,
+            "task_id": ids,
+            "task_index": pa.array(self.index, type=pa.int64()),
+            "kind": _dictionary(kinds, TASK_KINDS),
+            "status": _dictionary(statuses, STATUSES),
+            "status_raw": status_raw,
+            "progress": conv.ints(raw["progress"], "progress", 0, 100),
+            "input_url": self._urls(conv, inputs, "input", extras),
+            **self._outputs(conv, outputs, extras),
+            "options": conv.json_text(raw["options"]),
+            "error_kind": ek,
+            "error_message": em,
+            "created_at": conv.timestamps(_first(raw["created_at"], raw["created"]), "created_at"),
+            "started_at": conv.timestamps(raw["started_at"], "started_at"),
+            "finished_at": conv.timestamps(raw["finished_at"], "finished_at"),
+            "updated_at": conv.timestamps(_first(raw["updated_at"], raw["updated"]), "updated_at"),
+        }
+        return cols, kinds, statuses
+
+    def _outputs(
+        self, conv: _Conv, values: Any, extras: dict[int, dict[str, Any]]
+    ) -> dict[str, pa.Array]:
+        none = (None,) * len(_OUT_FIELDS)
+        parts: list[tuple[Any, ...]] = []
+        fast = False
+        try:
+            kinds = set(map(type, values))
+            fast = (
+                kinds <= {dict, type(None)}
+                and set().union(*(v.keys() for v in values if v is not None)) <= _FILE_KEYS
+            )
+        except TypeError:
+            pass
+        if fast:
+            parts = [none if v is None else tuple(map(v.get, _OUT_FIELDS)) for v in values]
+            values = ()  # nothing left for the careful loop below
+        for i, value in enumerate(values):
+            v = value
+            if type(value) is list:  # "runs" API outputs[]: map the first file, keep them all
+                extras.setdefault(i, {}).setdefault("outputs", value)
+                v = next((o for o in value if type(o) is dict), None)
+            if type(v) is dict:
+                parts.append(tuple(map(v.get, _OUT_FIELDS)))
+                if not v.keys() <= _FILE_KEYS:
+                    extras.setdefault(i, {})["output"] = {
+                        k: x for k, x in v.items() if k not in _FILE_KEYS
+                    }
+                if "fps" in v and "framerate" in v:
+                    extras.setdefault(i, {}).setdefault("output", {})["framerate"] = v["framerate"]
+            elif v is None:
+                parts.append(none)
+            elif type(v) is str:
+                parts.append((v, *none[1:]))
+            else:
+                self.p.add(
+                    *conv._ids(i),
+                    "output_url",
+                    "output is not a file object or URL; stored in extra",
+                    v,
+                )
+                extras.setdefault(i, {})["output"] = v
+                parts.append(none)
+        cols = (
+            dict(zip(_OUT_FIELDS, zip(*parts, strict=True), strict=True))
+            if parts
+            else dict.fromkeys(_OUT_FIELDS, ())
+        )
+        codecs = cols["codecs"]
+        try:
+            simple = set(map(type, codecs)) <= {dict, type(None)} and set().union(
+                *(c.keys() for c in codecs if c is not None)
+            ) <= {"video", "audio"}
+        except TypeError:
+            simple = False
+        if simple:
+            video = [None if c is None else c.get("video") for c in codecs]
+            audio = [None if c is None else c.get("audio") for c in codecs]
+            codecs = ()
+        else:
+            video = [None] * len(parts)
+            audio = [None] * len(parts)
+        for i, c in enumerate(codecs):
+            if c is None:
+                continue
+            if type(c) is dict:
+                video[i], audio[i] = c.get("video"), c.get("audio")
+                if not c.keys() <= {"video", "audio"}:
+                    extras.setdefault(i, {}).setdefault("output", {})["codecs"] = {
+                        k: x for k, x in c.items() if k not in ("video", "audio")
+                    }
+            else:
+                self.p.add(
+                    *conv._ids(i),
+                    "output_codec_video",
+                    "codecs is not an object; stored in extra",
+                    c,
+                )
+                extras.setdefault(i, {}).setdefault("output", {})["codecs"] = c
+        single = cols["codec"]
+        for i, c in enumerate(() if single.count(None) == len(single) else single):
+            # 2025 API: one `codec` per file.
+            if c is not None:
+                if cols["kind"][i] == "audio":
+                    audio[i] = audio[i] if audio[i] is not None else c
+                else:
+                    video[i] = video[i] if video[i] is not None else c
+        # "runs" API: codecs are objects {"name", "profile", ...}: take the name.
+        for names in (video, audio):
+            if not set(map(type, names)) <= {str, type(None)}:
+                for i, c in enumerate(names):
+                    if type(c) is dict:
+                        names[i] = c.get("name")
+                        # Profile, level, sample rate...: kept whole in extra.
+                        extras.setdefault(i, {}).setdefault("output", {})["codecs"] = cols[
+                            "codecs"
+                        ][i]
+        return {
+            "output_url": conv.strings(cols["url"], "output_url"),
+            "output_kind": conv.strings(cols["kind"], "output_kind"),
+            "output_format": conv.strings(cols["format"], "output_format"),
+            "output_width": conv.ints(cols["width"], "output_width"),
+            "output_height": conv.ints(cols["height"], "output_height"),
+            "output_duration_seconds": conv.floats(cols["duration"], "output_duration_seconds"),
+            "output_codec_video": conv.strings(video, "output_codec_video"),
+            "output_codec_audio": conv.strings(audio, "output_codec_audio"),
+            "output_filesize_bytes": conv.ints(cols["filesize"], "output_filesize_bytes"),
+            "output_bitrate": conv.ints(cols["bitrate"], "output_bitrate"),
+            "output_fps": conv.floats(
+                cols["fps"]
+                if cols["framerate"].count(None) == len(cols["framerate"])
+                else _first(cols["fps"], cols["framerate"]),
+                "output_fps",
+            ),
+        }
+
+    # -- both, with the columns derived across them ---------------------------------------
+    def build(self) -> tuple[pa.Table, pa.Table]:
+        jcols, _, _ = self.jobs_table()
+        tcols, _, _ = self.tasks_table(jcols["job_id"])
+        nj, parent = self.n_jobs, self.parent
+        counts = np.bincount(parent, minlength=nj)
+        status_codes = tcols["status"].indices.to_numpy(zero_copy_only=False)
+        failed = np.bincount(parent[status_codes == _FAILED_CODE], minlength=nj)
+        jcols["task_count"] = pa.array(counts, mask=~self.has_tasks, type=pa.int64())
+        jcols["failed_task_count"] = pa.array(failed, mask=~self.has_tasks, type=pa.int64())
+        # Media duration: the first probe task with a duration, per job.
+        media = np.full(nj, np.nan)
+        durations = tcols["output_duration_seconds"].to_numpy(zero_copy_only=False)
+        kind_codes = tcols["kind"].indices.to_numpy(zero_copy_only=False)
+        probe = (kind_codes == _PROBE_CODE) & ~np.isnan(durations.astype(np.float64))
+        if probe.any():
+            rows, first = np.unique(parent[probe], return_index=True)
+            media[rows] = durations[probe][first]
+        jcols["media_duration_seconds"] = pa.array(media, type=pa.float64(), from_pandas=True)
+        jcols["extra"] = _extra_column(self.jextra, nj)
+        # Parent fields on every task row.
+        take = pa.array(parent, type=pa.int64())
+        tcols["job_kind"] = jcols["kind"].take(take)
+        tcols["job_status"] = jcols["status"].take(take)
+        tcols["job_created_at"] = jcols["created_at"].take(take)
+        tcols["extra"] = _extra_column(self.textra, self.n_tasks)
+        jcols["_row"] = pa.array(np.arange(nj) + self.first_row, type=pa.int64())
+        jcols["_updated"] = jcols["updated_at"]
+        tcols["_row"] = pa.array(parent + self.first_row, type=pa.int64())
+        return _table(JOBS, jcols), _table(TASKS, tcols)
+
+
+def _extra_column(extras: dict[int, dict[str, Any]], n: int) -> pa.Array:
+    values: list[str | None] = [None] * n
+    for i, extra in extras.items():
+        values[i] = _json(extra)
+    return pa.array(values, type=pa.string())
+
+
+_HIDDEN = ("_row", "_updated")
+
+
+def _table(table: Table, cols: dict[str, pa.Array]) -> pa.Table:
+    """Schema order, without durations (added once all chunks are joined), plus hidden."""
+    names = [c for c in table.names if c not in _DURATION_COLUMNS]
+    names += [h for h in _HIDDEN if h in cols]
+    return pa.Table.from_arrays([cols[n] for n in names], names=names)
+
+
+# ======================================================================================
+# Loading, de-duplication, durations
+# ======================================================================================
+_CHUNK = 5000
+
+
+def _ndjson_blocks(data: bytes) -> Iterable[tuple[int, bytes]]:
+    """(number of the first line, bytes) for blocks of ``_CHUNK`` lines, without
+    splitting the whole input into a list of lines first."""
+    pos, line, end = 0, 1, len(data)
+    while pos < end:
+        stop = pos
+        for _ in range(_CHUNK):
+            nl = data.find(b"\n", stop)
+            if nl < 0:
+                stop = end
+                break
+            stop = nl + 1
+        yield line, data[pos:stop]
+        line += _CHUNK
+        pos = stop
+
+
+def _parse_block(block: bytes, first_line: int, p: _Problems) -> list[Any]:
+    lines = [line for line in block.split(b"\n") if line.strip()]
+    try:
+        return list(orjson.loads(b"[" + b",".join(lines) + b"]"))
+    except orjson.JSONDecodeError:
+        pass
+    good = []
+    for n, line in enumerate(block.split(b"\n"), first_line):
+        if not line.strip():
+            continue
+        try:
+            good.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            p.add(
+                None,
+                None,
+                "record",
+                f"line {n} is not valid JSON; skipped",
+                line[:200].decode(errors="replace"),
+            )
+    return good
+
+
+def _as_ndjson(records: Any) -> bytes | None:
+    """The bytes of ``records`` if it is NDJSON text, else None."""
+    if not isinstance(records, bytes | bytearray | memoryview | str):
+        return None
+    data = records.encode() if isinstance(records, str) else bytes(records)
+    head = data.lstrip()[:1]
+    if head == b"[":
+        return None
+    if head == b"{":
+        first = data.find(b"\n")
+        # One object, or an envelope spread over lines, is one JSON document.
+        if first < 0 or not data[first:].strip():
+            return None
+        try:
+            orjson.loads(data[:first])
+        except orjson.JSONDecodeError:
+            return None  # a pretty-printed document, not one object per line
+    return data
+
+
+def _chunks(records: Any, p: _Problems) -> Iterable[list[Any]]:
+    """Job records in lists of at most ``_CHUNK``, whatever form they came in."""
+    ndjson = _as_ndjson(records)
+    if ndjson is not None:
+        for first_line, block in _ndjson_blocks(ndjson):
+            yield _parse_block(block, first_line, p)
+        return
+    if isinstance(records, bytes | bytearray | memoryview | str):
+        try:
+            records = orjson.loads(records)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
+    if isinstance(records, dict):
+        records = records["data"] if isinstance(records.get("data"), list) else [records]
+    if not isinstance(records, Iterable):
+        raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
+    batch = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _dedupe(jobs: pa.Table, tasks: pa.Table, p: _Problems) -> tuple[pa.Table, pa.Table]:
+    """One row per job ID: the record updated last (the later one on a tie)."""
+    ids = jobs["job_id"]
+    if pc.count_distinct(ids).as_py() + ids.null_count >= len(ids):
+        return jobs, tasks
+    frame = pd.DataFrame(
+        {
+            "id": ids.to_pandas(),
+            "updated": jobs["_updated"].cast(pa.int64()).to_pandas().fillna(-1),
+            "pos": np.arange(len(ids)),
+        }
+    )
+    with_id = frame[frame["id"].notna()]
+    winners = with_id.sort_values(["updated", "pos"]).drop_duplicates("id", keep="last")
+    keep = np.ones(len(frame), dtype=bool)
+    losers = with_id.index.difference(winners.index)
+    keep[losers] = False
+    raw_updated = jobs["updated_at"]
+    for pos in losers:
+        p.add(
+            frame.at[pos, "id"],
+            None,
+            "job_id",
+            "duplicate job id; kept the record updated last",
+            _MISSING if raw_updated[pos].as_py() is None else str(raw_updated[pos].as_py()),
+        )
+    kept_rows = pa.array(jobs["_row"].to_numpy()[keep])
+    jobs = jobs.filter(pa.array(keep))
+    tasks = tasks.filter(pc.is_in(tasks["_row"], value_set=kept_rows))
+    return jobs, tasks
+
+
+def _durations(
+    table: pa.Table, status: np.ndarray, as_of_ms: int | None, p: _Problems, task_level: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """queue/processing/total seconds from the exact millisecond integers."""
+
+    def ms(name: str) -> np.ndarray:
+        values: np.ndarray = table[name].cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return values.astype(np.float64)  # exact: epoch ms < 2**53
+
+    created, started, finished = ms("created_at"), ms("started_at"), ms("finished_at")
+    out = {
+        "queue_seconds": (started - created) / 1000.0,
+        "processing_seconds": (finished - started) / 1000.0,
+        "total_seconds": (finished - created) / 1000.0,
+    }
+    provisional = None
+    if as_of_ms is not None:
+        terminal = np.isin(status, list(TERMINAL_STATUSES))
+        provisional = np.isnan(finished) & ~terminal & ~np.isnan(created)
+        queue_so_far = (np.where(np.isnan(started), float(as_of_ms), started) - created) / 1000.0
+        out["queue_seconds"] = np.where(
+            provisional & np.isnan(out["queue_seconds"]), queue_so_far, out["queue_seconds"]
+        )
+        out["processing_seconds"] = np.where(
+            provisional, (as_of_ms - started) / 1000.0, out["processing_seconds"]
+        )
+        out["total_seconds"] = np.where(
+            provisional, (as_of_ms - created) / 1000.0, out["total_seconds"]
+        )
+    for name, values in out.items():
+        with np.errstate(invalid="ignore"):
+            negative = np.flatnonzero(values < 0)
+        for i in negative:
+            jid = table["job_id"][int(i)].as_py()
+            tid = table["task_id"][int(i)].as_py() if task_level else None
+            p.add(jid, tid, name, "negative duration (clock skew?); set to NA", float(values[i]))
+        values[negative] = np.nan
+    return out, provisional
+
+
+def _finish(
+    schema: Table, table: pa.Table, as_of_ms: int | None, p: _Problems, task_level: bool
+) -> pd.DataFrame:
+    status = np.asarray(table["status"].cast(pa.string()).to_numpy(zero_copy_only=False))
+    durations, provisional = _durations(table, status, as_of_ms, p, task_level)
+    columns = []
+    for name in schema.names:
+        if name in durations:
+            columns.append(pa.array(durations[name], type=pa.float64(), from_pandas=True))
+        else:
+            columns.append(table[name])
+    if provisional is not None:
+        columns.append(pa.array(provisional, type=pa.bool_()))
+    arrow = pa.Table.from_arrays(
+        columns, schema=schema.arrow_schema(provisional=provisional is not None)
+    )
+    frame: pd.DataFrame = arrow.to_pandas(
+        types_mapper=_PANDAS_TYPES.get, coerce_temporal_nanoseconds=False
+    )
+    # All-null categories come back from Arrow with whatever categories it saw: pin them.
+    for column in schema.columns:
+        if column.categories is not None:
+            frame[column.name] = frame[column.name].cat.set_categories(list(column.categories))
+    return frame
+
+
+#: With workers > 1, NDJSON at least this large is parsed by a pool of processes.
+_PARALLEL_BYTES = 8 * 2**20
+
+
+def _build_serial(records: Any, p: _Problems) -> tuple[list[pa.Table], list[pa.Table]]:
+    job_parts, task_parts, row = [], [], 0
+    for chunk in _chunks(records, p):
+        jobs_t, tasks_t = _Chunk(chunk, row, p).build()
+        row += len(chunk)
+        job_parts.append(jobs_t)
+        task_parts.append(tasks_t)
+    if not job_parts:
+        jobs_t, tasks_t = _Chunk([], 0, p).build()
+        job_parts, task_parts = [jobs_t], [tasks_t]
+    return job_parts, task_parts
+
+
+def _build_block(
+    block: bytes, first_line: int, strict: bool
+) -> tuple[pa.Table, pa.Table, list[tuple[Any, ...]]]:
+    """One NDJSON block -> tables and problems (runs in a worker process)."""
+    gc.disable()
+    p = _Problems(strict)
+    jobs_t, tasks_t = _Chunk(_parse_block(block, first_line, p), first_line, p).build()
+    return jobs_t, tasks_t, p.rows
+
+
+def _build_parallel(
+    data: bytes, p: _Problems, workers: int
+) -> tuple[list[pa.Table], list[pa.Table]]:
+    """Parse and flatten NDJSON blocks in worker processes (Python parsing is CPU-bound
+    and holds the GIL, so threads would not help). Results keep the input order."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    # spawn, not fork: the caller may have threads (the Client's loop thread, Jupyter's).
+    ctx = multiprocessing.get_context("spawn")
+    job_parts: list[pa.Table] = []
+    task_parts: list[pa.Table] = []
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: list[cf.Future[tuple[pa.Table, pa.Table, list[tuple[Any, ...]]]]] = []
+        blocks = iter(_ndjson_blocks(data))
+
+        def submit() -> bool:
+            item = next(blocks, None)
+            if item is None:
+                return False
+            pending.append(pool.submit(_build_block, item[1], item[0], p.strict))
+            return True
+
+        for _ in range(2 * workers):  # a bounded window: memory stays a few blocks deep
+            if not submit():
+                break
+        while pending:
+            jobs_t, tasks_t, rows = pending.pop(0).result()
+            job_parts.append(jobs_t)
+            task_parts.append(tasks_t)
+            p.rows.extend(rows)
+            submit()
+    return job_parts, task_parts
+
+
+def to_frames(
+    records: Any, *, strict: bool = False, as_of: Any = None, workers: int = 1
+) -> JobFrames:
+    """Turn job payloads into typed ``jobs`` and ``tasks`` DataFrames.
+
+    Parameters
+    ----------
+    records : iterable of dict, or bytes/str
+        Jobs as the client returns them, a JSON array, a ``{"data": [...]}`` envelope,
+        or NDJSON. Every documented API generation is accepted (timestamps in ms, s or
+        ISO-8601; old field names; every status vocabulary).
+    strict : bool, default False
+        Raise :class:`~ittybit_frames.SchemaError` at the first problem instead of
+        recording it in ``problems``.
+    as_of : datetime, str or int, optional
+        Give unfinished rows their elapsed-so-far durations up to this instant, and add
+        a ``durations_provisional`` column that marks them.
+    workers : int, default 1
+        With NDJSON input of 8 MB or more, parse it in this many worker processes
+        (parsing JSON in Python holds the GIL, so threads would not help). Workers are
+        started with ``spawn``: call from a notebook, or from a script whose entry point
+        is guarded by ``if __name__ == "__main__":``.
+
+    Returns
+    -------
+    JobFrames
+        ``jobs`` (one row per distinct job ID; the record updated last wins),
+        ``tasks`` (one row per task) and ``problems``.
+
+    Raises
+    ------
+    SchemaError
+        With ``strict=True``, at the first problem.
+
+    Examples
+    --------
+    >>> frames = to_frames([{"id": "job_1", "kind": "video", "status": "ready",
+    ...                      "created_at": 1711900000000, "started_at": 1711900001000,
+    ...                      "finished_at": 1711900045000, "tasks": []}])
+    >>> frames.jobs.loc[0, ["status", "status_raw", "total_seconds"]].tolist()
+    ['succeeded', 'ready', 45.0]
+    """
+    p = _Problems(strict)
+    as_of_ms = parse_when(as_of)
+    gc_was_enabled = gc.isenabled()
+    # Millions of small containers are made and dropped here; none forms a cycle, so the
+    # cyclic GC would only walk them (and the caller's payloads) again and again.
+    gc.disable()
+    try:
+        ndjson = _as_ndjson(records)
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if ndjson is not None and workers > 1 and len(ndjson) >= _PARALLEL_BYTES:
+            job_parts, task_parts = _build_parallel(ndjson, p, workers)
+        else:
+            job_parts, task_parts = _build_serial(records, p)
+        jobs_t = pa.concat_tables(job_parts).combine_chunks()
+        tasks_t = pa.concat_tables(task_parts).combine_chunks()
+        jobs_t, tasks_t = _dedupe(jobs_t, tasks_t, p)
+        jobs = _finish(JOBS, jobs_t, as_of_ms, p, task_level=False)
+        tasks = _finish(TASKS, tasks_t, as_of_ms, p, task_level=True)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    problems = pd.DataFrame(p.rows, columns=PROBLEMS.names).astype(PROBLEMS.dtypes())
+    stamp = pd.Timestamp(as_of_ms, unit="ms", tz="UTC") if as_of_ms is not None else None
+    return JobFrames(jobs, tasks, problems, as_of=stamp)

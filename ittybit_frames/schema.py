@@ -1,0 +1,364 @@
+"""The one source of truth for the jobs and tasks tables.
+
+Column names and order, Arrow types, pandas dtypes, units and meanings live here. The
+README's data dictionary and ``ittybit-frames schema`` are generated from this module,
+and a test keeps the README in sync.
+
+Type decisions:
+
+- Timestamps are ``timestamp[ms, tz=UTC]`` in Arrow and ``datetime64[ms, UTC]`` in pandas:
+  exactly the API's millisecond precision, never nanoseconds (which Spark, Athena and
+  Power BI reject in Parquet).
+- ``kind``/``status`` are categoricals over a fixed, documented set (``other`` for
+  anything unrecognised), dictionary-encoded in Arrow; the raw word is kept in
+  ``status_raw``.
+- Integers are nullable (``Int64``), strings the pandas ``string`` dtype, free-form
+  objects (``options``, ``metadata``, ``extra``) JSON text with sorted keys, so they
+  survive Parquet and BI tools unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ittybit_frames.normalize import JOB_KINDS, STATUSES, TASK_KINDS
+
+__all__ = [
+    "JOBS",
+    "PROBLEMS",
+    "PROVISIONAL",
+    "SCHEMA_VERSION",
+    "TASKS",
+    "Column",
+    "Table",
+    "data_dictionary",
+]
+
+#: Bumped whenever a column is added, removed, renamed or retyped.
+SCHEMA_VERSION = 1
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, types, unit and meaning."""
+
+    name: str
+    arrow: pa.DataType
+    unit: str
+    meaning: str
+    null: str
+    categories: tuple[str, ...] | None = None
+
+    @property
+    def dtype(self) -> Any:
+        """The pandas dtype of this column."""
+        if self.categories is not None:
+            return pd.CategoricalDtype(list(self.categories), ordered=False)
+        return _PANDAS[str(self.arrow)]
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type as stored (dictionary-encoded for categories)."""
+        if self.categories is not None:
+            return pa.dictionary(pa.int8(), pa.string())
+        return self.arrow
+
+    @property
+    def type_name(self) -> str:
+        if self.categories is not None:
+            return "category"
+        return {"timestamp[ms, tz=UTC]": "timestamp[ms, UTC]"}.get(str(self.arrow), str(self.arrow))
+
+
+_PANDAS: dict[str, Any] = {
+    "string": pd.StringDtype(),
+    "int64": pd.Int64Dtype(),
+    "double": "float64",
+    "bool": pd.BooleanDtype(),
+    "timestamp[ms, tz=UTC]": pd.DatetimeTZDtype("ms", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """An ordered set of columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def arrow_schema(self, *, provisional: bool = False) -> pa.Schema:
+        """The Arrow schema (with the optional ``durations_provisional`` column)."""
+        cols = [*self.columns, PROVISIONAL] if provisional else list(self.columns)
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
+
+    def dtypes(self, *, provisional: bool = False) -> dict[str, Any]:
+        """Column name -> pandas dtype, in order."""
+        cols = [*self.columns, PROVISIONAL] if provisional else list(self.columns)
+        return {c.name: c.dtype for c in cols}
+
+    def empty(self, *, provisional: bool = False) -> pd.DataFrame:
+        """An empty frame with exactly these columns and dtypes."""
+        return pd.DataFrame(
+            {
+                name: pd.Series([], dtype=dtype)
+                for name, dtype in self.dtypes(provisional=provisional).items()
+            }
+        )
+
+
+_S = pa.string()
+_I = pa.int64()
+_F = pa.float64()
+
+_UTC_NOTE = "UTC, millisecond precision"
+
+
+def _ts(name: str, meaning: str, null: str) -> Column:
+    return Column(name, TIMESTAMP, _UTC_NOTE, meaning, null)
+
+
+def _durations(what: str) -> tuple[Column, ...]:
+    return (
+        Column(
+            "queue_seconds",
+            _F,
+            "seconds",
+            f"started_at - created_at of the {what}",
+            "not started yet (or, with as_of, time queued so far)",
+        ),
+        Column(
+            "processing_seconds",
+            _F,
+            "seconds",
+            f"finished_at - started_at of the {what}",
+            "not started or not finished (with as_of: so far); negative values (clock skew)",
+        ),
+        Column(
+            "total_seconds",
+            _F,
+            "seconds",
+            f"finished_at - created_at of the {what}",
+            "not finished (with as_of: so far); negative values (clock skew)",
+        ),
+    )
+
+
+_ERROR_COLS = (
+    Column(
+        "error_kind",
+        _S,
+        "",
+        "machine-readable error kind, when the error is an object",
+        "no error, or a plain-text error",
+    ),
+    Column(
+        "error_message", _S, "", "error text (a non-text, non-object error as JSON)", "no error"
+    ),
+)
+
+JOBS = Table(
+    "jobs",
+    (
+        Column("job_id", _S, "", "job ID (opaque)", "the payload had no usable id"),
+        Column(
+            "kind",
+            _S,
+            "",
+            "job kind",
+            "never null; unrecognised kinds are 'other'",
+            JOB_KINDS,
+        ),
+        Column(
+            "status",
+            _S,
+            "",
+            "canonical status (every API generation's words mapped)",
+            "never null; unrecognised statuses are 'other'",
+            STATUSES,
+        ),
+        Column("status_raw", _S, "", "status exactly as the API sent it", "not sent"),
+        Column("input_url", _S, "", "URL of the job's input media", "not sent"),
+        Column("output_url", _S, "", "URL of the job's main output", "not produced (yet)"),
+        Column("options", _S, "JSON", "options the job was created with", "not sent"),
+        Column("metadata", _S, "JSON", "user metadata attached to the job", "not sent"),
+        *_ERROR_COLS,
+        _ts("created_at", "when the job was created", "not sent or unusable"),
+        _ts("started_at", "when the first task started", "not started yet"),
+        _ts("finished_at", "when the job reached a terminal status", "not finished yet"),
+        _ts("updated_at", "last change", "not sent"),
+        *_durations("job"),
+        Column("task_count", _I, "tasks", "number of tasks", "the payload had no task list"),
+        Column(
+            "failed_task_count",
+            _I,
+            "tasks",
+            "tasks with status failed",
+            "the payload had no task list",
+        ),
+        Column(
+            "media_duration_seconds",
+            _F,
+            "seconds",
+            "duration of the input media, from the probe task's output",
+            "no probe result (images, or probe not finished)",
+        ),
+        Column(
+            "extra",
+            _S,
+            "JSON",
+            "every field this version does not map, so nothing is lost",
+            "no unmapped fields",
+        ),
+    ),
+)
+
+TASKS = Table(
+    "tasks",
+    (
+        Column("job_id", _S, "", "ID of the job the task belongs to", "job had no usable id"),
+        Column("task_id", _S, "", "task ID (opaque)", "the payload had no usable id"),
+        Column("task_index", _I, "", "position of the task in its job (0 = first)", "never"),
+        Column(
+            "kind",
+            _S,
+            "",
+            "task kind: a pipeline stage or an encode kind",
+            "never null; unrecognised kinds are 'other'",
+            TASK_KINDS,
+        ),
+        Column("status", _S, "", "canonical status", "never null; unrecognised: 'other'", STATUSES),
+        Column("status_raw", _S, "", "status exactly as the API sent it", "not sent"),
+        Column("progress", _I, "percent", "progress 0-100", "not reported"),
+        Column(
+            "input_url",
+            _S,
+            "",
+            "URL of the task's input (the rest of an input file "
+            "object repeats the previous task's output)",
+            "not sent",
+        ),
+        Column("output_url", _S, "", "URL of the task's output file", "no output (yet)"),
+        Column("output_kind", _S, "", "media kind of the output file", "no output"),
+        Column(
+            "output_format",
+            _S,
+            "",
+            "container/format of the output (mp4, webp...)",
+            "no output or not reported",
+        ),
+        Column("output_width", _I, "pixels", "output width", "not reported (e.g. audio)"),
+        Column("output_height", _I, "pixels", "output height", "not reported (e.g. audio)"),
+        Column(
+            "output_duration_seconds",
+            _F,
+            "seconds",
+            "output media duration",
+            "not reported (e.g. images)",
+        ),
+        Column("output_codec_video", _S, "", "video codec of the output", "no video stream"),
+        Column("output_codec_audio", _S, "", "audio codec of the output", "no audio stream"),
+        Column("output_filesize_bytes", _I, "bytes", "output file size", "not reported"),
+        Column("output_bitrate", _I, "bits/second", "output bitrate", "not reported"),
+        Column("output_fps", _F, "frames/second", "output frame rate", "not reported"),
+        Column("options", _S, "JSON", "task options", "not sent"),
+        *_ERROR_COLS,
+        _ts("created_at", "when the task was created", "not sent or unusable"),
+        _ts("started_at", "when the task started", "not started (or never ran)"),
+        _ts("finished_at", "when the task reached a terminal status", "not finished"),
+        _ts("updated_at", "last change", "not sent"),
+        *_durations("task"),
+        Column("job_kind", _S, "", "kind of the parent job", "never null", JOB_KINDS),
+        Column("job_status", _S, "", "canonical status of the parent job", "never null", STATUSES),
+        _ts("job_created_at", "when the parent job was created", "parent had none"),
+        Column(
+            "extra", _S, "JSON", "every task field this version does not map", "no unmapped fields"
+        ),
+    ),
+)
+
+#: Added to both tables by ``to_frames(..., as_of=...)``.
+PROVISIONAL = Column(
+    "durations_provisional",
+    pa.bool_(),
+    "",
+    "True where the durations are elapsed-so-far up to as_of (the row has not finished)",
+    "never (only present when as_of is given)",
+)
+
+PROBLEMS = Table(
+    "problems",
+    (
+        Column("job_id", _S, "", "job the problem was found in", "job had no usable id"),
+        Column("task_id", _S, "", "task the problem was found in", "a job-level problem"),
+        Column("column", _S, "", "column (or field) affected", "never"),
+        Column("problem", _S, "", "what was wrong and what was done about it", "never"),
+        Column("raw_value", _S, "JSON", "the value as received", "the value was missing"),
+    ),
+)
+
+
+def data_dictionary(fmt: str = "markdown") -> str:
+    """The data dictionary of both tables, as Markdown or JSON.
+
+    Examples
+    --------
+    >>> print(data_dictionary().splitlines()[0])
+    ### jobs (one row per job)
+    """
+    if fmt == "json":
+        import orjson
+
+        return (
+            orjson.dumps(
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "tables": {
+                        t.name: [
+                            {
+                                "column": c.name,
+                                "type": c.type_name,
+                                "unit": c.unit,
+                                "meaning": c.meaning,
+                                "null_means": c.null,
+                                **({"categories": list(c.categories)} if c.categories else {}),
+                            }
+                            for c in [*t.columns, PROVISIONAL]
+                        ]
+                        for t in (JOBS, TASKS)
+                    },
+                },
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+            + "\n"
+        )
+    if fmt != "markdown":
+        raise ValueError("format must be 'markdown' or 'json'")
+    out: list[str] = []
+    for table, what in ((JOBS, "one row per job"), (TASKS, "one row per task")):
+        out += [
+            f"### {table.name} ({what})",
+            "",
+            "| column | type | unit | meaning | null means |",
+            "|---|---|---|---|---|",
+        ]
+        for c in [*table.columns, PROVISIONAL]:
+            meaning = c.meaning + (f" ({', '.join(c.categories)})" if c.categories else "")
+            out.append(f"| `{c.name}` | {c.type_name} | {c.unit} | {meaning} | {c.null} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,264 @@
+"""Incremental sync of the API into a Parquet lake, with checkpoints.
+
+The list API has no "updated since" filter, so a sync does two things:
+
+1. walks the listing newest first, down to the newest job already in the lake (the
+   *frontier*), writing what it finds in batches;
+2. re-fetches by ID every job in the lake that is not finished (queued, processing or
+   an unknown status). Finished jobs (succeeded, failed, cancelled) never change, so
+   the lake is their cache and they are never requested again.
+
+After each written batch the position of the walk is saved in the lake's manifest
+(atomically, after the data), so a sync killed at any point resumes where it stopped
+without fetching again what it already wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.dataset as ds
+
+from ittybit_frames.client import Client, _failures_frame
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.frames import to_frames
+from ittybit_frames.lake import (
+    PARTITION,
+    WriteReport,
+    read_manifest,
+    write_manifest,
+    write_parquet,
+)
+from ittybit_frames.normalize import TERMINAL_STATUSES, epoch_ms, parse_when
+
+__all__ = ["SyncReport", "sync"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, and where the lake stands.
+
+    Attributes
+    ----------
+    new_jobs, updated_jobs, unchanged_jobs : int
+        Jobs added to the lake, jobs whose newer version replaced the lake's, and jobs
+        fetched again that had not changed.
+    refreshed : int
+        Unfinished lake jobs re-fetched by ID.
+    failures : pandas.DataFrame
+        Jobs that could not be fetched (``job_id, status_code, kind, message``).
+    requests, retries : int
+        HTTP requests made, and how many of them were retries.
+    elapsed_seconds : float
+    resumed : bool
+        True when the sync continued an interrupted walk.
+    lake_jobs : int
+        Jobs in the lake afterwards.
+    newest_created_at : pandas.Timestamp or None
+        The lake's frontier afterwards.
+    """
+
+    new_jobs: int = 0
+    updated_jobs: int = 0
+    unchanged_jobs: int = 0
+    refreshed: int = 0
+    failures: pd.DataFrame = field(default_factory=lambda: _failures_frame([]))
+    requests: int = 0
+    retries: int = 0
+    elapsed_seconds: float = 0.0
+    resumed: bool = False
+    lake_jobs: int = 0
+    newest_created_at: pd.Timestamp | None = None
+
+    def add(self, written: WriteReport) -> None:
+        self.new_jobs += written.inserted
+        self.updated_jobs += written.updated
+        self.unchanged_jobs += written.unchanged
+
+
+def _lake_jobs(root: Path) -> pd.DataFrame:
+    """job_id, status, created_at of every job in the lake (three columns only)."""
+    folder = root / "jobs"
+    files = (
+        [str(p) for p in folder.glob(f"{PARTITION}=*/part-0.parquet")] if folder.is_dir() else []
+    )
+    single = root / "jobs.parquet"
+    if single.exists():
+        files.append(str(single))
+    if not files:
+        return pd.DataFrame({"job_id": [], "status": [], "created_at": []})
+    table = ds.dataset(files, format="parquet").to_table(columns=["job_id", "status", "created_at"])
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
+def sync(
+    path: str | os.PathLike[str],
+    *,
+    client: Client | None = None,
+    since: Any = None,
+    kind: str | None = None,
+    batch_jobs: int = 2000,
+    profile: str = "default",
+    **client_options: Any,
+) -> SyncReport:
+    """Bring a Parquet lake up to date with the API.
+
+    Parameters
+    ----------
+    path : str or path
+        The lake's root folder (created if needed).
+    client : Client, optional
+        A client to use (it stays open). Default: a new one from ``client_options``.
+    since : datetime, str or int, optional
+        On the first sync only: how far back to go (``"30d"``, an ISO date...).
+        Default: the whole history.
+    kind : str, optional
+        Sync only jobs of this kind (its own frontier is kept).
+    batch_jobs : int, default 2000
+        Jobs written (and checkpointed) at a time.
+    profile : str
+        Parquet profile for a new lake (see :data:`ittybit_frames.lake.PROFILES`).
+    **client_options
+        Passed to :class:`Client` (``api_key``, ``base_url``, ``concurrency``...).
+
+    Returns
+    -------
+    SyncReport
+    """
+    if client is not None and client_options:
+        raise ConfigurationError("pass either client= or client options, not both")
+    if batch_jobs < 1:
+        raise ConfigurationError("batch_jobs must be at least 1")
+    began = time.monotonic()
+    root = Path(path)
+    own = client is None
+    active = client if client is not None else Client(**client_options)
+    start_stats = active.stats
+    report = SyncReport()
+    try:
+        listed = _walk(root, active, kind, parse_when(since), batch_jobs, profile, report)
+        _refresh(root, active, listed, batch_jobs, profile, report)
+    finally:
+        stats = active.stats
+        if own:
+            active.close()
+    report.requests = stats.requests - start_stats.requests
+    report.retries = stats.retries - start_stats.retries
+    lake = _lake_jobs(root)
+    report.lake_jobs = len(lake)
+    if len(lake):
+        report.newest_created_at = pd.Timestamp(lake["created_at"].max())
+    report.elapsed_seconds = time.monotonic() - began
+    return report
+
+
+def _state(root: Path) -> dict[str, Any]:
+    state: dict[str, Any] = read_manifest(root).get("sync", {})
+    state.setdefault("frontiers", {})
+    state.setdefault("walks", {})
+    return state
+
+
+def _save_state(root: Path, state: dict[str, Any]) -> None:
+    manifest = read_manifest(root)
+    manifest["sync"] = state
+    write_manifest(root, manifest)
+
+
+def _write(root: Path, records: list[dict[str, Any]], profile: str, report: SyncReport) -> None:
+    frames = to_frames(records)
+    if not frames.problems.empty:
+        logger.warning(
+            "%d data problems in this batch (kept, see to_frames problems)", len(frames.problems)
+        )
+    report.add(write_parquet(frames, root, mode="merge", profile=profile))
+
+
+def _walk(
+    root: Path,
+    client: Client,
+    kind: str | None,
+    since_ms: int | None,
+    batch_jobs: int,
+    profile: str,
+    report: SyncReport,
+) -> set[str]:
+    """Walk the listing down to the frontier; returns the IDs it wrote."""
+    key = kind or "*"
+    state = _state(root)
+    frontier: int | None = state["frontiers"].get(key)
+    walk: dict[str, Any] | None = state["walks"].get(key)
+    lower = frontier if frontier is not None else since_ms
+    if walk is not None:
+        report.resumed = True
+        lower = walk.get("lower")
+        logger.info("resuming an interrupted sync after job %s", walk["cursor"])
+    newest: int | None = walk.get("newest") if walk else None
+    buffer: list[dict[str, Any]] = []
+    listed: set[str] = set()
+
+    def flush() -> None:
+        nonlocal walk
+        if not buffer:
+            return
+        _write(root, buffer, profile, report)
+        listed.update(j["id"] for j in buffer)
+        walk = {"cursor": buffer[-1]["id"], "newest": newest, "lower": lower}
+        state["walks"][key] = walk
+        _save_state(root, state)  # after the data: a crash before this refetches the batch
+        buffer.clear()
+
+    for page in client.iter_pages(
+        kind=kind, since=lower, order="desc", page_size=100, after=walk["cursor"] if walk else None
+    ):
+        for job in page:
+            try:
+                created = epoch_ms(job.get("created_at", job.get("created")))
+            except ValueError:
+                created = None
+            if created is not None and (newest is None or created > newest):
+                newest = created
+        buffer.extend(j for j in page if isinstance(j.get("id"), str))
+        if len(buffer) >= batch_jobs:
+            flush()
+    flush()
+    # The walk reached the old frontier: only now may the frontier move.
+    if newest is not None:
+        state["frontiers"][key] = max(newest, frontier or newest)
+    state["walks"].pop(key, None)
+    _save_state(root, state)
+    return listed
+
+
+def _refresh(
+    root: Path,
+    client: Client,
+    listed: set[str],
+    batch_jobs: int,
+    profile: str,
+    report: SyncReport,
+) -> None:
+    lake = _lake_jobs(root)
+    if lake.empty:
+        return
+    unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
+    ids = [str(j) for j in unfinished["job_id"].dropna() if str(j) not in listed]
+    failures = [report.failures] if not report.failures.empty else []
+    for start in range(0, len(ids), batch_jobs):
+        result = client.fetch_jobs(ids[start : start + batch_jobs])
+        report.refreshed += len(result.jobs)
+        if result.jobs:
+            _write(root, result.jobs, profile, report)
+        if not result.failures.empty:
+            failures.append(result.failures)
+    if failures:
+        report.failures = pd.concat(failures, ignore_index=True)

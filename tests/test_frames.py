@@ -1,0 +1,391 @@
+"""to_frames on small, hand-checked payloads: one test per drift case."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import orjson
+import pandas as pd
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
+
+T0 = 1711900000000  # 2024-03-31T15:46:40Z
+
+
+def make_task(i: int = 0, **fields: Any) -> dict[str, Any]:
+    task = {
+        "id": f"task_{i:03d}",
+        "object": "task",
+        "kind": "probe",
+        "input": {"object": "external_file", "url": "https://example.com/video.mp4"},
+        "options": {},
+        "output": {
+            "object": "file",
+            "kind": "video",
+            "url": "https://example.com/video.mp4",
+            "format": "mp4",
+            "width": 1920,
+            "height": 1080,
+            "duration": 62.5,
+            "codecs": {"video": "h264", "audio": "aac"},
+        },
+        "status": "succeeded",
+        "progress": None,
+        "error": None,
+        "created_at": T0,
+        "started_at": T0 + 1000,
+        "finished_at": T0 + 5000,
+        "updated_at": T0 + 5000,
+    }
+    task.update(fields)
+    return task
+
+
+def make_job(jid: str = "job_abc123", tasks: Any = None, **fields: Any) -> dict[str, Any]:
+    job = {
+        "id": jid,
+        "object": "job",
+        "kind": "video",
+        "input": "https://example.com/video.mp4",
+        "output": "https://store.ittybit.net/org_123/video.mp4",
+        "options": {"quality": "high", "format": "mp4"},
+        "metadata": {},
+        "status": "succeeded",
+        "error": None,
+        "tasks": [make_task()] if tasks is None else tasks,
+        "created_at": T0,
+        "started_at": T0 + 1000,
+        "finished_at": T0 + 45000,
+        "updated_at": T0 + 45000,
+    }
+    job.update(fields)
+    return job
+
+
+def problems_for(frames: JobFrames, column: str) -> pd.DataFrame:
+    return frames.problems[frames.problems["column"] == column]
+
+
+def assert_schema(frames: JobFrames, *, provisional: bool = False) -> None:
+    assert frames.jobs.dtypes.to_dict() == JOBS.dtypes(provisional=provisional)
+    assert frames.tasks.dtypes.to_dict() == TASKS.dtypes(provisional=provisional)
+    assert frames.problems.dtypes.to_dict() == PROBLEMS.dtypes()
+    assert list(frames.jobs.columns) == list(JOBS.dtypes(provisional=provisional))
+
+
+def test_documented_example_job() -> None:
+    frames = itf.to_frames([make_job()])
+    assert_schema(frames)
+    job = frames.jobs.iloc[0]
+    assert job["job_id"] == "job_abc123" and job["kind"] == "video"
+    assert job["status"] == "succeeded" and job["status_raw"] == "succeeded"
+    assert job["created_at"] == pd.Timestamp("2024-03-31T15:46:40Z")
+    assert (job["queue_seconds"], job["processing_seconds"], job["total_seconds"]) == (
+        1.0,
+        44.0,
+        45.0,
+    )
+    assert job["options"] == '{"format":"mp4","quality":"high"}'  # sorted keys
+    assert job["task_count"] == 1 and job["failed_task_count"] == 0
+    assert job["media_duration_seconds"] == 62.5
+    assert pd.isna(job["extra"]) and frames.problems.empty
+    task = frames.tasks.iloc[0]
+    assert task["job_id"] == "job_abc123" and task["task_index"] == 0
+    assert (task["output_width"], task["output_height"]) == (1920, 1080)
+    assert (task["output_codec_video"], task["output_codec_audio"]) == ("h264", "aac")
+    assert task["input_url"] == "https://example.com/video.mp4"
+    assert task["job_kind"] == "video" and task["job_created_at"] == job["created_at"]
+    assert (task["queue_seconds"], task["processing_seconds"]) == (1.0, 4.0)
+
+
+def test_timestamps_in_seconds_iso_and_ms_agree() -> None:
+    variants = [
+        dict(created_at=T0 // 1000, started_at=T0 // 1000 + 1, finished_at=T0 // 1000 + 45),
+        dict(
+            created_at="2024-03-31T15:46:40Z",
+            started_at="2024-03-31T15:46:41.000Z",
+            finished_at="2024-03-31T15:47:25Z",
+        ),
+        dict(created_at=str(T0), started_at=float(T0 + 1000), finished_at=T0 + 45000),
+    ]
+    frames = itf.to_frames([make_job(f"job_{i}", **v) for i, v in enumerate(variants)])
+    assert frames.problems.empty
+    assert frames.jobs["total_seconds"].tolist() == [45.0, 45.0, 45.0]
+    assert frames.jobs["created_at"].nunique() == 1
+
+
+def test_older_field_names_and_bad_timestamps() -> None:
+    old = make_job("job_old")
+    old["created"] = "2025-01-01T01:23:45.678Z"
+    old["updated"] = "2025-01-01T01:24:00Z"
+    for key in ("created_at", "updated_at", "started_at", "finished_at"):
+        del old[key]
+    bad = make_job("job_bad", created_at="yesterday", started_at=12)
+    frames = itf.to_frames([old, bad])
+    jobs = frames.jobs.set_index("job_id")
+    assert jobs.loc["job_old", "created_at"] == pd.Timestamp("2025-01-01T01:23:45.678Z")
+    assert jobs.loc["job_old", "updated_at"] == pd.Timestamp("2025-01-01T01:24:00Z")
+    assert pd.isna(jobs.loc["job_bad", "created_at"]) and pd.isna(jobs.loc["job_bad", "started_at"])
+    cols = set(problems_for(frames, "created_at")["raw_value"]) | set(
+        problems_for(frames, "started_at")["raw_value"]
+    )
+    assert cols == {'"yesterday"', "12"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("ready", "succeeded"),
+        ("completed", "succeeded"),
+        ("error", "failed"),
+        ("pending", "queued"),
+        ("waiting", "queued"),
+        ("validating", "queued"),
+        ("finishing", "processing"),
+        ("cancelled", "cancelled"),
+        ("Succeeded", "succeeded"),
+        ("exploded", "other"),
+        (None, "other"),
+        (3, "other"),
+    ],
+)
+def test_status_vocabularies(raw: Any, canonical: str) -> None:
+    frames = itf.to_frames([make_job(status=raw)])
+    assert frames.jobs.loc[0, "status"] == canonical
+    expected_raw = raw if isinstance(raw, str) or raw is None else json.dumps(raw)
+    assert (
+        pd.isna(frames.jobs.loc[0, "status_raw"])
+        if raw is None
+        else frames.jobs.loc[0, "status_raw"] == expected_raw
+    )
+    assert len(problems_for(frames, "status")) == (canonical == "other")
+
+
+def test_error_shapes() -> None:
+    failed = [
+        make_job("job_s", status="failed", error="Encoder exploded"),
+        make_job("job_o", status="failed", error={"kind": "encode_failed", "message": "boom"}),
+        make_job("job_x", status="failed", error={"code": 7, "message": "m", "detail": [1]}),
+        make_job("job_n", status="failed", error=42),
+    ]
+    frames = itf.to_frames(failed)
+    jobs = frames.jobs.set_index("job_id")
+    assert pd.isna(jobs.loc["job_s", "error_kind"]) and jobs.loc["job_s", "error_message"] == (
+        "Encoder exploded"
+    )
+    assert tuple(jobs.loc["job_o", ["error_kind", "error_message"]]) == ("encode_failed", "boom")
+    assert tuple(jobs.loc["job_x", ["error_kind", "error_message"]]) == ("7", "m")
+    assert json.loads(jobs.loc["job_x", "extra"])["error"]["detail"] == [1]
+    assert jobs.loc["job_n", "error_message"] == "42"
+    assert list(problems_for(frames, "error_message")["job_id"]) == ["job_n"]
+
+
+def test_output_shapes_and_string_numbers() -> None:
+    tasks = [
+        make_task(0),
+        make_task(1, kind="video", output="https://cdn.example.com/out.mp4"),
+        make_task(
+            2,
+            kind="export",
+            output={
+                "url": "s3://b/k",
+                "width": "1280",
+                "duration": "9.5",
+                "fps": "x",
+                "bucket": "b",
+            },
+        ),
+        make_task(
+            3,
+            kind="video",
+            output=None,
+            outputs=[
+                {
+                    "kind": "video",
+                    "url": "https://a",
+                    "filesize": 10,
+                    "codecs": {"video": {"name": "h264", "profile": "high"}},
+                },
+                {"kind": "image", "url": "https://b"},
+            ],
+        ),
+    ]
+    frames = itf.to_frames([make_job(tasks=tasks, output={"url": "https://o", "id": "file_1"})])
+    t = frames.tasks.set_index("task_id")
+    assert t.loc["task_001", "output_url"] == "https://cdn.example.com/out.mp4"
+    assert pd.isna(t.loc["task_001", "output_width"])
+    assert t.loc["task_002", "output_width"] == 1280
+    assert t.loc["task_002", "output_duration_seconds"] == 9.5
+    assert pd.isna(t.loc["task_002", "output_fps"])
+    assert json.loads(t.loc["task_002", "extra"]) == {"output": {"bucket": "b"}}
+    assert t.loc["task_003", "output_url"] == "https://a"
+    assert t.loc["task_003", "output_codec_video"] == "h264"
+    extra3 = json.loads(t.loc["task_003", "extra"])
+    assert len(extra3["outputs"]) == 2
+    assert extra3["output"]["codecs"]["video"]["profile"] == "high"
+    assert list(problems_for(frames, "output_fps")["raw_value"]) == ['"x"']
+    job = frames.jobs.iloc[0]
+    assert job["output_url"] == "https://o" and json.loads(job["extra"]) == {
+        "output": {"id": "file_1"}
+    }
+
+
+def test_missing_zero_and_odd_task_lists() -> None:
+    no_tasks = make_job("job_none")
+    del no_tasks["tasks"]
+    frames = itf.to_frames(
+        [no_tasks, make_job("job_zero", tasks=[]), make_job("job_odd", tasks=[make_task(), "junk"])]
+    )
+    jobs = frames.jobs.set_index("job_id")
+    assert pd.isna(jobs.loc["job_none", "task_count"])
+    assert jobs.loc["job_zero", "task_count"] == 0
+    assert jobs.loc["job_odd", "task_count"] == 1
+    assert list(frames.tasks["job_id"]) == ["job_odd"]
+    assert set(frames.problems["job_id"]) == {"job_none", "job_odd"}
+
+
+def test_staging_steps_naming() -> None:
+    job = make_job(object="task", tasks=None)
+    del job["tasks"]
+    job["steps"] = [make_task(0, object="step", kind="ingest"), make_task(1, kind="upload")]
+    frames = itf.to_frames([job])
+    assert list(frames.tasks["kind"]) == ["import", "export"]
+    assert json.loads(frames.tasks.loc[0, "extra"]) == {"kind": "ingest"}
+    assert frames.jobs.loc[0, "task_count"] == 2 and frames.problems.empty
+
+
+def test_duplicates_keep_the_latest_update() -> None:
+    old = make_job("job_1", status="processing", finished_at=None, updated_at=T0 + 2000)
+    new = make_job("job_1", status="succeeded", updated_at=T0 + 45000)
+    for records in ([old, new], [new, old]):
+        frames = itf.to_frames(copy.deepcopy(records))
+        assert len(frames.jobs) == 1 and frames.jobs.loc[0, "status"] == "succeeded"
+        assert len(frames.tasks) == 1
+        assert list(problems_for(frames, "job_id")["job_id"]) == ["job_1"]
+
+
+def test_negative_durations_become_na_with_a_problem() -> None:
+    frames = itf.to_frames([make_job(started_at=T0 - 5000)])
+    job = frames.jobs.iloc[0]
+    assert pd.isna(job["queue_seconds"]) and job["processing_seconds"] == 50.0
+    assert list(problems_for(frames, "queue_seconds")["raw_value"]) == ["-5.0"]
+
+
+def test_as_of_gives_elapsed_so_far() -> None:
+    queued = make_job(
+        "job_q",
+        status="queued",
+        started_at=None,
+        finished_at=None,
+        tasks=[make_task(status="waiting", started_at=None, finished_at=None)],
+    )
+    running = make_job("job_p", status="processing", finished_at=None)
+    done = make_job("job_d")
+    as_of = pd.Timestamp(T0 + 60_000, unit="ms", tz="UTC")
+    frames = itf.to_frames([queued, running, done], as_of=as_of)
+    assert_schema(frames, provisional=True)
+    jobs = frames.jobs.set_index("job_id")
+    assert list(jobs["durations_provisional"]) == [True, True, False]
+    assert jobs.loc["job_q", "queue_seconds"] == 60.0 and pd.isna(
+        jobs.loc["job_q", "processing_seconds"]
+    )
+    assert jobs.loc["job_p", "queue_seconds"] == 1.0
+    assert jobs.loc["job_p", "processing_seconds"] == 59.0
+    assert jobs.loc["job_d", "total_seconds"] == 45.0
+    assert frames.as_of == as_of
+    plain = itf.to_frames([queued, running])
+    assert plain.jobs["total_seconds"].isna().all()
+
+
+def test_unknown_fields_land_in_extra_sorted() -> None:
+    job = make_job(webhook_url="https://hook", zeta=1, alpha={"b": 2, "a": 1})
+    job["tasks"][0]["run_id"] = "run_1"
+    frames = itf.to_frames([job])
+    assert (
+        frames.jobs.loc[0, "extra"]
+        == '{"alpha":{"a":1,"b":2},"webhook_url":"https://hook","zeta":1}'
+    )
+    assert frames.tasks.loc[0, "extra"] == '{"run_id":"run_1"}'
+
+
+def test_strict_raises_at_the_first_problem() -> None:
+    with pytest.raises(itf.SchemaError, match="created_at"):
+        itf.to_frames([make_job(created_at="soon")], strict=True)
+    with pytest.raises(ValueError):  # SchemaError is a ValueError too
+        itf.to_frames([make_job(status="weird")], strict=True)
+    assert len(itf.to_frames([make_job()], strict=True)) == 1
+
+
+def test_empty_input_has_exact_dtypes() -> None:
+    for records in ([], b"", b"[]", {"data": []}):
+        frames = itf.to_frames(records)
+        assert len(frames) == 0 and frames.tasks.empty
+        assert_schema(frames)
+    assert_schema(itf.to_frames([], as_of="2026-01-01"), provisional=True)
+
+
+def test_input_forms_agree() -> None:
+    jobs = [make_job(f"job_{i}") for i in range(3)]
+    as_list = itf.to_frames(jobs)
+    ndjson = b"\n".join(orjson.dumps(j) for j in jobs) + b"\n"
+    for form in (ndjson, orjson.dumps(jobs), orjson.dumps({"data": jobs}), ndjson.decode()):
+        other = itf.to_frames(form)
+        pd.testing.assert_frame_equal(other.jobs, as_list.jobs)
+        pd.testing.assert_frame_equal(other.tasks, as_list.tasks)
+
+
+def test_bad_ndjson_lines_and_non_objects_are_reported() -> None:
+    data = orjson.dumps(make_job("job_1")) + b"\n{not json\n" + orjson.dumps(make_job("job_2"))
+    frames = itf.to_frames(data)
+    assert list(frames.jobs["job_id"]) == ["job_1", "job_2"]
+    assert "line 2" in frames.problems.loc[0, "problem"]
+    frames = itf.to_frames([make_job("job_1"), ["not", "a", "job"], 7])
+    assert len(frames.jobs) == 1 and len(frames.problems) == 2
+
+
+def test_ids_missing_or_numeric() -> None:
+    frames = itf.to_frames([make_job(jid=None), make_job(jid=12345)])  # type: ignore[arg-type]
+    assert frames.jobs["job_id"].isna().sum() == 1
+    assert frames.jobs["job_id"].dropna().tolist() == ["12345"]
+    assert len(problems_for(frames, "job_id")) == 2
+
+
+def test_simulated_history_matches_the_schema(history: list[dict[str, Any]]) -> None:
+    frames = itf.to_frames(history)
+    assert_schema(frames)
+    assert frames.problems.empty
+    assert len(frames.jobs) == len(history)
+    assert len(frames.tasks) == sum(len(j["tasks"]) for j in history)
+    failed = frames.jobs[frames.jobs["status"] == "failed"]
+    assert (failed["failed_task_count"] == 1).all()
+    videos = frames.jobs[frames.jobs["kind"] == "video"]
+    assert videos["media_duration_seconds"].notna().mean() > 0.8
+
+
+def test_repr_and_notebook_summary(history: list[dict[str, Any]]) -> None:
+    frames = itf.to_frames(history)
+    assert len(frames) == len(history)
+    assert f"{len(history):,} jobs" in repr(frames)
+    page = frames._repr_html_()
+    assert page.startswith("<table>") and "problems" in page and "succeeded" in page
+
+
+def test_large_ndjson_in_worker_processes_equals_serial(
+    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ittybit_frames import frames as frames_module
+
+    data = b"".join(orjson.dumps(j) + b"\n" for j in history) + b"{broken\n"
+    serial = itf.to_frames(data)
+    monkeypatch.setattr(frames_module, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(frames_module, "_CHUNK", 150)  # several blocks
+    parallel = itf.to_frames(data, workers=2)
+    pd.testing.assert_frame_equal(parallel.jobs, serial.jobs)
+    pd.testing.assert_frame_equal(parallel.tasks, serial.tasks)
+    pd.testing.assert_frame_equal(parallel.problems, serial.problems)
+    assert "line 401" in parallel.problems.loc[0, "problem"]
