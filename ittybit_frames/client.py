@@ -939,15 +939,24 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro: Awaitable[_T]) -> _T:
-        async def wrap() -> _T:
-            return await coro
+        async def wrap() -> tuple[bool, Any]:
+            # KeyboardInterrupt or SystemExit raised inside a task would stop the loop
+            # itself and leave the caller waiting forever: carry them back instead.
+            try:
+                return True, await coro
+            except (KeyboardInterrupt, SystemExit) as exc:
+                return False, exc
 
         future = asyncio.run_coroutine_threadsafe(wrap(), self._loop)
         try:
-            return future.result()
+            ok, value = future.result()
         except BaseException:
             future.cancel()
             raise
+        if not ok:
+            raise value
+        result: _T = value
+        return result
 
     def stop(self) -> None:
         if self._loop.is_running():

@@ -240,6 +240,9 @@ def _write_file(
         **{k.encode(): v.encode() for k, v in extra_meta.items()},
     }
     arrow = arrow.replace_schema_metadata(meta)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed writer
+        with contextlib.suppress(OSError):
+            stale.unlink()
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(

@@ -1,0 +1,139 @@
+"""The lake read by the engines users have: pyarrow, DuckDB, Polars, PySpark (local)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ittybit_frames as itf
+
+PERCENTILE = 0.95
+
+
+@pytest.fixture(scope="module")
+def lake_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ittybit_frames.simulator import generate_history
+
+    path = tmp_path_factory.mktemp("lake")
+    itf.to_frames(generate_history(3000, seed=5)).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(lake_path: Path) -> dict[str, Any]:
+    frames = itf.read_parquet(lake_path)
+    jobs = frames.jobs
+    # Linear interpolation between closest ranks: what pandas, DuckDB's quantile_cont and
+    # Spark's percentile() all compute.
+    p95 = (
+        jobs.dropna(subset=["processing_seconds"])
+        .groupby("kind", observed=True)["processing_seconds"]
+        .quantile(PERCENTILE)
+    )
+    return {
+        "jobs": len(jobs),
+        "tasks": len(frames.tasks),
+        "first": jobs["created_at"].min(),
+        "last": jobs["created_at"].max(),
+        "p95": {str(k): float(v) for k, v in p95.items()},
+        "ids_ms": dict(zip(jobs["job_id"], jobs["created_at"].astype("int64"), strict=True)),
+    }
+
+
+def glob(lake_path: Path, table: str) -> str:
+    return str(lake_path / table / "*" / "*.parquet")
+
+
+def test_pyarrow_dataset(lake_path: Path, expected: dict[str, Any]) -> None:
+    import pyarrow.dataset as ds
+
+    jobs = ds.dataset(lake_path / "jobs", format="parquet", partitioning="hive").to_table()
+    assert jobs.num_rows == expected["jobs"]
+    assert str(jobs.schema.field("created_at").type) == "timestamp[ms, tz=UTC]"
+    tasks = ds.dataset(lake_path / "tasks", format="parquet", partitioning="hive").to_table()
+    assert tasks.num_rows == expected["tasks"]
+
+
+def test_duckdb(lake_path: Path, expected: dict[str, Any]) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    src = f"read_parquet('{glob(lake_path, 'jobs')}', hive_partitioning = true)"
+    n, first, last = con.execute(
+        f"SELECT count(*), epoch_ms(min(created_at)), epoch_ms(max(created_at)) FROM {src}"
+    ).fetchone()
+    assert n == expected["jobs"]
+    assert (first, last) == (expected["first"].value // 10**6, expected["last"].value // 10**6)
+    rows = con.execute(
+        f"SELECT kind, quantile_cont(processing_seconds, {PERCENTILE}) FROM {src} "
+        "WHERE processing_seconds IS NOT NULL GROUP BY kind"
+    ).fetchall()
+    assert {k: pytest.approx(v, abs=1e-9) for k, v in rows} == expected["p95"]
+    ms = dict(con.execute(f"SELECT job_id, epoch_ms(created_at) FROM {src}").fetchall())
+    assert ms == expected["ids_ms"]
+    tasks = con.execute(
+        f"SELECT count(*) FROM read_parquet('{glob(lake_path, 'tasks')}')"
+    ).fetchone()
+    assert tasks == (expected["tasks"],)
+
+
+def test_polars(lake_path: Path, expected: dict[str, Any]) -> None:
+    pl = pytest.importorskip("polars")
+    jobs = pl.read_parquet(glob(lake_path, "jobs"), hive_partitioning=True)
+    assert jobs.height == expected["jobs"]
+    assert str(jobs.schema["created_at"]) == "Datetime(time_unit='ms', time_zone='UTC')"
+    ms = dict(
+        zip(jobs["job_id"].to_list(), jobs["created_at"].dt.epoch("ms").to_list(), strict=True)
+    )
+    assert ms == expected["ids_ms"]
+    p95 = (
+        jobs.drop_nulls("processing_seconds")
+        .group_by("kind")
+        .agg(pl.col("processing_seconds").quantile(PERCENTILE, interpolation="linear"))
+    )
+    got = {str(k): v for k, v in p95.iter_rows()}
+    assert got == {k: pytest.approx(v, abs=1e-9) for k, v in expected["p95"].items()}
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("ittybit-frames-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.slow
+def test_pyspark_local(spark: Any, lake_path: Path, expected: dict[str, Any]) -> None:
+    from pyspark.sql import functions as F
+
+    jobs = spark.read.parquet(str(lake_path / "jobs"))  # discovers created_date partitions
+    assert jobs.count() == expected["jobs"]
+    row = jobs.agg(F.min(F.unix_millis("created_at")), F.max(F.unix_millis("created_at"))).first()
+    assert (row[0], row[1]) == (expected["first"].value // 10**6, expected["last"].value // 10**6)
+    p95 = (
+        jobs.where(F.col("processing_seconds").isNotNull())
+        .groupBy("kind")
+        .agg(F.percentile("processing_seconds", PERCENTILE).alias("p95"))
+        .collect()
+    )
+    assert {r["kind"]: r["p95"] for r in p95} == {
+        k: pytest.approx(v, abs=1e-9) for k, v in expected["p95"].items()
+    }
+    ms = {r[0]: r[1] for r in jobs.select("job_id", F.unix_millis("created_at")).collect()}
+    assert ms == expected["ids_ms"]
+    assert spark.read.parquet(str(lake_path / "tasks")).count() == expected["tasks"]

@@ -1,0 +1,206 @@
+"""The Parquet lake: layout, types on disk, merge semantics, atomicity, filters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames import lake
+from ittybit_frames.schema import JOBS, TASKS
+
+
+@pytest.fixture(scope="module")
+def frames(history: list[dict[str, Any]]) -> itf.JobFrames:
+    return itf.to_frames(history)
+
+
+def sorted_jobs(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["created_at", "job_id"]).reset_index(drop=True)
+
+
+def sorted_tasks(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["job_created_at", "job_id", "task_index"]).reset_index(drop=True)
+
+
+def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
+    report = frames.to_parquet(tmp_path)
+    assert report.inserted == len(frames.jobs) and report.jobs_written == len(frames.jobs)
+    days = sorted(p.name for p in (tmp_path / "jobs").iterdir())
+    assert days == sorted({f"created_date={d:%Y-%m-%d}" for d in frames.jobs["created_at"]})
+    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == days
+    manifest = json.loads((tmp_path / "_ittybit_frames.json").read_text())
+    assert manifest["schema_version"] == 1 and manifest["partition_by"] == "day"
+    back = itf.read_parquet(tmp_path)
+    pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
+    pd.testing.assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
+    # A job and its tasks share a partition.
+    for part in (tmp_path / "tasks").iterdir():
+        tasks = pq.read_table(part / "part-0.parquet", columns=["job_id"]).column(0).to_pylist()
+        jobs = (
+            pq.read_table(tmp_path / "jobs" / part.name / "part-0.parquet", columns=["job_id"])
+            .column(0)
+            .to_pylist()
+        )
+        assert set(tasks) <= set(jobs)
+
+
+def test_files_are_ms_utc_zstd_sorted_with_metadata(tmp_path: Path, frames: itf.JobFrames) -> None:
+    frames.to_parquet(tmp_path)
+    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    meta = pq.ParquetFile(first)
+    column = meta.schema.column(JOBS.names.index("created_at"))
+    assert "isAdjustedToUTC=true" in str(column.logical_type)
+    assert "timeUnit=milliseconds" in str(column.logical_type)
+    assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
+    kv = meta.schema_arrow.metadata
+    assert kv[b"ittybit_frames.schema_version"] == b"1"
+    assert b"ittybit_frames.written_at" in kv and b"ittybit_frames.package_version" in kv
+    created = pq.read_table(first, columns=["created_at"]).column(0).to_pylist()
+    assert created == sorted(created)
+
+
+def test_all_null_columns_keep_their_type(tmp_path: Path) -> None:
+    job = {
+        "id": "job_1",
+        "kind": "video",
+        "status": "queued",
+        "created_at": 1790000000000,
+        "tasks": [],
+    }
+    itf.to_frames([job]).to_parquet(tmp_path, partition_by=None)
+    schema = pq.read_schema(tmp_path / "jobs.parquet")
+    assert str(schema.field("finished_at").type) == "timestamp[ms, tz=UTC]"
+    assert str(schema.field("task_count").type) == "int64"
+    assert str(schema.field("error_kind").type) == "string"
+    back = itf.read_parquet(tmp_path)
+    assert back.jobs.dtypes.to_dict() == JOBS.dtypes()
+    assert back.tasks.dtypes.to_dict() == TASKS.dtypes()
+
+
+def test_merge_twice_changes_nothing(tmp_path: Path, frames: itf.JobFrames) -> None:
+    frames.to_parquet(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("part-0.parquet")}
+    first = itf.read_parquet(tmp_path)
+    report = frames.to_parquet(tmp_path)
+    assert report.unchanged == len(frames.jobs) and report.inserted == report.updated == 0
+    assert report.partitions == []  # nothing rewritten
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("part-0.parquet")} == before
+    again = itf.read_parquet(tmp_path)
+    pd.testing.assert_frame_equal(again.jobs, first.jobs)
+    assert again.jobs["job_id"].is_unique
+
+
+def test_merge_keeps_newest_and_rewrites_only_touched_days(
+    tmp_path: Path, history: list[dict[str, Any]]
+) -> None:
+    itf.to_frames(history).to_parquet(tmp_path)
+    target = next(j for j in history if j["status"] == "processing")
+    newer = json.loads(json.dumps(target))
+    newer.update(
+        status="succeeded",
+        finished_at=target["updated_at"] + 5000,
+        updated_at=target["updated_at"] + 5000,
+    )
+    older = json.loads(json.dumps(target))
+    older.update(status="queued", updated_at=target["updated_at"] - 5000)
+    report = itf.to_frames([newer]).to_parquet(tmp_path)
+    assert report.updated == 1 and len(report.partitions) == 1
+    report = itf.to_frames([older]).to_parquet(tmp_path)  # stale: ignored
+    assert report.unchanged == 1 and report.partitions == []
+    back = itf.read_parquet(tmp_path).jobs.set_index("job_id")
+    assert back.loc[target["id"], "status"] == "succeeded"
+    assert len(back) == len(history)
+
+
+def test_overwrite_and_append(tmp_path: Path, frames: itf.JobFrames) -> None:
+    frames.to_parquet(tmp_path)
+    few = itf.JobFrames(
+        frames.jobs.head(5),
+        frames.tasks[frames.tasks["job_id"].isin(frames.jobs.head(5)["job_id"])],
+        frames.problems,
+    )
+    few.to_parquet(tmp_path, mode="overwrite")
+    assert len(itf.read_parquet(tmp_path).jobs) == 5
+    few.to_parquet(tmp_path, mode="append")
+    assert len(itf.read_parquet(tmp_path).jobs) == 10  # append does not dedupe, by design
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failed_write_leaves_the_previous_file(
+    tmp_path: Path, frames: itf.JobFrames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames.to_parquet(tmp_path)
+    before = itf.read_parquet(tmp_path)
+
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    changed = frames.jobs.copy()
+    changed["updated_at"] = changed["updated_at"] + pd.Timedelta(seconds=1)
+    monkeypatch.setattr(lake.pq, "write_table", explode)
+    with pytest.raises(OSError, match="disk full"):
+        itf.JobFrames(changed, frames.tasks, frames.problems).to_parquet(tmp_path)
+    monkeypatch.undo()
+    after = itf.read_parquet(tmp_path)
+    pd.testing.assert_frame_equal(after.jobs, before.jobs)
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_read_filters_prune_partitions(
+    tmp_path: Path, frames: itf.JobFrames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames.to_parquet(tmp_path)
+    day = frames.jobs["created_at"].iloc[len(frames.jobs) // 2].normalize()
+    opened: list[str] = []
+    import pyarrow.dataset as ds
+
+    original = ds.dataset
+
+    def spy(source: Any, **kwargs: Any) -> Any:
+        opened.extend(source if isinstance(source, list) else [source])
+        return original(source, **kwargs)
+
+    monkeypatch.setattr(ds, "dataset", spy)
+    window = itf.read_parquet(
+        tmp_path, since=day, until=day + pd.Timedelta(days=1), kind="video", status="succeeded"
+    )
+    expected = frames.jobs[
+        (frames.jobs["created_at"] >= day)
+        & (frames.jobs["created_at"] < day + pd.Timedelta(days=1))
+        & (frames.jobs["kind"] == "video")
+        & (frames.jobs["status"] == "succeeded")
+    ]
+    assert sorted(window.jobs["job_id"]) == sorted(expected["job_id"])
+    assert set(window.tasks["job_id"]) == set(expected["job_id"])
+    assert {Path(p).parent.name for p in opened} == {f"created_date={day:%Y-%m-%d}"}
+    cols = itf.read_parquet(tmp_path, columns=["job_id", "created_at"])
+    assert list(cols.jobs.columns) == ["job_id", "created_at"]
+
+
+def test_bad_arguments(tmp_path: Path, frames: itf.JobFrames) -> None:
+    with pytest.raises(itf.ConfigurationError, match="profile"):
+        frames.to_parquet(tmp_path, profile="excel")
+    with pytest.raises(itf.ConfigurationError, match="mode"):
+        frames.to_parquet(tmp_path, mode="upsert")  # type: ignore[arg-type]
+    frames.to_parquet(tmp_path)
+    with pytest.raises(itf.ConfigurationError, match="partitioned"):
+        frames.to_parquet(tmp_path, partition_by=None)
+    with pytest.raises(FileNotFoundError, match="write_parquet"):
+        itf.read_parquet(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("profile", sorted(lake.PROFILES))
+def test_profiles_round_trip(tmp_path: Path, frames: itf.JobFrames, profile: str) -> None:
+    frames.to_parquet(tmp_path, profile=profile)
+    back = itf.read_parquet(tmp_path)
+    pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
+    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    kind_type = pq.read_schema(first).field("kind").type
+    assert ("dictionary" in str(kind_type)) == lake.PROFILES[profile].dictionary_categories

@@ -1,0 +1,166 @@
+"""Incremental sync: frontier walk, refresh of unfinished jobs only, checkpoints, kills."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.lake import read_manifest
+from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
+from tests.conftest import fast_client
+
+
+def assert_same_lake(a: Path, b: Path) -> None:
+    left, right = itf.read_parquet(a), itf.read_parquet(b)
+    pd.testing.assert_frame_equal(left.jobs, right.jobs)
+    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+
+
+def export(api: SimulatorAPI, path: Path) -> None:
+    itf.to_frames(api.jobs).to_parquet(path, mode="overwrite")
+
+
+@pytest.mark.slow
+def test_second_sync_refreshes_only_unfinished_jobs(tmp_path: Path) -> None:
+    history = generate_history(20_000, seed=1)
+    with serve(history) as api, fast_client(api) as client:
+        first = itf.sync(tmp_path / "lake", client=client)
+        assert first.new_jobs == 20_000 and first.lake_jobs == 20_000
+        terminal = {
+            j["id"] for j in api.jobs if j["status"] in ("succeeded", "failed", "cancelled")
+        }
+        unfinished = {j["id"] for j in api.jobs} - terminal
+        mark = len(api.requests)
+        api.advance(2)
+        second = itf.sync(tmp_path / "lake", client=client)
+        requests = api.requests[mark:]
+        export(api, tmp_path / "fresh")
+    fetched = {r.path.removeprefix("/jobs/") for r in requests if r.path.startswith("/jobs/")}
+    assert fetched and not fetched & terminal  # no terminal job was ever asked for again
+    assert fetched <= unfinished  # only unfinished ones
+    listing = [r for r in requests if r.path == "/jobs"]
+    assert len(listing) == 1  # the first page reaches the frontier
+    assert second.updated_jobs == len(unfinished) and second.new_jobs == 0
+    assert_same_lake(tmp_path / "lake", tmp_path / "fresh")
+
+
+def test_new_jobs_are_listed_down_to_the_frontier(tmp_path: Path) -> None:
+    old = generate_history(300, seed=2, days=10)
+    with serve(old) as api, fast_client(api) as client:
+        itf.sync(tmp_path / "lake", client=client)
+        later = generate_history(150, seed=3, start=pd.Timestamp("2026-10-11", tz="UTC"), days=2)
+        api.add_jobs(later)
+        mark = len(api.requests)
+        report = itf.sync(tmp_path / "lake", client=client)
+        pages = [r for r in api.requests[mark:] if r.path == "/jobs"]
+        export(api, tmp_path / "fresh")
+    assert report.new_jobs == 150
+    assert len(pages) == 2  # 150 new jobs + the frontier page, not the whole history
+    assert_same_lake(tmp_path / "lake", tmp_path / "fresh")
+
+
+def test_interrupted_sync_resumes_without_refetching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = generate_history(1000, seed=4)
+    real_pages = itf.Client.iter_pages
+
+    def ctrl_c_after_six_pages(self: itf.Client, **options: Any) -> Any:
+        for n, page in enumerate(real_pages(self, **options)):
+            if n == 6:
+                raise KeyboardInterrupt  # as if the user pressed Ctrl-C here
+            yield page
+
+    with serve(history) as api:
+        with monkeypatch.context() as patch:
+            patch.setattr(itf.Client, "iter_pages", ctrl_c_after_six_pages)
+            with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
+                itf.sync(tmp_path / "lake", client=client, batch_jobs=200)
+        walk = read_manifest(tmp_path / "lake")["sync"]["walks"]["*"]
+        written = itf.read_parquet(tmp_path / "lake").jobs
+        assert len(written) == 600 and walk["cursor"] in set(written["job_id"])
+        mark = len(api.requests)
+        with fast_client(api) as client:
+            report = itf.sync(tmp_path / "lake", client=client, batch_jobs=200)
+        queries = [r.query for r in api.requests[mark:] if r.path == "/jobs"]
+        export(api, tmp_path / "fresh")
+    assert report.resumed and report.new_jobs == 400
+    assert f"after={walk['cursor']}" in queries[0]  # continued after the checkpoint
+    assert len(queries) == 4  # 400 jobs left: 4 pages, none of the first 6 again
+    assert_same_lake(tmp_path / "lake", tmp_path / "fresh")
+
+
+def _sync_process(lake: Path, api: SimulatorAPI) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ittybit_frames.cli",
+            "sync",
+            str(lake),
+            "-q",
+            "--batch-jobs",
+            "100",
+            "--concurrency",
+            "4",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
+    """Ten trials: start the CLI sync, SIGKILL it at a random moment, check the lake
+    reads, resume, and compare with an uninterrupted sync."""
+    history = generate_history(1500, seed=6)
+    rng = random.Random(2026)
+    with serve(history, latency=0.02, record=False) as api:
+        with fast_client(api) as client:
+            itf.sync(tmp_path / "reference", client=client)
+        killed = 0
+        for trial in range(10):
+            lake = tmp_path / f"lake{trial}"
+            proc = _sync_process(lake, api)
+            try:
+                proc.wait(timeout=rng.uniform(1.0, 2.8))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                killed += 1
+            if (lake / "_ittybit_frames.json").exists():
+                frames = itf.read_parquet(lake)  # readable after the kill
+                assert frames.jobs["job_id"].is_unique
+            with fast_client(api) as client:
+                itf.sync(lake, client=client, batch_jobs=100)
+            assert_same_lake(lake, tmp_path / "reference")
+            assert not [p for p in lake.rglob("*.parquet") if not p.name.startswith("part-")]
+    assert killed >= 8  # the trials really interrupted syncs in flight
+
+
+def test_cli_sync_exit_codes(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    history: list[dict[str, Any]],
+) -> None:
+    from ittybit_frames.cli import main
+
+    monkeypatch.delenv("ITTYBIT_API_KEY", raising=False)
+    assert main(["sync", str(tmp_path / "lake")]) == 2
+    assert "ITTYBIT_API_KEY" in capsys.readouterr().err
+    with serve(history) as api:
+        monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
+        assert main(["sync", str(tmp_path / "lake"), "--base-url", api.url, "-q", "--json"]) == 0
+    assert '"new_jobs":400' in capsys.readouterr().out
