@@ -25,7 +25,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +33,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
@@ -177,12 +177,9 @@ def _to_arrow(frame: pd.DataFrame, table: Table, profile: Profile) -> pa.Table:
     for column in table.columns:
         series = frame[column.name]
         if column.categories is not None:
-            values = pa.array(series.astype("string"), type=pa.string(), from_pandas=True)
-            arrays.append(
-                values.dictionary_encode().cast(schema.field(column.name).type)
-                if profile.dictionary_categories
-                else values
-            )
+            # A pandas Categorical converts to a dictionary array without a copy of strings.
+            values = pa.array(series.astype(column.dtype), from_pandas=True)
+            arrays.append(values.cast(schema.field(column.name).type))
         else:
             arrays.append(pa.array(series, type=column.arrow, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -325,12 +322,29 @@ def write_parquet(
             "rewrite the lake with mode='overwrite'"
         )
     report = WriteReport(root, mode)
+    # Convert and sort once, in Arrow; each partition is then a contiguous slice.
+    job_parts = _slices(
+        _to_arrow(frames.jobs, JOBS, prof), "created_at", ["created_at", "job_id"], partition_by
+    )
+    task_parts = _slices(
+        _to_arrow(frames.tasks, TASKS, prof),
+        "job_created_at",
+        ["job_created_at", "job_id", "task_index"],
+        partition_by,
+    )
     if mode == "overwrite":
-        _overwrite(frames, root, partition_by, prof, report)
+        _overwrite(job_parts, task_parts, root, prof, report)
     else:
-        jobs, tasks = frames.jobs, frames.tasks
-        for partition, part_jobs, part_tasks in _split(jobs, tasks, partition_by):
-            _write_partition(root, partition, part_jobs, part_tasks, prof, mode, report)
+        for partition in sorted(set(job_parts) | set(task_parts), key=str):
+            _write_partition(
+                root,
+                partition,
+                job_parts.get(partition),
+                task_parts.get(partition),
+                prof,
+                mode,
+                report,
+            )
     write_manifest(
         root,
         {
@@ -344,16 +358,31 @@ def write_parquet(
     return report
 
 
-def _split(
-    jobs: pd.DataFrame, tasks: pd.DataFrame, partition_by: str | None
-) -> Iterator[tuple[str | None, pd.DataFrame, pd.DataFrame]]:
+def _slices(
+    table: pa.Table, time_column: str, keys: list[str], partition_by: str | None
+) -> dict[str | None, pa.Table]:
+    """Partition -> its rows, sorted by ``keys`` (nulls last).
+
+    ``keys`` start with the time column, so once sorted each UTC day is one contiguous
+    run of rows (days without a time sort last): no separate partition sort is needed.
+    """
+    table = table.sort_by([(k, "ascending") for k in keys])
     if partition_by is None:
-        yield None, jobs, tasks
-        return
-    job_part = _partition_of(jobs["created_at"])
-    task_part = _partition_of(tasks["job_created_at"])
-    for partition in sorted(set(job_part)):
-        yield partition, jobs[job_part == partition], tasks[task_part == partition]
+        return {None: table}
+    epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    day = np.where(np.isnan(epoch), -1, np.floor_divide(np.nan_to_num(epoch), 86_400_000))
+    starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(day)]
+    out: dict[str | None, pa.Table] = {}
+    for a, b in zip(starts, ends, strict=True):
+        if b > a:
+            label = (
+                NULL_PARTITION
+                if day[a] < 0
+                else (dt.date(1970, 1, 1) + dt.timedelta(days=int(day[a]))).isoformat()
+            )
+            out[label] = table.slice(a, b - a)
+    return out
 
 
 def _read_file(target: Path, table: Table) -> pd.DataFrame:
@@ -365,30 +394,43 @@ def _read_file(target: Path, table: Table) -> pd.DataFrame:
 def _write_partition(
     root: Path,
     partition: str | None,
-    jobs: pd.DataFrame,
-    tasks: pd.DataFrame,
+    jobs: pa.Table | None,
+    tasks: pa.Table | None,
     profile: Profile,
     mode: str,
     report: WriteReport,
 ) -> None:
     jobs_file, tasks_file = _file(root, "jobs", partition), _file(root, "tasks", partition)
-    old_jobs, old_tasks = _read_file(jobs_file, JOBS), _read_file(tasks_file, TASKS)
-    if mode == "append":
-        new_jobs = pd.concat([old_jobs, jobs], ignore_index=True)
-        new_tasks = pd.concat([old_tasks, tasks], ignore_index=True)
-        report.inserted += len(jobs)
+    fresh = not jobs_file.exists() and not tasks_file.exists()
+    n_jobs = 0 if jobs is None else jobs.num_rows
+    unique = jobs is None or pc.count_distinct(jobs["job_id"]).as_py() == n_jobs
+    if fresh and (mode == "append" or unique):
+        # A new partition: the sorted slices are written as they are.
+        new_jobs_a = jobs if jobs is not None else _to_arrow(JOBS.empty(), JOBS, profile)
+        new_tasks_a = tasks if tasks is not None else _to_arrow(TASKS.empty(), TASKS, profile)
+        report.inserted += n_jobs
     else:
-        merged = _merge(old_jobs, old_tasks, jobs, tasks, report)
-        if merged is None:
-            return  # nothing changed: leave the files alone
-        new_jobs, new_tasks = merged
-    new_jobs = _sort(new_jobs, ["created_at", "job_id"])
-    new_tasks = _sort(new_tasks, ["job_created_at", "job_id", "task_index"])
+        old_jobs, old_tasks = _read_file(jobs_file, JOBS), _read_file(tasks_file, TASKS)
+        in_jobs = _from_arrow(jobs, JOBS) if jobs is not None else JOBS.empty()
+        in_tasks = _from_arrow(tasks, TASKS) if tasks is not None else TASKS.empty()
+        if mode == "append":
+            new_jobs = pd.concat([old_jobs, in_jobs], ignore_index=True)
+            new_tasks = pd.concat([old_tasks, in_tasks], ignore_index=True)
+            report.inserted += len(in_jobs)
+        else:
+            merged = _merge(old_jobs, old_tasks, in_jobs, in_tasks, report)
+            if merged is None:
+                return  # nothing changed: leave the files alone
+            new_jobs, new_tasks = merged
+        new_jobs_a = _to_arrow(_sort(new_jobs, ["created_at", "job_id"]), JOBS, profile)
+        new_tasks_a = _to_arrow(
+            _sort(new_tasks, ["job_created_at", "job_id", "task_index"]), TASKS, profile
+        )
     # Tasks first: a reader that sees the new jobs file can rely on their tasks.
-    _write_file(_to_arrow(new_tasks, TASKS, profile), tasks_file, profile, {})
-    _write_file(_to_arrow(new_jobs, JOBS, profile), jobs_file, profile, {})
-    report.jobs_written += len(new_jobs)
-    report.tasks_written += len(new_tasks)
+    _write_file(new_tasks_a, tasks_file, profile, {})
+    _write_file(new_jobs_a, jobs_file, profile, {})
+    report.jobs_written += new_jobs_a.num_rows
+    report.tasks_written += new_tasks_a.num_rows
     report.partitions.append(partition or "(all)")
 
 
@@ -435,9 +477,9 @@ def _merge(
 
 
 def _overwrite(
-    frames: JobFrames,
+    job_parts: dict[str | None, pa.Table],
+    task_parts: dict[str | None, pa.Table],
     root: Path,
-    partition_by: str | None,
     profile: Profile,
     report: WriteReport,
 ) -> None:
@@ -445,9 +487,34 @@ def _overwrite(
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".overwrite-{uuid.uuid4().hex}"
     try:
-        for partition, jobs, tasks in _split(frames.jobs, frames.tasks, partition_by):
-            _write_partition(staging, partition, jobs, tasks, profile, "append", report)
-        report.updated = 0
+        # Fresh partitions only: the work is Parquet encoding and I/O, which release the
+        # GIL, so two threads keep both cores busy.
+        import concurrent.futures as cf
+
+        parts = sorted(set(job_parts) | set(task_parts), key=str)
+        reports = [WriteReport(staging, "overwrite") for _ in parts]  # one per thread
+        with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            futures = [
+                pool.submit(
+                    _write_partition,
+                    staging,
+                    partition,
+                    job_parts.get(partition),
+                    task_parts.get(partition),
+                    profile,
+                    "append",
+                    part_report,
+                )
+                for partition, part_report in zip(parts, reports, strict=True)
+            ]
+            for future in futures:
+                future.result()
+        for part_report in reports:
+            report.inserted += part_report.inserted
+            report.jobs_written += part_report.jobs_written
+            report.tasks_written += part_report.tasks_written
+            report.partitions += part_report.partitions
+        report.partitions.sort()
         for name in ("jobs", "tasks"):
             for suffix in ("", ".parquet"):
                 old, new = root / f"{name}{suffix}", staging / f"{name}{suffix}"

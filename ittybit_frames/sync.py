@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ittybit_frames.client import Client, _failures_frame
@@ -145,8 +147,9 @@ def sync(
     start_stats = active.stats
     report = SyncReport()
     try:
-        listed = _walk(root, active, kind, parse_when(since), batch_jobs, profile, report)
-        _refresh(root, active, listed, batch_jobs, profile, report)
+        cut, by_id = _plan_refresh(root)
+        listed = _walk(root, active, kind, parse_when(since), cut, batch_jobs, profile, report)
+        _refresh(root, active, [j for j in by_id if j not in listed], batch_jobs, profile, report)
     finally:
         stats = active.stats
         if own:
@@ -183,21 +186,68 @@ def _write(root: Path, records: list[dict[str, Any]], profile: str, report: Sync
     report.add(write_parquet(frames, root, mode="merge", profile=profile))
 
 
+def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
+    """Decide how to re-read the lake's unfinished jobs, in the fewest requests.
+
+    Unfinished jobs are mostly the newest ones, so listing newest-first down to a cut
+    (100 jobs a request) usually beats fetching each by ID. The cut minimises
+    ``pages listed + unfinished jobs older than the cut (fetched by ID)``.
+
+    Returns
+    -------
+    cut : int or None
+        Extend the listing walk down to this creation time (epoch ms), or None.
+    by_id : list of str
+        Unfinished jobs to fetch by ID (those older than the cut).
+    """
+    lake = _lake_jobs(root)
+    if lake.empty:
+        return None, []
+    unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
+    if unfinished.empty:
+        return None, []
+    created_all = np.sort(_ms(lake["created_at"]))
+    created_all = created_all[~np.isnan(created_all)]
+    times = _ms(unfinished["created_at"])
+    order = np.argsort(-np.nan_to_num(times, nan=-np.inf), kind="stable")
+    ids = unfinished["job_id"].astype(str).to_numpy()[order]
+    times = times[order]
+    best_cost, best_cut, best_i = len(ids), None, -1
+    for i, t in enumerate(times):
+        if np.isnan(t):
+            break  # no creation time: it can only be fetched by ID
+        in_window = len(created_all) - int(np.searchsorted(created_all, t, side="left"))
+        cost = -(-in_window // 100) + (len(ids) - i - 1)
+        if cost < best_cost:
+            best_cost, best_cut, best_i = cost, int(t), i
+    return best_cut, [str(j) for j in ids[best_i + 1 :]]
+
+
+def _ms(values: pd.Series) -> np.ndarray:
+    arrow = pa.array(values, type=pa.timestamp("ms", tz="UTC"), from_pandas=True)
+    result: np.ndarray = arrow.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(float)
+    return result
+
+
 def _walk(
     root: Path,
     client: Client,
     kind: str | None,
     since_ms: int | None,
+    cut: int | None,
     batch_jobs: int,
     profile: str,
     report: SyncReport,
 ) -> set[str]:
-    """Walk the listing down to the frontier; returns the IDs it wrote."""
+    """Walk the listing newest first down to the frontier (or further, down to ``cut``,
+    to re-read unfinished jobs); returns the IDs it wrote."""
     key = kind or "*"
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
     lower = frontier if frontier is not None else since_ms
+    if frontier is not None and cut is not None and kind is None:
+        lower = min(frontier, cut)
     if walk is not None:
         report.resumed = True
         lower = walk.get("lower")
@@ -242,16 +292,12 @@ def _walk(
 def _refresh(
     root: Path,
     client: Client,
-    listed: set[str],
+    ids: list[str],
     batch_jobs: int,
     profile: str,
     report: SyncReport,
 ) -> None:
-    lake = _lake_jobs(root)
-    if lake.empty:
-        return
-    unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
-    ids = [str(j) for j in unfinished["job_id"].dropna() if str(j) not in listed]
+    """Fetch by ID the unfinished jobs the walk did not reach."""
     failures = [report.failures] if not report.failures.empty else []
     for start in range(0, len(ids), batch_jobs):
         result = client.fetch_jobs(ids[start : start + batch_jobs])
