@@ -32,43 +32,42 @@ def _say(message: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ittybit_frames import Client, to_frames
+    from ittybit_frames.lake import read_parquet
     from ittybit_frames.simulator import generate_history, serve
+    from ittybit_frames.sync import sync
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    lake = out / "lake"
     began = time.monotonic()
     _say(f"Generating {args.jobs:,} simulated jobs (30 days of history)...")
     history = generate_history(args.jobs, seed=args.seed)
     with serve(history, latency=0.002) as api:
-        _say(f"Simulated ittybit API at {api.url}")
-        with Client(api.api_key, base_url=api.url, concurrency=16, progress=args.progress) as c:
-            jobs = list(c.iter_jobs())
-            stats = c.stats
-    frames = to_frames(jobs)
-    target = out / "jobs.ndjson"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(b"".join(orjson.dumps(j) + b"\n" for j in jobs))
-    tmp.replace(target)
+        _say(f"Simulated ittybit API at {api.url}; syncing into {lake} ...")
+        report = sync(lake, api_key=api.api_key, base_url=api.url, progress=args.progress)
+    frames = read_parquet(lake)
     elapsed = time.monotonic() - began
     finished = frames.jobs.dropna(subset=["total_seconds"])
-    by_kind = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
-    _say(
-        f"Fetched {len(jobs):,} jobs ({len(frames.tasks):,} tasks) in {stats.requests} "
-        f"requests; {elapsed:.1f} s in all."
-    )
+    p95 = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
     counts = frames.jobs["status"].value_counts()
+    _say(
+        f"Synced {report.new_jobs:,} jobs ({len(frames.tasks):,} tasks) in "
+        f"{report.requests:,} requests; {elapsed:.1f} s in all."
+    )
     _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
-    _say("p95 total time by kind: " + ", ".join(f"{k} {v:,.1f} s" for k, v in by_kind.items()))
-    _say(f"Wrote {target}")
+    _say("p95 total time by kind: " + ", ".join(f"{k} {v:,.1f} s" for k, v in p95.items()))
+    _say(f"Parquet lake: {lake.resolve()}")
+    _say(f"  pandas:  ittybit_frames.read_parquet({str(lake)!r})")
+    _say(
+        f"  DuckDB:  SELECT * FROM read_parquet('{lake}/jobs/*/*.parquet', "
+        "hive_partitioning = true)"
+    )
     if args.json:
         summary = {
             "jobs": len(frames.jobs),
             "tasks": len(frames.tasks),
-            "problems": len(frames.problems),
-            "requests": stats.requests,
+            "requests": report.requests,
             "seconds": round(elapsed, 2),
-            "out": str(out.resolve()),
+            "lake": str(lake.resolve()),
         }
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return EXIT_OK

@@ -7,19 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
+import ittybit_frames as itf
 from ittybit_frames.cli import main
 
 
-def test_demo_writes_what_it_fetched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_leaves_a_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--out", str(tmp_path), "--jobs", "300", "--json", "-q"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["jobs"] == 300
-    lines = (tmp_path / "jobs.ndjson").read_bytes().splitlines()
-    assert len({orjson.loads(line)["id"] for line in lines}) == 300
+    frames = itf.read_parquet(tmp_path / "lake")
+    assert len(frames.jobs) == 300 and frames.jobs["job_id"].is_unique
+    assert len(frames.tasks) == 1200
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
