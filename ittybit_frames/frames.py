@@ -497,13 +497,34 @@ class _Chunk:
             if v is not None and v not in _OBJECT_TAGS:
                 extras.setdefault(i, {})["object"] = v
 
-    def _aliases(self, raw: dict[str, Any], extras: dict[int, dict[str, Any]]) -> None:
-        for alias, name in (("created", "created_at"), ("updated", "updated_at")):
-            old = raw[alias]
-            if old.count(None) != len(old):
-                for i, (a, b) in enumerate(zip(raw[name], old, strict=True)):
-                    if a is not None and b is not None:
-                        extras.setdefault(i, {})[alias] = b  # both sent: keep the alias too
+    @staticmethod
+    def _field(
+        raw: dict[str, Any], name: str, alias: str, extras: dict[int, dict[str, Any]]
+    ) -> Any:
+        """A field with an older alias (created/created_at, outputs/output...): the new
+        name wins, the alias fills its gaps, and an alias sent beside a value is kept in
+        ``extra``."""
+        old = raw[alias]
+        if old.count(None) == len(old):
+            return raw[name]
+        for i, (a, b) in enumerate(zip(raw[name], old, strict=True)):
+            if a is not None and b is not None:
+                extras.setdefault(i, {})[alias] = b
+        return _first(raw[name], old)
+
+    def _timestamps(
+        self, conv: _Conv, raw: dict[str, Any], extras: dict[int, dict[str, Any]]
+    ) -> dict[str, pa.Array]:
+        return {
+            "created_at": conv.timestamps(
+                self._field(raw, "created_at", "created", extras), "created_at"
+            ),
+            "started_at": conv.timestamps(raw["started_at"], "started_at"),
+            "finished_at": conv.timestamps(raw["finished_at"], "finished_at"),
+            "updated_at": conv.timestamps(
+                self._field(raw, "updated_at", "updated", extras), "updated_at"
+            ),
+        }
 
     def _status(self, conv: _Conv, values: Any) -> tuple[list[str], pa.Array]:
         def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
@@ -620,14 +641,13 @@ class _Chunk:
         return conv.strings(kinds, "error_kind"), conv.strings(messages, "error_message")
 
     # -- jobs ---------------------------------------------------------------------------
-    def jobs_table(self) -> tuple[dict[str, pa.Array], list[str], list[str]]:
+    def jobs_table(self) -> dict[str, pa.Array]:
         raw, extras = self.jraw, self.jextra
         raw_ids = raw["id"]
         conv = _Conv(self.p, raw_ids, None)
         ids = self._ident(conv, raw_ids, "job_id", raw_ids, task_level=False)
         conv.job_ids = ids
         self._tag(raw["object"], extras)
-        self._aliases(raw, extras)
         kinds = self._kind(conv, raw["kind"], task=False, extras=extras)
         statuses, status_raw = self._status(conv, raw["status"])
         ek, em = self._errors(conv, raw["error"], extras)
@@ -642,15 +662,12 @@ class _Chunk:
             "metadata": conv.json_text(raw["metadata"]),
             "error_kind": ek,
             "error_message": em,
-            "created_at": conv.timestamps(_first(raw["created_at"], raw["created"]), "created_at"),
-            "started_at": conv.timestamps(raw["started_at"], "started_at"),
-            "finished_at": conv.timestamps(raw["finished_at"], "finished_at"),
-            "updated_at": conv.timestamps(_first(raw["updated_at"], raw["updated"]), "updated_at"),
+            **self._timestamps(conv, raw, extras),
         }
-        return cols, kinds, statuses
+        return cols
 
     # -- tasks --------------------------------------------------------------------------
-    def tasks_table(self, job_ids: pa.Array) -> tuple[dict[str, pa.Array], list[str], list[str]]:
+    def tasks_table(self, job_ids: pa.Array) -> dict[str, pa.Array]:
         raw, extras = self.traw, self.textra
         tjob_ids = job_ids.take(pa.array(self.parent, type=pa.int64()))
         raw_ids = raw["id"]
@@ -658,21 +675,10 @@ class _Chunk:
         ids = self._ident(conv, raw_ids, "task_id", tjob_ids, task_level=True)
         conv.task_ids = ids
         self._tag(raw["object"], extras)
-        self._aliases(raw, extras)
         kinds = self._kind(conv, raw["kind"], task=True, extras=extras)
         statuses, status_raw = self._status(conv, raw["status"])
-        inputs = raw["input"]
-        if raw["inputs"].count(None) != len(raw["inputs"]):
-            for i, (a, b) in enumerate(zip(raw["input"], raw["inputs"], strict=True)):
-                if a is not None and b is not None:
-                    extras.setdefault(i, {})["inputs"] = b
-            inputs = _first(raw["input"], raw["inputs"])
-        outputs = raw["output"]
-        if raw["outputs"].count(None) != len(raw["outputs"]):
-            for i, (a, b) in enumerate(zip(raw["output"], raw["outputs"], strict=True)):
-                if a is not None and b is not None:
-                    extras.setdefault(i, {})["outputs"] = b
-            outputs = _first(raw["output"], raw["outputs"])
+        inputs = self._field(raw, "input", "inputs", extras)
+        outputs = self._field(raw, "output", "outputs", extras)
         ek, em = self._errors(conv, raw["error"], extras)
         cols: dict[str, pa.Array] = {
             "job_id": tjob_ids,
@@ -687,12 +693,9 @@ class _Chunk:
             "options": conv.json_text(raw["options"]),
             "error_kind": ek,
             "error_message": em,
-            "created_at": conv.timestamps(_first(raw["created_at"], raw["created"]), "created_at"),
-            "started_at": conv.timestamps(raw["started_at"], "started_at"),
-            "finished_at": conv.timestamps(raw["finished_at"], "finished_at"),
-            "updated_at": conv.timestamps(_first(raw["updated_at"], raw["updated"]), "updated_at"),
+            **self._timestamps(conv, raw, extras),
         }
-        return cols, kinds, statuses
+        return cols
 
     def _outputs(
         self, conv: _Conv, values: Any, extras: dict[int, dict[str, Any]]
@@ -812,8 +815,8 @@ class _Chunk:
 
     # -- both, with the columns derived across them ---------------------------------------
     def build(self) -> tuple[pa.Table, pa.Table]:
-        jcols, _, _ = self.jobs_table()
-        tcols, _, _ = self.tasks_table(jcols["job_id"])
+        jcols = self.jobs_table()
+        tcols = self.tasks_table(jcols["job_id"])
         nj, parent = self.n_jobs, self.parent
         counts = np.bincount(parent, minlength=nj)
         status_codes = tcols["status"].indices.to_numpy(zero_copy_only=False)
