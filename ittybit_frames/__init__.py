@@ -9,6 +9,7 @@ Examples
 
 import logging
 
+from ittybit_frames import metrics
 from ittybit_frames.client import AsyncClient, Client, ClientStats, FetchResult
 from ittybit_frames.errors import (
     APIError,
@@ -25,6 +26,7 @@ from ittybit_frames.errors import (
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import WriteReport, read_parquet, write_parquet
 from ittybit_frames.loaders import read_jobs
+from ittybit_frames.report import report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.sync import SyncReport, sync
 
@@ -50,8 +52,10 @@ __all__ = [
     "WriteReport",
     "__version__",
     "data_dictionary",
+    "metrics",
     "read_jobs",
     "read_parquet",
+    "report",
     "sync",
     "to_frames",
     "write_parquet",

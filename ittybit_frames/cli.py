@@ -45,16 +45,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         _say(f"Simulated ittybit API at {api.url}; syncing into {lake} ...")
         report = sync(lake, api_key=api.api_key, base_url=api.url, progress=args.progress)
     frames = read_parquet(lake)
+    from ittybit_frames.report import report as write_report
+
+    page = write_report(frames, out / "report")
     elapsed = time.monotonic() - began
     finished = frames.jobs.dropna(subset=["total_seconds"])
     p95 = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
     counts = frames.jobs["status"].value_counts()
     _say(
-        f"Synced {report.new_jobs:,} jobs ({len(frames.tasks):,} tasks) in "
-        f"{report.requests:,} requests; {elapsed:.1f} s in all."
+        f"Lake holds {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks); this run: "
+        f"{report.new_jobs:,} new, {report.updated_jobs:,} updated, {report.requests:,} "
+        f"requests; {elapsed:.1f} s in all."
     )
     _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
     _say("p95 total time by kind: " + ", ".join(f"{k} {v:,.1f} s" for k, v in p95.items()))
+    _say(f"Report:       {page.resolve()}  (open it in a browser)")
     _say(f"Parquet lake: {lake.resolve()}")
     _say(f"  pandas:  ittybit_frames.read_parquet({str(lake)!r})")
     _say(
@@ -68,6 +73,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "requests": report.requests,
             "seconds": round(elapsed, 2),
             "lake": str(lake.resolve()),
+            "report": str(page.resolve()),
         }
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return EXIT_OK
@@ -119,6 +125,20 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return EXIT_PARTIAL if len(report.failures) else EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ittybit_frames.report import report
+
+    if not Path(args.path).exists():
+        raise ConfigurationError(
+            f"no lake at {args.path}: run 'ittybit-frames sync {args.path}' first"
+        )
+    page = report(args.path, args.out, since=args.since, until=args.until)
+    _say(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
+    if args.json:
+        sys.stdout.write(orjson.dumps({"report": str(page.resolve())}).decode() + "\n")
+    return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -192,6 +212,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--profile", default="default", choices=("default", "spark", "bigquery", "athena")
     )
     syn.set_defaults(func=_cmd_sync)
+
+    rep = sub.add_parser("report", parents=[common], help="write an HTML + PNG report")
+    rep.add_argument("path", help="the lake folder")
+    rep.add_argument("--out", required=True, help="folder for report.html and the PNGs")
+    rep.add_argument("--since", help="only jobs created since (7d, 2026-11-01...)")
+    rep.add_argument("--until", help="only jobs created before")
+    rep.set_defaults(func=_cmd_report)
 
     schema = sub.add_parser("schema", parents=[common], help="print the data dictionary")
     schema.add_argument("--format", choices=("markdown", "json"), default="markdown")

@@ -223,9 +223,14 @@ def failure_rate(
     _check_columns(jobs, ["status", "failed_task_count", "finished_at", *keys], "failure_rate")
     status = jobs["status"].astype("string")
     finished = status.isin(list(TERMINAL_STATUSES))
-    data = jobs[finished.fillna(False)].assign(**{k: _as_str(jobs[k]) for k in keys})
-    st = data["status"].astype("string")
-    by_failure = (st == "cancelled") & (data["failed_task_count"].fillna(0) > 0)
+    data = jobs[finished.fillna(False)]
+    # Columns from `data` itself: pandas gives an empty frame the index of an assigned
+    # Series, which would bring filtered-out rows back.
+    data = data.assign(**{k: _as_str(data[k]) for k in keys})
+    # Plain numpy from here: nullable extension dtypes add nothing to 0/1 counts.
+    st = data["status"].astype(str).to_numpy()
+    failed_tasks = data["failed_task_count"].astype("Float64").fillna(0).to_numpy(float)
+    by_failure = (st == "cancelled") & (failed_tasks > 0)
     data = data.assign(
         finished=1,
         succeeded=(st == "succeeded").astype(int),
@@ -261,7 +266,8 @@ def normalise_error(message: str) -> str:
     >>> normalise_error("Input https://x.com/a.mp4 returned HTTP 404 for job_8dkn9dvq")
     'Input <url> returned HTTP <n> for <id>'
     """
-    text = _URL.sub("<url>", message)
+    # A URL ends before trailing punctuation ("... from https://x/a.mp4: HTTP 403").
+    text = _URL.sub(lambda m: "<url>" + m.group(0)[len(m.group(0).rstrip(".,:;)")) :], message)
     text = _ID.sub("<id>", text)
     text = _HEX.sub("<id>", text)
     return _NUMBER.sub("<n>", text).strip()

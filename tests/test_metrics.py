@@ -222,6 +222,11 @@ def test_empty_frames_give_empty_tables() -> None:
     assert metrics.in_flight(empty.jobs).attrs["peak"]["in_flight"] == 0
     assert metrics.top_errors(empty.jobs).empty
     assert metrics.failure_rate(empty.jobs).empty
+    queued = itf.to_frames(
+        [{"id": "j", "kind": "video", "status": "queued", "created_at": T0, "tasks": []}]
+    )
+    assert metrics.failure_rate(queued.jobs).empty  # nothing finished, nothing counted
+    assert metrics.sla(queued.jobs)["finished"].tolist() == [0]
 
 
 def test_metrics_agree_with_duckdb(tmp_path: Path) -> None:

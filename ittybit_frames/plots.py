@@ -1,0 +1,391 @@
+"""Matplotlib helpers: data first, everything else keyword-only, ``ax=None`` in, Axes out.
+
+matplotlib is imported only when a plot is drawn. Nothing here calls ``plt.show()`` or
+touches rcParams; without ``ax`` a new :class:`matplotlib.figure.Figure` is made (not
+registered with pyplot, so nothing leaks between calls), and works with any backend,
+Agg included.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ittybit_frames import metrics
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ittybit_frames.frames import JobFrames
+
+__all__ = [
+    "plot_durations",
+    "plot_failure_rate",
+    "plot_in_flight",
+    "plot_job_timeline",
+    "plot_latency",
+    "plot_stage_breakdown",
+    "plot_throughput",
+    "plot_top_errors",
+]
+
+# Colour per status and per kind, fixed so every chart tells the same story.
+STATUS_COLORS = {
+    "succeeded": "#3a923a",
+    "failed": "#d62728",
+    "cancelled": "#9e9e9e",
+    "processing": "#1f77b4",
+    "queued": "#ff7f0e",
+    "other": "#8c564b",
+}
+KIND_COLORS = {
+    "video": "#1f77b4",
+    "audio": "#ff7f0e",
+    "image": "#2ca02c",
+    "animation": "#9467bd",
+    "adaptive_video": "#17becf",
+    "other": "#7f7f7f",
+}
+STAGE_COLORS = {
+    "probe": "#9ecae1",
+    "import": "#6baed6",
+    "encode": "#2171b5",
+    "export": "#08519c",
+    "waiting": "#fdae6b",
+}
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.5)) -> Axes:
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    new: Axes = figure.add_subplot()
+    return new
+
+
+def _empty(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
+    return ax
+
+
+def _per(freq: str) -> str:
+    """'1h' -> 'hour', '6h' -> '6 hours', '1D' -> 'day': for titles and axis labels."""
+    seconds = int(pd.Timedelta(freq).total_seconds())
+    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    return freq
+
+
+def _color(key: str, palette: dict[str, str]) -> str | None:
+    return palette.get(key)
+
+
+def _time_axis(ax: Axes) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
+def _naive_utc(times: Any) -> pd.DatetimeIndex:
+    """Matplotlib wants naive datetimes; ours are UTC, and the axis label says so."""
+    index = pd.DatetimeIndex(times)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index
+
+
+def plot_throughput(
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "1h",
+    by: str | None = "status",
+    on: str = "finished_at",
+    ax: Axes | None = None,
+) -> Axes:
+    """Stacked bars of jobs per time bucket (by status or kind)."""
+    ax = _axes(ax)
+    title = (
+        f"Throughput: jobs finished per {_per(freq)}"
+        if on == "finished_at"
+        else f"Jobs per {_per(freq)} (by {on})"
+    )
+    data = metrics.throughput(jobs, freq=freq, by=by, on=on)
+    if data.empty or not data["jobs"].sum():
+        return _empty(ax, title, "time (UTC)", f"jobs per {_per(freq)}")
+    width = pd.Timedelta(freq) / pd.Timedelta(days=1) * 0.9  # date axes count in days
+    if by is None:
+        ax.bar(_naive_utc(data["bucket"]), data["jobs"], width=width, label="jobs", color="#1f77b4")
+    else:
+        palette = STATUS_COLORS if by == "status" else KIND_COLORS
+        wide = data.pivot_table(
+            index="bucket", columns=by, values="jobs", aggfunc="sum", fill_value=0, observed=True
+        )
+        bottom = np.zeros(len(wide))
+        x = _naive_utc(pd.Series(wide.index))
+        for key in wide.columns:
+            heights = wide[key].to_numpy()
+            if not heights.any():
+                continue
+            ax.bar(
+                x,
+                heights,
+                bottom=bottom,
+                width=width,
+                label=str(key),
+                color=_color(str(key), palette),
+            )
+            bottom = bottom + heights
+        ax.legend(title=by, loc="upper left", fontsize="small", ncols=3)
+    ax.set_title(title)
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel(f"jobs per {_per(freq)}")
+    _time_axis(ax)
+    return ax
+
+
+def plot_latency(
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "1h",
+    percentiles: Sequence[float] = (0.5, 0.95),
+    columns: Sequence[str] = ("queue_seconds", "processing_seconds"),
+    ax: Axes | None = None,
+) -> Axes:
+    """Percentile lines of queue and processing time over time (log scale)."""
+    ax = _axes(ax)
+    title = f"Latency per {_per(freq)}: " + " / ".join(f"p{round(q * 100):g}" for q in percentiles)
+    data = metrics.latency_over_time(jobs, freq=freq, percentiles=percentiles, column=list(columns))
+    if data.empty:
+        return _empty(ax, title, "time (UTC)", "seconds")
+    styles = ["-", "--", ":", "-."]
+    colors = {
+        "queue_seconds": "#ff7f0e",
+        "processing_seconds": "#1f77b4",
+        "total_seconds": "#2ca02c",
+    }
+    for column in columns:
+        part = data[data["column"] == column]
+        for q, style in zip(percentiles, styles, strict=False):
+            name = f"p{round(q * 100, 3):g}"
+            label = f"{column.removesuffix('_seconds')} {name}"
+            ax.plot(
+                _naive_utc(part["bucket"]), part[name], style, label=label, color=colors.get(column)
+            )
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("seconds (log scale)")
+    ax.legend(loc="upper left", fontsize="small", ncols=2)
+    _time_axis(ax)
+    return ax
+
+
+def plot_durations(
+    frame: pd.DataFrame,
+    *,
+    column: str = "total_seconds",
+    by: str = "kind",
+    style: str = "ecdf",
+    ax: Axes | None = None,
+) -> Axes:
+    """Distribution of a duration per group: ECDF (default) or histogram, log x."""
+    ax = _axes(ax)
+    title = f"Distribution of {column.removesuffix('_seconds')} time by {by}"
+    data = frame[[column, by]].dropna()
+    data = data[data[column] > 0]
+    if data.empty:
+        return _empty(ax, title, "seconds (log scale)", "share of jobs")
+    for key, part in data.groupby(metrics._as_str(data[by]), sort=True):
+        values = np.sort(part[column].to_numpy(dtype=float))
+        label = f"{key} (n={len(values):,})"
+        color = _color(str(key), KIND_COLORS)
+        if style == "hist":
+            bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 40)
+            ax.hist(values, bins=bins.tolist(), histtype="step", label=label, color=color)
+        else:
+            ax.step(
+                values,
+                np.arange(1, len(values) + 1) / len(values),
+                where="post",
+                label=label,
+                color=color,
+            )
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("seconds (log scale)")
+    ax.set_ylabel("share of jobs" if style != "hist" else "jobs")
+    ax.legend(loc="lower right" if style != "hist" else "upper right", fontsize="small")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_failure_rate(jobs: pd.DataFrame, *, by: str = "kind", ax: Axes | None = None) -> Axes:
+    """Failure rate per group, in percent, with the counts behind each bar."""
+    ax = _axes(ax)
+    title = f"Failure rate by {by} (failed, and cancelled by a failed task)"
+    data = metrics.failure_rate(jobs, by=by)
+    if data.empty:
+        return _empty(ax, title, by, "failure rate (%)")
+    labels = data[by].astype(str).tolist()
+    heights = (data["failure_rate"] * 100).to_numpy()
+    bars = ax.bar(labels, heights, color=[_color(k, KIND_COLORS) or "#d62728" for k in labels])
+    for bar, (_, row) in zip(bars, data.iterrows(), strict=True):
+        failures = int(row["failed"] + row["cancelled_by_failure"])
+        ax.annotate(
+            f"{failures:,} / {int(row['finished']):,}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize="small",
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    ax.set_title(title)
+    ax.set_xlabel(by)
+    ax.set_ylabel("failure rate (%)")
+    ax.set_ylim(0, max(float(heights.max()) * 1.2, 1.0))
+    return ax
+
+
+def plot_top_errors(frame: pd.DataFrame, *, n: int = 10, ax: Axes | None = None) -> Axes:
+    """The most common (normalised) error messages, as horizontal bars."""
+    ax = _axes(ax, (9.0, 0.5 * n + 1.5))
+    title = "Most common errors (IDs, URLs and numbers masked)"
+    data = metrics.top_errors(frame, n=n)
+    if data.empty:
+        return _empty(ax, title, "occurrences", "error")
+    labels = [textwrap.shorten(e, 70, placeholder="...") for e in data["error"]]
+    y = np.arange(len(data))[::-1]
+    ax.barh(y, data["count"], color="#d62728")
+    ax.set_yticks(y, labels, fontsize="small")
+    for yi, (count, share) in zip(y, zip(data["count"], data["share"], strict=True), strict=True):
+        ax.annotate(
+            f"{count:,} ({share:.0%})",
+            (count, yi),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
+    ax.set_xlim(0, float(data["count"].max()) * 1.25)
+    ax.set_title(title)
+    ax.set_xlabel("occurrences")
+    return ax
+
+
+def plot_in_flight(
+    jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None, ax: Axes | None = None
+) -> Axes:
+    """Jobs queued and processing over time (stacked), with the peak marked."""
+    ax = _axes(ax)
+    title = "Jobs in flight"
+    data = metrics.in_flight(jobs, freq=freq, as_of=as_of)
+    if data.empty:
+        return _empty(ax, title, "time (UTC)", "jobs")
+    x = _naive_utc(data["time"])
+    ax.stackplot(
+        x,
+        data["processing"],
+        data["queued"],
+        labels=["processing", "queued"],
+        colors=[STATUS_COLORS["processing"], STATUS_COLORS["queued"]],
+        step="post",
+    )
+    peak = data.attrs["peak"]
+    ax.axhline(
+        peak["in_flight"],
+        color="0.3",
+        linestyle=":",
+        linewidth=1,
+        label=f"peak {peak['in_flight']:,} at {peak['at']:%Y-%m-%d %H:%M} UTC",
+    )
+    ax.set_title(f"{title} (sampled every {_per(freq)}; peak exact)")
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("jobs")
+    ax.legend(loc="upper left", fontsize="small")
+    _time_axis(ax)
+    return ax
+
+
+def plot_stage_breakdown(
+    tasks: pd.DataFrame, *, by: str | None = "job_kind", ax: Axes | None = None
+) -> Axes:
+    """Where succeeded jobs' time goes: share per stage and waiting, per group."""
+    ax = _axes(ax)
+    title = "Share of job time by stage (succeeded jobs)"
+    data = metrics.stage_breakdown(tasks, by=by)
+    if data.empty or data["seconds"].sum() == 0:
+        return _empty(ax, title, "share of job time (%)", by or "")
+    groups = data[by].astype(str).unique().tolist() if by else ["all jobs"]
+    y = np.arange(len(groups))
+    left = np.zeros(len(groups))
+    for stage in ("probe", "import", "encode", "export", "waiting"):
+        part = data[data["stage"] == stage]
+        shares = (part["share"].to_numpy() * 100) if len(part) else np.zeros(len(groups))
+        ax.barh(y, shares, left=left, label=stage, color=STAGE_COLORS[stage])
+        left = left + shares
+    ax.set_yticks(y, groups)
+    ax.set_xlim(0, 100)
+    ax.set_title(title)
+    ax.set_xlabel("share of job time (%)")
+    ax.set_ylabel(by or "")
+    # Below the axes, so it never covers a bar.
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="small", ncols=5, frameon=False
+    )
+    return ax
+
+
+def plot_job_timeline(frames: JobFrames, job_id: str, *, ax: Axes | None = None) -> Axes:
+    """Gantt chart of one job's tasks: waiting (light) and running (dark) per task."""
+    ax = _axes(ax, (9.0, 3.5))
+    tasks = frames.tasks[frames.tasks["job_id"] == job_id].sort_values("task_index")
+    title = f"Job {job_id}"
+    if tasks.empty:
+        return _empty(ax, title, "seconds since the job was created", "task")
+    origin = tasks["job_created_at"].iloc[0]
+    y = np.arange(len(tasks))[::-1]
+    for yi, (_, task) in zip(y, tasks.iterrows(), strict=True):
+        created = (task["created_at"] - origin).total_seconds()
+        start = task["started_at"]
+        end = task["finished_at"]
+        status = str(task["status"])
+        color = STATUS_COLORS.get(status, "#7f7f7f")
+        if pd.notna(start):
+            s = (start - origin).total_seconds()
+            ax.barh(yi, s - created, left=created, color=color, alpha=0.25)
+            if pd.notna(end):
+                ax.barh(yi, (end - start).total_seconds(), left=s, color=color)
+        elif pd.notna(end):
+            ax.barh(
+                yi,
+                (end - origin).total_seconds() - created,
+                left=created,
+                color=color,
+                alpha=0.25,
+                hatch="//",
+            )
+    labels = [
+        f"{k} ({s})"
+        for k, s in zip(tasks["kind"].astype(str), tasks["status"].astype(str), strict=True)
+    ]
+    ax.set_yticks(y, labels)
+    job = frames.jobs[frames.jobs["job_id"] == job_id]
+    if not job.empty:
+        title += f": {job['kind'].iloc[0]}, {job['status'].iloc[0]}"
+    ax.set_title(title + " (light: waiting, dark: running)")
+    ax.set_xlabel("seconds since the job was created")
+    return ax
