@@ -38,6 +38,26 @@ MIN_COUNT = 20
 _DURATIONS = ("queue_seconds", "processing_seconds", "total_seconds")
 
 
+def _equals(series: pd.Series, value: str) -> np.ndarray:
+    """``series == value`` as a numpy mask; on categoricals it compares codes."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = list(series.cat.categories)
+        if value not in categories:
+            return np.zeros(len(series), dtype=bool)
+        mask: np.ndarray = series.cat.codes.to_numpy() == categories.index(value)
+        return mask
+    return (series.astype(str) == value).to_numpy()
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes and the values they stand for (categoricals: no string work)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        return codes, list(series.cat.categories)
+    factorized, uniques = pd.factorize(series, sort=True)
+    return factorized.astype(np.int64), list(uniques)
+
+
 def _group_keys(by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
@@ -153,13 +173,12 @@ def duration_summary(
     _check_columns(frame, [*keys, *columns], "duration_summary")
     names = [f"p{round(q * 100, 3):g}" for q in percentiles]
     rows = []
-    grouped = (
-        [((), frame)]
-        if not keys
-        else frame.assign(**{k: _as_str(frame[k]) for k in keys}).groupby(keys, sort=True)
-    )
+    subset = frame[[*keys, *columns]]
+    # Categorical keys group on their codes (observed only): no string conversion.
+    grouped = [((), subset)] if not keys else subset.groupby(keys, observed=True, sort=True)
     for group_key, part in grouped:
         key = group_key if isinstance(group_key, tuple) else (group_key,)
+        key = tuple(str(k) if isinstance(k, str) else k for k in key)
         for column in columns:
             values = part[column].dropna().to_numpy(dtype=float)
             qs = np.quantile(values, percentiles) if len(values) else [np.nan] * len(names)
@@ -409,12 +428,11 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
 
 
 def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.DataFrame:
-    """Share of finished jobs' time spent in each stage, and waiting between stages.
+    """Share of succeeded jobs' time spent in each stage, and waiting between stages.
 
-    For each job that finished (all its tasks done), its time is ``total`` = last task
-    finish - job creation; each task kind's ``processing_seconds`` is time in that stage
-    (encode kinds are pooled as ``encode``); the rest is ``waiting`` (queue and
-    hand-offs).
+    For each succeeded job, its time is ``total`` = last task finish - job creation;
+    each task kind's ``processing_seconds`` is time in that stage (encode kinds are
+    pooled as ``encode``); the rest is ``waiting`` (queue and hand-offs).
 
     Returns
     -------
@@ -436,47 +454,56 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         ],
         "stage_breakdown",
     )
-    done = tasks[tasks["job_status"].astype("string") == "succeeded"]
-    stage = (
-        done["kind"]
-        .astype("string")
-        .where(~done["kind"].astype("string").isin(ENCODE_KINDS), "encode")
-    )
-    data = done.assign(stage=stage, **{k: _as_str(done[k]) for k in keys})
-    per_job = data.groupby("job_id").agg(
-        end=("finished_at", "max"),
-        start=("job_created_at", "first"),
-        **{k: (k, "first") for k in keys},
-    )
-    per_job["total"] = (per_job["end"] - per_job["start"]).dt.total_seconds()
-    stages = data.pivot_table(
-        index="job_id",
-        columns="stage",
-        values="processing_seconds",
-        aggfunc="sum",
-        fill_value=0.0,
-        observed=True,
-    )
-    stages = stages.reindex(columns=["probe", "import", "encode", "export"], fill_value=0.0)
-    stages["waiting"] = per_job["total"] - stages.sum(axis=1)
-    joined = stages.join(per_job[[*keys, "total"]])
-    groups = [((), joined)] if not keys else list(joined.groupby(keys, sort=True))
+    columns = [*keys, "stage", "seconds", "share", "jobs"]
+    needed = ["job_id", "kind", "processing_seconds", "finished_at", "job_created_at", *keys]
+    done = tasks[list(dict.fromkeys(needed))][_equals(tasks["job_status"], "succeeded")]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    # Integer codes all the way: millions of tasks aggregate with bincount, not groupby.
+    job, _ = pd.factorize(done["job_id"], sort=False)
+    n_jobs = int(job.max()) + 1
+    end = np.full(n_jobs, -np.inf)
+    np.maximum.at(end, job, np.nan_to_num(_ms(done["finished_at"]), nan=-np.inf))
+    start = np.full(n_jobs, np.nan)
+    start[job] = _ms(done["job_created_at"])
+    total = (end - start) / 1000.0
+    total[~np.isfinite(total)] = 0.0
+    labels: list[str] = ["all"]
+    group_codes = np.zeros(len(done), dtype=np.int64)
+    if keys:
+        group_codes, uniques = _codes(done[keys[0]])
+        labels = [str(u) for u in uniques]
+    job_group = np.zeros(n_jobs, dtype=np.int64)
+    job_group[job] = group_codes
+    n_groups = len(labels)
+    stages = ("probe", "import", "encode", "export")
+    kind_codes, kinds = _codes(done["kind"])
+    stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
+    lookup = np.array([stage_of.get(str(k), -1) for k in kinds], dtype=np.int64)
+    stage = lookup[kind_codes] if len(lookup) else np.full(len(done), -1)
+    seconds = done["processing_seconds"].to_numpy(dtype=float, na_value=0.0)
+    counted = stage >= 0
+    sums = np.bincount(
+        group_codes[counted] * 4 + stage[counted], weights=seconds[counted], minlength=n_groups * 4
+    ).reshape(n_groups, 4)
+    totals = np.bincount(job_group, weights=total, minlength=n_groups)
+    jobs_per_group = np.bincount(job_group, minlength=n_groups)
     rows = []
-    for group_key, part in groups:
-        key = group_key if isinstance(group_key, tuple) else (group_key,)
-        total = part["total"].sum()
-        for name in ("probe", "import", "encode", "export", "waiting"):
-            seconds = float(part[name].sum())
+    for g, label in enumerate(labels):
+        if not jobs_per_group[g]:
+            continue  # a category with no succeeded job
+        values = [*sums[g], totals[g] - sums[g].sum()]
+        for name, value in zip((*stages, "waiting"), values, strict=True):
             rows.append(
                 {
-                    **dict(zip(keys, key, strict=True)),
+                    **({keys[0]: str(label)} if keys else {}),
                     "stage": name,
-                    "seconds": seconds,
-                    "share": seconds / total if total else np.nan,
-                    "jobs": len(part),
+                    "seconds": float(value),
+                    "share": float(value / totals[g]) if totals[g] else np.nan,
+                    "jobs": int(jobs_per_group[g]),
                 }
             )
-    return pd.DataFrame(rows, columns=[*keys, "stage", "seconds", "share", "jobs"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def realtime_factor(
