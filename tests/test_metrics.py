@@ -266,3 +266,13 @@ def test_metrics_agree_with_duckdb(tmp_path: Path) -> None:
         assert summary.loc[kind, "count"] == count
         assert summary.loc[kind, "p50"] == pytest.approx(p50, abs=1e-9)
         assert summary.loc[kind, "p95"] == pytest.approx(p95, abs=1e-9)
+
+
+def test_latency_over_time_exact(small: itf.JobFrames) -> None:
+    out = metrics.latency_over_time(small.jobs, freq="1h", percentiles=(0.5,))
+    queue = out[out["column"] == "queue_seconds"].set_index("bucket")
+    # Hour 0 finished job_1 (queue 2 s) and job_3 (0.9 s); job_4 never started.
+    assert queue.loc[ts(T0), "count"] == 2 and queue.loc[ts(T0), "p50"] == pytest.approx(1.45)
+    assert queue.loc[ts(T0 + H), "p50"] == 1.0  # job_2
+    processing = out[out["column"] == "processing_seconds"].set_index("bucket")
+    assert processing.loc[ts(T0), "p50"] == pytest.approx((10.0 + 199.0) / 2)

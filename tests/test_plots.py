@@ -125,3 +125,10 @@ def test_draws_into_a_given_axes(frames: itf.JobFrames) -> None:
     left, right = figure.subplots(1, 2)
     assert plots.plot_failure_rate(frames.jobs, ax=right) is right
     assert not left.patches and right.patches
+
+
+def test_duration_histogram_and_missing_job(frames: itf.JobFrames) -> None:
+    ax = plots.plot_durations(frames.jobs, style="hist")
+    assert ax.patches and ax.get_ylabel() == "jobs"
+    empty = plots.plot_job_timeline(frames, "job_does_not_exist")
+    assert any(t.get_text() == "no data" for t in empty.texts)
