@@ -149,6 +149,7 @@ def plot_throughput(
             )
             bottom = bottom + heights
         ax.legend(title=by, loc="upper left", fontsize="small", ncols=3)
+        ax.set_ylim(0, float(bottom.max()) * 1.25)  # headroom: the legend covers no bar
     ax.set_title(title)
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel(f"jobs per {_per(freq)}")
