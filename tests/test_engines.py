@@ -146,3 +146,72 @@ def test_pyspark_local(spark: Any, lake_path: Path, expected: dict[str, Any]) ->
     ms = {r[0]: r[1] for r in jobs.select("job_id", F.unix_millis("created_at")).collect()}
     assert ms == expected["ids_ms"]
     assert spark.read.parquet(str(lake_path / "tasks")).count() == expected["tasks"]
+
+
+def _sql_expectations(lake_path: Path) -> dict[str, Any]:
+    from ittybit_frames import metrics
+
+    jobs = itf.read_parquet(lake_path).jobs
+    hours = metrics.throughput(jobs, freq="1h", by="status")
+    rates = metrics.failure_rate(jobs).set_index("kind")
+    durations = metrics.duration_summary(jobs, percentiles=(0.5, 0.95))
+    return {
+        "throughput": {
+            (int(b.value // 10**6), s): n
+            for b, s, n in hours[hours["jobs"] > 0][["bucket", "status", "jobs"]].itertuples(
+                index=False
+            )
+        },
+        "failure_rate": rates["failure_rate"].to_dict(),
+        "finished": rates["finished"].to_dict(),
+        "p95": {(r.kind, r.column): r.p95 for r in durations.itertuples()},
+        "p50": {(r.kind, r.column): r.p50 for r in durations.itertuples()},
+    }
+
+
+def _check_sql_rows(rows: dict[str, list[Any]], want: dict[str, Any]) -> None:
+    assert {(int(b), s): n for b, s, n in rows["throughput"]} == want["throughput"]
+    assert {r[0]: r[1] for r in rows["failure_rate"]} == want["finished"]
+    assert {r[0]: pytest.approx(float(r[4]), abs=1e-12) for r in rows["failure_rate"]} == (
+        want["failure_rate"]
+    )
+    for kind, _, q50, q95, p50, p95, t50, t95 in rows["duration_percentiles"]:
+        for column, (lo, hi) in (
+            ("queue_seconds", (q50, q95)),
+            ("processing_seconds", (p50, p95)),
+            ("total_seconds", (t50, t95)),
+        ):
+            assert lo == pytest.approx(want["p50"][(kind, column)], abs=1e-9)
+            assert hi == pytest.approx(want["p95"][(kind, column)], abs=1e-9)
+
+
+def test_standard_sql_on_duckdb(lake_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    from ittybit_frames import sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(sql.view_sql(str(lake_path), "duckdb"))
+    rows = {}
+    for name, query in sql.QUERIES.items():
+        result = con.execute(query).fetchall()
+        if name == "throughput":
+            result = [(b.timestamp() * 1000, s, n) for b, s, n in result]
+        rows[name] = result
+    _check_sql_rows(rows, _sql_expectations(lake_path))
+
+
+@pytest.mark.slow
+def test_standard_sql_on_spark(spark: Any, lake_path: Path) -> None:
+    import calendar
+
+    from ittybit_frames import sql
+
+    spark.sql(sql.view_sql(str(lake_path), "spark"))
+    rows = {}
+    for name, query in sql.QUERIES.items():
+        result = [tuple(r) for r in spark.sql(query).collect()]
+        if name == "throughput":  # naive datetimes in the UTC session time zone
+            result = [(calendar.timegm(b.timetuple()) * 1000, s, n) for b, s, n in result]
+        rows[name] = result
+    _check_sql_rows(rows, _sql_expectations(lake_path))
