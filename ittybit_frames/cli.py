@@ -1,7 +1,7 @@
 """The ``ittybit-frames`` command. The only module that configures logging.
 
-Exit codes: 0 success; 1 finished with per-item failures; 2 usage or configuration
-error; 3 interrupted.
+Exit codes: 0 success; 1 finished with per-item failures (or the API could not be
+reached); 2 usage or configuration error; 3 interrupted.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from typing import Any
 import orjson
 
 from ittybit_frames import __version__
-from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
+from ittybit_frames.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    IttybitError,
+    NetworkError,
+)
 
 __all__ = ["main"]
 
@@ -79,14 +84,108 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_sync(args: argparse.Namespace) -> int:
-    from ittybit_frames.sync import sync
-
-    options: dict[str, Any] = {"concurrency": args.concurrency, "progress": args.progress}
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "concurrency": args.concurrency,
+        "progress": args.progress,
+        "max_attempts": args.max_attempts,
+    }
     if args.base_url:
         options["base_url"] = args.base_url
     if args.rate_limit:
         options["rate_limit"] = args.rate_limit
+    return options
+
+
+def _read_ids(args: argparse.Namespace) -> list[str] | None:
+    if args.ids:
+        return list(args.ids)
+    if args.ids_file:
+        path = Path(args.ids_file)
+        if not path.exists():
+            raise ConfigurationError(f"--ids-file {path} does not exist")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
+    return None
+
+
+def _atomic_bytes(target: Path, body: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(body)
+    tmp.replace(target)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ittybit_frames.client import Client
+    from ittybit_frames.frames import to_frames
+    from ittybit_frames.lake import write_parquet
+    from ittybit_frames.loaders import _filter
+
+    ids = _read_ids(args)
+    if args.out == "-" and args.format != "ndjson":
+        raise ConfigurationError("--out - (stdout) works with --format ndjson only")
+    began = time.monotonic()
+    failures = None
+    with Client(**_client_options(args)) as client:
+        try:
+            if ids is not None:
+                result = client.fetch_jobs(ids)
+                records, failures = result.jobs, result.failures
+            else:
+                records = list(
+                    client.iter_jobs(
+                        kind=args.kind, status=args.status, since=args.since, until=args.until
+                    )
+                )
+        except KeyboardInterrupt:
+            _say("Interrupted: nothing was written.")
+            return EXIT_INTERRUPTED
+        stats = client.stats
+    frames = to_frames(records)
+    if ids is not None and (args.kind or args.status or args.since or args.until):
+        frames = _filter(
+            frames, kind=args.kind, status=args.status, since=args.since, until=args.until
+        )
+        keep = set(frames.jobs["job_id"].dropna())
+        records = [r for r in records if r.get("id") in keep]
+    out = Path(args.out)
+    if args.format == "parquet":
+        write_parquet(frames, out, mode="overwrite", profile=args.profile)
+    elif args.format == "csv":
+        for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
+            _atomic_bytes(out / f"{name}.csv", frame.to_csv(index=False).encode())
+    elif args.out == "-":
+        sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        sys.stdout.flush()
+    else:
+        _atomic_bytes(out, b"".join(orjson.dumps(r) + b"\n" for r in records))
+    n_failed = 0 if failures is None else len(failures)
+    _say(
+        f"Exported {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks) to {args.out} as "
+        f"{args.format} in {time.monotonic() - began:.1f} s ({stats.requests:,} requests, "
+        f"{stats.retries:,} retries); {len(frames.problems):,} data problems."
+    )
+    if failures is not None:
+        for row in failures.itertuples():
+            _say(f"failed: {row.job_id}: {row.message}")
+    if args.json and args.out != "-":
+        summary = {
+            "jobs": len(frames.jobs),
+            "tasks": len(frames.tasks),
+            "failures": n_failed,
+            "problems": len(frames.problems),
+            "requests": stats.requests,
+            "out": str(out.resolve()),
+        }
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return EXIT_PARTIAL if n_failed else EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from ittybit_frames.sync import sync
+
+    options = _client_options(args)
     try:
         report = sync(
             args.path,
@@ -200,11 +299,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     syn = sub.add_parser("sync", parents=[common], help="bring a Parquet lake up to date")
     syn.add_argument("path", help="the lake folder")
-    syn.add_argument("--since", help="first sync only: how far back (7d, 2026-11-01...)")
+    syn.add_argument(
+        "--since", type=_when, help="first sync only: how far back (7d, 2026-11-01...)"
+    )
     syn.add_argument("--kind", help="only jobs of this kind")
-    syn.add_argument("--base-url", help="API base URL (default: ITTYBIT_BASE_URL or the API)")
-    syn.add_argument("--concurrency", type=_positive_int, default=16)
-    syn.add_argument("--rate-limit", type=float, default=None, help="requests/second")
+    _add_client_arguments(syn)
     syn.add_argument(
         "--batch-jobs", type=_positive_int, default=2000, help="jobs written per checkpoint"
     )
@@ -213,11 +312,32 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     syn.set_defaults(func=_cmd_sync)
 
+    exp = sub.add_parser("export", parents=[common], help="export jobs by ID or by listing")
+    exp.add_argument(
+        "--out",
+        required=True,
+        help="lake folder (parquet), folder (csv) or file (ndjson; - for stdout)",
+    )
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ids", nargs="+", metavar="ID", help="job IDs to fetch")
+    which.add_argument("--ids-file", help="file with one job ID per line (# comments)")
+    which.add_argument("--all", action="store_true", help="walk the whole listing")
+    exp.add_argument("--kind", help="only jobs of this kind")
+    exp.add_argument("--status", help="only jobs with this status")
+    exp.add_argument("--since", type=_when, help="only jobs created since (7d, 12h, 2026-11-01...)")
+    exp.add_argument("--until", type=_when, help="only jobs created before")
+    exp.add_argument("--format", choices=("parquet", "csv", "ndjson"), default="parquet")
+    exp.add_argument(
+        "--profile", default="default", choices=("default", "spark", "bigquery", "athena")
+    )
+    _add_client_arguments(exp)
+    exp.set_defaults(func=_cmd_export)
+
     rep = sub.add_parser("report", parents=[common], help="write an HTML + PNG report")
     rep.add_argument("path", help="the lake folder")
     rep.add_argument("--out", required=True, help="folder for report.html and the PNGs")
-    rep.add_argument("--since", help="only jobs created since (7d, 2026-11-01...)")
-    rep.add_argument("--until", help="only jobs created before")
+    rep.add_argument("--since", type=_when, help="only jobs created since (7d, 2026-11-01...)")
+    rep.add_argument("--until", type=_when, help="only jobs created before")
     rep.set_defaults(func=_cmd_report)
 
     schema = sub.add_parser("schema", parents=[common], help="print the data dictionary")
@@ -238,6 +358,29 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--advance-every", type=float, default=None, help="advance jobs every N s")
     sim.set_defaults(func=_cmd_simulate)
     return parser
+
+
+def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-url", help="API base URL (default: ITTYBIT_BASE_URL or the API)")
+    parser.add_argument("--concurrency", type=_positive_int, default=16)
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests/second")
+    parser.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=8,
+        help="attempts per request before giving up",
+    )
+
+
+def _when(text: str) -> str:
+    """Validate a WHEN argument early (ISO date or time, epoch, or a span like 7d)."""
+    from ittybit_frames.normalize import parse_when
+
+    try:
+        parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -278,6 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, AuthenticationError) as exc:
         _say(f"error: {exc}")
         return EXIT_USAGE
+    except NetworkError as exc:
+        _say(
+            f"error: {exc}. Check --base-url / ITTYBIT_BASE_URL and the network; an "
+            "interrupted sync resumes when run again."
+        )
+        return EXIT_PARTIAL
     except IttybitError as exc:
         _say(f"error: {exc}")
         return EXIT_PARTIAL
