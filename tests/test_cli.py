@@ -25,6 +25,9 @@ def test_demo_leaves_a_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     frames = itf.read_parquet(tmp_path / "lake")
     assert len(frames.jobs) == 300 and frames.jobs["job_id"].is_unique
     assert len(frames.tasks) == 1200
+    page = Path(summary["report"])
+    assert page == tmp_path / "report" / "report.html" and page.stat().st_size > 10_000
+    assert len(list(page.parent.glob("*.png"))) == 7
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
