@@ -258,22 +258,7 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
         if name == "failure_rate":
             parts.append(_table(failure_table, floats="{:.2%}"))
         if name == "top_errors" and len(errors):
-            parts.append(
-                _table(
-                    errors[
-                        [
-                            "error",
-                            "count",
-                            "share",
-                            "kinds",
-                            "first_seen",
-                            "last_seen",
-                            "example_job_ids",
-                        ]
-                    ],
-                    floats="{:.1%}",
-                )
-            )
+            parts.append(_table(errors.drop(columns=["error_kind"]), floats="{:.1%}"))
         if name == "durations":
             parts.append(_table(summary))
     parts.append("<h2>Data problems</h2>")
