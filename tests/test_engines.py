@@ -215,3 +215,55 @@ def test_standard_sql_on_spark(spark: Any, lake_path: Path) -> None:
             result = [(calendar.timegm(b.timetuple()) * 1000, s, n) for b, s, n in result]
         rows[name] = result
     _check_sql_rows(rows, _sql_expectations(lake_path))
+
+
+@pytest.mark.slow
+def test_spark_metrics_match_pandas(spark: Any, lake_path: Path) -> None:
+    import calendar
+
+    from ittybit_frames import metrics
+    from ittybit_frames import spark as itf_spark
+
+    jobs_pd = itf.read_parquet(lake_path).jobs
+    jobs, _ = itf_spark.read_lake(spark, str(lake_path))
+
+    def ms(value: Any) -> int:
+        return calendar.timegm(value.timetuple()) * 1000 + value.microsecond // 1000
+
+    got = {
+        (ms(r["bucket"]), r["status"]): r["jobs"]
+        for r in itf_spark.throughput(jobs, freq="1h", by="status").collect()
+    }
+    want = metrics.throughput(jobs_pd, freq="1h", by="status")
+    assert got == {(int(b.value // 10**6), s): n for b, s, n in want.itertuples(index=False)}
+
+    rates = {r["kind"]: r.asDict() for r in itf_spark.failure_rate(jobs).collect()}
+    for row in metrics.failure_rate(jobs_pd).itertuples(index=False):
+        spark_row = rates[row.kind]
+        assert (
+            spark_row["finished"],
+            spark_row["failed"],
+            spark_row["cancelled_by_failure"],
+            spark_row["cancelled_by_user"],
+        ) == (row.finished, row.failed, row.cancelled_by_failure, row.cancelled_by_user)
+        assert spark_row["failure_rate"] == pytest.approx(row.failure_rate, abs=1e-12)
+
+    summary = {
+        (r["kind"], r["column"]): r.asDict()
+        for r in itf_spark.duration_summary(jobs, percentiles=(0.5, 0.95)).collect()
+    }
+    for row in metrics.duration_summary(jobs_pd, percentiles=(0.5, 0.95)).itertuples(index=False):
+        spark_row = summary[(row.kind, row.column)]
+        assert spark_row["count"] == row.count
+        assert spark_row["p50"] == pytest.approx(row.p50, abs=1e-9)
+        assert spark_row["p95"] == pytest.approx(row.p95, abs=1e-9)
+
+    flight = [
+        (ms(r["time"]), r["queued"], r["processing"])
+        for r in itf_spark.in_flight(jobs, freq="10min").collect()
+    ]
+    want_flight = metrics.in_flight(jobs_pd, freq="10min")
+    assert flight == [
+        (int(t.value // 10**6), q, p) for t, q, p, _ in want_flight.itertuples(index=False)
+    ]
+    assert itf_spark.in_flight_peak(jobs) == want_flight.attrs["peak"]

@@ -25,8 +25,12 @@ def test_notebook_runs_and_is_committed_without_outputs(
             assert not cell.outputs and cell.execution_count is None, "clear outputs"
     monkeypatch.delenv("ITTYBIT_API_KEY", raising=False)  # the simulator, never the API
     monkeypatch.setenv("ITTYBIT_DEMO_JOBS", "1500")
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
