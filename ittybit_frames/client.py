@@ -439,12 +439,21 @@ def _quiet_stamina() -> None:
         stamina_logger.addHandler(logging.NullHandler())
 
 
+_LONG_NUMBER = re.compile(rb"\d{19,}")
+
+
 def _loads(body: bytes) -> Any:
     # Parsing many small objects is 2-3x faster with the cyclic GC paused: it would
     # otherwise run over and over on the containers we are creating.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if _LONG_NUMBER.search(body):
+            # orjson reads integers beyond 64 bits as floats (losing digits): the stdlib
+            # keeps them exact. Only bodies with such long digit runs pay for it.
+            import json
+
+            return json.loads(body)
         return orjson.loads(body)
     finally:
         if was_enabled:
@@ -620,7 +629,7 @@ class AsyncClient:
             raise _error_from_response(response, body, "GET", url)
         try:
             payload = _loads(body)
-        except orjson.JSONDecodeError as exc:
+        except ValueError as exc:  # orjson and json decode errors are both ValueErrors
             raise NetworkError(
                 f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
             ) from exc

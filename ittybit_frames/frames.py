@@ -59,7 +59,7 @@ def _json(value: Any) -> str:
     try:
         return orjson.dumps(value, option=_JSON_OPTS).decode()
     except TypeError:
-        return json.dumps(value, sort_keys=True, default=repr)
+        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
 
 
 @dataclass

@@ -111,7 +111,7 @@ class _State:
             job = self.jobs[jid]
             if not tasks:
                 job = {k: v for k, v in job.items() if k != "tasks"}
-            data = cache[jid] = orjson.dumps(job)
+            data = cache[jid] = _dumps(job)
         return data
 
     def touch(self, jid: str) -> None:
@@ -119,9 +119,20 @@ class _State:
         self.bare.pop(jid, None)
 
 
+def _dumps(value: Any) -> bytes:
+    """JSON bytes; integers beyond 64 bits (valid JSON, refused by orjson) via the stdlib."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        import json
+
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def _created_ms(job: dict[str, Any]) -> int:
+    """Integer creation time for ordering; anything else (the API may send junk) is 0."""
     value = job.get("created_at", 0)
-    return value if isinstance(value, int) else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class SimulatorAPI:
@@ -170,13 +181,11 @@ class SimulatorAPI:
         self.requests: list[RequestRecord] = []
         self._state = _State()
         self._state.load(jobs)
-        self._clock = (
-            max(
-                (int(j.get("updated_at") or 0) for j in self._state.jobs.values()),
-                default=int(time.time() * 1000),
-            )
-            + 1000
-        )
+        # The clock for advancing jobs starts past the newest (integer) update served.
+        stamps = [
+            _created_ms({"created_at": j.get("updated_at")}) for j in self._state.jobs.values()
+        ]
+        self._clock = max([s for s in stamps if s] or [int(time.time() * 1000)]) + 1000
         self._rng = random.Random(seed)
         self._scripted: list[str] = []
         self._host, self._port = host, port
@@ -296,7 +305,10 @@ class SimulatorAPI:
             status = job.get("status")
             if status in _TERMINAL:
                 continue
-            tasks = job.get("tasks") or []
+            raw_tasks = job.get("tasks")
+            tasks = (
+                [t for t in raw_tasks if isinstance(t, dict)] if isinstance(raw_tasks, list) else []
+            )
             if status == "queued":
                 job.update(status="processing", started_at=now, updated_at=now)
                 if tasks:
@@ -535,7 +547,11 @@ class _Conn(asyncio.Protocol):
         length = int(headers.get("content-length", "0") or 0)
         self.buf = self.buf[length:]  # bodies are not used by any GET route
         keep_alive = headers.get("connection", "").lower() != "close"
-        result = self.api.handle(method, target, headers)
+        try:
+            result = self.api.handle(method, target, headers)
+        except Exception:  # a bug here must look like a server error, not a hang
+            logger.exception("simulator failed to answer %s %s", method, target)
+            result = _error(500, "internal_error", "The simulator failed to answer.")
         self.busy = True
         delay = self.api.latency + (
             self.api.jitter * self.api._rng.random() if self.api.jitter else 0
