@@ -88,7 +88,11 @@ def test_chaos_sync_with_kills_equals_a_fault_free_run(tmp_path: Path) -> None:
 # Any JSON value an HTTP API could send (valid UTF-8: no lone surrogates).
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | _text,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=6,
 )
