@@ -147,9 +147,12 @@ def sync(
     start_stats = active.stats
     report = SyncReport()
     try:
-        cut, by_id = _plan_refresh(root)
+        cut, unfinished = _plan_refresh(root)
         listed = _walk(root, active, kind, parse_when(since), cut, batch_jobs, profile, report)
-        _refresh(root, active, [j for j in by_id if j not in listed], batch_jobs, profile, report)
+        # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
+        _refresh(
+            root, active, [j for j in unfinished if j not in listed], batch_jobs, profile, report
+        )
     finally:
         stats = active.stats
         if own:
@@ -197,8 +200,10 @@ def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
     -------
     cut : int or None
         Extend the listing walk down to this creation time (epoch ms), or None.
-    by_id : list of str
-        Unfinished jobs to fetch by ID (those older than the cut).
+    unfinished : list of str
+        Every unfinished job, newest first: those the walk does not reach (older than
+        the cut, or skipped because a resumed walk keeps its own bound) are then
+        fetched by ID.
     """
     lake = _lake_jobs(root)
     if lake.empty:
@@ -212,15 +217,15 @@ def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
     order = np.argsort(-np.nan_to_num(times, nan=-np.inf), kind="stable")
     ids = unfinished["job_id"].astype(str).to_numpy()[order]
     times = times[order]
-    best_cost, best_cut, best_i = len(ids), None, -1
+    best_cost, best_cut = len(ids), None
     for i, t in enumerate(times):
         if np.isnan(t):
             break  # no creation time: it can only be fetched by ID
         in_window = len(created_all) - int(np.searchsorted(created_all, t, side="left"))
         cost = -(-in_window // 100) + (len(ids) - i - 1)
         if cost < best_cost:
-            best_cost, best_cut, best_i = cost, int(t), i
-    return best_cut, [str(j) for j in ids[best_i + 1 :]]
+            best_cost, best_cut = cost, int(t)
+    return best_cut, [str(j) for j in ids]
 
 
 def _ms(values: pd.Series) -> np.ndarray:
@@ -251,6 +256,8 @@ def _walk(
     if walk is not None:
         report.resumed = True
         lower = walk.get("lower")
+        if lower is not None and cut is not None and kind is None:
+            lower = min(lower, cut)
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
     buffer: list[dict[str, Any]] = []

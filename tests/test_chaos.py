@@ -72,7 +72,7 @@ def test_chaos_sync_with_kills_equals_a_fault_free_run(tmp_path: Path) -> None:
             if proc.stderr:
                 proc.stderr.close()
             assert itf.read_parquet(lake).jobs["job_id"].is_unique
-        api.advance_every = None  # jobs stop moving: the last run can catch up
+        api.stop_advancing()  # jobs stop moving: the last run can catch up
         final = _cli_sync(lake, api)
         _, err = final.communicate(timeout=300)
         assert final.returncode == 0, err.decode()

@@ -61,12 +61,21 @@ def test_refresh_plan_lists_recent_and_fetches_old_stragglers(tmp_path: Path) ->
     straggler = next(j for j in history[:100] if j["status"] == "succeeded")
     straggler.update(status="processing", finished_at=None)
     itf.to_frames(history).to_parquet(tmp_path)
-    cut, by_id = _plan_refresh(tmp_path)
-    assert by_id == [straggler["id"]]  # one old job: cheaper by ID than 19 pages
+    cut, unfinished = _plan_refresh(tmp_path)
     recent = [
         j for j in history if j["status"] in ("queued", "processing") and j["id"] != straggler["id"]
     ]
+    # The walk reaches down to the oldest recent one; the old straggler is cheaper by ID
+    # than the 19 pages between them, so it stays below the cut (fetched by ID).
     assert cut == min(j["created_at"] for j in recent)
+    assert straggler["created_at"] < cut
+    assert set(unfinished) == {j["id"] for j in recent} | {straggler["id"]}
+    with serve(history) as api, fast_client(api) as client:
+        itf.sync(tmp_path / "synced", client=client)  # first sync: the whole listing
+        mark = len(api.requests)
+        itf.sync(tmp_path / "synced", client=client)
+        gets = [r.path for r in api.requests[mark:] if r.path.startswith("/jobs/")]
+    assert gets == [f"/jobs/{straggler['id']}"]
 
 
 def test_new_jobs_are_listed_down_to_the_frontier(tmp_path: Path) -> None:

@@ -292,9 +292,16 @@ class SimulatorAPI:
             raise ValueError(f"unknown faults {sorted(unknown)}")
         self._call(self._scripted.extend, list(faults))
 
+    def stop_advancing(self) -> None:
+        """Stop the automatic advance; once this returns, no job moves on its own."""
+        # Runs on the server's loop, so it cannot interleave with an advance under way.
+        self._call(setattr, self, "advance_every", None)
+
     def _auto_advance(self) -> None:
+        if not self.advance_every:
+            return
         self._advance_once()
-        if self._loop is not None and self.advance_every:
+        if self._loop is not None:
             self._loop.call_later(self.advance_every, self._auto_advance)
 
     def _advance_once(self) -> set[str]:
