@@ -34,7 +34,7 @@ def run(name: str, args: list[str]) -> str:
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     shown = " ".join(["python -m", f"bench.{name}", *args])
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = "\n".join(line for line in result.stdout.splitlines() if line.strip())
+    table = result.stdout.strip()
     return f"Command: `{shown}` ({stamp}).\n\n{table}\n"
 
 
