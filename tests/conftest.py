@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,3 +34,23 @@ def fast_client(api: SimulatorAPI, **options: Any) -> Client:
     options.setdefault("backoff_initial", 0.001)
     options.setdefault("backoff_max", 0.01)
     return Client(api.api_key, base_url=api.url, **options)
+
+
+def cli_sync(lake: Path, api: SimulatorAPI, *extra: str) -> subprocess.Popen[bytes]:
+    """``ittybit-frames sync LAKE`` in its own process, pointed at the simulator."""
+    env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ittybit_frames.cli",
+            "sync",
+            str(lake),
+            "--batch-jobs",
+            "100",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,31 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ittybit_frames as itf
-from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
-from tests.conftest import fast_client
-
-
-def _cli_sync(lake: Path, api: SimulatorAPI) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ittybit_frames.cli",
-            "sync",
-            str(lake),
-            "-q",
-            "--batch-jobs",
-            "100",
-            "--concurrency",
-            "4",
-            "--max-attempts",
-            "25",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+from ittybit_frames.simulator import Faults, generate_history, serve
+from tests.conftest import cli_sync, fast_client
 
 
 @pytest.mark.slow
@@ -61,7 +35,7 @@ def test_chaos_sync_with_kills_equals_a_fault_free_run(tmp_path: Path) -> None:
         record=False,
     ) as api:
         for _ in range(2):  # two SIGKILLs in the middle of a run, then resumes
-            proc = _cli_sync(lake, api)
+            proc = cli_sync(lake, api, "-q", "--concurrency", "4", "--max-attempts", "25")
             deadline = time.monotonic() + 120
             while not (lake / "_ittybit_frames.json").exists() and proc.poll() is None:
                 assert time.monotonic() < deadline
@@ -73,7 +47,7 @@ def test_chaos_sync_with_kills_equals_a_fault_free_run(tmp_path: Path) -> None:
                 proc.stderr.close()
             assert itf.read_parquet(lake).jobs["job_id"].is_unique
         api.stop_advancing()  # jobs stop moving: the last run can catch up
-        final = _cli_sync(lake, api)
+        final = cli_sync(lake, api, "-q", "--concurrency", "4", "--max-attempts", "25")
         _, err = final.communicate(timeout=300)
         assert final.returncode == 0, err.decode()
         state = api.jobs

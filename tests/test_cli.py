@@ -165,32 +165,14 @@ def test_missing_key_and_unreachable_server(
 
 
 def test_ctrl_c_leaves_a_consistent_lake(tmp_path: Path) -> None:
-    import os
     import signal
-    import subprocess
-    import sys
     import time
 
     from ittybit_frames.simulator import generate_history
+    from tests.conftest import cli_sync
 
     with serve(generate_history(3000, seed=12), latency=0.02) as api:
-        env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ittybit_frames.cli",
-                "sync",
-                str(tmp_path / "lake"),
-                "--batch-jobs",
-                "100",
-                "--concurrency",
-                "2",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = cli_sync(tmp_path / "lake", api, "--concurrency", "2")
         deadline = time.monotonic() + 60
         while not (tmp_path / "lake" / "_ittybit_frames.json").exists():
             assert time.monotonic() < deadline and proc.poll() is None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.lake import read_manifest
 from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
-from tests.conftest import fast_client
+from tests.conftest import cli_sync, fast_client
 
 
 def assert_same_lake(a: Path, b: Path) -> None:
@@ -124,27 +122,6 @@ def test_interrupted_sync_resumes_without_refetching(
     assert_same_lake(tmp_path / "lake", tmp_path / "fresh")
 
 
-def _sync_process(lake: Path, api: SimulatorAPI) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ittybit_frames.cli",
-            "sync",
-            str(lake),
-            "-q",
-            "--batch-jobs",
-            "100",
-            "--concurrency",
-            "4",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
     """Ten trials: start the CLI sync, SIGKILL it at a random moment, check the lake
@@ -154,19 +131,23 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
     with serve(history, latency=0.02, record=False) as api:
         # How long one uninterrupted CLI sync takes here: the kills land inside it.
         began = time.monotonic()
-        reference = _sync_process(tmp_path / "reference", api)
-        assert reference.wait(timeout=120) == 0
+        reference = cli_sync(tmp_path / "reference", api, "-q", "--concurrency", "4")
+        _, err = reference.communicate(timeout=120)
+        assert reference.returncode == 0, err.decode()
         whole = time.monotonic() - began
         killed = 0
         for trial in range(10):
             lake = tmp_path / f"lake{trial}"
-            proc = _sync_process(lake, api)
+            proc = cli_sync(lake, api, "-q", "--concurrency", "4")
             try:
                 proc.wait(timeout=rng.uniform(0.35, 0.9) * whole)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 killed += 1
+            finally:
+                if proc.stderr:
+                    proc.stderr.close()
             if (lake / "_ittybit_frames.json").exists():
                 frames = itf.read_parquet(lake)  # readable after the kill
                 assert frames.jobs["job_id"].is_unique
