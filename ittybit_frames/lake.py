@@ -212,11 +212,6 @@ def _from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
     return frame
 
 
-def _partition_of(created: pd.Series) -> pd.Series:
-    days: pd.Series = created.dt.strftime("%Y-%m-%d").fillna(NULL_PARTITION).astype(object)
-    return days
-
-
 def _file(root: Path, name: str, partition: str | None) -> Path:
     if partition is None:
         return root / f"{name}.parquet"
