@@ -120,7 +120,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ittybit_frames.client import Client
     from ittybit_frames.frames import to_frames
     from ittybit_frames.lake import write_parquet
-    from ittybit_frames.loaders import _filter
 
     ids = _read_ids(args)
     if args.out == "-" and args.format != "ndjson":
@@ -144,8 +143,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         stats = client.stats
     frames = to_frames(records)
     if ids is not None and (args.kind or args.status or args.since or args.until):
-        frames = _filter(
-            frames, kind=args.kind, status=args.status, since=args.since, until=args.until
+        frames = frames.subset(
+            kind=args.kind, status=args.status, since=args.since, until=args.until
         )
         keep = set(frames.jobs["job_id"].dropna())
         records = [r for r in records if r.get("id") in keep]

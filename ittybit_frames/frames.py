@@ -87,6 +87,34 @@ class JobFrames:
     def __len__(self) -> int:
         return len(self.jobs)
 
+    def subset(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> JobFrames:
+        """Jobs of this kind/status created in ``[since, until)``, with their tasks.
+
+        Returns a new JobFrames (``self`` when nothing is filtered out).
+        """
+        jobs = self.jobs
+        keep = pd.Series(True, index=jobs.index)
+        if kind is not None:
+            keep &= jobs["kind"] == canonical_kind(kind)
+        if status is not None:
+            keep &= jobs["status"] == canonical_status(status)
+        for bound, op in ((parse_when(since), "ge"), (parse_when(until), "lt")):
+            if bound is not None:
+                stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
+                keep &= getattr(jobs["created_at"], op)(stamp).fillna(False)
+        if bool(keep.all()):
+            return self
+        kept = jobs[keep.to_numpy()].reset_index(drop=True)
+        tasks = self.tasks[self.tasks["job_id"].isin(kept["job_id"])].reset_index(drop=True)
+        return JobFrames(kept, tasks, self.problems, self.failures, self.as_of)
+
     def to_parquet(self, path: Any, **options: Any) -> Any:
         """Write to a Parquet lake: see :func:`ittybit_frames.write_parquet`."""
         from ittybit_frames.lake import write_parquet

@@ -14,7 +14,6 @@ import pandas as pd
 from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.normalize import canonical_kind, canonical_status, parse_when
 
 __all__ = ["read_jobs"]
 
@@ -66,7 +65,7 @@ def read_jobs(
         if ids is not None:
             result = active.fetch_jobs(list(ids))
             frames = to_frames(result.jobs)
-            frames = _filter(frames, kind=kind, status=status, since=since, until=until)
+            frames = frames.subset(kind=kind, status=status, since=since, until=until)
             frames.failures = result.failures
         else:
             records = list(active.iter_jobs(kind=kind, status=status, since=since, until=until))
@@ -83,24 +82,3 @@ def read_jobs(
         if own:
             active.close()
     return frames
-
-
-def _filter(
-    frames: JobFrames, *, kind: str | None, status: str | None, since: Any, until: Any
-) -> JobFrames:
-    """Apply the listing filters to jobs fetched by ID."""
-    jobs = frames.jobs
-    keep = pd.Series(True, index=jobs.index)
-    if kind is not None:
-        keep &= jobs["kind"] == canonical_kind(kind)
-    if status is not None:
-        keep &= jobs["status"] == canonical_status(status)
-    for bound, op in ((parse_when(since), "ge"), (parse_when(until), "lt")):
-        if bound is not None:
-            stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
-            keep &= getattr(jobs["created_at"], op)(stamp).fillna(False)
-    if bool(keep.all()):
-        return frames
-    kept = jobs[keep].reset_index(drop=True)
-    tasks = frames.tasks[frames.tasks["job_id"].isin(kept["job_id"])].reset_index(drop=True)
-    return JobFrames(kept, tasks, frames.problems, frames.failures, frames.as_of)

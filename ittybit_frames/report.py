@@ -43,26 +43,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0 1.5rem; }
 
 def _load(frames_or_path: JobFrames | str | os.PathLike[str], since: Any, until: Any) -> JobFrames:
     if isinstance(frames_or_path, JobFrames):
-        frames = frames_or_path
-        if since is None and until is None:
-            return frames
-        from ittybit_frames.normalize import parse_when
-
-        created = frames.jobs["created_at"]
-        keep = pd.Series(True, index=frames.jobs.index)
-        if (lo := parse_when(since)) is not None:
-            keep &= (created >= pd.Timestamp(lo, unit="ms", tz="UTC")).fillna(False)
-        if (hi := parse_when(until)) is not None:
-            keep &= (created < pd.Timestamp(hi, unit="ms", tz="UTC")).fillna(False)
-        jobs = frames.jobs[keep.to_numpy()]
-        tasks = frames.tasks[frames.tasks["job_id"].isin(jobs["job_id"])]
-        return JobFrames(
-            jobs.reset_index(drop=True),
-            tasks.reset_index(drop=True),
-            frames.problems,
-            frames.failures,
-            frames.as_of,
-        )
+        return frames_or_path.subset(since=since, until=until)
     from ittybit_frames.lake import read_parquet
 
     return read_parquet(frames_or_path, since=since, until=until)
