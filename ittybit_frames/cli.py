@@ -109,17 +109,10 @@ def _read_ids(args: argparse.Namespace) -> list[str] | None:
     return None
 
 
-def _atomic_bytes(target: Path, body: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(body)
-    tmp.replace(target)
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from ittybit_frames.client import Client
     from ittybit_frames.frames import to_frames
-    from ittybit_frames.lake import write_parquet
+    from ittybit_frames.lake import write_bytes_atomic, write_parquet
 
     ids = _read_ids(args)
     if args.out == "-" and args.format != "ndjson":
@@ -153,12 +146,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         write_parquet(frames, out, mode="overwrite", profile=args.profile)
     elif args.format == "csv":
         for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
-            _atomic_bytes(out / f"{name}.csv", frame.to_csv(index=False).encode())
+            write_bytes_atomic(out / f"{name}.csv", frame.to_csv(index=False).encode())
     elif args.out == "-":
         sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
         sys.stdout.flush()
     else:
-        _atomic_bytes(out, b"".join(orjson.dumps(r) + b"\n" for r in records))
+        write_bytes_atomic(out, b"".join(orjson.dumps(r) + b"\n" for r in records))
     n_failed = 0 if failures is None else len(failures)
     _say(
         f"Exported {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks) to {args.out} as "

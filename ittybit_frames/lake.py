@@ -39,7 +39,14 @@ import pyarrow.parquet as pq
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.normalize import canonical_kind, canonical_status, parse_when
-from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table
+from ittybit_frames.schema import (
+    JOBS,
+    PROBLEMS,
+    SCHEMA_VERSION,
+    TASKS,
+    Table,
+    epoch_ms_array,
+)
 
 __all__ = [
     "PROFILES",
@@ -138,10 +145,12 @@ def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> No
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     body = {**manifest, "schema_version": SCHEMA_VERSION, "package_version": __version__}
-    _atomic_write_bytes(root / MANIFEST, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    write_bytes_atomic(root / MANIFEST, orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
 
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write a small file whole or not at all: a temporary name, fsync, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -429,13 +438,6 @@ def _write_partition(
     report.partitions.append(partition or "(all)")
 
 
-def _epoch_ms(values: pd.Series) -> np.ndarray:
-    """Timestamps as float epoch milliseconds (exact below 2**53), NaN for missing."""
-    arrow = pa.array(values, type=pa.timestamp("ms", tz="UTC"), from_pandas=True)
-    result: np.ndarray = arrow.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
-    return result
-
-
 def _merge(
     old_jobs: pd.DataFrame,
     old_tasks: pd.DataFrame,
@@ -446,12 +448,12 @@ def _merge(
     """Upsert by job_id: the newest updated_at wins; on a tie the lake keeps its row."""
     incoming = jobs.dropna(subset=["job_id"]).drop_duplicates("job_id", keep="last")
     old_updated = pd.Series(
-        _epoch_ms(old_jobs["updated_at"]), index=old_jobs["job_id"].to_numpy(dtype=object)
+        epoch_ms_array(old_jobs["updated_at"]), index=old_jobs["job_id"].to_numpy(dtype=object)
     )
     ids = incoming["job_id"].to_numpy(dtype=object)
     known = pd.Index(ids).isin(old_updated.index)
     previous = old_updated.reindex(ids).to_numpy(dtype=np.float64)
-    current = _epoch_ms(incoming["updated_at"])
+    current = epoch_ms_array(incoming["updated_at"])
     # Newer wins; a record with an updated_at beats one without; unknown IDs are new.
     with np.errstate(invalid="ignore"):
         newer = ~known | (current > previous) | (np.isnan(previous) & ~np.isnan(current))

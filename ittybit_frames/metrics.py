@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ittybit_frames.normalize import TERMINAL_STATUSES, parse_when
+from ittybit_frames.schema import epoch_ms_array
 
 __all__ = [
     "ENCODE_KINDS",
@@ -344,13 +345,6 @@ def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.Dat
     )
 
 
-def _ms(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy(dtype="datetime64[ms]", na_value=np.datetime64("NaT"))
-    out = values.astype("int64").astype(float)
-    out[np.isnat(values)] = np.nan
-    return out
-
-
 def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> pd.DataFrame:
     """How many jobs were queued and how many processing, over time.
 
@@ -367,7 +361,9 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
         ``attrs["peak"]`` holds ``{"in_flight", "at", "queued", "processing"}``.
     """
     _check_columns(jobs, ["created_at", "started_at", "finished_at"], "in_flight")
-    created, started, finished = (_ms(jobs[c]) for c in ("created_at", "started_at", "finished_at"))
+    created, started, finished = (
+        epoch_ms_array(jobs[c]) for c in ("created_at", "started_at", "finished_at")
+    )
     keep = ~np.isnan(created)
     created, started, finished = created[keep], started[keep], finished[keep]
     if not len(created):
@@ -463,9 +459,9 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     job, _ = pd.factorize(done["job_id"], sort=False)
     n_jobs = int(job.max()) + 1
     end = np.full(n_jobs, -np.inf)
-    np.maximum.at(end, job, np.nan_to_num(_ms(done["finished_at"]), nan=-np.inf))
+    np.maximum.at(end, job, np.nan_to_num(epoch_ms_array(done["finished_at"]), nan=-np.inf))
     start = np.full(n_jobs, np.nan)
-    start[job] = _ms(done["job_created_at"])
+    start[job] = epoch_ms_array(done["job_created_at"])
     total = (end - start) / 1000.0
     total[~np.isfinite(total)] = 0.0
     labels: list[str] = ["all"]

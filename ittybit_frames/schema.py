@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -36,6 +37,7 @@ __all__ = [
     "Column",
     "Table",
     "data_dictionary",
+    "epoch_ms_array",
 ]
 
 #: Bumped whenever a column is added, removed, renamed or retyped.
@@ -362,3 +364,14 @@ def data_dictionary(fmt: str = "markdown") -> str:
             out.append(f"| `{c.name}` | {c.type_name} | {c.unit} | {meaning} | {c.null} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def epoch_ms_array(values: pd.Series) -> np.ndarray:
+    """A timestamp column as float epoch milliseconds (exact below 2**53), NaN for NaT.
+
+    Durations, merges and sweep lines compute on these instead of on Timestamp objects.
+    """
+    stamps = values.to_numpy(dtype="datetime64[ms]", na_value=np.datetime64("NaT"))
+    out: np.ndarray = stamps.astype("int64").astype(np.float64)
+    out[np.isnat(stamps)] = np.nan
+    return out

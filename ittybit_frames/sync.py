@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ittybit_frames.client import Client, _failures_frame
@@ -38,6 +37,7 @@ from ittybit_frames.lake import (
     write_parquet,
 )
 from ittybit_frames.normalize import TERMINAL_STATUSES, epoch_ms, parse_when
+from ittybit_frames.schema import epoch_ms_array
 
 __all__ = ["SyncReport", "sync"]
 
@@ -211,9 +211,9 @@ def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
     unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
     if unfinished.empty:
         return None, []
-    created_all = np.sort(_ms(lake["created_at"]))
+    created_all = np.sort(epoch_ms_array(lake["created_at"]))
     created_all = created_all[~np.isnan(created_all)]
-    times = _ms(unfinished["created_at"])
+    times = epoch_ms_array(unfinished["created_at"])
     order = np.argsort(-np.nan_to_num(times, nan=-np.inf), kind="stable")
     ids = unfinished["job_id"].astype(str).to_numpy()[order]
     times = times[order]
@@ -226,12 +226,6 @@ def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
         if cost < best_cost:
             best_cost, best_cut = cost, int(t)
     return best_cut, [str(j) for j in ids]
-
-
-def _ms(values: pd.Series) -> np.ndarray:
-    arrow = pa.array(values, type=pa.timestamp("ms", tz="UTC"), from_pandas=True)
-    result: np.ndarray = arrow.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(float)
-    return result
 
 
 def _walk(
