@@ -561,14 +561,12 @@ def read_parquet(
     if not root.exists():
         raise FileNotFoundError(f"no lake at {root}: write one with write_parquet or sync")
     since_ms, until_ms = parse_when(since), parse_when(until)
-    manifest = read_manifest(root)
-    partitioned = manifest.get("partition_by", "day") == "day" and (root / "jobs").is_dir()
     job_filter = _filters(since_ms, until_ms, kind, status, "created_at", "kind", "status")
     task_filter = _filters(
         since_ms, until_ms, kind, status, "job_created_at", "job_kind", "job_status"
     )
-    jobs = _read_table(root, "jobs", JOBS, partitioned, since_ms, until_ms, job_filter, columns)
-    tasks = _read_table(root, "tasks", TASKS, partitioned, since_ms, until_ms, task_filter, None)
+    jobs = _read_table(root, "jobs", JOBS, since_ms, until_ms, job_filter, columns)
+    tasks = _read_table(root, "tasks", TASKS, since_ms, until_ms, task_filter, None)
     return JobFrames(jobs, tasks, PROBLEMS.empty())
 
 
@@ -604,11 +602,32 @@ def _day(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
 
 
+def data_files(
+    root: Path, name: str, *, since_ms: int | None = None, until_ms: int | None = None
+) -> list[str]:
+    """The Parquet files of table ``name`` (jobs, tasks), day partitions outside
+    ``[since_ms, until_ms)`` left out without being opened."""
+    single = root / f"{name}.parquet"
+    if not (root / name).is_dir():
+        return [str(single)] if single.exists() else []
+    files = []
+    for part in sorted((root / name).glob(f"{PARTITION}=*/{_FILE}")):
+        day = part.parent.name.split("=", 1)[1]
+        if day == NULL_PARTITION:
+            if since_ms is not None or until_ms is not None:
+                continue  # no creation time: outside every window
+        elif (since_ms is not None and day < _day(since_ms)) or (
+            until_ms is not None and day > _day(until_ms - 1)
+        ):
+            continue
+        files.append(str(part))
+    return files
+
+
 def _read_table(
     root: Path,
     name: str,
     table: Table,
-    partitioned: bool,
     since_ms: int | None,
     until_ms: int | None,
     row_filter: Any,
@@ -621,23 +640,7 @@ def _read_table(
         if unknown:
             raise ConfigurationError(f"unknown {name} columns {sorted(unknown)}")
         columns = [c for c in table.names if c in columns]
-    if partitioned:
-        folder = root / name
-        files = []
-        for part in sorted(folder.glob(f"{PARTITION}=*/{_FILE}")):
-            day = part.parent.name.split("=", 1)[1]
-            if day != NULL_PARTITION:
-                # Prune whole days outside the window before opening any file.
-                if since_ms is not None and day < _day(since_ms):
-                    continue
-                if until_ms is not None and day > _day(until_ms - 1):
-                    continue
-            elif since_ms is not None or until_ms is not None:
-                continue
-            files.append(str(part))
-    else:
-        single = root / f"{name}.parquet"
-        files = [str(single)] if single.exists() else []
+    files = data_files(root, name, since_ms=since_ms, until_ms=until_ms)
     if not files:
         frame = table.empty()
         return frame[columns] if columns is not None else frame

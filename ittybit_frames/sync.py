@@ -30,8 +30,8 @@ from ittybit_frames.client import Client, _failures_frame
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
-    PARTITION,
     WriteReport,
+    data_files,
     read_manifest,
     write_manifest,
     write_parquet,
@@ -88,13 +88,7 @@ class SyncReport:
 
 def _lake_jobs(root: Path) -> pd.DataFrame:
     """job_id, status, created_at of every job in the lake (three columns only)."""
-    folder = root / "jobs"
-    files = (
-        [str(p) for p in folder.glob(f"{PARTITION}=*/part-0.parquet")] if folder.is_dir() else []
-    )
-    single = root / "jobs.parquet"
-    if single.exists():
-        files.append(str(single))
+    files = data_files(root, "jobs")
     if not files:
         return pd.DataFrame({"job_id": [], "status": [], "created_at": []})
     table = ds.dataset(files, format="parquet").to_table(columns=["job_id", "status", "created_at"])
