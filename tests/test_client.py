@@ -204,7 +204,13 @@ def test_fault_storm_loses_and_duplicates_nothing() -> None:
     with serve(history) as api, fast_client(api, concurrency=32) as client:
         clean = client.fetch_jobs(ids)
     storm = Faults(rate=0.3, retry_after="mixed", retry_after_seconds=0)
-    with serve(history, faults=storm, seed=9) as api, fast_client(api, concurrency=32) as client:
+    # 30 % faults over ~7,000 requests: with the default 8 attempts a request fails all of
+    # them with probability 0.3**8 (~1 in 15,000), so a run loses a job about 1 time in 3.
+    # A storm calls for more attempts; 20 make a loss a ~1e-7 event per run.
+    with (
+        serve(history, faults=storm, seed=9) as api,
+        fast_client(api, concurrency=32, max_attempts=20) as client,
+    ):
         stormy = client.fetch_jobs(ids)
         statuses = {r.status for r in api.requests}
         listed = list(client.iter_jobs())
