@@ -375,17 +375,51 @@ def test_repr_and_notebook_summary(history: list[dict[str, Any]]) -> None:
     assert page.startswith("<table>") and "problems" in page and "succeeded" in page
 
 
-def test_large_ndjson_in_worker_processes_equals_serial(
+def careful_frames(data: bytes, monkeypatch: pytest.MonkeyPatch) -> JobFrames:
+    """to_frames on the same bytes with every line on the careful (Python) path."""
+    from ittybit_frames import frames as frames_module
+
+    with monkeypatch.context() as patch:
+        patch.setattr(frames_module, "_USE_SQL", False)
+        return itf.to_frames(data)
+
+
+def sorted_problems(frames: JobFrames) -> pd.DataFrame:
+    return frames.problems.sort_values(list(frames.problems.columns)).reset_index(drop=True)
+
+
+def test_ndjson_fast_path_equals_the_careful_path(
     history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ittybit_frames import frames as frames_module
 
-    data = b"".join(orjson.dumps(j) + b"\n" for j in history) + b"{broken\n"
-    serial = itf.to_frames(data)
-    monkeypatch.setattr(frames_module, "_PARALLEL_BYTES", 1)
-    monkeypatch.setattr(frames_module, "_CHUNK", 150)  # several blocks
-    parallel = itf.to_frames(data, workers=2)
-    pd.testing.assert_frame_equal(parallel.jobs, serial.jobs)
-    pd.testing.assert_frame_equal(parallel.tasks, serial.tasks)
-    pd.testing.assert_frame_equal(parallel.problems, serial.problems)
-    assert "line 401" in parallel.problems.loc[0, "problem"]
+    lines = [orjson.dumps(j) for j in history]
+    lines[5] = b"{broken"
+    lines[9] = orjson.dumps({**history[9], "created": 1_711_900_000})  # an old alias
+    lines[12] = orjson.dumps({**history[12], "created_at": "2024-03-31T10:00:00Z"})
+    lines[20] = lines[20].replace(b'"progress":100', b'"progress":"100"', 1)
+    lines[33] = lines[33].replace(b'"duration":', b'"duration":NaN,"x":', 1)
+    lines[40] = lines[40][:-1] + b",}"  # a trailing comma: DuckDB takes it, JSON does not
+    lines[41] = b""
+    data = b"\n".join(lines) + b"\n" + orjson.dumps(history[3]) + b"\n"  # a duplicate
+    monkeypatch.setattr(frames_module, "_NDJSON_BLOCK", 40_000)  # several blocks
+    fast = itf.to_frames(data)
+    careful = careful_frames(data, monkeypatch)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
+    problems = " ".join(fast.problems["problem"])
+    assert "line 6 is not valid JSON" in problems and "line 41 is not valid JSON" in problems
+    assert "line 34 is not valid JSON" in problems
+    # Gone: the broken line, the trailing comma, the NaN, the blank; the duplicate merged.
+    assert len(fast.jobs) == len(history) - 4
+    assert fast.jobs["extra"].notna().sum() == 1  # the `created` alias kept beside created_at
+
+
+def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]]) -> None:
+    from ittybit_frames import _ndjson
+
+    data = b"".join(orjson.dumps(j) + b"\n" for j in history)
+    blocks = list(_ndjson.scan(data, 1 << 20))
+    assert sum(len(b.jobs) for b in blocks) == len(history)
+    assert not any(b.left for b in blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 import ittybit_frames as itf
 from ittybit_frames.normalize import canonical_status, epoch_ms
+from ittybit_frames.simulator import generate_history
 
 MS_LO, MS_HI = 946_684_800_000, 4_102_444_800_000 - 1
 
@@ -263,3 +265,53 @@ def test_float_durations_are_exact_for_ms_integers() -> None:
     frames = itf.to_frames([{"id": "j", "created_at": c, "finished_at": f, "tasks": []}])
     assert frames.jobs.loc[0, "total_seconds"] == 123.457
     assert not math.isnan(frames.jobs.loc[0, "total_seconds"])
+
+
+# --------------------------------------------------------------------------------------
+# NDJSON: the SQL fast path must give exactly what the careful path gives, line for line.
+# --------------------------------------------------------------------------------------
+CLEAN_JOBS = generate_history(40, seed=11)
+anything = json_values | timestamps | statuses | errors | outputs | numbers
+
+
+@st.composite
+def ndjson_lines(draw: st.DrawFn) -> list[str]:
+    """Simulated (current-shape) jobs, some with one value or key changed anywhere."""
+    lines = [json.dumps(CLEAN_JOBS[0])]  # two lines at least: NDJSON, not one document
+    for _ in range(draw(st.integers(1, 8))):
+        job = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
+        target: dict[str, Any] = job
+        where = draw(st.sampled_from(["as is", "as is", "job", "task", "output", "raw"]))
+        if where in ("task", "output") and job["tasks"]:
+            target = draw(st.sampled_from(job["tasks"]))
+            if where == "output" and isinstance(target.get("output"), dict):
+                target = target["output"]
+        if where in ("job", "task", "output"):
+            key = draw(st.sampled_from([*target, "created", "codec", "surprise"]))
+            target[key] = draw(anything)
+        line = json.dumps(job)  # NaN/Infinity and 70-bit integers included
+        if where == "raw":
+            line = draw(st.sampled_from(["{broken", "", "[1, 2]", "7", line[:-1] + ",}"]))
+        lines.append(line)
+    return lines
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ndjson_lines())
+def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
+    from ittybit_frames import frames as frames_module
+
+    data = ("\n".join(lines) + "\n").encode()
+    fast = itf.to_frames(data)
+    frames_module._USE_SQL = False
+    try:
+        careful = itf.to_frames(data)
+    finally:
+        frames_module._USE_SQL = True
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    columns = list(fast.problems.columns)
+    pd.testing.assert_frame_equal(
+        fast.problems.sort_values(columns).reset_index(drop=True),
+        careful.problems.sort_values(columns).reset_index(drop=True),
+    )

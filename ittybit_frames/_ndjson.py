@@ -1,0 +1,595 @@
+"""NDJSON straight to Arrow, in C, for the records that need no care.
+
+``frames._Chunk`` turns parsed records into columns in Python; it handles every API
+generation and records every oddity, at the price of one Python object per JSON value.
+For NDJSON bytes, this module lets DuckDB's JSON reader (multi-threaded C++) do the
+common case instead: every line is parsed, checked and flattened in SQL, and a line goes
+this way only when every value in it is of the documented current shape, where the
+careful path would take it unchanged and record nothing. Any other line (an older field
+name, a string where a number belongs, an unknown key, a timestamp in seconds, invalid
+JSON...) is handed back, by line number, to the careful path. The two paths therefore
+give the same rows; ``tests/test_frames_properties.py`` checks that they do.
+
+Free-form objects (``options``, ``metadata``) leave SQL as JSON text; their distinct
+values are re-serialised with sorted keys in Python (a handful of values, typically).
+DuckDB's parser is more lenient than JSON (NaN, Infinity, trailing commas): a line that
+shows any of these goes the careful way, where it is reported as invalid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ittybit_frames.frames import (
+    _FAST_JOB_KIND,
+    _FAST_STATUS,
+    _FAST_TASK_KIND,
+    _FILE_KEYS,
+    _MS_MAX,
+    _MS_MIN,
+    _OBJECT_TAGS,
+    _json,
+)
+
+__all__ = ["FastBlock", "scan", "unscanned"]
+
+JOB_KEYS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "input",
+    "output",
+    "options",
+    "metadata",
+    "error",
+    "tasks",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+TASK_KEYS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "progress",
+    "input",
+    "output",
+    "options",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+# A file object as the current API sends it (no `codec`/`framerate` aliases).
+OUTPUT_KEYS = (
+    "object",
+    "url",
+    "kind",
+    "format",
+    "width",
+    "height",
+    "duration",
+    "filesize",
+    "bitrate",
+    "fps",
+    "codecs",
+)
+
+# DuckDB's parser accepts trailing commas, which JSON (and orjson) does not: such a line
+# goes the careful way, where it is reported. (NaN/Infinity, which it also accepts, show
+# as DOUBLE in a line's structure and fail the checks below.)
+_TRAILING_COMMA = r",\s*[\]}]"
+
+_INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
+_NUMBER = _INT | {"DOUBLE"}
+_TEXT = frozenset({"VARCHAR", "NULL"})
+_STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
+_FREE_FORM = frozenset({"options", "metadata"})
+_OUTPUT_TYPES = {
+    "object": _TEXT,
+    "url": _TEXT,
+    "kind": _TEXT,
+    "format": _TEXT,
+    "width": _INT,
+    "height": _INT,
+    "duration": _NUMBER,
+    "filesize": _INT,
+    "bitrate": _INT,
+    "fps": _NUMBER,
+}
+
+
+def _shape() -> str:
+    """The json_transform structure: typed leaves, JSON text for free-form values.
+    Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
+    NULL unseen."""
+    stamps = dict.fromkeys(_STAMPS, "DOUBLE")
+    output: dict[str, Any] = dict.fromkeys(("url", "kind", "format"), "VARCHAR")
+    output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
+    output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
+    output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
+    task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
+    task |= {"progress": "DOUBLE", "input": {"url": "VARCHAR"}, "output": output}
+    task |= {"options": "JSON", "error": "JSON", **stamps}
+    job: dict[str, Any] = dict.fromkeys(
+        ("id", "object", "kind", "status", "input", "output"), "VARCHAR"
+    )
+    job |= {"options": "JSON", "metadata": "JSON", "error": "JSON", **stamps, "tasks": [task]}
+    return json.dumps(job)
+
+
+def _query(check_valid: bool) -> str:
+    return f"""
+SELECT r, json_structure(line) AS st, json_transform(line, '{_shape()}') AS j,
+       regexp_matches(line, '{_TRAILING_COMMA}') AS lenient
+FROM src {"WHERE json_valid(line)" if check_valid else ""}
+"""
+
+
+# --------------------------------------------------------------------------------------
+# Which lines are of the documented shape: their JSON structure (DuckDB's json_structure,
+# with array elements merged and clashing types shown as "JSON"), checked once per
+# distinct structure, then their values, checked column-wise.
+# --------------------------------------------------------------------------------------
+def _leaf(value: Any, allowed: frozenset[str]) -> bool:
+    """A structure leaf (a type name) of one of the allowed types."""
+    return type(value) is str and value in allowed
+
+
+def _error_shape_ok(s: Any) -> bool:
+    if type(s) is dict:
+        return s.keys() <= {"kind", "message"} and all(_leaf(v, _TEXT) for v in s.values())
+    return _leaf(s, _TEXT)
+
+
+def _file_ok(s: Any, types: dict[str, frozenset[str]] | None) -> bool:
+    if s == "NULL":
+        return True
+    if type(s) is not dict:
+        return False
+    if types is None:  # an input: only its url is read
+        return s.keys() <= _FILE_KEYS and all(
+            _leaf(v, _TEXT) if k == "url" else _leaf(v, _TEXT | _INT) for k, v in s.items()
+        )
+    codecs = s.get("codecs", "NULL")
+    codecs_ok = codecs == "NULL" or (
+        type(codecs) is dict
+        and codecs.keys() <= {"video", "audio"}
+        and all(_leaf(v, _TEXT) for v in codecs.values())
+    )
+    return codecs_ok and all(
+        k in types and _leaf(v, types[k]) for k, v in s.items() if k != "codecs"
+    )
+
+
+def _task_shape_ok(s: Any) -> bool:
+    if s == "NULL":  # an empty list (a null element is caught by value)
+        return True
+    if type(s) is not dict or not s.keys() <= _TASK_KEYSET:
+        return False
+    for key, value in s.items():
+        if key == "options":
+            continue
+        ok = (
+            _error_shape_ok(value)
+            if key == "error"
+            else _file_ok(value, None)
+            if key == "input"
+            else _file_ok(value, _OUTPUT_TYPES)
+            if key == "output"
+            else _leaf(value, _INT)
+            if key in _STAMPS or key == "progress"
+            else _leaf(value, _TEXT)
+        )
+        if not ok:
+            return False
+    return True
+
+
+def _job_shape_ok(text: str) -> bool:
+    s = json.loads(text)
+    if type(s) is not dict or not s.keys() <= _JOB_KEYSET:
+        return False
+    tasks = s.get("tasks")
+    if type(tasks) is not list or not _task_shape_ok(tasks[0]):
+        return False
+    for key, value in s.items():
+        if key in _FREE_FORM or key == "tasks":
+            continue
+        ok = (
+            _error_shape_ok(value)
+            if key == "error"
+            else _leaf(value, _INT)
+            if key in _STAMPS
+            else _leaf(value, _TEXT)
+        )
+        if not ok:
+            return False
+    return True
+
+
+_JOB_KEYSET = frozenset(JOB_KEYS)
+_TASK_KEYSET = frozenset(TASK_KEYS)
+
+
+class FastBlock:
+    """The lines of one block that SQL could take whole, and the ones it left."""
+
+    def __init__(
+        self, jobs: pa.Table, tasks: pa.Table, parent: np.ndarray, left: list[tuple[int, bytes]]
+    ) -> None:
+        self.jobs = jobs  # clean jobs, in line order, with column `r` (line number)
+        self.tasks = tasks  # their tasks, in (line, task index) order
+        self.parent = parent  # each task's row in `jobs`
+        self.left = left  # (line number, line) for the careful path
+
+
+def _lines(data: bytes, pos: int, stop: int) -> tuple[pa.StringArray, np.ndarray]:
+    """The lines of ``data[pos:stop]`` as an Arrow string array over the same memory (no
+    copy), and their offsets into ``data``. Each line keeps its newline, which JSON
+    parsers skip as whitespace."""
+    ends = []
+    find = data.find
+    at = pos
+    while at < stop:
+        nl = find(b"\n", at, stop)
+        at = stop if nl < 0 else nl + 1
+        ends.append(at)
+    offsets = np.array([pos, *ends], dtype=np.int64)
+    relative = (offsets - pos).astype(np.int32)
+    buffer = pa.py_buffer(data).slice(pos, stop - pos)
+    lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(relative), buffer)
+    return lines, offsets
+
+
+def _as_table(relation: Any) -> pa.Table:
+    # DuckDB 1.4 renamed fetch_arrow_table to to_arrow_table; accept both.
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
+def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[FastBlock]:
+    """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
+    and what it left for the careful path. Line numbers start at 1."""
+    import duckdb
+
+    config = {"threads": threads} if threads else {}
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        queries = (_query(check_valid=False), _query(check_valid=True))
+        first_line, pos, end = 1, 0, len(data)
+        while pos < end:
+            stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
+            stop = end if stop < 0 else stop + 1
+            lines, offsets = _lines(data, pos, stop)
+            rows = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+            yield _scan_block(con, queries, data, lines, offsets, rows)
+            first_line += len(lines)
+            pos = stop
+    finally:
+        con.close()
+
+
+_BATCH_LINES = 1024
+
+
+def unscanned(data: bytes) -> Iterator[FastBlock]:
+    """Every line left for the careful path (the reference the fast path must equal)."""
+    lines, offsets = _lines(data, 0, len(data))
+    rows = np.arange(1, len(lines) + 1, dtype=np.int64)
+    yield FastBlock(
+        pa.table({}), pa.table({}), np.empty(0, np.int64), _left(data, offsets, rows, set())
+    )
+
+
+def _read(
+    con: Any, queries: tuple[str, str], lines: pa.StringArray, rows: np.ndarray
+) -> pa.Table | None:
+    """One pass of DuckDB over the lines (in batches, so that every thread has work).
+    The first query trusts every line to be JSON; only if one is not does the second,
+    which skips invalid lines, run."""
+    import duckdb
+
+    try:
+        lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
+    except pa.ArrowInvalid:
+        return None
+    source = pa.Table.from_batches(
+        pa.table({"r": rows, "line": lines}).to_batches(max_chunksize=_BATCH_LINES)
+    )
+    con.register("src", source)
+    try:
+        table = None
+        for query in queries:
+            with contextlib.suppress(duckdb.InvalidInputException, duckdb.ConversionException):
+                table = _as_table(con.sql(query))
+                break
+    finally:
+        con.unregister("src")
+    if table is None:
+        return None  # JSON that defeats the reader: the careful path reports it
+    got = table["r"].to_numpy()
+    if len(got) > 1 and not bool(np.all(got[1:] > got[:-1])):
+        table = table.take(pc.sort_indices(table["r"]))
+    return table
+
+
+def _whole(array: Any) -> Any:
+    """One array for a column (without a copy when it is in one chunk already)."""
+    if isinstance(array, pa.ChunkedArray):
+        return array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array
+
+
+def _storage(array: Any) -> Any:
+    """Plain values of a column DuckDB may export as an extension type (JSON)."""
+    array = _whole(array)
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+_JOB_COLUMNS = (
+    ("id", "job_id"),
+    ("object", "tag"),
+    ("kind", "kind"),
+    ("status", "status"),
+    ("input", "input_url"),
+    ("output", "output_url"),
+    ("options", "options"),
+    ("metadata", "metadata"),
+    ("error", "error"),
+    *((c, c) for c in _STAMPS),
+)
+_TASK_COLUMNS = (
+    ("id", "task_id"),
+    ("object", "tag"),
+    ("kind", "kind"),
+    ("status", "status"),
+    ("progress", "progress"),
+    ("options", "options"),
+    ("error", "error"),
+    *((c, c) for c in _STAMPS),
+)
+_OUTPUT_COLUMNS = (
+    ("url", "output_url"),
+    ("kind", "output_kind"),
+    ("format", "output_format"),
+    ("width", "output_width"),
+    ("height", "output_height"),
+    ("duration", "output_duration_seconds"),
+    ("filesize", "output_filesize_bytes"),
+    ("bitrate", "output_bitrate"),
+    ("fps", "output_fps"),
+)
+_TASK_INTS = (
+    "progress",
+    "output_width",
+    "output_height",
+    "output_filesize_bytes",
+    "output_bitrate",
+    *_STAMPS,
+)
+
+
+def _columns(struct: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {alias: _storage(pc.struct_field(struct, name)) for name, alias in pairs}
+
+
+def _flatten(read: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """DuckDB's nested rows -> a jobs table and a tasks table (with helper columns)."""
+    j = _whole(read["j"])
+    jobs = pa.table(
+        {
+            "r": read["r"],
+            "st": _storage(read["st"]),
+            "lenient": read["lenient"],
+            **_columns(j, _JOB_COLUMNS),
+        }
+    )
+    lists = pc.struct_field(j, "tasks")
+    parent = pc.list_parent_indices(lists).to_numpy()
+    t = pc.list_flatten(lists)
+    output = pc.struct_field(t, "output")
+    codecs = pc.struct_field(output, "codecs")
+    starts = lists.offsets.to_numpy()[:-1].astype(np.int64)
+    tasks = pa.table(
+        {
+            "r": read["r"].take(pa.array(parent, type=pa.int64())),
+            "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
+            "missing": pc.is_null(t),
+            "input_url": _storage(pc.struct_field(pc.struct_field(t, "input"), "url")),
+            **_columns(t, _TASK_COLUMNS),
+            **_columns(output, _OUTPUT_COLUMNS),
+            **_columns(codecs, (("video", "output_codec_video"), ("audio", "output_codec_audio"))),
+        }
+    )
+    return jobs, tasks
+
+
+def _scan_block(
+    con: Any,
+    queries: tuple[str, str],
+    data: bytes,
+    lines: pa.StringArray,
+    offsets: np.ndarray,
+    rows: np.ndarray,
+) -> FastBlock:
+    read = _read(con, queries, lines, rows)
+    if read is None:
+        left = _left(data, offsets, rows, set())
+        return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
+    jobs, tasks = _flatten(read)
+    shapes = pc.unique(jobs["st"]).to_pylist()
+    good_shapes = pa.array([s for s in shapes if s is not None and _job_shape_ok(s)], pa.string())
+    jobs, ints_ok = _integers(jobs, _STAMPS)
+    job_checks = [
+        pc.invert(jobs["lenient"]),
+        pc.is_in(jobs["st"], value_set=good_shapes),
+        ints_ok,
+        _values_ok(jobs, "job_id", _FAST_JOB_KIND),
+    ]
+    tasks, ints_ok = _integers(tasks, _TASK_INTS)
+    task_checks = [
+        pc.invert(tasks["missing"]),
+        ints_ok,
+        _values_ok(tasks, "task_id", _FAST_TASK_KIND),
+        *(
+            pc.or_kleene(pc.is_null(tasks[c]), pc.is_finite(tasks[c]))
+            for c in ("output_duration_seconds", "output_fps")
+        ),
+    ]
+    jobs, ok = _errors(jobs)
+    job_checks.append(ok)
+    tasks, ok = _errors(tasks)
+    task_checks.append(ok)
+    jobs, ok = _free_form(jobs, ("options", "metadata"))
+    job_checks.append(ok)
+    tasks, ok = _free_form(tasks, ("options",))
+    task_checks.append(ok)
+    # A job goes the fast way only with every one of its tasks.
+    task_ok = _all(*task_checks)
+    bad_parents = pc.unique(tasks["r"].filter(pc.invert(task_ok)))
+    job_checks.append(pc.invert(pc.is_in(jobs["r"], value_set=bad_parents)))
+    jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
+    tasks = tasks.filter(pc.is_in(tasks["r"], value_set=_whole(jobs["r"])))
+    tasks = tasks.drop_columns(["missing", "tag"])
+    job_rows = jobs["r"].to_numpy()
+    parent = np.searchsorted(job_rows, tasks["r"].to_numpy())
+    return FastBlock(jobs, tasks, parent, _left(data, offsets, rows, set(job_rows.tolist())))
+
+
+def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
+    """Integer columns read as DOUBLE -> int64. A value that is not whole, or is 2**53 or
+    more (not exact as a double, and past any real value here), marks its row for the
+    careful path."""
+    checks = []
+    for name in columns:
+        values = table[name]
+        exact = pc.and_(pc.less(pc.abs(values), 2.0**53), pc.equal(pc.floor(values), values))
+        checks.append(pc.or_kleene(pc.is_null(values), exact))
+        kept = pc.if_else(exact, values, pa.scalar(None, pa.float64())).cast(pa.int64())
+        table = table.set_column(table.schema.get_field_index(name), name, kept)
+    return table, _all(*checks)
+
+
+def _left(
+    data: bytes, offsets: np.ndarray, rows: np.ndarray, taken: set[int]
+) -> list[tuple[int, bytes]]:
+    """(line number, line) of the lines not taken, for the careful path."""
+    return [
+        (r, data[offsets[i] : offsets[i + 1]])
+        for i, r in enumerate(rows.tolist())
+        if r not in taken
+    ]
+
+
+def _all(*masks: Any) -> pa.Array:
+    """Element-wise AND, a null counting as false."""
+    out = None
+    for mask in masks:
+        m = pc.fill_null(mask, False)
+        out = m if out is None else pc.and_(out, m)
+    return out
+
+
+def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
+    """Values the careful path would take unchanged, recording nothing."""
+    ids = table[id_col]
+    checks = [
+        pc.not_equal(ids, ""),
+        pc.is_in(table["kind"], value_set=pa.array(list(kinds), pa.string())),
+        pc.is_in(table["status"], value_set=pa.array(list(_FAST_STATUS), pa.string())),
+        pc.or_kleene(
+            pc.is_null(table["tag"]),
+            pc.is_in(table["tag"], value_set=pa.array(sorted(_OBJECT_TAGS), pa.string())),
+        ),
+    ]
+    for name in _STAMPS:
+        column = table[name]
+        checks.append(
+            pc.or_kleene(
+                pc.is_null(column),
+                pc.and_(pc.greater_equal(column, _MS_MIN), pc.less(column, _MS_MAX)),
+            )
+        )
+    if "progress" in table.column_names:
+        progress = table["progress"]
+        checks.append(
+            pc.or_kleene(
+                pc.is_null(progress),
+                pc.and_(pc.greater_equal(progress, 0), pc.less_equal(progress, 100)),
+            )
+        )
+    return _all(*checks)
+
+
+def _errors(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The ``error`` JSON text -> error_kind, error_message; plus which rows are fine
+    (null, a string, or an object of text ``kind``/``message``)."""
+    encoded = _whole(table["error"]).dictionary_encode()
+    kinds: list[str | None] = []
+    messages: list[str | None] = []
+    bad: list[int] = []
+    for i, text in enumerate(encoded.dictionary.to_pylist()):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            value = None
+        if type(value) is str:
+            kinds.append(None)
+            messages.append(value)
+            continue
+        if (
+            type(value) is dict
+            and value.keys() <= {"kind", "message"}
+            and all(v is None or type(v) is str for v in value.values())
+        ):
+            kinds.append(value.get("kind"))
+            messages.append(value.get("message"))
+            continue
+        bad.append(i)
+        kinds.append(None)
+        messages.append(None)
+    indices = encoded.indices
+    ok = pc.invert(pc.is_in(indices, value_set=pa.array(bad, indices.type)))
+    at = table.schema.get_field_index("error")
+    table = table.remove_column(at)
+    table = table.add_column(at, "error_message", pa.array(messages, pa.string()).take(indices))
+    table = table.add_column(at, "error_kind", pa.array(kinds, pa.string()).take(indices))
+    return table, ok
+
+
+def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
+    """JSON text with sorted keys, made once per distinct value; a value orjson refuses
+    (NaN, say) marks its row for the careful path."""
+    ok: Any = pa.array(np.ones(len(table), dtype=bool))
+    for name in columns:
+        encoded = _whole(table[name]).dictionary_encode()
+        texts: list[str | None] = []
+        bad: list[int] = []
+        for i, text in enumerate(encoded.dictionary.to_pylist()):
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                bad.append(i)
+                texts.append(None)
+                continue
+            texts.append("{}" if value == {} else _json(value))
+        column = pa.array(texts, type=pa.string()).take(encoded.indices)
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+        if bad:
+            refused = pc.is_in(encoded.indices, value_set=pa.array(bad, encoded.indices.type))
+            ok = pc.and_(ok, pc.invert(refused))
+    return table, ok
