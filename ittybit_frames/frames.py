@@ -487,7 +487,7 @@ class _Chunk:
         self.index = index
         self.has_tasks = np.asarray(has_tasks, dtype=bool)
         positions = np.asarray(kept, dtype=np.int64)
-        self.rows = positions + rows if np.isscalar(rows) else np.asarray(rows)[positions]
+        self.rows = positions + int(rows) if isinstance(rows, int) else np.asarray(rows)[positions]
 
     @staticmethod
     def _transpose(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
