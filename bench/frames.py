@@ -1,6 +1,7 @@
 """Benchmark: payloads -> DataFrames, three ways, from the same NDJSON bytes.
 
-1. ``to_frames`` (this package);
+1. ``to_frames`` (this package: DuckDB's JSON reader for lines of the current shape,
+   Python for the rest), with its default threads and with one thread;
 2. the naive pipeline users write: ``json.loads`` + ``pandas.json_normalize`` for jobs
    and for tasks (``record_path="tasks"``) + ``to_datetime``;
 3. a pure pyarrow pipeline, ``pyarrow.json.read_json`` + list explode: the practical
