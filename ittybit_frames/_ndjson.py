@@ -263,26 +263,44 @@ def _as_table(relation: Any) -> pa.Table:
 
 def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[FastBlock]:
     """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
-    and what it left for the careful path. Line numbers start at 1."""
+    and what it left for the careful path. Line numbers start at 1.
+
+    DuckDB reads the next block (in a helper thread; it releases the GIL) while this
+    one is checked and converted here and by the caller."""
+    import concurrent.futures as cf
+
     import duckdb
 
     config: dict[str, str | bool | int | float | list[str]] = {}
     if threads:
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
+    queries = (_query(check_valid=False), _query(check_valid=True))
     try:
-        queries = (_query(check_valid=False), _query(check_valid=True))
-        first_line, pos, end = 1, 0, len(data)
-        while pos < end:
-            stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
-            stop = end if stop < 0 else stop + 1
-            lines, offsets = _lines(data, pos, stop)
-            rows = np.arange(first_line, first_line + len(lines), dtype=np.int64)
-            yield _scan_block(con, queries, data, lines, offsets, rows)
-            first_line += len(lines)
-            pos = stop
+        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
+            pending: tuple[cf.Future[pa.Table | None], tuple[Any, ...]] | None = None
+            for lines, offsets, rows in _blocks(data, block_bytes):
+                future = reader.submit(_read, con, queries, lines, rows)
+                if pending is not None:
+                    yield _scan_block(pending[0].result(), data, *pending[1])
+                pending = (future, (lines, offsets, rows))
+            if pending is not None:
+                yield _scan_block(pending[0].result(), data, *pending[1])
     finally:
         con.close()
+
+
+def _blocks(
+    data: bytes, block_bytes: int
+) -> Iterator[tuple[pa.StringArray, np.ndarray, np.ndarray]]:
+    first_line, pos, end = 1, 0, len(data)
+    while pos < end:
+        stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
+        stop = end if stop < 0 else stop + 1
+        lines, offsets = _lines(data, pos, stop)
+        yield lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        first_line += len(lines)
+        pos = stop
 
 
 _BATCH_LINES = 1024
@@ -440,14 +458,13 @@ def _flatten(read: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 def _scan_block(
-    con: Any,
-    queries: tuple[str, str],
+    read: pa.Table | None,
     data: bytes,
     lines: pa.StringArray,
     offsets: np.ndarray,
     rows: np.ndarray,
 ) -> FastBlock:
-    read = _read(con, queries, lines, rows)
+    """Which lines DuckDB's rows may stand for, and those rows as jobs and tasks."""
     if read is None:
         left = _left(data, offsets, rows, set())
         return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
