@@ -8,8 +8,9 @@
    speed limit. It needs an explicit schema that leaves ``error`` out, because pyarrow's
    type inference fails on a field that is sometimes a string and sometimes an object.
 
-Each runs in its own child process (so each peak RSS is its own), in one run of this
-script. Run: ``.venv/bin/python -m bench.frames [--jobs 100000]``.
+Each runs in its own child process (so each peak RSS is its own), ``--repeat`` times
+(median reported: single runs on a small VM vary by +-20 %), in one run of this script.
+Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -169,15 +171,16 @@ def pd_types() -> Any:
     return {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get
 
 
-def _child(name: str, path: str, queue: Any) -> None:
-    rows, elapsed = globals()[name](path)
-    queue.put((rows, elapsed, _peak_rss_mb()))
+def _child(name: str, path: str, repeat: int, queue: Any) -> None:
+    runs = [globals()[name](path) for _ in range(repeat)]
+    rows = runs[0][0]
+    queue.put((rows, statistics.median(elapsed for _, elapsed in runs), _peak_rss_mb()))
 
 
-def measure(name: str, path: str) -> tuple[int, float, float]:
+def measure(name: str, path: str, repeat: int = 3) -> tuple[int, float, float]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(name, path, queue))
+    proc = ctx.Process(target=_child, args=(name, path, repeat, queue))
     proc.start()
     while True:
         try:
@@ -197,6 +200,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per pipeline; the median is reported"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "jobs.ndjson")
@@ -205,7 +211,7 @@ def main() -> None:
                 fh.write(orjson.dumps(job) + b"\n")
         size_mb = Path(path).stat().st_size / 1e6
         results = {
-            name: measure(name, path)
+            name: measure(name, path, args.repeat)
             for name in (
                 "run_naive",
                 "run_pyarrow",
@@ -239,7 +245,10 @@ def main() -> None:
                 f"{rss:,.0f}",
             ]
         )
-    print(f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON\n")
+    print(
+        f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON; median of {args.repeat} runs of"
+        " each pipeline, each pipeline in its own process\n"
+    )
     print(
         markdown_table(
             [

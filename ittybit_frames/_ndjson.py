@@ -33,6 +33,7 @@ from ittybit_frames.frames import (
     _FAST_STATUS,
     _FAST_TASK_KIND,
     _FILE_KEYS,
+    _JSON_OPTS,
     _MS_MAX,
     _MS_MIN,
     _OBJECT_TAGS,
@@ -271,7 +272,10 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
 
     import duckdb
 
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    # In memory, and never a download: the JSON functions are built in.
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False
+    }
     if threads:
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
@@ -613,19 +617,31 @@ def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.
     ok: Any = pa.array(np.ones(len(table), dtype=bool))
     for name in columns:
         encoded = _whole(table[name]).dictionary_encode()
-        texts: list[str | None] = []
-        bad: list[int] = []
-        for i, text in enumerate(encoded.dictionary.to_pylist()):
-            try:
-                value = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                bad.append(i)
-                texts.append(None)
-                continue
-            texts.append("{}" if value == {} else _json(value))
+        distinct = encoded.dictionary.to_pylist()
+        try:  # the common case, in one comprehension: every value is JSON orjson takes
+            texts: list[Any] = [_canonical(text) for text in distinct]
+            bad: list[int] = []
+        except (orjson.JSONDecodeError, TypeError):
+            texts, bad = [], []
+            for i, text in enumerate(distinct):
+                try:
+                    value = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    bad.append(i)
+                    texts.append(None)
+                    continue
+                texts.append("{}" if value == {} else _json(value))
         column = pa.array(texts, type=pa.string()).take(encoded.indices)
         table = table.set_column(table.schema.get_field_index(name), name, column)
         if bad:
             refused = pc.is_in(encoded.indices, value_set=pa.array(bad, encoded.indices.type))
             ok = pc.and_(ok, pc.invert(refused))
     return table, ok
+
+
+def _canonical(text: str) -> bytes:
+    """``frames._json`` of the value ``text`` holds, as UTF-8 bytes (Arrow takes them
+    as they are)."""
+    if text == "{}":
+        return b"{}"
+    return orjson.dumps(orjson.loads(text), option=_JSON_OPTS)
