@@ -29,64 +29,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.frames import (
+    _ALIASES,
     _FAST_JOB_KIND,
     _FAST_STATUS,
     _FAST_TASK_KIND,
     _FILE_KEYS,
+    _JOB_FIELDS,
     _JSON_OPTS,
     _MS_MAX,
     _MS_MIN,
     _OBJECT_TAGS,
+    _OUT_FIELDS,
+    _TASK_FIELDS,
     _json,
 )
 
 __all__ = ["FastBlock", "scan", "unscanned"]
 
-JOB_KEYS = (
-    "id",
-    "object",
-    "kind",
-    "status",
-    "input",
-    "output",
-    "options",
-    "metadata",
-    "error",
-    "tasks",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "updated_at",
-)
-TASK_KEYS = (
-    "id",
-    "object",
-    "kind",
-    "status",
-    "progress",
-    "input",
-    "output",
-    "options",
-    "error",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "updated_at",
-)
-# A file object as the current API sends it (no `codec`/`framerate` aliases).
-OUTPUT_KEYS = (
-    "object",
-    "url",
-    "kind",
-    "format",
-    "width",
-    "height",
-    "duration",
-    "filesize",
-    "bitrate",
-    "fps",
-    "codecs",
-)
+# The fields of the current API: every known one but the older aliases.
+JOB_KEYS = tuple(k for k in _JOB_FIELDS if k not in _ALIASES)
+TASK_KEYS = tuple(k for k in _TASK_FIELDS if k not in _ALIASES)
+OUTPUT_KEYS = ("object", *(k for k in _OUT_FIELDS if k not in _ALIASES))
 
 # DuckDB's parser accepts trailing commas, which JSON (and orjson) does not: such a line
 # goes the careful way, where it is reported. (NaN/Infinity, which it also accepts, show

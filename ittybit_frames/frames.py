@@ -390,6 +390,8 @@ _TASK_FIELDS = (
 )
 _JOB_KEYSET = frozenset(_JOB_FIELDS)
 _TASK_KEYSET = frozenset(_TASK_FIELDS)
+#: Older names of fields (and the "steps" naming of tasks), mapped above.
+_ALIASES = frozenset({"steps", "created", "updated", "inputs", "outputs", "framerate", "codec"})
 _OUT_FIELDS = (
     "url",
     "kind",
@@ -1116,62 +1118,29 @@ def _categories(raw: Any, mapping: dict[str, str], categories: tuple[str, ...]) 
     )
 
 
-_STRING = pa.string()
+def _typed(table: pa.Table, schema: Table) -> dict[str, pa.Array]:
+    """The plain (not category) columns of ``schema`` that ``table`` has, cast to their
+    schema types (DuckDB's int64 milliseconds -> timestamps, for one)."""
+    return {
+        c.name: table[c.name].combine_chunks().cast(c.arrow)
+        for c in schema.columns
+        if c.categories is None and c.name in table.column_names
+    }
 
 
 def _fast_tables(block: Any) -> tuple[pa.Table, pa.Table]:
     """The lines SQL took whole (see ``_ndjson``) -> jobs and tasks tables."""
-
-    def col(table: pa.Table, name: str, kind: pa.DataType = _STRING) -> pa.Array:
-        return table[name].combine_chunks().cast(kind)
-
     jobs, tasks, parent = block.jobs, block.tasks, block.parent
-    stamps = ("created_at", "started_at", "finished_at", "updated_at")
-    jcols: dict[str, pa.Array] = {
-        "job_id": col(jobs, "job_id"),
-        "kind": _categories(col(jobs, "kind"), _FAST_JOB_KIND, JOB_KINDS),
-        "status": _categories(col(jobs, "status"), _FAST_STATUS, STATUSES),
-        "status_raw": col(jobs, "status"),
-        **{
-            c: col(jobs, c)
-            for c in (
-                "input_url",
-                "output_url",
-                "options",
-                "metadata",
-                "error_kind",
-                "error_message",
-            )
-        },
-        **{c: col(jobs, c, pa.int64()).cast(TIMESTAMP) for c in stamps},
-    }
-    ints = ("progress", "output_width", "output_height", "output_filesize_bytes", "output_bitrate")
-    floats = ("output_duration_seconds", "output_fps")
-    tcols: dict[str, pa.Array] = {
-        "job_id": jcols["job_id"].take(pa.array(parent, type=pa.int64())),
-        "task_id": col(tasks, "task_id"),
-        "task_index": col(tasks, "task_index", pa.int64()),
-        "kind": _categories(col(tasks, "kind"), _FAST_TASK_KIND, TASK_KINDS),
-        "status": _categories(col(tasks, "status"), _FAST_STATUS, STATUSES),
-        "status_raw": col(tasks, "status"),
-        **{c: col(tasks, c, pa.int64()) for c in ints},
-        **{c: col(tasks, c, pa.float64()) for c in floats},
-        **{
-            c: col(tasks, c)
-            for c in (
-                "input_url",
-                "output_url",
-                "output_kind",
-                "output_format",
-                "output_codec_video",
-                "output_codec_audio",
-                "options",
-                "error_kind",
-                "error_message",
-            )
-        },
-        **{c: col(tasks, c, pa.int64()).cast(TIMESTAMP) for c in stamps},
-    }
+    jcols, tcols = _typed(jobs, JOBS), _typed(tasks, TASKS)
+    tcols["job_id"] = jcols["job_id"].take(pa.array(parent, type=pa.int64()))
+    for cols, table, kinds, categories in (
+        (jcols, jobs, _FAST_JOB_KIND, JOB_KINDS),
+        (tcols, tasks, _FAST_TASK_KIND, TASK_KINDS),
+    ):
+        status = table["status"].combine_chunks()
+        cols["kind"] = _categories(table["kind"].combine_chunks(), kinds, categories)
+        cols["status"] = _categories(status, _FAST_STATUS, STATUSES)
+        cols["status_raw"] = status
     n_jobs, n_tasks = len(jobs), len(tasks)
     return _assemble(
         jcols,
