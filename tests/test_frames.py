@@ -401,6 +401,14 @@ def test_ndjson_fast_path_equals_the_careful_path(
     lines[33] = lines[33].replace(b'"duration":', b'"duration":NaN,"x":', 1)
     lines[40] = lines[40][:-1] + b",}"  # a trailing comma: DuckDB takes it, JSON does not
     lines[41] = b""
+    big, inf = (
+        next(i for i in range(50, 99) if pat in lines[i])
+        for pat in (b'"progress":100', b'"duration":')
+    )
+    assert big != inf
+    lines[big] = lines[big].replace(b'"progress":100', b'"progress":123456789012345678901', 1)
+    lines[inf] = lines[inf].replace(b'"duration":', b'"duration":Infinity,"y":', 1)
+    lines[300] = lines[300].replace(b"job_", "jöb_".encode("latin-1"), 1)  # not UTF-8
     data = b"\n".join(lines) + b"\n" + orjson.dumps(history[3]) + b"\n"  # a duplicate
     monkeypatch.setattr(frames_module, "_NDJSON_BLOCK", 40_000)  # several blocks
     fast = itf.to_frames(data)
@@ -410,9 +418,11 @@ def test_ndjson_fast_path_equals_the_careful_path(
     pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
     problems = " ".join(fast.problems["problem"])
     assert "line 6 is not valid JSON" in problems and "line 41 is not valid JSON" in problems
-    assert "line 34 is not valid JSON" in problems
-    # Gone: the broken line, the trailing comma, the NaN, the blank; the duplicate merged.
-    assert len(fast.jobs) == len(history) - 4
+    assert "line 34 is not valid JSON" in problems and f"line {inf + 1} is not valid" in problems
+    assert "line 301 is not valid JSON" in problems
+    assert "progress" in set(fast.problems["column"])  # the 21-digit progress
+    # Gone: broken, trailing comma, NaN, Infinity, Latin-1 and blank lines; one duplicate.
+    assert len(fast.jobs) == len(history) - 6
     assert fast.jobs["extra"].notna().sum() == 1  # the `created` alias kept beside created_at
 
 
@@ -423,3 +433,6 @@ def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]
     blocks = list(_ndjson.scan(data, 1 << 20))
     assert sum(len(b.jobs) for b in blocks) == len(history)
     assert not any(b.left for b in blocks)
+    frames = itf.to_frames(data)
+    assert_schema(frames)
+    assert frames.problems.empty and len(frames.tasks) == sum(len(j["tasks"]) for j in history)

@@ -281,12 +281,12 @@ def ndjson_lines(draw: st.DrawFn) -> list[str]:
     for _ in range(draw(st.integers(1, 8))):
         job = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
         target: dict[str, Any] = job
-        where = draw(st.sampled_from(["as is", "as is", "job", "task", "output", "raw"]))
-        if where in ("task", "output") and job["tasks"]:
+        where = draw(st.sampled_from(["as is", "as is", "job", "task", "output", "input", "raw"]))
+        if where in ("task", "output", "input") and job["tasks"]:
             target = draw(st.sampled_from(job["tasks"]))
-            if where == "output" and isinstance(target.get("output"), dict):
-                target = target["output"]
-        if where in ("job", "task", "output"):
+            if where in ("output", "input") and isinstance(target.get(where), dict):
+                target = target[where]
+        if where in ("job", "task", "output", "input"):
             key = draw(st.sampled_from([*target, "created", "codec", "surprise"]))
             target[key] = draw(anything)
         line = json.dumps(job)  # NaN/Infinity and 70-bit integers included
