@@ -321,6 +321,14 @@ def test_strict_raises_at_the_first_problem() -> None:
     assert len(itf.to_frames([make_job()], strict=True)) == 1
 
 
+def test_strict_on_ndjson_raises_from_either_path(history: list[dict[str, Any]]) -> None:
+    lines = [orjson.dumps(j) for j in history]
+    assert len(itf.to_frames(b"\n".join(lines), strict=True)) == len(history)
+    lines[7] = orjson.dumps({**history[7], "status": "weird"})
+    with pytest.raises(itf.SchemaError, match="status"):
+        itf.to_frames(b"\n".join(lines), strict=True)
+
+
 def test_empty_input_has_exact_dtypes() -> None:
     for records in ([], b"", b"[]", {"data": []}):
         frames = itf.to_frames(records)
