@@ -105,7 +105,8 @@ FROM src {"WHERE json_valid(line)" if check_valid else ""}
 # --------------------------------------------------------------------------------------
 # Which lines are of the documented shape: their JSON structure (DuckDB's json_structure,
 # with array elements merged and clashing types shown as "JSON"), checked once per
-# distinct structure, then their values, checked column-wise.
+# distinct structure, then their values, checked column-wise. Structures are compared by
+# a 64-bit hash; a collision between a good and a bad one is not guarded against.
 # --------------------------------------------------------------------------------------
 def _leaf(value: Any, allowed: frozenset[str]) -> bool:
     """A structure leaf (a type name) of one of the allowed types."""
@@ -200,7 +201,11 @@ class FastBlock:
         self.left = left  # (line number, line) for the careful path
 
 
-def _lines(data: bytes, pos: int, stop: int) -> tuple[pa.StringArray, np.ndarray]:
+#: Blocks this large (one huge line) need Arrow's 64-bit string offsets.
+_LARGE_BLOCK = 2**31
+
+
+def _lines(data: bytes, pos: int, stop: int) -> tuple[Any, np.ndarray]:
     """The lines of ``data[pos:stop]`` as an Arrow string array over the same memory (no
     copy), and their offsets into ``data``. Each line keeps its newline, which JSON
     parsers skip as whitespace."""
@@ -212,14 +217,17 @@ def _lines(data: bytes, pos: int, stop: int) -> tuple[pa.StringArray, np.ndarray
         at = stop if nl < 0 else nl + 1
         ends.append(at)
     offsets = np.array([pos, *ends], dtype=np.int64)
-    relative = (offsets - pos).astype(np.int32)
     buffer = pa.py_buffer(data).slice(pos, stop - pos)
-    lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(relative), buffer)
-    return lines, offsets
+    if stop - pos < _LARGE_BLOCK:
+        relative = pa.py_buffer((offsets - pos).astype(np.int32))
+        return pa.StringArray.from_buffers(len(ends), relative, buffer), offsets
+    # One line of 2 GiB or more in this block: 64-bit offsets.
+    relative = pa.py_buffer(offsets - pos)
+    return pa.LargeStringArray.from_buffers(len(ends), relative, buffer), offsets
 
 
 def _as_table(relation: Any) -> pa.Table:
-    # DuckDB 1.4 renamed fetch_arrow_table to to_arrow_table; accept both.
+    # Newer DuckDB calls it to_arrow_table, older fetch_arrow_table; accept both.
     fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
     table: pa.Table = fetch()
     return table
@@ -257,9 +265,7 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
         con.close()
 
 
-def _blocks(
-    data: bytes, block_bytes: int
-) -> Iterator[tuple[pa.StringArray, np.ndarray, np.ndarray]]:
+def _blocks(data: bytes, block_bytes: int) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
     first_line, pos, end = 1, 0, len(data)
     while pos < end:
         stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
@@ -282,9 +288,7 @@ def unscanned(data: bytes) -> Iterator[FastBlock]:
     )
 
 
-def _read(
-    con: Any, queries: tuple[str, str], lines: pa.StringArray, rows: np.ndarray
-) -> pa.Table | None:
+def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
     """One pass of DuckDB over the lines (in batches, so that every thread has work).
     The first query trusts every line to be JSON; only if one is not does the second,
     which skips invalid lines, run."""
@@ -318,7 +322,7 @@ def _read(
     return table
 
 
-def _mark_shapes(con: Any, table: pa.Table, lines: pa.StringArray, first: int) -> pa.Table:
+def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.Table:
     """Replace each line's structure hash by whether that structure is the documented
     one. Structures are few: each distinct one is fetched (from one of its lines) and
     checked once, in Python."""
@@ -429,7 +433,7 @@ def _flatten(read: pa.Table) -> tuple[pa.Table, pa.Table]:
 def _scan_block(
     read: pa.Table | None,
     data: bytes,
-    lines: pa.StringArray,
+    lines: pa.Array,
     offsets: np.ndarray,
     rows: np.ndarray,
 ) -> FastBlock:

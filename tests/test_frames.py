@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import ittybit_frames as itf
@@ -432,6 +433,21 @@ def test_ndjson_fast_path_equals_the_careful_path(
     # Gone: broken, trailing comma, NaN, Infinity, Latin-1 and blank lines; one duplicate.
     assert len(fast.jobs) == len(history) - 6
     assert fast.jobs["extra"].notna().sum() == 1  # the `created` alias kept beside created_at
+
+
+def test_ndjson_fast_path_with_64_bit_offsets(
+    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ittybit_frames import _ndjson
+
+    data = b"".join(orjson.dumps(j) + b"\n" for j in history[:50])
+    normal = itf.to_frames(data)
+    monkeypatch.setattr(_ndjson, "_LARGE_BLOCK", 1)  # as for a block with a 2 GiB line
+    assert isinstance(_ndjson._lines(data, 0, len(data))[0], pa.LargeStringArray)
+    assert not any(block.left for block in _ndjson.scan(data, 1 << 20))  # DuckDB took them
+    large = itf.to_frames(data)
+    pd.testing.assert_frame_equal(large.jobs, normal.jobs)
+    pd.testing.assert_frame_equal(large.tasks, normal.tasks)
 
 
 def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]]) -> None:
