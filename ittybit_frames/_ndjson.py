@@ -253,14 +253,20 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
     queries = (_query(check_valid=False), _query(check_valid=True))
     try:
         with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
-            pending: tuple[cf.Future[pa.Table | None], tuple[Any, ...]] | None = None
-            for lines, offsets, rows in _blocks(data, block_bytes):
-                future = reader.submit(_read, con, queries, lines, rows)
+            pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
+            share = 1.0  # of the lines of the last block seen that SQL took
+            for i, (lines, offsets, rows) in enumerate(_blocks(data, block_bytes)):
+                # Input mostly of an older shape (say, a whole export from an old API
+                # version) skips DuckDB, trying it again every few blocks.
+                use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
+                future = reader.submit(_read, con, queries, lines, rows) if use_sql else None
                 if pending is not None:
-                    yield _scan_block(pending[0].result(), data, *pending[1])
+                    block = _scan_block(_result(pending[0]), data, *pending[1])
+                    share = len(block.jobs) / max(len(pending[1][2]), 1)
+                    yield block
                 pending = (future, (lines, offsets, rows))
             if pending is not None:
-                yield _scan_block(pending[0].result(), data, *pending[1])
+                yield _scan_block(_result(pending[0]), data, *pending[1])
     finally:
         con.close()
 
@@ -277,6 +283,14 @@ def _blocks(data: bytes, block_bytes: int) -> Iterator[tuple[pa.Array, np.ndarra
 
 
 _BATCH_LINES = 1024
+#: Below this share of a block's lines taken by SQL, the next blocks skip it...
+_MIN_SHARE = 0.05
+#: ...but every this many blocks it is tried again.
+_RETRY_EVERY = 8
+
+
+def _result(future: Any) -> pa.Table | None:
+    return None if future is None else future.result()
 
 
 def unscanned(data: bytes) -> Iterator[FastBlock]:

@@ -435,6 +435,30 @@ def test_ndjson_fast_path_equals_the_careful_path(
     assert fast.jobs["extra"].notna().sum() == 1  # the `created` alias kept beside created_at
 
 
+def test_ndjson_of_an_older_shape_mostly_skips_sql(
+    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ittybit_frames import _ndjson
+    from ittybit_frames import frames as frames_module
+
+    old = [
+        {**{k: v for k, v in j.items() if k != "created_at"}, "created": j["created_at"]}
+        for j in history
+    ]
+    data = b"".join(orjson.dumps(j) + b"\n" for j in old)
+    monkeypatch.setattr(frames_module, "_NDJSON_BLOCK", 20_000)
+    reads = []
+    read = _ndjson._read
+    monkeypatch.setattr(_ndjson, "_read", lambda *a: reads.append(1) or read(*a))
+    fast = itf.to_frames(data)
+    blocks = len(list(_ndjson._blocks(data, 20_000)))
+    assert blocks > 40 and len(reads) <= 2 + blocks // _ndjson._RETRY_EVERY + 1
+    careful = careful_frames(data, monkeypatch)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    assert fast.jobs["created_at"].notna().all()
+
+
 def test_ndjson_fast_path_with_64_bit_offsets(
     history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
