@@ -8,9 +8,10 @@
    speed limit. It needs an explicit schema that leaves ``error`` out, because pyarrow's
    type inference fails on a field that is sometimes a string and sometimes an object.
 
-Each runs in its own child process (so each peak RSS is its own), ``--repeat`` times
-(median reported: single runs on a small VM vary by +-20 %), in one run of this script.
-Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3]``.
+Each runs in child processes of its own (so each peak RSS is its own), ``--repeat`` times
+per process (median kept: single runs on a small VM vary by +-20 %); the fast pipelines
+run in ``--rounds`` rounds taken in turn, so that the machine's drift hits them alike.
+Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -201,7 +202,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per pipeline; the median is reported"
+        "--repeat", type=int, default=3, help="runs per process; the median is kept"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of the fast pipelines, taken in turn (a fresh process each)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,16 +217,24 @@ def main() -> None:
             for job in generate_history(args.jobs, seed=0):
                 fh.write(orjson.dumps(job) + b"\n")
         size_mb = Path(path).stat().st_size / 1e6
+        slow = ("run_naive", "run_naive_dicts")
+        fast = ("run_pyarrow", "run_to_frames", "run_to_frames_1", "run_to_frames_dicts")
+        runs: dict[str, list[tuple[int, float, float]]] = {
+            name: [measure(name, path, args.repeat)] for name in slow
+        }
+        # The fast pipelines take turns, round after round, so that a drift in the
+        # machine's speed (seen here: +-20 % over minutes) hits them alike.
+        for _ in range(args.rounds):
+            for name in fast:
+                runs.setdefault(name, []).append(measure(name, path, args.repeat))
+        order = ("run_naive", *fast[:3], "run_naive_dicts", fast[3])
         results = {
-            name: measure(name, path, args.repeat)
-            for name in (
-                "run_naive",
-                "run_pyarrow",
-                "run_to_frames",
-                "run_to_frames_1",
-                "run_naive_dicts",
-                "run_to_frames_dicts",
+            name: (
+                runs[name][0][0],
+                statistics.median(elapsed for _, elapsed, _ in runs[name]),
+                max(rss for _, _, rss in runs[name]),
             )
+            for name in order
         }
     rate = {name: n / elapsed for name, (n, elapsed, _) in results.items()}
     arrow_rate = rate["run_pyarrow"]
@@ -246,8 +261,10 @@ def main() -> None:
             ]
         )
     print(
-        f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON; median of {args.repeat} runs of"
-        " each pipeline, each pipeline in its own process\n"
+        f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON. Each pipeline runs in processes of"
+        f" its own, {args.repeat} times per process (median kept); the naive ones in one"
+        f" process, the others in {args.rounds} rounds taken in turn (median of the rounds)."
+        " Peak RSS: the largest of a pipeline's processes.\n"
     )
     print(
         markdown_table(
