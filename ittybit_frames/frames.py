@@ -1034,7 +1034,7 @@ def _dedupe(jobs: pa.Table, tasks: pa.Table, p: _Problems) -> tuple[pa.Table, pa
 
 
 def _durations(
-    table: pa.Table, status: np.ndarray, as_of_ms: int | None, p: _Problems, task_level: bool
+    table: pa.Table, as_of_ms: int | None, p: _Problems, task_level: bool
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """queue/processing/total seconds from the exact millisecond integers."""
 
@@ -1050,7 +1050,9 @@ def _durations(
     }
     provisional = None
     if as_of_ms is not None:
-        terminal = np.isin(status, list(TERMINAL_STATUSES))
+        terminal = pc.is_in(
+            table["status"], value_set=pa.array(sorted(TERMINAL_STATUSES), type=pa.string())
+        ).to_numpy(zero_copy_only=False)
         provisional = np.isnan(finished) & ~terminal & ~np.isnan(created)
         queue_so_far = (np.where(np.isnan(started), float(as_of_ms), started) - created) / 1000.0
         out["queue_seconds"] = np.where(
@@ -1076,8 +1078,7 @@ def _durations(
 def _finish(
     schema: Table, table: pa.Table, as_of_ms: int | None, p: _Problems, task_level: bool
 ) -> pd.DataFrame:
-    status = np.asarray(table["status"].cast(pa.string()).to_numpy(zero_copy_only=False))
-    durations, provisional = _durations(table, status, as_of_ms, p, task_level)
+    durations, provisional = _durations(table, as_of_ms, p, task_level)
     columns = []
     for name in schema.names:
         if name in durations:
