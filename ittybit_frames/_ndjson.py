@@ -35,13 +35,12 @@ from ittybit_frames.frames import (
     _FAST_TASK_KIND,
     _FILE_KEYS,
     _JOB_FIELDS,
-    _JSON_OPTS,
     _MS_MAX,
     _MS_MIN,
     _OBJECT_TAGS,
     _OUT_FIELDS,
     _TASK_FIELDS,
-    _json,
+    _json_many,
 )
 
 __all__ = ["FastBlock", "scan", "unscanned"]
@@ -96,8 +95,7 @@ def _shape() -> str:
 
 def _query(check_valid: bool) -> str:
     return f"""
-SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j,
-       regexp_matches(line, '{_TRAILING_COMMA}') AS lenient
+SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j
 FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
@@ -260,11 +258,13 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
                 # version) skips DuckDB, trying it again every few blocks.
                 use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
                 future = reader.submit(_read, con, queries, lines, rows) if use_sql else None
+                # While DuckDB reads: the trailing commas it would let through.
+                lenient = pc.match_substring_regex(lines, _TRAILING_COMMA) if use_sql else None
                 if pending is not None:
                     block = _scan_block(_result(pending[0]), data, *pending[1])
                     share = len(block.jobs) / max(len(pending[1][2]), 1)
                     yield block
-                pending = (future, (lines, offsets, rows))
+                pending = (future, (lines, offsets, rows, lenient))
             if pending is not None:
                 yield _scan_block(_result(pending[0]), data, *pending[1])
     finally:
@@ -413,14 +413,14 @@ def _columns(struct: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return {alias: _storage(pc.struct_field(struct, name)) for name, alias in pairs}
 
 
-def _flatten(read: pa.Table) -> tuple[pa.Table, pa.Table]:
+def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Table]:
     """DuckDB's nested rows -> a jobs table and a tasks table (with helper columns)."""
     j = _whole(read["j"])
     jobs = pa.table(
         {
             "r": read["r"],
             "st": read["st"],
-            "lenient": read["lenient"],
+            "lenient": lenient.take(pa.array(read["r"].to_numpy() - first)),
             **_columns(j, _JOB_COLUMNS),
         }
     )
@@ -450,12 +450,13 @@ def _scan_block(
     lines: pa.Array,
     offsets: np.ndarray,
     rows: np.ndarray,
+    lenient: pa.Array | None,
 ) -> FastBlock:
     """Which lines DuckDB's rows may stand for, and those rows as jobs and tasks."""
     if read is None:
         left = _left(data, offsets, rows, set())
         return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
-    jobs, tasks = _flatten(read)
+    jobs, tasks = _flatten(read, lenient, int(rows[0]))
     jobs, ints_ok = _integers(jobs, _STAMPS)
     job_checks = [
         pc.invert(jobs["lenient"]),
@@ -601,30 +602,21 @@ def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.
     for name in columns:
         encoded = _whole(table[name]).dictionary_encode()
         distinct = encoded.dictionary.to_pylist()
-        try:  # the common case, in one comprehension: every value is JSON orjson takes
-            texts: list[Any] = [_canonical(text) for text in distinct]
-            bad: list[int] = []
-        except (orjson.JSONDecodeError, TypeError):
-            texts, bad = [], []
+        bad: list[int] = []
+        try:  # the common case: every value is JSON orjson takes; one call each way
+            values = orjson.loads("[" + ",".join(distinct) + "]")
+        except orjson.JSONDecodeError:
+            values = []
             for i, text in enumerate(distinct):
                 try:
-                    value = orjson.loads(text)
+                    values.append(orjson.loads(text))
                 except orjson.JSONDecodeError:
                     bad.append(i)
-                    texts.append(None)
-                    continue
-                texts.append("{}" if value == {} else _json(value))
+                    values.append(None)
+        texts = _json_many(values)
         column = pa.array(texts, type=pa.string()).take(encoded.indices)
         table = table.set_column(table.schema.get_field_index(name), name, column)
         if bad:
             refused = pc.is_in(encoded.indices, value_set=pa.array(bad, encoded.indices.type))
             ok = pc.and_(ok, pc.invert(refused))
     return table, ok
-
-
-def _canonical(text: str) -> bytes:
-    """``frames._json`` of the value ``text`` holds, as UTF-8 bytes (Arrow takes them
-    as they are)."""
-    if text == "{}":
-        return b"{}"
-    return orjson.dumps(orjson.loads(text), option=_JSON_OPTS)

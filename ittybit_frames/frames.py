@@ -63,6 +63,28 @@ def _json(value: Any) -> str:
         return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
 
 
+# orjson spends most of a call on its own set-up (about 2.5 us for a small dict, against
+# 0.05 us per item inside one list), so many values are written in one call, with a
+# separator between them that is split on afterwards.
+_SEPARATOR = "\x00ittybit-frames:separator\x00"
+_SPLIT = b"," + orjson.dumps(_SEPARATOR) + b","
+
+
+def _json_many(values: list[Any]) -> list[Any]:
+    """``_json`` of each value (as UTF-8 bytes or text, both fine for Arrow)."""
+    if not values:
+        return []
+    mixed = [item for value in values for item in (value, _SEPARATOR)]
+    try:
+        out = orjson.dumps(mixed, option=_JSON_OPTS)
+    except TypeError:
+        return [_json(v) for v in values]
+    parts = out[1 : -len(_SPLIT)].split(_SPLIT)
+    if len(parts) != len(values):  # a value holds the separator itself, in a list
+        return [_json(v) for v in values]
+    return parts
+
+
 @dataclass
 class JobFrames:
     """Jobs and tasks as typed DataFrames.
@@ -316,10 +338,13 @@ class _Conv:
         ).cast(TIMESTAMP)
 
     def json_text(self, values: Any) -> pa.Array:
-        return pa.array(
-            [None if v is None else ("{}" if v == {} else _json(v)) for v in values],
-            type=pa.string(),
-        )
+        present = [i for i, v in enumerate(values) if v is not None]
+        if len(present) == len(values):
+            return pa.array(_json_many(list(values)), type=pa.string())
+        texts: list[Any] = [None] * len(values)
+        for i, text in zip(present, _json_many([values[i] for i in present]), strict=True):
+            texts[i] = text
+        return pa.array(texts, type=pa.string())
 
     def words(self, values: Any, fast: dict[str, str], slow: Any, col: str) -> list[str]:
         """Canonical category words: exact documented words fast, the rest via ``slow``."""
