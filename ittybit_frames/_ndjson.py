@@ -491,7 +491,8 @@ def _scan_block(
     tasks = tasks.drop_columns(["missing", "tag"])
     job_rows = jobs["r"].to_numpy()
     parent = np.searchsorted(job_rows, tasks["r"].to_numpy())
-    return FastBlock(jobs, tasks, parent, _left(data, offsets, rows, set(job_rows.tolist())))
+    left = [] if len(job_rows) == len(rows) else _left(data, offsets, rows, set(job_rows.tolist()))
+    return FastBlock(jobs, tasks, parent, left)
 
 
 def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
