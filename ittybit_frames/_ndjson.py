@@ -198,6 +198,11 @@ class FastBlock:
         self.parent = parent  # each task's row in `jobs`
         self.left = left  # (line number, line) for the careful path
 
+    @staticmethod
+    def careful(left: list[tuple[int, bytes]]) -> FastBlock:
+        """A block whose every line goes the careful way."""
+        return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
+
 
 #: Blocks this large (one huge line) need Arrow's 64-bit string offsets.
 _LARGE_BLOCK = 2**31
@@ -262,9 +267,9 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
                 lenient = pc.match_substring_regex(lines, _TRAILING_COMMA) if use_sql else None
                 if pending is not None:
                     block = _scan_block(_result(pending[0]), data, *pending[1])
-                    share = len(block.jobs) / max(len(pending[1][2]), 1)
+                    share = len(block.jobs) / max(len(pending[1][1]), 1)
                     yield block
-                pending = (future, (lines, offsets, rows, lenient))
+                pending = (future, (offsets, rows, lenient))
             if pending is not None:
                 yield _scan_block(_result(pending[0]), data, *pending[1])
     finally:
@@ -297,9 +302,7 @@ def unscanned(data: bytes) -> Iterator[FastBlock]:
     """Every line left for the careful path (the reference the fast path must equal)."""
     lines, offsets = _lines(data, 0, len(data))
     rows = np.arange(1, len(lines) + 1, dtype=np.int64)
-    yield FastBlock(
-        pa.table({}), pa.table({}), np.empty(0, np.int64), _left(data, offsets, rows, set())
-    )
+    yield FastBlock.careful(_left(data, offsets, rows, set()))
 
 
 def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
@@ -447,15 +450,13 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
 def _scan_block(
     read: pa.Table | None,
     data: bytes,
-    lines: pa.Array,
     offsets: np.ndarray,
     rows: np.ndarray,
     lenient: pa.Array | None,
 ) -> FastBlock:
     """Which lines DuckDB's rows may stand for, and those rows as jobs and tasks."""
     if read is None:
-        left = _left(data, offsets, rows, set())
-        return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
+        return FastBlock.careful(_left(data, offsets, rows, set()))
     jobs, tasks = _flatten(read, lenient, int(rows[0]))
     jobs, ints_ok = _integers(jobs, _STAMPS)
     job_checks = [
@@ -560,40 +561,57 @@ def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
     return _all(*checks)
 
 
+def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
+    """A column of JSON texts -> its dictionary indices, the parsed distinct values, and
+    the positions of the distinct texts orjson refuses (NaN, say; their value is None).
+    One orjson call for all of them in the common case."""
+    encoded = _whole(column).dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    refused: list[int] = []
+    try:
+        values = orjson.loads("[" + ",".join(distinct) + "]")
+    except orjson.JSONDecodeError:
+        values = []
+        for i, text in enumerate(distinct):
+            try:
+                values.append(orjson.loads(text))
+            except orjson.JSONDecodeError:
+                refused.append(i)
+                values.append(None)
+    return encoded.indices, values, refused
+
+
+def _rows_fine(indices: pa.Array, bad: list[int]) -> pa.Array:
+    """Rows whose distinct value is not among ``bad``."""
+    return pc.invert(pc.is_in(indices, value_set=pa.array(bad, indices.type)))
+
+
 def _errors(table: pa.Table) -> tuple[pa.Table, pa.Array]:
     """The ``error`` JSON text -> error_kind, error_message; plus which rows are fine
     (null, a string, or an object of text ``kind``/``message``)."""
-    encoded = _whole(table["error"]).dictionary_encode()
+    indices, values, bad = _distinct_values(table["error"])
     kinds: list[str | None] = []
     messages: list[str | None] = []
-    bad: list[int] = []
-    for i, text in enumerate(encoded.dictionary.to_pylist()):
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            value = None
+    for i, value in enumerate(values):
         if type(value) is str:
             kinds.append(None)
             messages.append(value)
-            continue
-        if (
+        elif (
             type(value) is dict
             and value.keys() <= {"kind", "message"}
             and all(v is None or type(v) is str for v in value.values())
         ):
             kinds.append(value.get("kind"))
             messages.append(value.get("message"))
-            continue
-        bad.append(i)
-        kinds.append(None)
-        messages.append(None)
-    indices = encoded.indices
-    ok = pc.invert(pc.is_in(indices, value_set=pa.array(bad, indices.type)))
+        else:
+            bad.append(i)
+            kinds.append(None)
+            messages.append(None)
     at = table.schema.get_field_index("error")
     table = table.remove_column(at)
     table = table.add_column(at, "error_message", pa.array(messages, pa.string()).take(indices))
     table = table.add_column(at, "error_kind", pa.array(kinds, pa.string()).take(indices))
-    return table, ok
+    return table, _rows_fine(indices, bad)
 
 
 def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
@@ -601,23 +619,9 @@ def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.
     (NaN, say) marks its row for the careful path."""
     ok: Any = pa.array(np.ones(len(table), dtype=bool))
     for name in columns:
-        encoded = _whole(table[name]).dictionary_encode()
-        distinct = encoded.dictionary.to_pylist()
-        bad: list[int] = []
-        try:  # the common case: every value is JSON orjson takes; one call each way
-            values = orjson.loads("[" + ",".join(distinct) + "]")
-        except orjson.JSONDecodeError:
-            values = []
-            for i, text in enumerate(distinct):
-                try:
-                    values.append(orjson.loads(text))
-                except orjson.JSONDecodeError:
-                    bad.append(i)
-                    values.append(None)
-        texts = _json_many(values)
-        column = pa.array(texts, type=pa.string()).take(encoded.indices)
+        indices, values, bad = _distinct_values(table[name])
+        column = pa.array(_json_many(values), type=pa.string()).take(indices)
         table = table.set_column(table.schema.get_field_index(name), name, column)
         if bad:
-            refused = pc.is_in(encoded.indices, value_set=pa.array(bad, encoded.indices.type))
-            ok = pc.and_(ok, pc.invert(refused))
+            ok = pc.and_(ok, _rows_fine(indices, bad))
     return table, ok
