@@ -29,8 +29,7 @@ from ittybit_frames.loaders import read_jobs
 from ittybit_frames.report import report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.sync import SyncReport, sync
-
-__version__ = "0.1.0"
+from ittybit_frames.version import __version__
 
 __all__ = [
     "APIError",

@@ -28,27 +28,26 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames import (
-    _ALIASES,
-    _FAST_JOB_KIND,
-    _FAST_STATUS,
-    _FAST_TASK_KIND,
-    _FILE_KEYS,
-    _JOB_FIELDS,
-    _MS_MAX,
-    _MS_MIN,
-    _OBJECT_TAGS,
-    _OUT_FIELDS,
-    _TASK_FIELDS,
-    _json_many,
+from ittybit_frames.frames import _FILE_KEYS, _json_many
+from ittybit_frames.vocabulary import (
+    FILE_FIELDS,
+    JOB_FIELDS,
+    JOB_KIND_WORDS,
+    MS_MAX,
+    MS_MIN,
+    OBJECT_TAGS,
+    STATUS_WORDS,
+    TASK_FIELDS,
+    TASK_KIND_WORDS,
+    current,
 )
 
 __all__ = ["FastBlock", "scan", "unscanned"]
 
 # The fields of the current API: every known one but the older aliases.
-JOB_KEYS = tuple(k for k in _JOB_FIELDS if k not in _ALIASES)
-TASK_KEYS = tuple(k for k in _TASK_FIELDS if k not in _ALIASES)
-OUTPUT_KEYS = ("object", *(k for k in _OUT_FIELDS if k not in _ALIASES))
+JOB_KEYS = current(JOB_FIELDS)
+TASK_KEYS = current(TASK_FIELDS)
+OUTPUT_KEYS = ("object", *current(FILE_FIELDS))
 
 # DuckDB's parser accepts trailing commas, which JSON (and orjson) does not: such a line
 # goes the careful way, where it is reported. (NaN/Infinity, which it also accepts, show
@@ -463,13 +462,13 @@ def _scan_block(
         pc.invert(jobs["lenient"]),
         jobs["st"],
         ints_ok,
-        _values_ok(jobs, "job_id", _FAST_JOB_KIND),
+        _values_ok(jobs, "job_id", JOB_KIND_WORDS),
     ]
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
     task_checks = [
         pc.invert(tasks["missing"]),
         ints_ok,
-        _values_ok(tasks, "task_id", _FAST_TASK_KIND),
+        _values_ok(tasks, "task_id", TASK_KIND_WORDS),
         *(
             pc.or_kleene(pc.is_null(tasks[c]), pc.is_finite(tasks[c]))
             for c in ("output_duration_seconds", "output_fps")
@@ -536,10 +535,10 @@ def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
     checks = [
         pc.not_equal(ids, ""),
         pc.is_in(table["kind"], value_set=pa.array(list(kinds), pa.string())),
-        pc.is_in(table["status"], value_set=pa.array(list(_FAST_STATUS), pa.string())),
+        pc.is_in(table["status"], value_set=pa.array(list(STATUS_WORDS), pa.string())),
         pc.or_kleene(
             pc.is_null(table["tag"]),
-            pc.is_in(table["tag"], value_set=pa.array(sorted(_OBJECT_TAGS), pa.string())),
+            pc.is_in(table["tag"], value_set=pa.array(sorted(OBJECT_TAGS), pa.string())),
         ),
     ]
     for name in _STAMPS:
@@ -547,7 +546,7 @@ def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
         checks.append(
             pc.or_kleene(
                 pc.is_null(column),
-                pc.and_(pc.greater_equal(column, _MS_MIN), pc.less(column, _MS_MAX)),
+                pc.and_(pc.greater_equal(column, MS_MIN), pc.less(column, MS_MAX)),
             )
         )
     if "progress" in table.column_names:

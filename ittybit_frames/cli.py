@@ -16,13 +16,13 @@ from typing import Any
 
 import orjson
 
-from ittybit_frames import __version__
 from ittybit_frames.errors import (
     AuthenticationError,
     ConfigurationError,
     IttybitError,
     NetworkError,
 )
+from ittybit_frames.version import __version__
 
 __all__ = ["main"]
 
@@ -366,7 +366,7 @@ def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _when(text: str) -> str:
     """Validate a WHEN argument early (ISO date or time, epoch, or a span like 7d)."""
-    from ittybit_frames.normalize import parse_when
+    from ittybit_frames.vocabulary import parse_when
 
     try:
         parse_when(text)

@@ -53,7 +53,8 @@ from ittybit_frames.errors import (
     RateLimitError,
     ServerError,
 )
-from ittybit_frames.normalize import epoch_ms, parse_when
+from ittybit_frames.schema import failures_frame
+from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client", "ClientStats", "FetchResult"]
 
@@ -64,12 +65,6 @@ _T = TypeVar("_T")
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-_FAILURE_COLUMNS = {
-    "job_id": "string",
-    "status_code": "Int64",
-    "kind": "string",
-    "message": "string",
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -128,11 +123,6 @@ class FetchResult:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.jobs)
-
-
-def _failures_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(_FAILURE_COLUMNS))
-    return frame.astype(_FAILURE_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------
@@ -765,7 +755,7 @@ class AsyncClient:
         jobs = [found[j] for j in unique if j in found]
         if failed:
             logger.warning("%d of %d jobs could not be fetched", len(failed), len(unique))
-        return FetchResult(jobs, _failures_frame(failed), self.stats)
+        return FetchResult(jobs, failures_frame(failed), self.stats)
 
     async def iter_pages(
         self,
@@ -902,10 +892,7 @@ def _window(
         return items, False
     kept = []
     for job in items:
-        try:
-            created = epoch_ms(job.get("created_at", job.get("created")))
-        except ValueError:
-            created = None
+        created = created_ms(job)
         if created is None:
             kept.append(job)  # cannot place it in time: keep it rather than lose it
             continue

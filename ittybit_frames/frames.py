@@ -30,9 +30,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.errors import SchemaError
-from ittybit_frames.normalize import (
+from ittybit_frames.schema import ARROW_TO_PANDAS, JOBS, PROBLEMS, TASKS, TIMESTAMP, Table
+from ittybit_frames.vocabulary import (
+    FILE_FIELDS,
+    JOB_FIELDS,
+    JOB_KIND_WORDS,
     JOB_KINDS,
+    MS_MAX,
+    MS_MIN,
+    OBJECT_TAGS,
+    STATUS_WORDS,
     STATUSES,
+    TASK_FIELDS,
+    TASK_KIND_WORDS,
     TASK_KINDS,
     TERMINAL_STATUSES,
     canonical_kind,
@@ -40,19 +50,12 @@ from ittybit_frames.normalize import (
     epoch_ms,
     parse_when,
 )
-from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, TIMESTAMP, Table
 
 __all__ = ["JobFrames", "to_frames"]
 
-_MS_MIN, _MS_MAX = 946_684_800_000, 4_102_444_800_000
 
 _JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _DURATION_COLUMNS = ("queue_seconds", "processing_seconds", "total_seconds")
-_PANDAS_TYPES = {
-    pa.string(): pd.StringDtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
 
 
 def _json(value: Any) -> str:
@@ -328,7 +331,7 @@ class _Conv:
             arr = arr.cast(pa.int64())
             if arr.null_count == len(arr):
                 return arr.cast(TIMESTAMP)
-            in_range = pc.and_(pc.greater_equal(arr, _MS_MIN), pc.less(arr, _MS_MAX))
+            in_range = pc.and_(pc.greater_equal(arr, MS_MIN), pc.less(arr, MS_MAX))
             if pc.all(in_range.fill_null(True)).as_py():
                 return arr.cast(TIMESTAMP)
         # Seconds, ISO strings, floats or junk: decide value by value.
@@ -375,81 +378,15 @@ def _first(a: Any, b: Any) -> list[Any]:
 # ======================================================================================
 # One chunk of job records -> Arrow tables (without durations)
 # ======================================================================================
-_JOB_FIELDS = (
-    "id",
-    "object",
-    "kind",
-    "status",
-    "input",
-    "output",
-    "options",
-    "metadata",
-    "error",
-    "tasks",
-    "steps",
-    "created_at",
-    "created",
-    "started_at",
-    "finished_at",
-    "updated_at",
-    "updated",
-)
-_TASK_FIELDS = (
-    "id",
-    "object",
-    "kind",
-    "status",
-    "progress",
-    "input",
-    "inputs",
-    "output",
-    "outputs",
-    "options",
-    "error",
-    "created_at",
-    "created",
-    "started_at",
-    "finished_at",
-    "updated_at",
-    "updated",
-)
-_JOB_KEYSET = frozenset(_JOB_FIELDS)
-_TASK_KEYSET = frozenset(_TASK_FIELDS)
-#: Older names of fields (and the "steps" naming of tasks), mapped above.
-_ALIASES = frozenset({"steps", "created", "updated", "inputs", "outputs", "framerate", "codec"})
-_OUT_FIELDS = (
-    "url",
-    "kind",
-    "format",
-    "width",
-    "height",
-    "duration",
-    "filesize",
-    "bitrate",
-    "fps",
-    "framerate",
-    "codecs",
-    "codec",
-)
-_FILE_KEYS = frozenset({"object", *_OUT_FIELDS})
-_OBJECT_TAGS = frozenset({"job", "task", "step", "run"})
-_TAGS_OR_NONE = frozenset({*_OBJECT_TAGS, None})
-_FAST_STATUS = {
-    "queued": "queued",
-    "waiting": "queued",
-    "pending": "queued",
-    "processing": "processing",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "ready": "succeeded",
-    "completed": "succeeded",
-    "error": "failed",
-}
+_JOB_FIELDS = JOB_FIELDS
+_TASK_FIELDS = TASK_FIELDS
+_OUT_FIELDS = FILE_FIELDS
+_FILE_KEYS = frozenset({"object", *FILE_FIELDS})
+_TAGS_OR_NONE = frozenset({*OBJECT_TAGS, None})
+_JOB_KEYSET = frozenset(JOB_FIELDS)
+_TASK_KEYSET = frozenset(TASK_FIELDS)
 _FAILED_CODE = STATUSES.index("failed")
 _PROBE_CODE = TASK_KINDS.index("probe")
-_FAST_JOB_KIND = {k: k for k in JOB_KINDS if k != "other"}
-_FAST_TASK_KIND = {k: k for k in TASK_KINDS if k != "other"}
 
 
 class _Chunk:
@@ -555,7 +492,7 @@ class _Chunk:
             if set(values) <= _TAGS_OR_NONE:
                 return
         for i, v in enumerate(values):
-            if v is not None and (type(v) is not str or v not in _OBJECT_TAGS):
+            if v is not None and (type(v) is not str or v not in OBJECT_TAGS):
                 extras.setdefault(i, {})["object"] = v
 
     @staticmethod
@@ -600,7 +537,7 @@ class _Chunk:
                 )
             return canonical
 
-        words = conv.words(values, _FAST_STATUS, slow, "status")
+        words = conv.words(values, STATUS_WORDS, slow, "status")
         raw = conv._infer(values)
         if raw is None or raw.type not in (pa.string(), pa.null()):
             raw = pa.array(
@@ -623,7 +560,7 @@ class _Chunk:
                 )
             return canonical
 
-        words = conv.words(values, _FAST_TASK_KIND if task else _FAST_JOB_KIND, slow, "kind")
+        words = conv.words(values, TASK_KIND_WORDS if task else JOB_KIND_WORDS, slow, "kind")
         for i in conv.slow_rows:
             if words[i] not in ("other", values[i]):  # an alias (ingest -> import): keep it
                 extras.setdefault(i, {})["kind"] = values[i]
@@ -1116,7 +1053,7 @@ def _finish(
         columns, schema=schema.arrow_schema(provisional=provisional is not None)
     )
     frame: pd.DataFrame = arrow.to_pandas(
-        types_mapper=_PANDAS_TYPES.get, coerce_temporal_nanoseconds=False
+        types_mapper=ARROW_TO_PANDAS.get, coerce_temporal_nanoseconds=False
     )
     # All-null categories come back from Arrow with whatever categories it saw: pin them.
     for column in schema.columns:
@@ -1160,12 +1097,12 @@ def _fast_tables(block: Any) -> tuple[pa.Table, pa.Table]:
     jcols, tcols = _typed(jobs, JOBS), _typed(tasks, TASKS)
     tcols["job_id"] = jcols["job_id"].take(pa.array(parent, type=pa.int64()))
     for cols, table, kinds, categories in (
-        (jcols, jobs, _FAST_JOB_KIND, JOB_KINDS),
-        (tcols, tasks, _FAST_TASK_KIND, TASK_KINDS),
+        (jcols, jobs, JOB_KIND_WORDS, JOB_KINDS),
+        (tcols, tasks, TASK_KIND_WORDS, TASK_KINDS),
     ):
         status = table["status"].combine_chunks()
         cols["kind"] = _categories(table["kind"].combine_chunks(), kinds, categories)
-        cols["status"] = _categories(status, _FAST_STATUS, STATUSES)
+        cols["status"] = _categories(status, STATUS_WORDS, STATUSES)
         cols["status_raw"] = status
     n_jobs, n_tasks = len(jobs), len(tasks)
     return _assemble(

@@ -38,8 +38,8 @@ import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames
-from ittybit_frames.normalize import canonical_kind, canonical_status, parse_when
 from ittybit_frames.schema import (
+    ARROW_TO_PANDAS,
     JOBS,
     PROBLEMS,
     SCHEMA_VERSION,
@@ -47,6 +47,8 @@ from ittybit_frames.schema import (
     Table,
     epoch_ms_array,
 )
+from ittybit_frames.version import __version__
+from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
 
 __all__ = [
     "PROFILES",
@@ -140,7 +142,6 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Replace the manifest atomically."""
-    from ittybit_frames import __version__
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
@@ -206,12 +207,9 @@ def _from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
         else:
             cast.append(col.cast(column.arrow))
     arrow = pa.Table.from_arrays(cast, names=columns)
-    types = {
-        pa.string(): pd.StringDtype(),
-        pa.int64(): pd.Int64Dtype(),
-        pa.bool_(): pd.BooleanDtype(),
-    }
-    frame: pd.DataFrame = arrow.to_pandas(types_mapper=types.get, coerce_temporal_nanoseconds=False)
+    frame: pd.DataFrame = arrow.to_pandas(
+        types_mapper=ARROW_TO_PANDAS.get, coerce_temporal_nanoseconds=False
+    )
     for name in columns:
         column = table[name]
         if column.categories is not None:
@@ -230,7 +228,6 @@ def _file(root: Path, name: str, partition: str | None) -> Path:
 def _write_file(
     arrow: pa.Table, target: Path, profile: Profile, extra_meta: dict[str, str]
 ) -> None:
-    from ittybit_frames import __version__
 
     target.parent.mkdir(parents=True, exist_ok=True)
     meta = {

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import pandas as pd
-
 from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
+from ittybit_frames.schema import FAILURES
 
 __all__ = ["read_jobs"]
 
@@ -70,14 +69,7 @@ def read_jobs(
         else:
             records = list(active.iter_jobs(kind=kind, status=status, since=since, until=until))
             frames = to_frames(records)
-            frames.failures = pd.DataFrame(
-                {
-                    "job_id": pd.Series(dtype="string"),
-                    "status_code": pd.Series(dtype="Int64"),
-                    "kind": pd.Series(dtype="string"),
-                    "message": pd.Series(dtype="string"),
-                }
-            )
+            frames.failures = FAILURES.empty()
     finally:
         if own:
             active.close()

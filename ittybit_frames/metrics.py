@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ittybit_frames.normalize import TERMINAL_STATUSES, parse_when
 from ittybit_frames.schema import epoch_ms_array
+from ittybit_frames.vocabulary import TERMINAL_STATUSES, parse_when
 
 __all__ = [
     "ENCODE_KINDS",

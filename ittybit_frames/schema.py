@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ittybit_frames.normalize import JOB_KINDS, STATUSES, TASK_KINDS
+from ittybit_frames.vocabulary import JOB_KINDS, STATUSES, TASK_KINDS
 
 __all__ = [
+    "ARROW_TO_PANDAS",
+    "FAILURES",
     "JOBS",
     "PROBLEMS",
     "PROVISIONAL",
@@ -38,6 +40,7 @@ __all__ = [
     "Table",
     "data_dictionary",
     "epoch_ms_array",
+    "failures_frame",
 ]
 
 #: Bumped whenever a column is added, removed, renamed or retyped.
@@ -84,6 +87,15 @@ _PANDAS: dict[str, Any] = {
     "double": "float64",
     "bool": pd.BooleanDtype(),
     "timestamp[ms, tz=UTC]": pd.DatetimeTZDtype("ms", "UTC"),
+}
+
+
+#: Arrow type -> pandas dtype for every Arrow -> pandas conversion of our tables
+#: (nullable extension dtypes; other types keep pyarrow's default).
+ARROW_TO_PANDAS: dict[pa.DataType, Any] = {
+    pa.string(): pd.StringDtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
 }
 
 
@@ -313,6 +325,25 @@ PROBLEMS = Table(
         Column("raw_value", _S, "JSON", "the value as received", "the value was missing"),
     ),
 )
+
+
+#: One row per job ID that could not be fetched (``FetchResult.failures``,
+#: ``JobFrames.failures``, ``SyncReport.failures``).
+FAILURES = Table(
+    "failures",
+    (
+        Column("job_id", _S, "", "the ID that was requested", "never"),
+        Column("status_code", _I, "", "HTTP status of the last answer", "no HTTP answer"),
+        Column("kind", _S, "", "error kind (the API's, or the client's)", "not known"),
+        Column("message", _S, "", "what went wrong", "never"),
+    ),
+)
+
+
+def failures_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A failures frame from row dicts (any missing key is NA), typed by :data:`FAILURES`."""
+    frame = pd.DataFrame(rows, columns=FAILURES.names)
+    return frame.astype(FAILURES.dtypes())
 
 
 def data_dictionary(fmt: str = "markdown") -> str:

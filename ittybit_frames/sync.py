@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from ittybit_frames.client import Client, _failures_frame
+from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
@@ -36,8 +36,8 @@ from ittybit_frames.lake import (
     write_manifest,
     write_parquet,
 )
-from ittybit_frames.normalize import TERMINAL_STATUSES, epoch_ms, parse_when
-from ittybit_frames.schema import epoch_ms_array
+from ittybit_frames.schema import FAILURES, epoch_ms_array
+from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, parse_when
 
 __all__ = ["SyncReport", "sync"]
 
@@ -72,7 +72,7 @@ class SyncReport:
     updated_jobs: int = 0
     unchanged_jobs: int = 0
     refreshed: int = 0
-    failures: pd.DataFrame = field(default_factory=lambda: _failures_frame([]))
+    failures: pd.DataFrame = field(default_factory=FAILURES.empty)
     requests: int = 0
     retries: int = 0
     elapsed_seconds: float = 0.0
@@ -266,10 +266,7 @@ def _walk(
         kind=kind, since=lower, order="desc", page_size=100, after=walk["cursor"] if walk else None
     ):
         for job in page:
-            try:
-                created = epoch_ms(job.get("created_at", job.get("created")))
-            except ValueError:
-                created = None
+            created = created_ms(job)
             if created is not None and (newest is None or created > newest):
                 newest = created
         buffer.extend(j for j in page if isinstance(j.get("id"), str))

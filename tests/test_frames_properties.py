@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ittybit_frames as itf
-from ittybit_frames.normalize import canonical_status, epoch_ms
 from ittybit_frames.simulator import generate_history
+from ittybit_frames.vocabulary import canonical_status, epoch_ms
 
 MS_LO, MS_HI = 946_684_800_000, 4_102_444_800_000 - 1
 

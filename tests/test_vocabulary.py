@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ittybit_frames.normalize import canonical_kind, canonical_status, epoch_ms, parse_when
+from ittybit_frames.vocabulary import canonical_kind, canonical_status, epoch_ms, parse_when
 
 MS = 1711900000000
 

@@ -1,11 +1,16 @@
-"""Payload drift: timestamp units, field aliases and status vocabularies.
+"""API drift in one place: field aliases, timestamp units and bounds, status and kind words.
 
 The ittybit API has shipped several generations that may all appear in one history
-(see "API drift" in the README): timestamps as Unix milliseconds (jobs API), Unix seconds
-("runs" API) or ISO-8601 strings (2024/2025 APIs); ``created``/``updated`` instead of
-``created_at``/``updated_at``; and five status vocabularies. This module maps all of them
-onto one canonical form and never guesses silently: unusable values raise ``ValueError``
-so the caller can record them.
+(see "API drift" in the README and ``shared/ittybit-api.md``): timestamps as Unix
+milliseconds (jobs API), Unix seconds ("runs" API) or ISO-8601 strings (2024/2025 APIs);
+``created``/``updated`` instead of ``created_at``/``updated_at``; ``steps`` for ``tasks``;
+``inputs``/``outputs`` lists; ``framerate`` for ``fps``; one ``codec`` per file; and five
+status vocabularies. Every module that reads a payload (the careful conversion path, the
+NDJSON fast path, the client's time windows, sync) takes these facts from here, so
+supporting a new API version means editing this module (and its tests) only.
+
+Nothing here guesses silently: unusable values raise ``ValueError`` so the caller can
+record them.
 """
 
 from __future__ import annotations
@@ -14,25 +19,41 @@ import datetime as dt
 import math
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "FIELD_ALIASES",
+    "FILE_FIELDS",
+    "JOB_FIELDS",
     "JOB_KINDS",
+    "MS_MAX",
+    "MS_MIN",
+    "OBJECT_TAGS",
     "STATUSES",
+    "STATUS_WORDS",
+    "TASK_FIELDS",
     "TASK_KINDS",
     "TERMINAL_STATUSES",
     "canonical_kind",
     "canonical_status",
+    "created_ms",
     "epoch_ms",
     "parse_when",
 ]
 
-# Sanity bounds for epoch values: 2000-01-01 .. 2100-01-01.
-_S_MIN, _S_MAX = 946_684_800, 4_102_444_800
-_MS_MIN, _MS_MAX = _S_MIN * 1000, _S_MAX * 1000
+# --------------------------------------------------------------------------------------
+# Timestamps: units and sanity bounds (2000-01-01 .. 2100-01-01)
+# --------------------------------------------------------------------------------------
+S_MIN, S_MAX = 946_684_800, 4_102_444_800
+MS_MIN, MS_MAX = S_MIN * 1000, S_MAX * 1000
 
+# --------------------------------------------------------------------------------------
+# Statuses and kinds
+# --------------------------------------------------------------------------------------
 #: Canonical statuses, in pipeline order, plus ``other`` for anything unrecognised.
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled", "other")
+#: Statuses after which a job or task never changes again.
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 #: Canonical job kinds (G5) plus ``other``.
 JOB_KINDS = ("video", "audio", "image", "animation", "adaptive_video", "other")
@@ -49,8 +70,8 @@ TASK_KINDS = (
     "other",
 )
 
-# Every documented status word of every generation -> canonical status.
-_STATUS_MAP = {
+#: Every documented status word of every generation -> canonical status (lower case).
+STATUS_WORDS: dict[str, str] = {
     "queued": "queued",
     "pending": "queued",
     "waiting": "queued",
@@ -67,10 +88,80 @@ _STATUS_MAP = {
     "cancelled": "cancelled",
     "canceled": "cancelled",
 }
-_JOB_KIND_SET = frozenset(JOB_KINDS) - {"other"}
-_TASK_KIND_SET = frozenset(TASK_KINDS) - {"other"}
+#: Job kind words -> canonical kind (exact words; the careful path also folds case).
+JOB_KIND_WORDS: dict[str, str] = {k: k for k in JOB_KINDS if k != "other"}
 # Older pipeline names for the same stages (staging docs: ingest / upload).
 _TASK_KIND_ALIASES = {"ingest": "import", "upload": "export"}
+#: Task kind words that are canonical as they are (older stage names are mapped by
+#: :func:`canonical_kind`, which keeps the raw word).
+TASK_KIND_WORDS: dict[str, str] = {k: k for k in TASK_KINDS if k != "other"}
+
+# --------------------------------------------------------------------------------------
+# Fields and their older names
+# --------------------------------------------------------------------------------------
+#: Older field names -> the current name they stand for.
+FIELD_ALIASES: dict[str, str] = {
+    "created": "created_at",
+    "updated": "updated_at",
+    "steps": "tasks",  # staging naming: a job's tasks called steps
+    "inputs": "input",  # a list of input files
+    "outputs": "output",  # a list of output files
+    "framerate": "fps",
+    "codec": "codecs",  # 2025 API: one codec per file
+}
+_STAMPS = ("created_at", "created", "started_at", "finished_at", "updated_at", "updated")
+#: Every top-level job field that has a column (current names and their aliases).
+JOB_FIELDS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "input",
+    "output",
+    "options",
+    "metadata",
+    "error",
+    "tasks",
+    "steps",
+    *_STAMPS,
+)
+#: Every task field that has a column (current names and their aliases).
+TASK_FIELDS = (
+    "id",
+    "object",
+    "kind",
+    "status",
+    "progress",
+    "input",
+    "inputs",
+    "output",
+    "outputs",
+    "options",
+    "error",
+    *_STAMPS,
+)
+#: Fields of a file object (a task's output), current names and aliases.
+FILE_FIELDS = (
+    "url",
+    "kind",
+    "format",
+    "width",
+    "height",
+    "duration",
+    "filesize",
+    "bitrate",
+    "fps",
+    "framerate",
+    "codecs",
+    "codec",
+)
+#: Values of a record's ``object`` tag across generations.
+OBJECT_TAGS = frozenset({"job", "task", "step", "run"})
+
+
+def current(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of ``fields`` that are current names (aliases left out)."""
+    return tuple(f for f in fields if f not in FIELD_ALIASES)
 
 
 def canonical_status(raw: Any) -> str:
@@ -82,7 +173,7 @@ def canonical_status(raw: Any) -> str:
     ('succeeded', 'failed', 'other')
     """
     if isinstance(raw, str):
-        return _STATUS_MAP.get(raw.strip().lower(), "other")
+        return STATUS_WORDS.get(raw.strip().lower(), "other")
     return "other"
 
 
@@ -92,9 +183,8 @@ def canonical_kind(raw: Any, *, task: bool = False) -> str:
         return "other"
     word = raw.strip().lower()
     if task:
-        word = _TASK_KIND_ALIASES.get(word, word)
-        return word if word in _TASK_KIND_SET else "other"
-    return word if word in _JOB_KIND_SET else "other"
+        return TASK_KIND_WORDS.get(_TASK_KIND_ALIASES.get(word, word), "other")
+    return JOB_KIND_WORDS.get(word, "other")
 
 
 def epoch_ms(value: Any) -> int | None:
@@ -141,12 +231,21 @@ def epoch_ms(value: Any) -> int | None:
     raise ValueError(f"a {type(value).__name__} is not a timestamp")
 
 
+def created_ms(job: Mapping[str, Any]) -> int | None:
+    """A job's creation time in epoch ms, under its current or older name; ``None`` if
+    absent or unusable (callers that must keep such jobs decide what to do)."""
+    try:
+        return epoch_ms(job.get("created_at", job.get("created")))
+    except ValueError:
+        return None
+
+
 def _from_number(value: int | float) -> int:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("timestamp is not finite")
-    if _S_MIN <= value < _S_MAX:
+    if S_MIN <= value < S_MAX:
         return round(value * 1000)
-    if _MS_MIN <= value < _MS_MAX:
+    if MS_MIN <= value < MS_MAX:
         return round(value)
     raise ValueError("number is neither Unix seconds nor milliseconds between 2000 and 2100")
 
@@ -162,7 +261,7 @@ def _from_iso(text: str) -> int:
 
 
 def _check_ms(ms: int) -> int:
-    if not _MS_MIN <= ms < _MS_MAX:
+    if not MS_MIN <= ms < MS_MAX:
         raise ValueError("timestamp outside 2000-2100")
     return ms
 
