@@ -241,9 +241,9 @@ def scan(data: bytes, block_bytes: int, threads: int | None = None) -> Iterator[
 
     DuckDB reads the next block (in a helper thread; it releases the GIL) while this
     one is checked and converted here and by the caller."""
-    import concurrent.futures as cf
+    import concurrent.futures as cf  # noqa: PLC0415
 
-    import duckdb
+    import duckdb  # noqa: PLC0415
 
     # In memory, and never a download: the JSON functions are built in.
     config: dict[str, str | bool | int | float | list[str]] = {
@@ -308,7 +308,7 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
     """One pass of DuckDB over the lines (in batches, so that every thread has work).
     The first query trusts every line to be JSON; only if one is not does the second,
     which skips invalid lines, run."""
-    import duckdb
+    import duckdb  # noqa: PLC0415
 
     try:
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not

@@ -16,13 +16,21 @@ from typing import Any
 
 import orjson
 
+from ittybit_frames.client import Client
 from ittybit_frames.errors import (
     AuthenticationError,
     ConfigurationError,
     IttybitError,
     NetworkError,
 )
+from ittybit_frames.frames import to_frames
+from ittybit_frames.lake import read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.report import report as write_report
+from ittybit_frames.schema import data_dictionary
+from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
+from ittybit_frames.sync import sync
 from ittybit_frames.version import __version__
+from ittybit_frames.vocabulary import parse_when
 
 __all__ = ["main"]
 
@@ -37,10 +45,6 @@ def _say(message: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ittybit_frames.lake import read_parquet
-    from ittybit_frames.simulator import generate_history, serve
-    from ittybit_frames.sync import sync
-
     out = Path(args.out)
     lake = out / "lake"
     began = time.monotonic()
@@ -50,8 +54,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         _say(f"Simulated ittybit API at {api.url}; syncing into {lake} ...")
         report = sync(lake, api_key=api.api_key, base_url=api.url, progress=args.progress)
     frames = read_parquet(lake)
-    from ittybit_frames.report import report as write_report
-
     page = write_report(frames, out / "report")
     elapsed = time.monotonic() - began
     finished = frames.jobs.dropna(subset=["total_seconds"])
@@ -110,9 +112,6 @@ def _read_ids(args: argparse.Namespace) -> list[str] | None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ittybit_frames.client import Client
-    from ittybit_frames.frames import to_frames
-    from ittybit_frames.lake import write_bytes_atomic, write_parquet
 
     ids = _read_ids(args)
     if args.out == "-" and args.format != "ndjson":
@@ -175,7 +174,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from ittybit_frames.sync import sync
 
     options = _client_options(args)
     try:
@@ -219,13 +217,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from ittybit_frames.report import report
 
     if not Path(args.path).exists():
         raise ConfigurationError(
             f"no lake at {args.path}: run 'ittybit-frames sync {args.path}' first"
         )
-    page = report(args.path, args.out, since=args.since, until=args.until)
+    page = write_report(args.path, args.out, since=args.since, until=args.until)
     _say(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
     if args.json:
         sys.stdout.write(orjson.dumps({"report": str(page.resolve())}).decode() + "\n")
@@ -233,14 +230,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from ittybit_frames.schema import data_dictionary
 
     sys.stdout.write(data_dictionary(args.format))
     return EXIT_OK
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history
 
     faults = Faults(
         rate=args.fault_rate,
@@ -366,7 +361,6 @@ def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _when(text: str) -> str:
     """Validate a WHEN argument early (ISO date or time, epoch, or a span like 7d)."""
-    from ittybit_frames.vocabulary import parse_when
 
     try:
         parse_when(text)

@@ -215,7 +215,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: Any = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import aiohttp
+        import aiohttp  # noqa: PLC0415
 
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
@@ -338,13 +338,13 @@ def _progress_bar(enabled: bool | None, total: int | None, desc: str) -> Any:
         return _NullBar()
     if "ipykernel" in sys.modules:
         try:
-            import ipywidgets  # noqa: F401
+            import ipywidgets  # noqa: F401, PLC0415
         except ImportError:  # tqdm.auto would warn and fall back; go to the text bar directly
-            from tqdm.std import tqdm
+            from tqdm.std import tqdm  # noqa: PLC0415
         else:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # noqa: PLC0415
     else:
-        from tqdm.std import tqdm
+        from tqdm.std import tqdm  # noqa: PLC0415
     return tqdm(total=total, desc=desc, unit="job", file=sys.stderr, dynamic_ncols=True)
 
 
@@ -441,7 +441,7 @@ def _loads(body: bytes) -> Any:
         if _LONG_NUMBER.search(body):
             # orjson reads integers beyond 64 bits as floats (losing digits): the stdlib
             # keeps them exact. Only bodies with such long digit runs pay for it.
-            import json
+            import json  # noqa: PLC0415
 
             return json.loads(body)
         return orjson.loads(body)
@@ -640,7 +640,7 @@ class AsyncClient:
         return await self._retry(url, first_wait)
 
     async def _retry(self, url: str, first_wait: float | None) -> tuple[Any, httpx.Headers]:
-        import stamina
+        import stamina  # noqa: PLC0415
 
         _quiet_stamina()
         began = time.monotonic()

@@ -143,7 +143,7 @@ class JobFrames:
 
     def to_parquet(self, path: Any, **options: Any) -> Any:
         """Write to a Parquet lake: see :func:`ittybit_frames.write_parquet`."""
-        from ittybit_frames.lake import write_parquet
+        from ittybit_frames.lake import write_parquet  # noqa: PLC0415
 
         return write_parquet(self, path, **options)
 
@@ -1120,7 +1120,7 @@ def _build_ndjson(
     data: bytes, p: _Problems, threads: int | None
 ) -> tuple[list[pa.Table], list[pa.Table]]:
     """NDJSON: DuckDB takes the lines of the documented shape, ``_Chunk`` the rest."""
-    from ittybit_frames import _ndjson
+    from ittybit_frames import _ndjson  # noqa: PLC0415
 
     job_parts: list[pa.Table] = []
     task_parts: list[pa.Table] = []

@@ -18,6 +18,7 @@ the new one, never half of one; a crash at any point leaves the previous state r
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import logging
@@ -34,6 +35,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
@@ -483,7 +485,6 @@ def _overwrite(
     try:
         # Fresh partitions only: the work is Parquet encoding and I/O, which release the
         # GIL, so two threads keep both cores busy.
-        import concurrent.futures as cf
 
         parts = sorted(set(job_parts) | set(task_parts), key=str)
         reports = [WriteReport(staging, "overwrite") for _ in parts]  # one per thread
@@ -576,7 +577,6 @@ def _filters(
     kind_col: str,
     status_col: str,
 ) -> Any:
-    import pyarrow.dataset as ds
 
     expr = None
 
@@ -630,7 +630,6 @@ def _read_table(
     row_filter: Any,
     columns: list[str] | None,
 ) -> pd.DataFrame:
-    import pyarrow.dataset as ds
 
     if columns is not None:
         unknown = set(columns) - set(table.names)

@@ -62,7 +62,7 @@ STAGE_COLORS = {
 def _axes(ax: Axes | None, size: tuple[float, float] = (9.0, 4.5)) -> Axes:
     if ax is not None:
         return ax
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     figure = Figure(figsize=size, layout="constrained")
     new: Axes = figure.add_subplot()
@@ -92,7 +92,7 @@ def _color(key: str, palette: dict[str, str]) -> str | None:
 
 
 def _time_axis(ax: Axes) -> None:
-    import matplotlib.dates as mdates
+    import matplotlib.dates as mdates  # noqa: PLC0415
 
     locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ittybit_frames import metrics, plots
 from ittybit_frames.frames import JobFrames
+from ittybit_frames.lake import read_parquet
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,7 +45,6 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0 1.5rem; }
 def _load(frames_or_path: JobFrames | str | os.PathLike[str], since: Any, until: Any) -> JobFrames:
     if isinstance(frames_or_path, JobFrames):
         return frames_or_path.subset(since=since, until=until)
-    from ittybit_frames.lake import read_parquet
 
     return read_parquet(frames_or_path, since=since, until=until)
 
@@ -63,8 +63,8 @@ def _freq_for(jobs: pd.DataFrame) -> str:
 
 
 def _figure(size: tuple[float, float]) -> tuple[Any, Axes]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     figure = Figure(figsize=size, layout="constrained", dpi=110)
     FigureCanvasAgg(figure)

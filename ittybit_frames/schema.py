@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -355,8 +356,6 @@ def data_dictionary(fmt: str = "markdown") -> str:
     ### jobs (one row per job)
     """
     if fmt == "json":
-        import orjson
-
         return (
             orjson.dumps(
                 {

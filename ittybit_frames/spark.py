@@ -38,7 +38,7 @@ _DURATIONS = ("queue_seconds", "processing_seconds", "total_seconds")
 
 
 def _f() -> Any:
-    from pyspark.sql import functions
+    from pyspark.sql import functions  # noqa: PLC0415
 
     return functions
 
@@ -175,7 +175,7 @@ def in_flight(jobs: Any, *, freq: str = "1min") -> Any:
     """Jobs queued and processing at every ``freq`` edge (``time``, ``queued``,
     ``processing``, ``in_flight``), exact: like :func:`ittybit_frames.metrics.in_flight`
     (unfinished jobs count until the newest timestamp in the data)."""
-    from pyspark.sql import Window
+    from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
     step_ms = _seconds(freq) * 1000
@@ -203,7 +203,7 @@ def in_flight(jobs: Any, *, freq: str = "1min") -> Any:
 
 def in_flight_peak(jobs: Any) -> dict[str, Any]:
     """The exact peak over every event: ``{"in_flight", "at", "queued", "processing"}``."""
-    from pyspark.sql import Window
+    from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
     events, horizon = _events(jobs)

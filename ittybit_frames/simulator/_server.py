@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -124,8 +125,6 @@ def _dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        import json
-
         return json.dumps(value, separators=(",", ":")).encode()
 
 
