@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,54 @@ def _table(frame: pd.DataFrame, *, floats: str = "{:,.2f}") -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+_Draw = Callable[[JobFrames, str, "Axes"], object]
+#: The report's charts, in page order: name (also the PNG's), caption, size, drawing.
+_CHARTS: tuple[tuple[str, str, tuple[float, float], _Draw], ...] = (
+    (
+        "throughput",
+        "Jobs finished per bucket, by status.",
+        (10, 4.5),
+        lambda f, freq, ax: plots.plot_throughput(f.jobs, freq=freq, by="status", ax=ax),
+    ),
+    (
+        "latency",
+        "Queue and processing time percentiles over time.",
+        (10, 4.5),
+        lambda f, freq, ax: plots.plot_latency(f.jobs, freq=freq, ax=ax),
+    ),
+    (
+        "durations",
+        "How long jobs take end to end, by kind.",
+        (10, 4.5),
+        lambda f, freq, ax: plots.plot_durations(f.jobs, ax=ax),
+    ),
+    (
+        "failure_rate",
+        "Failed jobs (and jobs cancelled by a failed task).",
+        (9, 4),
+        lambda f, freq, ax: plots.plot_failure_rate(f.jobs, ax=ax),
+    ),
+    (
+        "top_errors",
+        "The most common errors.",
+        (11, 6),
+        lambda f, freq, ax: plots.plot_top_errors(f.jobs, ax=ax),
+    ),
+    (
+        "in_flight",
+        "Jobs queued and processing.",
+        (10, 4.5),
+        lambda f, freq, ax: plots.plot_in_flight(f.jobs, freq="10min", ax=ax),
+    ),
+    (
+        "stage_breakdown",
+        "Where the time of succeeded jobs goes.",
+        (10, 4),
+        lambda f, freq, ax: plots.plot_stage_breakdown(f.tasks, ax=ax),
+    ),
+)
+
+
 def report(
     frames_or_path: JobFrames | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -121,7 +170,7 @@ def report(
         The ``report.html`` file.
     """
     frames = _load(frames_or_path, since, until)
-    jobs, tasks = frames.jobs, frames.tasks
+    jobs = frames.jobs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     staging = out / f".report-{uuid.uuid4().hex}"
@@ -129,56 +178,12 @@ def report(
     try:
         freq = _freq_for(jobs)
         charts: list[tuple[str, str, bytes]] = []
-
-        def chart(name: str, caption: str, size: tuple[float, float], draw: Any) -> None:
+        for name, caption, size, draw in _CHARTS:
             figure, ax = _figure(size)
-            draw(ax)
+            draw(frames, freq, ax)
             data = _png(figure)
             (staging / f"{name}.png").write_bytes(data)
             charts.append((name, caption, data))
-
-        chart(
-            "throughput",
-            "Jobs finished per bucket, by status.",
-            (10, 4.5),
-            lambda ax: plots.plot_throughput(jobs, freq=freq, by="status", ax=ax),
-        )
-        chart(
-            "latency",
-            "Queue and processing time percentiles over time.",
-            (10, 4.5),
-            lambda ax: plots.plot_latency(jobs, freq=freq, ax=ax),
-        )
-        chart(
-            "durations",
-            "How long jobs take end to end, by kind.",
-            (10, 4.5),
-            lambda ax: plots.plot_durations(jobs, ax=ax),
-        )
-        chart(
-            "failure_rate",
-            "Failed jobs (and jobs cancelled by a failed task).",
-            (9, 4),
-            lambda ax: plots.plot_failure_rate(jobs, ax=ax),
-        )
-        chart(
-            "top_errors",
-            "The most common errors.",
-            (11, 6),
-            lambda ax: plots.plot_top_errors(jobs, ax=ax),
-        )
-        chart(
-            "in_flight",
-            "Jobs queued and processing.",
-            (10, 4.5),
-            lambda ax: plots.plot_in_flight(jobs, freq="10min", ax=ax),
-        )
-        chart(
-            "stage_breakdown",
-            "Where the time of succeeded jobs goes.",
-            (10, 4),
-            lambda ax: plots.plot_stage_breakdown(tasks, ax=ax),
-        )
         page = _html(frames, charts)
         (staging / "report.html").write_text(page, encoding="utf-8")
         for item in staging.iterdir():

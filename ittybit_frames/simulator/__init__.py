@@ -13,14 +13,9 @@ Examples
 50
 """
 
+from ittybit_frames.simulator._faults import Faults
 from ittybit_frames.simulator._history import DEFAULT_START, generate_history
-from ittybit_frames.simulator._server import (
-    DEFAULT_API_KEY,
-    Faults,
-    RequestRecord,
-    SimulatorAPI,
-    serve,
-)
+from ittybit_frames.simulator._server import DEFAULT_API_KEY, RequestRecord, SimulatorAPI, serve
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -7,6 +7,7 @@ the same ``seed`` always gives the same list of dicts, byte for byte once serial
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -108,11 +109,44 @@ def generate_history(
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.UTC)
     rng = np.random.default_rng(seed)
-    n = n_jobs
     t0 = int(start.timestamp() * 1000)
     span = int(days * 86_400_000)
-    as_of = t0 + span
+    d = _draw(rng, n_jobs, t0, span)
+    job_ids = _ids(rng, "job_", n_jobs)
+    task_ids = _ids(rng, "task_", 4 * n_jobs)
+    return [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
 
+
+@dataclass
+class _Draws:
+    """Every random number of a history, drawn in one fixed order (NumPy arrays, one
+    entry per job), and the instant the history is observed at."""
+
+    as_of: int
+    created: np.ndarray
+    kind_idx: np.ndarray
+    res_idx: np.ndarray
+    duration: np.ndarray
+    queue_ms: np.ndarray
+    filesize: np.ndarray
+    gaps: np.ndarray
+    stage_ms: np.ndarray
+    fails: np.ndarray
+    fail_stage: np.ndarray
+    fail_frac: np.ndarray
+    user_cancel: np.ndarray
+    cancel_stage: np.ndarray
+    err_pick: np.ndarray
+    err_num: np.ndarray
+    str_error: np.ndarray
+    meta_cust: np.ndarray
+    meta_src: np.ndarray
+    width_pick: np.ndarray
+    progress_pick: np.ndarray
+
+
+def _draw(rng: np.random.Generator, n: int, t0: int, span: int) -> _Draws:
+    as_of = t0 + span
     created = t0 + _load_cycle_times(rng, n, span)
     kind_idx = rng.choice(len(_KINDS), size=n, p=_KIND_P)
     res_idx = rng.choice(len(_RESOLUTIONS), size=n, p=_RES_P)
@@ -123,7 +157,6 @@ def generate_history(
     queue_ms = rng.lognormal(np.log(1500), 1.0, size=n)
     tail = rng.random(n) < 0.04
     queue_ms[tail] += (rng.pareto(1.5, size=int(tail.sum())) + 1) * 30_000
-    # A backlog at the end of the window keeps the most recent ~3 % of jobs in flight.
     pixels = np.array([w * h for w, h in _RESOLUTIONS], dtype=float)[res_idx] / (1280 * 720)
     enc_per_media_s = np.array([0.35, 0.0, 0.04, 0.9, 0.25])[kind_idx] * np.sqrt(pixels)
     encode_ms = (
@@ -132,14 +165,11 @@ def generate_history(
         + 500
     )
     probe_ms = rng.lognormal(np.log(700), 0.4, size=n)
-    filesize = np.where(
-        kind_idx == 1,
-        rng.integers(80_000, 6_000_000, size=n),
-        (duration * np.array([4e5, 0, 2.4e4, 6e5, 2e5])[kind_idx] * np.sqrt(pixels)).astype(
-            np.int64
-        )
-        + 10_000,
-    ).astype(np.int64)
+    sizes = (duration * np.array([4e5, 0, 2.4e4, 6e5, 2e5])[kind_idx] * np.sqrt(pixels)).astype(
+        np.int64
+    ) + 10_000
+    image_sizes = rng.integers(80_000, 6_000_000, size=n)
+    filesize = np.where(kind_idx == 1, image_sizes, sizes).astype(np.int64)
     import_ms = filesize / rng.uniform(20e6, 120e6, size=n) * 1000 + rng.uniform(100, 600, size=n)
     export_ms = rng.lognormal(np.log(900), 0.5, size=n)
     gaps = rng.uniform(20, 400, size=(n, 4))
@@ -150,177 +180,176 @@ def generate_history(
     total = stage_ms[recent].sum(axis=1) + 1000
     lag = (as_of - created[recent]) + rng.uniform(-1.0, 0.7, size=int(recent.sum())) * total
     queue_ms[recent] = np.maximum(lag, queue_ms[recent])
-
     fails = rng.random(n) < 0.065
-    fail_stage = rng.choice(4, size=n, p=_FAIL_STAGE_P)
-    fail_frac = rng.uniform(0.05, 0.95, size=n)
-    user_cancel = (~fails) & (rng.random(n) < 0.01)
-    cancel_stage = rng.integers(0, 4, size=n)
-    err_pick = rng.integers(0, 3, size=n)
-    err_num = rng.integers(1, 9999, size=n)
-    str_error = rng.random(n) < 0.15  # some workers report a plain string error
-    meta_cust = rng.integers(1, 60, size=n)
-    meta_src = rng.choice(3, size=n, p=(0.6, 0.3, 0.1))
-    width_pick = rng.choice(3, size=n)
-    progress_pick = rng.integers(1, 100, size=n)
+    return _Draws(
+        as_of=as_of,
+        created=created,
+        kind_idx=kind_idx,
+        res_idx=res_idx,
+        duration=duration,
+        queue_ms=queue_ms,
+        filesize=filesize,
+        gaps=gaps,
+        stage_ms=stage_ms,
+        fails=fails,
+        fail_stage=rng.choice(4, size=n, p=_FAIL_STAGE_P),
+        fail_frac=rng.uniform(0.05, 0.95, size=n),
+        user_cancel=(~fails) & (rng.random(n) < 0.01),
+        cancel_stage=rng.integers(0, 4, size=n),
+        err_pick=rng.integers(0, 3, size=n),
+        err_num=rng.integers(1, 9999, size=n),
+        str_error=rng.random(n) < 0.15,  # some workers report a plain string error
+        meta_cust=rng.integers(1, 60, size=n),
+        meta_src=rng.choice(3, size=n, p=(0.6, 0.3, 0.1)),
+        width_pick=rng.choice(3, size=n),
+        progress_pick=rng.integers(1, 100, size=n),
+    )
 
-    job_ids = _ids(rng, "job_", n)
-    task_ids = _ids(rng, "task_", 4 * n)
 
-    jobs: list[dict[str, Any]] = []
-    for i in range(n):
-        kind = _KINDS[kind_idx[i]]
-        jid = job_ids[i]
-        c = int(created[i])
-        w, h = _RESOLUTIONS[res_idx[i]]
-        in_fmt, out_fmt = _FORMATS[kind]
-        in_url = f"https://media.example-{int(meta_cust[i]):02d}.com/in/{jid[4:12]}.{in_fmt}"
-        store = f"https://store.ittybit.net/org_{int(meta_cust[i]):02d}/{jid}"
-        out_ext = "m3u8" if kind == "adaptive_video" else out_fmt
-        has_dur = kind != "image"
-        probe_out: dict[str, Any] = {
-            "object": "file",
-            "kind": _media_kind(kind),
-            "url": in_url,
-            "format": in_fmt,
-        }
-        if kind != "audio":
-            probe_out["width"], probe_out["height"] = w, h
-        if has_dur:
-            probe_out["duration"] = float(duration[i])
-            probe_out["codecs"] = _codecs(kind, "in")
-        enc_w = (640, 1280, 1920)[width_pick[i]] if kind in ("video", "adaptive_video") else w
-        enc_out: dict[str, Any] = {
-            "object": "file",
-            "kind": _media_kind(kind),
-            "url": f"{store}.{out_ext}",
-            "format": out_fmt,
-            "filesize": int(filesize[i] // 3 + 1000),
-        }
-        if kind != "audio":
-            enc_out["width"], enc_out["height"] = enc_w, round(enc_w * h / w)
-        if has_dur:
-            enc_out["duration"] = float(duration[i])
-            enc_out["codecs"] = _codecs(kind, "out")
-            enc_out["bitrate"] = int(enc_out["filesize"] * 8 / max(float(duration[i]), 0.1))
-        if kind in ("video", "adaptive_video", "animation"):
-            enc_out["fps"] = (24.0, 25.0, 30.0)[width_pick[i]]
-        outputs = [
-            probe_out,
-            {
-                "object": "file",
-                "kind": _media_kind(kind),
-                "url": f"{store}/source.{in_fmt}",
-                "format": in_fmt,
-                "filesize": int(filesize[i]),
-            },
-            enc_out,
-            {
-                "object": "file",
-                "kind": _media_kind(kind),
-                "url": f"s3://media-out-{int(meta_cust[i]):02d}/{jid}.{out_ext}",
-                "format": out_fmt,
-            },
-        ]
-        inputs: list[dict[str, Any]] = [
-            {"object": "external_file", "url": in_url},
-            {"object": "external_file", "url": in_url},
-            {
-                "object": "file",
-                "url": outputs[1]["url"],
-                "kind": _media_kind(kind),
-                "format": in_fmt,
-            },
-            {"object": "file", "url": enc_out["url"], "kind": _media_kind(kind), "format": out_fmt},
-        ]
-        options = _options(kind, enc_w)
-        # Timeline: stage k starts after stage k-1 finished plus a small hand-off gap.
-        t = c + int(queue_ms[i])
-        starts, ends = [], []
-        for k in range(4):
-            t += int(gaps[i, k])
-            starts.append(t)
-            t += int(stage_ms[i, k])
-            ends.append(t)
-        stop_stage, stop_at, outcome = 4, ends[3], "succeeded"
-        if fails[i]:
-            stop_stage = int(fail_stage[i])
-            stop_at = starts[stop_stage] + int(stage_ms[i, stop_stage] * fail_frac[i])
-            outcome = "failed"
-        elif user_cancel[i]:
-            stop_stage = int(cancel_stage[i])
-            stop_at = starts[stop_stage] + int(stage_ms[i, stop_stage] * fail_frac[i])
-            outcome = "cancelled"
-        error: Any = None
-        if outcome == "failed":
-            ekind, template = _ERRORS[_STAGES[stop_stage]][
-                err_pick[i] % len(_ERRORS[_STAGES[stop_stage]])
-            ]
-            msg = template.format(url=in_url, n=int(err_num[i]), job=jid)
-            error = msg if str_error[i] else {"kind": ekind, "message": msg}
+@dataclass
+class _Files:
+    """The files one job's four tasks read and write."""
 
-        tasks = []
-        for k in range(4):
-            tk: dict[str, Any] = {
-                "id": task_ids[4 * i + k],
-                "object": "task",
-                "kind": kind if k == 2 else _STAGES[k],
-                "input": inputs[k],
-                "options": options if k == 2 else {},
-                "output": None,
-                "status": "waiting",
-                "progress": None,
-                "error": None,
-                "created_at": c,
-                "started_at": None,
-                "finished_at": None,
-                "updated_at": c,
-            }
-            if k == 3 and outcome == "succeeded":
-                tk["options"] = {"url": outputs[3]["url"], "connection_id": "conn_" + jid[4:14]}
-            if k < stop_stage:
-                _set_state(tk, "succeeded", starts[k], ends[k], output=outputs[k], as_of=as_of)
-            elif k == stop_stage:
-                _set_state(
-                    tk,
-                    outcome,
-                    starts[k],
-                    stop_at,
-                    output=None,
-                    as_of=as_of,
-                    error=error if outcome == "failed" else None,
-                    progress=int(progress_pick[i]),
-                )
-            # Later siblings never ran: cancelled when the job stopped early.
-            elif stop_at <= as_of:
-                tk.update(status="cancelled", finished_at=stop_at, updated_at=stop_at)
-            tasks.append(tk)
+    in_url: str
+    outputs: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    options: dict[str, Any]
 
-        job: dict[str, Any] = {
-            "id": jid,
-            "object": "job",
-            "kind": kind,
-            "input": in_url,
+
+def _file(kind: str, url: str, fmt: str, **fields: Any) -> dict[str, Any]:
+    return {"object": "file", "kind": _media_kind(kind), "url": url, "format": fmt, **fields}
+
+
+def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
+    w, h = _RESOLUTIONS[d.res_idx[i]]
+    cust = int(d.meta_cust[i])
+    in_fmt, out_fmt = _FORMATS[kind]
+    in_url = f"https://media.example-{cust:02d}.com/in/{jid[4:12]}.{in_fmt}"
+    store = f"https://store.ittybit.net/org_{cust:02d}/{jid}"
+    out_ext = "m3u8" if kind == "adaptive_video" else out_fmt
+    duration, filesize = float(d.duration[i]), int(d.filesize[i])
+    probe_out = _file(kind, in_url, in_fmt)
+    if kind != "audio":
+        probe_out["width"], probe_out["height"] = w, h
+    if kind != "image":
+        probe_out["duration"] = duration
+        probe_out["codecs"] = _codecs(kind, "in")
+    enc_w = (640, 1280, 1920)[d.width_pick[i]] if kind in ("video", "adaptive_video") else w
+    enc_out = _file(kind, f"{store}.{out_ext}", out_fmt, filesize=filesize // 3 + 1000)
+    if kind != "audio":
+        enc_out["width"], enc_out["height"] = enc_w, round(enc_w * h / w)
+    if kind != "image":
+        enc_out["duration"] = duration
+        enc_out["codecs"] = _codecs(kind, "out")
+        enc_out["bitrate"] = int(enc_out["filesize"] * 8 / max(duration, 0.1))
+    if kind in ("video", "adaptive_video", "animation"):
+        enc_out["fps"] = (24.0, 25.0, 30.0)[d.width_pick[i]]
+    outputs = [
+        probe_out,
+        _file(kind, f"{store}/source.{in_fmt}", in_fmt, filesize=filesize),
+        enc_out,
+        _file(kind, f"s3://media-out-{cust:02d}/{jid}.{out_ext}", out_fmt),
+    ]
+    external = {"object": "external_file", "url": in_url}
+    inputs: list[dict[str, Any]] = [
+        external,
+        dict(external),
+        {"object": "file", "url": outputs[1]["url"], "kind": _media_kind(kind), "format": in_fmt},
+        {"object": "file", "url": enc_out["url"], "kind": _media_kind(kind), "format": out_fmt},
+    ]
+    return _Files(in_url, outputs, inputs, _options(kind, enc_w))
+
+
+def _timeline(d: _Draws, i: int) -> tuple[list[int], list[int], int, int, str]:
+    """Stage k starts after stage k-1 finished plus a small hand-off gap. Returns the
+    starts, the ends, the stage the job stopped at (4: none), when, and the outcome."""
+    t = int(d.created[i]) + int(d.queue_ms[i])
+    starts, ends = [], []
+    for k in range(4):
+        t += int(d.gaps[i, k])
+        starts.append(t)
+        t += int(d.stage_ms[i, k])
+        ends.append(t)
+    if d.fails[i] or d.user_cancel[i]:
+        stage = int(d.fail_stage[i] if d.fails[i] else d.cancel_stage[i])
+        stop_at = starts[stage] + int(d.stage_ms[i, stage] * d.fail_frac[i])
+        return starts, ends, stage, stop_at, "failed" if d.fails[i] else "cancelled"
+    return starts, ends, 4, ends[3], "succeeded"
+
+
+def _job(d: _Draws, i: int, jid: str, task_ids: list[str]) -> dict[str, Any]:
+    kind = _KINDS[d.kind_idx[i]]
+    c, as_of = int(d.created[i]), d.as_of
+    files = _files(d, i, jid, kind)
+    starts, ends, stop_stage, stop_at, outcome = _timeline(d, i)
+    error: Any = None
+    if outcome == "failed":
+        choices = _ERRORS[_STAGES[stop_stage]]
+        ekind, template = choices[d.err_pick[i] % len(choices)]
+        msg = template.format(url=files.in_url, n=int(d.err_num[i]), job=jid)
+        error = msg if d.str_error[i] else {"kind": ekind, "message": msg}
+    tasks = []
+    for k in range(4):
+        tk: dict[str, Any] = {
+            "id": task_ids[k],
+            "object": "task",
+            "kind": kind if k == 2 else _STAGES[k],
+            "input": files.inputs[k],
+            "options": files.options if k == 2 else {},
             "output": None,
-            "options": options,
-            "metadata": _metadata(int(meta_cust[i]), int(meta_src[i])),
-            "status": "queued",
+            "status": "waiting",
+            "progress": None,
             "error": None,
-            "tasks": tasks,
             "created_at": c,
             "started_at": None,
             "finished_at": None,
             "updated_at": c,
         }
-        if starts[0] <= as_of:
-            job.update(status="processing", started_at=starts[0], updated_at=starts[0])
-            job["updated_at"] = max(int(tk["updated_at"]) for tk in tasks)
-        if stop_at <= as_of:
-            job.update(status=outcome, finished_at=stop_at, updated_at=stop_at, error=error)
-            if outcome == "succeeded":
-                job["output"] = enc_out["url"]
-        jobs.append(job)
-    return jobs
+        if k == 3 and outcome == "succeeded":
+            tk["options"] = {"url": files.outputs[3]["url"], "connection_id": "conn_" + jid[4:14]}
+        if k < stop_stage:
+            _set_state(tk, "succeeded", starts[k], ends[k], output=files.outputs[k], as_of=as_of)
+        elif k == stop_stage:
+            failure = error if outcome == "failed" else None
+            progress = int(d.progress_pick[i])
+            _set_state(
+                tk,
+                outcome,
+                starts[k],
+                stop_at,
+                output=None,
+                as_of=as_of,
+                error=failure,
+                progress=progress,
+            )
+        # Later siblings never ran: cancelled when the job stopped early.
+        elif stop_at <= as_of:
+            tk.update(status="cancelled", finished_at=stop_at, updated_at=stop_at)
+        tasks.append(tk)
+    job: dict[str, Any] = {
+        "id": jid,
+        "object": "job",
+        "kind": kind,
+        "input": files.in_url,
+        "output": None,
+        "options": files.options,
+        "metadata": _metadata(int(d.meta_cust[i]), int(d.meta_src[i])),
+        "status": "queued",
+        "error": None,
+        "tasks": tasks,
+        "created_at": c,
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": c,
+    }
+    if starts[0] <= as_of:
+        job.update(status="processing", started_at=starts[0], updated_at=starts[0])
+        job["updated_at"] = max(int(tk["updated_at"]) for tk in tasks)
+    if stop_at <= as_of:
+        job.update(status=outcome, finished_at=stop_at, updated_at=stop_at, error=error)
+        if outcome == "succeeded":
+            job["output"] = files.outputs[2]["url"]
+    return job
 
 
 def _set_state(

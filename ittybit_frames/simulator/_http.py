@@ -1,0 +1,153 @@
+"""HTTP/1.1 on :mod:`asyncio` protocols for the simulator: framing, keep-alive, latency.
+
+Written directly on protocols (no framework) so that one thread answers several thousand
+requests per second, and so that faults can be injected at the byte level: a dropped
+connection, a body cut short. What to answer is decided elsewhere (``handle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+__all__ = ["Answer", "Connection", "error_answer"]
+
+logger = logging.getLogger(__name__)
+
+#: ``("ok", status, headers, body)``, ``("drop",)`` or ``("truncate", status, headers, body)``.
+Answer = tuple[Any, ...]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def error_answer(
+    status: int, kind: str, message: str, headers: dict[str, str] | None = None
+) -> Answer:
+    """An API error answer with ittybit's ``{"kind", "message"}`` body."""
+    return ("ok", status, headers or {}, orjson.dumps({"kind": kind, "message": message}))
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; answers requests one at a time, in order.
+
+    Parameters
+    ----------
+    handle : callable
+        ``(method, target, headers) -> Answer``.
+    delay : callable
+        Seconds to wait before sending each answer (latency and jitter).
+    loop : asyncio loop
+        The server's loop (for delayed answers).
+    open_transports : set
+        Shared set of open transports, so that the server can abort them on stop.
+    """
+
+    def __init__(
+        self,
+        handle: Callable[[str, str, dict[str, str]], Answer],
+        delay: Callable[[], float],
+        loop: asyncio.AbstractEventLoop,
+        open_transports: set[asyncio.Transport],
+    ) -> None:
+        self.handle, self.delay, self.loop = handle, delay, loop
+        self.open_transports = open_transports
+        self.buf = b""
+        self.busy = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.open_transports.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.open_transports.discard(self.transport)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > 65536 and b"\r\n\r\n" not in self.buf:
+            self._close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        if self.busy or self.transport is None:
+            return
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head, self.buf = self.buf[:end].decode("latin-1"), self.buf[end + 4 :]
+        lines = head.split("\r\n")
+        try:
+            method, target, _version = lines[0].split(" ", 2)
+        except ValueError:
+            self._close()
+            return
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        self.buf = self.buf[length:]  # bodies are not used by any GET route
+        keep_alive = headers.get("connection", "").lower() != "close"
+        try:
+            result = self.handle(method, target, headers)
+        except Exception:  # a bug here must look like a server error, not a hang
+            logger.exception("simulator failed to answer %s %s", method, target)
+            result = error_answer(500, "internal_error", "The simulator failed to answer.")
+        self.busy = True
+        delay = self.delay()
+        if delay > 0:
+            self.loop.call_later(delay, self._respond, result, keep_alive)
+        else:
+            self._respond(result, keep_alive)
+
+    def _respond(self, result: Answer, keep_alive: bool) -> None:
+        self.busy = False
+        transport = self.transport
+        if transport is None:
+            return
+        if result[0] == "drop":
+            self._close()
+            return
+        _, status, headers, body = result
+        lines = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ]
+        lines.extend(f"{k}: {v}" for k, v in headers.items())
+        if not keep_alive:
+            lines.append("Connection: close")
+        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if result[0] == "truncate":
+            transport.write(body[: len(body) // 2])
+            self._close()
+            return
+        transport.write(body)
+        if not keep_alive:
+            self._close()
+            return
+        if self.buf:
+            self._next()
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
