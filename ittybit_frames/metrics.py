@@ -7,15 +7,36 @@ DataFrame and never changes its input.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ittybit_frames.rules import (
+    DURATIONS,
+    FAILED_TASKS,
+    FAILURE_COUNTS,
+    FAILURES,
+    FINISHED,
+    FINISHED_STATUSES,
+    LATENCIES,
+    MIN_COUNT,
+    OUTCOMES,
+    PERCENTILES,
+    RATE,
+    STATUS,
+    SUMMARY_PERCENTILES,
+    TOTAL_SECONDS,
+    Outcome,
+    group_keys,
+    percentile_name,
+)
 from ittybit_frames.schema import epoch_ms_array
-from ittybit_frames.vocabulary import TERMINAL_STATUSES, parse_when
+from ittybit_frames.vocabulary import parse_when
 
 __all__ = [
     "ENCODE_KINDS",
@@ -33,10 +54,6 @@ __all__ = [
 
 #: Task kinds that are the encode stage of the pipeline.
 ENCODE_KINDS = ("video", "audio", "image", "animation", "adaptive_video")
-#: Groups smaller than this are flagged ``low_count`` (their percentiles are shaky).
-MIN_COUNT = 20
-
-_DURATIONS = ("queue_seconds", "processing_seconds", "total_seconds")
 
 
 def _equals(series: pd.Series, value: str) -> np.ndarray:
@@ -57,12 +74,6 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
         return codes, list(series.cat.categories)
     factorized, uniques = pd.factorize(series, sort=True)
     return factorized.astype(np.int64), list(uniques)
-
-
-def _group_keys(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _check_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -126,9 +137,9 @@ def throughput(
     >>> int(throughput(jobs, freq="1D")["jobs"].sum()) == int(jobs["finished_at"].notna().sum())
     True
     """
-    _check_columns(jobs, [on, *_group_keys(by)], "throughput")
+    _check_columns(jobs, [on, *group_keys(by)], "throughput")
     data = jobs[jobs[on].notna()]
-    keys = _group_keys(by)
+    keys = group_keys(by)
     if data.empty:
         return pd.DataFrame(
             {
@@ -154,8 +165,8 @@ def duration_summary(
     frame: pd.DataFrame,
     *,
     by: str | Sequence[str] | None = "kind",
-    columns: Sequence[str] = _DURATIONS,
-    percentiles: Sequence[float] = (0.5, 0.9, 0.95, 0.99),
+    columns: Sequence[str] = DURATIONS,
+    percentiles: Sequence[float] = PERCENTILES,
     min_count: int = MIN_COUNT,
 ) -> pd.DataFrame:
     """Count, mean and percentiles of durations, per group.
@@ -170,9 +181,9 @@ def duration_summary(
         ``mean``, ``p50``, ``p90``..., and ``low_count`` (fewer than ``min_count``
         values: shown, but flagged).
     """
-    keys = _group_keys(by)
+    keys = group_keys(by)
     _check_columns(frame, [*keys, *columns], "duration_summary")
-    names = [f"p{round(q * 100, 3):g}" for q in percentiles]
+    names = [percentile_name(q) for q in percentiles]
     rows = []
     subset = frame[[*keys, *columns]]
     # Categorical keys group on their codes (observed only): no string conversion.
@@ -200,8 +211,8 @@ def latency_over_time(
     jobs: pd.DataFrame,
     *,
     freq: str = "1h",
-    percentiles: Sequence[float] = (0.5, 0.95),
-    column: str | Sequence[str] = ("queue_seconds", "processing_seconds"),
+    percentiles: Sequence[float] = SUMMARY_PERCENTILES,
+    column: str | Sequence[str] = LATENCIES,
     on: str = "finished_at",
 ) -> pd.DataFrame:
     """Duration percentiles per time bucket (jobs placed by ``on``).
@@ -230,7 +241,8 @@ def failure_rate(
     A job ``cancelled`` with a failed task was cancelled *by* that failure (the API
     reports "cancelled, or a sibling task failed"): it counts as a failure, in
     ``cancelled_by_failure``. A cancelled job without a failed task was cancelled by
-    its user: ``cancelled_by_user``, not a failure.
+    its user: ``cancelled_by_user``, not a failure (the cascade is
+    :data:`ittybit_frames.rules.OUTCOMES`).
 
     Returns
     -------
@@ -239,36 +251,35 @@ def failure_rate(
         ``cancelled_by_failure``, ``cancelled_by_user``, ``failure_rate`` =
         (failed + cancelled_by_failure) / finished.
     """
-    keys = _group_keys(by)
-    _check_columns(jobs, ["status", "failed_task_count", "finished_at", *keys], "failure_rate")
-    status = jobs["status"].astype("string")
-    finished = status.isin(list(TERMINAL_STATUSES))
+    keys = group_keys(by)
+    _check_columns(jobs, [STATUS, FAILED_TASKS, "finished_at", *keys], "failure_rate")
+    finished = jobs[STATUS].astype("string").isin(FINISHED_STATUSES)
     data = jobs[finished.fillna(False)]
     # Columns from `data` itself: pandas gives an empty frame the index of an assigned
     # Series, which would bring filtered-out rows back.
     data = data.assign(**{k: _as_str(data[k]) for k in keys})
     # Plain numpy from here: nullable extension dtypes add nothing to 0/1 counts.
-    st = data["status"].astype(str).to_numpy()
-    failed_tasks = data["failed_task_count"].astype("Float64").fillna(0).to_numpy(float)
-    by_failure = (st == "cancelled") & (failed_tasks > 0)
-    data = data.assign(
-        finished=1,
-        succeeded=(st == "succeeded").astype(int),
-        failed=(st == "failed").astype(int),
-        cancelled_by_failure=by_failure.astype(int),
-        cancelled_by_user=((st == "cancelled") & ~by_failure).astype(int),
-    )
+    status = data[STATUS].astype(str).to_numpy()
+    task_failed = data[FAILED_TASKS].astype("Float64").fillna(0).to_numpy(float) > 0
+
+    def has(outcome: Outcome) -> np.ndarray:
+        mask: np.ndarray = status == outcome.status
+        if outcome.task_failed is not None:
+            mask &= task_failed == outcome.task_failed
+        return mask.astype(int)
+
+    data = data.assign(**{FINISHED: 1}, **{o.name: has(o) for o in OUTCOMES})
     group = list(keys)
     if freq is not None:
         data = data.assign(bucket=data["finished_at"].dt.floor(freq))
         group.append("bucket")
-    counts = ["finished", "succeeded", "failed", "cancelled_by_failure", "cancelled_by_user"]
+    counts = list(FAILURE_COUNTS)
     if group:
         out = data.groupby(group, sort=True)[counts].sum().reset_index()
     else:
         out = data[counts].sum().to_frame().T.reset_index(drop=True)
     out[counts] = out[counts].astype("int64")
-    out["failure_rate"] = (out["failed"] + out["cancelled_by_failure"]) / out["finished"]
+    out[RATE] = reduce(operator.add, (out[n] for n in FAILURES)) / out[FINISHED]
     return out
 
 
@@ -436,7 +447,7 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         [``by``], ``stage``, ``seconds`` (summed), ``share`` (of summed job time),
         ``jobs``.
     """
-    keys = _group_keys(by)
+    keys = group_keys(by)
     _check_columns(
         tasks,
         [
@@ -503,7 +514,10 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
 
 
 def realtime_factor(
-    frame: pd.DataFrame, *, by: str | None = None, percentiles: Sequence[float] = (0.5, 0.95)
+    frame: pd.DataFrame,
+    *,
+    by: str | None = None,
+    percentiles: Sequence[float] = SUMMARY_PERCENTILES,
 ) -> pd.DataFrame:
     """Encode time divided by media duration (below 1: faster than real time).
 
@@ -541,7 +555,7 @@ def stuck(jobs: pd.DataFrame, *, as_of: Any = None, factor: float = 3.0) -> pd.D
         The stuck jobs' ``job_id``, ``kind``, ``status``, ``created_at``, ``age_seconds``
         and ``limit_seconds``, oldest first.
     """
-    _check_columns(jobs, ["job_id", "kind", "status", "created_at", "total_seconds"], "stuck")
+    _check_columns(jobs, ["job_id", "kind", STATUS, "created_at", TOTAL_SECONDS], "stuck")
     end = parse_when(as_of)
     now = (
         pd.Timestamp(end, unit="ms", tz="UTC")
@@ -549,10 +563,10 @@ def stuck(jobs: pd.DataFrame, *, as_of: Any = None, factor: float = 3.0) -> pd.D
         else jobs[["created_at", "updated_at"]].max().max()
     )
     kind = _as_str(jobs["kind"])
-    finished = jobs[jobs["total_seconds"].notna()]
-    p95 = finished.groupby(_as_str(finished["kind"]))["total_seconds"].quantile(0.95)
-    status = jobs["status"].astype("string")
-    open_ = jobs[(~status.isin(list(TERMINAL_STATUSES))).fillna(True).to_numpy()]
+    finished = jobs[jobs[TOTAL_SECONDS].notna()]
+    p95 = finished.groupby(_as_str(finished["kind"]))[TOTAL_SECONDS].quantile(0.95)
+    status = jobs[STATUS].astype("string")
+    open_ = jobs[(~status.isin(FINISHED_STATUSES)).fillna(True).to_numpy()]
     age = (now - open_["created_at"]).dt.total_seconds()
     limit = kind.loc[open_.index].map(p95).astype(float) * factor
     out = open_.assign(age_seconds=age, limit_seconds=limit)
@@ -569,12 +583,12 @@ def sla(jobs: pd.DataFrame, *, within: str = "5min", by: str | None = None) -> p
     DataFrame
         [``by``], ``finished``, ``within``, ``share``.
     """
-    keys = _group_keys(by)
-    _check_columns(jobs, ["total_seconds", *keys], "sla")
+    keys = group_keys(by)
+    _check_columns(jobs, [TOTAL_SECONDS, *keys], "sla")
     bound = pd.Timedelta(within).total_seconds()
-    data = jobs[jobs["total_seconds"].notna()]
+    data = jobs[jobs[TOTAL_SECONDS].notna()]
     data = data.assign(
-        ok=(data["total_seconds"] <= bound).astype(int), n=1, **{k: _as_str(data[k]) for k in keys}
+        ok=(data[TOTAL_SECONDS] <= bound).astype(int), n=1, **{k: _as_str(data[k]) for k in keys}
     )
     if keys:
         out = data.groupby(keys, sort=True)[["n", "ok"]].sum().reset_index()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ittybit_frames import metrics
+from ittybit_frames.rules import FAILURES, FINISHED, LATENCIES, SUMMARY_PERCENTILES, percentile_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -161,13 +162,13 @@ def plot_latency(
     jobs: pd.DataFrame,
     *,
     freq: str = "1h",
-    percentiles: Sequence[float] = (0.5, 0.95),
-    columns: Sequence[str] = ("queue_seconds", "processing_seconds"),
+    percentiles: Sequence[float] = SUMMARY_PERCENTILES,
+    columns: Sequence[str] = LATENCIES,
     ax: Axes | None = None,
 ) -> Axes:
     """Percentile lines of queue and processing time over time (log scale)."""
     ax = _axes(ax)
-    title = f"Latency per {_per(freq)}: " + " / ".join(f"p{round(q * 100):g}" for q in percentiles)
+    title = f"Latency per {_per(freq)}: " + " / ".join(map(percentile_name, percentiles))
     data = metrics.latency_over_time(jobs, freq=freq, percentiles=percentiles, column=list(columns))
     if data.empty:
         return _empty(ax, title, "time (UTC)", "seconds")
@@ -180,7 +181,7 @@ def plot_latency(
     for column in columns:
         part = data[data["column"] == column]
         for q, style in zip(percentiles, styles, strict=False):
-            name = f"p{round(q * 100, 3):g}"
+            name = percentile_name(q)
             label = f"{column.removesuffix('_seconds')} {name}"
             ax.plot(
                 _naive_utc(part["bucket"]), part[name], style, label=label, color=colors.get(column)
@@ -244,9 +245,9 @@ def plot_failure_rate(jobs: pd.DataFrame, *, by: str = "kind", ax: Axes | None =
     heights = (data["failure_rate"] * 100).to_numpy()
     bars = ax.bar(labels, heights, color=[_color(k, KIND_COLORS) or "#d62728" for k in labels])
     for bar, (_, row) in zip(bars, data.iterrows(), strict=True):
-        failures = int(row["failed"] + row["cancelled_by_failure"])
+        failures = int(sum(row[n] for n in FAILURES))
         ax.annotate(
-            f"{failures:,} / {int(row['finished']):,}",
+            f"{failures:,} / {int(row[FINISHED]):,}",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",

@@ -23,6 +23,7 @@ import pandas as pd
 from ittybit_frames import metrics, plots
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake import read_parquet
+from ittybit_frames.rules import DURATIONS, TOTAL_SECONDS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -201,7 +202,7 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
         if len(created)
         else "no jobs"
     )
-    finished = jobs["total_seconds"].dropna()
+    finished = jobs[TOTAL_SECONDS].dropna()
     rate = metrics.failure_rate(jobs, by=None)
     failure = float(rate["failure_rate"].iloc[0]) if len(rate) else float("nan")
     errors = metrics.top_errors(jobs, n=10)
@@ -215,7 +216,7 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
     ]
     summary = metrics.duration_summary(
         jobs,
-        columns=("queue_seconds", "processing_seconds", "total_seconds"),
+        columns=DURATIONS,
         percentiles=(0.5, 0.95, 0.99),
     )
     failure_table = metrics.failure_rate(jobs)

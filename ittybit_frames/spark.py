@@ -20,10 +20,28 @@ buckets are then UTC hours and days, as in pandas.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 import pandas as pd
+
+from ittybit_frames.rules import (
+    DURATIONS,
+    FAILED_TASKS,
+    FAILURES,
+    FINISHED,
+    FINISHED_STATUSES,
+    MIN_COUNT,
+    OUTCOMES,
+    PERCENTILES,
+    RATE,
+    STATUS,
+    Outcome,
+    group_keys,
+    percentile_name,
+)
 
 __all__ = [
     "duration_summary",
@@ -33,8 +51,6 @@ __all__ = [
     "read_lake",
     "throughput",
 ]
-
-_DURATIONS = ("queue_seconds", "processing_seconds", "total_seconds")
 
 
 def _f() -> Any:
@@ -57,6 +73,16 @@ def _floor(column: Any, step: int) -> Any:
     return F.timestamp_seconds(F.floor(epoch / step) * step)
 
 
+def _wall(column: Any, tz: str) -> Any:
+    """An instant as the wall-clock time in ``tz`` (what pandas floors a zoned time on)."""
+    return column if tz == "UTC" else _f().from_utc_timestamp(column, tz)
+
+
+def _instant(column: Any, tz: str) -> Any:
+    """A wall-clock time in ``tz`` back to the instant it names (inverse of ``_wall``)."""
+    return column if tz == "UTC" else _f().to_utc_timestamp(column, tz)
+
+
 def read_lake(session: Any, path: str) -> tuple[Any, Any]:
     """The lake's jobs and tasks as Spark DataFrames (partition column dropped)."""
     jobs = session.read.parquet(f"{path.rstrip('/')}/jobs").drop("created_date")
@@ -65,13 +91,23 @@ def read_lake(session: Any, path: str) -> tuple[Any, Any]:
 
 
 def throughput(
-    jobs: Any, *, freq: str = "1h", by: str | None = None, on: str = "finished_at"
+    jobs: Any,
+    *,
+    freq: str = "1h",
+    by: str | None = None,
+    on: str = "finished_at",
+    tz: str = "UTC",
 ) -> Any:
     """Jobs per bucket (``bucket``, [``by``], ``jobs``), every bucket from the first to
-    the last, zeros included: like :func:`ittybit_frames.metrics.throughput`."""
+    the last, zeros included: like :func:`ittybit_frames.metrics.throughput`.
+
+    ``tz`` places the bucket edges (days start at midnight there); ``bucket`` holds the
+    instant each bucket starts."""
     F = _f()
     step = _seconds(freq)
-    data = jobs.where(F.col(on).isNotNull()).withColumn("bucket", _floor(F.col(on), step))
+    data = jobs.where(F.col(on).isNotNull()).withColumn(
+        "bucket", _floor(_wall(F.col(on), tz), step)
+    )
     keys = ["bucket", *([by] if by else [])]
     counts = data.groupBy(*keys).agg(F.count(F.lit(1)).alias("jobs"))
     bounds = data.agg(F.min("bucket").alias("lo"), F.max("bucket").alias("hi"))
@@ -81,66 +117,77 @@ def throughput(
         ).alias("bucket")
     )
     grid = buckets.crossJoin(data.select(by).distinct()) if by else buckets
-    out = grid.join(counts, on=keys, how="left").withColumn(
-        "jobs", F.coalesce(F.col("jobs"), F.lit(0)).cast("long")
+    out = (
+        grid.join(counts, on=keys, how="left")
+        .withColumn("jobs", F.coalesce(F.col("jobs"), F.lit(0)).cast("long"))
+        .withColumn("bucket", _instant(F.col("bucket"), tz))
     )
     return out.select(*keys, "jobs").orderBy(*keys)
 
 
-def failure_rate(jobs: Any, *, by: str | None = "kind") -> Any:
-    """Finished jobs per group with failed, cancelled by a failed task, cancelled by the
-    user, and ``failure_rate`` = (failed + cancelled_by_failure) / finished."""
+def failure_rate(
+    jobs: Any, *, by: str | Sequence[str] | None = "kind", freq: str | None = None
+) -> Any:
+    """Finished jobs per group (and per ``freq`` bucket of ``finished_at``, if given) with
+    succeeded, failed, cancelled by a failed task, cancelled by the user, and
+    ``failure_rate`` = (failed + cancelled_by_failure) / finished: like
+    :func:`ittybit_frames.metrics.failure_rate`."""
     F = _f()
-    status = F.col("status").cast("string")
-    cascade = (status == "cancelled") & (F.coalesce(F.col("failed_task_count"), F.lit(0)) > 0)
-    data = jobs.where(status.isin("succeeded", "failed", "cancelled"))
+    status = F.col(STATUS).cast("string")
+    task_failed = F.coalesce(F.col(FAILED_TASKS), F.lit(0)) > 0
 
-    def count(condition: Any) -> Any:
-        return F.sum(F.when(condition, 1).otherwise(0)).cast("long")
+    def has(outcome: Outcome) -> Any:
+        condition = status == outcome.status
+        if outcome.task_failed is not None:
+            condition = condition & (task_failed if outcome.task_failed else ~task_failed)
+        return F.sum(F.when(condition, 1).otherwise(0)).cast("long").alias(outcome.name)
 
-    grouped = data.groupBy(by) if by else data.groupBy()
-    out = grouped.agg(
-        F.count(F.lit(1)).alias("finished"),
-        count(status == "succeeded").alias("succeeded"),
-        count(status == "failed").alias("failed"),
-        count(cascade).alias("cancelled_by_failure"),
-        count((status == "cancelled") & ~cascade).alias("cancelled_by_user"),
-    )
-    out = out.withColumn(
-        "failure_rate", (F.col("failed") + F.col("cancelled_by_failure")) / F.col("finished")
-    )
-    return out.orderBy(by) if by else out
+    data = jobs.where(status.isin(*FINISHED_STATUSES))
+    keys = group_keys(by)
+    if freq is not None:
+        # As pandas' groupby: a finished job without a finish time is in no bucket.
+        data = data.where(F.col("finished_at").isNotNull()).withColumn(
+            "bucket", _floor(F.col("finished_at"), _seconds(freq))
+        )
+        keys.append("bucket")
+    out = data.groupBy(*keys).agg(F.count(F.lit(1)).alias(FINISHED), *[has(o) for o in OUTCOMES])
+    failures = reduce(operator.add, (F.col(n) for n in FAILURES))
+    out = out.withColumn(RATE, failures / F.col(FINISHED))
+    return out.orderBy(*keys) if keys else out
 
 
 def duration_summary(
     frame: Any,
     *,
-    by: str | None = "kind",
-    columns: Sequence[str] = _DURATIONS,
-    percentiles: Sequence[float] = (0.5, 0.9, 0.95, 0.99),
-    min_count: int = 20,
+    by: str | Sequence[str] | None = "kind",
+    columns: Sequence[str] = DURATIONS,
+    percentiles: Sequence[float] = PERCENTILES,
+    min_count: int = MIN_COUNT,
 ) -> Any:
     """Count, mean and exact percentiles (linear interpolation, like pandas and DuckDB's
     ``quantile_cont``) per group and duration column, long format with ``low_count``."""
     F = _f()
-    names = [f"p{round(q * 100, 3):g}" for q in percentiles]
+    names = [percentile_name(q) for q in percentiles]
+    keys = group_keys(by)
     parts = []
     for column in columns:
-        grouped = frame.groupBy(by) if by else frame.groupBy()
-        part = grouped.agg(
-            F.count(column).alias("count"),
-            F.avg(column).alias("mean"),
-            *[
-                F.percentile(F.col(column), q).alias(n)
-                for q, n in zip(percentiles, names, strict=True)
-            ],
-        ).withColumn("column", F.lit(column))
+        part = (
+            frame.groupBy(*keys)
+            .agg(
+                F.count(column).alias("count"),
+                F.avg(column).alias("mean"),
+                *[
+                    F.percentile(F.col(column), q).alias(n)
+                    for q, n in zip(percentiles, names, strict=True)
+                ],
+            )
+            .withColumn("column", F.lit(column))
+        )
         parts.append(part)
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
     out = out.withColumn("low_count", F.col("count") < min_count)
-    keys = [by] if by else []
     return out.select(*keys, "column", "count", "mean", *names, "low_count").orderBy(
         *keys, "column"
     )

@@ -22,7 +22,70 @@ DuckDB and Spark 3.3+ both support and which interpolates linearly, like
 
 from __future__ import annotations
 
+from ittybit_frames.rules import (
+    DURATIONS,
+    FAILED_TASKS,
+    FINISHED,
+    FINISHED_STATUSES,
+    OUTCOMES,
+    RATE,
+    STATUS,
+    SUMMARY_PERCENTILES,
+    TOTAL_SECONDS,
+    Outcome,
+    percentile_name,
+)
+
 __all__ = ["DURATION_PERCENTILES", "FAILURE_RATE", "QUERIES", "THROUGHPUT", "view_sql"]
+
+# The rules of ittybit_frames.rules, spelled in the SQL both dialects share.
+_KIND = "CAST(kind AS STRING)"
+_TASK_FAILED = f"coalesce({FAILED_TASKS}, 0) > 0"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _condition(outcome: Outcome) -> str:
+    """The predicate that a jobs row has ``outcome``."""
+    parts = [f"{STATUS} = {_quote(outcome.status)}"]
+    if outcome.task_failed is not None:
+        parts.append(_TASK_FAILED if outcome.task_failed else f"NOT ({_TASK_FAILED})")
+    return " AND ".join(parts)
+
+
+def _per_kind(*selects: str, where: str | None = None) -> str:
+    """``SELECT kind, <selects> FROM jobs [WHERE ...]``, one row per kind."""
+    items = ",\n       ".join([f"{_KIND} AS kind", *selects])
+    filtered = f"\nWHERE {where}" if where else ""
+    return f"SELECT {items}\nFROM jobs{filtered}\nGROUP BY {_KIND}\nORDER BY kind"
+
+
+def _failure_rate() -> str:
+    failures = [o for o in OUTCOMES if o.failure]
+    any_failure = " OR ".join(f"({_condition(o)})" for o in failures)
+    finished = ", ".join(_quote(s) for s in FINISHED_STATUSES)
+    return _per_kind(
+        f"count(*) AS {FINISHED}",
+        *[f"sum(CASE WHEN {_condition(o)} THEN 1 ELSE 0 END) AS {o.name}" for o in failures],
+        f"avg(CASE WHEN {any_failure}\n                THEN CAST(1 AS DOUBLE) "
+        f"ELSE CAST(0 AS DOUBLE) END) AS {RATE}",
+        where=f"{STATUS} IN ({finished})",
+    )
+
+
+def _duration_percentiles() -> str:
+    return _per_kind(
+        f"count({TOTAL_SECONDS}) AS {FINISHED}",
+        *[
+            f"percentile_cont({q:g}) WITHIN GROUP (ORDER BY {column}) "
+            f"AS {column.removesuffix('_seconds')}_{percentile_name(q)}"
+            for column in DURATIONS
+            for q in SUMMARY_PERCENTILES
+        ],
+    )
+
 
 #: Jobs finished per UTC hour and status (buckets without jobs are absent).
 THROUGHPUT = """
@@ -35,35 +98,12 @@ GROUP BY date_trunc('HOUR', finished_at), CAST(status AS STRING)
 ORDER BY bucket, status
 """.strip()
 
-#: Failure rate per kind: failed, plus cancelled by a failed task, over finished jobs.
-FAILURE_RATE = """
-SELECT CAST(kind AS STRING) AS kind,
-       count(*) AS finished,
-       sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
-       sum(CASE WHEN status = 'cancelled' AND failed_task_count > 0 THEN 1 ELSE 0 END)
-           AS cancelled_by_failure,
-       avg(CASE WHEN status = 'failed' OR (status = 'cancelled' AND failed_task_count > 0)
-                THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END) AS failure_rate
-FROM jobs
-WHERE status IN ('succeeded', 'failed', 'cancelled')
-GROUP BY CAST(kind AS STRING)
-ORDER BY kind
-""".strip()
+#: Failure rate per kind: ``finished``, then each failure outcome of the cascade
+#: (``failed``, ``cancelled_by_failure``), then ``failure_rate`` (their share of finished).
+FAILURE_RATE = _failure_rate()
 
 #: p50 and p95 of queue, processing and total seconds per kind.
-DURATION_PERCENTILES = """
-SELECT CAST(kind AS STRING) AS kind,
-       count(total_seconds) AS finished,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY queue_seconds) AS queue_p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY queue_seconds) AS queue_p95,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY processing_seconds) AS processing_p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_seconds) AS processing_p95,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY total_seconds) AS total_p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY total_seconds) AS total_p95
-FROM jobs
-GROUP BY CAST(kind AS STRING)
-ORDER BY kind
-""".strip()
+DURATION_PERCENTILES = _duration_percentiles()
 
 #: All of them, by name.
 QUERIES = {

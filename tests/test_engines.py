@@ -267,3 +267,62 @@ def test_spark_metrics_match_pandas(spark: Any, lake_path: Path) -> None:
         (int(t.value // 10**6), q, p) for t, q, p, _ in want_flight.itertuples(index=False)
     ]
     assert itf_spark.in_flight_peak(jobs) == want_flight.attrs["peak"]
+
+
+def _spark_ms(value: Any) -> int:
+    """A collected Spark timestamp (naive, in this process's local time) as epoch ms."""
+    return round(value.timestamp() * 1000)
+
+
+def _rows(frame: Any) -> list[tuple[Any, ...]]:
+    """A pandas or collected Spark result as plain tuples, timestamps as epoch ms."""
+    if isinstance(frame, list):
+        rows = [tuple(r) for r in frame]
+        return [tuple(_spark_ms(v) if hasattr(v, "timetuple") else v for v in r) for r in rows]
+    return [
+        tuple(int(v.value // 10**6) if hasattr(v, "value") else v for v in r)
+        for r in frame.itertuples(index=False)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("freq", "by", "tz"),
+    [
+        ("1h", "kind", "Asia/Kolkata"),  # half-hour offset: edges at :30 UTC
+        ("1D", None, "Europe/Berlin"),  # days at local midnight across the DST change
+        ("6h", "status", "UTC"),
+    ],
+)
+def test_spark_throughput_tz_matches_pandas(
+    spark: Any, lake_path: Path, freq: str, by: str | None, tz: str
+) -> None:
+    from ittybit_frames import metrics
+    from ittybit_frames import spark as itf_spark
+
+    jobs_pd = itf.read_parquet(lake_path).jobs
+    jobs, _ = itf_spark.read_lake(spark, str(lake_path))
+    want = metrics.throughput(jobs_pd, freq=freq, by=by, tz=tz)
+    got = itf_spark.throughput(jobs, freq=freq, by=by, tz=tz)
+    assert got.columns == list(want.columns)
+    assert len(want) > 24
+    assert _rows(got.collect()) == _rows(want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("by", "freq"), [("kind", "6h"), (None, "1D"), (["kind", "status"], None)])
+def test_spark_failure_rate_freq_matches_pandas(
+    spark: Any, lake_path: Path, by: str | list[str] | None, freq: str | None
+) -> None:
+    from ittybit_frames import metrics
+    from ittybit_frames import spark as itf_spark
+
+    jobs_pd = itf.read_parquet(lake_path).jobs
+    jobs, _ = itf_spark.read_lake(spark, str(lake_path))
+    want = _rows(metrics.failure_rate(jobs_pd, by=by, freq=freq))
+    got_frame = itf_spark.failure_rate(jobs, by=by, freq=freq)
+    assert got_frame.columns == list(metrics.failure_rate(jobs_pd, by=by, freq=freq).columns)
+    got = _rows(got_frame.collect())
+    assert len(want) > 1 or by is None
+    assert [r[:-1] for r in got] == [r[:-1] for r in want]
+    assert [r[-1] for r in got] == pytest.approx([r[-1] for r in want], abs=1e-12)
