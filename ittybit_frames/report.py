@@ -23,7 +23,7 @@ import pandas as pd
 from ittybit_frames import metrics, plots
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake import read_parquet
-from ittybit_frames.rules import DURATIONS, TOTAL_SECONDS
+from ittybit_frames.rules import DURATIONS, RATE, TOTAL_SECONDS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -204,7 +204,7 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
     )
     finished = jobs[TOTAL_SECONDS].dropna()
     rate = metrics.failure_rate(jobs, by=None)
-    failure = float(rate["failure_rate"].iloc[0]) if len(rate) else float("nan")
+    failure = float(rate[RATE].iloc[0]) if len(rate) else float("nan")
     errors = metrics.top_errors(jobs, n=10)
     cards = [
         ("jobs", f"{len(jobs):,}"),

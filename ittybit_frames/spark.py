@@ -1,7 +1,8 @@
 """The standard metrics as PySpark DataFrame functions, for lakes beyond one machine.
 
-Same column names and semantics as :mod:`ittybit_frames.metrics` (the tests compare
-both on one lake). PySpark is not a dependency: install it where you run Spark.
+Same signatures, column names and semantics as :mod:`ittybit_frames.metrics` (the
+rules of both come from :mod:`ittybit_frames.rules`; the tests compare both on one
+lake). PySpark is not a dependency: install it where you run Spark.
 
 Run on a cluster against a lake on S3 or HDFS::
 
@@ -42,6 +43,7 @@ from ittybit_frames.rules import (
     group_keys,
     percentile_name,
 )
+from ittybit_frames.vocabulary import parse_when
 
 __all__ = [
     "duration_summary",
@@ -193,8 +195,9 @@ def duration_summary(
     )
 
 
-def _events(jobs: Any) -> tuple[Any, Any]:
-    """Sweep-line events: +1/-1 for queued and for processing, in epoch milliseconds."""
+def _events(jobs: Any, as_of: Any) -> tuple[Any, Any]:
+    """Sweep-line events: +1/-1 for queued and for processing, in epoch milliseconds,
+    and the horizon ``h`` (``as_of``, or the newest timestamp in the data)."""
     F = _f()
     ms = {c: F.unix_millis(F.col(c)) for c in ("created_at", "started_at", "finished_at")}
     data = jobs.where(F.col("created_at").isNotNull())
@@ -214,19 +217,21 @@ def _events(jobs: Any) -> tuple[Any, Any]:
             ms["finished_at"].alias("t"), F.lit(0).alias("dq"), F.lit(-1).alias("dp")
         )
     )
-    horizon = data.select(F.greatest(*[F.max(v) for v in ms.values()]).alias("h"))
+    newest = F.greatest(*[F.max(v) for v in ms.values()])
+    # An aggregate, so one row even without jobs.
+    horizon = data.select(F.coalesce(F.lit(parse_when(as_of)).cast("long"), newest).alias("h"))
     return queued.unionByName(processing), horizon
 
 
-def in_flight(jobs: Any, *, freq: str = "1min") -> Any:
+def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None) -> Any:
     """Jobs queued and processing at every ``freq`` edge (``time``, ``queued``,
     ``processing``, ``in_flight``), exact: like :func:`ittybit_frames.metrics.in_flight`
-    (unfinished jobs count until the newest timestamp in the data)."""
+    (unfinished jobs count until ``as_of``, default the newest timestamp in the data)."""
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
     step_ms = _seconds(freq) * 1000
-    events, horizon = _events(jobs)
+    events, horizon = _events(jobs, as_of)
     # An event at time t counts at every edge >= t: attach it to the first such edge.
     edge_of = (F.ceil(F.col("t") / step_ms) * step_ms).cast("long")
     per_edge = events.groupBy(edge_of.alias("edge")).agg(
@@ -248,12 +253,13 @@ def in_flight(jobs: Any, *, freq: str = "1min") -> Any:
     ).orderBy("time")
 
 
-def in_flight_peak(jobs: Any) -> dict[str, Any]:
-    """The exact peak over every event: ``{"in_flight", "at", "queued", "processing"}``."""
+def in_flight_peak(jobs: Any, *, as_of: Any = None) -> dict[str, Any]:
+    """The exact peak over every event up to ``as_of`` (default: the newest timestamp):
+    ``{"in_flight", "at", "queued", "processing"}``, as ``metrics.in_flight(...).attrs``."""
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
-    events, horizon = _events(jobs)
+    events, horizon = _events(jobs, as_of)
     per_time = events.groupBy("t").agg(F.sum("dq").alias("dq"), F.sum("dp").alias("dp"))
     running = Window.orderBy("t").rowsBetween(Window.unboundedPreceding, Window.currentRow)
     counts = (

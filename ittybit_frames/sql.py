@@ -18,6 +18,10 @@ The queries use only what both dialects share: ``date_trunc('HOUR', ts)``, ``CAS
 ``count``/``sum``/``avg``, and ``percentile_cont(q) WITHIN GROUP (ORDER BY x)``, which
 DuckDB and Spark 3.3+ both support and which interpolates linearly, like
 :func:`ittybit_frames.metrics.duration_summary`.
+
+The rules are not typed here again: the finished statuses, the failure cascade, the
+duration columns and the percentile names come from :mod:`ittybit_frames.rules`, and the
+text of :data:`FAILURE_RATE` and :data:`DURATION_PERCENTILES` is built from them.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import ittybit_frames as itf
@@ -326,3 +327,20 @@ def test_spark_failure_rate_freq_matches_pandas(
     assert len(want) > 1 or by is None
     assert [r[:-1] for r in got] == [r[:-1] for r in want]
     assert [r[-1] for r in got] == pytest.approx([r[-1] for r in want], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_spark_in_flight_as_of_matches_pandas(spark: Any, lake_path: Path) -> None:
+    from ittybit_frames import metrics
+    from ittybit_frames import spark as itf_spark
+
+    as_of = "2026-10-15T12:00:00Z"  # inside the history: later events are past the horizon
+    jobs_pd = itf.read_parquet(lake_path).jobs
+    jobs, _ = itf_spark.read_lake(spark, str(lake_path))
+    want = metrics.in_flight(jobs_pd, freq="1h", as_of=as_of)
+    got = itf_spark.in_flight(jobs, freq="1h", as_of=as_of)
+    assert got.columns == list(want.columns)
+    assert _rows(got.collect()) == _rows(want)
+    assert want["time"].max() == pd.Timestamp(as_of)
+    assert itf_spark.in_flight_peak(jobs, as_of=as_of) == want.attrs["peak"]
+    assert itf_spark.in_flight_peak(jobs.limit(0), as_of=as_of)["in_flight"] == 0
