@@ -210,7 +210,7 @@ def plot_durations(
     data = data[data[column] > 0]
     if data.empty:
         return _empty(ax, title, "seconds (log scale)", "share of jobs")
-    for key, part in data.groupby(metrics._as_str(data[by]), sort=True):
+    for key, part in data.groupby(data[by], observed=True, sort=True):
         values = np.sort(part[column].to_numpy(dtype=float))
         label = f"{key} (n={len(values):,})"
         color = _color(str(key), KIND_COLORS)

@@ -1,0 +1,269 @@
+"""How long things take: duration summaries, stages, realtime factor, stuck jobs, SLA."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ittybit_frames.metrics._common import (
+    ENCODE_KINDS,
+    _as_str,
+    _check_columns,
+    _codes,
+    _equals,
+)
+from ittybit_frames.rules import (
+    DURATIONS,
+    FINISHED_STATUSES,
+    LATENCIES,
+    MIN_COUNT,
+    PERCENTILES,
+    STATUS,
+    SUMMARY_PERCENTILES,
+    TOTAL_SECONDS,
+    group_keys,
+    percentile_name,
+)
+from ittybit_frames.schema import epoch_ms_array
+from ittybit_frames.vocabulary import parse_when
+
+
+def duration_summary(
+    frame: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = "kind",
+    columns: Sequence[str] = DURATIONS,
+    percentiles: Sequence[float] = PERCENTILES,
+    min_count: int = MIN_COUNT,
+) -> pd.DataFrame:
+    """Count, mean and percentiles of durations, per group.
+
+    Works on jobs and tasks. Percentiles interpolate linearly between closest ranks
+    (what DuckDB's ``quantile_cont`` and Spark's ``percentile`` compute).
+
+    Returns
+    -------
+    DataFrame
+        One row per group and duration column: [group keys], ``column``, ``count``,
+        ``mean``, ``p50``, ``p90``..., and ``low_count`` (fewer than ``min_count``
+        values: shown, but flagged).
+    """
+    keys = group_keys(by)
+    _check_columns(frame, [*keys, *columns], "duration_summary")
+    names = [percentile_name(q) for q in percentiles]
+    rows = []
+    subset = frame[[*keys, *columns]]
+    # Categorical keys group on their codes (observed only): no string conversion.
+    grouped = [((), subset)] if not keys else subset.groupby(keys, observed=True, sort=True)
+    for group_key, part in grouped:
+        key = group_key if isinstance(group_key, tuple) else (group_key,)
+        key = tuple(str(k) if isinstance(k, str) else k for k in key)
+        for column in columns:
+            values = part[column].dropna().to_numpy(dtype=float)
+            qs = np.quantile(values, percentiles) if len(values) else [np.nan] * len(names)
+            rows.append(
+                {
+                    **dict(zip(keys, key, strict=True)),
+                    "column": column,
+                    "count": len(values),
+                    "mean": float(values.mean()) if len(values) else np.nan,
+                    **dict(zip(names, map(float, qs), strict=True)),
+                    "low_count": len(values) < min_count,
+                }
+            )
+    return pd.DataFrame(rows, columns=[*keys, "column", "count", "mean", *names, "low_count"])
+
+
+def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.DataFrame:
+    """Share of succeeded jobs' time spent in each stage, and waiting between stages.
+
+    For each succeeded job, its time is ``total`` = last task finish - job creation;
+    each task kind's ``processing_seconds`` is time in that stage (encode kinds are
+    pooled as ``encode``); the rest is ``waiting`` (queue and hand-offs).
+
+    Returns
+    -------
+    DataFrame
+        [``by``], ``stage``, ``seconds`` (summed), ``share`` (of summed job time),
+        ``jobs``.
+    """
+    keys = group_keys(by)
+    _check_columns(
+        tasks,
+        [
+            "job_id",
+            "kind",
+            "processing_seconds",
+            "finished_at",
+            "job_created_at",
+            "job_status",
+            *keys,
+        ],
+        "stage_breakdown",
+    )
+    columns = [*keys, "stage", "seconds", "share", "jobs"]
+    needed = ["job_id", "kind", "processing_seconds", "finished_at", "job_created_at", *keys]
+    done = tasks[list(dict.fromkeys(needed))][_equals(tasks["job_status"], "succeeded")]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    # Integer codes all the way: millions of tasks aggregate with bincount, not groupby.
+    job, _ = pd.factorize(done["job_id"], sort=False)
+    n_jobs = int(job.max()) + 1
+    end = np.full(n_jobs, -np.inf)
+    np.maximum.at(end, job, np.nan_to_num(epoch_ms_array(done["finished_at"]), nan=-np.inf))
+    start = np.full(n_jobs, np.nan)
+    start[job] = epoch_ms_array(done["job_created_at"])
+    total = (end - start) / 1000.0
+    total[~np.isfinite(total)] = 0.0
+    labels: list[str] = ["all"]
+    group_codes = np.zeros(len(done), dtype=np.int64)
+    if keys:
+        group_codes, uniques = _codes(done[keys[0]])
+        labels = [str(u) for u in uniques]
+    job_group = np.zeros(n_jobs, dtype=np.int64)
+    job_group[job] = group_codes
+    n_groups = len(labels)
+    stages = ("probe", "import", "encode", "export")
+    kind_codes, kinds = _codes(done["kind"])
+    stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
+    lookup = np.array([stage_of.get(str(k), -1) for k in kinds], dtype=np.int64)
+    stage = lookup[kind_codes] if len(lookup) else np.full(len(done), -1)
+    seconds = done["processing_seconds"].to_numpy(dtype=float, na_value=0.0)
+    counted = stage >= 0
+    sums = np.bincount(
+        group_codes[counted] * 4 + stage[counted], weights=seconds[counted], minlength=n_groups * 4
+    ).reshape(n_groups, 4)
+    totals = np.bincount(job_group, weights=total, minlength=n_groups)
+    jobs_per_group = np.bincount(job_group, minlength=n_groups)
+    rows = []
+    for g, label in enumerate(labels):
+        if not jobs_per_group[g]:
+            continue  # a category with no succeeded job
+        values = [*sums[g], totals[g] - sums[g].sum()]
+        for name, value in zip((*stages, "waiting"), values, strict=True):
+            rows.append(
+                {
+                    **({keys[0]: str(label)} if keys else {}),
+                    "stage": name,
+                    "seconds": float(value),
+                    "share": float(value / totals[g]) if totals[g] else np.nan,
+                    "jobs": int(jobs_per_group[g]),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def realtime_factor(
+    frame: pd.DataFrame,
+    *,
+    by: str | None = None,
+    percentiles: Sequence[float] = SUMMARY_PERCENTILES,
+) -> pd.DataFrame:
+    """Encode time divided by media duration (below 1: faster than real time).
+
+    On tasks: encode tasks' ``processing_seconds / output_duration_seconds``. On jobs:
+    ``processing_seconds / media_duration_seconds``. Rows without a duration (images)
+    are left out.
+
+    Returns
+    -------
+    DataFrame
+        [``by``], ``count``, ``mean``, ``p50``, ``p95``...
+    """
+    if "task_id" in frame.columns:
+        data = frame[frame["kind"].astype("string").isin(ENCODE_KINDS)]
+        ratio = data["processing_seconds"] / data["output_duration_seconds"]
+        by = by or "kind"
+    else:
+        data = frame
+        ratio = data["processing_seconds"] / data["media_duration_seconds"]
+        by = by or "kind"
+    usable = ratio.replace([np.inf, -np.inf], np.nan)
+    with_ratio = data.assign(realtime_factor=usable)
+    keep = with_ratio["realtime_factor"].notna() & (with_ratio["realtime_factor"] >= 0)
+    data = with_ratio[keep.to_numpy(dtype=bool)]
+    summary = duration_summary(data, by=by, columns=["realtime_factor"], percentiles=percentiles)
+    return summary.drop(columns=["column"])
+
+
+def stuck(jobs: pd.DataFrame, *, as_of: Any = None, factor: float = 3.0) -> pd.DataFrame:
+    """Unfinished jobs older than ``factor`` x the p95 total time of their kind.
+
+    Returns
+    -------
+    DataFrame
+        The stuck jobs' ``job_id``, ``kind``, ``status``, ``created_at``, ``age_seconds``
+        and ``limit_seconds``, oldest first.
+    """
+    _check_columns(jobs, ["job_id", "kind", STATUS, "created_at", TOTAL_SECONDS], "stuck")
+    end = parse_when(as_of)
+    now = (
+        pd.Timestamp(end, unit="ms", tz="UTC")
+        if end is not None
+        else jobs[["created_at", "updated_at"]].max().max()
+    )
+    kind = _as_str(jobs["kind"])
+    finished = jobs[jobs[TOTAL_SECONDS].notna()]
+    p95 = finished.groupby(_as_str(finished["kind"]))[TOTAL_SECONDS].quantile(0.95)
+    status = jobs[STATUS].astype("string")
+    open_ = jobs[(~status.isin(FINISHED_STATUSES)).fillna(True).to_numpy()]
+    age = (now - open_["created_at"]).dt.total_seconds()
+    limit = kind.loc[open_.index].map(p95).astype(float) * factor
+    out = open_.assign(age_seconds=age, limit_seconds=limit)
+    out = out[(out["age_seconds"] > out["limit_seconds"]).fillna(False).to_numpy()]
+    cols = ["job_id", "kind", "status", "created_at", "age_seconds", "limit_seconds"]
+    return out[cols].sort_values("created_at").reset_index(drop=True)
+
+
+def sla(jobs: pd.DataFrame, *, within: str = "5min", by: str | None = None) -> pd.DataFrame:
+    """Share of finished jobs whose total time was at most ``within``.
+
+    Returns
+    -------
+    DataFrame
+        [``by``], ``finished``, ``within``, ``share``.
+    """
+    keys = group_keys(by)
+    _check_columns(jobs, [TOTAL_SECONDS, *keys], "sla")
+    bound = pd.Timedelta(within).total_seconds()
+    data = jobs[jobs[TOTAL_SECONDS].notna()]
+    data = data.assign(
+        ok=(data[TOTAL_SECONDS] <= bound).astype(int), n=1, **{k: _as_str(data[k]) for k in keys}
+    )
+    if keys:
+        out = data.groupby(keys, sort=True)[["n", "ok"]].sum().reset_index()
+    else:
+        out = data[["n", "ok"]].sum().to_frame().T.reset_index(drop=True)
+    out = out.rename(columns={"n": "finished", "ok": "within"})
+    out[["finished", "within"]] = out[["finished", "within"]].astype("int64")
+    out["share"] = out["within"] / out["finished"]
+    return out
+
+
+def latency_over_time(
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "1h",
+    percentiles: Sequence[float] = SUMMARY_PERCENTILES,
+    column: str | Sequence[str] = LATENCIES,
+    on: str = "finished_at",
+) -> pd.DataFrame:
+    """Duration percentiles per time bucket (jobs placed by ``on``).
+
+    Returns
+    -------
+    DataFrame
+        ``bucket``, ``column``, ``count``, ``p50``, ``p95``... (buckets with no finished
+        job are left out rather than shown as zero).
+    """
+    columns = [column] if isinstance(column, str) else list(column)
+    _check_columns(jobs, [on, *columns], "latency_over_time")
+    data = jobs[jobs[on].notna()].assign(bucket=lambda f: f[on].dt.floor(freq))
+    summary = duration_summary(
+        data, by="bucket", columns=columns, percentiles=percentiles, min_count=0
+    )
+    summary = summary[summary["count"] > 0].drop(columns=["mean", "low_count"])
+    return summary.reset_index(drop=True)

@@ -1,0 +1,151 @@
+"""What fails and why: failure rates with the cascade, the most common errors."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Sequence
+from functools import reduce
+
+import numpy as np
+import pandas as pd
+
+from ittybit_frames.metrics._common import (
+    _as_str,
+    _check_columns,
+)
+from ittybit_frames.rules import (
+    FAILED_TASKS,
+    FAILURE_COUNTS,
+    FAILURES,
+    FINISHED,
+    FINISHED_STATUSES,
+    OUTCOMES,
+    RATE,
+    STATUS,
+    Outcome,
+    group_keys,
+)
+
+
+def failure_rate(
+    jobs: pd.DataFrame, *, by: str | Sequence[str] | None = "kind", freq: str | None = None
+) -> pd.DataFrame:
+    """Share of finished jobs that failed, with the counts behind it.
+
+    A job ``cancelled`` with a failed task was cancelled *by* that failure (the API
+    reports "cancelled, or a sibling task failed"): it counts as a failure, in
+    ``cancelled_by_failure``. A cancelled job without a failed task was cancelled by
+    its user: ``cancelled_by_user``, not a failure (the cascade is
+    :data:`ittybit_frames.rules.OUTCOMES`).
+
+    Returns
+    -------
+    DataFrame
+        [group keys], [``bucket``], ``finished``, ``succeeded``, ``failed``,
+        ``cancelled_by_failure``, ``cancelled_by_user``, ``failure_rate`` =
+        (failed + cancelled_by_failure) / finished.
+    """
+    keys = group_keys(by)
+    _check_columns(jobs, [STATUS, FAILED_TASKS, "finished_at", *keys], "failure_rate")
+    finished = jobs[STATUS].astype("string").isin(FINISHED_STATUSES)
+    data = jobs[finished.fillna(False)]
+    # Columns from `data` itself: pandas gives an empty frame the index of an assigned
+    # Series, which would bring filtered-out rows back.
+    data = data.assign(**{k: _as_str(data[k]) for k in keys})
+    # Plain numpy from here: nullable extension dtypes add nothing to 0/1 counts.
+    status = data[STATUS].astype(str).to_numpy()
+    task_failed = data[FAILED_TASKS].astype("Float64").fillna(0).to_numpy(float) > 0
+
+    def has(outcome: Outcome) -> np.ndarray:
+        mask: np.ndarray = status == outcome.status
+        if outcome.task_failed is not None:
+            mask &= task_failed == outcome.task_failed
+        return mask.astype(int)
+
+    data = data.assign(**{FINISHED: 1}, **{o.name: has(o) for o in OUTCOMES})
+    group = list(keys)
+    if freq is not None:
+        data = data.assign(bucket=data["finished_at"].dt.floor(freq))
+        group.append("bucket")
+    counts = list(FAILURE_COUNTS)
+    if group:
+        out = data.groupby(group, sort=True)[counts].sum().reset_index()
+    else:
+        out = data[counts].sum().to_frame().T.reset_index(drop=True)
+    out[counts] = out[counts].astype("int64")
+    out[RATE] = reduce(operator.add, (out[n] for n in FAILURES)) / out[FINISHED]
+    return out
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_ID = re.compile(r"\b(?:job|task|run|evt|med|tsk|file|org|cus|conn|key)_[A-Za-z0-9]+\b")
+_HEX = re.compile(r"\b[0-9a-f]{16,}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:\.\d+)?")
+
+
+def normalise_error(message: str) -> str:
+    """An error message with URLs, IDs and numbers masked, so alike errors group.
+
+    Examples
+    --------
+    >>> normalise_error("Input https://x.com/a.mp4 returned HTTP 404 for job_8dkn9dvq")
+    'Input <url> returned HTTP <n> for <id>'
+    """
+    # A URL ends before trailing punctuation ("... from https://x/a.mp4: HTTP 403").
+    text = _URL.sub(lambda m: "<url>" + m.group(0)[len(m.group(0).rstrip(".,:;)")) :], message)
+    text = _ID.sub("<id>", text)
+    text = _HEX.sub("<id>", text)
+    return _NUMBER.sub("<n>", text).strip()
+
+
+def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.DataFrame:
+    """The most common error messages, normalised (IDs, URLs and numbers masked).
+
+    Works on jobs (``kind``) and tasks (``job_kind``).
+
+    Returns
+    -------
+    DataFrame
+        ``error``, ``error_kind`` (most common), ``count``, ``share`` (of rows with an
+        error), ``kinds`` (comma-separated), ``first_seen``, ``last_seen``,
+        ``example_job_ids``.
+    """
+    _check_columns(frame, ["error_message", "job_id"], "top_errors")
+    kind_col = "job_kind" if "job_kind" in frame.columns else "kind"
+    time_col = "finished_at" if "finished_at" in frame.columns else "created_at"
+    errors = frame[frame["error_message"].notna()]
+    columns = [
+        "error",
+        "error_kind",
+        "count",
+        "share",
+        "kinds",
+        "first_seen",
+        "last_seen",
+        "example_job_ids",
+    ]
+    if errors.empty:
+        return pd.DataFrame(columns=columns)
+    data = errors.assign(error=errors["error_message"].astype(str).map(normalise_error))
+    rows = []
+    for error, part in data.groupby("error", sort=False):
+        kinds = sorted(set(part[kind_col].astype(str)))
+        error_kind = part["error_kind"].dropna()
+        times = part[time_col].dropna()
+        rows.append(
+            {
+                "error": error,
+                "error_kind": error_kind.mode().iloc[0] if len(error_kind) else pd.NA,
+                "count": len(part),
+                "share": len(part) / len(data),
+                "kinds": ", ".join(kinds),
+                "first_seen": times.min() if len(times) else pd.NaT,
+                "last_seen": times.max() if len(times) else pd.NaT,
+                "example_job_ids": ", ".join(part["job_id"].astype(str).head(examples)),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    return (
+        out.sort_values(["count", "error"], ascending=[False, True]).head(n).reset_index(drop=True)
+    )
