@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.client import AiohttpTransport, _RateLimiter
+from ittybit_frames.client import AiohttpTransport
+from ittybit_frames.client._retry import RateLimiter
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
 
@@ -253,7 +254,7 @@ def test_client_rate_limit_is_never_exceeded(
 
 
 def test_rate_limiter_backs_off_after_429_and_recovers() -> None:
-    limiter = _RateLimiter(100.0)
+    limiter = RateLimiter(100.0)
     limiter.penalize(0.0)
     assert limiter.current == 50.0
     for _ in range(10):
