@@ -35,7 +35,7 @@ __all__ = [
     "window",
 ]
 
-logger = logging.getLogger("ittybit_frames.client")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

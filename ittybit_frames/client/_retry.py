@@ -13,8 +13,8 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any, TypeVar
 
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.errors import ConfigurationError, NetworkError, RateLimitError, ServerError
@@ -152,6 +152,18 @@ class RetryPolicy:
         self.max_retry_after = max_retry_after
         _quiet_stamina()
 
+    def _stamina(self) -> AsyncIterable[Any]:
+        import stamina  # noqa: PLC0415
+
+        return stamina.retry_context(
+            on=self.decide,
+            attempts=self.max_attempts,
+            timeout=self.max_retry_time,
+            wait_initial=self.backoff_initial,
+            wait_max=self.backoff_max,
+            wait_jitter=self.backoff_initial,
+        )
+
     def decide(self, exc: Exception) -> bool | float:
         """Whether ``exc`` is worth another attempt; for a 429, the seconds to wait."""
         if isinstance(exc, RateLimitError):
@@ -169,22 +181,25 @@ class RetryPolicy:
         ``stats`` counts the retries, the failure if any, and the time spent waiting
         between attempts.
         """
-        import stamina  # noqa: PLC0415
-
         began = time.monotonic()
         busy = 0.0
+        first: Exception | None = None
         try:
-            async for trial in stamina.retry_context(
-                on=self.decide,
-                attempts=self.max_attempts,
-                timeout=self.max_retry_time,
-                wait_initial=self.backoff_initial,
-                wait_max=self.backoff_max,
-                wait_jitter=self.backoff_initial,
-            ):
+            try:
+                return await attempt()
+            except Exception as exc:
+                first = exc
+            finally:
+                busy = time.monotonic() - began
+            # stamina's per-call setup costs about as much CPU as a request, and most
+            # requests succeed at once: so it is built only after a failure, and that
+            # failure is replayed to it as its attempt 1. stamina thus judges every
+            # attempt, counts it against both caps, and picks every wait.
+            async for trial in self._stamina():
                 with trial:
-                    if trial.num > 1:
-                        stats.retries += 1
+                    if trial.num == 1:
+                        raise first
+                    stats.retries += 1
                     t = time.monotonic()
                     try:
                         return await attempt()
@@ -194,5 +209,6 @@ class RetryPolicy:
             stats.failures += 1
             raise
         finally:
-            stats.waited_seconds += max(0.0, time.monotonic() - began - busy)
+            if first is not None:
+                stats.waited_seconds += max(0.0, time.monotonic() - began - busy)
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover

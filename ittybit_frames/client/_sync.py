@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from ittybit_frames.client._async import AsyncClient
+from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
 
@@ -103,25 +104,7 @@ class Client:
         after: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of the job listing. See :meth:`AsyncClient.iter_pages`."""
-        pages = self._async.iter_pages(
-            kind=kind,
-            status=status,
-            since=since,
-            until=until,
-            order=order,
-            page_size=page_size,
-            after=after,
-        )
-        try:
-            while True:
-                try:
-                    page = self._run(pages.__anext__)
-                except StopAsyncIteration:
-                    return
-                yield page
-        finally:
-            if self._runner is not None:
-                self._runner.run(pages.aclose())
+        yield from self._pages(JobQuery(kind, status, since, until, order, page_size, after))
 
     def iter_jobs(
         self,
@@ -135,16 +118,21 @@ class Client:
         after: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Walk the job listing lazily. See :meth:`AsyncClient.iter_jobs`."""
-        for page in self.iter_pages(
-            kind=kind,
-            status=status,
-            since=since,
-            until=until,
-            order=order,
-            page_size=page_size,
-            after=after,
-        ):
+        for page in self._pages(JobQuery(kind, status, since, until, order, page_size, after)):
             yield from page
+
+    def _pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:
+        pages = self._async._pages(query)  # the one walk of the listing, run on our loop
+        try:
+            while True:
+                try:
+                    page = self._run(pages.__anext__)
+                except StopAsyncIteration:
+                    return
+                yield page
+        finally:
+            if self._runner is not None:
+                self._runner.run(pages.aclose())
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
