@@ -191,10 +191,10 @@ class RetryPolicy:
                 first = exc
             finally:
                 busy = time.monotonic() - began
-            # stamina's per-call setup costs about as much CPU as a request, and most
+            # stamina's per-call setup costs about a third of a request's CPU, and most
             # requests succeed at once: so it is built only after a failure, and that
             # failure is replayed to it as its attempt 1. stamina thus judges every
-            # attempt, counts it against both caps, and picks every wait.
+            # attempt, counts it against both caps, and picks every wait (BENCHMARKS.md).
             async for trial in self._stamina():
                 with trial:
                     if trial.num == 1:
