@@ -399,6 +399,7 @@ def _page(
 def test_pager_asks_the_link_then_has_more_then_the_page_length(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)  # in-process CLI runs leave the root logger at ERROR
     pager = JobPager("https://api.example.com", JobQuery(kind="video", page_size=2))
     assert pager.url == "https://api.example.com/jobs?limit=2&order=desc&kind=video"
     two = [{"id": "a"}, {"id": "b"}]
