@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from typing import Any
@@ -11,7 +12,10 @@ import httpx
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.client import AiohttpTransport, _RateLimiter
+from ittybit_frames.client import AiohttpTransport
+from ittybit_frames.client._paging import JobPager, JobQuery, Page
+from ittybit_frames.client._results import ClientStats
+from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
 
@@ -253,7 +257,7 @@ def test_client_rate_limit_is_never_exceeded(
 
 
 def test_rate_limiter_backs_off_after_429_and_recovers() -> None:
-    limiter = _RateLimiter(100.0)
+    limiter = RateLimiter(100.0)
     limiter.penalize(0.0)
     assert limiter.current == 50.0
     for _ in range(10):
@@ -368,3 +372,108 @@ def test_stats_count_the_work(api: SimulatorAPI, history: list[dict[str, Any]]) 
         stats = client.stats
     assert stats.requests == 11 and stats.retries == 1 and stats.failures == 0
     assert stats.elapsed_seconds > 0
+
+
+def test_client_takes_exactly_the_async_clients_arguments() -> None:
+    def parameters(method: Any) -> list[inspect.Parameter]:
+        return list(inspect.signature(method).parameters.values())
+
+    for name in ("__init__", "iter_pages", "iter_jobs"):
+        assert parameters(getattr(itf.Client, name)) == parameters(getattr(itf.AsyncClient, name))
+    with pytest.raises(TypeError, match="timeot"):
+        itf.Client(SECRET, base_url="https://api.example.com", timeot=5)  # type: ignore[call-arg]
+
+
+def _page(
+    items: list[dict[str, Any]],
+    *,
+    headers: dict[str, str] | None = None,
+    payload: Any = None,
+    has_more: bool | None = None,
+) -> Page:
+    url = "https://api.example.com/jobs?limit=2&order=desc"
+    body = items if payload is None else payload
+    return Page(url, body, httpx.Headers(headers or {}), items, has_more)
+
+
+def test_pager_asks_the_link_then_has_more_then_the_page_length(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)  # in-process CLI runs leave the root logger at ERROR
+    pager = JobPager("https://api.example.com", JobQuery(kind="video", page_size=2))
+    assert pager.url == "https://api.example.com/jobs?limit=2&order=desc&kind=video"
+    two = [{"id": "a"}, {"id": "b"}]
+    # A same-host rel="next" link wins, whatever else the answer says.
+    link = {"Link": '<https://api.example.com/jobs?page=2>; rel="next"'}
+    assert pager.advance(_page(two, headers=link, has_more=False))
+    assert pager.url == "https://api.example.com/jobs?page=2"
+    body = {"data": two, "links": {"next": "https://api.example.com/jobs?page=3"}}
+    assert pager.advance(_page(two, payload=body))
+    assert pager.url == "https://api.example.com/jobs?page=3"
+    # A link to another host is ignored: the cursor moves instead.
+    elsewhere = {"Link": '<https://cdn.example.net/jobs?page=4>; rel="next"'}
+    assert pager.advance(_page(two, headers=elsewhere))
+    assert pager.url == "https://api.example.com/jobs?limit=2&order=desc&kind=video&after=b"
+    assert "another host" in caplog.text
+    # has_more decides when given (a short page may have more, a full one may not).
+    assert pager.advance(_page([{"id": "c"}], has_more=True))
+    assert pager.url.endswith("after=c")
+    assert not pager.advance(_page(two, has_more=False))
+    # Without it, a short page is the last.
+    assert not pager.advance(_page([{"id": "d"}]))
+    with pytest.raises(itf.APIError, match="no id"):
+        pager.advance(_page([{"id": "e"}, {"name": "no id"}]))
+
+
+def test_listing_query_is_checked() -> None:
+    with pytest.raises(itf.ConfigurationError, match="order"):
+        JobQuery(order="newest")  # type: ignore[arg-type]
+    with pytest.raises(itf.ConfigurationError, match="page_size"):
+        JobQuery(page_size=101)
+    with pytest.raises(itf.InvalidJobIdError):
+        JobPager("https://api.example.com", JobQuery(after="../x"))
+
+
+def test_retry_policy_judges_the_first_attempt_like_the_others() -> None:
+    limiter = RateLimiter(100.0)
+    policy = RetryPolicy(
+        limiter,
+        max_attempts=3,
+        max_retry_time=10.0,
+        backoff_initial=0.001,
+        backoff_max=0.01,
+        max_retry_after=0.01,
+    )
+    answers: list[Exception | str] = [
+        itf.RateLimitError("429", retry_after=0.0, status_code=429),
+        itf.ServerError("503", status_code=503),
+        "ok",
+    ]
+
+    async def attempt() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    stats = ClientStats()
+    assert asyncio.run(policy.run(attempt, stats)) == "ok"
+    assert stats.retries == 2 and stats.failures == 0
+    assert limiter.current == 50.0  # the first attempt's 429 was seen once, and only once
+
+    # Attempts are capped, the first included; a 4xx is not retried at all.
+    answers[:] = [itf.ServerError("503", status_code=503)] * 3 + ["never"]
+    with pytest.raises(itf.ServerError):
+        asyncio.run(policy.run(attempt, stats))
+    answers[:] = [itf.APIError("400", status_code=400), "never"]
+    with pytest.raises(itf.APIError, match="400"):
+        asyncio.run(policy.run(attempt, stats))
+    assert answers == ["never"] and stats.retries == 4 and stats.failures == 2
+
+
+def test_rate_limiter_knobs_are_parameters() -> None:
+    limiter = RateLimiter(100.0, slowdown=4.0, floor=0.5, recovery=0.25)
+    limiter.penalize(0.0)
+    assert limiter.current == 50.0  # 100 / 4 is below the floor of 0.5 x 100
+    limiter.reward()
+    assert limiter.current == 75.0

@@ -1,0 +1,308 @@
+"""The asynchronous client: the parts of the client package, composed.
+
+:class:`AsyncClient` owns the settings, the counters and the public calls; one request
+is :class:`~ittybit_frames.client._request.Requester`'s job (under the retry policy of
+:mod:`~ittybit_frames.client._retry`), walking the listing is the paginators' of
+:mod:`~ittybit_frames.client._paging`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import replace
+from typing import Any, Literal
+
+import httpx
+
+from ittybit_frames.client._config import check_job_id, resolve_base_url, resolve_key
+from ittybit_frames.client._decode import job_object
+from ittybit_frames.client._paging import JobPager, JobQuery, Page, read_page
+from ittybit_frames.client._request import Requester
+from ittybit_frames.client._results import ClientStats, FetchResult, Stopwatch
+from ittybit_frames.client._retry import RateLimiter, RetryPolicy
+from ittybit_frames.client._runtime import for_each, progress_bar
+from ittybit_frames.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidJobIdError,
+    NetworkError,
+)
+from ittybit_frames.schema import failures_frame
+
+__all__ = ["AsyncClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class AsyncClient:
+    """Asynchronous client for the ittybit jobs API.
+
+    Parameters
+    ----------
+    api_key : str, optional
+        Project API key. Default: the ``ITTYBIT_API_KEY`` environment variable.
+    base_url : str, optional
+        Default: ``ITTYBIT_BASE_URL``, else ``https://api.ittybit.com``. Plain ``http://``
+        is accepted only for loopback addresses.
+    timeout : float, default 30
+        Seconds for one request, connection included.
+    max_attempts : int, default 8
+        Attempts per request, the first included.
+    max_retry_time : float, default 300
+        Upper bound, in seconds, on the time one request may spend retrying.
+    backoff_initial, backoff_max : float
+        Jittered exponential backoff between attempts: first wait, longest wait (s).
+    max_retry_after : float, default 60
+        Longest ``Retry-After`` honoured, in seconds.
+    concurrency : int, default 16
+        Requests in flight at once.
+    rate_limit : float, optional
+        Client-side cap, requests per second (never exceeded; lowered after a 429).
+    progress : bool, optional
+        Progress bar on stderr. Default: only in a terminal or notebook.
+    transport : httpx.AsyncBaseTransport, optional
+        Replace the network layer (tests, proxies). Default: :class:`AiohttpTransport`.
+
+    Raises
+    ------
+    ConfigurationError
+        No API key, or an unsafe or malformed base URL.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 8,
+        max_retry_time: float = 300.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+        max_retry_after: float = 60.0,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        progress: bool | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        if timeout <= 0:
+            raise ConfigurationError("timeout must be positive")
+        self._key = resolve_key(api_key)
+        self.base_url = resolve_base_url(base_url)
+        self.concurrency = concurrency
+        self.progress = progress
+        self._stats = ClientStats()
+        policy = RetryPolicy(
+            RateLimiter(rate_limit),
+            max_attempts=max_attempts,
+            max_retry_time=max_retry_time,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+        )
+        self._http = Requester(
+            self.base_url,
+            self._key,
+            policy=policy,
+            stats=self._stats,
+            timeout=timeout,
+            pool_size=concurrency * 2,
+            transport=transport,
+        )
+        self._clock = Stopwatch(self._stats)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={self._key!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the counters (see :class:`ClientStats`)."""
+        return replace(self._stats)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a transport passed in stays the caller's)."""
+        await self._http.aclose()
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        """Fetch one job with its tasks (``GET /jobs/{id}``).
+
+        Raises
+        ------
+        InvalidJobIdError
+            ``job_id`` has characters that could change the request path.
+        NotFoundError, AuthenticationError, APIError, NetworkError
+            After retries where retrying makes sense.
+        """
+        with self._clock.running():
+            payload, _ = await self._http.get(f"{self.base_url}/jobs/{check_job_id(job_id)}")
+        return job_object(payload, job_id, f"{self.base_url}/jobs/{job_id}")
+
+    async def fetch_jobs(
+        self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
+    ) -> FetchResult:
+        """Fetch many jobs by ID, ``concurrency`` at a time.
+
+        Parameters
+        ----------
+        ids : iterable of str
+            Job IDs; repeats are fetched once.
+        errors : {"collect", "raise"}
+            ``collect`` records per-ID failures (not found, invalid ID, retries used up)
+            in ``FetchResult.failures`` and goes on; ``raise`` raises the first.
+            A rejected API key (401/403) always stops the whole fetch.
+
+        Returns
+        -------
+        FetchResult
+        """
+        if errors not in ("collect", "raise"):
+            raise ConfigurationError("errors must be 'collect' or 'raise'")
+        unique = list(dict.fromkeys(ids))
+        bar = progress_bar(self.progress, len(unique), "fetching jobs")
+        try:
+            with self._clock.running():
+                found, failed = await _fetch_each(
+                    self.get_job, unique, errors=errors, concurrency=self.concurrency, bar=bar
+                )
+        finally:
+            bar.close()
+        jobs = [found[j] for j in unique if j in found]
+        if failed:
+            logger.warning("%d of %d jobs could not be fetched", len(failed), len(unique))
+        return FetchResult(jobs, failures_frame(failed), self.stats)
+
+    async def iter_pages(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        order: Literal["asc", "desc"] = "desc",
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Like :meth:`iter_jobs`, one list per page of the listing.
+
+        ``after`` resumes a walk after that job ID (the API's cursor).
+        """
+        query = JobQuery(kind, status, since, until, order, page_size, after)
+        async for page in self._pages(query):
+            yield page
+
+    async def iter_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        order: Literal["asc", "desc"] = "desc",
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Walk the job listing lazily, following the API's cursor.
+
+        Parameters
+        ----------
+        kind, status : str, optional
+            Filters passed to the API.
+        since, until : datetime, str or int, optional
+            Keep jobs created at or after ``since`` and before ``until`` (ISO, epoch,
+            or spans like ``"7d"``). Walking newest first, the walk stops at ``since``.
+        order : {"desc", "asc"}
+            Newest first (the API's default) or oldest first.
+        page_size : int, default 100
+            Jobs per request (1-100).
+        after : str, optional
+            Resume the walk after this job ID (the API's cursor).
+
+        Yields
+        ------
+        dict
+            Jobs with their tasks (fetched by ID when the listing leaves them out).
+        """
+        query = JobQuery(kind, status, since, until, order, page_size, after)
+        async for page in self._pages(query):
+            for job in page:
+                yield job
+
+    async def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
+        pager = JobPager(self.base_url, query)
+        bar = progress_bar(self.progress, None, "listing jobs")
+        try:
+            while True:
+                with self._clock.running():
+                    payload, headers = await self._http.get(pager.url)
+                    items, has_more = read_page(payload, headers)
+                    items = await _complete(self.fetch_jobs, items)
+                kept, stop = pager.window(items)
+                if kept:
+                    bar.update(len(kept))
+                    yield kept
+                if stop or not items:
+                    return
+                if not pager.advance(Page(pager.url, payload, headers, items, has_more)):
+                    return
+        finally:
+            bar.close()
+
+
+async def _fetch_each(
+    get_job: Callable[[str], Awaitable[dict[str, Any]]],
+    ids: list[str],
+    *,
+    errors: Literal["collect", "raise"],
+    concurrency: int,
+    bar: Any,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Jobs found by ID, and a failure row per ID that could not be fetched."""
+    found: dict[str, dict[str, Any]] = {}
+    failed: list[dict[str, Any]] = []
+
+    async def fetch_one(jid: str) -> None:
+        try:
+            found[jid] = await get_job(jid)
+        except AuthenticationError:
+            raise
+        except (APIError, NetworkError, InvalidJobIdError) as exc:
+            if errors == "raise":
+                raise
+            failed.append(_failure_row(jid, exc))
+        bar.update(1)
+
+    await for_each(ids, fetch_one, concurrency)
+    return found, failed
+
+
+async def _complete(
+    fetch_jobs: Callable[..., Awaitable[FetchResult]], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Fetch by ID the listed jobs that came without ``tasks``."""
+    missing = [j["id"] for j in items if "tasks" not in j and isinstance(j.get("id"), str)]
+    if not missing:
+        return items
+    result = await fetch_jobs(missing, errors="collect")
+    full = {j.get("id"): j for j in result.jobs}
+    return [full.get(j.get("id"), j) for j in items]
+
+
+def _failure_row(job_id: str, exc: Exception) -> dict[str, Any]:
+    return {
+        "job_id": str(job_id),
+        "status_code": getattr(exc, "status_code", None),
+        "kind": getattr(exc, "kind", None) or type(exc).__name__,
+        "message": str(exc),
+    }

@@ -1,0 +1,90 @@
+"""Client settings checked once: the API key, the base URL and job IDs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
+
+__all__ = ["DEFAULT_BASE_URL", "Secret", "check_job_id", "resolve_base_url", "resolve_key"]
+
+DEFAULT_BASE_URL = "https://api.ittybit.com"
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """``base_url``, else ``ITTYBIT_BASE_URL``, else the public API; checked for safety."""
+    url = (base_url or os.environ.get("ITTYBIT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base URL {url!r} is not an http(s) URL; pass base_url= or set "
+            "ITTYBIT_BASE_URL to something like https://api.ittybit.com"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"refusing to send the API key over plain http to {parts.hostname}; "
+            "use an https:// base URL (plain http is allowed only for 127.0.0.1/localhost)"
+        )
+    if parts.query or parts.fragment or parts.username:
+        raise ConfigurationError("base URL must not contain credentials, a query or a fragment")
+    return url
+
+
+def resolve_key(api_key: str | None) -> Secret:
+    """``api_key``, else ``ITTYBIT_API_KEY``; refused if empty or multi-line."""
+    key = api_key if api_key is not None else os.environ.get("ITTYBIT_API_KEY")
+    if not key or not key.strip():
+        raise ConfigurationError(
+            "no ittybit API key: set the ITTYBIT_API_KEY environment variable "
+            "or pass api_key= to the client"
+        )
+    if any(c in key for c in "\r\n"):
+        raise ConfigurationError("the API key contains a line break; check ITTYBIT_API_KEY")
+    return Secret(key.strip())
+
+
+def check_job_id(job_id: Any) -> str:
+    """Return ``job_id`` if it is safe to put in a URL path, else raise InvalidJobIdError.
+
+    IDs are opaque, but every documented form (``job_abc123``, ULID-style) uses only
+    letters, digits, ``_`` and ``-``. Anything else (``/``, ``..``, ``?``, ``#``, spaces)
+    could change which resource a request reaches, so it is refused.
+    """
+    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        shown = repr(job_id)[:60]
+        raise InvalidJobIdError(
+            f"invalid job ID {shown}: IDs contain only letters, digits, '_' and '-'"
+        )
+    return job_id

@@ -1,0 +1,246 @@
+"""Walking the job listing: one small paginator per style, and the time window.
+
+Each paginator is a tiny state machine in the manner of dlt's: it reads an answer
+(``update``), then says whether there is a next page (``has_next``) and where
+(``next_url``). The API has answered in three styles over its versions, sometimes
+more than one at once; :class:`JobPager` asks the most explicit first:
+
+1. :class:`LinkPaginator`: a ``rel="next"`` URL (``Link`` header, or ``links.next``
+   in the body), followed only on the API's own host;
+2. :class:`EnvelopePaginator`: ``{"data": [...], "has_more": ...}`` (or a ``Has-More``
+   header) says whether to go on; the cursor moves;
+3. :class:`CursorPaginator`: ``after=<id of the last job>`` until a short page.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from ittybit_frames.client._config import check_job_id
+from ittybit_frames.errors import APIError, ConfigurationError
+from ittybit_frames.vocabulary import created_ms, parse_when
+
+__all__ = [
+    "CursorPaginator",
+    "EnvelopePaginator",
+    "JobPager",
+    "LinkPaginator",
+    "Page",
+    "read_page",
+    "window",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer of the listing: where it came from, what it said, the jobs in it."""
+
+    url: str
+    payload: Any
+    headers: httpx.Headers
+    items: list[dict[str, Any]]
+    has_more: bool | None
+
+
+def read_page(payload: Any, headers: httpx.Headers) -> tuple[list[dict[str, Any]], bool | None]:
+    """The jobs of a listing answer, and its ``has_more`` flag if it gave one."""
+    has_more: bool | None = None
+    header = headers.get("has-more")
+    if header is not None:
+        has_more = header.strip().lower() == "true"
+    if isinstance(payload, dict):
+        if isinstance(payload.get("has_more"), bool):
+            has_more = payload["has_more"]
+        payload = payload.get("data")
+    if not isinstance(payload, list):
+        raise APIError(
+            "the job listing is neither a JSON array nor a {data: [...]} envelope",
+            status_code=200,
+            kind="bad_payload",
+        )
+    return [j for j in payload if isinstance(j, dict)], has_more
+
+
+class Paginator(Protocol):
+    """A pagination style: reads an answer, then knows whether and where to go on."""
+
+    def update(self, page: Page) -> bool:
+        """Read ``page``; return whether this style decides what comes next."""
+        ...
+
+    @property
+    def has_next(self) -> bool: ...
+
+    def next_url(self) -> str: ...
+
+
+def _next_link(headers: httpx.Headers, payload: Any) -> str | None:
+    link = headers.get("link")
+    if link:
+        for part in link.split(","):
+            section = part.split(";")
+            if any(s.strip().replace(" ", "") in ('rel="next"', "rel=next") for s in section[1:]):
+                return str(section[0]).strip().strip("<>")
+    if isinstance(payload, dict):
+        links = payload.get("links")
+        if isinstance(links, dict) and isinstance(links.get("next"), str):
+            return str(links["next"])
+    return None
+
+
+class LinkPaginator:
+    """Follows the ``rel="next"`` URL the API gives, on the API's own host only."""
+
+    def __init__(self, base_url: str) -> None:
+        self._origin = urlsplit(base_url)[:2]
+        self._next: str | None = None
+
+    def update(self, page: Page) -> bool:
+        link = _next_link(page.headers, page.payload)
+        if link and urlsplit(link)[:2] != self._origin:
+            logger.warning("ignoring a pagination link to another host; using a cursor")
+            link = None
+        self._next = link
+        return link is not None
+
+    @property
+    def has_next(self) -> bool:
+        return self._next is not None
+
+    def next_url(self) -> str:
+        assert self._next is not None, "next_url() without a next page"
+        return self._next
+
+
+class CursorPaginator:
+    """Asks for the jobs ``after`` the last one seen; a short page is the last."""
+
+    def __init__(self, base_url: str, params: dict[str, Any], page_size: int) -> None:
+        self._base_url = base_url
+        self._params = params
+        self._page_size = page_size
+        self._page: Page | None = None
+
+    def update(self, page: Page) -> bool:
+        self._page = page
+        return True
+
+    @property
+    def has_next(self) -> bool:
+        return self._page is not None and len(self._page.items) >= self._page_size
+
+    def next_url(self) -> str:
+        assert self._page is not None, "next_url() before update()"
+        last = self._page.items[-1].get("id") if self._page.items else None
+        if not isinstance(last, str):
+            raise APIError(
+                "cannot page on: the last job of a page has no id",
+                status_code=200,
+                kind="bad_payload",
+                method="GET",
+                url=self._page.url,
+            )
+        return f"{self._base_url}/jobs?{urlencode({**self._params, 'after': last})}"
+
+
+class EnvelopePaginator(CursorPaginator):
+    """Goes on while the answer says ``has_more``; moves like the cursor."""
+
+    def update(self, page: Page) -> bool:
+        self._page = page
+        return page.has_more is not None
+
+    @property
+    def has_next(self) -> bool:
+        return self._page is not None and self._page.has_more is True
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A checked listing request: filters, order, page size, time window, resume point."""
+
+    kind: str | None = None
+    status: str | None = None
+    since: Any = None
+    until: Any = None
+    order: Literal["asc", "desc"] = "desc"
+    page_size: int = 100
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.order not in ("asc", "desc"):
+            raise ConfigurationError("order must be 'asc' or 'desc'")
+        if not 1 <= self.page_size <= 100:
+            raise ConfigurationError("page_size must be from 1 to 100 (the API's limit)")
+
+    def params(self) -> dict[str, Any]:
+        """The query string's parameters, without the cursor."""
+        params: dict[str, Any] = {"limit": self.page_size, "order": self.order}
+        if self.kind:
+            params["kind"] = self.kind
+        if self.status:
+            params["status"] = self.status
+        return params
+
+
+class JobPager:
+    """Where the walk of the listing is: the URL to get now, and how to go on."""
+
+    def __init__(self, base_url: str, query: JobQuery) -> None:
+        self.since_ms, self.until_ms = parse_when(query.since), parse_when(query.until)
+        self.order = query.order
+        params = query.params()
+        first = {**params, "after": check_job_id(query.after)} if query.after else params
+        self.url = f"{base_url}/jobs?{urlencode(first)}"
+        self._styles: tuple[Paginator, ...] = (
+            LinkPaginator(base_url),
+            EnvelopePaginator(base_url, params, query.page_size),
+            CursorPaginator(base_url, params, query.page_size),
+        )
+
+    def advance(self, page: Page) -> bool:
+        """Move to the page after ``page``; False when the walk is over."""
+        for style in self._styles:
+            if style.update(page):
+                if not style.has_next:
+                    return False
+                self.url = style.next_url()
+                return True
+        return False  # pragma: no cover - the cursor always decides
+
+    def window(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """Keep the jobs of a page inside [since, until); say whether the walk is past it."""
+        return window(items, self.since_ms, self.until_ms, self.order)
+
+
+def window(
+    items: list[dict[str, Any]], since_ms: int | None, until_ms: int | None, order: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """Keep the jobs of a page inside [since, until); say whether the walk is past it."""
+    if since_ms is None and until_ms is None:
+        return items, False
+    kept = []
+    for job in items:
+        created = created_ms(job)
+        if created is None:
+            kept.append(job)  # cannot place it in time: keep it rather than lose it
+            continue
+        if order == "desc":
+            if until_ms is not None and created >= until_ms:
+                continue
+            if since_ms is not None and created < since_ms:
+                return kept, True
+        else:
+            if since_ms is not None and created < since_ms:
+                continue
+            if until_ms is not None and created >= until_ms:
+                return kept, True
+        kept.append(job)
+    return kept, False

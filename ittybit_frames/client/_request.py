@@ -1,0 +1,140 @@
+"""One GET, start to end: rate limit, transport, redirects, errors, JSON, retries.
+
+The transport only moves bytes; here the answer is judged. Redirects are followed here,
+never by the transport, so the key is never forwarded to another host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ittybit_frames.client._config import Secret
+from ittybit_frames.client._decode import error_from_response, loads
+from ittybit_frames.client._results import ClientStats
+from ittybit_frames.client._retry import RateLimiter, RetryPolicy
+from ittybit_frames.client._transport import AiohttpTransport
+from ittybit_frames.errors import NetworkError
+
+__all__ = ["Requester"]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class Requester:
+    """Sends GETs to one API origin through a transport, under a retry policy.
+
+    Parameters
+    ----------
+    base_url : str
+        The API's base URL; its scheme and host are the only origin that gets the key.
+    key : Secret
+        The API key, sent as a bearer token.
+    policy : RetryPolicy
+        Decides retries; its limiter paces every attempt.
+    stats : ClientStats
+        Counters to update.
+    timeout : float
+        Seconds for one exchange.
+    pool_size : int
+        Connections the default transport keeps.
+    transport : httpx.AsyncBaseTransport, optional
+        The network layer; default :class:`AiohttpTransport`, opened on first use.
+    max_redirects : int
+        Redirects followed per attempt.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: Secret,
+        *,
+        policy: RetryPolicy,
+        stats: ClientStats,
+        timeout: float,
+        pool_size: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_redirects: int = 5,
+    ) -> None:
+        self.origin = urlsplit(base_url)[:2]
+        self.policy = policy
+        self.stats = stats
+        self.timeout = timeout
+        self._pool_size = pool_size
+        self._user_transport = transport
+        self._transport = transport
+        self._max_redirects = max_redirects
+        self._headers = httpx.Headers(
+            {
+                "Authorization": f"Bearer {key.reveal()}",
+                "Accept": "application/json",
+                "User-Agent": "ittybit-frames",
+            }
+        )
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.policy.limiter
+
+    async def get(self, url: str) -> tuple[Any, httpx.Headers]:
+        """The decoded JSON body and the headers of ``GET url``, retried by the policy."""
+        return await self.policy.run(lambda: self._attempt(url), self.stats)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a transport passed in stays the caller's)."""
+        if self._transport is not None and self._user_transport is None:
+            await self._transport.aclose()
+            self._transport = None
+
+    async def _attempt(self, url: str) -> tuple[Any, httpx.Headers]:
+        self.stats.waited_seconds += await self.limiter.acquire()
+        response, body, url = await self._follow(url)
+        if response.status_code == 429:
+            self.stats.rate_limited += 1
+        if response.status_code != 200:
+            raise error_from_response(response, body, "GET", url)
+        try:
+            payload = loads(body)
+        except ValueError as exc:
+            raise NetworkError(
+                f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
+            ) from exc
+        self.limiter.reward()
+        return payload, response.headers
+
+    async def _follow(self, url: str) -> tuple[httpx.Response, bytes, str]:
+        """Send, following redirects; answer with the last response and its URL."""
+        headers = self._headers
+        for _ in range(self._max_redirects):
+            response, body = await self._send(url, headers)
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                break
+            target = str(httpx.URL(url).join(response.headers["location"]))
+            if urlsplit(target)[:2] != self.origin:
+                # Never forward the key to another host.
+                headers = headers.copy()
+                del headers["Authorization"]
+            url = target
+        return response, body, url
+
+    async def _send(self, url: str, headers: httpx.Headers) -> tuple[httpx.Response, bytes]:
+        if self._transport is None:
+            self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
+        request = httpx.Request("GET", url, headers=headers)
+        self.stats.requests += 1
+        response: httpx.Response | None = None
+        try:
+            response = await self._transport.handle_async_request(request)
+            body = await response.aread()
+        except httpx.TimeoutException as exc:
+            raise NetworkError(
+                f"timed out after {self.timeout} s [GET {url}]", method="GET", url=url
+            ) from exc
+        except httpx.TransportError as exc:
+            raise NetworkError(f"network error: {exc} [GET {url}]", method="GET", url=url) from exc
+        finally:
+            if response is not None:
+                await response.aclose()
+        return response, body

@@ -1,0 +1,90 @@
+"""What the client hands back: :class:`FetchResult` and the :class:`ClientStats` counters."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ClientStats", "FetchResult", "Stopwatch"]
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client's work. Never contains the API key.
+
+    Attributes
+    ----------
+    requests : int
+        HTTP requests sent (each retry counts).
+    retries : int
+        Requests that were repeats of a failed one.
+    rate_limited : int
+        429 answers received.
+    waited_seconds : float
+        Time spent waiting between attempts (backoff and ``Retry-After``) and for the
+        client-side rate limit.
+    failures : int
+        Requests that failed for good (after retries).
+    elapsed_seconds : float
+        Wall time spent inside the client's public methods.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    waited_seconds: float = 0.0
+    failures: int = 0
+    elapsed_seconds: float = 0.0
+
+
+class Stopwatch:
+    """Adds wall time to ``stats.elapsed_seconds`` once, however many calls overlap or nest."""
+
+    def __init__(self, stats: ClientStats) -> None:
+        self._stats = stats
+        self._active = 0
+        self._since = 0.0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Count the time spent in this block (and in overlapping ones) once."""
+        if self._active == 0:
+            self._since = time.monotonic()
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._stats.elapsed_seconds += time.monotonic() - self._since
+
+
+@dataclass
+class FetchResult:
+    """What :meth:`Client.fetch_jobs` returns.
+
+    Attributes
+    ----------
+    jobs : list of dict
+        Fetched jobs, in the order their IDs were first given, each once.
+    failures : pandas.DataFrame
+        One row per ID that could not be fetched: ``job_id``, ``status_code`` (NA for
+        network errors and invalid IDs), ``kind``, ``message``.
+    stats : ClientStats
+        The client's counters when the fetch ended.
+    """
+
+    jobs: list[dict[str, Any]]
+    failures: pd.DataFrame
+    stats: ClientStats = field(default_factory=ClientStats)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.jobs)

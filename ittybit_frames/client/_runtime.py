@@ -1,0 +1,120 @@
+"""Where the client's work runs: a private event-loop thread, worker pools, progress bars."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["LoopThread", "for_each", "gather_or_cancel", "progress_bar"]
+
+_T = TypeVar("_T")
+
+
+class LoopThread:
+    """An event loop in a daemon thread; runs coroutines from any thread, Jupyter's too."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="ittybit-client", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Awaitable[_T]) -> _T:
+        """Run ``coro`` on the loop thread and wait for its result here."""
+
+        async def wrap() -> tuple[bool, Any]:
+            # KeyboardInterrupt or SystemExit raised inside a task would stop the loop
+            # itself and leave the caller waiting forever: carry them back instead.
+            try:
+                return True, await coro
+            except (KeyboardInterrupt, SystemExit) as exc:
+                return False, exc
+
+        future = asyncio.run_coroutine_threadsafe(wrap(), self._loop)
+        try:
+            ok, value = future.result()
+        except BaseException:
+            future.cancel()
+            raise
+        if not ok:
+            raise value
+        result: _T = value
+        return result
+
+    def stop(self) -> None:
+        """Stop the loop and its thread."""
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        if not self._loop.is_running():
+            self._loop.close()
+
+
+async def gather_or_cancel(coros: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coros`` together; when one raises, cancel the others and re-raise."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def for_each(
+    items: Sequence[_T], work: Callable[[_T], Awaitable[None]], concurrency: int
+) -> None:
+    """Await ``work(item)`` for every item, ``concurrency`` at a time, in order of start.
+
+    The first exception cancels the work under way and is re-raised.
+    """
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await work(item)
+
+    await gather_or_cancel([worker() for _ in range(min(concurrency, len(items)))])
+
+
+class _NullBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress_bar(enabled: bool | None, total: int | None, desc: str) -> Any:
+    """A tqdm bar on stderr (a widget in Jupyter), or one that does nothing.
+
+    ``enabled=None`` shows it only in a terminal or a notebook.
+    """
+    if enabled is None:
+        enabled = _interactive()
+    if not enabled:
+        return _NullBar()
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401, PLC0415
+        except ImportError:  # tqdm.auto would warn and fall back; go to the text bar directly
+            from tqdm.std import tqdm  # noqa: PLC0415
+        else:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+    else:
+        from tqdm.std import tqdm  # noqa: PLC0415
+    return tqdm(total=total, desc=desc, unit="job", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,148 @@
+"""The synchronous client: an :class:`AsyncClient` on a private loop thread."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from ittybit_frames.client._async import AsyncClient
+from ittybit_frames.client._paging import JobQuery
+from ittybit_frames.client._results import ClientStats, FetchResult
+from ittybit_frames.client._runtime import LoopThread
+
+__all__ = ["Client"]
+
+_T = TypeVar("_T")
+
+
+class Client:
+    """Client for the ittybit jobs API, for scripts and notebooks.
+
+    Takes the same arguments as :class:`AsyncClient` (see there); works the same inside
+    a running event loop (Jupyter), because the work runs on the client's own loop thread.
+
+    Examples
+    --------
+    >>> from ittybit_frames.simulator import generate_history, serve
+    >>> with serve(generate_history(20)) as api, Client(api.api_key, base_url=api.url) as c:
+    ...     jobs = c.fetch_jobs([j["id"] for j in api.jobs[:5]]).jobs
+    >>> len(jobs)
+    5
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 8,
+        max_retry_time: float = 300.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+        max_retry_after: float = 60.0,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        progress: bool | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._async = AsyncClient(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            max_retry_time=max_retry_time,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            progress=progress,
+            transport=transport,
+        )
+        self._runner: LoopThread | None = None
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncClient", "Client", 1)
+
+    def _run(self, make: Callable[[], Awaitable[_T]]) -> _T:
+        if self._runner is None:
+            self._runner = LoopThread()
+        return self._runner.run(make())
+
+    @property
+    def base_url(self) -> str:
+        return self._async.base_url
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the counters (see :class:`ClientStats`)."""
+        return self._async.stats
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """Fetch one job with its tasks. See :meth:`AsyncClient.get_job`."""
+        return self._run(lambda: self._async.get_job(job_id))
+
+    def fetch_jobs(
+        self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
+    ) -> FetchResult:
+        """Fetch many jobs by ID. See :meth:`AsyncClient.fetch_jobs`."""
+        ids = list(ids)
+        return self._run(lambda: self._async.fetch_jobs(ids, errors=errors))
+
+    def iter_pages(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        order: Literal["asc", "desc"] = "desc",
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the job listing. See :meth:`AsyncClient.iter_pages`."""
+        yield from self._pages(JobQuery(kind, status, since, until, order, page_size, after))
+
+    def iter_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        order: Literal["asc", "desc"] = "desc",
+        page_size: int = 100,
+        after: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Walk the job listing lazily. See :meth:`AsyncClient.iter_jobs`."""
+        for page in self._pages(JobQuery(kind, status, since, until, order, page_size, after)):
+            yield from page
+
+    def _pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:
+        pages = self._async._pages(query)  # the one walk of the listing, run on our loop
+        try:
+            while True:
+                try:
+                    page = self._run(pages.__anext__)
+                except StopAsyncIteration:
+                    return
+                yield page
+        finally:
+            if self._runner is not None:
+                self._runner.run(pages.aclose())
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread."""
+        if self._runner is not None:
+            self._runner.run(self._async.aclose())
+            self._runner.stop()
+            self._runner = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
