@@ -107,26 +107,37 @@ def _no_task_list(p: Problems, jid: Any, tasks: Any) -> None:
         p.add(jid, None, "task_count", "task list is not a list; ignored", tasks)
 
 
-def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Array]:
-    raw_ids = raw["id"]
-    conv = Conv(p, raw_ids, None)
-    ids = field.ident(conv, raw_ids, "job_id", raw_ids, task_level=False)
-    conv.job_ids = ids
+def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> dict[str, Any]:
+    """The columns jobs and tasks share: ID, kind, status, error. The ID column becomes
+    the one ``conv`` names rows by."""
+    id_col = "task_id" if task else "job_id"
+    ids = field.ident(conv, raw["id"], id_col, conv.job_ids, task_level=task)
+    if task:
+        conv.task_ids = ids
+    else:
+        conv.job_ids = ids
     field.tag(raw["object"], extras)
-    kinds = field.kinds(conv, raw["kind"], task=False, extras=extras)
+    kinds = field.kinds(conv, raw["kind"], task=task, extras=extras)
     statuses, status_raw = field.statuses(conv, raw["status"])
-    ek, em = field.errors(conv, raw["error"], extras)
+    error_kind, error_message = field.errors(conv, raw["error"], extras)
     return {
-        "job_id": ids,
-        "kind": dictionary(kinds, JOB_KINDS),
+        id_col: ids,
+        "kind": dictionary(kinds, TASK_KINDS if task else JOB_KINDS),
         "status": dictionary(statuses, STATUSES),
         "status_raw": status_raw,
+        "error_kind": error_kind,
+        "error_message": error_message,
+    }
+
+
+def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Array]:
+    conv = Conv(p, raw["id"], None)
+    return {
+        **_shared(conv, raw, extras, task=False),
         "input_url": field.urls(conv, raw["input"], "input", extras),
         "output_url": field.urls(conv, raw["output"], "output", extras),
         "options": conv.json_text(raw["options"]),
         "metadata": conv.json_text(raw["metadata"]),
-        "error_kind": ek,
-        "error_message": em,
         **field.timestamps(conv, raw, extras),
     }
 
@@ -134,29 +145,18 @@ def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Arra
 def _tasks(
     raw: dict[str, Any], extras: Extras, p: Problems, job_ids: pa.Array, index: list[int]
 ) -> dict[str, pa.Array]:
-    raw_ids = raw["id"]
-    conv = Conv(p, job_ids, raw_ids)
-    ids = field.ident(conv, raw_ids, "task_id", job_ids, task_level=True)
-    conv.task_ids = ids
-    field.tag(raw["object"], extras)
-    kinds = field.kinds(conv, raw["kind"], task=True, extras=extras)
-    statuses, status_raw = field.statuses(conv, raw["status"])
+    conv = Conv(p, job_ids, raw["id"])
+    shared = _shared(conv, raw, extras, task=True)
     inputs = field.aliased(raw, "input", "inputs", extras)
     files = field.aliased(raw, "output", "outputs", extras)
-    ek, em = field.errors(conv, raw["error"], extras)
     return {
         "job_id": job_ids,
-        "task_id": ids,
+        **shared,
         "task_index": pa.array(index, type=pa.int64()),
-        "kind": dictionary(kinds, TASK_KINDS),
-        "status": dictionary(statuses, STATUSES),
-        "status_raw": status_raw,
         "progress": conv.ints(raw["progress"], "progress", 0, 100),
         "input_url": field.urls(conv, inputs, "input", extras),
         **outputs(conv, files, extras),
         "options": conv.json_text(raw["options"]),
-        "error_kind": ek,
-        "error_message": em,
         **field.timestamps(conv, raw, extras),
     }
 
