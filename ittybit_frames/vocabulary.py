@@ -23,8 +23,12 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "CODEC_KEYS",
+    "ERROR_KEYS",
+    "ERROR_KIND_NAMES",
     "FIELD_ALIASES",
     "FILE_FIELDS",
+    "FILE_KEYS",
     "JOB_FIELDS",
     "JOB_KINDS",
     "MS_MAX",
@@ -301,3 +305,17 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
             "(2026-11-01, 2026-11-01T12:00:00Z), epoch seconds or milliseconds, "
             "or a span back from now (30m, 12h, 7d, 2w)"
         ) from exc
+
+
+# --------------------------------------------------------------------------------------
+# Shapes of nested objects
+# --------------------------------------------------------------------------------------
+#: Keys a file object (a job's or task's input or output) may have, aliases included.
+FILE_KEYS = frozenset({"object", *FILE_FIELDS})
+#: Keys of a codecs object (``{"video": ..., "audio": ...}``); in the "runs" API each
+#: value is an object ``{"name", "profile", ...}`` instead of a word.
+CODEC_KEYS = frozenset({"video", "audio"})
+#: Keys of the documented error object; anything else makes it kept whole in ``extra``.
+ERROR_KEYS = frozenset({"kind", "message"})
+#: Names of an error's kind across generations, the first present wins.
+ERROR_KIND_NAMES = ("kind", "type", "code")

@@ -384,23 +384,19 @@ def test_repr_and_notebook_summary(history: list[dict[str, Any]]) -> None:
     assert page.startswith("<table>") and "problems" in page and "succeeded" in page
 
 
-def careful_frames(data: bytes, monkeypatch: pytest.MonkeyPatch) -> JobFrames:
+def careful_frames(data: bytes) -> JobFrames:
     """to_frames on the same bytes with every line on the careful (Python) path."""
-    from ittybit_frames import frames as frames_module
+    from ittybit_frames.frames._ndjson import NdjsonReader
 
-    with monkeypatch.context() as patch:
-        patch.setattr(frames_module, "_USE_SQL", False)
-        return itf.to_frames(data)
+    return itf.to_frames(data, _reader=NdjsonReader(use_sql=False))
 
 
 def sorted_problems(frames: JobFrames) -> pd.DataFrame:
     return frames.problems.sort_values(list(frames.problems.columns)).reset_index(drop=True)
 
 
-def test_ndjson_fast_path_equals_the_careful_path(
-    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from ittybit_frames import frames as frames_module
+def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]]) -> None:
+    from ittybit_frames.frames._ndjson import NdjsonReader
 
     lines = [orjson.dumps(j) for j in history]
     lines[5] = b"{broken"
@@ -419,9 +415,8 @@ def test_ndjson_fast_path_equals_the_careful_path(
     lines[inf] = lines[inf].replace(b'"duration":', b'"duration":Infinity,"y":', 1)
     lines[300] = lines[300].replace(b"job_", "jöb_".encode("latin-1"), 1)  # not UTF-8
     data = b"\n".join(lines) + b"\n" + orjson.dumps(history[3]) + b"\n"  # a duplicate
-    monkeypatch.setattr(frames_module, "_NDJSON_BLOCK", 40_000)  # several blocks
-    fast = itf.to_frames(data)
-    careful = careful_frames(data, monkeypatch)
+    fast = itf.to_frames(data, _reader=NdjsonReader(block_bytes=40_000))  # several blocks
+    careful = careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
@@ -435,47 +430,42 @@ def test_ndjson_fast_path_equals_the_careful_path(
     assert fast.jobs["extra"].notna().sum() == 1  # the `created` alias kept beside created_at
 
 
-def test_ndjson_of_an_older_shape_mostly_skips_sql(
-    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from ittybit_frames import _ndjson
-    from ittybit_frames import frames as frames_module
+def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]) -> None:
+    from ittybit_frames.frames import _ndjson
 
     old = [
         {**{k: v for k, v in j.items() if k != "created_at"}, "created": j["created_at"]}
         for j in history
     ]
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
-    monkeypatch.setattr(frames_module, "_NDJSON_BLOCK", 20_000)
     reads = []
     read = _ndjson._read
-    monkeypatch.setattr(_ndjson, "_read", lambda *a: reads.append(1) or read(*a))
-    fast = itf.to_frames(data)
+    counted = _ndjson.NdjsonReader(block_bytes=20_000, read=lambda *a: reads.append(1) or read(*a))
+    fast = itf.to_frames(data, _reader=counted)
     blocks = len(list(_ndjson._blocks(data, 20_000)))
     assert blocks > 40 and len(reads) <= 2 + blocks // _ndjson._RETRY_EVERY + 1
-    careful = careful_frames(data, monkeypatch)
+    careful = careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     assert fast.jobs["created_at"].notna().all()
 
 
-def test_ndjson_fast_path_with_64_bit_offsets(
-    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from ittybit_frames import _ndjson
+def test_ndjson_fast_path_with_64_bit_offsets(history: list[dict[str, Any]]) -> None:
+    from ittybit_frames.frames import _ndjson
 
     data = b"".join(orjson.dumps(j) + b"\n" for j in history[:50])
     normal = itf.to_frames(data)
-    monkeypatch.setattr(_ndjson, "_LARGE_BLOCK", 1)  # as for a block with a 2 GiB line
-    assert isinstance(_ndjson._lines(data, 0, len(data))[0], pa.LargeStringArray)
-    assert not any(block.left for block in _ndjson.scan(data, 1 << 20))  # DuckDB took them
-    large = itf.to_frames(data)
+    # large_block=1: as for a block with a 2 GiB line
+    assert isinstance(_ndjson._lines(data, 0, len(data), 1)[0], pa.LargeStringArray)
+    # DuckDB took them
+    assert not any(block.left for block in _ndjson.scan(data, 1 << 20, large_block=1))
+    large = itf.to_frames(data, _reader=_ndjson.NdjsonReader(large_block=1))
     pd.testing.assert_frame_equal(large.jobs, normal.jobs)
     pd.testing.assert_frame_equal(large.tasks, normal.tasks)
 
 
 def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]]) -> None:
-    from ittybit_frames import _ndjson
+    from ittybit_frames.frames import _ndjson
 
     data = b"".join(orjson.dumps(j) + b"\n" for j in history)
     blocks = list(_ndjson.scan(data, 1 << 20))

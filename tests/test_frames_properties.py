@@ -299,15 +299,11 @@ def ndjson_lines(draw: st.DrawFn) -> list[str]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ndjson_lines())
 def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
-    from ittybit_frames import frames as frames_module
+    from ittybit_frames.frames._ndjson import NdjsonReader
 
     data = ("\n".join(lines) + "\n").encode()
     fast = itf.to_frames(data)
-    frames_module._USE_SQL = False
-    try:
-        careful = itf.to_frames(data)
-    finally:
-        frames_module._USE_SQL = True
+    careful = itf.to_frames(data, _reader=NdjsonReader(use_sql=False))
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     columns = list(fast.problems.columns)

@@ -1,0 +1,21 @@
+"""Job payloads -> two typed tables (jobs, tasks) plus a table of data problems.
+
+One module per job (lower ones never import higher ones):
+
+- ``_container``: :class:`JobFrames`, the result, with its reprs, ``subset`` and
+  ``to_parquet`` (which imports the lake writer when called).
+- ``_convert``: :func:`to_frames`, which drives the rest.
+- ``_input``: what the caller handed over (NDJSON, a JSON array, an envelope, dicts).
+- ``_ndjson``: the fast path for NDJSON (DuckDB reads the lines of the documented
+  shape), with ``_ndjson_shape`` (that shape) and ``_ndjson_checks`` (value checks).
+- ``_careful``: the careful per-record path, with its field handlers in ``_fields`` and
+  ``_outputs``.
+- ``_assembly``: derived columns, input order, de-duplication, durations, dtypes.
+- ``_values``: the problems table, value checks, typed column conversion.
+- ``_jsontext``: JSON text with sorted keys, one value or many at once.
+"""
+
+from ittybit_frames.frames._container import JobFrames
+from ittybit_frames.frames._convert import to_frames
+
+__all__ = ["JobFrames", "to_frames"]

@@ -1,0 +1,179 @@
+"""The careful path: one chunk of parsed job records -> a jobs table and a tasks table.
+
+One tight Python pass pulls each field's raw values into columns
+(``tuple(map(dict.get, fields))``); each column is then converted by its field handler
+(:mod:`._fields`, :mod:`._outputs`) to its Arrow type. Every API generation is accepted
+and every oddity recorded; a field this version does not know lands in ``extra``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ittybit_frames.frames import _fields as field
+from ittybit_frames.frames._assembly import assemble
+from ittybit_frames.frames._fields import Extras
+from ittybit_frames.frames._outputs import outputs
+from ittybit_frames.frames._values import MISSING, Conv, Problems, dictionary
+from ittybit_frames.vocabulary import JOB_FIELDS, JOB_KINDS, STATUSES, TASK_FIELDS, TASK_KINDS
+
+__all__ = ["build"]
+
+_JOB_KEYSET = frozenset(JOB_FIELDS)
+_TASK_KEYSET = frozenset(TASK_FIELDS)
+
+
+@dataclass
+class _Raw:
+    """One chunk's records as raw value columns, one tuple per field."""
+
+    jobs: dict[str, Any]
+    tasks: dict[str, Any]
+    jextra: Extras
+    textra: Extras
+    parent: np.ndarray  # each task's job (row in `jobs`)
+    index: list[int]  # each task's position in its job's list
+    has_tasks: np.ndarray  # which jobs came with a task list
+    rows: np.ndarray  # each job's position in the whole input
+
+
+def _transpose(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    if not rows:
+        return dict.fromkeys(fields, ())
+    return dict(zip(fields, zip(*rows, strict=True), strict=True))
+
+
+def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
+    """``rows``: each record's position in the whole input (its line number for NDJSON),
+    or the position of the first record when they are consecutive."""
+    kept: list[int] = []
+    jrows: list[tuple[Any, ...]] = []
+    trows: list[tuple[Any, ...]] = []
+    jextra, textra = Extras(), Extras()
+    parent: list[int] = []
+    index: list[int] = []
+    has_tasks: list[bool] = []
+    jfields, tfields = JOB_FIELDS, TASK_FIELDS
+    for k, job in enumerate(records):
+        if type(job) is not dict:
+            p.add(None, None, "record", "not a JSON object; skipped", job)
+            continue
+        kept.append(k)
+        r = len(jrows)
+        jrows.append(tuple(map(job.get, jfields)))
+        if not job.keys() <= _JOB_KEYSET:
+            jextra.rest(r, job, _JOB_KEYSET)
+        tasks = job.get("tasks")
+        if tasks is None:
+            tasks = job.get("steps")  # staging naming: job called task, tasks steps
+        elif "steps" in job:
+            jextra.put(r, "steps", job["steps"])
+        if type(tasks) is not list:
+            has_tasks.append(False)
+            _no_task_list(p, job.get("id"), tasks)
+            continue
+        has_tasks.append(True)
+        for i, task in enumerate(tasks):
+            if type(task) is not dict:
+                p.add(job.get("id"), None, "task_id", "task is not an object; skipped", task)
+                continue
+            t = len(trows)
+            trows.append(tuple(map(task.get, tfields)))
+            parent.append(r)
+            index.append(i)
+            if not task.keys() <= _TASK_KEYSET:
+                textra.rest(t, task, _TASK_KEYSET)
+    positions = np.asarray(kept, dtype=np.int64)
+    return _Raw(
+        jobs=_transpose(jfields, jrows),
+        tasks=_transpose(tfields, trows),
+        jextra=jextra,
+        textra=textra,
+        parent=np.asarray(parent, dtype=np.int64),
+        index=index,
+        has_tasks=np.asarray(has_tasks, dtype=bool),
+        rows=positions + int(rows) if isinstance(rows, int) else np.asarray(rows)[positions],
+    )
+
+
+def _no_task_list(p: Problems, jid: Any, tasks: Any) -> None:
+    if tasks is None:
+        p.add(jid, None, "task_count", "no task list in the payload; task_count is NA", MISSING)
+    else:
+        p.add(jid, None, "task_count", "task list is not a list; ignored", tasks)
+
+
+def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> dict[str, Any]:
+    """The columns jobs and tasks share: ID, kind, status, error. The ID column becomes
+    the one ``conv`` names rows by."""
+    id_col = "task_id" if task else "job_id"
+    ids = field.ident(conv, raw["id"], id_col, conv.job_ids, task_level=task)
+    if task:
+        conv.task_ids = ids
+    else:
+        conv.job_ids = ids
+    field.tag(raw["object"], extras)
+    kinds = field.kinds(conv, raw["kind"], task=task, extras=extras)
+    statuses, status_raw = field.statuses(conv, raw["status"])
+    error_kind, error_message = field.errors(conv, raw["error"], extras)
+    return {
+        id_col: ids,
+        "kind": dictionary(kinds, TASK_KINDS if task else JOB_KINDS),
+        "status": dictionary(statuses, STATUSES),
+        "status_raw": status_raw,
+        "error_kind": error_kind,
+        "error_message": error_message,
+    }
+
+
+def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Array]:
+    conv = Conv(p, raw["id"], None)
+    return {
+        **_shared(conv, raw, extras, task=False),
+        "input_url": field.urls(conv, raw["input"], "input", extras),
+        "output_url": field.urls(conv, raw["output"], "output", extras),
+        "options": conv.json_text(raw["options"]),
+        "metadata": conv.json_text(raw["metadata"]),
+        **field.timestamps(conv, raw, extras),
+    }
+
+
+def _tasks(
+    raw: dict[str, Any], extras: Extras, p: Problems, job_ids: pa.Array, index: list[int]
+) -> dict[str, pa.Array]:
+    conv = Conv(p, job_ids, raw["id"])
+    shared = _shared(conv, raw, extras, task=True)
+    inputs = field.aliased(raw, "input", "inputs", extras)
+    files = field.aliased(raw, "output", "outputs", extras)
+    return {
+        "job_id": job_ids,
+        **shared,
+        "task_index": pa.array(index, type=pa.int64()),
+        "progress": conv.ints(raw["progress"], "progress", 0, 100),
+        "input_url": field.urls(conv, inputs, "input", extras),
+        **outputs(conv, files, extras),
+        "options": conv.json_text(raw["options"]),
+        **field.timestamps(conv, raw, extras),
+    }
+
+
+def build(records: list[Any], rows: Any, p: Problems) -> tuple[pa.Table, pa.Table]:
+    """Job records -> the jobs and tasks tables (without durations). ``rows``: see
+    :func:`_gather`."""
+    raw = _gather(records, rows, p)
+    jcols = _jobs(raw.jobs, raw.jextra, p)
+    tjob_ids = jcols["job_id"].take(pa.array(raw.parent, type=pa.int64()))
+    tcols = _tasks(raw.tasks, raw.textra, p, tjob_ids, raw.index)
+    return assemble(
+        jcols,
+        tcols,
+        raw.parent,
+        raw.has_tasks,
+        raw.rows,
+        raw.jextra.column(len(raw.has_tasks)),
+        raw.textra.column(len(raw.parent)),
+    )

@@ -1,0 +1,106 @@
+"""The result of a conversion: typed ``jobs``, ``tasks`` and ``problems`` frames."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
+
+__all__ = ["JobFrames"]
+
+
+@dataclass
+class JobFrames:
+    """Jobs and tasks as typed DataFrames.
+
+    Attributes
+    ----------
+    jobs : pandas.DataFrame
+        One row per distinct job ID (see ``schema.JOBS``).
+    tasks : pandas.DataFrame
+        One row per task (see ``schema.TASKS``).
+    problems : pandas.DataFrame
+        One row per data oddity: ``job_id, task_id, column, problem, raw_value``.
+    failures : pandas.DataFrame or None
+        Jobs that could not be fetched (when the frames came from the API).
+    """
+
+    jobs: pd.DataFrame
+    tasks: pd.DataFrame
+    problems: pd.DataFrame
+    failures: pd.DataFrame | None = None
+    as_of: pd.Timestamp | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def subset(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> JobFrames:
+        """Jobs of this kind/status created in ``[since, until)``, with their tasks.
+
+        Returns a new JobFrames (``self`` when nothing is filtered out).
+        """
+        jobs = self.jobs
+        keep = pd.Series(True, index=jobs.index)
+        if kind is not None:
+            keep &= jobs["kind"] == canonical_kind(kind)
+        if status is not None:
+            keep &= jobs["status"] == canonical_status(status)
+        for bound, op in ((parse_when(since), "ge"), (parse_when(until), "lt")):
+            if bound is not None:
+                stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
+                keep &= getattr(jobs["created_at"], op)(stamp).fillna(False)
+        if bool(keep.all()):
+            return self
+        kept = jobs[keep.to_numpy()].reset_index(drop=True)
+        tasks = self.tasks[self.tasks["job_id"].isin(kept["job_id"])].reset_index(drop=True)
+        return JobFrames(kept, tasks, self.problems, self.failures, self.as_of)
+
+    def to_parquet(self, path: Any, **options: Any) -> Any:
+        """Write to a Parquet lake: see :func:`ittybit_frames.write_parquet`."""
+        from ittybit_frames.lake import write_parquet  # noqa: PLC0415
+
+        return write_parquet(self, path, **options)
+
+    def _summary(self) -> dict[str, Any]:
+        created = self.jobs["created_at"]
+        span = (
+            f"{created.min():%Y-%m-%d %H:%M} to {created.max():%Y-%m-%d %H:%M} UTC"
+            if created.notna().any()
+            else "no timestamps"
+        )
+        counts = self.jobs["status"].value_counts()
+        return {
+            "jobs": len(self.jobs),
+            "tasks": len(self.tasks),
+            "created": span,
+            "status": ", ".join(f"{k} {v:,}" for k, v in counts.items() if v),
+            "problems": len(self.problems),
+            "fetch failures": 0 if self.failures is None else len(self.failures),
+        }
+
+    def __repr__(self) -> str:
+        s = self._summary()
+        return (
+            f"JobFrames({s['jobs']:,} jobs, {s['tasks']:,} tasks, {s['problems']:,} problems;"
+            f" created {s['created']})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(f'{v:,}' if isinstance(v, int) else v)}"
+            "</td></tr>"
+            for k, v in self._summary().items()
+        )
+        return f"<table><caption>ittybit JobFrames</caption>{rows}</table>"

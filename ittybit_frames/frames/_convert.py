@@ -1,0 +1,145 @@
+"""``to_frames``: job payloads of any form -> :class:`JobFrames`.
+
+Pure: no network, no files. NDJSON goes block by block through DuckDB (the fast path,
+:mod:`._ndjson`), with the lines it leaves, and every other input, through the careful
+path (:mod:`._careful`) in chunks; the parts are then joined, put in input order,
+de-duplicated and given their durations (:mod:`._assembly`). Arrow tables are finally
+converted to pandas with the dtypes declared in :mod:`ittybit_frames.schema`.
+
+Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
+``problems``; a field this version does not know lands in the ``extra`` JSON column.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ittybit_frames.frames import _careful
+from ittybit_frames.frames._assembly import (
+    assemble_read,
+    dedupe,
+    finish,
+    in_input_order,
+)
+from ittybit_frames.frames._container import JobFrames
+from ittybit_frames.frames._input import CHUNK, as_ndjson, chunks, parse_lines
+from ittybit_frames.frames._ndjson import NdjsonReader
+from ittybit_frames.frames._values import Problems
+from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
+from ittybit_frames.vocabulary import parse_when
+
+__all__ = ["to_frames"]
+
+_Parts = tuple[list[pa.Table], list[pa.Table]]
+
+
+def _build_records(records: Any, p: Problems) -> _Parts:
+    job_parts, task_parts, row = [], [], 0
+    for chunk in chunks(records):
+        jobs_t, tasks_t = _careful.build(chunk, row, p)
+        row += len(chunk)
+        job_parts.append(jobs_t)
+        task_parts.append(tasks_t)
+    return job_parts, task_parts
+
+
+def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
+    """NDJSON: DuckDB takes the lines of the documented shape, the careful path the rest."""
+    job_parts: list[pa.Table] = []
+    task_parts: list[pa.Table] = []
+    for block in reader.blocks(data, threads):
+        if len(block.jobs):
+            jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
+            job_parts.append(jobs_t)
+            task_parts.append(tasks_t)
+        for start in range(0, len(block.left), CHUNK):
+            records, numbers = parse_lines(block.left[start : start + CHUNK], p)
+            if records:
+                jobs_t, tasks_t = _careful.build(records, numbers, p)
+                job_parts.append(jobs_t)
+                task_parts.append(tasks_t)
+    return job_parts, task_parts
+
+
+_DEFAULT_READER = NdjsonReader()
+
+
+def to_frames(
+    records: Any,
+    *,
+    strict: bool = False,
+    as_of: Any = None,
+    workers: int | None = None,
+    _reader: NdjsonReader = _DEFAULT_READER,
+) -> JobFrames:
+    """Turn job payloads into typed ``jobs`` and ``tasks`` DataFrames.
+
+    Parameters
+    ----------
+    records : iterable of dict, or bytes/str
+        Jobs as the client returns them, a JSON array, a ``{"data": [...]}`` envelope,
+        or NDJSON. Every documented API generation is accepted (timestamps in ms, s or
+        ISO-8601; old field names; every status vocabulary).
+    strict : bool, default False
+        Raise :class:`~ittybit_frames.SchemaError` at the first problem instead of
+        recording it in ``problems``.
+    as_of : datetime, str or int, optional
+        Give unfinished rows their elapsed-so-far durations up to this instant, and add
+        a ``durations_provisional`` column that marks them.
+    workers : int, optional
+        Threads that read NDJSON input (default: one per core). NDJSON is parsed and
+        flattened in C (DuckDB's JSON reader); only lines that are not of the current
+        documented shape go through the slower, careful path in Python, with the same
+        result. (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
+
+    Returns
+    -------
+    JobFrames
+        ``jobs`` (one row per distinct job ID; the record updated last wins),
+        ``tasks`` (one row per task) and ``problems``.
+
+    Raises
+    ------
+    SchemaError
+        With ``strict=True``, at the first problem.
+
+    Examples
+    --------
+    >>> frames = to_frames([{"id": "job_1", "kind": "video", "status": "ready",
+    ...                      "created_at": 1711900000000, "started_at": 1711900001000,
+    ...                      "finished_at": 1711900045000, "tasks": []}])
+    >>> frames.jobs.loc[0, ["status", "status_raw", "total_seconds"]].tolist()
+    ['succeeded', 'ready', 45.0]
+    """
+    p = Problems(strict)
+    as_of_ms = parse_when(as_of)
+    gc_was_enabled = gc.isenabled()
+    # Millions of small containers are made and dropped here; none forms a cycle, so the
+    # cyclic GC would only walk them (and the caller's payloads) again and again.
+    gc.disable()
+    try:
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
+        ndjson = as_ndjson(records)
+        if ndjson is not None:
+            job_parts, task_parts = _build_ndjson(ndjson, p, workers, _reader)
+        else:
+            job_parts, task_parts = _build_records(records, p)
+        if not job_parts:
+            job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
+        jobs_t = pa.concat_tables(job_parts)
+        tasks_t = pa.concat_tables(task_parts)
+        jobs_t, tasks_t = in_input_order(jobs_t, tasks_t)
+        jobs_t, tasks_t = dedupe(jobs_t, tasks_t, p)
+        jobs = finish(JOBS, jobs_t, as_of_ms, p, task_level=False)
+        tasks = finish(TASKS, tasks_t, as_of_ms, p, task_level=True)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    problems = pd.DataFrame(p.rows, columns=PROBLEMS.names).astype(PROBLEMS.dtypes())
+    stamp = pd.Timestamp(as_of_ms, unit="ms", tz="UTC") if as_of_ms is not None else None
+    return JobFrames(jobs, tasks, problems, as_of=stamp)

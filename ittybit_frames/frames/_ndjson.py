@@ -1,0 +1,228 @@
+"""NDJSON straight to Arrow, in C, for the records that need no care.
+
+The careful path (:mod:`._careful`) turns parsed records into columns in Python; it
+handles every API generation and records every oddity, at the price of one Python object
+per JSON value. For NDJSON bytes, this module lets DuckDB's JSON reader (multi-threaded
+C++) do the common case instead: every line is parsed, checked and flattened in SQL, and
+a line goes this way only when every value in it is of the documented current shape
+(:mod:`._ndjson_shape`, :mod:`._ndjson_checks`), where the careful path would take it
+unchanged and record nothing. Any other line (an older field name, a string where a
+number belongs, an unknown key, a timestamp in seconds, invalid JSON...) is handed back,
+by line number, to the careful path. The two paths therefore give the same rows;
+``tests/test_frames_properties.py`` checks that they do.
+
+Free-form objects (``options``, ``metadata``) leave SQL as JSON text; their distinct
+values are re-serialised with sorted keys in Python (a handful of values, typically).
+DuckDB's parser is more lenient than JSON (NaN, Infinity, trailing commas): a line that
+shows any of these goes the careful way, where it is reported as invalid.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ittybit_frames.frames._ndjson_checks import FastBlock, left_lines, scan_block, whole
+from ittybit_frames.frames._ndjson_shape import TRAILING_COMMA, job_shape_ok, query
+
+__all__ = ["FastBlock", "NdjsonReader", "scan", "unscanned"]
+
+#: Blocks this large (one huge line) need Arrow's 64-bit string offsets.
+_LARGE_BLOCK = 2**31
+_BATCH_LINES = 1024
+#: Below this share of a block's lines taken by SQL, the next blocks skip it...
+_MIN_SHARE = 0.05
+#: ...but every this many blocks it is tried again.
+_RETRY_EVERY = 8
+
+#: One DuckDB pass over a block: (connection, queries, lines, line numbers) -> its rows.
+Read = Callable[[Any, tuple[str, str], pa.Array, np.ndarray], pa.Table | None]
+
+
+def _lines(
+    data: bytes, pos: int, stop: int, large_block: int = _LARGE_BLOCK
+) -> tuple[Any, np.ndarray]:
+    """The lines of ``data[pos:stop]`` as an Arrow string array over the same memory (no
+    copy), and their offsets into ``data``. Each line keeps its newline, which JSON
+    parsers skip as whitespace. A block of ``large_block`` bytes or more gets 64-bit
+    offsets."""
+    ends = []
+    find = data.find
+    at = pos
+    while at < stop:
+        nl = find(b"\n", at, stop)
+        at = stop if nl < 0 else nl + 1
+        ends.append(at)
+    offsets = np.array([pos, *ends], dtype=np.int64)
+    buffer = pa.py_buffer(data).slice(pos, stop - pos)
+    if stop - pos < large_block:
+        relative = pa.py_buffer((offsets - pos).astype(np.int32))
+        return pa.StringArray.from_buffers(len(ends), relative, buffer), offsets
+    # One line of 2 GiB or more in this block: 64-bit offsets.
+    relative = pa.py_buffer(offsets - pos)
+    return pa.LargeStringArray.from_buffers(len(ends), relative, buffer), offsets
+
+
+def _as_table(relation: Any) -> pa.Table:
+    # Newer DuckDB calls it to_arrow_table, older fetch_arrow_table; accept both.
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
+def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
+    """One pass of DuckDB over the lines (in batches, so that every thread has work).
+    The first query trusts every line to be JSON; only if one is not does the second,
+    which skips invalid lines, run."""
+    import duckdb  # noqa: PLC0415
+
+    try:
+        lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
+    except pa.ArrowInvalid:
+        return None
+    source = pa.Table.from_batches(
+        pa.table({"r": rows, "line": lines}).to_batches(max_chunksize=_BATCH_LINES)
+    )
+    con.register("src", source)
+    try:
+        table = None
+        for sql in queries:
+            # Any DuckDB error here comes from the data (a mistake in the query would
+            # send every line the careful way, which the tests would see).
+            with contextlib.suppress(duckdb.Error):
+                table = _as_table(con.sql(sql))
+                break
+        if table is not None:
+            table = _mark_shapes(con, table, lines, int(rows[0]) if len(rows) else 0)
+    finally:
+        con.unregister("src")
+    if table is None:
+        return None  # JSON that defeats the reader: the careful path reports it
+    got = table["r"].to_numpy()
+    if len(got) > 1 and not bool(np.all(got[1:] > got[:-1])):
+        table = table.take(pc.sort_indices(table["r"]))
+    return table
+
+
+def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.Table:
+    """Replace each line's structure hash by whether that structure is the documented
+    one. Structures are few: each distinct one is fetched (from one of its lines) and
+    checked once, in Python. (Compared by a 64-bit hash; a collision between a good and
+    a bad structure is not guarded against.)"""
+    hashes = whole(table["st"]).to_numpy(zero_copy_only=False)
+    distinct, where = np.unique(hashes, return_index=True)
+    sample = lines.take(pa.array(table["r"].to_numpy()[where] - first))
+    con.register("sample", pa.table({"i": np.arange(len(sample)), "line": sample}))
+    try:
+        texts = con.sql("SELECT json_structure(line) FROM sample ORDER BY i").fetchall()
+    finally:
+        con.unregister("sample")
+    good = distinct[[job_shape_ok(text) for (text,) in texts]]
+    shape_ok = pc.is_in(table["st"], value_set=pa.array(good, type=pa.uint64()))
+    return table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
+
+
+def _blocks(
+    data: bytes, block_bytes: int, large_block: int = _LARGE_BLOCK
+) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
+    first_line, pos, end = 1, 0, len(data)
+    while pos < end:
+        stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
+        stop = end if stop < 0 else stop + 1
+        lines, offsets = _lines(data, pos, stop, large_block)
+        yield lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        first_line += len(lines)
+        pos = stop
+
+
+def _result(future: Any) -> pa.Table | None:
+    return None if future is None else future.result()
+
+
+def scan(
+    data: bytes,
+    block_bytes: int,
+    threads: int | None = None,
+    *,
+    large_block: int = _LARGE_BLOCK,
+    read: Read = _read,
+) -> Iterator[FastBlock]:
+    """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
+    and what it left for the careful path. Line numbers start at 1.
+
+    DuckDB reads the next block (in a helper thread; it releases the GIL) while this
+    one is checked and converted here and by the caller. ``read`` is that one pass of
+    DuckDB over a block's lines."""
+    import duckdb  # noqa: PLC0415
+
+    # In memory, and never a download: the JSON functions are built in.
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False
+    }
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(":memory:", config=config)
+    queries = (query(check_valid=False), query(check_valid=True))
+    try:
+        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
+            pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
+            share = 1.0  # of the lines of the last block seen that SQL took
+            for i, (lines, offsets, rows) in enumerate(_blocks(data, block_bytes, large_block)):
+                # Input mostly of an older shape (say, a whole export from an old API
+                # version) skips DuckDB, trying it again every few blocks.
+                use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
+                future = reader.submit(read, con, queries, lines, rows) if use_sql else None
+                # While DuckDB reads: the trailing commas it would let through.
+                lenient = pc.match_substring_regex(lines, TRAILING_COMMA) if use_sql else None
+                if pending is not None:
+                    block = scan_block(_result(pending[0]), data, *pending[1])
+                    share = len(block.jobs) / max(len(pending[1][1]), 1)
+                    yield block
+                pending = (future, (offsets, rows, lenient))
+            if pending is not None:
+                yield scan_block(_result(pending[0]), data, *pending[1])
+    finally:
+        con.close()
+
+
+def unscanned(data: bytes) -> Iterator[FastBlock]:
+    """Every line left for the careful path (the reference the fast path must equal)."""
+    lines, offsets = _lines(data, 0, len(data))
+    rows = np.arange(1, len(lines) + 1, dtype=np.int64)
+    yield FastBlock.careful(left_lines(data, offsets, rows, set()))
+
+
+@dataclass(frozen=True)
+class NdjsonReader:
+    """How NDJSON bytes are read: the fast path's knobs (tests turn them).
+
+    Attributes
+    ----------
+    use_sql : bool
+        Let DuckDB take the lines of the documented shape; ``False`` sends every line
+        the careful way (the reference the fast path must equal).
+    block_bytes : int
+        NDJSON is read in blocks of about this many bytes (whole lines).
+    large_block : int
+        Blocks of this many bytes or more get Arrow's 64-bit string offsets.
+    read : callable
+        One DuckDB pass over a block's lines (see :func:`scan`).
+    """
+
+    use_sql: bool = True
+    block_bytes: int = 32 * 2**20
+    large_block: int = _LARGE_BLOCK
+    read: Read = _read
+
+    def blocks(self, data: bytes, threads: int | None) -> Iterator[FastBlock]:
+        """``data`` block by block, each split into what SQL took and what it left."""
+        if not self.use_sql:
+            return unscanned(data)
+        return scan(data, self.block_bytes, threads, large_block=self.large_block, read=self.read)

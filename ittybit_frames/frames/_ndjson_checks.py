@@ -1,0 +1,313 @@
+"""The NDJSON fast path's value checks: DuckDB's nested rows -> jobs and tasks tables,
+and which lines they may stand for.
+
+A line's rows are kept only when every value in it is one the careful path would take
+unchanged, recording nothing; a job goes the fast way only with every one of its tasks.
+The other lines are handed back, by line number, for the careful path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ittybit_frames.frames._jsontext import json_many
+from ittybit_frames.frames._ndjson_shape import STAMPS
+from ittybit_frames.vocabulary import (
+    ERROR_KEYS,
+    JOB_KIND_WORDS,
+    MS_MAX,
+    MS_MIN,
+    OBJECT_TAGS,
+    STATUS_WORDS,
+    TASK_KIND_WORDS,
+)
+
+__all__ = ["FastBlock", "left_lines", "scan_block", "whole"]
+
+
+class FastBlock:
+    """The lines of one block that SQL could take whole, and the ones it left."""
+
+    def __init__(
+        self, jobs: pa.Table, tasks: pa.Table, parent: np.ndarray, left: list[tuple[int, bytes]]
+    ) -> None:
+        self.jobs = jobs  # clean jobs, in line order, with column `r` (line number)
+        self.tasks = tasks  # their tasks, in (line, task index) order
+        self.parent = parent  # each task's row in `jobs`
+        self.left = left  # (line number, line) for the careful path
+
+    @staticmethod
+    def careful(left: list[tuple[int, bytes]]) -> FastBlock:
+        """A block whose every line goes the careful way."""
+        return FastBlock(pa.table({}), pa.table({}), np.empty(0, np.int64), left)
+
+
+def left_lines(
+    data: bytes, offsets: np.ndarray, rows: np.ndarray, taken: set[int]
+) -> list[tuple[int, bytes]]:
+    """(line number, line) of the lines not taken, for the careful path."""
+    return [
+        (r, data[offsets[i] : offsets[i + 1]])
+        for i, r in enumerate(rows.tolist())
+        if r not in taken
+    ]
+
+
+def whole(array: Any) -> Any:
+    """One array for a column (without a copy when it is in one chunk already)."""
+    if isinstance(array, pa.ChunkedArray):
+        return array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array
+
+
+def _storage(array: Any) -> Any:
+    """Plain values of a column DuckDB may export as an extension type (JSON)."""
+    array = whole(array)
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+_COMMON_COLUMNS = (
+    ("object", "tag"),
+    ("kind", "kind"),
+    ("status", "status"),
+)
+_JOB_COLUMNS = (
+    ("id", "job_id"),
+    *_COMMON_COLUMNS,
+    ("input", "input_url"),
+    ("output", "output_url"),
+    ("options", "options"),
+    ("metadata", "metadata"),
+    ("error", "error"),
+    *((c, c) for c in STAMPS),
+)
+_TASK_COLUMNS = (
+    ("id", "task_id"),
+    *_COMMON_COLUMNS,
+    ("progress", "progress"),
+    ("options", "options"),
+    ("error", "error"),
+    *((c, c) for c in STAMPS),
+)
+_OUTPUT_COLUMNS = (
+    ("url", "output_url"),
+    ("kind", "output_kind"),
+    ("format", "output_format"),
+    ("width", "output_width"),
+    ("height", "output_height"),
+    ("duration", "output_duration_seconds"),
+    ("filesize", "output_filesize_bytes"),
+    ("bitrate", "output_bitrate"),
+    ("fps", "output_fps"),
+)
+_TASK_INTS = (
+    "progress",
+    "output_width",
+    "output_height",
+    "output_filesize_bytes",
+    "output_bitrate",
+    *STAMPS,
+)
+
+
+def _columns(struct: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {alias: _storage(pc.struct_field(struct, name)) for name, alias in pairs}
+
+
+def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Table]:
+    """DuckDB's nested rows -> a jobs table and a tasks table (with helper columns)."""
+    j = whole(read["j"])
+    jobs = pa.table(
+        {
+            "r": read["r"],
+            "st": read["st"],
+            "lenient": lenient.take(pa.array(read["r"].to_numpy() - first)),
+            **_columns(j, _JOB_COLUMNS),
+        }
+    )
+    lists = pc.struct_field(j, "tasks")
+    parent = pc.list_parent_indices(lists).to_numpy()
+    t = pc.list_flatten(lists)
+    output = pc.struct_field(t, "output")
+    codecs = pc.struct_field(output, "codecs")
+    starts = lists.offsets.to_numpy()[:-1].astype(np.int64)
+    tasks = pa.table(
+        {
+            "r": read["r"].take(pa.array(parent, type=pa.int64())),
+            "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
+            "missing": pc.is_null(t),
+            "input_url": _storage(pc.struct_field(pc.struct_field(t, "input"), "url")),
+            **_columns(t, _TASK_COLUMNS),
+            **_columns(output, _OUTPUT_COLUMNS),
+            **_columns(codecs, (("video", "output_codec_video"), ("audio", "output_codec_audio"))),
+        }
+    )
+    return jobs, tasks
+
+
+def scan_block(
+    read: pa.Table | None,
+    data: bytes,
+    offsets: np.ndarray,
+    rows: np.ndarray,
+    lenient: pa.Array | None,
+) -> FastBlock:
+    """Which lines DuckDB's rows may stand for, and those rows as jobs and tasks."""
+    if read is None:
+        return FastBlock.careful(left_lines(data, offsets, rows, set()))
+    jobs, tasks = _flatten(read, lenient, int(rows[0]))
+    jobs, ints_ok = _integers(jobs, STAMPS)
+    job_checks = [
+        pc.invert(jobs["lenient"]),
+        jobs["st"],
+        ints_ok,
+        _values_ok(jobs, "job_id", JOB_KIND_WORDS),
+    ]
+    tasks, ints_ok = _integers(tasks, _TASK_INTS)
+    task_checks = [
+        pc.invert(tasks["missing"]),
+        ints_ok,
+        _values_ok(tasks, "task_id", TASK_KIND_WORDS),
+        *(
+            pc.or_kleene(pc.is_null(tasks[c]), pc.is_finite(tasks[c]))
+            for c in ("output_duration_seconds", "output_fps")
+        ),
+    ]
+    jobs, ok = _errors(jobs)
+    job_checks.append(ok)
+    tasks, ok = _errors(tasks)
+    task_checks.append(ok)
+    jobs, ok = _free_form(jobs, ("options", "metadata"))
+    job_checks.append(ok)
+    tasks, ok = _free_form(tasks, ("options",))
+    task_checks.append(ok)
+    # A job goes the fast way only with every one of its tasks.
+    task_ok = _all(*task_checks)
+    bad_parents = pc.unique(tasks["r"].filter(pc.invert(task_ok)))
+    job_checks.append(pc.invert(pc.is_in(jobs["r"], value_set=bad_parents)))
+    jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
+    tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
+    tasks = tasks.drop_columns(["missing", "tag"])
+    job_rows = jobs["r"].to_numpy()
+    parent = np.searchsorted(job_rows, tasks["r"].to_numpy())
+    taken = set(job_rows.tolist())
+    left = [] if len(job_rows) == len(rows) else left_lines(data, offsets, rows, taken)
+    return FastBlock(jobs, tasks, parent, left)
+
+
+def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
+    """Integer columns read as DOUBLE -> int64. A value that is not whole, or is 2**53 or
+    more (not exact as a double, and past any real value here), marks its row for the
+    careful path."""
+    checks = []
+    for name in columns:
+        values = table[name]
+        exact = pc.and_(pc.less(pc.abs(values), 2.0**53), pc.equal(pc.floor(values), values))
+        checks.append(pc.or_kleene(pc.is_null(values), exact))
+        kept = pc.if_else(exact, values, pa.scalar(None, pa.float64())).cast(pa.int64())
+        table = table.set_column(table.schema.get_field_index(name), name, kept)
+    return table, _all(*checks)
+
+
+def _all(*masks: Any) -> pa.Array:
+    """Element-wise AND, a null counting as false."""
+    out = None
+    for mask in masks:
+        m = pc.fill_null(mask, False)
+        out = m if out is None else pc.and_(out, m)
+    return out
+
+
+def _between(column: Any, lo: int, hi: int, *, closed: bool) -> Any:
+    """Null, or within ``[lo, hi)`` (``[lo, hi]`` when ``closed``)."""
+    upper = pc.less_equal(column, hi) if closed else pc.less(column, hi)
+    return pc.or_kleene(pc.is_null(column), pc.and_(pc.greater_equal(column, lo), upper))
+
+
+def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
+    """Values the careful path would take unchanged, recording nothing."""
+    ids = table[id_col]
+    checks = [
+        pc.not_equal(ids, ""),
+        pc.is_in(table["kind"], value_set=pa.array(list(kinds), pa.string())),
+        pc.is_in(table["status"], value_set=pa.array(list(STATUS_WORDS), pa.string())),
+        pc.or_kleene(
+            pc.is_null(table["tag"]),
+            pc.is_in(table["tag"], value_set=pa.array(sorted(OBJECT_TAGS), pa.string())),
+        ),
+    ]
+    checks += [_between(table[name], MS_MIN, MS_MAX, closed=False) for name in STAMPS]
+    if "progress" in table.column_names:
+        checks.append(_between(table["progress"], 0, 100, closed=True))
+    return _all(*checks)
+
+
+def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
+    """A column of JSON texts -> its dictionary indices, the parsed distinct values, and
+    the positions of the distinct texts orjson refuses (NaN, say; their value is None).
+    One orjson call for all of them in the common case."""
+    encoded = whole(column).dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    refused: list[int] = []
+    try:
+        values = orjson.loads("[" + ",".join(distinct) + "]")
+    except orjson.JSONDecodeError:
+        values = []
+        for i, text in enumerate(distinct):
+            try:
+                values.append(orjson.loads(text))
+            except orjson.JSONDecodeError:
+                refused.append(i)
+                values.append(None)
+    return encoded.indices, values, refused
+
+
+def _rows_fine(indices: pa.Array, bad: list[int]) -> pa.Array:
+    """Rows whose distinct value is not among ``bad``."""
+    return pc.invert(pc.is_in(indices, value_set=pa.array(bad, indices.type)))
+
+
+def _errors(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The ``error`` JSON text -> error_kind, error_message; plus which rows are fine
+    (null, a string, or an object of text ``kind``/``message``)."""
+    indices, values, bad = _distinct_values(table["error"])
+    kinds: list[str | None] = []
+    messages: list[str | None] = []
+    for i, value in enumerate(values):
+        if type(value) is str:
+            kinds.append(None)
+            messages.append(value)
+        elif (
+            type(value) is dict
+            and value.keys() <= ERROR_KEYS
+            and all(v is None or type(v) is str for v in value.values())
+        ):
+            kinds.append(value.get("kind"))
+            messages.append(value.get("message"))
+        else:
+            bad.append(i)
+            kinds.append(None)
+            messages.append(None)
+    at = table.schema.get_field_index("error")
+    table = table.remove_column(at)
+    table = table.add_column(at, "error_message", pa.array(messages, pa.string()).take(indices))
+    table = table.add_column(at, "error_kind", pa.array(kinds, pa.string()).take(indices))
+    return table, _rows_fine(indices, bad)
+
+
+def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
+    """JSON text with sorted keys, made once per distinct value; a value orjson refuses
+    (NaN, say) marks its row for the careful path."""
+    ok: Any = pa.array(np.ones(len(table), dtype=bool))
+    for name in columns:
+        indices, values, bad = _distinct_values(table[name])
+        column = pa.array(json_many(values), type=pa.string()).take(indices)
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+        if bad:
+            ok = pc.and_(ok, _rows_fine(indices, bad))
+    return table, ok

@@ -1,0 +1,158 @@
+"""The documented current shape of a job, as the NDJSON fast path reads and checks it.
+
+DuckDB reads each line with ``json_transform`` into the structure built here (typed
+leaves, JSON text for free-form values) and reports its JSON structure
+(``json_structure``: array elements merged, clashing types shown as ``JSON``). Each
+distinct structure is checked once, here, against the documented shape; a line of any
+other structure goes the careful way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ittybit_frames.vocabulary import (
+    CODEC_KEYS,
+    ERROR_KEYS,
+    FILE_KEYS,
+    JOB_FIELDS,
+    TASK_FIELDS,
+    current,
+)
+
+__all__ = ["STAMPS", "TRAILING_COMMA", "job_shape_ok", "query"]
+
+# The fields of the current API: every known one but the older aliases.
+_JOB_KEYSET = frozenset(current(JOB_FIELDS))
+_TASK_KEYSET = frozenset(current(TASK_FIELDS))
+
+#: DuckDB's parser accepts trailing commas, which JSON (and orjson) does not: such a
+#: line goes the careful way, where it is reported. (NaN/Infinity, which it also
+#: accepts, show as DOUBLE in a line's structure and fail the checks below.)
+TRAILING_COMMA = r",\s*[\]}]"
+
+STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
+_INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
+_NUMBER = _INT | {"DOUBLE"}
+_TEXT = frozenset({"VARCHAR", "NULL"})
+_FREE_FORM = frozenset({"options", "metadata"})
+_OUTPUT_TYPES = {
+    "object": _TEXT,
+    "url": _TEXT,
+    "kind": _TEXT,
+    "format": _TEXT,
+    "width": _INT,
+    "height": _INT,
+    "duration": _NUMBER,
+    "filesize": _INT,
+    "bitrate": _INT,
+    "fps": _NUMBER,
+}
+
+
+def _shape() -> str:
+    """The json_transform structure: typed leaves, JSON text for free-form values.
+    Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
+    NULL unseen."""
+    stamps = dict.fromkeys(STAMPS, "DOUBLE")
+    output: dict[str, Any] = dict.fromkeys(("url", "kind", "format"), "VARCHAR")
+    output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
+    output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
+    output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
+    task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
+    task |= {"progress": "DOUBLE", "input": {"url": "VARCHAR"}, "output": output}
+    task |= {"options": "JSON", "error": "JSON", **stamps}
+    job: dict[str, Any] = dict.fromkeys(
+        ("id", "object", "kind", "status", "input", "output"), "VARCHAR"
+    )
+    job |= {"options": "JSON", "metadata": "JSON", "error": "JSON", **stamps, "tasks": [task]}
+    return json.dumps(job)
+
+
+def query(check_valid: bool) -> str:
+    """The SQL over table ``src`` (``r``: line number, ``line``): each line's number,
+    structure hash and values."""
+    return f"""
+SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j
+FROM src {"WHERE json_valid(line)" if check_valid else ""}
+"""
+
+
+def _leaf(value: Any, allowed: frozenset[str]) -> bool:
+    """A structure leaf (a type name) of one of the allowed types."""
+    return type(value) is str and value in allowed
+
+
+def _error_shape_ok(s: Any) -> bool:
+    if type(s) is dict:
+        return s.keys() <= ERROR_KEYS and all(_leaf(v, _TEXT) for v in s.values())
+    return _leaf(s, _TEXT)
+
+
+def _file_ok(s: Any, types: dict[str, frozenset[str]] | None) -> bool:
+    if s == "NULL":
+        return True
+    if type(s) is not dict:
+        return False
+    if types is None:  # an input: only its url is read
+        return s.keys() <= FILE_KEYS and all(
+            _leaf(v, _TEXT) if k == "url" else _leaf(v, _TEXT | _INT) for k, v in s.items()
+        )
+    codecs = s.get("codecs", "NULL")
+    codecs_ok = codecs == "NULL" or (
+        type(codecs) is dict
+        and codecs.keys() <= CODEC_KEYS
+        and all(_leaf(v, _TEXT) for v in codecs.values())
+    )
+    return codecs_ok and all(
+        k in types and _leaf(v, types[k]) for k, v in s.items() if k != "codecs"
+    )
+
+
+def _task_shape_ok(s: Any) -> bool:
+    if s == "NULL":  # an empty list (a null element is caught by value)
+        return True
+    if type(s) is not dict or not s.keys() <= _TASK_KEYSET:
+        return False
+    for key, value in s.items():
+        if key == "options":
+            continue
+        ok = (
+            _error_shape_ok(value)
+            if key == "error"
+            else _file_ok(value, None)
+            if key == "input"
+            else _file_ok(value, _OUTPUT_TYPES)
+            if key == "output"
+            else _leaf(value, _INT)
+            if key in STAMPS or key == "progress"
+            else _leaf(value, _TEXT)
+        )
+        if not ok:
+            return False
+    return True
+
+
+def job_shape_ok(text: str) -> bool:
+    """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
+    documented one."""
+    s = json.loads(text)
+    if type(s) is not dict or not s.keys() <= _JOB_KEYSET:
+        return False
+    tasks = s.get("tasks")
+    if type(tasks) is not list or not _task_shape_ok(tasks[0]):
+        return False
+    for key, value in s.items():
+        if key in _FREE_FORM or key == "tasks":
+            continue
+        ok = (
+            _error_shape_ok(value)
+            if key == "error"
+            else _leaf(value, _INT)
+            if key in STAMPS
+            else _leaf(value, _TEXT)
+        )
+        if not ok:
+            return False
+    return True
