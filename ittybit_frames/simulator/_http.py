@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-__all__ = ["Answer", "Connection", "error_answer"]
+__all__ = ["Answer", "Connection", "ServerThread", "error_answer"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +152,89 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+
+
+class ServerThread:
+    """An HTTP server on its own asyncio loop in a daemon thread.
+
+    Parameters
+    ----------
+    handle, delay :
+        As for :class:`Connection`.
+    host, port : str, int
+        Where to listen (port 0: any free one).
+    on_start : callable, optional
+        Called on the loop once the server listens (to schedule work on it).
+    """
+
+    def __init__(
+        self,
+        handle: Callable[[str, str, dict[str, str]], Answer],
+        delay: Callable[[], float],
+        host: str,
+        port: int,
+        on_start: Callable[[asyncio.AbstractEventLoop], None] | None = None,
+    ) -> None:
+        self.handle, self.delay, self.host, self.port = handle, delay, host, port
+        self.on_start = on_start
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.url = ""
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._open: set[asyncio.Transport] = set()
+        self._error: BaseException | None = None
+
+    def start(self) -> str:
+        """Start serving; returns the base URL once the server accepts connections."""
+        self._thread = threading.Thread(target=self._run, name="ittybit-simulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self.url
+
+    def _run(self) -> None:
+        loop = self.loop = asyncio.new_event_loop()
+        try:
+            server = loop.run_until_complete(
+                loop.create_server(
+                    lambda: Connection(self.handle, self.delay, loop, self._open),
+                    self.host,
+                    self.port,
+                )
+            )
+        except (OSError, OverflowError, ValueError) as exc:  # busy or impossible port
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        sock = server.sockets[0].getsockname()
+        host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
+        self.url = f"http://{host}:{sock[1]}"
+        if self.on_start is not None:
+            self.on_start(loop)
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for conn in list(self._open):
+                conn.abort()
+            loop.run_until_complete(server.wait_closed())
+            loop.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the server's loop (so it cannot interleave with a request)."""
+        if self.loop is None or not self.loop.is_running():
+            return fn(*args)
+
+        async def run() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ittybit_frames.simulator._faults import FAULT_KINDS, Faults, TokenBucket
-from ittybit_frames.simulator._http import Answer, Connection, error_answer
+from ittybit_frames.simulator._http import Answer, ServerThread, error_answer
 from ittybit_frames.simulator._store import JobStore, ListingStyle, advance, created_ms, list_page
 
 __all__ = ["DEFAULT_API_KEY", "RequestRecord", "SimulatorAPI", "serve"]
@@ -94,61 +93,23 @@ class SimulatorAPI:
         self._clock = max([s for s in stamps if s] or [int(time.time() * 1000)]) + 1000
         self._rng = random.Random(seed)
         self._scripted: list[str] = []
-        self._host, self._port = host, port
+        self._server = ServerThread(self.handle, self._delay, host, port, self._on_start)
         self._bucket = TokenBucket(rate_limit)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._conns: set[asyncio.Transport] = set()
-        self._startup_error: BaseException | None = None
         self.url = ""
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> SimulatorAPI:
         """Start serving in a background thread; returns self once it accepts connections."""
-        self._thread = threading.Thread(target=self._run, name="ittybit-simulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(30)
-        if self._startup_error is not None:
-            raise self._startup_error
+        self.url = self._server.start()
         return self
 
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        try:
-            self._server = loop.run_until_complete(
-                loop.create_server(
-                    lambda: Connection(self.handle, self._delay, loop, self._conns),
-                    self._host,
-                    self._port,
-                )
-            )
-        except OSError as exc:
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        sock = self._server.sockets[0].getsockname()
-        host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
-        self.url = f"http://{host}:{sock[1]}"
+    def _on_start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.advance_every:
             loop.call_later(self.advance_every, self._auto_advance)
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            self._server.close()
-            for conn in list(self._conns):
-                conn.abort()
-            loop.run_until_complete(self._server.wait_closed())
-            loop.close()
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        self._server.stop()
 
     def __enter__(self) -> SimulatorAPI:
         return self
@@ -161,13 +122,7 @@ class SimulatorAPI:
 
     # -- control from the test/user thread ---------------------------------------------
     def _call(self, fn: Any, *args: Any) -> Any:
-        if self._loop is None or not self._loop.is_running():
-            return fn(*args)
-
-        async def run() -> Any:
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+        return self._server.call(fn, *args)
 
     @property
     def jobs(self) -> list[dict[str, Any]]:
@@ -217,8 +172,8 @@ class SimulatorAPI:
         if not self.advance_every:
             return
         self._advance_once()
-        if self._loop is not None:
-            self._loop.call_later(self.advance_every, self._auto_advance)
+        if self._server.loop is not None:
+            self._server.loop.call_later(self.advance_every, self._auto_advance)
 
     # -- request handling (loop thread) -----------------------------------------------
     def handle(self, method: str, target: str, headers: dict[str, str]) -> Answer:
