@@ -204,6 +204,9 @@ def recover(root: Path) -> list[str]:
         else:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            if path.parent.parent.name in TABLES:
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # a partition that was being created, if now empty
         done.append(f"removed leftover {path.relative_to(root)}")
     for line in done:
         logger.info("%s: %s", root, line)

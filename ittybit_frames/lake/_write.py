@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
@@ -28,10 +29,8 @@ from ittybit_frames.lake._format import (
     TABLES,
     Profile,
     WriteReport,
-    from_arrow,
     read_manifest,
     slices,
-    sort,
     table_file,
     to_arrow,
 )
@@ -272,56 +271,66 @@ def _upsert(
     report.updated += int((known & win).sum()) if not append else 0
     report.unchanged += int((known & ~win).sum())
     winners = incoming[win]
-    where = dict(zip(winners["job_id"], labels[win], strict=True))
-    moved_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
-    touched = set(labels[win]) | set(moved_from)
-    ids = set(where)
-    tasks = frames.tasks[frames.tasks["job_id"].isin(ids)]
-    task_labels = tasks["job_id"].map(where).to_numpy(dtype=object)
-    for label in sorted(touched):
-        old_jobs, old_tasks = (
-            _read(root, n, label, t) for n, t in (("jobs", JOBS), ("tasks", TASKS))
-        )
-        if not append:
-            old_jobs = old_jobs[~old_jobs["job_id"].isin(ids)]
-            old_tasks = old_tasks[~old_tasks["job_id"].isin(ids)]
-        new_jobs = pd.concat([old_jobs, winners[labels[win] == label]], ignore_index=True)
-        new_tasks = pd.concat([old_tasks, tasks[task_labels == label]], ignore_index=True)
+    where = pd.Series(labels[win], index=winners["job_id"].to_numpy(dtype=object))
+    tasks = frames.tasks[frames.tasks["job_id"].isin(where.index)]
+    task_labels = where.reindex(tasks["job_id"].to_numpy(dtype=object)).to_numpy(dtype=object)
+    # Each job leaves the partition the index puts it in (cost: the partitions touched).
+    leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
+    leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
+    in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
+    for label in sorted(set(labels[win]) | set(leaving_from)):
+        gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
+        new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
+        new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
         _stage_partition(root, label, new_jobs, new_tasks, profile, commit, report)
     if append:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
         )
-    kept = index[~index.index.isin(ids)].reset_index()
+    kept = index[~index.index.isin(where.index)].reset_index()
     return pd.concat([kept, new[win]], ignore_index=True)
 
 
-def _read(root: Path, name: str, label: str, table: Any) -> pd.DataFrame:
+def _partition_table(
+    root: Path,
+    name: str,
+    label: str,
+    gone: pa.Array,
+    incoming: pa.Table,
+    mine: np.ndarray[Any, Any],
+) -> pa.Table:
+    """A partition's old rows without the jobs that leave it, plus its incoming rows."""
+    schema = incoming.schema
     target = _target(root, name, label)
-    if not target.exists():
-        empty: pd.DataFrame = table.empty()
-        return empty
-    return from_arrow(pq.read_table(target), table)
+    parts = [incoming.filter(pa.array(mine, pa.bool_()))]
+    if target.exists():
+        old = pq.read_table(target).replace_schema_metadata(None)
+        if old.schema != schema:  # a file of an older writer: conform it
+            old = old.select(schema.names).cast(schema)
+        if len(gone):
+            old = old.filter(pc.invert(pc.is_in(old["job_id"], value_set=gone)))
+        parts.insert(0, old)
+    keys = _TASK_KEYS if name == "tasks" else _JOB_KEYS
+    table = pa.concat_tables(parts)
+    return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
 
 
 def _stage_partition(
     root: Path,
     label: str,
-    jobs: pd.DataFrame,
-    tasks: pd.DataFrame,
+    jobs_a: pa.Table,
+    tasks_a: pa.Table,
     profile: Profile,
     commit: Commit,
     report: WriteReport,
 ) -> None:
     targets = [_target(root, name, label) for name in ("tasks", "jobs")]
-    if jobs.empty and tasks.empty:
+    if jobs_a.num_rows == 0 and tasks_a.num_rows == 0:
         for target in targets:  # every job moved out: the partition goes
             if target.exists():
                 commit.delete(target)
         report.partitions.append(label or "(all)")
         return
-    jobs_a = to_arrow(sort(jobs, _JOB_KEYS), JOBS, profile)
-    tasks_a = to_arrow(sort(tasks, _TASK_KEYS), TASKS, profile)
     commit.stage_table(tasks_a, targets[0], profile)
     commit.stage_table(jobs_a, targets[1], profile)
     report.jobs_written += jobs_a.num_rows
