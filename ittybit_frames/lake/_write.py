@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,11 +136,12 @@ def write_locked(
     prof = PROFILES[profile]
     report = WriteReport(root, mode)
     commit = Commit(root, on_step)
+    plan = _Plan(commit, partition_by, prof, report)
     if mode == "overwrite":
-        index = _overwrite(frames, root, partition_by, prof, commit, report)
+        index = _overwrite(frames, plan)
         manifest = {}  # a new lake: the sync state described the old one
     else:
-        index = _upsert(frames, root, partition_by, prof, commit, report, mode == "append")
+        index = _upsert(frames, plan, mode == "append")
     if not commit.renames and not commit.deletes and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
@@ -199,15 +201,24 @@ def _day_labels(jobs: pd.DataFrame, partition_by: str | None) -> np.ndarray[Any,
     return days.fillna(NULL_PARTITION).to_numpy(dtype=object)
 
 
-def _overwrite(
-    frames: JobFrames,
-    root: Path,
-    partition_by: str | None,
-    profile: Profile,
-    commit: Commit,
-    report: WriteReport,
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Plan:
+    """One write under way: where, how, and what it has done."""
+
+    commit: Commit
+    partition_by: str | None
+    profile: Profile
+    report: WriteReport
+
+    @property
+    def root(self) -> Path:
+        return self.commit.root
+
+
+def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
     """Stage every new partition (two threads: encoding releases the GIL); remove the rest."""
+    root, partition_by, profile, commit = plan.root, plan.partition_by, plan.profile, plan.commit
+    report = plan.report
     job_parts = slices(to_arrow(frames.jobs, JOBS, profile), "created_at", _JOB_KEYS, partition_by)
     task_parts = slices(
         to_arrow(frames.tasks, TASKS, profile), "job_created_at", _TASK_KEYS, partition_by
@@ -243,15 +254,9 @@ def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
     return jobs.iloc[order].drop_duplicates("job_id", keep="last")
 
 
-def _upsert(
-    frames: JobFrames,
-    root: Path,
-    partition_by: str | None,
-    profile: Profile,
-    commit: Commit,
-    report: WriteReport,
-    append: bool,
-) -> pd.DataFrame:
+def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
+    """Merge (or append): rewrite the partitions the winning rows enter or leave."""
+    root, partition_by, profile, report = plan.root, plan.partition_by, plan.profile, plan.report
     index = index_of(root)
     incoming = frames.jobs if append else newest_per_job(frames.jobs)
     labels = _day_labels(incoming, partition_by)
@@ -282,7 +287,7 @@ def _upsert(
         gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
         new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
         new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
-        _stage_partition(root, label, new_jobs, new_tasks, profile, commit, report)
+        _stage_partition(plan, label, new_jobs, new_tasks)
     if append:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
@@ -315,15 +320,8 @@ def _partition_table(
     return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
 
 
-def _stage_partition(
-    root: Path,
-    label: str,
-    jobs_a: pa.Table,
-    tasks_a: pa.Table,
-    profile: Profile,
-    commit: Commit,
-    report: WriteReport,
-) -> None:
+def _stage_partition(plan: _Plan, label: str, jobs_a: pa.Table, tasks_a: pa.Table) -> None:
+    root, commit, report = plan.root, plan.commit, plan.report
     targets = [_target(root, name, label) for name in ("tasks", "jobs")]
     if jobs_a.num_rows == 0 and tasks_a.num_rows == 0:
         for target in targets:  # every job moved out: the partition goes
@@ -331,8 +329,8 @@ def _stage_partition(
                 commit.delete(target)
         report.partitions.append(label or "(all)")
         return
-    commit.stage_table(tasks_a, targets[0], profile)
-    commit.stage_table(jobs_a, targets[1], profile)
+    commit.stage_table(tasks_a, targets[0], plan.profile)
+    commit.stage_table(jobs_a, targets[1], plan.profile)
     report.jobs_written += jobs_a.num_rows
     report.tasks_written += tasks_a.num_rows
     report.partitions.append(label or "(all)")
