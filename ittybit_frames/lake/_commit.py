@@ -73,6 +73,13 @@ class Commit:
             os.fsync(fh.fileno())
         self.renames.append((tmp, target))
 
+    def discard(self) -> None:
+        """Remove what was staged, when the write fails before its commit point."""
+        if not (self.root / JOURNAL).exists():
+            for tmp, _ in self.renames:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
     def delete(self, target: Path) -> None:
         """Remove ``target`` on commit."""
         self.deletes.append(target)

@@ -41,6 +41,7 @@ from ittybit_frames.lake._read import data_files
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
 
+DAY_MS = 86_400_000
 _JOB_KEYS = ["created_at", "job_id"]
 _TASK_KEYS = ["job_created_at", "job_id", "task_index"]
 
@@ -137,11 +138,15 @@ def write_locked(
     report = WriteReport(root, mode)
     commit = Commit(root, on_step)
     plan = _Plan(commit, partition_by, prof, report)
-    if mode == "overwrite":
-        index = _overwrite(frames, plan)
-        manifest = {}  # a new lake: the sync state described the old one
-    else:
-        index = _upsert(frames, plan, mode == "append")
+    try:
+        if mode == "overwrite":
+            index = _overwrite(frames, plan)
+            manifest = {}  # a new lake: the sync state described the old one
+        else:
+            index = _upsert(frames, plan, mode == "append")
+    except BaseException:
+        commit.discard()  # nothing committed: the lake is as it was
+        raise
     if not commit.renames and not commit.deletes and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
@@ -197,8 +202,13 @@ def _day_labels(jobs: pd.DataFrame, partition_by: str | None) -> np.ndarray[Any,
     if partition_by is None:
         return np.full(len(jobs), "", dtype=object)
     ms = epoch_ms_array(jobs["created_at"])
-    days = pd.to_datetime(pd.Series(ms), unit="ms", utc=True).dt.strftime("%Y-%m-%d")
-    return days.fillna(NULL_PARTITION).to_numpy(dtype=object)
+    day = np.floor_divide(np.nan_to_num(ms, nan=-DAY_MS), DAY_MS).astype(np.int64)
+    unique, inverse = np.unique(day, return_inverse=True)  # format each day once
+    epoch = dt.date(1970, 1, 1)
+    names = [(epoch + dt.timedelta(days=int(d))).isoformat() for d in unique]
+    out = np.array(names, dtype=object)[inverse] if len(day) else np.array([], dtype=object)
+    out[np.isnan(ms)] = NULL_PARTITION
+    return out
 
 
 @dataclass(frozen=True)
@@ -233,7 +243,10 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
         report.partitions.append(part or "(all)")
         report.inserted += job_parts[part].num_rows if part in job_parts else 0
     with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for future in [pool.submit(commit.stage_table, a, t, profile) for a, t in work]:
+        futures = [pool.submit(commit.stage_table, a, t, profile) for a, t in work]
+        # The index is built while the files encode (Parquet encoding releases the GIL).
+        index = _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
+        for future in futures:
             future.result()
     report.jobs_written = report.inserted
     report.tasks_written = len(frames.tasks)
@@ -242,7 +255,7 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
         for existing in data_files(root, name):
             if Path(existing) not in keep:
                 commit.delete(Path(existing))
-    return _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
+    return index
 
 
 def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -283,11 +296,15 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
     leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
     in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
-    for label in sorted(set(labels[win]) | set(leaving_from)):
-        gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
-        new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
-        new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
-        _stage_partition(plan, label, new_jobs, new_tasks)
+    with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        futures = []  # read one partition while the previous ones encode
+        for label in sorted(set(labels[win]) | set(leaving_from)):
+            gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
+            new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
+            new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
+            futures += _stage_partition(plan, label, new_jobs, new_tasks, pool)
+        for future in futures:
+            future.result()
     if append:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
@@ -320,7 +337,10 @@ def _partition_table(
     return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
 
 
-def _stage_partition(plan: _Plan, label: str, jobs_a: pa.Table, tasks_a: pa.Table) -> None:
+def _stage_partition(
+    plan: _Plan, label: str, jobs_a: pa.Table, tasks_a: pa.Table, pool: cf.Executor
+) -> list[cf.Future[None]]:
+    """Stage a partition's two files on ``pool`` (or its removal, when it is empty)."""
     root, commit, report = plan.root, plan.commit, plan.report
     targets = [_target(root, name, label) for name in ("tasks", "jobs")]
     if jobs_a.num_rows == 0 and tasks_a.num_rows == 0:
@@ -328,9 +348,11 @@ def _stage_partition(plan: _Plan, label: str, jobs_a: pa.Table, tasks_a: pa.Tabl
             if target.exists():
                 commit.delete(target)
         report.partitions.append(label or "(all)")
-        return
-    commit.stage_table(tasks_a, targets[0], plan.profile)
-    commit.stage_table(jobs_a, targets[1], plan.profile)
+        return []
     report.jobs_written += jobs_a.num_rows
     report.tasks_written += tasks_a.num_rows
     report.partitions.append(label or "(all)")
+    return [
+        pool.submit(commit.stage_table, tasks_a, targets[0], plan.profile),
+        pool.submit(commit.stage_table, jobs_a, targets[1], plan.profile),
+    ]
