@@ -17,6 +17,9 @@ from ittybit_frames.errors import (
     ConfigurationError,
     InvalidJobIdError,
     IttybitError,
+    LakeCorruptError,
+    LakeError,
+    LakeLockedError,
     NetworkError,
     NotFoundError,
     RateLimitError,
@@ -24,7 +27,7 @@ from ittybit_frames.errors import (
     ServerError,
 )
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.lake import WriteReport, read_parquet, write_parquet
+from ittybit_frames.lake import WriteReport, check_lake, read_parquet, write_parquet
 from ittybit_frames.loaders import read_jobs
 from ittybit_frames.report import report
 from ittybit_frames.schema import data_dictionary
@@ -42,6 +45,9 @@ __all__ = [
     "InvalidJobIdError",
     "IttybitError",
     "JobFrames",
+    "LakeCorruptError",
+    "LakeError",
+    "LakeLockedError",
     "NetworkError",
     "NotFoundError",
     "RateLimitError",
@@ -50,6 +56,7 @@ __all__ = [
     "SyncReport",
     "WriteReport",
     "__version__",
+    "check_lake",
     "data_dictionary",
     "metrics",
     "read_jobs",

@@ -24,7 +24,13 @@ from ittybit_frames.errors import (
     NetworkError,
 )
 from ittybit_frames.frames import to_frames
-from ittybit_frames.lake import read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.lake import (
+    DEFAULT_LOCK_TIMEOUT,
+    check_lake,
+    read_parquet,
+    write_bytes_atomic,
+    write_parquet,
+)
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
@@ -52,7 +58,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     history = generate_history(args.jobs, seed=args.seed)
     with serve(history, latency=0.002) as api:
         _say(f"Simulated ittybit API at {api.url}; syncing into {lake} ...")
-        report = sync(lake, api_key=api.api_key, base_url=api.url, progress=args.progress)
+        report = sync(
+            lake,
+            api_key=api.api_key,
+            base_url=api.url,
+            progress=args.progress,
+            lock_timeout=args.lock_timeout,
+        )
     frames = read_parquet(lake)
     page = write_report(frames, out / "report")
     elapsed = time.monotonic() - began
@@ -70,8 +82,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say(f"Parquet lake: {lake.resolve()}")
     _say(f"  pandas:  ittybit_frames.read_parquet({str(lake)!r})")
     _say(
-        f"  DuckDB:  SELECT * FROM read_parquet('{lake}/jobs/*/*.parquet', "
-        "hive_partitioning = true)"
+        f"  DuckDB:  SELECT * FROM read_parquet('{lake}/jobs/created_date=[0-9_]*/"
+        "part-0.parquet', hive_partitioning = true)"
     )
     if args.json:
         summary = {
@@ -141,8 +153,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
         keep = set(frames.jobs["job_id"].dropna())
         records = [r for r in records if r.get("id") in keep]
     out = Path(args.out)
+    n_failed = 0 if failures is None else len(failures)
+    if ids is not None and n_failed and not records:
+        for row in failures.itertuples() if failures is not None else ():
+            _say(f"failed: {row.job_id}: {row.message}")
+        _say(f"Every ID failed: nothing was written to {args.out}.")
+        return EXIT_PARTIAL
     if args.format == "parquet":
-        write_parquet(frames, out, mode="overwrite", profile=args.profile)
+        write_parquet(
+            frames, out, mode=args.mode, profile=args.profile, lock_timeout=args.lock_timeout
+        )
     elif args.format == "csv":
         for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
             write_bytes_atomic(out / f"{name}.csv", frame.to_csv(index=False).encode())
@@ -151,7 +171,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         write_bytes_atomic(out, b"".join(orjson.dumps(r) + b"\n" for r in records))
-    n_failed = 0 if failures is None else len(failures)
     _say(
         f"Exported {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks) to {args.out} as "
         f"{args.format} in {time.monotonic() - began:.1f} s ({stats.requests:,} requests, "
@@ -183,6 +202,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             kind=args.kind,
             batch_jobs=args.batch_jobs,
             profile=args.profile,
+            lock_timeout=args.lock_timeout,
             **options,
         )
     except KeyboardInterrupt:
@@ -214,6 +234,23 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(orjson.dumps(summary).decode() + "\n")
     return EXIT_PARTIAL if len(report.failures) else EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    if not Path(args.path).is_dir():
+        raise ConfigurationError(f"no lake at {args.path}")
+    result = check_lake(args.path, repair=args.repair, lock_timeout=args.lock_timeout)
+    for line in result.repaired:
+        _say(f"repaired: {line}")
+    for line in result.problems:
+        _say(f"problem: {line}")
+    if result.healthy:
+        _say(f"{args.path}: healthy" + (" after repair" if result.repaired else ""))
+    elif not args.repair:
+        _say(f"{args.path}: {len(result.problems)} problems; 'check --repair' fixes what it can")
+    if args.json:
+        sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+    return EXIT_OK if result.healthy else EXIT_PARTIAL
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -282,6 +319,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="ittybit-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--jobs", type=_positive_int, default=20_000, help="jobs to simulate")
     demo.add_argument("--seed", type=int, default=0, help="simulation seed")
+    _add_lock_argument(demo)
     demo.set_defaults(func=_cmd_demo)
 
     syn = sub.add_parser("sync", parents=[common], help="bring a Parquet lake up to date")
@@ -297,6 +335,7 @@ def _build_parser() -> argparse.ArgumentParser:
     syn.add_argument(
         "--profile", default="default", choices=("default", "spark", "bigquery", "athena")
     )
+    _add_lock_argument(syn)
     syn.set_defaults(func=_cmd_sync)
 
     exp = sub.add_parser("export", parents=[common], help="export jobs by ID or by listing")
@@ -317,8 +356,21 @@ def _build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--profile", default="default", choices=("default", "spark", "bigquery", "athena")
     )
+    exp.add_argument(
+        "--mode",
+        choices=("merge", "overwrite"),
+        default="merge",
+        help="parquet into an existing lake: merge (upsert, default) or overwrite it",
+    )
+    _add_lock_argument(exp)
     _add_client_arguments(exp)
     exp.set_defaults(func=_cmd_export)
+
+    chk = sub.add_parser("check", parents=[common], help="check a Parquet lake (and repair it)")
+    chk.add_argument("path", help="the lake folder")
+    chk.add_argument("--repair", action="store_true", help="fix what the lake itself can fix")
+    _add_lock_argument(chk)
+    chk.set_defaults(func=_cmd_check)
 
     rep = sub.add_parser("report", parents=[common], help="write an HTML + PNG report")
     rep.add_argument("path", help="the lake folder")
@@ -345,6 +397,16 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--advance-every", type=float, default=None, help="advance jobs every N s")
     sim.set_defaults(func=_cmd_simulate)
     return parser
+
+
+def _add_lock_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT,
+        metavar="SECONDS",
+        help="wait this long for another writer of the lake (default: %(default)s)",
+    )
 
 
 def _add_client_arguments(parser: argparse.ArgumentParser) -> None:
@@ -387,6 +449,8 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The lake says when it waits for another writer, and what it repaired.
+    logging.getLogger("ittybit_frames.lake").setLevel(level if quiet else min(level, logging.INFO))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

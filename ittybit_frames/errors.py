@@ -6,6 +6,9 @@ Every error is an :class:`IttybitError`. The tree::
     ├── ConfigurationError      (also ValueError)  bad settings: no key, unsafe URL, bad option
     ├── InvalidJobIdError       (also ValueError)  a job ID that could change the request path
     ├── SchemaError             (also ValueError)  a payload problem under ``strict=True``
+    ├── LakeError                                   the Parquet lake cannot be used as it is
+    │   ├── LakeCorruptError                        its manifest is unreadable or foreign
+    │   └── LakeLockedError                         another writer holds it (``holder``)
     ├── NetworkError                                connection refused/dropped, timeout, bad body
     └── APIError                                    the API answered with an error status
         ├── AuthenticationError                     401 / 403: the key is missing or wrong
@@ -25,6 +28,9 @@ __all__ = [
     "ConfigurationError",
     "InvalidJobIdError",
     "IttybitError",
+    "LakeCorruptError",
+    "LakeError",
+    "LakeLockedError",
     "NetworkError",
     "NotFoundError",
     "RateLimitError",
@@ -47,6 +53,33 @@ class InvalidJobIdError(IttybitError, ValueError):
 
 class SchemaError(IttybitError, ValueError):
     """A payload did not fit the schema and ``strict=True`` was asked for."""
+
+
+class LakeError(IttybitError):
+    """The Parquet lake at ``path`` cannot be used as it is."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class LakeCorruptError(LakeError):
+    """The lake's manifest is unreadable or not ours; ``ittybit-frames check --repair``."""
+
+
+class LakeLockedError(LakeError):
+    """Another writer held the lake for longer than ``lock_timeout``.
+
+    Attributes
+    ----------
+    holder : dict
+        What the holder recorded on acquisition: ``pid``, ``host``, ``since`` (ISO UTC);
+        empty when it had not recorded it yet.
+    """
+
+    def __init__(self, message: str, *, path: str = "", holder: dict[str, object]) -> None:
+        super().__init__(message, path=path)
+        self.holder = holder
 
 
 class _RequestError(IttybitError):

@@ -30,8 +30,11 @@ from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
+    DEFAULT_LOCK_TIMEOUT,
+    LakeLock,
     WriteReport,
     data_files,
+    lock_lake,
     read_manifest,
     write_manifest,
     write_parquet,
@@ -104,6 +107,7 @@ def sync(
     kind: str | None = None,
     batch_jobs: int = 2000,
     profile: str = "default",
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     **client_options: Any,
 ) -> SyncReport:
     """Bring a Parquet lake up to date with the API.
@@ -123,6 +127,9 @@ def sync(
         Jobs written (and checkpointed) at a time.
     profile : str
         Parquet profile for a new lake (see :data:`ittybit_frames.lake.PROFILES`).
+    lock_timeout : float, default 60
+        Seconds to wait for another writer of the lake; the sync holds the lake's lock
+        from start to end.
     **client_options
         Passed to :class:`Client` (``api_key``, ``base_url``, ``concurrency``...).
 
@@ -141,12 +148,12 @@ def sync(
     start_stats = active.stats
     report = SyncReport()
     try:
-        cut, unfinished = _plan_refresh(root)
-        listed = _walk(root, active, kind, parse_when(since), cut, batch_jobs, profile, report)
-        # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
-        _refresh(
-            root, active, [j for j in unfinished if j not in listed], batch_jobs, profile, report
-        )
+        with lock_lake(root, timeout=lock_timeout) as held:
+            out = _Out(held, profile, report)
+            cut, unfinished = _plan_refresh(root)
+            listed = _walk(active, kind, parse_when(since), cut, batch_jobs, out)
+            # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
+            _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)
     finally:
         stats = active.stats
         if own:
@@ -174,13 +181,29 @@ def _save_state(root: Path, state: dict[str, Any]) -> None:
     write_manifest(root, manifest)
 
 
-def _write(root: Path, records: list[dict[str, Any]], profile: str, report: SyncReport) -> None:
-    frames = to_frames(records)
-    if not frames.problems.empty:
-        logger.warning(
-            "%d data problems in this batch (kept, see to_frames problems)", len(frames.problems)
+@dataclass(frozen=True)
+class _Out:
+    """Where a sync writes: the lake it holds, its profile, the report to add to."""
+
+    held: LakeLock
+    profile: str
+    report: SyncReport
+
+    @property
+    def root(self) -> Path:
+        return self.held.root
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        frames = to_frames(records)
+        if not frames.problems.empty:
+            logger.warning(
+                "%d data problems in this batch (kept, see to_frames problems)",
+                len(frames.problems),
+            )
+        written = write_parquet(
+            frames, self.root, mode="merge", profile=self.profile, lock=self.held
         )
-    report.add(write_parquet(frames, root, mode="merge", profile=profile))
+        self.report.add(written)
 
 
 def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
@@ -223,18 +246,17 @@ def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
 
 
 def _walk(
-    root: Path,
     client: Client,
     kind: str | None,
     since_ms: int | None,
     cut: int | None,
     batch_jobs: int,
-    profile: str,
-    report: SyncReport,
+    out: _Out,
 ) -> set[str]:
     """Walk the listing newest first down to the frontier (or further, down to ``cut``,
     to re-read unfinished jobs); returns the IDs it wrote."""
     key = kind or "*"
+    root, report = out.root, out.report
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
@@ -255,7 +277,7 @@ def _walk(
         nonlocal walk
         if not buffer:
             return
-        _write(root, buffer, profile, report)
+        out.write(buffer)
         listed.update(j["id"] for j in buffer)
         walk = {"cursor": buffer[-1]["id"], "newest": newest, "lower": lower}
         state["walks"][key] = walk
@@ -281,21 +303,15 @@ def _walk(
     return listed
 
 
-def _refresh(
-    root: Path,
-    client: Client,
-    ids: list[str],
-    batch_jobs: int,
-    profile: str,
-    report: SyncReport,
-) -> None:
+def _refresh(client: Client, ids: list[str], batch_jobs: int, out: _Out) -> None:
     """Fetch by ID the unfinished jobs the walk did not reach."""
+    report = out.report
     failures = [report.failures] if not report.failures.empty else []
     for start in range(0, len(ids), batch_jobs):
         result = client.fetch_jobs(ids[start : start + batch_jobs])
         report.refreshed += len(result.jobs)
         if result.jobs:
-            _write(root, result.jobs, profile, report)
+            out.write(result.jobs)
         if not result.failures.empty:
             failures.append(result.failures)
     if failures:

@@ -1,0 +1,278 @@
+"""``check_lake``: is every file readable and ours, one row per job, every task with its
+job, the index, manifest and sync state consistent, no leftovers? ``repair=True`` fixes
+what the lake itself can fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.lake._commit import leftovers, pending
+from ittybit_frames.lake._format import (
+    INDEX,
+    MANIFEST,
+    NULL_PARTITION,
+    PROFILES,
+    arrow_schema,
+    from_arrow,
+    read_manifest,
+    write_bytes_atomic,
+    write_manifest,
+)
+from ittybit_frames.lake._index import build_index, index_of
+from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, lock_lake
+from ittybit_frames.lake._read import data_files, partition_label
+from ittybit_frames.lake._write import index_bytes, newest_per_job, write_locked
+from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_lake` found and did.
+
+    Attributes
+    ----------
+    problems : list of str
+        What is wrong with the lake now (after the repair, when one was asked for).
+    found : list of str
+        What was wrong before any repair.
+    repaired : list of str
+        What the repair did, one line per action.
+    """
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """True when no problem is left."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "path": str(self.path),
+            "healthy": self.healthy,
+            "problems": self.problems,
+            "found": self.found,
+            "repaired": self.repaired,
+        }
+
+
+@dataclass
+class _Scan:
+    problems: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+    jobs: list[pd.DataFrame] = field(default_factory=list)
+    tasks: list[pd.DataFrame] = field(default_factory=list)
+    data_problem: bool = False
+    index_problem: bool = False
+    sync_fix: dict[str, Any] | None = None
+
+
+def check_lake(
+    path: str | os.PathLike[str],
+    *,
+    repair: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> CheckReport:
+    """Check a Parquet lake, and optionally repair it.
+
+    Parameters
+    ----------
+    path : str or path
+        The lake's root folder.
+    repair : bool, default False
+        Fix what can be fixed from the lake itself (holding the lake's lock): finish or
+        roll back an interrupted write, remove leftovers, keep one row per job (the
+        newest), drop tasks without their job, move misplaced jobs, rebuild the index
+        and an unreadable manifest, pull a sync frontier back to the lake's contents.
+        Files that are not the lake's are reported, never removed.
+    lock_timeout : float, default 60
+        With ``repair``: seconds to wait for another writer.
+
+    Returns
+    -------
+    CheckReport
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no lake at {root}")
+    report = CheckReport(root)
+    scan = _scan(root)
+    report.found = list(scan.problems)
+    if not repair or not scan.problems:
+        report.problems = scan.problems
+        return report
+    with lock_lake(root, timeout=lock_timeout):  # finishes a pending write, removes leftovers
+        report.repaired += [p for p in scan.problems if "leftover" in p or "interrupted" in p]
+        scan = _scan(root)
+        _repair(root, scan, report)
+    report.problems = _scan(root).problems
+    return report
+
+
+def _scan(root: Path) -> _Scan:
+    scan = _Scan()
+    try:
+        scan.manifest = read_manifest(root)
+    except LakeCorruptError as exc:
+        scan.problems.append(f"manifest: {exc}")
+    if pending(root):
+        scan.problems.append("an interrupted write is pending (the next writer finishes it)")
+    ours, foreign = leftovers(root)
+    scan.problems += [f"leftover of a dead writer: {p.relative_to(root)}" for p in ours]
+    scan.problems += [f"not the lake's (ignored): {p.relative_to(root)}" for p in foreign]
+    profile = PROFILES.get((scan.manifest or {}).get("profile", "default"), PROFILES["default"])
+    for name, table, sink in (("jobs", JOBS, scan.jobs), ("tasks", TASKS, scan.tasks)):
+        expected = arrow_schema(table, profile)
+        for file in data_files(root, name):
+            rel = Path(file).relative_to(root)
+            try:
+                arrow = pq.read_table(file)
+            except (OSError, pa.ArrowException) as exc:
+                scan.problems.append(f"unreadable: {rel}: {exc}")
+                continue
+            if not _same_schema(arrow.schema, expected):
+                scan.problems.append(f"not the pinned schema v{SCHEMA_VERSION}: {rel}")
+                continue
+            frame = from_arrow(arrow, table)
+            frame["_label"] = partition_label(Path(file))
+            sink.append(frame)
+    _check_rows(root, scan)
+    return scan
+
+
+def _same_schema(actual: pa.Schema, expected: pa.Schema) -> bool:
+    if actual.names != expected.names:
+        return False
+    for a, e in zip(actual.types, expected.types, strict=True):
+        a_plain = a.value_type if pa.types.is_dictionary(a) else a
+        e_plain = e.value_type if pa.types.is_dictionary(e) else e
+        if a_plain != e_plain:
+            return False
+    return True
+
+
+def _all(frames: list[pd.DataFrame], table: Table) -> pd.DataFrame:
+    if not frames:
+        empty = table.empty()
+        empty["_label"] = pd.Series([], dtype=object)
+        return empty
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_rows(root: Path, scan: _Scan) -> None:
+    jobs, tasks = _all(scan.jobs, JOBS), _all(scan.tasks, TASKS)
+    dup = jobs["job_id"].duplicated(keep=False)
+    if dup.any():
+        scan.problems.append(f"{jobs.loc[dup, 'job_id'].nunique()} job IDs have several rows")
+        scan.data_problem = True
+    orphans = ~tasks["job_id"].isin(set(jobs["job_id"]))
+    if orphans.any():
+        scan.problems.append(f"{int(orphans.sum())} tasks without their job")
+        scan.data_problem = True
+    if (scan.manifest or {}).get("partition_by", "day") == "day" and len(jobs):
+        ms = epoch_ms_array(jobs["created_at"])
+        days = pd.to_datetime(pd.Series(ms), unit="ms", utc=True).dt.strftime("%Y-%m-%d")
+        wrong = days.fillna(NULL_PARTITION).to_numpy(dtype=object) != jobs["_label"].to_numpy()
+        if wrong.any():
+            scan.problems.append(f"{int(wrong.sum())} jobs in the wrong day partition")
+            scan.data_problem = True
+    if jobs.empty and not (root / INDEX).exists():
+        pass
+    elif not (root / INDEX).exists():
+        scan.problems.append(f"no job index {INDEX}")
+        scan.index_problem = True
+    else:
+        index = index_of(root)
+        lake = jobs.drop_duplicates("job_id").set_index("job_id")["_label"]
+        if (
+            set(index.index) != set(lake.index)
+            or not (index["partition"].reindex(lake.index).to_numpy() == lake.to_numpy()).all()
+        ):
+            scan.problems.append(f"the job index {INDEX} does not match the jobs files")
+            scan.index_problem = True
+    _check_sync(jobs, scan)
+
+
+def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
+    state = (scan.manifest or {}).get("sync") or {}
+    frontiers = dict(state.get("frontiers") or {})
+    created = epoch_ms_array(jobs["created_at"])
+    kinds = jobs["kind"].astype(str).to_numpy()
+    fixed = dict(frontiers)
+    for key, frontier in frontiers.items():
+        mine = created if key == "*" else created[kinds == key]
+        mine = mine[~np.isnan(mine)]
+        newest = int(mine.max()) if len(mine) else None
+        if newest is None or frontier > newest:
+            scan.problems.append(
+                f"sync frontier {key!r} is past the lake's newest job: a sync would miss jobs"
+            )
+            if newest is None:
+                fixed.pop(key)
+            else:
+                fixed[key] = newest
+    if fixed != frontiers:
+        scan.sync_fix = {**state, "frontiers": fixed}
+
+
+def _guess_manifest(root: Path, scan: _Scan) -> dict[str, Any]:
+    partition_by = None if (root / "jobs.parquet").exists() else "day"
+    profile = "default"
+    files = data_files(root, "jobs")
+    if files and not pa.types.is_dictionary(pq.read_schema(files[0]).field("kind").type):
+        profile = "spark"
+    return {"partition_by": partition_by, "profile": profile}
+
+
+def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
+    manifest = scan.manifest
+    if manifest is None:
+        manifest = _guess_manifest(root, scan)
+        (root / MANIFEST).unlink(missing_ok=True)
+        write_manifest(root, manifest)
+        report.repaired.append(
+            f"rebuilt {MANIFEST} from the files ({manifest}); the sync state was lost, so "
+            "the next sync walks the whole listing (merging changes nothing it already has)"
+        )
+    if scan.data_problem:
+        jobs, tasks = _all(scan.jobs, JOBS), _all(scan.tasks, TASKS)
+        jobs = newest_per_job(jobs.drop(columns="_label"))
+        tasks = tasks.drop(columns="_label")
+        tasks = tasks[tasks["job_id"].isin(set(jobs["job_id"]))]
+        tasks = tasks.drop_duplicates(["job_id", "task_index"], keep="last")
+        write_locked(
+            JobFrames(jobs, tasks, PROBLEMS.empty()),
+            root,
+            "overwrite",
+            manifest.get("partition_by", "day"),
+            manifest.get("profile", "default"),
+            None,
+        )
+        write_manifest(root, {**read_manifest(root), "sync": manifest.get("sync", {})})
+        report.repaired.append(
+            f"rewrote the lake with one row per job ({len(jobs)} jobs, {len(tasks)} tasks): "
+            "newest updated_at kept, orphan tasks dropped, jobs in their day partition"
+        )
+    elif scan.index_problem:
+        write_bytes_atomic(root / INDEX, index_bytes(build_index(root)))
+        report.repaired.append(f"rebuilt the job index {INDEX}")
+    if scan.sync_fix is not None:
+        body = {**read_manifest(root), "sync": scan.sync_fix}
+        body["checked_at"] = dt.datetime.now(dt.UTC).isoformat()
+        write_manifest(root, body)
+        report.repaired.append("pulled the sync frontier back to the lake's newest job")

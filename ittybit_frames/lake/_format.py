@@ -1,0 +1,299 @@
+"""How the lake's files look: names, profiles, the pinned Arrow schema, atomic small files.
+
+Files are written against the pinned Arrow schema of :mod:`ittybit_frames.schema` (all-null
+columns keep their type), sorted by ``created_at``, with timestamps as INT64 milliseconds
+marked ``isAdjustedToUTC=true`` (never nanoseconds, which Spark, Athena and Power BI reject).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.schema import ARROW_TO_PANDAS, SCHEMA_VERSION, Table
+from ittybit_frames.version import __version__
+
+MANIFEST = "_ittybit_frames.json"
+JOURNAL = "_ittybit_frames.journal.json"
+INDEX = "_ittybit_frames.index.parquet"
+LOCK = ".ittybit_frames.lock"
+HOLDER = ".ittybit_frames.holder.json"
+PARTITION = "created_date"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for "no value": Spark/Athena know it
+TABLES = ("jobs", "tasks")
+PART_FILE = "part-0.parquet"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
+
+
+def valid_partition(label: str) -> bool:
+    """True for the partition labels the lake writes: a real ``YYYY-MM-DD`` or the null one."""
+    if label == NULL_PARTITION:
+        return True
+    if not _DAY.fullmatch(label):
+        return False
+    try:
+        dt.date.fromisoformat(label)
+    except ValueError:
+        return False
+    return True
+
+
+def temp_name(target: Path) -> Path:
+    """A hidden temporary name beside ``target`` that carries the writer's pid."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+
+
+def is_temp(path: Path) -> bool:
+    """True for a temporary file named by :func:`temp_name`."""
+    return _TMP.match(path.name) is not None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How files are written for a family of readers."""
+
+    name: str
+    compression: str
+    dictionary_categories: bool
+    notes: str
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "default",
+            "zstd",
+            True,
+            "pyarrow, pandas, DuckDB, Polars, Spark 3.2+: zstd, dictionary-encoded "
+            "categories, INT64 ms timestamps (UTC)",
+        ),
+        Profile(
+            "spark",
+            "snappy",
+            False,
+            "Spark 3.x (any build): snappy, categories as plain strings, INT64 ms "
+            "timestamps read as TimestampType in the session time zone",
+        ),
+        Profile(
+            "bigquery",
+            "snappy",
+            False,
+            "BigQuery load jobs: snappy; TIMESTAMP(MILLIS, UTC) loads as TIMESTAMP; "
+            "strings, not dictionary columns",
+        ),
+        Profile(
+            "athena",
+            "snappy",
+            False,
+            "Athena engine v3 / Trino: snappy, plain strings, INT64 ms timestamps "
+            "(declare them `timestamp` in the table DDL)",
+        ),
+    )
+}
+
+
+@dataclass
+class WriteReport:
+    """What a write did."""
+
+    path: Path
+    mode: str
+    jobs_written: int = 0
+    tasks_written: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    partitions: list[str] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Manifest
+# --------------------------------------------------------------------------------------
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The lake's ``_ittybit_frames.json`` (empty dict when there is none yet).
+
+    Raises
+    ------
+    LakeCorruptError
+        The file is empty, not JSON, or not an ittybit-frames manifest.
+    """
+    target = Path(path) / MANIFEST
+    if not target.exists():
+        return {}
+    try:
+        data = orjson.loads(target.read_bytes())
+        reason = "" if isinstance(data, dict) else f"a JSON {type(data).__name__}, not an object"
+        if not reason and "schema_version" not in data:
+            reason = "no schema_version: not written by ittybit-frames"
+    except (orjson.JSONDecodeError, OSError) as exc:
+        reason = "empty" if target.stat().st_size == 0 else f"not JSON: {exc}"
+    if reason:
+        raise LakeCorruptError(
+            f"{target} is unreadable ({reason}); run 'ittybit-frames check "
+            f"{Path(path)} --repair' to rebuild it from the lake's files",
+            path=str(path),
+        )
+    result: dict[str, Any] = data
+    return result
+
+
+def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically."""
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    body = {**manifest, "schema_version": SCHEMA_VERSION, "package_version": __version__}
+    write_bytes_atomic(root / MANIFEST, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write a small file whole or not at all: a temporary name, fsync, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(target)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------
+# Frames <-> Arrow
+# --------------------------------------------------------------------------------------
+def arrow_schema(table: Table, profile: Profile) -> pa.Schema:
+    fields = []
+    for column in table.columns:
+        arrow_type = column.arrow_type if profile.dictionary_categories else column.arrow
+        fields.append(pa.field(column.name, arrow_type))
+    return pa.schema(fields)
+
+
+def to_arrow(frame: pd.DataFrame, table: Table, profile: Profile) -> pa.Table:
+    schema = arrow_schema(table, profile)
+    arrays = []
+    for column in table.columns:
+        series = frame[column.name]
+        if column.categories is not None:
+            # A pandas Categorical converts to a dictionary array without a copy of strings.
+            values = pa.array(series.astype(column.dtype), from_pandas=True)
+            arrays.append(values.cast(schema.field(column.name).type))
+        else:
+            arrays.append(pa.array(series, type=column.arrow, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
+    columns = [c for c in table.names if c in arrow.column_names]
+    arrow = arrow.select(columns)
+    cast = []
+    for name in columns:
+        col = arrow[name]
+        column = table[name]
+        if column.categories is not None:
+            cast.append(col.cast(pa.string()))
+        else:
+            cast.append(col.cast(column.arrow))
+    arrow = pa.Table.from_arrays(cast, names=columns)
+    frame: pd.DataFrame = arrow.to_pandas(
+        types_mapper=ARROW_TO_PANDAS.get, coerce_temporal_nanoseconds=False
+    )
+    for name in columns:
+        column = table[name]
+        if column.categories is not None:
+            frame[name] = pd.Categorical(
+                frame[name].astype(object), categories=list(column.categories)
+            )
+    return frame
+
+
+def table_file(root: Path, name: str, partition: str | None) -> Path:
+    if partition is None:
+        return root / f"{name}.parquet"
+    return root / name / f"{PARTITION}={partition}" / PART_FILE
+
+
+def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile) -> None:
+    """Write ``arrow`` to ``tmp`` (a :func:`temp_name`) and fsync it; removed on failure."""
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        **(arrow.schema.metadata or {}),
+        b"ittybit_frames.schema_version": str(SCHEMA_VERSION).encode(),
+        b"ittybit_frames.package_version": __version__.encode(),
+        b"ittybit_frames.written_at": dt.datetime.now(dt.UTC).isoformat().encode(),
+    }
+    arrow = arrow.replace_schema_metadata(meta)
+    try:
+        pq.write_table(
+            arrow,
+            tmp,
+            compression=profile.compression,
+            version="2.6",
+            coerce_timestamps="ms",
+            allow_truncated_timestamps=False,
+            use_dictionary=True,
+            write_statistics=True,
+            row_group_size=128 * 1024,
+        )
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def sort(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def slices(
+    table: pa.Table, time_column: str, keys: list[str], partition_by: str | None
+) -> dict[str | None, pa.Table]:
+    """Partition -> its rows, sorted by ``keys`` (nulls last).
+
+    ``keys`` start with the time column, so once sorted each UTC day is one contiguous
+    run of rows (days without a time sort last): no separate partition sort is needed.
+    """
+    table = table.sort_by([(k, "ascending") for k in keys])
+    if partition_by is None:
+        return {None: table}
+    epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    day = np.where(np.isnan(epoch), -1, np.floor_divide(np.nan_to_num(epoch), 86_400_000))
+    starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(day)]
+    out: dict[str | None, pa.Table] = {}
+    for a, b in zip(starts, ends, strict=True):
+        if b > a:
+            label = (
+                NULL_PARTITION
+                if day[a] < 0
+                else (dt.date(1970, 1, 1) + dt.timedelta(days=int(day[a]))).isoformat()
+            )
+            out[label] = table.slice(a, b - a)
+    return out

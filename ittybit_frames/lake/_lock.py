@@ -1,0 +1,103 @@
+"""One writer at a time: an exclusive, kernel-released lock on the lake.
+
+The lock is :mod:`filelock`'s ``FileLock`` on ``LAKE/.ittybit_frames.lock`` (``flock`` on
+POSIX, ``LockFileEx`` on Windows): the kernel drops it when its process dies, however it
+dies, so a killed writer never blocks the next one. Whoever acquires it records its pid,
+host and time in ``LAKE/.ittybit_frames.holder.json`` so a writer that gives up can say
+who holds the lake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+import orjson
+
+from ittybit_frames.errors import ConfigurationError, LakeLockedError
+from ittybit_frames.lake._commit import recover
+from ittybit_frames.lake._format import HOLDER, LOCK, write_bytes_atomic
+
+logger = logging.getLogger("ittybit_frames.lake")
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class LakeLock:
+    """Proof that this process holds the lake at ``root`` (from :func:`lock_lake`)."""
+
+    root: Path
+
+
+def _holder(root: Path) -> dict[str, Any]:
+    try:
+        data = orjson.loads((root / HOLDER).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    if not holder:
+        return "another writer"
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+
+
+@contextmanager
+def lock_lake(
+    path: str | os.PathLike[str], *, timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> Iterator[LakeLock]:
+    """Hold the lake exclusively; wait up to ``timeout`` seconds for another writer.
+
+    On acquisition an interrupted write is finished (or its leftovers removed): see the
+    protocol in :mod:`ittybit_frames.lake`.
+
+    Raises
+    ------
+    LakeLockedError
+        Another writer still held the lake after ``timeout`` seconds.
+    """
+    if timeout < 0:
+        raise ConfigurationError("lock_timeout must be 0 or more seconds")
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(root / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        logger.info(
+            "the lake at %s is held by %s; waiting up to %.0f s",
+            root,
+            _describe(_holder(root)),
+            timeout,
+        )
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            holder = _holder(root)
+            raise LakeLockedError(
+                f"the lake at {root} is held by {_describe(holder)}; gave up after "
+                f"{timeout:.0f} s (raise lock_timeout / --lock-timeout, or stop that writer)",
+                path=str(root),
+                holder=holder,
+            ) from None
+    try:
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        write_bytes_atomic(root / HOLDER, orjson.dumps(record))
+        recover(root)
+        yield LakeLock(root)
+    finally:
+        lock.release()

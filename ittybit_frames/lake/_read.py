@@ -1,0 +1,210 @@
+"""``read_parquet`` and ``data_files``: only the lake's own files, in a committed state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.lake._commit import pending
+from ittybit_frames.lake._format import (
+    JOURNAL,
+    MANIFEST,
+    NULL_PARTITION,
+    PART_FILE,
+    PARTITION,
+    from_arrow,
+    read_manifest,
+    sort,
+    valid_partition,
+)
+from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
+from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
+
+_ATTEMPTS = 20  # a reader racing writers retries this often before giving up
+
+
+def partition_label(file: Path) -> str:
+    """``2026-10-01`` for ``.../created_date=2026-10-01/part-0.parquet``; ``""`` unpartitioned."""
+    if file.parent.name.startswith(f"{PARTITION}="):
+        return file.parent.name.split("=", 1)[1]
+    return ""
+
+
+def _day(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
+
+
+def _in_window(label: str, since_ms: int | None, until_ms: int | None) -> bool:
+    if label == NULL_PARTITION:
+        return since_ms is None and until_ms is None  # no creation time: outside every window
+    if since_ms is not None and label < _day(since_ms):
+        return False
+    return until_ms is None or label <= _day(until_ms - 1)
+
+
+def data_files(
+    root: Path, name: str, *, since_ms: int | None = None, until_ms: int | None = None
+) -> list[str]:
+    """The Parquet files of table ``name`` (jobs, tasks) as of the last committed write.
+
+    Only the lake's own files: ``created_date=<YYYY-MM-DD or the null partition>/
+    part-0.parquet`` (or ``name.parquet`` unpartitioned); anything else is ignored. Day
+    partitions outside ``[since_ms, until_ms)`` are left out without being opened. While
+    a committed write is still being applied, its new files are returned (from their
+    temporary names) and the files it removes are not.
+    """
+    root = Path(root)
+    view = pending(root)
+    single = root / f"{name}.parquet"
+    candidates: set[Path] = set()
+    if single.exists() or single in view:
+        candidates.add(single)
+    folder = root / name
+    if folder.is_dir():
+        candidates.update(folder.glob(f"{PARTITION}=*/{PART_FILE}"))
+    candidates.update(p for p in view if p.parent.parent == folder and p.name == PART_FILE)
+    files = []
+    for target in sorted(candidates):
+        label = partition_label(target)
+        if target != single and not (valid_partition(label) and target.parent.parent == folder):
+            continue
+        if target != single and not _in_window(label, since_ms, until_ms):
+            continue
+        resolved = view.get(target, target)
+        if resolved is not None:
+            files.append(str(resolved))
+    return files
+
+
+def _state_token(root: Path) -> tuple[int, bool]:
+    try:
+        stamp = (root / MANIFEST).stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = 0
+    return stamp, (root / JOURNAL).exists()
+
+
+def read_parquet(
+    path: str | os.PathLike[str],
+    *,
+    since: Any = None,
+    until: Any = None,
+    kind: str | None = None,
+    status: str | None = None,
+    columns: list[str] | None = None,
+) -> JobFrames:
+    """Read a lake back into typed frames, loading only what the filters need.
+
+    Day partitions outside ``[since, until)`` are never opened; ``kind``/``status``
+    filters are pushed down to row groups. The frames are one committed state of the
+    lake, even while a writer commits (the read is retried if a write lands during it).
+
+    Parameters
+    ----------
+    path : str or path
+        The lake's root folder.
+    since, until : datetime, str or int, optional
+        Jobs created in ``[since, until)`` (ISO, epoch, or spans such as ``"7d"``).
+    kind, status : str, optional
+        Canonical job kind / status; tasks follow their job.
+    columns : list of str, optional
+        Job columns to load (tasks are always complete). Default: all.
+
+    Returns
+    -------
+    JobFrames
+
+    Raises
+    ------
+    LakeCorruptError
+        The lake's manifest is unreadable (``ittybit-frames check LAKE --repair``).
+    """
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"no lake at {root}: write one with write_parquet or sync")
+    read_manifest(root)  # a corrupt manifest is named, not skipped
+    since_ms, until_ms = parse_when(since), parse_when(until)
+    job_filter = _filters(since_ms, until_ms, kind, status, "created_at", "kind", "status")
+    task_filter = _filters(
+        since_ms, until_ms, kind, status, "job_created_at", "job_kind", "job_status"
+    )
+    for attempt in range(_ATTEMPTS):
+        token = _state_token(root)
+        try:
+            jobs = _read_table(root, "jobs", JOBS, since_ms, until_ms, job_filter, columns)
+            tasks = _read_table(root, "tasks", TASKS, since_ms, until_ms, task_filter, None)
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue  # a writer renamed or removed a file under us: read again
+        if _state_token(root) == token:
+            break
+    return JobFrames(jobs, tasks, PROBLEMS.empty())
+
+
+def _filters(
+    since_ms: int | None,
+    until_ms: int | None,
+    kind: str | None,
+    status: str | None,
+    created: str,
+    kind_col: str,
+    status_col: str,
+) -> Any:
+    expr = None
+
+    def add(e: Any) -> None:
+        nonlocal expr
+        expr = e if expr is None else expr & e
+
+    if since_ms is not None:
+        add(ds.field(created) >= pa.scalar(since_ms, pa.timestamp("ms", tz="UTC")))
+    if until_ms is not None:
+        add(ds.field(created) < pa.scalar(until_ms, pa.timestamp("ms", tz="UTC")))
+    if kind is not None:
+        add(ds.field(kind_col).cast(pa.string()) == canonical_kind(kind))
+    if status is not None:
+        add(ds.field(status_col).cast(pa.string()) == canonical_status(status))
+    return expr
+
+
+def _read_table(
+    root: Path,
+    name: str,
+    table: Table,
+    since_ms: int | None,
+    until_ms: int | None,
+    row_filter: Any,
+    columns: list[str] | None,
+) -> pd.DataFrame:
+    if columns is not None:
+        unknown = set(columns) - set(table.names)
+        if unknown:
+            raise ConfigurationError(f"unknown {name} columns {sorted(unknown)}")
+        columns = [c for c in table.names if c in columns]
+    files = data_files(root, name, since_ms=since_ms, until_ms=until_ms)
+    if not files:
+        frame = table.empty()
+        return frame[columns] if columns is not None else frame
+    dataset = ds.dataset(files, format="parquet")
+    arrow = dataset.to_table(columns=columns, filter=row_filter)
+    frame = from_arrow(arrow, table)
+    if columns is None:
+        for column in table.columns:  # files written by an older schema version
+            if column.name not in frame.columns:
+                frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=column.dtype)
+        frame = frame[table.names]
+    keys: list[str] = []
+    if name == "tasks":
+        keys = ["job_created_at", "job_id", "task_index"]
+    elif "created_at" in frame.columns:
+        keys = ["created_at", "job_id"] if "job_id" in frame.columns else ["created_at"]
+    return sort(frame, keys) if keys else frame.reset_index(drop=True)

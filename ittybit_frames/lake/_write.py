@@ -1,0 +1,358 @@
+"""``write_parquet``: overwrite, merge (upsert across partitions) and append, locked and
+committed through :mod:`ittybit_frames.lake._commit`."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.lake._commit import Commit, OnStep
+from ittybit_frames.lake._format import (
+    INDEX,
+    MANIFEST,
+    NULL_PARTITION,
+    PROFILES,
+    TABLES,
+    Profile,
+    WriteReport,
+    read_manifest,
+    slices,
+    table_file,
+    to_arrow,
+)
+from ittybit_frames.lake._index import index_of, row_hashes
+from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
+from ittybit_frames.lake._read import data_files
+from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
+from ittybit_frames.version import __version__
+
+DAY_MS = 86_400_000
+_JOB_KEYS = ["created_at", "job_id"]
+_TASK_KEYS = ["job_created_at", "job_id", "task_index"]
+
+
+def write_parquet(
+    frames: JobFrames,
+    path: str | os.PathLike[str],
+    *,
+    mode: Literal["merge", "overwrite", "append"] = "merge",
+    partition_by: Literal["day"] | None = "day",
+    profile: str = "default",
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock: LakeLock | None = None,
+    on_step: OnStep | None = None,
+) -> WriteReport:
+    """Write job frames to a Parquet lake, holding the lake's lock for the whole write.
+
+    Parameters
+    ----------
+    frames : JobFrames
+        From :func:`to_frames`, :func:`read_jobs` or :func:`read_parquet`.
+    path : str or path
+        The lake's root folder.
+    mode : {"merge", "overwrite", "append"}
+        ``merge`` upserts by job ID across the whole lake: one row per job, the one with
+        the newest ``updated_at`` (on a tie, this write's row if it differs); a job whose
+        creation day changed moves, with its tasks. Only the partitions it touches are
+        rewritten; writing the same frames again changes nothing. ``overwrite``
+        replaces the whole lake and resets its sync state; ``append`` adds rows without
+        checks.
+    partition_by : {"day", None}
+        ``day`` partitions by the job's UTC creation date (jobs without one go to
+        ``created_date=__HIVE_DEFAULT_PARTITION__``); None writes one ``jobs.parquet``
+        and one ``tasks.parquet``.
+    profile : str
+        One of :data:`PROFILES`: ``default``, ``spark``, ``bigquery``, ``athena``.
+    lock_timeout : float, default 60
+        Seconds to wait for another writer before :class:`LakeLockedError`.
+    lock : LakeLock, optional
+        A lock already held with :func:`lock_lake` (``sync`` holds one across batches).
+    on_step : callable, optional
+        Called with each step of the commit protocol (``staging``, ``staged``,
+        ``committed``, ``applying``, ``applied``); for tests that interrupt a write.
+
+    Returns
+    -------
+    WriteReport
+
+    Raises
+    ------
+    LakeLockedError
+        Another writer held the lake for more than ``lock_timeout`` seconds.
+    LakeCorruptError
+        The lake's manifest is unreadable (``ittybit-frames check LAKE --repair``).
+    """
+    began = time.monotonic()
+    if mode not in ("merge", "overwrite", "append"):
+        raise ConfigurationError("mode must be 'merge', 'overwrite' or 'append'")
+    if partition_by not in ("day", None):
+        raise ConfigurationError("partition_by must be 'day' or None")
+    if profile not in PROFILES:
+        raise ConfigurationError(f"unknown profile {profile!r}; use one of {sorted(PROFILES)}")
+    root = Path(path)
+    held: contextlib.AbstractContextManager[LakeLock] = (
+        contextlib.nullcontext(lock) if lock is not None else lock_lake(root, timeout=lock_timeout)
+    )
+    with held:
+        report = write_locked(frames, root, mode, partition_by, profile, on_step)
+    report.elapsed_seconds = time.monotonic() - began
+    return report
+
+
+def write_locked(
+    frames: JobFrames,
+    root: Path,
+    mode: str,
+    partition_by: str | None,
+    profile: str,
+    on_step: OnStep | None,
+) -> WriteReport:
+    manifest = read_manifest(root)
+    if mode != "overwrite":
+        if manifest and manifest.get("partition_by", "day") != partition_by:
+            raise ConfigurationError(
+                f"the lake at {root} is partitioned by {manifest.get('partition_by')!r}; "
+                "write with the same partition_by (or mode='overwrite' into a new folder)"
+            )
+        if manifest and manifest.get("profile", profile) != profile:
+            raise ConfigurationError(
+                f"the lake at {root} uses profile {manifest.get('profile')!r}; keep it, or "
+                "rewrite the lake with mode='overwrite'"
+            )
+    prof = PROFILES[profile]
+    report = WriteReport(root, mode)
+    commit = Commit(root, on_step)
+    plan = _Plan(commit, partition_by, prof, report)
+    try:
+        if mode == "overwrite":
+            index = _overwrite(frames, plan)
+            manifest = {}  # a new lake: the sync state described the old one
+        else:
+            index = _upsert(frames, plan, mode == "append")
+    except BaseException:
+        commit.discard()  # nothing committed: the lake is as it was
+        raise
+    if not commit.renames and not commit.deletes and manifest:
+        return report  # nothing changed: leave every file alone
+    if index is not None:
+        commit.stage_bytes(index_bytes(index), root / INDEX)
+    body = {
+        **manifest,
+        "partition_by": partition_by,
+        "profile": profile,
+        "updated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "package_version": __version__,
+    }
+    commit.stage_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2), root / MANIFEST)
+    commit.run()
+    report.partitions.sort()
+    return report
+
+
+def _label(partition: str | None) -> str:
+    return "" if partition is None else partition
+
+
+def _target(root: Path, name: str, label: str) -> Path:
+    return table_file(root, name, label or None)
+
+
+def index_bytes(index: pd.DataFrame) -> bytes:
+    sink = pa.BufferOutputStream()
+    arrow = pa.table(
+        {
+            "job_id": pa.array(index["job_id"].astype(object), pa.string()),
+            "partition": pa.array(index["partition"].astype(object), pa.string()),
+            "updated_at": pa.array(index["updated_at"].to_numpy(dtype=np.float64)),
+            "row_hash": pa.array(index["row_hash"].to_numpy(dtype=np.uint64)),
+        }
+    )
+    pq.write_table(arrow, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _new_index(jobs: pd.DataFrame, labels: np.ndarray[Any, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "job_id": jobs["job_id"].astype(object).to_numpy(),
+            "partition": labels.astype(object),
+            "updated_at": epoch_ms_array(jobs["updated_at"]),
+            "row_hash": row_hashes(jobs),
+        }
+    )
+
+
+def _day_labels(jobs: pd.DataFrame, partition_by: str | None) -> np.ndarray[Any, Any]:
+    if partition_by is None:
+        return np.full(len(jobs), "", dtype=object)
+    ms = epoch_ms_array(jobs["created_at"])
+    day = np.floor_divide(np.nan_to_num(ms, nan=-DAY_MS), DAY_MS).astype(np.int64)
+    unique, inverse = np.unique(day, return_inverse=True)  # format each day once
+    epoch = dt.date(1970, 1, 1)
+    names = [(epoch + dt.timedelta(days=int(d))).isoformat() for d in unique]
+    out = np.array(names, dtype=object)[inverse] if len(day) else np.array([], dtype=object)
+    out[np.isnan(ms)] = NULL_PARTITION
+    return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One write under way: where, how, and what it has done."""
+
+    commit: Commit
+    partition_by: str | None
+    profile: Profile
+    report: WriteReport
+
+    @property
+    def root(self) -> Path:
+        return self.commit.root
+
+
+def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
+    """Stage every new partition (two threads: encoding releases the GIL); remove the rest."""
+    root, partition_by, profile, commit = plan.root, plan.partition_by, plan.profile, plan.commit
+    report = plan.report
+    job_parts = slices(to_arrow(frames.jobs, JOBS, profile), "created_at", _JOB_KEYS, partition_by)
+    task_parts = slices(
+        to_arrow(frames.tasks, TASKS, profile), "job_created_at", _TASK_KEYS, partition_by
+    )
+    empty = {"jobs": to_arrow(JOBS.empty(), JOBS, profile)}
+    empty["tasks"] = to_arrow(TASKS.empty(), TASKS, profile)
+    work = []
+    for part in sorted(set(job_parts) | set(task_parts), key=str):
+        label = _label(part)
+        for name, parts in (("tasks", task_parts), ("jobs", job_parts)):
+            work.append((parts.get(part, empty[name]), _target(root, name, label)))
+        report.partitions.append(part or "(all)")
+        report.inserted += job_parts[part].num_rows if part in job_parts else 0
+    with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(commit.stage_table, a, t, profile) for a, t in work]
+        # The index is built while the files encode (Parquet encoding releases the GIL).
+        index = _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
+        for future in futures:
+            future.result()
+    report.jobs_written = report.inserted
+    report.tasks_written = len(frames.tasks)
+    keep = {t for _, t in work}
+    for name in TABLES:
+        for existing in data_files(root, name):
+            if Path(existing) not in keep:
+                commit.delete(Path(existing))
+    return index
+
+
+def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
+    """One row per job ID: the newest ``updated_at``; on a tie, the later row."""
+    jobs = jobs.dropna(subset=["job_id"])
+    order = np.argsort(
+        np.nan_to_num(epoch_ms_array(jobs["updated_at"]), nan=-np.inf), kind="stable"
+    )
+    return jobs.iloc[order].drop_duplicates("job_id", keep="last")
+
+
+def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
+    """Merge (or append): rewrite the partitions the winning rows enter or leave."""
+    root, partition_by, profile, report = plan.root, plan.partition_by, plan.profile, plan.report
+    index = index_of(root)
+    incoming = frames.jobs if append else newest_per_job(frames.jobs)
+    labels = _day_labels(incoming, partition_by)
+    new = _new_index(incoming, labels)
+    known_rows = index.reindex(new["job_id"])
+    known = known_rows["partition"].notna().to_numpy()
+    if append:
+        win = np.ones(len(new), dtype=bool)
+    else:
+        prev = known_rows["updated_at"].to_numpy(dtype=np.float64)
+        cur = new["updated_at"].to_numpy(dtype=np.float64)
+        tie = (cur == prev) | (np.isnan(cur) & np.isnan(prev))
+        changed = known_rows["row_hash"].to_numpy() != new["row_hash"].to_numpy()
+        with np.errstate(invalid="ignore"):
+            win = ~known | (cur > prev) | (np.isnan(prev) & ~np.isnan(cur)) | (tie & changed)
+    report.inserted += int((~known).sum()) if not append else len(new)
+    report.updated += int((known & win).sum()) if not append else 0
+    report.unchanged += int((known & ~win).sum())
+    winners = incoming[win]
+    where = pd.Series(labels[win], index=winners["job_id"].to_numpy(dtype=object))
+    tasks = frames.tasks[frames.tasks["job_id"].isin(where.index)]
+    task_labels = where.reindex(tasks["job_id"].to_numpy(dtype=object)).to_numpy(dtype=object)
+    # Each job leaves the partition the index puts it in (cost: the partitions touched).
+    leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
+    leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
+    in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
+    with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        futures = []  # read one partition while the previous ones encode
+        for label in sorted(set(labels[win]) | set(leaving_from)):
+            gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
+            new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
+            new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
+            futures += _stage_partition(plan, label, new_jobs, new_tasks, pool)
+        for future in futures:
+            future.result()
+    if append:
+        return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
+            "job_id", keep="last"
+        )
+    kept = index[~index.index.isin(where.index)].reset_index()
+    return pd.concat([kept, new[win]], ignore_index=True)
+
+
+def _partition_table(
+    root: Path,
+    name: str,
+    label: str,
+    gone: pa.Array,
+    incoming: pa.Table,
+    mine: np.ndarray[Any, Any],
+) -> pa.Table:
+    """A partition's old rows without the jobs that leave it, plus its incoming rows."""
+    schema = incoming.schema
+    target = _target(root, name, label)
+    parts = [incoming.filter(pa.array(mine, pa.bool_()))]
+    if target.exists():
+        old = pq.read_table(target).replace_schema_metadata(None)
+        if old.schema != schema:  # a file of an older writer: conform it
+            old = old.select(schema.names).cast(schema)
+        if len(gone):
+            old = old.filter(pc.invert(pc.is_in(old["job_id"], value_set=gone)))
+        parts.insert(0, old)
+    keys = _TASK_KEYS if name == "tasks" else _JOB_KEYS
+    table = pa.concat_tables(parts)
+    return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
+
+
+def _stage_partition(
+    plan: _Plan, label: str, jobs_a: pa.Table, tasks_a: pa.Table, pool: cf.Executor
+) -> list[cf.Future[None]]:
+    """Stage a partition's two files on ``pool`` (or its removal, when it is empty)."""
+    root, commit, report = plan.root, plan.commit, plan.report
+    targets = [_target(root, name, label) for name in ("tasks", "jobs")]
+    if jobs_a.num_rows == 0 and tasks_a.num_rows == 0:
+        for target in targets:  # every job moved out: the partition goes
+            if target.exists():
+                commit.delete(target)
+        report.partitions.append(label or "(all)")
+        return []
+    report.jobs_written += jobs_a.num_rows
+    report.tasks_written += tasks_a.num_rows
+    report.partitions.append(label or "(all)")
+    return [
+        pool.submit(commit.stage_table, tasks_a, targets[0], plan.profile),
+        pool.submit(commit.stage_table, jobs_a, targets[1], plan.profile),
+    ]
