@@ -2,12 +2,14 @@
 
 :class:`AsyncClient` owns the settings, the counters and the public calls; one request
 is :class:`~ittybit_frames.client._request.Requester`'s job (under the retry policy of
-:mod:`~ittybit_frames.client._retry`), walking the listing is the paginators' of
+:mod:`~ittybit_frames.client._retry`), walking the listing is
+:func:`~ittybit_frames.client._walk.walk_pages`' with the paginators of
 :mod:`~ittybit_frames.client._paging`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -15,20 +17,21 @@ from typing import Any, Literal
 
 import httpx
 
-from ittybit_frames.client._config import check_job_id, resolve_base_url, resolve_key
+from ittybit_frames.client._config import (
+    check_job_id,
+    clean_job_id,
+    resolve_api_version,
+    resolve_base_url,
+    resolve_key,
+)
 from ittybit_frames.client._decode import job_object
-from ittybit_frames.client._paging import JobPager, JobQuery, Page, read_page
+from ittybit_frames.client._paging import JobPager, JobQuery
 from ittybit_frames.client._request import Requester
 from ittybit_frames.client._results import ClientStats, FetchResult, Stopwatch
-from ittybit_frames.client._retry import RateLimiter, RetryPolicy
+from ittybit_frames.client._retry import RateLimiter, RetryPolicy, Sleep
 from ittybit_frames.client._runtime import for_each, progress_bar
-from ittybit_frames.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    InvalidJobIdError,
-    NetworkError,
-)
+from ittybit_frames.client._walk import walk_pages
+from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
 from ittybit_frames.schema import failures_frame
 
 __all__ = ["AsyncClient"]
@@ -64,11 +67,15 @@ class AsyncClient:
         Progress bar on stderr. Default: only in a terminal or notebook.
     transport : httpx.AsyncBaseTransport, optional
         Replace the network layer (tests, proxies). Default: :class:`AiohttpTransport`.
+    api_version : str, optional
+        Sent as ``Accept-Version``. Default: ``ITTYBIT_API_VERSION``, else none.
+    sleep : async callable, optional
+        Waits a server's ``Retry-After``; default :func:`asyncio.sleep` (tests pass a fake).
 
     Raises
     ------
     ConfigurationError
-        No API key, or an unsafe or malformed base URL.
+        No API key, or an unsafe or malformed base URL (scheme, host, port).
     """
 
     def __init__(
@@ -86,13 +93,10 @@ class AsyncClient:
         rate_limit: float | None = None,
         progress: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_version: str | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        if max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
-        if timeout <= 0:
-            raise ConfigurationError("timeout must be positive")
+        _check_numbers(concurrency=concurrency, max_attempts=max_attempts, timeout=timeout)
         self._key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url)
         self.concurrency = concurrency
@@ -105,6 +109,7 @@ class AsyncClient:
             backoff_initial=backoff_initial,
             backoff_max=backoff_max,
             max_retry_after=max_retry_after,
+            sleep=sleep or asyncio.sleep,
         )
         self._http = Requester(
             self.base_url,
@@ -114,6 +119,7 @@ class AsyncClient:
             timeout=timeout,
             pool_size=concurrency * 2,
             transport=transport,
+            api_version=resolve_api_version(api_version),
         )
         self._clock = Stopwatch(self._stats)
 
@@ -145,9 +151,11 @@ class AsyncClient:
         NotFoundError, AuthenticationError, APIError, NetworkError
             After retries where retrying makes sense.
         """
+        job_id = check_job_id(clean_job_id(job_id))
+        url = f"{self.base_url}/jobs/{job_id}"
         with self._clock.running():
-            payload, _ = await self._http.get(f"{self.base_url}/jobs/{check_job_id(job_id)}")
-        return job_object(payload, job_id, f"{self.base_url}/jobs/{job_id}")
+            payload, _ = await self._http.get(url)
+        return job_object(payload, job_id, url)
 
     async def fetch_jobs(
         self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
@@ -157,7 +165,8 @@ class AsyncClient:
         Parameters
         ----------
         ids : iterable of str
-            Job IDs; repeats are fetched once.
+            Job IDs; repeats are fetched once. Whitespace and a BOM around an ID are
+            dropped, blank IDs skipped, numbers taken as strings.
         errors : {"collect", "raise"}
             ``collect`` records per-ID failures (not found, invalid ID, retries used up)
             in ``FetchResult.failures`` and goes on; ``raise`` raises the first.
@@ -169,7 +178,7 @@ class AsyncClient:
         """
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
-        unique = list(dict.fromkeys(ids))
+        unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
         bar = progress_bar(self.progress, len(unique), "fetching jobs")
         try:
             with self._clock.running():
@@ -241,23 +250,28 @@ class AsyncClient:
 
     async def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
         pager = JobPager(self.base_url, query)
+
+        async def complete(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return await _complete(self.fetch_jobs, items)
+
         bar = progress_bar(self.progress, None, "listing jobs")
+        pages = walk_pages(self._http.get, complete, pager, self._clock)
         try:
-            while True:
-                with self._clock.running():
-                    payload, headers = await self._http.get(pager.url)
-                    items, has_more = read_page(payload, headers)
-                    items = await _complete(self.fetch_jobs, items)
-                kept, stop = pager.window(items)
-                if kept:
-                    bar.update(len(kept))
-                    yield kept
-                if stop or not items:
-                    return
-                if not pager.advance(Page(pager.url, payload, headers, items, has_more)):
-                    return
+            async for kept in pages:
+                bar.update(len(kept))
+                yield kept
         finally:
+            await pages.aclose()
             bar.close()
+
+
+def _check_numbers(*, concurrency: int, max_attempts: int, timeout: float) -> None:
+    if concurrency < 1:
+        raise ConfigurationError("concurrency must be at least 1")
+    if max_attempts < 1:
+        raise ConfigurationError("max_attempts must be at least 1")
+    if timeout <= 0:
+        raise ConfigurationError("timeout must be positive")
 
 
 async def _fetch_each(
@@ -277,7 +291,7 @@ async def _fetch_each(
             found[jid] = await get_job(jid)
         except AuthenticationError:
             raise
-        except (APIError, NetworkError, InvalidJobIdError) as exc:
+        except IttybitError as exc:
             if errors == "raise":
                 raise
             failed.append(_failure_row(jid, exc))
