@@ -9,6 +9,7 @@ relies on a timeout to end.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -110,9 +111,12 @@ def test_link_next_equal_to_current_url_stops_with_pagination_error() -> None:
         link = f'<{server.url}/jobs?limit=100>; rel="next"'
         return 200, {"Link": link, "Has-More": "true"}, _array(NEWEST_FIRST[:100])
 
-    with Hostile(route) as server, server.client() as client:
-        with pytest.raises(PaginationError) as info:
-            list(client.iter_jobs())
+    with (
+        Hostile(route) as server,
+        server.client() as client,
+        pytest.raises(PaginationError) as info,
+    ):
+        list(client.iter_jobs())
     assert isinstance(info.value, itf.APIError)
     assert len(server.requests) <= 3
     assert "next" in str(info.value).lower() or "repeat" in str(info.value).lower()
@@ -141,9 +145,22 @@ def test_sync_and_export_all_end_on_a_looping_server(tmp_path: Path) -> None:
         before = len(server.requests)
         env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": server.url}
         done = subprocess.run(
-            [sys.executable, "-m", "ittybit_frames.cli", "export", "--all", "--format",
-             "ndjson", "--out", str(tmp_path / "all.ndjson")],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "ittybit_frames.cli",
+                "export",
+                "--all",
+                "--format",
+                "ndjson",
+                "--out",
+                str(tmp_path / "all.ndjson"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert before <= 5 and len(server.requests) - before <= 5
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -196,10 +213,8 @@ def test_page_numbered_bare_array_without_headers_ends() -> None:
 
     with Hostile(route) as server, server.client() as client:
         got: list[str] = []
-        try:
+        with contextlib.suppress(PaginationError):
             got.extend(j["id"] for j in client.iter_jobs(page_size=100))
-        except PaginationError:
-            pass
     assert len(got) == len(set(got))
     assert got in ([j["id"] for j in NEWEST_FIRST], [j["id"] for j in NEWEST_FIRST[:100]])
     assert len(server.requests) <= 5
@@ -296,9 +311,26 @@ def test_export_writes_the_good_jobs_when_one_body_is_hostile(tmp_path: Path) ->
         env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": server.url}
         out = tmp_path / "out.ndjson"
         done = subprocess.run(
-            [sys.executable, "-m", "ittybit_frames.cli", "export", "--format", "ndjson",
-             "--out", str(out), "--ids", good[0], good[1], "deep", good[2]],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "ittybit_frames.cli",
+                "export",
+                "--format",
+                "ndjson",
+                "--out",
+                str(out),
+                "--ids",
+                good[0],
+                good[1],
+                "deep",
+                good[2],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     written = [json.loads(line)["id"] for line in out.read_text().splitlines() if line]
@@ -346,9 +378,25 @@ def test_impossible_base_urls_are_configuration_errors_at_once(url: str) -> None
 def test_cli_impossible_base_url_is_exit_2(tmp_path: Path) -> None:
     env = {**os.environ, "ITTYBIT_API_KEY": SECRET}
     done = subprocess.run(
-        [sys.executable, "-m", "ittybit_frames.cli", "export", "--ids", "job_a", "--format",
-         "ndjson", "--out", str(tmp_path / "x.ndjson"), "--base-url", "http://[::1"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ittybit_frames.cli",
+            "export",
+            "--ids",
+            "job_a",
+            "--format",
+            "ndjson",
+            "--out",
+            str(tmp_path / "x.ndjson"),
+            "--base-url",
+            "http://[::1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -388,9 +436,11 @@ def test_an_unclosed_client_leaves_no_warnings() -> None:
     with Hostile(route) as server:
         done = subprocess.run(
             [sys.executable, "-W", "error", "-X", "dev", "-c", code, server.url],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert done.returncode == 0, done.stderr
     assert "Unclosed" not in done.stderr and "Warning" not in done.stderr
     gc.collect()
-

@@ -10,6 +10,7 @@ is :class:`~ittybit_frames.client._request.Requester`'s job (under the retry pol
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -51,10 +52,9 @@ class AsyncClient:
         is accepted only for loopback addresses.
     timeout : float, default 30
         Seconds for one request, connection included.
-    max_attempts : int, default 8
-        Attempts per request, the first included.
-    max_retry_time : float, default 300
-        Upper bound, in seconds, on the time one request may spend retrying.
+    max_attempts, max_retry_time : int, float
+        Per request: attempts, the first included (default 8), and the most seconds
+        spent retrying (default 300).
     backoff_initial, backoff_max : float
         Jittered exponential backoff between attempts: first wait, longest wait (s).
     max_retry_after : float, default 60
@@ -102,15 +102,8 @@ class AsyncClient:
         self.concurrency = concurrency
         self.progress = progress
         self._stats = ClientStats()
-        policy = RetryPolicy(
-            RateLimiter(rate_limit),
-            max_attempts=max_attempts,
-            max_retry_time=max_retry_time,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            sleep=sleep or asyncio.sleep,
-        )
+        retry = (max_attempts, max_retry_time, backoff_initial, backoff_max, max_retry_after)
+        policy = _policy(RateLimiter(rate_limit), retry, sleep or asyncio.sleep)
         self._http = Requester(
             self.base_url,
             self._key,
@@ -179,20 +172,13 @@ class AsyncClient:
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
         unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
-        bar = progress_bar(self.progress, len(unique), "fetching jobs")
-        try:
-            with self._clock.running():
-                found, failed = await _fetch_each(
-                    self.get_job, unique, errors=errors, concurrency=self.concurrency, bar=bar
-                )
-        finally:
-            bar.close()
-        jobs = [found[j] for j in unique if j in found]
-        if failed:
-            logger.warning("%d of %d jobs could not be fetched", len(failed), len(unique))
-        return FetchResult(jobs, failures_frame(failed), self.stats)
+        with self._clock.running():
+            found, failed = await _fetch_each(
+                self.get_job, unique, errors, self.concurrency, self.progress
+            )
+        return _result(unique, found, failed, self.stats)
 
-    async def iter_pages(
+    def iter_pages(
         self,
         *,
         kind: str | None = None,
@@ -203,13 +189,8 @@ class AsyncClient:
         page_size: int = 100,
         after: str | None = None,
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
-        """Like :meth:`iter_jobs`, one list per page of the listing.
-
-        ``after`` resumes a walk after that job ID (the API's cursor).
-        """
-        query = JobQuery(kind, status, since, until, order, page_size, after)
-        async for page in self._pages(query):
-            yield page
+        """Like :meth:`iter_jobs` (see there), one list per page of the listing."""
+        return self._pages(JobQuery(kind, status, since, until, order, page_size, after))
 
     async def iter_jobs(
         self,
@@ -241,28 +222,39 @@ class AsyncClient:
         Yields
         ------
         dict
-            Jobs with their tasks (fetched by ID when the listing leaves them out).
+            Jobs with their tasks (fetched by ID when the listing leaves them out),
+            each once, even when the listing moves under the walk.
+
+        Raises
+        ------
+        PaginationError
+            The server repeats a page or a next link: the walk would never end.
         """
         query = JobQuery(kind, status, since, until, order, page_size, after)
         async for page in self._pages(query):
             for job in page:
                 yield job
 
-    async def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
+    def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The one walk of the listing, for every listing call of both clients."""
+        complete = functools.partial(_complete, self.fetch_jobs)
         pager = JobPager(self.base_url, query)
+        return walk_pages(self._http.get, complete, pager, self._clock, progress=self.progress)
 
-        async def complete(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return await _complete(self.fetch_jobs, items)
 
-        bar = progress_bar(self.progress, None, "listing jobs")
-        pages = walk_pages(self._http.get, complete, pager, self._clock)
-        try:
-            async for kept in pages:
-                bar.update(len(kept))
-                yield kept
-        finally:
-            await pages.aclose()
-            bar.close()
+def _policy(
+    limiter: RateLimiter, retry: tuple[int, float, float, float, float], sleep: Sleep
+) -> RetryPolicy:
+    attempts, retry_time, initial, longest, retry_after = retry
+    return RetryPolicy(
+        limiter,
+        max_attempts=attempts,
+        max_retry_time=retry_time,
+        backoff_initial=initial,
+        backoff_max=longest,
+        max_retry_after=retry_after,
+        sleep=sleep,
+    )
 
 
 def _check_numbers(*, concurrency: int, max_attempts: int, timeout: float) -> None:
@@ -274,17 +266,28 @@ def _check_numbers(*, concurrency: int, max_attempts: int, timeout: float) -> No
         raise ConfigurationError("timeout must be positive")
 
 
+def _result(
+    ids: list[str],
+    found: dict[str, dict[str, Any]],
+    failed: list[dict[str, Any]],
+    stats: ClientStats,
+) -> FetchResult:
+    if failed:
+        logger.warning("%d of %d jobs could not be fetched", len(failed), len(ids))
+    return FetchResult([found[j] for j in ids if j in found], failures_frame(failed), stats)
+
+
 async def _fetch_each(
     get_job: Callable[[str], Awaitable[dict[str, Any]]],
     ids: list[str],
-    *,
     errors: Literal["collect", "raise"],
     concurrency: int,
-    bar: Any,
+    progress: bool | None,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Jobs found by ID, and a failure row per ID that could not be fetched."""
     found: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
+    bar = progress_bar(progress, len(ids), "fetching jobs")
 
     async def fetch_one(jid: str) -> None:
         try:
@@ -297,7 +300,10 @@ async def _fetch_each(
             failed.append(_failure_row(jid, exc))
         bar.update(1)
 
-    await for_each(ids, fetch_one, concurrency)
+    try:
+        await for_each(ids, fetch_one, concurrency)
+    finally:
+        bar.close()
     return found, failed
 
 

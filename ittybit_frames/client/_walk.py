@@ -17,6 +17,7 @@ import httpx
 
 from ittybit_frames.client._paging import JobPager, Page, read_page
 from ittybit_frames.client._results import Stopwatch
+from ittybit_frames.client._runtime import progress_bar
 from ittybit_frames.errors import PaginationError
 
 __all__ = ["walk_pages"]
@@ -27,7 +28,7 @@ Complete = Callable[[Jobs], Awaitable[Jobs]]
 
 
 async def walk_pages(
-    get: Get, complete: Complete, pager: JobPager, clock: Stopwatch
+    get: Get, complete: Complete, pager: JobPager, clock: Stopwatch, *, progress: bool | None
 ) -> AsyncGenerator[Jobs, None]:
     """Yield the new jobs of each page inside the pager's time window, in order.
 
@@ -41,6 +42,8 @@ async def walk_pages(
         Where to start, how to go on; it raises :class:`PaginationError` on a loop.
     clock : Stopwatch
         Counts the time spent waiting for pages.
+    progress : bool or None
+        Progress bar on stderr (None: only in a terminal or notebook).
     """
 
     async def read(url: str) -> tuple[Page, Jobs]:
@@ -50,6 +53,7 @@ async def walk_pages(
             new = await complete(pager.fresh(url, items))
         return Page(url, payload, headers, items, has_more), new
 
+    bar = progress_bar(progress, None, "listing jobs")
     ahead: asyncio.Future[tuple[Page, Jobs]] | None = asyncio.ensure_future(read(pager.url))
     try:
         while ahead is not None:
@@ -64,10 +68,12 @@ async def walk_pages(
                 except PaginationError as exc:
                     stuck = exc  # hand over this page's jobs first
             if kept:
+                bar.update(len(kept))
                 yield kept
             if stuck is not None:
                 raise stuck
     finally:
+        bar.close()
         if ahead is not None:
             ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
