@@ -20,14 +20,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.errors import PaginationError
-from ittybit_frames.simulator import generate_history
-from tests.conftest import SECRET
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
 
 Route = Callable[[str, dict[str, str], dict[str, str]], tuple[int, dict[str, str], bytes]]
 MAX_REQUESTS = 50  # every listing below must end well before this
@@ -444,3 +444,28 @@ def test_an_unclosed_client_leaves_no_warnings() -> None:
     assert done.returncode == 0, done.stderr
     assert "Unclosed" not in done.stderr and "Warning" not in done.stderr
     gc.collect()
+
+
+# -- page-numbered listing end to end, against the simulator in its page mode ---------------
+def test_sync_walks_a_page_numbered_simulator_end_to_end(tmp_path: Path) -> None:
+    history = generate_history(450, seed=5)
+    with serve(history, paging="pages", list_tasks=False) as api, fast_client(api) as client:
+        report = itf.sync(tmp_path / "lake", client=client)
+        listing = [r for r in api.requests if r.path == "/jobs"]
+        again = itf.sync(tmp_path / "lake", client=client)
+    lake = itf.read_parquet(tmp_path / "lake")
+    assert report.new_jobs == 450 and again.new_jobs == 0
+    assert set(lake.jobs["job_id"]) == {j["id"] for j in history}
+    assert len(lake.jobs) == 450
+    # five pages of 100, each asked for by number, none twice
+    pages = [dict(parse_qsl(r.query)).get("page", "1") for r in listing]
+    assert sorted(pages) == ["1", "2", "3", "4", "5"]
+
+
+def test_page_numbered_simulator_matches_the_cursor_one() -> None:
+    history = generate_history(230, seed=6)
+    walks = {}
+    for paging in ("cursor", "pages"):
+        with serve(history, paging=paging) as api, fast_client(api) as client:
+            walks[paging] = [j["id"] for j in client.iter_jobs(kind="video", page_size=40)]
+    assert walks["pages"] == walks["cursor"] and len(walks["pages"]) > 40
