@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -118,13 +118,15 @@ class LinkPaginator:
         link = _next_link(page.headers, page.payload)
         if link:
             try:  # a relative link ("/jobs?page=2") is relative to the page's own URL
-                link = str(httpx.URL(page.url).join(link))
-            except httpx.InvalidURL:
+                link = urljoin(page.url, link)
+                origin = urlsplit(link)[:2]
+            except ValueError:
                 logger.warning("ignoring an unparsable pagination link")
                 link = None
-        if link and urlsplit(link)[:2] != self._origin:
-            logger.warning("ignoring a pagination link to another host")
-            link = None
+            else:
+                if origin != self._origin:
+                    logger.warning("ignoring a pagination link to another host")
+                    link = None
         self._next = link
         return link is not None
 
