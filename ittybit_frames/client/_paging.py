@@ -260,8 +260,9 @@ class JobPager:
         params = query.params()
         first = {**params, "after": check_job_id(query.after)} if query.after else params
         self.url = f"{base_url}/jobs?{urlencode(first)}"
+        self._link = LinkPaginator(base_url)
         self._styles: tuple[Paginator, ...] = (
-            LinkPaginator(base_url),
+            self._link,
             PageNumberPaginator(),
             EnvelopePaginator(base_url, params, query.page_size),
             CursorPaginator(base_url, params, query.page_size),
@@ -294,6 +295,20 @@ class JobPager:
                 url,
             )
         return new
+
+    def peek(self, url: str, headers: httpx.Headers) -> str | None:
+        """The next page's URL when the headers of the page from ``url`` give it (a
+        ``Link`` header, which :meth:`advance` will follow too), else None.
+
+        None too under a time window: the walk may end on this page's jobs, and a
+        request started on the header's word would be wasted.
+        """
+        if self.since_ms is not None or self.until_ms is not None:
+            return None
+        if not self._link.update(Page(url, None, headers, [], None)):
+            return None
+        upcoming = self._link.next_url()
+        return None if upcoming in self._urls else upcoming
 
     def advance(self, page: Page) -> bool:
         """Move to the page after ``page``; False when the walk is over.

@@ -6,6 +6,7 @@ never by the transport, so the key is never forwarded to another host.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,9 +84,15 @@ class Requester:
     def limiter(self) -> RateLimiter:
         return self.policy.limiter
 
-    async def get(self, url: str) -> tuple[Any, httpx.Headers]:
-        """The decoded JSON body and the headers of ``GET url``, retried by the policy."""
-        return await self.policy.run(lambda: self._attempt(url), self.stats)
+    async def get(
+        self, url: str, on_headers: Callable[[httpx.Headers], None] | None = None
+    ) -> tuple[Any, httpx.Headers]:
+        """The decoded JSON body and the headers of ``GET url``, retried by the policy.
+
+        ``on_headers`` is called with the headers of a 200 answer before its body is
+        decoded (the listing starts its next request from a ``Link`` header then).
+        """
+        return await self.policy.run(lambda: self._attempt(url, on_headers), self.stats)
 
     async def aclose(self) -> None:
         """Close the connection pool (a transport passed in stays the caller's)."""
@@ -93,13 +100,17 @@ class Requester:
             await self._transport.aclose()
             self._transport = None
 
-    async def _attempt(self, url: str) -> tuple[Any, httpx.Headers]:
+    async def _attempt(
+        self, url: str, on_headers: Callable[[httpx.Headers], None] | None
+    ) -> tuple[Any, httpx.Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
         response, body, url = await self._follow(url)
         if response.status_code == 429:
             self.stats.rate_limited += 1
         if response.status_code != 200:
             raise error_from_response(response, body, "GET", url)
+        if on_headers is not None:
+            on_headers(response.headers)
         try:
             payload = loads(body)
         except UnreadableBody as exc:

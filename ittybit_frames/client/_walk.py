@@ -1,10 +1,12 @@
 """The walk of the job listing, pipelined: the next page is on its way while this one is used.
 
-A walk is a round trip per page; the consumer's work on a page (converting, writing)
-would add to each one. So as soon as a page is read and the next URL known, the request
-for the next page starts in a task, and only then is the page handed over: a full walk
-approaches one page per round trip (BENCHMARKS.md). :class:`JobPager` decides where to
-go and ends the walk when the server loops.
+A walk is a round trip per page; decoding a page and the consumer's work on it
+(converting, writing) would add to each one. So the request for the next page starts as
+soon as its URL is known: from the ``Link`` header, before this page's body is even
+decoded; else (a cursor from the body) once the page is read, before it is handed over.
+A full walk thus approaches one page per round trip (BENCHMARKS.md), at most two pages
+ahead of the consumer. :class:`JobPager` decides where to go and ends the walk when the
+server loops; a page started early on a header's word is dropped if the body disagrees.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from ittybit_frames.errors import PaginationError
 __all__ = ["walk_pages"]
 
 Jobs = list[dict[str, Any]]
-Get = Callable[[str], Awaitable[tuple[Any, httpx.Headers]]]
+OnHeaders = Callable[[httpx.Headers], None]
+Get = Callable[[str, OnHeaders | None], Awaitable[tuple[Any, httpx.Headers]]]
 Complete = Callable[[Jobs], Awaitable[Jobs]]
 
 
@@ -35,7 +38,8 @@ async def walk_pages(
     Parameters
     ----------
     get : async callable
-        ``get(url)`` is the decoded body and the headers of ``GET url``.
+        ``get(url, on_headers)`` is the decoded body and the headers of ``GET url``;
+        it calls ``on_headers(headers)`` before decoding the body.
     complete : async callable
         Given the jobs of a page, returns them with their tasks (fetched when missing).
     pager : JobPager
@@ -46,15 +50,36 @@ async def walk_pages(
         Progress bar on stderr (None: only in a terminal or notebook).
     """
 
+    early: tuple[str, asyncio.Future[tuple[Page, Jobs]]] | None = None
+
+    def start_early(url: str) -> OnHeaders:
+        def on_headers(headers: httpx.Headers) -> None:
+            nonlocal early
+            upcoming = pager.peek(url, headers) if early is None else None
+            if upcoming is not None:
+                early = (upcoming, asyncio.ensure_future(read(upcoming)))
+
+        return on_headers
+
+    def reading(url: str) -> asyncio.Future[tuple[Page, Jobs]]:
+        nonlocal early
+        started, early = early, None
+        if started is not None and started[0] == url:
+            return started[1]
+        if started is not None:
+            started[1].cancel()  # the body named another next page than the header
+            started[1].add_done_callback(_settle)
+        return asyncio.ensure_future(read(url))
+
     async def read(url: str) -> tuple[Page, Jobs]:
         with clock.running():
-            payload, headers = await get(url)
+            payload, headers = await get(url, start_early(url))
             items, has_more = read_page(payload, headers)
             new = await complete(pager.fresh(url, items))
         return Page(url, payload, headers, items, has_more), new
 
     bar = progress_bar(progress, None, "listing jobs")
-    ahead: asyncio.Future[tuple[Page, Jobs]] | None = asyncio.ensure_future(read(pager.url))
+    ahead: asyncio.Future[tuple[Page, Jobs]] | None = reading(pager.url)
     try:
         while ahead is not None:
             page, new = await ahead
@@ -64,7 +89,7 @@ async def walk_pages(
             if page.items and not past:
                 try:
                     if pager.advance(page):
-                        ahead = asyncio.ensure_future(read(pager.url))
+                        ahead = reading(pager.url)
                 except PaginationError as exc:
                     stuck = exc  # hand over this page's jobs first
             if kept:
@@ -74,6 +99,13 @@ async def walk_pages(
                 raise stuck
     finally:
         bar.close()
-        if ahead is not None:
-            ahead.cancel()
-            await asyncio.gather(ahead, return_exceptions=True)
+        pending = [f for f in (ahead, early[1] if early else None) if f is not None]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[Any]) -> None:
+    """Retrieve a dropped page's outcome, so asyncio has no "never retrieved" to log."""
+    if not future.cancelled():
+        future.exception()
