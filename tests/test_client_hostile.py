@@ -469,3 +469,43 @@ def test_page_numbered_simulator_matches_the_cursor_one() -> None:
         with serve(history, paging=paging) as api, fast_client(api) as client:
             walks[paging] = [j["id"] for j in client.iter_jobs(kind="video", page_size=40)]
     assert walks["pages"] == walks["cursor"] and len(walks["pages"]) > 40
+
+
+def test_a_next_link_cycle_stops_once_every_page_was_read() -> None:
+    # Two pages of different jobs whose links point at each other: the URL check ends it.
+    def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
+        page = int(query.get("page", "1"))
+        other = 2 if page == 1 else 1
+        link = f'</jobs?page={other}&limit=100>; rel="next"'
+        return 200, {"Link": link}, _array(NEWEST_FIRST[(page - 1) * 100 : page * 100])
+
+    got: list[str] = []
+    with (
+        Hostile(route) as server,
+        server.client() as client,
+        pytest.raises(PaginationError) as info,
+    ):
+        got.extend(j["id"] for j in client.iter_jobs(page_size=100))
+    assert got == [j["id"] for j in NEWEST_FIRST[:200]]
+    assert len(server.requests) <= 3
+    assert "repeats" in str(info.value)
+
+
+def test_invalid_utf8_is_bad_payload_but_a_cut_body_is_retried() -> None:
+    good = NEWEST_FIRST[0]["id"]
+
+    def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
+        if path == "/jobs/latin1":
+            return 200, {}, b'{"id":"latin1","name":"caf\xe9"}'
+        if path == "/jobs/cut":  # a body cut inside a two-byte character
+            return 200, {}, b'{"id":"cut","name":"caf\xc3'
+        return _job_route(path) or (404, {}, b"{}")
+
+    with Hostile(route) as server, server.client(max_attempts=3) as client:
+        result = client.fetch_jobs(["latin1", "cut", good])
+    rows = result.failures.set_index("job_id")
+    assert [j["id"] for j in result.jobs] == [good]
+    assert rows.loc["latin1", "kind"] == "bad_payload"
+    assert server.paths("/jobs/latin1") == ["/jobs/latin1"]
+    assert rows.loc["cut", "kind"] == "NetworkError"
+    assert len(server.paths("/jobs/cut")) == 3
