@@ -287,6 +287,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         faults=faults,
         rate_limit=args.rate_limit,
         envelope=args.envelope,
+        paging=args.paging,
         advance_every=args.advance_every,
         record=False,
     ).start()
@@ -394,6 +395,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--retry-after-form", choices=("seconds", "date", "mixed"), default="seconds")
     sim.add_argument("--rate-limit", type=float, default=None, help="server-side requests/s")
     sim.add_argument("--envelope", action="store_true", help='answer lists as {"data": [...]}')
+    sim.add_argument(
+        "--paging", choices=("cursor", "pages"), default="cursor", help="listing style"
+    )
     sim.add_argument("--advance-every", type=float, default=None, help="advance jobs every N s")
     sim.set_defaults(func=_cmd_simulate)
     return parser

@@ -13,6 +13,7 @@ Every error is an :class:`IttybitError`. The tree::
     └── APIError                                    the API answered with an error status
         ├── AuthenticationError                     401 / 403: the key is missing or wrong
         ├── NotFoundError                           404: no such job
+        ├── PaginationError                         the listing repeats itself: the walk stops
         ├── RateLimitError                          429: slow down (``retry_after`` seconds)
         └── ServerError                             408 and 5xx: the API is having trouble
 
@@ -33,6 +34,7 @@ __all__ = [
     "LakeLockedError",
     "NetworkError",
     "NotFoundError",
+    "PaginationError",
     "RateLimitError",
     "SchemaError",
     "ServerError",
@@ -131,6 +133,13 @@ class NotFoundError(APIError):
     """404: the job does not exist (or belongs to another project)."""
 
 
+class PaginationError(APIError):
+    """The job listing cannot be walked to its end: the server gave a next link or cursor
+    already followed, or a page holding only jobs already seen (it ignores the cursor,
+    or loops). The walk stops instead of running forever; the message says what the
+    server did."""
+
+
 class RateLimitError(APIError):
     """429: too many requests. ``retry_after`` is the server's requested wait, in seconds."""
 
@@ -140,4 +149,9 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """408 or 5xx: a transient failure on the API side."""
+    """408 or 5xx: a transient failure on the API side. ``retry_after`` is the server's
+    requested wait in seconds, if it sent ``Retry-After`` (503 often does)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after

@@ -2,12 +2,15 @@
 
 :class:`AsyncClient` owns the settings, the counters and the public calls; one request
 is :class:`~ittybit_frames.client._request.Requester`'s job (under the retry policy of
-:mod:`~ittybit_frames.client._retry`), walking the listing is the paginators' of
+:mod:`~ittybit_frames.client._retry`), walking the listing is
+:func:`~ittybit_frames.client._walk.walk_pages`' with the paginators of
 :mod:`~ittybit_frames.client._paging`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -15,20 +18,21 @@ from typing import Any, Literal
 
 import httpx
 
-from ittybit_frames.client._config import check_job_id, resolve_base_url, resolve_key
+from ittybit_frames.client._config import (
+    check_job_id,
+    clean_job_id,
+    resolve_api_version,
+    resolve_base_url,
+    resolve_key,
+)
 from ittybit_frames.client._decode import job_object
-from ittybit_frames.client._paging import JobPager, JobQuery, Page, read_page
+from ittybit_frames.client._paging import JobPager, JobQuery
 from ittybit_frames.client._request import Requester
 from ittybit_frames.client._results import ClientStats, FetchResult, Stopwatch
-from ittybit_frames.client._retry import RateLimiter, RetryPolicy
+from ittybit_frames.client._retry import RateLimiter, RetryPolicy, Sleep
 from ittybit_frames.client._runtime import for_each, progress_bar
-from ittybit_frames.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    InvalidJobIdError,
-    NetworkError,
-)
+from ittybit_frames.client._walk import walk_pages
+from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
 from ittybit_frames.schema import failures_frame
 
 __all__ = ["AsyncClient"]
@@ -48,10 +52,9 @@ class AsyncClient:
         is accepted only for loopback addresses.
     timeout : float, default 30
         Seconds for one request, connection included.
-    max_attempts : int, default 8
-        Attempts per request, the first included.
-    max_retry_time : float, default 300
-        Upper bound, in seconds, on the time one request may spend retrying.
+    max_attempts, max_retry_time : int, float
+        Per request: attempts, the first included (default 8), and the most seconds
+        spent retrying (default 300).
     backoff_initial, backoff_max : float
         Jittered exponential backoff between attempts: first wait, longest wait (s).
     max_retry_after : float, default 60
@@ -64,11 +67,15 @@ class AsyncClient:
         Progress bar on stderr. Default: only in a terminal or notebook.
     transport : httpx.AsyncBaseTransport, optional
         Replace the network layer (tests, proxies). Default: :class:`AiohttpTransport`.
+    api_version : str, optional
+        Sent as ``Accept-Version``. Default: ``ITTYBIT_API_VERSION``, else none.
+    sleep : async callable, optional
+        Waits a server's ``Retry-After``; default :func:`asyncio.sleep` (tests pass a fake).
 
     Raises
     ------
     ConfigurationError
-        No API key, or an unsafe or malformed base URL.
+        No API key, or an unsafe or malformed base URL (scheme, host, port).
     """
 
     def __init__(
@@ -86,26 +93,17 @@ class AsyncClient:
         rate_limit: float | None = None,
         progress: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_version: str | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        if max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
-        if timeout <= 0:
-            raise ConfigurationError("timeout must be positive")
+        _check_numbers(concurrency=concurrency, max_attempts=max_attempts, timeout=timeout)
         self._key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url)
         self.concurrency = concurrency
         self.progress = progress
         self._stats = ClientStats()
-        policy = RetryPolicy(
-            RateLimiter(rate_limit),
-            max_attempts=max_attempts,
-            max_retry_time=max_retry_time,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-        )
+        retry = (max_attempts, max_retry_time, backoff_initial, backoff_max, max_retry_after)
+        policy = _policy(RateLimiter(rate_limit), retry, sleep or asyncio.sleep)
         self._http = Requester(
             self.base_url,
             self._key,
@@ -114,6 +112,7 @@ class AsyncClient:
             timeout=timeout,
             pool_size=concurrency * 2,
             transport=transport,
+            api_version=resolve_api_version(api_version),
         )
         self._clock = Stopwatch(self._stats)
 
@@ -145,9 +144,11 @@ class AsyncClient:
         NotFoundError, AuthenticationError, APIError, NetworkError
             After retries where retrying makes sense.
         """
+        job_id = check_job_id(clean_job_id(job_id))
+        url = f"{self.base_url}/jobs/{job_id}"
         with self._clock.running():
-            payload, _ = await self._http.get(f"{self.base_url}/jobs/{check_job_id(job_id)}")
-        return job_object(payload, job_id, f"{self.base_url}/jobs/{job_id}")
+            payload, _ = await self._http.get(url)
+        return job_object(payload, job_id, url)
 
     async def fetch_jobs(
         self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
@@ -157,7 +158,8 @@ class AsyncClient:
         Parameters
         ----------
         ids : iterable of str
-            Job IDs; repeats are fetched once.
+            Job IDs; repeats are fetched once. Whitespace and a BOM around an ID are
+            dropped, blank IDs skipped, numbers taken as strings.
         errors : {"collect", "raise"}
             ``collect`` records per-ID failures (not found, invalid ID, retries used up)
             in ``FetchResult.failures`` and goes on; ``raise`` raises the first.
@@ -169,21 +171,14 @@ class AsyncClient:
         """
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
-        unique = list(dict.fromkeys(ids))
-        bar = progress_bar(self.progress, len(unique), "fetching jobs")
-        try:
-            with self._clock.running():
-                found, failed = await _fetch_each(
-                    self.get_job, unique, errors=errors, concurrency=self.concurrency, bar=bar
-                )
-        finally:
-            bar.close()
-        jobs = [found[j] for j in unique if j in found]
-        if failed:
-            logger.warning("%d of %d jobs could not be fetched", len(failed), len(unique))
-        return FetchResult(jobs, failures_frame(failed), self.stats)
+        unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+        with self._clock.running():
+            found, failed = await _fetch_each(
+                self.get_job, unique, errors, self.concurrency, self.progress
+            )
+        return _result(unique, found, failed, self.stats)
 
-    async def iter_pages(
+    def iter_pages(
         self,
         *,
         kind: str | None = None,
@@ -194,13 +189,8 @@ class AsyncClient:
         page_size: int = 100,
         after: str | None = None,
     ) -> AsyncGenerator[list[dict[str, Any]], None]:
-        """Like :meth:`iter_jobs`, one list per page of the listing.
-
-        ``after`` resumes a walk after that job ID (the API's cursor).
-        """
-        query = JobQuery(kind, status, since, until, order, page_size, after)
-        async for page in self._pages(query):
-            yield page
+        """Like :meth:`iter_jobs` (see there), one list per page of the listing."""
+        return self._pages(JobQuery(kind, status, since, until, order, page_size, after))
 
     async def iter_jobs(
         self,
@@ -232,58 +222,88 @@ class AsyncClient:
         Yields
         ------
         dict
-            Jobs with their tasks (fetched by ID when the listing leaves them out).
+            Jobs with their tasks (fetched by ID when the listing leaves them out),
+            each once, even when the listing moves under the walk.
+
+        Raises
+        ------
+        PaginationError
+            The server repeats a page or a next link: the walk would never end.
         """
         query = JobQuery(kind, status, since, until, order, page_size, after)
         async for page in self._pages(query):
             for job in page:
                 yield job
 
-    async def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
+    def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The one walk of the listing, for every listing call of both clients."""
+        complete = functools.partial(_complete, self.fetch_jobs)
         pager = JobPager(self.base_url, query)
-        bar = progress_bar(self.progress, None, "listing jobs")
-        try:
-            while True:
-                with self._clock.running():
-                    payload, headers = await self._http.get(pager.url)
-                    items, has_more = read_page(payload, headers)
-                    items = await _complete(self.fetch_jobs, items)
-                kept, stop = pager.window(items)
-                if kept:
-                    bar.update(len(kept))
-                    yield kept
-                if stop or not items:
-                    return
-                if not pager.advance(Page(pager.url, payload, headers, items, has_more)):
-                    return
-        finally:
-            bar.close()
+        return walk_pages(self._http.get, complete, pager, self._clock, progress=self.progress)
+
+
+def _policy(
+    limiter: RateLimiter, retry: tuple[int, float, float, float, float], sleep: Sleep
+) -> RetryPolicy:
+    attempts, retry_time, initial, longest, retry_after = retry
+    return RetryPolicy(
+        limiter,
+        max_attempts=attempts,
+        max_retry_time=retry_time,
+        backoff_initial=initial,
+        backoff_max=longest,
+        max_retry_after=retry_after,
+        sleep=sleep,
+    )
+
+
+def _check_numbers(*, concurrency: int, max_attempts: int, timeout: float) -> None:
+    if concurrency < 1:
+        raise ConfigurationError("concurrency must be at least 1")
+    if max_attempts < 1:
+        raise ConfigurationError("max_attempts must be at least 1")
+    if timeout <= 0:
+        raise ConfigurationError("timeout must be positive")
+
+
+def _result(
+    ids: list[str],
+    found: dict[str, dict[str, Any]],
+    failed: list[dict[str, Any]],
+    stats: ClientStats,
+) -> FetchResult:
+    if failed:
+        logger.warning("%d of %d jobs could not be fetched", len(failed), len(ids))
+    return FetchResult([found[j] for j in ids if j in found], failures_frame(failed), stats)
 
 
 async def _fetch_each(
     get_job: Callable[[str], Awaitable[dict[str, Any]]],
     ids: list[str],
-    *,
     errors: Literal["collect", "raise"],
     concurrency: int,
-    bar: Any,
+    progress: bool | None,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Jobs found by ID, and a failure row per ID that could not be fetched."""
     found: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
+    bar = progress_bar(progress, len(ids), "fetching jobs")
 
     async def fetch_one(jid: str) -> None:
         try:
             found[jid] = await get_job(jid)
         except AuthenticationError:
             raise
-        except (APIError, NetworkError, InvalidJobIdError) as exc:
+        except IttybitError as exc:
             if errors == "raise":
                 raise
             failed.append(_failure_row(jid, exc))
         bar.update(1)
 
-    await for_each(ids, fetch_one, concurrency)
+    try:
+        await for_each(ids, fetch_one, concurrency)
+    finally:
+        bar.close()
     return found, failed
 
 

@@ -1,4 +1,4 @@
-"""Client settings checked once: the API key, the base URL and job IDs."""
+"""Client settings checked once: the API key, the base URL, the API version and job IDs."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ from urllib.parse import urlsplit
 
 from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 
-__all__ = ["DEFAULT_BASE_URL", "Secret", "check_job_id", "resolve_base_url", "resolve_key"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Secret",
+    "check_job_id",
+    "clean_job_id",
+    "resolve_api_version",
+    "resolve_base_url",
+    "resolve_key",
+]
 
 DEFAULT_BASE_URL = "https://api.ittybit.com"
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # used with fullmatch: `$` would allow a "\n"
+#: Stripped from both ends of an ID: whitespace, and the BOM a file saved on Windows begins with.
+_STRIP = " \t\r\n\v\f\ufeff"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -45,8 +55,17 @@ def _is_loopback(host: str) -> bool:
 
 def resolve_base_url(base_url: str | None) -> str:
     """``base_url``, else ``ITTYBIT_BASE_URL``, else the public API; checked for safety."""
-    url = (base_url or os.environ.get("ITTYBIT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    parts = urlsplit(url)
+    url = (base_url or os.environ.get("ITTYBIT_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of 0-65535 or not a number
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"base URL {url!r} cannot be parsed ({exc}); pass base_url= or set "
+            "ITTYBIT_BASE_URL to something like https://api.ittybit.com"
+        ) from exc
+    if parts.port == 0:
+        raise ConfigurationError(f"base URL {url!r} has port 0, which cannot be connected to")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"base URL {url!r} is not an http(s) URL; pass base_url= or set "
@@ -75,6 +94,32 @@ def resolve_key(api_key: str | None) -> Secret:
     return Secret(key.strip())
 
 
+def resolve_api_version(api_version: str | None) -> str | None:
+    """``api_version``, else ``ITTYBIT_API_VERSION``, else None (the server's default)."""
+    version = api_version if api_version is not None else os.environ.get("ITTYBIT_API_VERSION")
+    if version is None or not version.strip():
+        return None
+    if not re.fullmatch(r"[\x21-\x7e]{1,64}", version.strip()):
+        raise ConfigurationError(
+            f"API version {version[:70]!r} is not a header-safe token (like 2025-08-20); "
+            "check api_version= or ITTYBIT_API_VERSION"
+        )
+    return version.strip()
+
+
+def clean_job_id(job_id: Any) -> Any:
+    """A job ID as it should be requested: numbers as strings, whitespace and BOM stripped.
+
+    Anything else (None, lists...) is returned as it came, for :func:`check_job_id` to
+    refuse with a clear message.
+    """
+    if isinstance(job_id, int) and not isinstance(job_id, bool):
+        return str(job_id)
+    if isinstance(job_id, str):
+        return job_id.strip(_STRIP)
+    return job_id
+
+
 def check_job_id(job_id: Any) -> str:
     """Return ``job_id`` if it is safe to put in a URL path, else raise InvalidJobIdError.
 
@@ -82,7 +127,7 @@ def check_job_id(job_id: Any) -> str:
     letters, digits, ``_`` and ``-``. Anything else (``/``, ``..``, ``?``, ``#``, spaces)
     could change which resource a request reaches, so it is refused.
     """
-    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         shown = repr(job_id)[:60]
         raise InvalidJobIdError(
             f"invalid job ID {shown}: IDs contain only letters, digits, '_' and '-'"

@@ -2,14 +2,21 @@
 
 Each paginator is a tiny state machine in the manner of dlt's: it reads an answer
 (``update``), then says whether there is a next page (``has_next``) and where
-(``next_url``). The API has answered in three styles over its versions, sometimes
+(``next_url``). The API has answered in four styles over its versions, sometimes
 more than one at once; :class:`JobPager` asks the most explicit first:
 
 1. :class:`LinkPaginator`: a ``rel="next"`` URL (``Link`` header, or ``links.next``
-   in the body), followed only on the API's own host;
-2. :class:`EnvelopePaginator`: ``{"data": [...], "has_more": ...}`` (or a ``Has-More``
+   in the body), relative ones resolved against the request, followed only on the
+   API's own host;
+2. :class:`PageNumberPaginator`: ``{"meta": {"page": 2, "pages": 5}, "data": [...]}``
+   (the 2024-25 versions and the official SDKs): ``page=N+1`` until the last;
+3. :class:`EnvelopePaginator`: ``{"data": [...], "has_more": ...}`` (or a ``Has-More``
    header) says whether to go on; the cursor moves;
-3. :class:`CursorPaginator`: ``after=<id of the last job>`` until a short page.
+4. :class:`CursorPaginator`: ``after=<id of the last job>`` until a short page.
+
+Whatever the style, :class:`JobPager` ends every walk: a next URL already followed, or
+a page with no job not seen before, is a :class:`~ittybit_frames.errors.PaginationError`;
+a job seen on an earlier page (it moved while the walk went on) is passed over.
 """
 
 from __future__ import annotations
@@ -17,12 +24,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from ittybit_frames.client._config import check_job_id
-from ittybit_frames.errors import APIError, ConfigurationError
+from ittybit_frames.client._config import check_job_id, clean_job_id
+from ittybit_frames.errors import APIError, ConfigurationError, PaginationError
 from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "JobPager",
     "LinkPaginator",
     "Page",
+    "PageNumberPaginator",
     "read_page",
     "window",
 ]
@@ -65,7 +73,11 @@ def read_page(payload: Any, headers: httpx.Headers) -> tuple[list[dict[str, Any]
             status_code=200,
             kind="bad_payload",
         )
-    return [j for j in payload if isinstance(j, dict)], has_more
+    items = [j for j in payload if isinstance(j, dict)]
+    for job in items:
+        if "id" in job:  # numeric IDs become strings; stray whitespace is dropped
+            job["id"] = clean_job_id(job["id"])
+    return items, has_more
 
 
 class Paginator(Protocol):
@@ -104,9 +116,17 @@ class LinkPaginator:
 
     def update(self, page: Page) -> bool:
         link = _next_link(page.headers, page.payload)
-        if link and urlsplit(link)[:2] != self._origin:
-            logger.warning("ignoring a pagination link to another host; using a cursor")
-            link = None
+        if link:
+            try:  # a relative link ("/jobs?page=2") is relative to the page's own URL
+                link = urljoin(page.url, link)
+                origin = urlsplit(link)[:2]
+            except ValueError:
+                logger.warning("ignoring an unparsable pagination link")
+                link = None
+            else:
+                if origin != self._origin:
+                    logger.warning("ignoring a pagination link to another host")
+                    link = None
         self._next = link
         return link is not None
 
@@ -117,6 +137,47 @@ class LinkPaginator:
     def next_url(self) -> str:
         assert self._next is not None, "next_url() without a next page"
         return self._next
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class PageNumberPaginator:
+    """Asks for ``page=N+1`` while the answer's ``meta`` says there are more pages."""
+
+    def __init__(self) -> None:
+        self._url = ""
+        self._page: int | None = None
+        self._more = False
+
+    def update(self, page: Page) -> bool:
+        meta = page.payload.get("meta") if isinstance(page.payload, dict) else None
+        number = _int(meta.get("page")) if isinstance(meta, dict) else None
+        if meta is None or number is None:
+            return False
+        pages, total, limit = (
+            _int(meta.get("pages")),
+            _int(meta.get("total")),
+            _int(meta.get("limit")),
+        )
+        if pages is None and total is not None and limit:
+            pages = -(-total // limit)
+        if pages is None:
+            return False
+        self._url, self._page, self._more = page.url, number, number < pages
+        return True
+
+    @property
+    def has_next(self) -> bool:
+        return self._more
+
+    def next_url(self) -> str:
+        assert self._page is not None, "next_url() before update()"
+        parts = urlsplit(self._url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("page", "after")]
+        query.append(("page", str(self._page + 1)))
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class CursorPaginator:
@@ -191,7 +252,7 @@ class JobQuery:
 
 
 class JobPager:
-    """Where the walk of the listing is: the URL to get now, and how to go on."""
+    """Where the walk of the listing is: the URL to get now, how to go on, what was seen."""
 
     def __init__(self, base_url: str, query: JobQuery) -> None:
         self.since_ms, self.until_ms = parse_when(query.since), parse_when(query.until)
@@ -199,25 +260,93 @@ class JobPager:
         params = query.params()
         first = {**params, "after": check_job_id(query.after)} if query.after else params
         self.url = f"{base_url}/jobs?{urlencode(first)}"
+        self._link = LinkPaginator(base_url)
         self._styles: tuple[Paginator, ...] = (
-            LinkPaginator(base_url),
+            self._link,
+            PageNumberPaginator(),
             EnvelopePaginator(base_url, params, query.page_size),
             CursorPaginator(base_url, params, query.page_size),
         )
+        self._urls = {self.url}
+        self._ids: set[str] = set()
+        self.pages = 0
+
+    def fresh(self, url: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The jobs of the page read from ``url`` not seen on an earlier page.
+
+        Raises
+        ------
+        PaginationError
+            The page has jobs, all of them seen before: the server repeats a page.
+        """
+        self.pages += 1
+        new = []
+        for job in items:
+            jid = job.get("id")
+            if not isinstance(jid, str):
+                new.append(job)  # cannot tell it apart: keep it rather than lose it
+            elif jid not in self._ids:
+                self._ids.add(jid)
+                new.append(job)
+        if items and not new:
+            raise _stuck(
+                f"page {self.pages} of the job listing holds only jobs already seen: the "
+                "server repeats a page (it ignores the cursor, or its next link loops)",
+                url,
+            )
+        return new
+
+    def peek(self, url: str, headers: httpx.Headers) -> str | None:
+        """The next page's URL when the headers of the page from ``url`` give it (a
+        ``Link`` header, which :meth:`advance` will follow too), else None.
+
+        None too under a time window: the walk may end on this page's jobs, and a
+        request started on the header's word would be wasted.
+        """
+        if self.since_ms is not None or self.until_ms is not None:
+            return None
+        if not self._link.update(Page(url, None, headers, [], None)):
+            return None
+        upcoming = self._link.next_url()
+        return None if upcoming in self._urls else upcoming
 
     def advance(self, page: Page) -> bool:
-        """Move to the page after ``page``; False when the walk is over."""
+        """Move to the page after ``page``; False when the walk is over.
+
+        Raises
+        ------
+        PaginationError
+            The next URL (link, page number or cursor) was followed before.
+        """
         for style in self._styles:
             if style.update(page):
                 if not style.has_next:
                     return False
-                self.url = style.next_url()
+                url = style.next_url()
+                if url in self._urls:
+                    raise _stuck(
+                        f"the server's next page after page {self.pages} repeats a page "
+                        f"already read ({type(style).__name__}): the walk would never end",
+                        url,
+                    )
+                self._urls.add(url)
+                self.url = url
                 return True
         return False  # pragma: no cover - the cursor always decides
 
     def window(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
         """Keep the jobs of a page inside [since, until); say whether the walk is past it."""
         return window(items, self.since_ms, self.until_ms, self.order)
+
+
+def _stuck(message: str, url: str) -> PaginationError:
+    return PaginationError(
+        f"{message}; stopped [GET {url}]",
+        status_code=200,
+        kind="pagination",
+        method="GET",
+        url=url,
+    )
 
 
 def window(

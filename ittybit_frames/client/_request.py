@@ -6,17 +6,18 @@ never by the transport, so the key is never forwarded to another host.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from ittybit_frames.client._config import Secret
-from ittybit_frames.client._decode import error_from_response, loads
+from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.client._transport import AiohttpTransport
-from ittybit_frames.errors import NetworkError
+from ittybit_frames.errors import APIError, ConfigurationError, NetworkError
 
 __all__ = ["Requester"]
 
@@ -44,6 +45,8 @@ class Requester:
         The network layer; default :class:`AiohttpTransport`, opened on first use.
     max_redirects : int
         Redirects followed per attempt.
+    api_version : str, optional
+        Sent as ``Accept-Version`` (the header the official SDKs send); none by default.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Requester:
         pool_size: int,
         transport: httpx.AsyncBaseTransport | None = None,
         max_redirects: int = 5,
+        api_version: str | None = None,
     ) -> None:
         self.origin = urlsplit(base_url)[:2]
         self.policy = policy
@@ -73,14 +77,22 @@ class Requester:
                 "User-Agent": "ittybit-frames",
             }
         )
+        if api_version:
+            self._headers["Accept-Version"] = api_version
 
     @property
     def limiter(self) -> RateLimiter:
         return self.policy.limiter
 
-    async def get(self, url: str) -> tuple[Any, httpx.Headers]:
-        """The decoded JSON body and the headers of ``GET url``, retried by the policy."""
-        return await self.policy.run(lambda: self._attempt(url), self.stats)
+    async def get(
+        self, url: str, on_headers: Callable[[httpx.Headers], None] | None = None
+    ) -> tuple[Any, httpx.Headers]:
+        """The decoded JSON body and the headers of ``GET url``, retried by the policy.
+
+        ``on_headers`` is called with the headers of a 200 answer before its body is
+        decoded (the listing starts its next request from a ``Link`` header then).
+        """
+        return await self.policy.run(lambda: self._attempt(url, on_headers), self.stats)
 
     async def aclose(self) -> None:
         """Close the connection pool (a transport passed in stays the caller's)."""
@@ -88,15 +100,28 @@ class Requester:
             await self._transport.aclose()
             self._transport = None
 
-    async def _attempt(self, url: str) -> tuple[Any, httpx.Headers]:
+    async def _attempt(
+        self, url: str, on_headers: Callable[[httpx.Headers], None] | None
+    ) -> tuple[Any, httpx.Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
         response, body, url = await self._follow(url)
         if response.status_code == 429:
             self.stats.rate_limited += 1
         if response.status_code != 200:
             raise error_from_response(response, body, "GET", url)
+        if on_headers is not None:
+            on_headers(response.headers)
         try:
             payload = loads(body)
+        except UnreadableBody as exc:
+            # No retry can help: the answer is a failure of its own, not a network one.
+            raise APIError(
+                f"unreadable answer: {exc} [GET {url}]",
+                status_code=200,
+                kind="bad_payload",
+                method="GET",
+                url=url,
+            ) from exc
         except ValueError as exc:
             raise NetworkError(
                 f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
@@ -111,7 +136,16 @@ class Requester:
             response, body = await self._send(url, headers)
             if response.status_code not in _REDIRECTS or "location" not in response.headers:
                 break
-            target = str(httpx.URL(url).join(response.headers["location"]))
+            try:
+                target = str(httpx.URL(url).join(response.headers["location"]))
+            except httpx.InvalidURL as exc:
+                raise APIError(
+                    f"the server redirected to an invalid URL [GET {url}]",
+                    status_code=response.status_code,
+                    kind="bad_redirect",
+                    method="GET",
+                    url=url,
+                ) from exc
             if urlsplit(target)[:2] != self.origin:
                 # Never forward the key to another host.
                 headers = headers.copy()
@@ -122,7 +156,10 @@ class Requester:
     async def _send(self, url: str, headers: httpx.Headers) -> tuple[httpx.Response, bytes]:
         if self._transport is None:
             self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
-        request = httpx.Request("GET", url, headers=headers)
+        try:
+            request = httpx.Request("GET", url, headers=headers)
+        except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
+            raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc
         self.stats.requests += 1
         response: httpx.Response | None = None
         try:

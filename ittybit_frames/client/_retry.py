@@ -3,8 +3,9 @@
 :class:`RetryPolicy` runs every attempt of a request, the first included, through one
 :func:`stamina.retry_context`: jittered exponential backoff capped by attempts and by
 total time, with a predicate that says what is retryable and returns the exact wait when
-the server sent ``Retry-After``. :class:`RateLimiter` spaces request starts on the
-client's side and slows down after a 429.
+the server sent ``Retry-After`` (on a 429, a 503 or any other retried status; that wait
+is slept through the policy's ``sleep``, which tests replace). :class:`RateLimiter`
+spaces request starts on the client's side and slows down after a 429.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ittybit_frames.errors import ConfigurationError, NetworkError, RateLimitErr
 __all__ = ["RateLimiter", "RetryPolicy", "is_server_error", "retry_after_seconds"]
 
 _T = TypeVar("_T")
+Sleep = Callable[[float], Awaitable[None]]
 #: Statuses worth another try besides the whole 5xx range (408: the server timed out).
 RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
 
@@ -132,6 +134,8 @@ class RetryPolicy:
         ``backoff_initial`` of jitter, doubling up to ``backoff_max``.
     max_retry_after : float
         Longest ``Retry-After`` honoured, in seconds.
+    sleep : async callable, default :func:`asyncio.sleep`
+        Waits a server's ``Retry-After`` before the next attempt (tests pass a fake clock).
     """
 
     def __init__(
@@ -143,8 +147,10 @@ class RetryPolicy:
         backoff_initial: float,
         backoff_max: float,
         max_retry_after: float,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.limiter = limiter
+        self.sleep = sleep
         self.max_attempts = max_attempts
         self.max_retry_time = max_retry_time
         self.backoff_initial = backoff_initial
@@ -152,11 +158,21 @@ class RetryPolicy:
         self.max_retry_after = max_retry_after
         _quiet_stamina()
 
-    def _stamina(self) -> AsyncIterable[Any]:
+    def _stamina(self, waits: list[float]) -> AsyncIterable[Any]:
         import stamina  # noqa: PLC0415
 
+        def judge(exc: Exception) -> bool | float:
+            verdict = self.decide(exc)
+            if isinstance(verdict, bool):
+                return verdict
+            # The server named its wait: sleep it through self.sleep before the next
+            # attempt (stamina still counts it against its time cap), and tell stamina
+            # to add nothing of its own.
+            waits.append(verdict)
+            return 0.0
+
         return stamina.retry_context(
-            on=self.decide,
+            on=judge,
             attempts=self.max_attempts,
             timeout=self.max_retry_time,
             wait_initial=self.backoff_initial,
@@ -165,7 +181,8 @@ class RetryPolicy:
         )
 
     def decide(self, exc: Exception) -> bool | float:
-        """Whether ``exc`` is worth another attempt; for a 429, the seconds to wait."""
+        """Whether ``exc`` is worth another attempt; the seconds to wait when the server
+        said (``Retry-After``, capped at ``max_retry_after``) or for any 429."""
         if isinstance(exc, RateLimitError):
             wait = exc.retry_after
             if wait is None:
@@ -173,6 +190,8 @@ class RetryPolicy:
             wait = min(wait, self.max_retry_after)
             self.limiter.penalize(wait)
             return float(wait)
+        if isinstance(exc, ServerError) and exc.retry_after is not None:
+            return float(min(exc.retry_after, self.max_retry_after))
         return isinstance(exc, ServerError | NetworkError)
 
     async def run(self, attempt: Callable[[], Awaitable[_T]], stats: ClientStats) -> _T:
@@ -195,11 +214,14 @@ class RetryPolicy:
             # requests succeed at once: so it is built only after a failure, and that
             # failure is replayed to it as its attempt 1. stamina thus judges every
             # attempt, counts it against both caps, and picks every wait (BENCHMARKS.md).
-            async for trial in self._stamina():
+            waits: list[float] = []
+            async for trial in self._stamina(waits):
                 with trial:
                     if trial.num == 1:
                         raise first
                     stats.retries += 1
+                    if waits:
+                        await self.sleep(waits.pop())
                     t = time.monotonic()
                     try:
                         return await attempt()

@@ -18,10 +18,10 @@ class LoopThread:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
+        self.thread = threading.Thread(
             target=self._loop.run_forever, name="ittybit-client", daemon=True
         )
-        self._thread.start()
+        self.thread.start()
 
     def run(self, coro: Awaitable[_T]) -> _T:
         """Run ``coro`` on the loop thread and wait for its result here."""
@@ -45,11 +45,15 @@ class LoopThread:
         result: _T = value
         return result
 
+    def call_soon(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Start ``make()`` on the loop without waiting for it (from any thread)."""
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(make()))
+
     def stop(self) -> None:
         """Stop the loop and its thread."""
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+            self.thread.join(10)
         if not self._loop.is_running():
             self._loop.close()
 

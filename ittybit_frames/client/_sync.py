@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
@@ -10,6 +12,7 @@ import httpx
 from ittybit_frames.client._async import AsyncClient
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
+from ittybit_frames.client._retry import Sleep
 from ittybit_frames.client._runtime import LoopThread
 
 __all__ = ["Client"]
@@ -22,6 +25,8 @@ class Client:
 
     Takes the same arguments as :class:`AsyncClient` (see there); works the same inside
     a running event loop (Jupyter), because the work runs on the client's own loop thread.
+    A client never closed (common in notebooks) releases its connections and thread when
+    it is garbage-collected, or at interpreter exit.
 
     Examples
     --------
@@ -47,6 +52,8 @@ class Client:
         rate_limit: float | None = None,
         progress: bool | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_version: str | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self._async = AsyncClient(
             api_key,
@@ -61,8 +68,11 @@ class Client:
             rate_limit=rate_limit,
             progress=progress,
             transport=transport,
+            api_version=api_version,
+            sleep=sleep,
         )
         self._runner: LoopThread | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncClient", "Client", 1)
@@ -70,6 +80,8 @@ class Client:
     def _run(self, make: Callable[[], Awaitable[_T]]) -> _T:
         if self._runner is None:
             self._runner = LoopThread()
+            # Holds the runner and the async client, never self: so self can be collected.
+            self._finalizer = weakref.finalize(self, _shut_down, self._runner, self._async)
         return self._runner.run(make())
 
     @property
@@ -136,13 +148,22 @@ class Client:
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
-        if self._runner is not None:
-            self._runner.run(self._async.aclose())
-            self._runner.stop()
-            self._runner = None
+        if self._finalizer is not None:
+            self._finalizer()  # runs once: here, or at collection, or at exit
+            self._finalizer = None
+        self._runner = None
 
     def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
+    """Close ``client``'s connections on ``runner``'s loop, then stop the loop."""
+    if threading.current_thread() is runner.thread:  # collected on the loop itself
+        runner.call_soon(client.aclose)
+        return
+    runner.run(client.aclose())
+    runner.stop()

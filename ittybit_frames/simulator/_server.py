@@ -60,6 +60,7 @@ class SimulatorAPI:
         api_key: str = DEFAULT_API_KEY,
         envelope: bool = False,
         list_tasks: bool = True,
+        paging: str = "cursor",
         latency: float = 0.0,
         jitter: float = 0.0,
         faults: Faults | None = None,
@@ -71,11 +72,14 @@ class SimulatorAPI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        if paging not in ("cursor", "pages"):
+            raise ValueError("paging must be 'cursor' or 'pages'")
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the simulator binds to loopback only (127.0.0.1, localhost, ::1)")
         self.api_key = api_key
         self.envelope = envelope
         self.list_tasks = list_tasks
+        self.paging = paging
         self.latency = latency
         self.jitter = jitter
         self.faults = faults or Faults()
@@ -222,7 +226,7 @@ class SimulatorAPI:
         if method != "GET":
             return error_answer(405, "method_not_allowed", f"{method} is not supported here.")
         if path in ("/jobs", "/jobs/"):
-            style = ListingStyle(self.url, self.envelope, self.list_tasks)
+            style = ListingStyle(self.url, self.envelope, self.list_tasks, self.paging)
             return list_page(self._state, query, style)
         if path.startswith("/jobs/") and path.count("/") == 2:
             jid = unquote(path[6:])
@@ -241,7 +245,8 @@ def serve(jobs: Iterable[dict[str, Any]], **options: Any) -> Iterator[SimulatorA
     jobs : iterable of dict
         Jobs to serve, e.g. from :func:`generate_history`.
     **options
-        See :class:`SimulatorAPI`: ``api_key``, ``envelope``, ``list_tasks``, ``latency``,
+        See :class:`SimulatorAPI`: ``api_key``, ``envelope``, ``list_tasks``, ``paging``
+        (``"cursor"`` or ``"pages"``, page-numbered as the 2024-25 API versions), ``latency``,
         ``jitter``, ``faults``, ``rate_limit``, ``advance_every``, ``seed``, ``record``,
         ``port``.
 

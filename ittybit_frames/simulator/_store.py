@@ -117,11 +117,15 @@ def _finish_tasks(tasks: list[dict[str, Any]], now: int, failed: bool) -> None:
 @dataclass(frozen=True)
 class ListingStyle:
     """How ``GET /jobs`` answers: the base URL for ``Link`` headers, a
-    ``{"data": [...], "has_more": ...}`` envelope or a bare array, tasks included or not."""
+    ``{"data": [...], "has_more": ...}`` envelope or a bare array, tasks included or not;
+    ``paging="pages"`` answers ``?page=N&limit=M`` as the 2024-25 API versions do, in a
+    ``{"meta": {...}, "data": [...], "links": {"next": "/jobs?page=2..."}}`` envelope with
+    a relative next link (``after`` is ignored then)."""
 
     url: str
     envelope: bool = False
     list_tasks: bool = True
+    paging: str = "cursor"
 
 
 def _params(query: str) -> dict[str, str] | Answer:
@@ -176,11 +180,42 @@ def _pick(store: JobStore, params: dict[str, str]) -> tuple[list[str], bool]:
     return picked, has_more
 
 
+def _numbered_page(store: JobStore, params: dict[str, str], style: ListingStyle) -> Answer:
+    """Answer ``GET /jobs?page=N&limit=M`` with a ``{meta, data, links}`` envelope."""
+    try:
+        page = int(params.get("page", "1"))
+    except ValueError:
+        page = 0
+    if page < 1:
+        return error_answer(400, "request_invalid", "page must be a positive integer.")
+    limit, order = int(params["limit"]), params["order"]
+    kind, status = params.get("kind"), params.get("status")
+    ids = [
+        jid
+        for jid in (store.order if order == "asc" else reversed(store.order))
+        if (kind is None or store.jobs[jid].get("kind") == kind)
+        and (status is None or store.jobs[jid].get("status") == status)
+    ]
+    pages = max(1, -(-len(ids) // limit))
+    picked = ids[(page - 1) * limit : page * limit]
+    extra = "".join(f"&{k}={quote(params[k])}" for k in ("kind", "status") if params.get(k))
+    links = {"self": f"/jobs?page={page}&limit={limit}&order={order}{extra}"}
+    if page < pages:
+        links["next"] = f"/jobs?page={page + 1}&limit={limit}&order={order}{extra}"
+    meta = {"type": "list", "page": page, "pages": pages, "limit": limit, "total": len(ids)}
+    body = b",".join(store.body(j, tasks=style.list_tasks) for j in picked)
+    payload = b'{"meta":' + dumps(meta) + b',"data":[' + body + b'],"links":' + dumps(links)
+    return ("ok", 200, {}, payload + b"}")
+
+
 def list_page(store: JobStore, query: str, style: ListingStyle) -> Answer:
-    """Answer ``GET /jobs?<query>`` (cursor pagination with ``after``/``before``)."""
+    """Answer ``GET /jobs?<query>``: cursor pagination with ``after``/``before``, or
+    page numbers when ``style.paging == "pages"``."""
     params = _params(query)
     if isinstance(params, tuple):
         return params
+    if style.paging == "pages":
+        return _numbered_page(store, params, style)
     cursor = params.get("after") or params.get("before")
     if cursor and cursor not in store.pos:
         return error_answer(400, "request_invalid", f"Unknown cursor {cursor!r}.")

@@ -1,0 +1,111 @@
+"""The walk of the job listing, pipelined: the next page is on its way while this one is used.
+
+A walk is a round trip per page; decoding a page and the consumer's work on it
+(converting, writing) would add to each one. So the request for the next page starts as
+soon as its URL is known: from the ``Link`` header, before this page's body is even
+decoded; else (a cursor from the body) once the page is read, before it is handed over.
+A full walk thus approaches one page per round trip (BENCHMARKS.md), at most two pages
+ahead of the consumer. :class:`JobPager` decides where to go and ends the walk when the
+server loops; a page started early on a header's word is dropped if the body disagrees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from ittybit_frames.client._paging import JobPager, Page, read_page
+from ittybit_frames.client._results import Stopwatch
+from ittybit_frames.client._runtime import progress_bar
+from ittybit_frames.errors import PaginationError
+
+__all__ = ["walk_pages"]
+
+Jobs = list[dict[str, Any]]
+OnHeaders = Callable[[httpx.Headers], None]
+Get = Callable[[str, OnHeaders | None], Awaitable[tuple[Any, httpx.Headers]]]
+Complete = Callable[[Jobs], Awaitable[Jobs]]
+
+
+async def walk_pages(
+    get: Get, complete: Complete, pager: JobPager, clock: Stopwatch, *, progress: bool | None
+) -> AsyncGenerator[Jobs, None]:
+    """Yield the new jobs of each page inside the pager's time window, in order.
+
+    Parameters
+    ----------
+    get : async callable
+        ``get(url, on_headers)`` is the decoded body and the headers of ``GET url``;
+        it calls ``on_headers(headers)`` before decoding the body.
+    complete : async callable
+        Given the jobs of a page, returns them with their tasks (fetched when missing).
+    pager : JobPager
+        Where to start, how to go on; it raises :class:`PaginationError` on a loop.
+    clock : Stopwatch
+        Counts the time spent waiting for pages.
+    progress : bool or None
+        Progress bar on stderr (None: only in a terminal or notebook).
+    """
+
+    early: tuple[str, asyncio.Future[tuple[Page, Jobs]]] | None = None
+
+    def start_early(url: str) -> OnHeaders:
+        def on_headers(headers: httpx.Headers) -> None:
+            nonlocal early
+            upcoming = pager.peek(url, headers) if early is None else None
+            if upcoming is not None:
+                early = (upcoming, asyncio.ensure_future(read(upcoming)))
+
+        return on_headers
+
+    def reading(url: str) -> asyncio.Future[tuple[Page, Jobs]]:
+        nonlocal early
+        started, early = early, None
+        if started is not None and started[0] == url:
+            return started[1]
+        if started is not None:
+            started[1].cancel()  # the body named another next page than the header
+            started[1].add_done_callback(_settle)
+        return asyncio.ensure_future(read(url))
+
+    async def read(url: str) -> tuple[Page, Jobs]:
+        with clock.running():
+            payload, headers = await get(url, start_early(url))
+            items, has_more = read_page(payload, headers)
+            new = await complete(pager.fresh(url, items))
+        return Page(url, payload, headers, items, has_more), new
+
+    bar = progress_bar(progress, None, "listing jobs")
+    ahead: asyncio.Future[tuple[Page, Jobs]] | None = reading(pager.url)
+    try:
+        while ahead is not None:
+            page, new = await ahead
+            ahead = None
+            kept, past = pager.window(new)
+            stuck: PaginationError | None = None
+            if page.items and not past:
+                try:
+                    if pager.advance(page):
+                        ahead = reading(pager.url)
+                except PaginationError as exc:
+                    stuck = exc  # hand over this page's jobs first
+            if kept:
+                bar.update(len(kept))
+                yield kept
+            if stuck is not None:
+                raise stuck
+    finally:
+        bar.close()
+        pending = [f for f in (ahead, early[1] if early else None) if f is not None]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[Any]) -> None:
+    """Retrieve a dropped page's outcome, so asyncio has no "never retrieved" to log."""
+    if not future.cancelled():
+        future.exception()
