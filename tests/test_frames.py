@@ -223,12 +223,17 @@ def test_output_shapes_and_string_numbers() -> None:
     assert t.loc["task_002", "output_width"] == 1280
     assert t.loc["task_002", "output_duration_seconds"] == 9.5
     assert pd.isna(t.loc["task_002", "output_fps"])
-    assert json.loads(t.loc["task_002", "extra"]) == {"output": {"bucket": "b"}}
+    assert json.loads(t.loc["task_002", "extra"]) == {
+        "input": {"object": "external_file"},
+        "output": {"bucket": "b"},
+    }
     assert t.loc["task_003", "output_url"] == "https://a"
     assert t.loc["task_003", "output_codec_video"] == "h264"
     extra3 = json.loads(t.loc["task_003", "extra"])
     assert len(extra3["outputs"]) == 2
-    assert extra3["output"]["codecs"]["video"]["profile"] == "high"
+    # A list of files is kept whole (once): its first file's profile is there.
+    assert extra3["outputs"][0]["codecs"]["video"]["profile"] == "high"
+    assert "output" not in extra3
     assert list(problems_for(frames, "output_fps")["raw_value"]) == ['"x"']
     job = frames.jobs.iloc[0]
     assert job["output_url"] == "https://o" and json.loads(job["extra"]) == {
@@ -256,7 +261,12 @@ def test_staging_steps_naming() -> None:
     job["steps"] = [make_task(0, object="step", kind="ingest"), make_task(1, kind="upload")]
     frames = itf.to_frames([job])
     assert list(frames.tasks["kind"]) == ["import", "export"]
-    assert json.loads(frames.tasks.loc[0, "extra"]) == {"kind": "ingest"}
+    # The older stage name is the canonical one's (import), kept as sent in kind_raw.
+    assert frames.tasks.loc[0, "kind_raw"] == "ingest"
+    assert json.loads(frames.tasks.loc[0, "extra"]) == {
+        "input": {"object": "external_file"},
+        "output": {"object": "file"},
+    }
     assert frames.jobs.loc[0, "task_count"] == 2 and frames.problems.empty
 
 
@@ -311,7 +321,9 @@ def test_unknown_fields_land_in_extra_sorted() -> None:
         frames.jobs.loc[0, "extra"]
         == '{"alpha":{"a":1,"b":2},"webhook_url":"https://hook","zeta":1}'
     )
-    assert frames.tasks.loc[0, "extra"] == '{"run_id":"run_1"}'
+    assert frames.tasks.loc[0, "extra"] == (
+        '{"input":{"object":"external_file"},"output":{"object":"file"},"run_id":"run_1"}'
+    )
 
 
 def test_strict_raises_at_the_first_problem() -> None:

@@ -17,9 +17,9 @@ import pyarrow as pa
 from ittybit_frames.frames import _fields as field
 from ittybit_frames.frames._assembly import assemble
 from ittybit_frames.frames._fields import Extras
-from ittybit_frames.frames._outputs import outputs
+from ittybit_frames.frames._outputs import files
 from ittybit_frames.frames._values import MISSING, Conv, Problems, dictionary
-from ittybit_frames.vocabulary import JOB_FIELDS, JOB_KINDS, STATUSES, TASK_FIELDS, TASK_KINDS
+from ittybit_frames.vocabulary import JOB_FIELDS, KINDS, STATUSES, TASK_FIELDS
 
 __all__ = ["build"]
 
@@ -117,12 +117,13 @@ def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> d
     else:
         conv.job_ids = ids
     field.tag(raw["object"], extras)
-    kinds = field.kinds(conv, raw["kind"], task=task, extras=extras)
+    kinds, kind_raw = field.kinds(conv, raw["kind"])
     statuses, status_raw = field.statuses(conv, raw["status"])
     error_kind, error_message = field.errors(conv, raw["error"], extras)
     return {
         id_col: ids,
-        "kind": dictionary(kinds, TASK_KINDS if task else JOB_KINDS),
+        "kind": dictionary(kinds, KINDS),
+        "kind_raw": kind_raw,
         "status": dictionary(statuses, STATUSES),
         "status_raw": status_raw,
         "error_kind": error_kind,
@@ -135,6 +136,7 @@ def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Arra
     return {
         **_shared(conv, raw, extras, task=False),
         "input_url": field.urls(conv, raw["input"], "input", extras),
+        "_input_duration": field.input_durations(raw["input"]),
         "output_url": field.urls(conv, raw["output"], "output", extras),
         "options": conv.json_text(raw["options"]),
         "metadata": conv.json_text(raw["metadata"]),
@@ -148,14 +150,14 @@ def _tasks(
     conv = Conv(p, job_ids, raw["id"])
     shared = _shared(conv, raw, extras, task=True)
     inputs = field.aliased(raw, "input", "inputs", extras)
-    files = field.aliased(raw, "output", "outputs", extras)
+    outputs = field.aliased(raw, "output", "outputs", extras)
     return {
         "job_id": job_ids,
         **shared,
         "task_index": pa.array(index, type=pa.int64()),
         "progress": conv.ints(raw["progress"], "progress", 0, 100),
-        "input_url": field.urls(conv, inputs, "input", extras),
-        **outputs(conv, files, extras),
+        **files(conv, inputs, extras, "input", "inputs"),
+        **files(conv, outputs, extras, "output", "outputs"),
         "options": conv.json_text(raw["options"]),
         **field.timestamps(conv, raw, extras),
     }

@@ -94,23 +94,23 @@ _TASK_COLUMNS = (
     ("error", "error"),
     *((c, c) for c in STAMPS),
 )
-_OUTPUT_COLUMNS = (
-    ("url", "output_url"),
-    ("kind", "output_kind"),
-    ("format", "output_format"),
-    ("width", "output_width"),
-    ("height", "output_height"),
-    ("duration", "output_duration_seconds"),
-    ("filesize", "output_filesize_bytes"),
-    ("bitrate", "output_bitrate"),
-    ("fps", "output_fps"),
+_FILE_COLUMNS = (
+    ("object", "object"),
+    ("url", "url"),
+    ("kind", "kind"),
+    ("format", "format"),
+    ("width", "width"),
+    ("height", "height"),
+    ("duration", "duration_seconds"),
+    ("filesize", "filesize_bytes"),
+    ("bitrate", "bitrate"),
+    ("fps", "fps"),
 )
+_FILE_INTS = ("width", "height", "filesize_bytes", "bitrate")
+_FILES = ("input", "output")
 _TASK_INTS = (
     "progress",
-    "output_width",
-    "output_height",
-    "output_filesize_bytes",
-    "output_bitrate",
+    *(f"{f}_{c}" for f in _FILES for c in _FILE_INTS),
     *STAMPS,
 )
 
@@ -133,21 +133,49 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
     lists = pc.struct_field(j, "tasks")
     parent = pc.list_parent_indices(lists).to_numpy()
     t = pc.list_flatten(lists)
-    output = pc.struct_field(t, "output")
-    codecs = pc.struct_field(output, "codecs")
     starts = lists.offsets.to_numpy()[:-1].astype(np.int64)
-    tasks = pa.table(
-        {
-            "r": read["r"].take(pa.array(parent, type=pa.int64())),
-            "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
-            "missing": pc.is_null(t),
-            "input_url": _storage(pc.struct_field(pc.struct_field(t, "input"), "url")),
-            **_columns(t, _TASK_COLUMNS),
-            **_columns(output, _OUTPUT_COLUMNS),
-            **_columns(codecs, (("video", "output_codec_video"), ("audio", "output_codec_audio"))),
+    columns = {
+        "r": read["r"].take(pa.array(parent, type=pa.int64())),
+        "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
+        "missing": pc.is_null(t),
+        **_columns(t, _TASK_COLUMNS),
+    }
+    for name in _FILES:
+        file = pc.struct_field(t, name)
+        codecs = pc.struct_field(file, "codecs")
+        pairs = (*_FILE_COLUMNS, ("video", "codec_video"), ("audio", "codec_audio"))
+        columns |= {
+            f"{name}_{alias}": _storage(
+                pc.struct_field(codecs if key in ("video", "audio") else file, key)
+            )
+            for key, alias in pairs
         }
-    )
-    return jobs, tasks
+    return jobs, pa.table(columns)
+
+
+def _file_tags(tasks: pa.Table) -> pa.Array:
+    """The ``extra`` column of the tasks SQL took: the ``object`` tags of their input and
+    output files (the only values of the documented shape without a column), as JSON
+    text made once per distinct pair."""
+    codes = []
+    texts: list[list[str | None]] = []
+    for name in _FILES:
+        encoded = whole(tasks[f"{name}_object"]).dictionary_encode()
+        words = encoded.dictionary.to_pylist()
+        codes.append(encoded.indices.fill_null(len(words)).to_numpy().astype(np.int64))
+        texts.append([*words, None])
+    size = len(texts[1])
+    pair = codes[0] * size + codes[1]
+    distinct, back = np.unique(pair, return_inverse=True)
+    extras: list[str | None] = []
+    for code in distinct.tolist():
+        tags = {
+            name: {"object": words[c]}
+            for name, words, c in zip(_FILES, texts, (code // size, code % size), strict=True)
+            if words[c] is not None
+        }
+        extras.append(json_many([tags])[0] if tags else None)
+    return pa.array(extras, type=pa.string()).take(pa.array(back.astype(np.int64)))
 
 
 def scan_block(
@@ -174,8 +202,9 @@ def scan_block(
         ints_ok,
         _values_ok(tasks, "task_id", TASK_KIND_WORDS),
         *(
-            pc.or_kleene(pc.is_null(tasks[c]), pc.is_finite(tasks[c]))
-            for c in ("output_duration_seconds", "output_fps")
+            pc.or_kleene(pc.is_null(tasks[f"{f}_{c}"]), pc.is_finite(tasks[f"{f}_{c}"]))
+            for f in _FILES
+            for c in ("duration_seconds", "fps")
         ),
     ]
     jobs, ok = _errors(jobs)
@@ -193,6 +222,9 @@ def scan_block(
     jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
     tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
     tasks = tasks.drop_columns(["missing", "tag"])
+    tasks = tasks.append_column("extra", _file_tags(tasks)).drop_columns(
+        [f"{name}_object" for name in _FILES]
+    )
     job_rows = jobs["r"].to_numpy()
     parent = np.searchsorted(job_rows, tasks["r"].to_numpy())
     taken = set(job_rows.tolist())

@@ -15,7 +15,6 @@ from typing import Any
 from ittybit_frames.vocabulary import (
     CODEC_KEYS,
     ERROR_KEYS,
-    FILE_KEYS,
     JOB_FIELDS,
     TASK_FIELDS,
     current,
@@ -37,7 +36,7 @@ _INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
 _NUMBER = _INT | {"DOUBLE"}
 _TEXT = frozenset({"VARCHAR", "NULL"})
 _FREE_FORM = frozenset({"options", "metadata"})
-_OUTPUT_TYPES = {
+_FILE_TYPES = {
     "object": _TEXT,
     "url": _TEXT,
     "kind": _TEXT,
@@ -56,12 +55,12 @@ def _shape() -> str:
     Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
     NULL unseen."""
     stamps = dict.fromkeys(STAMPS, "DOUBLE")
-    output: dict[str, Any] = dict.fromkeys(("url", "kind", "format"), "VARCHAR")
+    output: dict[str, Any] = dict.fromkeys(("object", "url", "kind", "format"), "VARCHAR")
     output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
     output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
     output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
     task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
-    task |= {"progress": "DOUBLE", "input": {"url": "VARCHAR"}, "output": output}
+    task |= {"progress": "DOUBLE", "input": output, "output": output}
     task |= {"options": "JSON", "error": "JSON", **stamps}
     job: dict[str, Any] = dict.fromkeys(
         ("id", "object", "kind", "status", "input", "output"), "VARCHAR"
@@ -90,15 +89,11 @@ def _error_shape_ok(s: Any) -> bool:
     return _leaf(s, _TEXT)
 
 
-def _file_ok(s: Any, types: dict[str, frozenset[str]] | None) -> bool:
+def _file_ok(s: Any, types: dict[str, frozenset[str]]) -> bool:
     if s == "NULL":
         return True
     if type(s) is not dict:
         return False
-    if types is None:  # an input: only its url is read
-        return s.keys() <= FILE_KEYS and all(
-            _leaf(v, _TEXT) if k == "url" else _leaf(v, _TEXT | _INT) for k, v in s.items()
-        )
     codecs = s.get("codecs", "NULL")
     codecs_ok = codecs == "NULL" or (
         type(codecs) is dict
@@ -121,10 +116,8 @@ def _task_shape_ok(s: Any) -> bool:
         ok = (
             _error_shape_ok(value)
             if key == "error"
-            else _file_ok(value, None)
-            if key == "input"
-            else _file_ok(value, _OUTPUT_TYPES)
-            if key == "output"
+            else _file_ok(value, _FILE_TYPES)
+            if key in ("input", "output")
             else _leaf(value, _INT)
             if key in STAMPS or key == "progress"
             else _leaf(value, _TEXT)
