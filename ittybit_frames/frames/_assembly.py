@@ -87,7 +87,8 @@ def _media_durations(
     media = np.full(len(jcols["job_id"]), np.nan)
 
     def floats(array: pa.Array) -> np.ndarray:
-        return array.to_numpy(zero_copy_only=False).astype(np.float64)
+        values: np.ndarray = array.to_numpy(zero_copy_only=False).astype(np.float64)
+        return values
 
     kind_codes = tcols["kind"].indices.to_numpy(zero_copy_only=False)
     _first_per_job(

@@ -236,11 +236,11 @@ def input_durations(values: Any) -> pa.Array:
     """The ``duration`` of each job input that is a usable number in a file object, for
     ``media_duration_seconds`` (the value itself is in extra, so any other is left
     there, without a problem)."""
-    out = [v.get("duration") if type(v) is dict else None for v in values]
-    return pa.array(
-        [d if type(d) in (int, float) and math.isfinite(d) else None for d in out],
-        type=pa.float64(),
-    )
+    out: list[float | None] = []
+    for v in values:
+        d: Any = v.get("duration") if type(v) is dict else None
+        out.append(float(d) if type(d) in (int, float) and math.isfinite(d) else None)
+    return pa.array(out, type=pa.float64())
 
 
 def errors(conv: Conv, values: Any, extras: Extras) -> tuple[pa.Array, pa.Array]:
