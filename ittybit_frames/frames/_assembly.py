@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._values import MISSING, Problems
+from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import ARROW_TO_PANDAS, JOBS, TASKS, Table
 from ittybit_frames.vocabulary import (
     KIND_WORDS,
@@ -147,7 +147,7 @@ def assemble_read(jobs: pa.Table, tasks: pa.Table, parent: np.ndarray) -> tuple[
         tcols,
         parent,
         np.ones(n_jobs, dtype=bool),
-        jobs["r"].to_numpy(),
+        jobs["r"].to_numpy() * LINE_ROWS,
         pa.nulls(n_jobs, pa.string()),
         tasks["extra"].combine_chunks()
         if "extra" in tasks.column_names

@@ -8,6 +8,7 @@ and every oddity recorded; a field this version does not know lands in ``extra``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,14 @@ from ittybit_frames.frames import _fields as field
 from ittybit_frames.frames._assembly import assemble
 from ittybit_frames.frames._fields import Extras
 from ittybit_frames.frames._outputs import files
-from ittybit_frames.frames._values import MISSING, Conv, Problems, dictionary
+from ittybit_frames.frames._values import (
+    MISSING,
+    Conv,
+    Problems,
+    dictionary,
+    plain,
+    plain_columns,
+)
 from ittybit_frames.vocabulary import JOB_FIELDS, KINDS, STATUSES, TASK_FIELDS
 
 __all__ = ["build"]
@@ -58,9 +66,10 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
     index: list[int] = []
     has_tasks: list[bool] = []
     jfields, tfields = JOB_FIELDS, TASK_FIELDS
-    for k, job in enumerate(records):
-        if type(job) is not dict:
-            p.add(None, None, "record", "not a JSON object; skipped", job)
+    for k, record in enumerate(records):
+        job = _as_dict(record)
+        if job is None:
+            p.add(None, None, "record", "not a JSON object; skipped", record)
             continue
         kept.append(k)
         r = len(jrows)
@@ -72,14 +81,17 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
             tasks = job.get("steps")  # staging naming: job called task, tasks steps
         elif "steps" in job:
             jextra.put(r, "steps", job["steps"])
+        if type(tasks) is not list and _is_sequence(tasks):
+            tasks = plain(tasks)
         if type(tasks) is not list:
             has_tasks.append(False)
             _no_task_list(p, job.get("id"), tasks)
             continue
         has_tasks.append(True)
-        for i, task in enumerate(tasks):
-            if type(task) is not dict:
-                p.add(job.get("id"), None, "task_id", "task is not an object; skipped", task)
+        for i, item in enumerate(tasks):
+            task = _as_dict(item)
+            if task is None:
+                p.add(job.get("id"), None, "task_id", "task is not an object; skipped", item)
                 continue
             t = len(trows)
             trows.append(tuple(map(task.get, tfields)))
@@ -89,8 +101,8 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
                 textra.rest(t, task, _TASK_KEYSET)
     positions = np.asarray(kept, dtype=np.int64)
     return _Raw(
-        jobs=_transpose(jfields, jrows),
-        tasks=_transpose(tfields, trows),
+        jobs=plain_columns(_transpose(jfields, jrows)),
+        tasks=plain_columns(_transpose(tfields, trows)),
         jextra=jextra,
         textra=textra,
         parent=np.asarray(parent, dtype=np.int64),
@@ -98,6 +110,18 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
         has_tasks=np.asarray(has_tasks, dtype=bool),
         rows=positions + int(rows) if isinstance(rows, int) else np.asarray(rows)[positions],
     )
+
+
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    """A record or task as a dict (any ``Mapping`` converted), or None."""
+    if type(value) is dict:
+        return value
+    return plain(value) if isinstance(value, Mapping) else None
+
+
+def _is_sequence(value: Any) -> bool:
+    """A task list in another container than a list (a tuple, a numpy array...)."""
+    return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
 
 
 def _no_task_list(p: Problems, jid: Any, tasks: Any) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from ittybit_frames.frames._fields import Extras, first
-from ittybit_frames.frames._values import Conv
+from ittybit_frames.frames._values import Conv, plain_columns
 from ittybit_frames.vocabulary import CODEC_KEYS, FILE_FIELDS
 
 __all__ = ["files"]
@@ -112,7 +112,7 @@ def _codec_names(
 def _columns(parts: list[tuple[Any, ...]]) -> dict[str, Any]:
     if not parts:
         return dict.fromkeys(_READ, ())
-    return dict(zip(_READ, zip(*parts, strict=True), strict=True))
+    return plain_columns(dict(zip(_READ, zip(*parts, strict=True), strict=True)))
 
 
 def _leftovers(extras: Extras, cols: dict[str, Any], name: str, whole: set[int]) -> None:
