@@ -43,6 +43,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "canonical_kind",
     "canonical_status",
+    "category",
     "created_ms",
     "epoch_ms",
     "parse_when",
@@ -220,6 +221,29 @@ def canonical_kind(raw: Any, *, task: bool = False) -> str:
     if not isinstance(raw, str):
         return "other"
     return KIND_WORDS.get(raw.strip().lower(), "other")
+
+
+def category(word: str, *, field: str) -> str:
+    """The category a filter word names (``field`` is ``"kind"`` or ``"status"``):
+    a category, ``other``, or a documented word of any version (``ready`` ->
+    ``succeeded``). Raises ``ValueError``, listing the categories, for any other word
+    (a typo would otherwise select the ``other`` rows).
+
+    Examples
+    --------
+    >>> category("ready", field="status"), category("other", field="kind")
+    ('succeeded', 'other')
+    """
+    categories, canonical = (
+        (KINDS, canonical_kind) if field == "kind" else (STATUSES, canonical_status)
+    )
+    found = canonical(word)
+    if found == "other" and str(word).strip().lower() != "other":
+        raise ValueError(
+            f"unknown {field} {word!r}: use one of {', '.join(categories)} "
+            f"(or filter {field}_raw for a word outside these)"
+        )
+    return found
 
 
 def epoch_ms(value: Any) -> int | None:

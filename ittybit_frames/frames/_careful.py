@@ -33,6 +33,8 @@ __all__ = ["build"]
 
 _JOB_KEYSET = frozenset(JOB_FIELDS)
 _TASK_KEYSET = frozenset(TASK_FIELDS)
+#: Tags of a record that is one task (no task list expected).
+_STANDALONE = frozenset({"task", "step"})
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
             tasks = plain(tasks)
         if type(tasks) is not list:
             has_tasks.append(False)
-            _no_task_list(p, job.get("id"), tasks)
+            _no_task_list(p, job, tasks)
             continue
         has_tasks.append(True)
         for i, item in enumerate(tasks):
@@ -124,9 +126,12 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
 
 
-def _no_task_list(p: Problems, jid: Any, tasks: Any) -> None:
+def _no_task_list(p: Problems, job: dict[str, Any], tasks: Any) -> None:
+    jid = job.get("id")
     if tasks is None:
-        p.add(jid, None, "task_count", "no task list in the payload; task_count is NA", MISSING)
+        # A standalone task (G3-G5 `GET /tasks/{id}`, a staging step) has no list.
+        if job.get("object") not in _STANDALONE or "tasks" in job or "steps" in job:
+            p.add(jid, None, "task_count", "no task list in the payload; task_count is NA", MISSING)
     else:
         p.add(jid, None, "task_count", "task list is not a list; ignored", tasks)
 
@@ -140,7 +145,7 @@ def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> d
         conv.task_ids = ids
     else:
         conv.job_ids = ids
-    field.tag(raw["object"], extras)
+    field.tag(conv, raw["object"], extras)
     kinds, kind_raw = field.kinds(conv, raw["kind"])
     statuses, status_raw = field.statuses(conv, raw["status"])
     error_kind, error_message = field.errors(conv, raw["error"], extras)

@@ -135,13 +135,16 @@ def ident(conv: Conv, values: Any, col: str, job_ids: Any, task_level: bool) -> 
     return pa.array(out, type=pa.string())
 
 
-def tag(values: Any, extras: Extras) -> None:
-    """The ``object`` tag has no column: an unknown one is kept in extra."""
+def tag(conv: Conv, values: Any, extras: Extras) -> None:
+    """The ``object`` tag has no column (a job, task, step or run is implied by its
+    row); any other one (a file, a media object...) is kept in extra, with a problem:
+    the record was read as a job though it says it is not one."""
     with contextlib.suppress(TypeError):
         if set(values) <= _TAGS_OR_NONE:
             return
     for i, v in enumerate(values):
         if v is not None and (type(v) is not str or v not in OBJECT_TAGS):
+            conv.add(i, "object", "not a job, task, step or run; read as one", v)
             extras.put(i, "object", v)
 
 
