@@ -266,6 +266,7 @@ def test_staging_steps_naming() -> None:
     assert json.loads(frames.tasks.loc[0, "extra"]) == {
         "input": {"object": "external_file"},
         "output": {"object": "file"},
+        "object": "step",  # a tasks row's own tag (task) is implied; this one is kept
     }
     assert frames.jobs.loc[0, "task_count"] == 2 and frames.problems.empty
 

@@ -145,7 +145,7 @@ def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> d
         conv.task_ids = ids
     else:
         conv.job_ids = ids
-    field.tag(conv, raw["object"], extras)
+    field.tag(conv, raw["object"], extras, "task" if task else "job")
     kinds, kind_raw = field.kinds(conv, raw["kind"])
     statuses, status_raw = field.statuses(conv, raw["status"])
     error_kind, error_message = field.errors(conv, raw["error"], extras)

@@ -40,7 +40,6 @@ __all__ = [
     "urls",
 ]
 
-_TAGS_OR_NONE = frozenset({*OBJECT_TAGS, None})
 _URL_KEY = frozenset({"url"})
 _MESSAGE = frozenset({"message"})
 
@@ -135,17 +134,21 @@ def ident(conv: Conv, values: Any, col: str, job_ids: Any, task_level: bool) -> 
     return pa.array(out, type=pa.string())
 
 
-def tag(conv: Conv, values: Any, extras: Extras) -> None:
-    """The ``object`` tag has no column (a job, task, step or run is implied by its
-    row); any other one (a file, a media object...) is kept in extra, with a problem:
-    the record was read as a job though it says it is not one."""
+def tag(conv: Conv, values: Any, extras: Extras, implied: str) -> None:
+    """The ``object`` tag has no column: the table's own (``job`` on jobs, ``task`` on
+    tasks) is implied by the row; another documented one (a G4 ``run``, a standalone
+    ``task``, a staging ``step``) is kept in extra; any other (a file, a media
+    object...) too, with a problem: the record was read as a job though it says it is
+    not one."""
     with contextlib.suppress(TypeError):
-        if set(values) <= _TAGS_OR_NONE:
+        if set(values) <= {implied, None}:
             return
     for i, v in enumerate(values):
-        if v is not None and (type(v) is not str or v not in OBJECT_TAGS):
+        if v is None or v == implied:
+            continue
+        if type(v) is not str or v not in OBJECT_TAGS:
             conv.add(i, "object", "not a job, task, step or run; read as one", v)
-            extras.put(i, "object", v)
+        extras.put(i, "object", v)
 
 
 def timestamps(conv: Conv, raw: dict[str, Any], extras: Extras) -> dict[str, pa.Array]:

@@ -19,12 +19,10 @@ from ittybit_frames.frames._jsontext import json_many
 from ittybit_frames.frames._ndjson_shape import STAMPS
 from ittybit_frames.vocabulary import (
     ERROR_KEYS,
-    JOB_KIND_WORDS,
+    KIND_WORDS,
     MS_MAX,
     MS_MIN,
-    OBJECT_TAGS,
     STATUS_WORDS,
-    TASK_KIND_WORDS,
 )
 
 __all__ = ["FastBlock", "left_lines", "scan_block", "whole"]
@@ -194,13 +192,13 @@ def scan_block(
         pc.invert(jobs["lenient"]),
         jobs["st"],
         ints_ok,
-        _values_ok(jobs, "job_id", JOB_KIND_WORDS),
+        _values_ok(jobs, "job_id", "job"),
     ]
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
     task_checks = [
         pc.invert(tasks["missing"]),
         ints_ok,
-        _values_ok(tasks, "task_id", TASK_KIND_WORDS),
+        _values_ok(tasks, "task_id", "task"),
         *(
             pc.or_kleene(pc.is_null(tasks[f"{f}_{c}"]), pc.is_finite(tasks[f"{f}_{c}"]))
             for f in _FILES
@@ -261,17 +259,15 @@ def _between(column: Any, lo: int, hi: int, *, closed: bool) -> Any:
     return pc.or_kleene(pc.is_null(column), pc.and_(pc.greater_equal(column, lo), upper))
 
 
-def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
-    """Values the careful path would take unchanged, recording nothing."""
+def _values_ok(table: pa.Table, id_col: str, tag: str) -> pa.Array:
+    """Values the careful path would take unchanged, recording nothing (the ``object``
+    tag only the table's own: another one is kept in extra)."""
     ids = table[id_col]
     checks = [
         pc.not_equal(ids, ""),
-        pc.is_in(table["kind"], value_set=pa.array(list(kinds), pa.string())),
+        pc.is_in(table["kind"], value_set=pa.array(list(KIND_WORDS), pa.string())),
         pc.is_in(table["status"], value_set=pa.array(list(STATUS_WORDS), pa.string())),
-        pc.or_kleene(
-            pc.is_null(table["tag"]),
-            pc.is_in(table["tag"], value_set=pa.array(sorted(OBJECT_TAGS), pa.string())),
-        ),
+        pc.or_kleene(pc.is_null(table["tag"]), pc.equal(table["tag"], tag)),
     ]
     checks += [_between(table[name], MS_MIN, MS_MAX, closed=False) for name in STAMPS]
     if "progress" in table.column_names:
