@@ -31,13 +31,49 @@ FILES = sorted(DATA.glob("*.json"))
 
 #: Every kind and status word the research found in any version (vocabulary.md).
 DOCUMENTED_KINDS = set(
-    "adaptive_video animation audio chapters conditions describe description export http "
-    "image import ingest nsfw outline probe prompt speech store subtitles summary tags "
-    "thumbnails upload video workflow".split()
+    [
+        "adaptive_video",
+        "animation",
+        "audio",
+        "chapters",
+        "conditions",
+        "describe",
+        "description",
+        "export",
+        "http",
+        "image",
+        "import",
+        "ingest",
+        "nsfw",
+        "outline",
+        "probe",
+        "prompt",
+        "speech",
+        "store",
+        "subtitles",
+        "summary",
+        "tags",
+        "thumbnails",
+        "upload",
+        "video",
+        "workflow",
+    ]
 )
 DOCUMENTED_STATUSES = set(
-    "cancelled completed error failed finishing pending processing queued ready succeeded "
-    "validating waiting".split()
+    [
+        "cancelled",
+        "completed",
+        "error",
+        "failed",
+        "finishing",
+        "pending",
+        "processing",
+        "queued",
+        "ready",
+        "succeeded",
+        "validating",
+        "waiting",
+    ]
 )
 
 
