@@ -118,9 +118,14 @@ def _columns(parts: list[tuple[Any, ...]]) -> dict[str, Any]:
 def _leftovers(extras: Extras, cols: dict[str, Any], name: str, whole: set[int]) -> None:
     """Values read from a file that have no column: its ``object`` tag, and a
     ``framerate`` sent beside ``fps`` (rows of a list kept whole have them already)."""
+    rows = extras.rows  # the common case (every file tagged) without put()'s generality
     for i, tag in enumerate(cols["object"]):
         if tag is not None and i not in whole:
-            extras.put(i, "object", tag, within=name)
+            row = rows.get(i)
+            if row is None:
+                rows[i] = {name: {"object": tag}}
+            else:
+                row.setdefault(name, {})["object"] = tag
     rates = cols["framerate"]
     if rates.count(None) != len(rates):
         for i, (fps, rate) in enumerate(zip(cols["fps"], rates, strict=True)):
