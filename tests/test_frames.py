@@ -446,10 +446,7 @@ def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]])
 def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]) -> None:
     from ittybit_frames.frames import _ndjson
 
-    old = [
-        {**{k: v for k, v in j.items() if k != "created_at"}, "created": j["created_at"]}
-        for j in history
-    ]
+    old = [{**{k: v for k, v in j.items() if k != "tasks"}, "steps": j["tasks"]} for j in history]
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
     reads = []
     read = _ndjson._read
@@ -487,3 +484,48 @@ def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]
     frames = itf.to_frames(data)
     assert_schema(frames)
     assert frames.problems.empty and len(frames.tasks) == sum(len(j["tasks"]) for j in history)
+
+
+def test_documented_older_shapes_go_the_fast_way(history: list[dict[str, Any]]) -> None:
+    """Older field names, second and ISO timestamps, other versions' words, string
+    errors and input objects are read by SQL value by value, as the careful path would."""
+    import datetime as dt
+
+    from ittybit_frames.frames import _ndjson
+
+    def older(rec: dict[str, Any], n: int) -> dict[str, Any]:
+        out = dict(rec)
+        for key in ("created_at", "started_at", "finished_at", "updated_at"):
+            if isinstance(out.get(key), int):
+                out[key] = (
+                    out[key] // 1000
+                    if n % 3 == 0
+                    else dt.datetime.fromtimestamp(out[key] / 1000, dt.UTC)
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z")
+                    if n % 3 == 1
+                    else out[key]
+                )
+        out["created"] = out.pop("created_at")
+        out["updated"] = out.pop("updated_at")
+        out["status"] = {"succeeded": "completed", "queued": "pending"}.get(
+            out["status"], out["status"]
+        )
+        if isinstance(out.get("error"), dict):
+            out["error"] = out["error"]["message"]
+        return out
+
+    old = []
+    for n, job in enumerate(history):
+        tasks = [older(t, n) for t in job["tasks"]]
+        for t in tasks:
+            t["kind"] = {"import": "ingest", "export": "upload"}.get(t["kind"], t["kind"])
+        old.append({**older(job, n), "tasks": tasks})
+    data = b"".join(orjson.dumps(j) + b"\n" for j in old)
+    taken = sum(len(block.jobs) for block in _ndjson.scan(data, 1 << 20))
+    assert taken == len(old)
+    fast = itf.to_frames(data)
+    careful = careful_frames(data)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    assert (fast.tasks["kind_raw"] == "ingest").any()

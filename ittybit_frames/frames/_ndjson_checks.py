@@ -16,12 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.frames._jsontext import json_many
-from ittybit_frames.frames._ndjson_shape import STAMPS
+from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
+from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import (
     ERROR_KEYS,
     KIND_WORDS,
     MS_MAX,
     MS_MIN,
+    S_MAX,
+    S_MIN,
     STATUS_WORDS,
 )
 
@@ -82,7 +85,7 @@ _JOB_COLUMNS = (
     ("options", "options"),
     ("metadata", "metadata"),
     ("error", "error"),
-    *((c, c) for c in STAMPS),
+    *((c, c) for c in (*STAMPS, *ALIASED_STAMPS.values())),
 )
 _TASK_COLUMNS = (
     ("id", "task_id"),
@@ -90,7 +93,7 @@ _TASK_COLUMNS = (
     ("progress", "progress"),
     ("options", "options"),
     ("error", "error"),
-    *((c, c) for c in STAMPS),
+    *((c, c) for c in (*STAMPS, *ALIASED_STAMPS.values())),
 )
 _FILE_COLUMNS = (
     ("object", "object"),
@@ -109,7 +112,6 @@ _FILES = ("input", "output")
 _TASK_INTS = (
     "progress",
     *(f"{f}_{c}" for f in _FILES for c in _FILE_INTS),
-    *STAMPS,
 )
 
 
@@ -187,7 +189,7 @@ def scan_block(
     if read is None:
         return FastBlock.careful(left_lines(data, offsets, rows, set()))
     jobs, tasks = _flatten(read, lenient, int(rows[0]))
-    jobs, ints_ok = _integers(jobs, STAMPS)
+    jobs, ints_ok = _stamps(jobs)
     job_checks = [
         pc.invert(jobs["lenient"]),
         jobs["st"],
@@ -195,9 +197,11 @@ def scan_block(
         _values_ok(jobs, "job_id", "job"),
     ]
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
+    tasks, stamps_ok = _stamps(tasks)
     task_checks = [
         pc.invert(tasks["missing"]),
         ints_ok,
+        stamps_ok,
         _values_ok(tasks, "task_id", "task"),
         *(
             pc.or_kleene(pc.is_null(tasks[f"{f}_{c}"]), pc.is_finite(tasks[f"{f}_{c}"]))
@@ -244,6 +248,55 @@ def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.A
     return table, _all(*checks)
 
 
+#: Timestamp texts taken here: whole numbers (ms or s), and ISO-8601 with a zone and at
+#: most millisecond digits (which Arrow parses exactly as the careful path does); any
+#: other form sends its line the careful way.
+_WHOLE = r"^-?[0-9]{1,16}$"
+_ISO = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
+    """One timestamp column as text -> epoch ms (int64) and which rows are fine."""
+    text = whole(text)
+    null_int = pa.scalar(None, pa.int64())
+    is_whole = pc.fill_null(pc.match_substring_regex(text, _WHOLE), False)
+    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    seconds = pc.and_(pc.greater_equal(number, S_MIN), pc.less(number, S_MAX))
+    number = pc.if_else(seconds, pc.multiply(number, 1000), number)
+    is_iso = pc.fill_null(pc.match_substring_regex(text, _ISO), False)
+    iso = pc.if_else(is_iso, text, pa.scalar(None, pa.string()))
+    try:
+        parsed = pc.cast(pc.cast(iso, TIMESTAMP), pa.int64())
+    except pa.ArrowInvalid:  # a date that does not exist (2025-02-30...): careful path
+        parsed = pa.nulls(len(text), pa.int64())
+    value = pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
+    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
+    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
+    return value, fine
+
+
+def _stamps(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The timestamp columns as epoch ms, an older name (``created``) filling its
+    column; a row with both names, or a form taken only by the careful path, is not
+    fine."""
+    checks = []
+    for name in STAMPS:
+        column = table[name]
+        alias = ALIASED_STAMPS.get(name)
+        if alias is not None:
+            old = table[alias]
+            checks.append(pc.or_(pc.is_null(column), pc.is_null(old)))
+            column = pc.coalesce(column, old)
+            table = table.drop_columns([alias])
+        value, fine = _stamp(column)
+        checks.append(fine)
+        table = table.set_column(table.schema.get_field_index(name), name, value)
+    return table, _all(*checks)
+
+
 def _all(*masks: Any) -> pa.Array:
     """Element-wise AND, a null counting as false."""
     out = None
@@ -269,7 +322,6 @@ def _values_ok(table: pa.Table, id_col: str, tag: str) -> pa.Array:
         pc.is_in(table["status"], value_set=pa.array(list(STATUS_WORDS), pa.string())),
         pc.or_kleene(pc.is_null(table["tag"]), pc.equal(table["tag"], tag)),
     ]
-    checks += [_between(table[name], MS_MIN, MS_MAX, closed=False) for name in STAMPS]
     if "progress" in table.column_names:
         checks.append(_between(table["progress"], 0, 100, closed=True))
     return _all(*checks)
