@@ -406,7 +406,9 @@ def files(draw: st.DrawFn, kind_word: Any) -> dict[str, Any]:
                 "video": st.sampled_from(["h264", "vp9"])
                 | st.fixed_dictionaries({"name": st.just("h264"), "profile": words}),
                 "audio": st.sampled_from(["aac", "opus"])
-                | st.fixed_dictionaries({"name": st.just("aac"), "sample_rate": st.integers(0, 10**6)}),
+                | st.fixed_dictionaries(
+                    {"name": st.just("aac"), "sample_rate": st.integers(0, 10**6)}
+                ),
             },
         ),
     }
