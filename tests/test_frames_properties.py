@@ -346,14 +346,17 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     data = ("\n".join(lines) + "\n").encode()
-    fast = itf.to_frames(data)
-    careful = itf.to_frames(data, _reader=NdjsonReader(use_sql=False))
-    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
-    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
-    columns = list(fast.problems.columns)
+    assert_same(itf.to_frames(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+
+
+def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:
+    """The same jobs, tasks and problems (problems in any order)."""
+    pd.testing.assert_frame_equal(left.jobs, right.jobs)
+    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+    columns = list(left.problems.columns)
     pd.testing.assert_frame_equal(
-        fast.problems.sort_values(columns).reset_index(drop=True),
-        careful.problems.sort_values(columns).reset_index(drop=True),
+        left.problems.sort_values(columns).reset_index(drop=True),
+        right.problems.sort_values(columns).reset_index(drop=True),
     )
 
 
@@ -519,11 +522,4 @@ def test_every_leaf_accounted_for_once(history: tuple[list[dict[str, Any]], list
     # Identical from NDJSON, on both paths.
     data = ("\n".join(json.dumps(r) for r in records) + "\n\n").encode()
     for reader in (NdjsonReader(), NdjsonReader(use_sql=False)):
-        other = itf.to_frames(data, _reader=reader)
-        pd.testing.assert_frame_equal(other.jobs, frames.jobs)
-        pd.testing.assert_frame_equal(other.tasks, frames.tasks)
-        columns = list(frames.problems.columns)
-        pd.testing.assert_frame_equal(
-            other.problems.sort_values(columns).reset_index(drop=True),
-            frames.problems.sort_values(columns).reset_index(drop=True),
-        )
+        assert_same(itf.to_frames(data, _reader=reader), frames)
