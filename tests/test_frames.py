@@ -529,3 +529,16 @@ def test_documented_older_shapes_go_the_fast_way(history: list[dict[str, Any]]) 
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     assert (fast.tasks["kind_raw"] == "ingest").any()
+
+
+def test_subset_refuses_words_that_name_no_category(history: list[dict[str, Any]]) -> None:
+    frames = itf.to_frames(history)
+    for bad in ({"kind": "vidoe"}, {"status": "faild"}):
+        with pytest.raises(ValueError, match="use one of") as info:
+            frames.subset(**bad)
+        assert "other" in str(info.value)
+    # A documented word of any version names its category; `other` is a category.
+    assert len(frames.subset(status="ready")) == (frames.jobs["status"] == "succeeded").sum()
+    assert len(frames.subset(kind="other")) == (frames.jobs["kind"] == "other").sum()
+    odd = itf.to_frames([{"id": "j", "kind": "hologram", "tasks": []}, *history[:3]])
+    assert list(odd.subset(kind_raw="hologram").jobs["job_id"]) == ["j"]
