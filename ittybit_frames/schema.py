@@ -10,8 +10,8 @@ Type decisions:
   exactly the API's millisecond precision, never nanoseconds (which Spark, Athena and
   Power BI reject in Parquet).
 - ``kind``/``status`` are categoricals over a fixed, documented set (``other`` for
-  anything unrecognised), dictionary-encoded in Arrow; the raw word is kept in
-  ``status_raw``.
+  anything unrecognised), dictionary-encoded in Arrow; the raw words are kept in
+  ``kind_raw`` and ``status_raw``.
 - Integers are nullable (``Int64``), strings the pandas ``string`` dtype, free-form
   objects (``options``, ``metadata``, ``extra``) JSON text with sorted keys, so they
   survive Parquet and BI tools unchanged.
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a column is added, removed, renamed or retyped.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 
@@ -148,6 +148,34 @@ def _ts(name: str, meaning: str, null: str) -> Column:
     return Column(name, TIMESTAMP, _UTC_NOTE, meaning, null)
 
 
+def _file_columns(prefix: str, what: str, absent: str) -> tuple[Column, ...]:
+    """The media columns of one file object (a task's input or output), beside its URL."""
+    return (
+        Column(f"{prefix}_kind", _S, "", f"media kind of the {what} file", absent),
+        Column(
+            f"{prefix}_format",
+            _S,
+            "",
+            f"container/format of the {what} (mp4, webp...)",
+            f"{absent} or not reported",
+        ),
+        Column(f"{prefix}_width", _I, "pixels", f"{what} width", "not reported (e.g. audio)"),
+        Column(f"{prefix}_height", _I, "pixels", f"{what} height", "not reported (e.g. audio)"),
+        Column(
+            f"{prefix}_duration_seconds",
+            _F,
+            "seconds",
+            f"{what} media duration",
+            "not reported (e.g. images)",
+        ),
+        Column(f"{prefix}_codec_video", _S, "", f"video codec of the {what}", "no video stream"),
+        Column(f"{prefix}_codec_audio", _S, "", f"audio codec of the {what}", "no audio stream"),
+        Column(f"{prefix}_filesize_bytes", _I, "bytes", f"{what} file size", "not reported"),
+        Column(f"{prefix}_bitrate", _I, "bits/second", f"{what} bitrate", "not reported"),
+        Column(f"{prefix}_fps", _F, "frames/second", f"{what} frame rate", "not reported"),
+    )
+
+
 def _durations(what: str) -> tuple[Column, ...]:
     return (
         Column(
@@ -195,10 +223,11 @@ JOBS = Table(
             "kind",
             _S,
             "",
-            "job kind",
+            "job kind (every API version's kind words; older names of a stage mapped)",
             "never null; unrecognised kinds are 'other'",
             JOB_KINDS,
         ),
+        Column("kind_raw", _S, "", "kind exactly as the API sent it", "not sent"),
         Column(
             "status",
             _S,
@@ -230,8 +259,9 @@ JOBS = Table(
             "media_duration_seconds",
             _F,
             "seconds",
-            "duration of the input media, from the probe task's output",
-            "no probe result (images, or probe not finished)",
+            "duration of the input media: the probe task's output duration, else the first"
+            " task input duration, else the job input's",
+            "no duration anywhere (images, or probe not finished)",
         ),
         Column(
             "extra",
@@ -253,10 +283,11 @@ TASKS = Table(
             "kind",
             _S,
             "",
-            "task kind: a pipeline stage or an encode kind",
+            "task kind: a pipeline stage, an encode kind or an older API's task kind",
             "never null; unrecognised kinds are 'other'",
             TASK_KINDS,
         ),
+        Column("kind_raw", _S, "", "kind exactly as the API sent it", "not sent"),
         Column("status", _S, "", "canonical status", "never null; unrecognised: 'other'", STATUSES),
         Column("status_raw", _S, "", "status exactly as the API sent it", "not sent"),
         Column("progress", _I, "percent", "progress 0-100", "not reported"),
@@ -268,29 +299,9 @@ TASKS = Table(
             "object repeats the previous task's output)",
             "not sent",
         ),
+        *_file_columns("input", "input", "no input object"),
         Column("output_url", _S, "", "URL of the task's output file", "no output (yet)"),
-        Column("output_kind", _S, "", "media kind of the output file", "no output"),
-        Column(
-            "output_format",
-            _S,
-            "",
-            "container/format of the output (mp4, webp...)",
-            "no output or not reported",
-        ),
-        Column("output_width", _I, "pixels", "output width", "not reported (e.g. audio)"),
-        Column("output_height", _I, "pixels", "output height", "not reported (e.g. audio)"),
-        Column(
-            "output_duration_seconds",
-            _F,
-            "seconds",
-            "output media duration",
-            "not reported (e.g. images)",
-        ),
-        Column("output_codec_video", _S, "", "video codec of the output", "no video stream"),
-        Column("output_codec_audio", _S, "", "audio codec of the output", "no audio stream"),
-        Column("output_filesize_bytes", _I, "bytes", "output file size", "not reported"),
-        Column("output_bitrate", _I, "bits/second", "output bitrate", "not reported"),
-        Column("output_fps", _F, "frames/second", "output frame rate", "not reported"),
+        *_file_columns("output", "output", "no output"),
         Column("options", _S, "JSON", "task options", "not sent"),
         *_ERROR_COLS,
         _ts("created_at", "when the task was created", "not sent or unusable"),

@@ -31,6 +31,8 @@ __all__ = [
     "FILE_KEYS",
     "JOB_FIELDS",
     "JOB_KINDS",
+    "KINDS",
+    "KIND_WORDS",
     "MS_MAX",
     "MS_MIN",
     "OBJECT_TAGS",
@@ -41,6 +43,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "canonical_kind",
     "canonical_status",
+    "category",
     "created_ms",
     "epoch_ms",
     "parse_when",
@@ -59,20 +62,43 @@ MS_MIN, MS_MAX = S_MIN * 1000, S_MAX * 1000
 STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled", "other")
 #: Statuses after which a job or task never changes again.
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-#: Canonical job kinds (G5) plus ``other``.
-JOB_KINDS = ("video", "audio", "image", "animation", "adaptive_video", "other")
-#: Canonical task kinds: the pipeline stages plus the encode kinds, plus ``other``.
-TASK_KINDS = (
-    "probe",
-    "import",
+#: Every kind word documented across API versions, G5's first (a G5 job's kinds, then its
+#: task stages), then those of the older task APIs (G4 runs, G3 tasks and automations,
+#: G2 tracks and intelligence), then ``other`` for a word no version uses. Jobs and tasks
+#: share the set: in G2-G4 the top-level record is itself a task (see ``shared/
+#: ittybit-api.md`` §7 and ``tests/data/conformance``). The raw word is kept in
+#: ``kind_raw``.
+KINDS = (
     "video",
     "audio",
     "image",
     "animation",
     "adaptive_video",
+    "probe",
+    "import",
     "export",
+    "speech",
+    "subtitles",
+    "chapters",
+    "thumbnails",
+    "nsfw",
+    "summary",
+    "description",
+    "describe",
+    "outline",
+    "prompt",
+    "tags",
+    "workflow",
+    "conditions",
+    "http",
+    "store",
+    "webhook",
     "other",
 )
+#: Canonical job kinds (every documented kind: G2-G4 top-level records are tasks).
+JOB_KINDS = KINDS
+#: Canonical task kinds (the same set).
+TASK_KINDS = KINDS
 
 #: Every documented status word of every generation -> canonical status (lower case).
 STATUS_WORDS: dict[str, str] = {
@@ -92,13 +118,15 @@ STATUS_WORDS: dict[str, str] = {
     "cancelled": "cancelled",
     "canceled": "cancelled",
 }
-#: Job kind words -> canonical kind (exact words; the careful path also folds case).
-JOB_KIND_WORDS: dict[str, str] = {k: k for k in JOB_KINDS if k != "other"}
 # Older pipeline names for the same stages (staging docs: ingest / upload).
-_TASK_KIND_ALIASES = {"ingest": "import", "upload": "export"}
-#: Task kind words that are canonical as they are (older stage names are mapped by
-#: :func:`canonical_kind`, which keeps the raw word).
-TASK_KIND_WORDS: dict[str, str] = {k: k for k in TASK_KINDS if k != "other"}
+_KIND_ALIASES = {"ingest": "import", "upload": "export"}
+#: Every documented kind word -> its canonical kind (exact words; the careful path
+#: also folds case). The raw word is kept in ``kind_raw``.
+KIND_WORDS: dict[str, str] = {k: k for k in KINDS if k != "other"} | _KIND_ALIASES
+#: Job kind words -> canonical kind.
+JOB_KIND_WORDS = KIND_WORDS
+#: Task kind words -> canonical kind.
+TASK_KIND_WORDS = KIND_WORDS
 
 # --------------------------------------------------------------------------------------
 # Fields and their older names
@@ -182,13 +210,40 @@ def canonical_status(raw: Any) -> str:
 
 
 def canonical_kind(raw: Any, *, task: bool = False) -> str:
-    """Map a job (or, with ``task=True``, task) kind to its canonical set, else ``other``."""
+    """Map a kind word of any API version to one of :data:`KINDS`, else ``other``.
+
+    Examples
+    --------
+    >>> canonical_kind("speech"), canonical_kind("ingest"), canonical_kind("vidoe")
+    ('speech', 'import', 'other')
+    """
+    del task  # jobs and tasks share one set of kinds (kept for callers that name it)
     if not isinstance(raw, str):
         return "other"
-    word = raw.strip().lower()
-    if task:
-        return TASK_KIND_WORDS.get(_TASK_KIND_ALIASES.get(word, word), "other")
-    return JOB_KIND_WORDS.get(word, "other")
+    return KIND_WORDS.get(raw.strip().lower(), "other")
+
+
+def category(word: str, *, field: str) -> str:
+    """The category a filter word names (``field`` is ``"kind"`` or ``"status"``):
+    a category, ``other``, or a documented word of any version (``ready`` ->
+    ``succeeded``). Raises ``ValueError``, listing the categories, for any other word
+    (a typo would otherwise select the ``other`` rows).
+
+    Examples
+    --------
+    >>> category("ready", field="status"), category("other", field="kind")
+    ('succeeded', 'other')
+    """
+    categories, canonical = (
+        (KINDS, canonical_kind) if field == "kind" else (STATUSES, canonical_status)
+    )
+    found = canonical(word)
+    if found == "other" and str(word).strip().lower() != "other":
+        raise ValueError(
+            f"unknown {field} {word!r}: use one of {', '.join(categories)} "
+            f"(or filter {field}_raw for a word outside these)"
+        )
+    return found
 
 
 def epoch_ms(value: Any) -> int | None:

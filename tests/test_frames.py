@@ -223,12 +223,17 @@ def test_output_shapes_and_string_numbers() -> None:
     assert t.loc["task_002", "output_width"] == 1280
     assert t.loc["task_002", "output_duration_seconds"] == 9.5
     assert pd.isna(t.loc["task_002", "output_fps"])
-    assert json.loads(t.loc["task_002", "extra"]) == {"output": {"bucket": "b"}}
+    assert json.loads(t.loc["task_002", "extra"]) == {
+        "input": {"object": "external_file"},
+        "output": {"bucket": "b"},
+    }
     assert t.loc["task_003", "output_url"] == "https://a"
     assert t.loc["task_003", "output_codec_video"] == "h264"
     extra3 = json.loads(t.loc["task_003", "extra"])
     assert len(extra3["outputs"]) == 2
-    assert extra3["output"]["codecs"]["video"]["profile"] == "high"
+    # A list of files is kept whole (once): its first file's profile is there.
+    assert extra3["outputs"][0]["codecs"]["video"]["profile"] == "high"
+    assert "output" not in extra3
     assert list(problems_for(frames, "output_fps")["raw_value"]) == ['"x"']
     job = frames.jobs.iloc[0]
     assert job["output_url"] == "https://o" and json.loads(job["extra"]) == {
@@ -256,7 +261,13 @@ def test_staging_steps_naming() -> None:
     job["steps"] = [make_task(0, object="step", kind="ingest"), make_task(1, kind="upload")]
     frames = itf.to_frames([job])
     assert list(frames.tasks["kind"]) == ["import", "export"]
-    assert json.loads(frames.tasks.loc[0, "extra"]) == {"kind": "ingest"}
+    # The older stage name is the canonical one's (import), kept as sent in kind_raw.
+    assert frames.tasks.loc[0, "kind_raw"] == "ingest"
+    assert json.loads(frames.tasks.loc[0, "extra"]) == {
+        "input": {"object": "external_file"},
+        "output": {"object": "file"},
+        "object": "step",  # a tasks row's own tag (task) is implied; this one is kept
+    }
     assert frames.jobs.loc[0, "task_count"] == 2 and frames.problems.empty
 
 
@@ -311,7 +322,9 @@ def test_unknown_fields_land_in_extra_sorted() -> None:
         frames.jobs.loc[0, "extra"]
         == '{"alpha":{"a":1,"b":2},"webhook_url":"https://hook","zeta":1}'
     )
-    assert frames.tasks.loc[0, "extra"] == '{"run_id":"run_1"}'
+    assert frames.tasks.loc[0, "extra"] == (
+        '{"input":{"object":"external_file"},"output":{"object":"file"},"run_id":"run_1"}'
+    )
 
 
 def test_strict_raises_at_the_first_problem() -> None:
@@ -433,10 +446,7 @@ def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]])
 def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]) -> None:
     from ittybit_frames.frames import _ndjson
 
-    old = [
-        {**{k: v for k, v in j.items() if k != "created_at"}, "created": j["created_at"]}
-        for j in history
-    ]
+    old = [{**{k: v for k, v in j.items() if k != "tasks"}, "steps": j["tasks"]} for j in history]
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
     reads = []
     read = _ndjson._read
@@ -474,3 +484,61 @@ def test_ndjson_fast_path_takes_current_shape_lines(history: list[dict[str, Any]
     frames = itf.to_frames(data)
     assert_schema(frames)
     assert frames.problems.empty and len(frames.tasks) == sum(len(j["tasks"]) for j in history)
+
+
+def test_documented_older_shapes_go_the_fast_way(history: list[dict[str, Any]]) -> None:
+    """Older field names, second and ISO timestamps, other versions' words, string
+    errors and input objects are read by SQL value by value, as the careful path would."""
+    import datetime as dt
+
+    from ittybit_frames.frames import _ndjson
+
+    def older(rec: dict[str, Any], n: int) -> dict[str, Any]:
+        out = dict(rec)
+        for key in ("created_at", "started_at", "finished_at", "updated_at"):
+            if isinstance(out.get(key), int):
+                out[key] = (
+                    out[key] // 1000
+                    if n % 3 == 0
+                    else dt.datetime.fromtimestamp(out[key] / 1000, dt.UTC)
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z")
+                    if n % 3 == 1
+                    else out[key]
+                )
+        out["created"] = out.pop("created_at")
+        out["updated"] = out.pop("updated_at")
+        out["status"] = {"succeeded": "completed", "queued": "pending"}.get(
+            out["status"], out["status"]
+        )
+        if isinstance(out.get("error"), dict):
+            out["error"] = out["error"]["message"]
+        return out
+
+    old = []
+    for n, job in enumerate(history):
+        tasks = [older(t, n) for t in job["tasks"]]
+        for t in tasks:
+            t["kind"] = {"import": "ingest", "export": "upload"}.get(t["kind"], t["kind"])
+        old.append({**older(job, n), "tasks": tasks})
+    data = b"".join(orjson.dumps(j) + b"\n" for j in old)
+    taken = sum(len(block.jobs) for block in _ndjson.scan(data, 1 << 20))
+    assert taken == len(old)
+    fast = itf.to_frames(data)
+    careful = careful_frames(data)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    assert (fast.tasks["kind_raw"] == "ingest").any()
+
+
+def test_subset_refuses_words_that_name_no_category(history: list[dict[str, Any]]) -> None:
+    frames = itf.to_frames(history)
+    for bad in ({"kind": "vidoe"}, {"status": "faild"}):
+        with pytest.raises(ValueError, match="use one of") as info:
+            frames.subset(**bad)
+        assert "other" in str(info.value)
+    # A documented word of any version names its category; `other` is a category.
+    assert len(frames.subset(status="ready")) == (frames.jobs["status"] == "succeeded").sum()
+    assert len(frames.subset(kind="other")) == (frames.jobs["kind"] == "other").sum()
+    odd = itf.to_frames([{"id": "j", "kind": "hologram", "tasks": []}, *history[:3]])
+    assert list(odd.subset(kind_raw="hologram").jobs["job_id"]) == ["j"]

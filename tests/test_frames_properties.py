@@ -275,13 +275,57 @@ anything = json_values | timestamps | statuses | errors | outputs | numbers
 
 
 @st.composite
+def older_shape(draw: st.DrawFn, job: dict[str, Any]) -> Any:
+    """A simulated job in a documented older shape: older field names, seconds or ISO
+    timestamps, other versions' kind and status words, string errors, input objects
+    with media fields, or wrapped in an envelope."""
+    stamp = draw(st.sampled_from(["ms", "s", "iso"]))
+    records = [job, *job["tasks"]]
+    for rec in records:
+        for key in ("created_at", "started_at", "finished_at", "updated_at"):
+            value = rec.get(key)
+            if isinstance(value, int) and stamp != "ms":
+                rec[key] = (
+                    value // 1000
+                    if stamp == "s"
+                    else dt.datetime.fromtimestamp(value // 1000, dt.UTC).isoformat()
+                )
+        if draw(st.booleans()):
+            rec["created"] = rec.pop("created_at")
+            rec["updated"] = rec.pop("updated_at")
+        if draw(st.booleans()):
+            rec["kind"] = draw(st.sampled_from(["ingest", "speech", "nsfw", "upload", "http"]))
+        if draw(st.booleans()):
+            rec["status"] = draw(st.sampled_from(["ready", "completed", "pending", "error"]))
+        if rec.get("error") is not None and draw(st.booleans()):
+            rec["error"] = str(rec["error"])
+    task = draw(st.sampled_from(job["tasks"])) if job["tasks"] else None
+    if task is not None and draw(st.booleans()):
+        task["input"] = {
+            "object": "file",
+            "url": "s3://b/in.mp4",
+            "kind": "video",
+            "width": draw(st.integers(1, 4000)),
+            "duration": draw(st.floats(0, 1e4, allow_nan=False)),
+            "codecs": {"video": draw(st.sampled_from(["h264", {"name": "h264", "level": "4"}]))},
+        }
+    if draw(st.booleans()):
+        return {"meta": {"page": 1}, "data": draw(st.sampled_from([job, [job]]))}
+    return job
+
+
+@st.composite
 def ndjson_lines(draw: st.DrawFn) -> list[str]:
     """Simulated (current-shape) jobs, some with one value or key changed anywhere."""
     lines = [json.dumps(CLEAN_JOBS[0])]  # two lines at least: NDJSON, not one document
     for _ in range(draw(st.integers(1, 8))):
         job = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
         target: dict[str, Any] = job
-        where = draw(st.sampled_from(["as is", "as is", "job", "task", "output", "input", "raw"]))
+        where = draw(
+            st.sampled_from(["as is", "as is", "job", "task", "output", "input", "raw", "older"])
+        )
+        if where == "older":
+            job = draw(older_shape(job))
         if where in ("task", "output", "input") and job["tasks"]:
             target = draw(st.sampled_from(job["tasks"]))
             if where in ("output", "input") and isinstance(target.get(where), dict):
@@ -302,12 +346,180 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     data = ("\n".join(lines) + "\n").encode()
-    fast = itf.to_frames(data)
-    careful = itf.to_frames(data, _reader=NdjsonReader(use_sql=False))
-    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
-    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
-    columns = list(fast.problems.columns)
+    assert_same(itf.to_frames(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+
+
+def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:
+    """The same jobs, tasks and problems (problems in any order)."""
+    pd.testing.assert_frame_equal(left.jobs, right.jobs)
+    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+    columns = list(left.problems.columns)
     pd.testing.assert_frame_equal(
-        fast.problems.sort_values(columns).reset_index(drop=True),
-        careful.problems.sort_values(columns).reset_index(drop=True),
+        left.problems.sort_values(columns).reset_index(drop=True),
+        right.problems.sort_values(columns).reset_index(drop=True),
     )
+
+
+# --------------------------------------------------------------------------------------
+# Value accounting: every leaf of every variant in its column, in extra, or in problems.
+# --------------------------------------------------------------------------------------
+words = st.text("abcxyz_", min_size=1, max_size=5)
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=2) | st.dictionaries(words, children, max_size=2),
+    max_leaves=4,
+)
+#: Fields whose values have a column (their path in extra would mean a value kept twice).
+MAPPED = {
+    "id", "kind", "status", "progress", "options", "metadata", "error", "error.kind",
+    "error.message", "created_at", "created", "started_at", "finished_at", "updated_at",
+    "updated", "input", "input.url", "output", "output.url",
+    *(
+        f"{f}.{k}"
+        for f in ("input", "output")
+        for k in (
+            "kind", "format", "width", "height", "duration", "filesize", "bitrate", "fps",
+            "codecs.video", "codecs.audio", "codecs.video.name", "codecs.audio.name",
+        )
+    ),
+}  # fmt: skip
+variant_stamps = st.one_of(
+    ms,
+    ms.map(lambda v: v // 1000),
+    ms.map(lambda v: dt.datetime.fromtimestamp(v // 1000, dt.UTC).isoformat()),
+)
+
+
+@st.composite
+def files(draw: st.DrawFn, kind_word: Any) -> dict[str, Any]:
+    file: dict[str, Any] = {"url": draw(st.text("abc:/.", min_size=1, max_size=8))}
+    optional: dict[str, Any] = {
+        "object": st.sampled_from(["file", "external_file", "source"]),
+        "kind": kind_word,
+        "format": st.sampled_from(["mp4", "webm", "png"]),
+        "width": st.integers(1, 8000),
+        "height": st.integers(1, 8000),
+        "duration": st.floats(0, 1e5, allow_nan=False) | st.integers(0, 10**5),
+        "filesize": st.integers(0, 2**40),
+        "bitrate": st.integers(0, 10**8),
+        "fps": st.sampled_from([24, 25.0, 29.97]),
+        "codecs": st.fixed_dictionaries(
+            {},
+            optional={
+                "video": st.sampled_from(["h264", "vp9"])
+                | st.fixed_dictionaries({"name": st.just("h264"), "profile": words}),
+                "audio": st.sampled_from(["aac", "opus"])
+                | st.fixed_dictionaries(
+                    {"name": st.just("aac"), "sample_rate": st.integers(0, 10**6)}
+                ),
+            },
+        ),
+    }
+    for key, strategy in optional.items():
+        if draw(st.booleans()):
+            file[key] = draw(strategy)
+    return file
+
+
+KIND_WORDS_DRAWN = st.sampled_from(
+    ["video", "probe", "ingest", "speech", "nsfw", "workflow", "upload", "vidoe"]
+)
+STATUS_WORDS_DRAWN = st.sampled_from(["succeeded", "ready", "completed", "pending", "error"])
+
+
+@st.composite
+def variant_record(draw: st.DrawFn, index: int, task: bool) -> dict[str, Any]:
+    rec: dict[str, Any] = {"id": f"{'task' if task else 'job'}_{index}"}
+    new_names = draw(st.booleans())
+    optional: dict[str, Any] = {
+        "kind": KIND_WORDS_DRAWN,
+        "status": STATUS_WORDS_DRAWN,
+        "created" if new_names else "created_at": variant_stamps,
+        "finished_at": variant_stamps,
+        "error": st.text(max_size=5)
+        | st.fixed_dictionaries({"kind": words, "message": st.text(max_size=5)}),
+    }
+    if task:
+        optional |= {
+            "progress": st.integers(0, 100),
+            "input": files(st.sampled_from(["video", "url", "audio"])),
+            "output": files(st.sampled_from(["video", "image", "internal"])),
+        }
+    else:
+        optional |= {"input": st.text("abc:/", min_size=1, max_size=6), "metadata": plain_values}
+    for key, strategy in optional.items():
+        if draw(st.booleans()):
+            rec[key] = draw(strategy)
+    return rec
+
+
+def _objects(rec: dict[str, Any]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """The objects of a record an unknown key may be put in, with their paths."""
+    out: list[tuple[tuple[str, ...], dict[str, Any]]] = [((), rec)]
+    for name in ("input", "output", "error"):
+        if isinstance(rec.get(name), dict):
+            out.append(((name,), rec[name]))
+            codecs = rec[name].get("codecs")
+            if isinstance(codecs, dict):
+                out.append(((name, "codecs"), codecs))
+                out += [((name, "codecs", k), v) for k, v in codecs.items() if isinstance(v, dict)]
+    return out
+
+
+@st.composite
+def accounted_histories(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Jobs of every variant, with unknown keys (``x_...``) put at any depth; and where
+    each unknown key went: (job id, task index or None, path, value)."""
+    records: list[dict[str, Any]] = []
+    planted: dict[tuple[Any, ...], Any] = {}
+    for j in range(draw(st.integers(1, 4))):
+        job = draw(variant_record(j, task=False))
+        job["tasks"] = [draw(variant_record(t, task=True)) for t in range(draw(st.integers(0, 3)))]
+        targets = [(None, *o) for o in _objects(job)]
+        targets += [(t, *o) for t, task in enumerate(job["tasks"]) for o in _objects(task)]
+        for _ in range(draw(st.integers(0, 4))):
+            where, path, obj = draw(st.sampled_from(targets))
+            key, value = "x_" + draw(words), draw(plain_values)
+            obj[key] = value
+            planted[job["id"], where, (*path, key)] = value  # the last one put stays
+        records.append(job)
+    return records, [(*where, value) for where, value in planted.items()]
+
+
+def _extra_at(frames: itf.JobFrames, jid: str, index: int | None) -> dict[str, Any]:
+    if index is None:
+        row = frames.jobs[frames.jobs["job_id"] == jid].iloc[0]
+    else:
+        tasks = frames.tasks
+        row = tasks[(tasks["job_id"] == jid) & (tasks["task_index"] == index)].iloc[0]
+    return {} if pd.isna(row["extra"]) else json.loads(row["extra"])
+
+
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(accounted_histories())
+def test_every_leaf_accounted_for_once(history: tuple[list[dict[str, Any]], list[Any]]) -> None:
+    from ittybit_frames.frames._ndjson import NdjsonReader
+    from tests.accounting import leaves, lost
+
+    records, planted = history
+    frames = itf.to_frames(copy.deepcopy(records))
+    # Recoverable: every leaf in a column, in extra or in problems.
+    assert lost(records, frames) == []
+    # Unknown keys: in extra at their exact path, whatever their depth.
+    for jid, index, path, value in planted:
+        assert _dig(_extra_at(frames, jid, index), path) == value
+    # Nowhere else: no extra holds a value that has a column.
+    for table in (frames.jobs, frames.tasks):
+        for text in table["extra"].dropna():
+            kept = {".".join(p) for p, _ in leaves(json.loads(text))}
+            assert not kept & MAPPED, kept & MAPPED
+    # Identical from NDJSON, on both paths.
+    data = ("\n".join(json.dumps(r) for r in records) + "\n\n").encode()
+    for reader in (NdjsonReader(), NdjsonReader(use_sql=False)):
+        assert_same(itf.to_frames(data, _reader=reader), frames)

@@ -12,7 +12,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import lake
-from ittybit_frames.schema import JOBS, TASKS
+from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
     assert days == sorted({f"created_date={d:%Y-%m-%d}" for d in frames.jobs["created_at"]})
     assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == days
     manifest = json.loads((tmp_path / "_ittybit_frames.json").read_text())
-    assert manifest["schema_version"] == 1 and manifest["partition_by"] == "day"
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["partition_by"] == "day"
     back = itf.read_parquet(tmp_path)
     pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
     pd.testing.assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
@@ -59,7 +59,7 @@ def test_files_are_ms_utc_zstd_sorted_with_metadata(tmp_path: Path, frames: itf.
     assert "timeUnit=milliseconds" in str(column.logical_type)
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
     kv = meta.schema_arrow.metadata
-    assert kv[b"ittybit_frames.schema_version"] == b"1"
+    assert kv[b"ittybit_frames.schema_version"] == str(SCHEMA_VERSION).encode()
     assert b"ittybit_frames.written_at" in kv and b"ittybit_frames.package_version" in kv
     created = pq.read_table(first, columns=["created_at"]).column(0).to_pylist()
     assert created == sorted(created)

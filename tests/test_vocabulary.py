@@ -56,5 +56,8 @@ def test_vocabularies() -> None:
     assert canonical_status("COMPLETED") == "succeeded"
     assert canonical_status("canceled") == "cancelled"
     assert canonical_kind("adaptive_video") == "adaptive_video"
-    assert canonical_kind("probe") == "other"  # a task kind, not a job kind
+    # One set for jobs and tasks: a G2-G4 top-level record is itself a task.
+    assert canonical_kind("probe") == "probe"
+    assert canonical_kind("speech") == canonical_kind("SPEECH ") == "speech"
+    assert canonical_kind("vidoe") == "other"
     assert canonical_kind("ingest", task=True) == "import"

@@ -15,15 +15,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._values import MISSING, Problems
+from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import ARROW_TO_PANDAS, JOBS, TASKS, Table
 from ittybit_frames.vocabulary import (
-    JOB_KIND_WORDS,
-    JOB_KINDS,
+    KIND_WORDS,
+    KINDS,
     STATUS_WORDS,
     STATUSES,
-    TASK_KIND_WORDS,
-    TASK_KINDS,
     TERMINAL_STATUSES,
 )
 
@@ -32,7 +30,7 @@ __all__ = ["assemble", "assemble_read", "dedupe", "finish", "in_input_order"]
 _DURATION_COLUMNS = ("queue_seconds", "processing_seconds", "total_seconds")
 _HIDDEN = ("_row", "_updated")
 _FAILED_CODE = STATUSES.index("failed")
-_PROBE_CODE = TASK_KINDS.index("probe")
+_PROBE_CODE = KINDS.index("probe")
 
 
 def assemble(
@@ -55,15 +53,7 @@ def assemble(
     failed = np.bincount(parent[status_codes == _FAILED_CODE], minlength=nj)
     jcols["task_count"] = pa.array(counts, mask=~has_tasks, type=pa.int64())
     jcols["failed_task_count"] = pa.array(failed, mask=~has_tasks, type=pa.int64())
-    # Media duration: the first probe task with a duration, per job.
-    media = np.full(nj, np.nan)
-    durations = tcols["output_duration_seconds"].to_numpy(zero_copy_only=False)
-    kind_codes = tcols["kind"].indices.to_numpy(zero_copy_only=False)
-    probe = (kind_codes == _PROBE_CODE) & ~np.isnan(durations.astype(np.float64))
-    if probe.any():
-        first_rows, first = np.unique(parent[probe], return_index=True)
-        media[first_rows] = durations[probe][first]
-    jcols["media_duration_seconds"] = pa.array(media, type=pa.float64(), from_pandas=True)
+    jcols["media_duration_seconds"] = _media_durations(jcols, tcols, parent)
     jcols["extra"] = jextra
     # Parent fields on every task row.
     take = pa.array(parent, type=pa.int64())
@@ -76,6 +66,39 @@ def assemble(
     jcols["_updated"] = jcols["updated_at"]
     tcols["_row"] = pa.array(job_rows[parent], type=pa.int64())
     return _table(JOBS, jcols), _table(TASKS, tcols)
+
+
+def _first_per_job(
+    values: np.ndarray, where: np.ndarray, parent: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[job]`` = the value of the job's first task where ``where``, if still NaN."""
+    where = where & ~np.isnan(values)
+    if where.any():
+        rows, first = np.unique(parent[where], return_index=True)
+        gaps = np.isnan(out[rows])
+        out[rows[gaps]] = values[where][first][gaps]
+
+
+def _media_durations(
+    jcols: dict[str, pa.Array], tcols: dict[str, pa.Array], parent: np.ndarray
+) -> pa.Array:
+    """The first probe output's duration, else the first task input's, else the job
+    input's."""
+    media = np.full(len(jcols["job_id"]), np.nan)
+
+    def floats(array: pa.Array) -> np.ndarray:
+        values: np.ndarray = array.to_numpy(zero_copy_only=False).astype(np.float64)
+        return values
+
+    kind_codes = tcols["kind"].indices.to_numpy(zero_copy_only=False)
+    _first_per_job(
+        floats(tcols["output_duration_seconds"]), kind_codes == _PROBE_CODE, parent, media
+    )
+    inputs = floats(tcols["input_duration_seconds"])
+    _first_per_job(inputs, np.ones(len(inputs), dtype=bool), parent, media)
+    job_inputs = floats(jcols["_input_duration"])
+    media = np.where(np.isnan(media), job_inputs, media)
+    return pa.array(media, type=pa.float64(), from_pandas=True)
 
 
 def _table(table: Table, cols: dict[str, pa.Array]) -> pa.Table:
@@ -109,23 +132,26 @@ def assemble_read(jobs: pa.Table, tasks: pa.Table, parent: np.ndarray) -> tuple[
     each line's number in column ``r``; ``parent`` is each task's row in ``jobs``."""
     jcols, tcols = _typed(jobs, JOBS), _typed(tasks, TASKS)
     tcols["job_id"] = jcols["job_id"].take(pa.array(parent, type=pa.int64()))
-    for cols, table, kinds, categories in (
-        (jcols, jobs, JOB_KIND_WORDS, JOB_KINDS),
-        (tcols, tasks, TASK_KIND_WORDS, TASK_KINDS),
-    ):
+    for cols, table in ((jcols, jobs), (tcols, tasks)):
         status = table["status"].combine_chunks()
-        cols["kind"] = _categories(table["kind"].combine_chunks(), kinds, categories)
+        kind = table["kind"].combine_chunks()
+        cols["kind"] = _categories(kind, KIND_WORDS, KINDS)
+        cols["kind_raw"] = kind
         cols["status"] = _categories(status, STATUS_WORDS, STATUSES)
         cols["status_raw"] = status
+    # SQL takes only job inputs that are URLs (text): no job input duration.
+    jcols["_input_duration"] = pa.nulls(len(jobs), pa.float64())
     n_jobs, n_tasks = len(jobs), len(tasks)
     return assemble(
         jcols,
         tcols,
         parent,
         np.ones(n_jobs, dtype=bool),
-        jobs["r"].to_numpy(),
+        jobs["r"].to_numpy() * LINE_ROWS,
         pa.nulls(n_jobs, pa.string()),
-        pa.nulls(n_tasks, pa.string()),
+        tasks["extra"].combine_chunks()
+        if "extra" in tasks.column_names
+        else pa.nulls(n_tasks, pa.string()),
     )
 
 

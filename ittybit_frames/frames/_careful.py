@@ -8,6 +8,7 @@ and every oddity recorded; a field this version does not know lands in ``extra``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,23 @@ import pyarrow as pa
 from ittybit_frames.frames import _fields as field
 from ittybit_frames.frames._assembly import assemble
 from ittybit_frames.frames._fields import Extras
-from ittybit_frames.frames._outputs import outputs
-from ittybit_frames.frames._values import MISSING, Conv, Problems, dictionary
-from ittybit_frames.vocabulary import JOB_FIELDS, JOB_KINDS, STATUSES, TASK_FIELDS, TASK_KINDS
+from ittybit_frames.frames._outputs import files
+from ittybit_frames.frames._values import (
+    MISSING,
+    Conv,
+    Problems,
+    dictionary,
+    plain,
+    plain_columns,
+)
+from ittybit_frames.vocabulary import JOB_FIELDS, KINDS, STATUSES, TASK_FIELDS
 
 __all__ = ["build"]
 
 _JOB_KEYSET = frozenset(JOB_FIELDS)
 _TASK_KEYSET = frozenset(TASK_FIELDS)
+#: Tags of a record that is one task (no task list expected).
+_STANDALONE = frozenset({"task", "step"})
 
 
 @dataclass
@@ -58,9 +68,10 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
     index: list[int] = []
     has_tasks: list[bool] = []
     jfields, tfields = JOB_FIELDS, TASK_FIELDS
-    for k, job in enumerate(records):
-        if type(job) is not dict:
-            p.add(None, None, "record", "not a JSON object; skipped", job)
+    for k, record in enumerate(records):
+        job = _as_dict(record)
+        if job is None:
+            p.add(None, None, "record", "not a JSON object; skipped", record)
             continue
         kept.append(k)
         r = len(jrows)
@@ -72,14 +83,17 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
             tasks = job.get("steps")  # staging naming: job called task, tasks steps
         elif "steps" in job:
             jextra.put(r, "steps", job["steps"])
+        if type(tasks) is not list and _is_sequence(tasks):
+            tasks = plain(tasks)
         if type(tasks) is not list:
             has_tasks.append(False)
-            _no_task_list(p, job.get("id"), tasks)
+            _no_task_list(p, job, tasks)
             continue
         has_tasks.append(True)
-        for i, task in enumerate(tasks):
-            if type(task) is not dict:
-                p.add(job.get("id"), None, "task_id", "task is not an object; skipped", task)
+        for i, item in enumerate(tasks):
+            task = _as_dict(item)
+            if task is None:
+                p.add(job.get("id"), None, "task_id", "task is not an object; skipped", item)
                 continue
             t = len(trows)
             trows.append(tuple(map(task.get, tfields)))
@@ -89,8 +103,8 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
                 textra.rest(t, task, _TASK_KEYSET)
     positions = np.asarray(kept, dtype=np.int64)
     return _Raw(
-        jobs=_transpose(jfields, jrows),
-        tasks=_transpose(tfields, trows),
+        jobs=plain_columns(_transpose(jfields, jrows)),
+        tasks=plain_columns(_transpose(tfields, trows)),
         jextra=jextra,
         textra=textra,
         parent=np.asarray(parent, dtype=np.int64),
@@ -100,9 +114,24 @@ def _gather(records: list[Any], rows: Any, p: Problems) -> _Raw:
     )
 
 
-def _no_task_list(p: Problems, jid: Any, tasks: Any) -> None:
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    """A record or task as a dict (any ``Mapping`` converted), or None."""
+    if type(value) is dict:
+        return value
+    return plain(value) if isinstance(value, Mapping) else None
+
+
+def _is_sequence(value: Any) -> bool:
+    """A task list in another container than a list (a tuple, a numpy array...)."""
+    return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
+
+
+def _no_task_list(p: Problems, job: dict[str, Any], tasks: Any) -> None:
+    jid = job.get("id")
     if tasks is None:
-        p.add(jid, None, "task_count", "no task list in the payload; task_count is NA", MISSING)
+        # A standalone task (G3-G5 `GET /tasks/{id}`, a staging step) has no list.
+        if job.get("object") not in _STANDALONE or "tasks" in job or "steps" in job:
+            p.add(jid, None, "task_count", "no task list in the payload; task_count is NA", MISSING)
     else:
         p.add(jid, None, "task_count", "task list is not a list; ignored", tasks)
 
@@ -116,13 +145,14 @@ def _shared(conv: Conv, raw: dict[str, Any], extras: Extras, *, task: bool) -> d
         conv.task_ids = ids
     else:
         conv.job_ids = ids
-    field.tag(raw["object"], extras)
-    kinds = field.kinds(conv, raw["kind"], task=task, extras=extras)
+    field.tag(conv, raw["object"], extras, "task" if task else "job")
+    kinds, kind_raw = field.kinds(conv, raw["kind"])
     statuses, status_raw = field.statuses(conv, raw["status"])
     error_kind, error_message = field.errors(conv, raw["error"], extras)
     return {
         id_col: ids,
-        "kind": dictionary(kinds, TASK_KINDS if task else JOB_KINDS),
+        "kind": dictionary(kinds, KINDS),
+        "kind_raw": kind_raw,
         "status": dictionary(statuses, STATUSES),
         "status_raw": status_raw,
         "error_kind": error_kind,
@@ -135,6 +165,7 @@ def _jobs(raw: dict[str, Any], extras: Extras, p: Problems) -> dict[str, pa.Arra
     return {
         **_shared(conv, raw, extras, task=False),
         "input_url": field.urls(conv, raw["input"], "input", extras),
+        "_input_duration": field.input_durations(raw["input"]),
         "output_url": field.urls(conv, raw["output"], "output", extras),
         "options": conv.json_text(raw["options"]),
         "metadata": conv.json_text(raw["metadata"]),
@@ -148,14 +179,14 @@ def _tasks(
     conv = Conv(p, job_ids, raw["id"])
     shared = _shared(conv, raw, extras, task=True)
     inputs = field.aliased(raw, "input", "inputs", extras)
-    files = field.aliased(raw, "output", "outputs", extras)
+    outputs = field.aliased(raw, "output", "outputs", extras)
     return {
         "job_id": job_ids,
         **shared,
         "task_index": pa.array(index, type=pa.int64()),
         "progress": conv.ints(raw["progress"], "progress", 0, 100),
-        "input_url": field.urls(conv, inputs, "input", extras),
-        **outputs(conv, files, extras),
+        **files(conv, inputs, extras, "input", "inputs"),
+        **files(conv, outputs, extras, "output", "outputs"),
         "options": conv.json_text(raw["options"]),
         **field.timestamps(conv, raw, extras),
     }

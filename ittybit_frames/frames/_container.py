@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
+from ittybit_frames.vocabulary import category, parse_when
 
 __all__ = ["JobFrames"]
 
@@ -45,17 +45,25 @@ class JobFrames:
         status: str | None = None,
         since: Any = None,
         until: Any = None,
+        kind_raw: str | None = None,
     ) -> JobFrames:
         """Jobs of this kind/status created in ``[since, until)``, with their tasks.
+
+        ``kind`` and ``status`` are categories (or any documented word of any API
+        version, such as ``ready``); a word that is neither raises ``ValueError``
+        listing the valid ones. ``kind_raw`` selects the jobs whose kind was sent as
+        exactly this word (for words outside the categories).
 
         Returns a new JobFrames (``self`` when nothing is filtered out).
         """
         jobs = self.jobs
         keep = pd.Series(True, index=jobs.index)
         if kind is not None:
-            keep &= jobs["kind"] == canonical_kind(kind)
+            keep &= jobs["kind"] == category(kind, field="kind")
         if status is not None:
-            keep &= jobs["status"] == canonical_status(status)
+            keep &= jobs["status"] == category(status, field="status")
+        if kind_raw is not None:
+            keep &= (jobs["kind_raw"] == kind_raw).fillna(False)
         for bound, op in ((parse_when(since), "ge"), (parse_when(until), "lt")):
             if bound is not None:
                 stamp = pd.Timestamp(bound, unit="ms", tz="UTC")

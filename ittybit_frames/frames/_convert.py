@@ -26,7 +26,7 @@ from ittybit_frames.frames._assembly import (
     in_input_order,
 )
 from ittybit_frames.frames._container import JobFrames
-from ittybit_frames.frames._input import CHUNK, as_ndjson, chunks, parse_lines
+from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.frames._values import Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
@@ -39,7 +39,7 @@ _Parts = tuple[list[pa.Table], list[pa.Table]]
 
 def _build_records(records: Any, p: Problems) -> _Parts:
     job_parts, task_parts, row = [], [], 0
-    for chunk in chunks(records):
+    for chunk in chunks(records, p):
         jobs_t, tasks_t = _careful.build(chunk, row, p)
         row += len(chunk)
         job_parts.append(jobs_t)
@@ -80,10 +80,13 @@ def to_frames(
 
     Parameters
     ----------
-    records : iterable of dict, or bytes/str
-        Jobs as the client returns them, a JSON array, a ``{"data": [...]}`` envelope,
-        or NDJSON. Every documented API generation is accepted (timestamps in ms, s or
-        ISO-8601; old field names; every status vocabulary).
+    records : iterable of mappings, or bytes/str
+        Jobs as the client returns them (any ``Mapping``; task lists as any sequence;
+        numpy scalars as their numbers), a JSON array, a lone job or task object, an
+        envelope (``{"meta", "data": [...] or {...}, "links"}``, an event), or NDJSON
+        (whose lines may be envelopes), with or without a UTF-8 byte order mark. Every
+        documented API generation is accepted (timestamps in ms, s or ISO-8601; old
+        field names; every kind and status vocabulary).
     strict : bool, default False
         Raise :class:`~ittybit_frames.SchemaError` at the first problem instead of
         recording it in ``problems``.
@@ -124,11 +127,11 @@ def to_frames(
     try:
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
-        ndjson = as_ndjson(records)
+        ndjson, parsed = read_input(records)
         if ndjson is not None:
             job_parts, task_parts = _build_ndjson(ndjson, p, workers, _reader)
         else:
-            job_parts, task_parts = _build_records(records, p)
+            job_parts, task_parts = _build_records(parsed, p)
         if not job_parts:
             job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
         jobs_t = pa.concat_tables(job_parts)

@@ -8,6 +8,7 @@ and returns its column(s). A value that cannot be mapped to a column goes to
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -17,11 +18,9 @@ from ittybit_frames.frames._values import MISSING, Conv
 from ittybit_frames.vocabulary import (
     ERROR_KEYS,
     ERROR_KIND_NAMES,
-    FILE_KEYS,
-    JOB_KIND_WORDS,
+    KIND_WORDS,
     OBJECT_TAGS,
     STATUS_WORDS,
-    TASK_KIND_WORDS,
     canonical_kind,
     canonical_status,
 )
@@ -32,14 +31,17 @@ __all__ = [
     "errors",
     "first",
     "ident",
+    "input_durations",
     "kinds",
+    "raw_text",
     "statuses",
     "tag",
     "timestamps",
     "urls",
 ]
 
-_TAGS_OR_NONE = frozenset({*OBJECT_TAGS, None})
+_URL_KEY = frozenset({"url"})
+_MESSAGE = frozenset({"message"})
 
 
 class Extras:
@@ -48,11 +50,11 @@ class Extras:
     def __init__(self) -> None:
         self.rows: dict[int, dict[str, Any]] = {}
 
-    def put(self, i: int, key: str, value: Any, *, within: str | None = None) -> None:
-        """Row ``i``'s ``key`` (inside its object ``within``) is ``value``."""
+    def put(self, i: int, key: str, value: Any, *, within: str | tuple[str, ...] = ()) -> None:
+        """Row ``i``'s ``key`` (inside its object at path ``within``) is ``value``."""
         row = self.rows.setdefault(i, {})
-        if within is not None:
-            row = row.setdefault(within, {})
+        for step in (within,) if isinstance(within, str) else within:
+            row = row.setdefault(step, {})
         row[key] = value
 
     def keep(self, i: int, key: str, value: Any) -> None:
@@ -66,17 +68,19 @@ class Extras:
         known: frozenset[str],
         key: str | None = None,
         *,
-        within: str | None = None,
+        within: str | tuple[str, ...] = (),
     ) -> None:
-        """The keys of ``value`` outside ``known``, if any: at ``key``, or (no key) in
-        the row itself."""
+        """The keys of ``value`` outside ``known``, if any: each under path ``key``
+        (inside ``within``), or (no key) in the row itself."""
         if value.keys() <= known:
             return
-        rest = {k: x for k, x in value.items() if k not in known}
         if key is None:
-            self.rows.setdefault(i, {}).update(rest)
+            row = self.rows.setdefault(i, {})
         else:
-            self.put(i, key, rest, within=within)
+            row = self.rows.setdefault(i, {})
+            for step in ((within,) if isinstance(within, str) else within) + (key,):
+                row = row.setdefault(step, {})
+        row.update((k, x) for k, x in value.items() if k not in known)
 
     def column(self, n: int) -> pa.Array:
         """The ``extra`` column of ``n`` rows: JSON text, or null for a row with none."""
@@ -130,14 +134,21 @@ def ident(conv: Conv, values: Any, col: str, job_ids: Any, task_level: bool) -> 
     return pa.array(out, type=pa.string())
 
 
-def tag(values: Any, extras: Extras) -> None:
-    """The ``object`` tag has no column: an unknown one is kept in extra."""
+def tag(conv: Conv, values: Any, extras: Extras, implied: str) -> None:
+    """The ``object`` tag has no column: the table's own (``job`` on jobs, ``task`` on
+    tasks) is implied by the row; another documented one (a G4 ``run``, a standalone
+    ``task``, a staging ``step``) is kept in extra; any other (a file, a media
+    object...) too, with a problem: the record was read as a job though it says it is
+    not one."""
     with contextlib.suppress(TypeError):
-        if set(values) <= _TAGS_OR_NONE:
+        if set(values) <= {implied, None}:
             return
     for i, v in enumerate(values):
-        if v is not None and (type(v) is not str or v not in OBJECT_TAGS):
-            extras.put(i, "object", v)
+        if v is None or v == implied:
+            continue
+        if type(v) is not str or v not in OBJECT_TAGS:
+            conv.add(i, "object", "not a job, task, step or run; read as one", v)
+        extras.put(i, "object", v)
 
 
 def timestamps(conv: Conv, raw: dict[str, Any], extras: Extras) -> dict[str, pa.Array]:
@@ -165,58 +176,54 @@ def statuses(conv: Conv, values: Any) -> tuple[list[str], pa.Array]:
             )
         return canonical
 
-    words = conv.words(values, STATUS_WORDS, slow, "status")
+    return conv.words(values, STATUS_WORDS, slow, "status"), raw_text(conv, values)
+
+
+def raw_text(conv: Conv, values: Any) -> pa.Array:
+    """A word exactly as sent (``status_raw``, ``kind_raw``): text, anything else as
+    JSON text."""
     raw = conv.infer(values)
     if raw is None or raw.type not in (pa.string(), pa.null()):
         raw = pa.array(
             [v if v is None or type(v) is str else json_text(v) for v in values],
             type=pa.string(),
         )
-    return words, raw.cast(pa.string())
+    return raw.cast(pa.string())
 
 
-def kinds(conv: Conv, values: Any, *, task: bool, extras: Extras) -> list[str]:
-    """Canonical kind words; an older word for a kind (ingest -> import) kept in extra."""
+def kinds(conv: Conv, values: Any) -> tuple[list[str], pa.Array]:
+    """Canonical kind words (an older name of a stage mapped: ingest -> import), and
+    the raw kind as text."""
 
     def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
-        canonical = canonical_kind(v, task=task)
+        canonical = canonical_kind(v)
         if canonical == "other":
             conv.p.add(
-                jid, tid, "kind", "unknown kind; mapped to 'other'", MISSING if v is None else v
+                jid,
+                tid,
+                "kind",
+                "unknown kind; mapped to 'other' (raw value in kind_raw)",
+                MISSING if v is None else v,
             )
         return canonical
 
-    words = conv.words(values, TASK_KIND_WORDS if task else JOB_KIND_WORDS, slow, "kind")
-    for i in conv.slow_rows:
-        if words[i] not in ("other", values[i]):
-            extras.put(i, "kind", values[i])
-    return words
-
-
-def _plain_urls(values: Any) -> list[Any] | None:
-    """URLs when every value is None/str, or every value a plain file object."""
-    try:
-        types = set(map(type, values))
-        if types <= {str, type(None)}:
-            return list(values)
-        if types == {dict} and set().union(*map(dict.keys, values)) <= FILE_KEYS:
-            return [v.get("url") for v in values]
-    except TypeError:
-        pass
-    return None
+    return conv.words(values, KIND_WORDS, slow, "kind"), raw_text(conv, values)
 
 
 def urls(conv: Conv, values: Any, name: str, extras: Extras) -> pa.Array:
-    """A URL, or a file object or list of them (the first one's URL; the rest in extra)."""
-    plain = _plain_urls(values)
-    if plain is not None:
-        return conv.strings(plain, f"{name}_url")
+    """A job's input or output: a URL, or a file object (its URL; every other key in
+    extra under ``name``) or a list of them (the first one's URL; the list in extra)."""
+    try:
+        if set(map(type, values)) <= {str, type(None)}:
+            return conv.strings(values, f"{name}_url")
+    except TypeError:
+        pass
     out: list[Any] = []
     for i, v in enumerate(values):
         if v is None or type(v) is str:
             out.append(v)
         elif type(v) is dict:
-            extras.rest(i, v, FILE_KEYS, name)
+            extras.rest(i, v, _URL_KEY, name)
             out.append(v.get("url"))
         elif type(v) is list:
             extras.put(i, name, v)
@@ -231,6 +238,17 @@ def urls(conv: Conv, values: Any, name: str, extras: Extras) -> pa.Array:
     return conv.strings(out, f"{name}_url")
 
 
+def input_durations(values: Any) -> pa.Array:
+    """The ``duration`` of each job input that is a usable number in a file object, for
+    ``media_duration_seconds`` (the value itself is in extra, so any other is left
+    there, without a problem)."""
+    out: list[float | None] = []
+    for v in values:
+        d: Any = v.get("duration") if type(v) is dict else None
+        out.append(float(d) if type(d) in (int, float) and math.isfinite(d) else None)
+    return pa.array(out, type=pa.float64())
+
+
 def errors(conv: Conv, values: Any, extras: Extras) -> tuple[pa.Array, pa.Array]:
     """``error`` (text, or an object of kind and message) -> error_kind, error_message."""
     kind_of: list[Any] = [None] * len(values)
@@ -243,10 +261,11 @@ def errors(conv: Conv, values: Any, extras: Extras) -> tuple[pa.Array, pa.Array]
         if type(v) is str:
             messages[i] = v
         elif type(v) is dict:
-            kind_of[i] = next((v[k] for k in ERROR_KIND_NAMES if k in v), None)
+            name = next((k for k in ERROR_KIND_NAMES if k in v), None)
+            kind_of[i] = None if name is None else v[name]
             messages[i] = v.get("message")
-            if not v.keys() <= ERROR_KEYS:
-                extras.put(i, "error", v)
+            # Anything else (a second kind name, details...) in extra under `error`.
+            extras.rest(i, v, ERROR_KEYS if name in (None, "kind") else _MESSAGE | {name}, "error")
         else:
             conv.add(
                 i, "error_message", "error is neither text nor an object; stored as JSON text", v

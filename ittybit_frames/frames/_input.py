@@ -2,61 +2,114 @@
 
 NDJSON is told apart from one JSON document (an array, an object, an envelope spread
 over lines); everything that is not NDJSON is read whole and cut into chunks of records.
+A UTF-8 byte order mark is skipped. Envelopes (``{"meta", "data", "links"}``, a list
+page or one object; an event whose ``data`` is the task) are opened wherever they
+appear, also as NDJSON lines: their records are the rows, and the envelope's other
+fields go with each record, in ``extra`` under ``envelope``. An API error body is a
+problem, not a row.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
 
-from ittybit_frames.frames._values import Problems
+from ittybit_frames.frames._values import LINE_ROWS, Problems
 
-__all__ = ["CHUNK", "as_ndjson", "chunks", "parse_lines"]
+__all__ = ["CHUNK", "chunks", "parse_lines", "read_input", "records_of"]
 
 #: Records converted together on the careful path.
 CHUNK = 5000
 _NOT_SPACE = re.compile(rb"\S")
+_BOM = b"\xef\xbb\xbf"
+#: Keys of an API error body (``{kind, message}``, ``{message}``, ``{meta, error}``).
+_ERROR_BODY = frozenset({"kind", "type", "code", "message", "error", "meta", "links"})
 
 
-def as_ndjson(records: Any) -> bytes | None:
-    """The bytes of ``records`` if it is NDJSON text, else None."""
-    if not isinstance(records, bytes | bytearray | memoryview | str):
-        return None
+def _text(records: Any) -> bytes:
     data = records.encode() if isinstance(records, str) else bytes(records)
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def read_input(records: Any) -> tuple[bytes | None, Any]:
+    """``(bytes, None)`` if ``records`` is NDJSON text, else ``(None, records)`` (text
+    that is one JSON document is parsed)."""
+    if not isinstance(records, bytes | bytearray | memoryview | str):
+        return None, records
+    data = _text(records)
     start = _NOT_SPACE.search(data)
-    head = data[start.start() : start.start() + 1] if start else b""
-    if head == b"[":
-        return None
-    if head == b"{":
-        first = data.find(b"\n")
-        # One object, or an envelope spread over lines, is one JSON document.
-        if first < 0 or not _NOT_SPACE.search(data, first):
-            return None
-        try:
-            orjson.loads(data[:first])
-        except orjson.JSONDecodeError:
-            return None  # a pretty-printed document, not one object per line
-    return data
+    if start is None:
+        return data, None  # nothing: no records
+    first = data.find(b"\n", start.start())
+    if first < 0 or not _NOT_SPACE.search(data, first):
+        return None, _document(data)  # one line: one document
+    # A first line that is JSON by itself: NDJSON. Else one document spread over lines
+    # (pretty-printed), if it parses whole; else NDJSON with a bad first line, which
+    # the careful path reports while the other lines are read.
+    if _parses(data[start.start() : first]):
+        return data, None
+    try:
+        return None, orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data, None
 
 
-def chunks(records: Any) -> Iterator[list[Any]]:
+def _document(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
+
+
+def _is_envelope(value: dict[str, Any]) -> bool:
+    data = value.get("data")
+    return type(data) in (list, dict) and "tasks" not in value and "steps" not in value
+
+
+def records_of(value: Any, p: Problems) -> list[Any]:
+    """The records one parsed value stands for: an envelope's (its other fields with
+    each record), an array's elements, or the value itself; none for an error body."""
+    if type(value) is list:
+        return value
+    if type(value) is not dict:
+        return [value]
+    if _is_envelope(value):
+        data = value["data"]
+        rest = {k: v for k, v in value.items() if k != "data"}
+        listed = data if type(data) is list else [data]
+        if not rest:
+            return listed
+        return [{**r, "envelope": rest} if type(r) is dict else r for r in listed]
+    if "id" not in value and value.keys() <= _ERROR_BODY and value.keys() & {"message", "error"}:
+        p.add(None, None, "record", "an API error answer, not a job; skipped", value)
+        return []
+    return [value]
+
+
+def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
     """Job records in lists of at most ``CHUNK``, whatever form (not NDJSON) they came in."""
-    if isinstance(records, bytes | bytearray | memoryview | str):
-        try:
-            records = orjson.loads(records)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
-    if isinstance(records, dict):
-        records = records["data"] if isinstance(records.get("data"), list) else [records]
-    if not isinstance(records, Iterable):
+    if isinstance(records, Mapping):
+        records = records_of(dict(records), p)
+    if not isinstance(records, Iterable) or isinstance(records, str | bytes):
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
     batch = []
     for record in records:
-        batch.append(record)
-        if len(batch) == CHUNK:
+        if type(record) is dict and ("data" in record or "id" not in record):
+            batch.extend(records_of(record, p))
+        else:
+            batch.append(record)
+        if len(batch) >= CHUNK:
             yield batch
             batch = []
     if batch:
@@ -64,15 +117,16 @@ def chunks(records: Any) -> Iterator[list[Any]]:
 
 
 def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any], list[int]]:
-    """(line number, bytes) -> the records and their line numbers; blank lines are
-    skipped, an invalid one is reported by number."""
+    """(line number, bytes) -> the records and their row numbers (``line *
+    LINE_ROWS + k`` for the k-th record of a line); blank lines are skipped, an
+    invalid one is reported by number."""
     records: list[Any] = []
     numbers: list[int] = []
     for n, line in lines:
         if not line or line.isspace():
             continue
         try:
-            records.append(orjson.loads(line))
+            value = orjson.loads(line)
         except orjson.JSONDecodeError:
             p.add(
                 None,
@@ -82,5 +136,7 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
                 line[:200].decode(errors="replace").rstrip("\r\n"),
             )
             continue
-        numbers.append(n)
+        found = records_of(value, p) if type(value) is dict else [value]
+        records += found
+        numbers += range(n * LINE_ROWS, n * LINE_ROWS + len(found))
     return records, numbers

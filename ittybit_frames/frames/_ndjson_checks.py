@@ -16,15 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.frames._jsontext import json_many
-from ittybit_frames.frames._ndjson_shape import STAMPS
+from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
+from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import (
     ERROR_KEYS,
-    JOB_KIND_WORDS,
+    KIND_WORDS,
     MS_MAX,
     MS_MIN,
-    OBJECT_TAGS,
+    S_MAX,
+    S_MIN,
     STATUS_WORDS,
-    TASK_KIND_WORDS,
 )
 
 __all__ = ["FastBlock", "left_lines", "scan_block", "whole"]
@@ -84,7 +85,7 @@ _JOB_COLUMNS = (
     ("options", "options"),
     ("metadata", "metadata"),
     ("error", "error"),
-    *((c, c) for c in STAMPS),
+    *((c, c) for c in (*STAMPS, *ALIASED_STAMPS.values())),
 )
 _TASK_COLUMNS = (
     ("id", "task_id"),
@@ -92,26 +93,25 @@ _TASK_COLUMNS = (
     ("progress", "progress"),
     ("options", "options"),
     ("error", "error"),
-    *((c, c) for c in STAMPS),
+    *((c, c) for c in (*STAMPS, *ALIASED_STAMPS.values())),
 )
-_OUTPUT_COLUMNS = (
-    ("url", "output_url"),
-    ("kind", "output_kind"),
-    ("format", "output_format"),
-    ("width", "output_width"),
-    ("height", "output_height"),
-    ("duration", "output_duration_seconds"),
-    ("filesize", "output_filesize_bytes"),
-    ("bitrate", "output_bitrate"),
-    ("fps", "output_fps"),
+_FILE_COLUMNS = (
+    ("object", "object"),
+    ("url", "url"),
+    ("kind", "kind"),
+    ("format", "format"),
+    ("width", "width"),
+    ("height", "height"),
+    ("duration", "duration_seconds"),
+    ("filesize", "filesize_bytes"),
+    ("bitrate", "bitrate"),
+    ("fps", "fps"),
 )
+_FILE_INTS = ("width", "height", "filesize_bytes", "bitrate")
+_FILES = ("input", "output")
 _TASK_INTS = (
     "progress",
-    "output_width",
-    "output_height",
-    "output_filesize_bytes",
-    "output_bitrate",
-    *STAMPS,
+    *(f"{f}_{c}" for f in _FILES for c in _FILE_INTS),
 )
 
 
@@ -133,21 +133,49 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
     lists = pc.struct_field(j, "tasks")
     parent = pc.list_parent_indices(lists).to_numpy()
     t = pc.list_flatten(lists)
-    output = pc.struct_field(t, "output")
-    codecs = pc.struct_field(output, "codecs")
     starts = lists.offsets.to_numpy()[:-1].astype(np.int64)
-    tasks = pa.table(
-        {
-            "r": read["r"].take(pa.array(parent, type=pa.int64())),
-            "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
-            "missing": pc.is_null(t),
-            "input_url": _storage(pc.struct_field(pc.struct_field(t, "input"), "url")),
-            **_columns(t, _TASK_COLUMNS),
-            **_columns(output, _OUTPUT_COLUMNS),
-            **_columns(codecs, (("video", "output_codec_video"), ("audio", "output_codec_audio"))),
+    columns = {
+        "r": read["r"].take(pa.array(parent, type=pa.int64())),
+        "task_index": pa.array(np.arange(len(t), dtype=np.int64) - starts[parent]),
+        "missing": pc.is_null(t),
+        **_columns(t, _TASK_COLUMNS),
+    }
+    for name in _FILES:
+        file = pc.struct_field(t, name)
+        codecs = pc.struct_field(file, "codecs")
+        pairs = (*_FILE_COLUMNS, ("video", "codec_video"), ("audio", "codec_audio"))
+        columns |= {
+            f"{name}_{alias}": _storage(
+                pc.struct_field(codecs if key in ("video", "audio") else file, key)
+            )
+            for key, alias in pairs
         }
-    )
-    return jobs, tasks
+    return jobs, pa.table(columns)
+
+
+def _file_tags(tasks: pa.Table) -> pa.Array:
+    """The ``extra`` column of the tasks SQL took: the ``object`` tags of their input and
+    output files (the only values of the documented shape without a column), as JSON
+    text made once per distinct pair."""
+    codes = []
+    texts: list[list[str | None]] = []
+    for name in _FILES:
+        encoded = whole(tasks[f"{name}_object"]).dictionary_encode()
+        words = encoded.dictionary.to_pylist()
+        codes.append(encoded.indices.fill_null(len(words)).to_numpy().astype(np.int64))
+        texts.append([*words, None])
+    size = len(texts[1])
+    pair = codes[0] * size + codes[1]
+    distinct, back = np.unique(pair, return_inverse=True)
+    extras: list[str | None] = []
+    for code in distinct.tolist():
+        tags = {
+            name: {"object": words[c]}
+            for name, words, c in zip(_FILES, texts, (code // size, code % size), strict=True)
+            if words[c] is not None
+        }
+        extras.append(json_many([tags])[0] if tags else None)
+    return pa.array(extras, type=pa.string()).take(pa.array(back.astype(np.int64)))
 
 
 def scan_block(
@@ -161,21 +189,24 @@ def scan_block(
     if read is None:
         return FastBlock.careful(left_lines(data, offsets, rows, set()))
     jobs, tasks = _flatten(read, lenient, int(rows[0]))
-    jobs, ints_ok = _integers(jobs, STAMPS)
+    jobs, ints_ok = _stamps(jobs)
     job_checks = [
         pc.invert(jobs["lenient"]),
         jobs["st"],
         ints_ok,
-        _values_ok(jobs, "job_id", JOB_KIND_WORDS),
+        _values_ok(jobs, "job_id", "job"),
     ]
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
+    tasks, stamps_ok = _stamps(tasks)
     task_checks = [
         pc.invert(tasks["missing"]),
         ints_ok,
-        _values_ok(tasks, "task_id", TASK_KIND_WORDS),
+        stamps_ok,
+        _values_ok(tasks, "task_id", "task"),
         *(
-            pc.or_kleene(pc.is_null(tasks[c]), pc.is_finite(tasks[c]))
-            for c in ("output_duration_seconds", "output_fps")
+            pc.or_kleene(pc.is_null(tasks[f"{f}_{c}"]), pc.is_finite(tasks[f"{f}_{c}"]))
+            for f in _FILES
+            for c in ("duration_seconds", "fps")
         ),
     ]
     jobs, ok = _errors(jobs)
@@ -193,6 +224,9 @@ def scan_block(
     jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
     tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
     tasks = tasks.drop_columns(["missing", "tag"])
+    tasks = tasks.append_column("extra", _file_tags(tasks)).drop_columns(
+        [f"{name}_object" for name in _FILES]
+    )
     job_rows = jobs["r"].to_numpy()
     parent = np.searchsorted(job_rows, tasks["r"].to_numpy())
     taken = set(job_rows.tolist())
@@ -214,6 +248,55 @@ def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.A
     return table, _all(*checks)
 
 
+#: Timestamp texts taken here: whole numbers (ms or s), and ISO-8601 with a zone and at
+#: most millisecond digits (which Arrow parses exactly as the careful path does); any
+#: other form sends its line the careful way.
+_WHOLE = r"^-?[0-9]{1,16}$"
+_ISO = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
+    """One timestamp column as text -> epoch ms (int64) and which rows are fine."""
+    text = whole(text)
+    null_int = pa.scalar(None, pa.int64())
+    is_whole = pc.fill_null(pc.match_substring_regex(text, _WHOLE), False)
+    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    seconds = pc.and_(pc.greater_equal(number, S_MIN), pc.less(number, S_MAX))
+    number = pc.if_else(seconds, pc.multiply(number, 1000), number)
+    is_iso = pc.fill_null(pc.match_substring_regex(text, _ISO), False)
+    iso = pc.if_else(is_iso, text, pa.scalar(None, pa.string()))
+    try:
+        parsed = pc.cast(pc.cast(iso, TIMESTAMP), pa.int64())
+    except pa.ArrowInvalid:  # a date that does not exist (2025-02-30...): careful path
+        parsed = pa.nulls(len(text), pa.int64())
+    value = pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
+    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
+    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
+    return value, fine
+
+
+def _stamps(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The timestamp columns as epoch ms, an older name (``created``) filling its
+    column; a row with both names, or a form taken only by the careful path, is not
+    fine."""
+    checks = []
+    for name in STAMPS:
+        column = table[name]
+        alias = ALIASED_STAMPS.get(name)
+        if alias is not None:
+            old = table[alias]
+            checks.append(pc.or_(pc.is_null(column), pc.is_null(old)))
+            column = pc.coalesce(column, old)
+            table = table.drop_columns([alias])
+        value, fine = _stamp(column)
+        checks.append(fine)
+        table = table.set_column(table.schema.get_field_index(name), name, value)
+    return table, _all(*checks)
+
+
 def _all(*masks: Any) -> pa.Array:
     """Element-wise AND, a null counting as false."""
     out = None
@@ -229,19 +312,16 @@ def _between(column: Any, lo: int, hi: int, *, closed: bool) -> Any:
     return pc.or_kleene(pc.is_null(column), pc.and_(pc.greater_equal(column, lo), upper))
 
 
-def _values_ok(table: pa.Table, id_col: str, kinds: dict[str, str]) -> pa.Array:
-    """Values the careful path would take unchanged, recording nothing."""
+def _values_ok(table: pa.Table, id_col: str, tag: str) -> pa.Array:
+    """Values the careful path would take unchanged, recording nothing (the ``object``
+    tag only the table's own: another one is kept in extra)."""
     ids = table[id_col]
     checks = [
         pc.not_equal(ids, ""),
-        pc.is_in(table["kind"], value_set=pa.array(list(kinds), pa.string())),
+        pc.is_in(table["kind"], value_set=pa.array(list(KIND_WORDS), pa.string())),
         pc.is_in(table["status"], value_set=pa.array(list(STATUS_WORDS), pa.string())),
-        pc.or_kleene(
-            pc.is_null(table["tag"]),
-            pc.is_in(table["tag"], value_set=pa.array(sorted(OBJECT_TAGS), pa.string())),
-        ),
+        pc.or_kleene(pc.is_null(table["tag"]), pc.equal(table["tag"], tag)),
     ]
-    checks += [_between(table[name], MS_MIN, MS_MAX, closed=False) for name in STAMPS]
     if "progress" in table.column_names:
         checks.append(_between(table["progress"], 0, 100, closed=True))
     return _all(*checks)

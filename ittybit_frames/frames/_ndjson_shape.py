@@ -15,29 +15,32 @@ from typing import Any
 from ittybit_frames.vocabulary import (
     CODEC_KEYS,
     ERROR_KEYS,
-    FILE_KEYS,
     JOB_FIELDS,
     TASK_FIELDS,
     current,
 )
 
-__all__ = ["STAMPS", "TRAILING_COMMA", "job_shape_ok", "query"]
+__all__ = ["ALIASED_STAMPS", "STAMPS", "TRAILING_COMMA", "job_shape_ok", "query"]
 
-# The fields of the current API: every known one but the older aliases.
-_JOB_KEYSET = frozenset(current(JOB_FIELDS))
-_TASK_KEYSET = frozenset(current(TASK_FIELDS))
+STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
+#: Older names of two timestamps (``created``/``updated``), read beside them.
+ALIASED_STAMPS = {"created_at": "created", "updated_at": "updated"}
+_ALL_STAMPS = frozenset({*STAMPS, *ALIASED_STAMPS.values()})
+# The fields read: every current one, and the older timestamp names.
+_JOB_KEYSET = frozenset(current(JOB_FIELDS)) | _ALL_STAMPS
+_TASK_KEYSET = frozenset(current(TASK_FIELDS)) | _ALL_STAMPS
 
 #: DuckDB's parser accepts trailing commas, which JSON (and orjson) does not: such a
 #: line goes the careful way, where it is reported. (NaN/Infinity, which it also
 #: accepts, show as DOUBLE in a line's structure and fail the checks below.)
 TRAILING_COMMA = r",\s*[\]}]"
 
-STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
 _INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
 _NUMBER = _INT | {"DOUBLE"}
 _TEXT = frozenset({"VARCHAR", "NULL"})
+_STAMP = _INT | _TEXT
 _FREE_FORM = frozenset({"options", "metadata"})
-_OUTPUT_TYPES = {
+_FILE_TYPES = {
     "object": _TEXT,
     "url": _TEXT,
     "kind": _TEXT,
@@ -55,13 +58,14 @@ def _shape() -> str:
     """The json_transform structure: typed leaves, JSON text for free-form values.
     Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
     NULL unseen."""
-    stamps = dict.fromkeys(STAMPS, "DOUBLE")
-    output: dict[str, Any] = dict.fromkeys(("url", "kind", "format"), "VARCHAR")
+    # Timestamps as text: milliseconds, seconds or ISO-8601 (see _ndjson_checks).
+    stamps = dict.fromkeys(sorted(_ALL_STAMPS), "VARCHAR")
+    output: dict[str, Any] = dict.fromkeys(("object", "url", "kind", "format"), "VARCHAR")
     output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
     output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
     output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
     task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
-    task |= {"progress": "DOUBLE", "input": {"url": "VARCHAR"}, "output": output}
+    task |= {"progress": "DOUBLE", "input": output, "output": output}
     task |= {"options": "JSON", "error": "JSON", **stamps}
     job: dict[str, Any] = dict.fromkeys(
         ("id", "object", "kind", "status", "input", "output"), "VARCHAR"
@@ -90,15 +94,11 @@ def _error_shape_ok(s: Any) -> bool:
     return _leaf(s, _TEXT)
 
 
-def _file_ok(s: Any, types: dict[str, frozenset[str]] | None) -> bool:
+def _file_ok(s: Any, types: dict[str, frozenset[str]]) -> bool:
     if s == "NULL":
         return True
     if type(s) is not dict:
         return False
-    if types is None:  # an input: only its url is read
-        return s.keys() <= FILE_KEYS and all(
-            _leaf(v, _TEXT) if k == "url" else _leaf(v, _TEXT | _INT) for k, v in s.items()
-        )
     codecs = s.get("codecs", "NULL")
     codecs_ok = codecs == "NULL" or (
         type(codecs) is dict
@@ -121,12 +121,12 @@ def _task_shape_ok(s: Any) -> bool:
         ok = (
             _error_shape_ok(value)
             if key == "error"
-            else _file_ok(value, None)
-            if key == "input"
-            else _file_ok(value, _OUTPUT_TYPES)
-            if key == "output"
+            else _file_ok(value, _FILE_TYPES)
+            if key in ("input", "output")
             else _leaf(value, _INT)
-            if key in STAMPS or key == "progress"
+            if key == "progress"
+            else _leaf(value, _STAMP)
+            if key in _ALL_STAMPS
             else _leaf(value, _TEXT)
         )
         if not ok:
@@ -149,8 +149,8 @@ def job_shape_ok(text: str) -> bool:
         ok = (
             _error_shape_ok(value)
             if key == "error"
-            else _leaf(value, _INT)
-            if key in STAMPS
+            else _leaf(value, _STAMP)
+            if key in _ALL_STAMPS
             else _leaf(value, _TEXT)
         )
         if not ok:

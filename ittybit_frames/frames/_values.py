@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,40 @@ from ittybit_frames.frames._jsontext import json_many, json_text
 from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import MS_MAX, MS_MIN, epoch_ms
 
-__all__ = ["MISSING", "Conv", "Problems", "dictionary"]
+__all__ = ["LINE_ROWS", "MISSING", "Conv", "Problems", "dictionary", "plain", "plain_columns"]
 
 #: A field absent from the payload (as opposed to a JSON null): no raw value to show.
 MISSING = object()
+#: NDJSON: the k-th record of line n (a line may be an envelope of many) is input row
+#: ``n * LINE_ROWS + k``, so that rows keep input order across both paths.
+LINE_ROWS = 2**20
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON would give it: any ``Mapping`` a dict (keys as text), any other
+    non-text sequence or numpy array a list, a numpy scalar its Python number."""
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes | bytearray):
+        return [plain(v) for v in value]
+    return value
+
+
+def plain_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """Raw value columns with every value :func:`plain` (columns of plain values as
+    they are, checked by their values' types only)."""
+    for name, values in columns.items():
+        if not set(map(type, values)) <= _PLAIN:
+            columns[name] = tuple(map(plain, values))
+    return columns
 
 
 class Problems:
