@@ -63,14 +63,13 @@ def _restore_logging() -> Iterator[None]:
     test so that a later test's caplog sees what the library logs."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    ours = {
-        name: logger.level
-        for name, logger in logging.Logger.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger)
-    }
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    # Libraries that configure logging (logging.config with disable_existing_loggers)
+    # may silence ours; the CLI sets our levels. Neither may leak into the next test.
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger):
-            logger.setLevel(ours.get(name, logging.NOTSET))
+        if isinstance(logger, logging.Logger) and name.startswith(("ittybit_frames", "stamina")):
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
+            logger.propagate = True
