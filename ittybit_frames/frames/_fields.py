@@ -161,22 +161,30 @@ def timestamps(conv: Conv, raw: dict[str, Any], extras: Extras) -> dict[str, pa.
     }
 
 
-def statuses(conv: Conv, values: Any) -> tuple[list[str], pa.Array]:
-    """Canonical status words, and the raw status as text."""
+def _words(
+    conv: Conv, values: Any, column: str, words: dict[str, str], canonical: Any
+) -> tuple[list[str], pa.Array]:
+    """Canonical category words (documented words fast, the rest via ``canonical`` with a
+    problem for each unknown one), and the raw word as text (``<column>_raw``)."""
 
     def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
-        canonical = canonical_status(v)
-        if canonical == "other":
+        word: str = canonical(v)
+        if word == "other":
             conv.p.add(
                 jid,
                 tid,
-                "status",
-                "unknown status; mapped to 'other' (raw value in status_raw)",
+                column,
+                f"unknown {column}; mapped to 'other' (raw value in {column}_raw)",
                 MISSING if v is None else v,
             )
-        return canonical
+        return word
 
-    return conv.words(values, STATUS_WORDS, slow, "status"), raw_text(conv, values)
+    return conv.words(values, words, slow, column), raw_text(conv, values)
+
+
+def statuses(conv: Conv, values: Any) -> tuple[list[str], pa.Array]:
+    """Canonical status words, and the raw status as text."""
+    return _words(conv, values, "status", STATUS_WORDS, canonical_status)
 
 
 def raw_text(conv: Conv, values: Any) -> pa.Array:
@@ -194,20 +202,7 @@ def raw_text(conv: Conv, values: Any) -> pa.Array:
 def kinds(conv: Conv, values: Any) -> tuple[list[str], pa.Array]:
     """Canonical kind words (an older name of a stage mapped: ingest -> import), and
     the raw kind as text."""
-
-    def slow(v: Any, jid: Any, tid: Any, col: str) -> str:
-        canonical = canonical_kind(v)
-        if canonical == "other":
-            conv.p.add(
-                jid,
-                tid,
-                "kind",
-                "unknown kind; mapped to 'other' (raw value in kind_raw)",
-                MISSING if v is None else v,
-            )
-        return canonical
-
-    return conv.words(values, KIND_WORDS, slow, "kind"), raw_text(conv, values)
+    return _words(conv, values, "kind", KIND_WORDS, canonical_kind)
 
 
 def urls(conv: Conv, values: Any, name: str, extras: Extras) -> pa.Array:
