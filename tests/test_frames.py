@@ -14,6 +14,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
+from ittybit_frames.simulator import generate_history
 
 T0 = 1711900000000  # 2024-03-31T15:46:40Z
 
@@ -542,3 +543,34 @@ def test_subset_refuses_words_that_name_no_category(history: list[dict[str, Any]
     assert len(frames.subset(kind="other")) == (frames.jobs["kind"] == "other").sum()
     odd = itf.to_frames([{"id": "j", "kind": "hologram", "tasks": []}, *history[:3]])
     assert list(odd.subset(kind_raw="hologram").jobs["job_id"]) == ["j"]
+
+
+@pytest.mark.parametrize("generation", ["older", "mix"])
+def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -> None:
+    """The simulator's older-API histories are the same jobs in other words, names and
+    units: both paths read them to the frames of the current shape (timestamps to the
+    second where the "runs" API sent seconds; an image job's encode task is a
+    ``thumbnails`` task there)."""
+    current = itf.to_frames(generate_history(400, seed=9))
+    jobs = generate_history(400, seed=9, generation=generation)
+    data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
+    for frames in (itf.to_frames(jobs), itf.to_frames(data), careful_frames(data)):
+        assert frames.problems.empty
+        assert_schema(frames)
+        for table, base, volatile in (
+            (frames.jobs, current.jobs, ("kind_raw", "status_raw", "error_kind", "extra")),
+            (frames.tasks, current.tasks, ("kind_raw", "status_raw", "error_kind", "extra")),
+        ):
+            assert list(table["job_id"]) == list(base["job_id"])
+            spans = ("queue_seconds", "processing_seconds", "total_seconds")
+            rounded = spans if generation == "mix" else ()  # seconds from the "runs" API
+            same = [c for c in table.columns if c not in (*volatile, *rounded)]
+            stamps = [c for c in same if str(table[c].dtype).startswith("datetime")]
+            got, want = table[same].copy(), base[same].copy()
+            for c in stamps:
+                got[c], want[c] = got[c].dt.floor("s"), want[c].dt.floor("s")
+            if "task_id" in table:
+                thumbs = (table["kind_raw"] == "thumbnails").to_numpy()
+                assert (base["kind"][thumbs] == "image").all()
+                got.loc[thumbs, ["kind"]] = "image"
+            pd.testing.assert_frame_equal(got, want)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ittybit_frames.simulator._generations import GENERATIONS, rewrite
+
 __all__ = ["DEFAULT_START", "generate_history"]
 
 #: Where a history starts when ``start`` is not given: a fixed instant, so that the same
@@ -75,6 +77,7 @@ def generate_history(
     seed: int = 0,
     start: dt.datetime | None = None,
     days: float = 30,
+    generation: str = "current",
 ) -> list[dict[str, Any]]:
     """Make a realistic, deterministic ittybit job history.
 
@@ -89,11 +92,20 @@ def generate_history(
     days : float, default 30
         Length of the history. The history is observed at ``start + days``: jobs whose
         work reaches past that instant are still ``queued`` or ``processing``.
+    generation : {"current", "older", "mix"}, default "current"
+        Which API version's shape the jobs have. ``"current"``: the jobs API (Unix
+        milliseconds, ``created_at``...). ``"older"``: the 2025 files/tasks API (ISO-8601
+        timestamps, ``created``/``updated``, its status and kind words, string errors,
+        ``framerate``, one ``codec``; one job in ten in a ``{"meta", "data", "links"}``
+        envelope). ``"mix"``: each job current, "runs" API (Unix seconds, its words) or
+        older. The same jobs (and, for ``"current"``, the same bytes) whatever the
+        generation; see :mod:`._generations`.
 
     Returns
     -------
     list of dict
-        Jobs as ``GET /jobs/{id}`` returns them, oldest first, with their tasks.
+        Jobs as ``GET /jobs/{id}`` returns them, oldest first, with their tasks (older
+        generations: some wrapped in an envelope).
 
     Examples
     --------
@@ -105,6 +117,8 @@ def generate_history(
         raise ValueError("n_jobs must be >= 0")
     if days <= 0:
         raise ValueError("days must be > 0")
+    if generation not in GENERATIONS:
+        raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
     start = start or DEFAULT_START
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.UTC)
@@ -114,7 +128,8 @@ def generate_history(
     d = _draw(rng, n_jobs, t0, span)
     job_ids = _ids(rng, "job_", n_jobs)
     task_ids = _ids(rng, "task_", 4 * n_jobs)
-    return [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
+    jobs = [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
+    return rewrite(jobs, generation, seed)
 
 
 @dataclass
