@@ -251,7 +251,6 @@ def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.A
 #: Timestamp texts taken here: whole numbers (ms or s), and ISO-8601 with a zone and at
 #: most millisecond digits (which Arrow parses exactly as the careful path does); any
 #: other form sends its line the careful way.
-_WHOLE = r"^-?[0-9]{1,16}$"
 _ISO = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
     r"(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})$"
@@ -261,21 +260,37 @@ _ISO = (
 def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
     """One timestamp column as text -> epoch ms (int64) and which rows are fine."""
     text = whole(text)
-    null_int = pa.scalar(None, pa.int64())
-    is_whole = pc.fill_null(pc.match_substring_regex(text, _WHOLE), False)
-    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    # Whole numbers (ms or s): ASCII digits only, at most 16 (a sign would make the
+    # value out of range anyway).
+    is_whole = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), 16))
+    is_whole = pc.fill_null(is_whole, False)
+    if is_whole.true_count + text.null_count == len(text):  # the common case: all numbers
+        value = _whole_ms(pc.cast(text, pa.int64()))
+    else:
+        value = _iso_or_whole(text, is_whole)
+    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
+    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
+    return value, fine
+
+
+def _whole_ms(number: Any) -> Any:
+    """Whole numbers in ms or s (by magnitude, as ``epoch_ms``) -> ms."""
     seconds = pc.and_(pc.greater_equal(number, S_MIN), pc.less(number, S_MAX))
-    number = pc.if_else(seconds, pc.multiply(number, 1000), number)
+    return pc.if_else(seconds, pc.multiply(number, 1000), number)
+
+
+def _iso_or_whole(text: Any, is_whole: Any) -> pa.Array:
+    """Whole numbers as they are, ISO-8601 texts as epoch ms, anything else null."""
+    null_int = pa.scalar(None, pa.int64())
+    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    number = _whole_ms(number)
     is_iso = pc.fill_null(pc.match_substring_regex(text, _ISO), False)
     iso = pc.if_else(is_iso, text, pa.scalar(None, pa.string()))
     try:
         parsed = pc.cast(pc.cast(iso, TIMESTAMP), pa.int64())
     except pa.ArrowInvalid:  # a date that does not exist (2025-02-30...): careful path
         parsed = pa.nulls(len(text), pa.int64())
-    value = pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
-    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
-    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
-    return value, fine
+    return pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
 
 
 def _stamps(table: pa.Table) -> tuple[pa.Table, pa.Array]:
@@ -301,7 +316,7 @@ def _all(*masks: Any) -> pa.Array:
     """Element-wise AND, a null counting as false."""
     out = None
     for mask in masks:
-        m = pc.fill_null(mask, False)
+        m = pc.fill_null(mask, False) if mask.null_count else mask
         out = m if out is None else pc.and_(out, m)
     return out
 
