@@ -574,3 +574,31 @@ def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -
                 assert (base["kind"][thumbs] == "image").all()
                 got.loc[thumbs, ["kind"]] = "image"
             pd.testing.assert_frame_equal(got, want)
+
+
+def test_framerate_and_single_codec_go_the_fast_way_unless_beside_their_twin() -> None:
+    from ittybit_frames.frames import _ndjson
+
+    audio = {"object": "file", "kind": "audio", "url": "https://x/a.mp3", "codec": "mp3"}
+    video = {"object": "file", "kind": "video", "url": "https://x/v.mp4", "framerate": 25.0}
+    lines = [
+        make_job("job_1", [make_task(0, output=audio), make_task(1, output=video)]),
+        make_job("job_2", [make_task(0, output={**video, "codec": "h264"})]),
+        # Beside their twins: the careful path keeps them in extra.
+        make_job("job_3", [make_task(0, output={**video, "fps": 30.0})]),
+        make_job("job_4", [make_task(0, output={**audio, "codecs": {"audio": "aac"}})]),
+    ]
+    data = b"".join(orjson.dumps(j) + b"\n" for j in lines)
+    taken = [int(r) for b in _ndjson.scan(data, 1 << 20) for r in b.jobs["r"].to_pylist()]
+    assert taken == [1, 2]
+    fast, careful = itf.to_frames(data), careful_frames(data)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    t = fast.tasks.set_index("job_id")
+    assert t.loc["job_1", "output_codec_audio"].iloc[0] == "mp3"
+    assert t.loc["job_1", "output_fps"].iloc[1] == 25.0
+    assert t.loc["job_2", "output_codec_video"] == "h264" and t.loc["job_2", "output_fps"] == 25.0
+    assert t.loc["job_3", "output_fps"] == 30.0 and "framerate" in t.loc["job_3", "extra"]
+    assert (
+        t.loc["job_4", "output_codec_audio"] == "aac" and '"codec":"mp3"' in t.loc["job_4", "extra"]
+    )

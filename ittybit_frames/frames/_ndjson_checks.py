@@ -106,6 +106,8 @@ _FILE_COLUMNS = (
     ("filesize", "filesize_bytes"),
     ("bitrate", "bitrate"),
     ("fps", "fps"),
+    ("framerate", "framerate"),
+    ("codec", "codec"),
 )
 _FILE_INTS = ("width", "height", "filesize_bytes", "bitrate")
 _FILES = ("input", "output")
@@ -196,10 +198,12 @@ def scan_block(
         ints_ok,
         _values_ok(jobs, "job_id", "job"),
     ]
+    tasks, aliases_ok = _file_aliases(tasks)
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
     tasks, stamps_ok = _stamps(tasks)
     task_checks = [
         pc.invert(tasks["missing"]),
+        aliases_ok,
         ints_ok,
         stamps_ok,
         _values_ok(tasks, "task_id", "task"),
@@ -232,6 +236,32 @@ def scan_block(
     taken = set(job_rows.tolist())
     left = [] if len(job_rows) == len(rows) else left_lines(data, offsets, rows, taken)
     return FastBlock(jobs, tasks, parent, left)
+
+
+def _file_aliases(tasks: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """A file's older fields into their columns, as the careful path maps them:
+    ``framerate`` for a missing ``fps``; one ``codec`` (2025 API) for the file's audio
+    codec when it is an audio file, else its video codec. One sent beside the value it
+    stands for (which the careful path keeps in ``extra``) marks its row."""
+    checks = []
+    for name in _FILES:
+        fps, rate = tasks[f"{name}_fps"], tasks[f"{name}_framerate"]
+        checks.append(pc.or_(pc.is_null(fps), pc.is_null(rate)))
+        tasks = _replace(tasks, f"{name}_fps", pc.coalesce(fps, rate))
+        codec = tasks[f"{name}_codec"]
+        if codec.null_count < len(codec):
+            audio_file = pc.fill_null(pc.equal(tasks[f"{name}_kind"], "audio"), False)
+            for slot, here in (("audio", audio_file), ("video", pc.invert(audio_file))):
+                column = f"{name}_codec_{slot}"
+                into = pc.and_(pc.is_valid(codec), here)
+                checks.append(pc.invert(pc.and_(into, pc.is_valid(tasks[column]))))
+                tasks = _replace(tasks, column, pc.if_else(into, codec, tasks[column]))
+        tasks = tasks.drop_columns([f"{name}_framerate", f"{name}_codec"])
+    return tasks, _all(*checks)
+
+
+def _replace(table: pa.Table, name: str, column: Any) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, column)
 
 
 def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:

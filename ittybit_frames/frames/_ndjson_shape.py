@@ -51,6 +51,8 @@ _FILE_TYPES = {
     "filesize": _INT,
     "bitrate": _INT,
     "fps": _NUMBER,
+    "framerate": _NUMBER,  # older name of fps
+    "codec": _TEXT,  # 2025 API: one codec per file
 }
 
 
@@ -62,7 +64,7 @@ def _shape() -> str:
     stamps = dict.fromkeys(sorted(_ALL_STAMPS), "VARCHAR")
     output: dict[str, Any] = dict.fromkeys(("object", "url", "kind", "format"), "VARCHAR")
     output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
-    output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
+    output |= {"duration": "DOUBLE", "fps": "DOUBLE", "framerate": "DOUBLE", "codec": "VARCHAR"}
     output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
     task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
     task |= {"progress": "DOUBLE", "input": output, "output": output}
