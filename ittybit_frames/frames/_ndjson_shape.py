@@ -10,6 +10,7 @@ other structure goes the careful way.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ittybit_frames.vocabulary import (
@@ -39,7 +40,6 @@ _INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
 _NUMBER = _INT | {"DOUBLE"}
 _TEXT = frozenset({"VARCHAR", "NULL"})
 _STAMP = _INT | _TEXT
-_FREE_FORM = frozenset({"options", "metadata"})
 _FILE_TYPES = {
     "object": _TEXT,
     "url": _TEXT,
@@ -112,49 +112,52 @@ def _file_ok(s: Any, types: dict[str, frozenset[str]]) -> bool:
     )
 
 
-def _task_shape_ok(s: Any) -> bool:
-    if s == "NULL":  # an empty list (a null element is caught by value)
-        return True
-    if type(s) is not dict or not s.keys() <= _TASK_KEYSET:
-        return False
-    for key, value in s.items():
-        if key == "options":
-            continue
-        ok = (
-            _error_shape_ok(value)
-            if key == "error"
-            else _file_ok(value, _FILE_TYPES)
-            if key in ("input", "output")
-            else _leaf(value, _INT)
-            if key == "progress"
-            else _leaf(value, _STAMP)
-            if key in _ALL_STAMPS
-            else _leaf(value, _TEXT)
-        )
-        if not ok:
-            return False
+def _skip(value: Any) -> bool:
+    """A free-form value (options, metadata) or one checked on its own (tasks)."""
     return True
+
+
+def _text(value: Any) -> bool:
+    return _leaf(value, _TEXT)
+
+
+def _stamp(value: Any) -> bool:
+    return _leaf(value, _STAMP)
+
+
+def _int(value: Any) -> bool:
+    return _leaf(value, _INT)
+
+
+def _file(value: Any) -> bool:
+    return _file_ok(value, _FILE_TYPES)
+
+
+# Each field's check (any other field: text).
+_COMMON_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "error": _error_shape_ok,
+    "options": _skip,
+    **dict.fromkeys(_ALL_STAMPS, _stamp),
+}
+_TASK_CHECKS = {**_COMMON_CHECKS, "input": _file, "output": _file, "progress": _int}
+_JOB_CHECKS = {**_COMMON_CHECKS, "metadata": _skip, "tasks": _skip}
+
+
+def _record_ok(s: Any, keys: frozenset[str], checks: dict[str, Callable[[Any], bool]]) -> bool:
+    """A job's or task's structure: known keys only, each of its documented type."""
+    if type(s) is not dict or not s.keys() <= keys:
+        return False
+    return all(checks.get(key, _text)(value) for key, value in s.items())
 
 
 def job_shape_ok(text: str) -> bool:
     """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
     documented one."""
     s = json.loads(text)
-    if type(s) is not dict or not s.keys() <= _JOB_KEYSET:
+    if not _record_ok(s, _JOB_KEYSET, _JOB_CHECKS):
         return False
     tasks = s.get("tasks")
-    if type(tasks) is not list or not _task_shape_ok(tasks[0]):
-        return False
-    for key, value in s.items():
-        if key in _FREE_FORM or key == "tasks":
-            continue
-        ok = (
-            _error_shape_ok(value)
-            if key == "error"
-            else _leaf(value, _STAMP)
-            if key in _ALL_STAMPS
-            else _leaf(value, _TEXT)
-        )
-        if not ok:
-            return False
-    return True
+    # An empty list's element is NULL (a null element is caught by value).
+    return type(tasks) is list and (
+        tasks[0] == "NULL" or _record_ok(tasks[0], _TASK_KEYSET, _TASK_CHECKS)
+    )
