@@ -602,3 +602,19 @@ def test_framerate_and_single_codec_go_the_fast_way_unless_beside_their_twin() -
     assert (
         t.loc["job_4", "output_codec_audio"] == "aac" and '"codec":"mp3"' in t.loc["job_4", "extra"]
     )
+
+
+def test_integers_wider_than_64_bits_stay_exact_from_ndjson() -> None:
+    wide = 123456789012345678901234
+    job = make_job(zz=wide, tasks=[make_task(0, output={"object": "file", "n": -(2**70)})])
+    free = make_job("job_2", metadata={"big": wide})  # free-form: read by SQL
+    text = json.dumps(job) + "\n" + json.dumps(free) + "\n"
+    for frames in (
+        itf.to_frames([job, free]),
+        itf.to_frames(text),
+        itf.to_frames(json.dumps([job, free])),
+        careful_frames(text.encode()),
+    ):
+        assert json.loads(frames.jobs.loc[0, "extra"]) == {"zz": wide}
+        assert json.loads(frames.tasks.loc[0, "extra"])["output"]["n"] == -(2**70)
+        assert json.loads(frames.jobs.loc[1, "metadata"]) == {"big": wide}

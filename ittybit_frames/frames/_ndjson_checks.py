@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import json_many
+from ittybit_frames.frames._jsontext import json_many, loads_exact
 from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
 from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import (
@@ -380,12 +380,12 @@ def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
     distinct = encoded.dictionary.to_pylist()
     refused: list[int] = []
     try:
-        values = orjson.loads("[" + ",".join(distinct) + "]")
+        values = loads_exact("[" + ",".join(distinct) + "]")
     except orjson.JSONDecodeError:
         values = []
         for i, text in enumerate(distinct):
             try:
-                values.append(orjson.loads(text))
+                values.append(loads_exact(text))
             except orjson.JSONDecodeError:
                 refused.append(i)
                 values.append(None)
