@@ -618,3 +618,36 @@ def test_integers_wider_than_64_bits_stay_exact_from_ndjson() -> None:
         assert json.loads(frames.jobs.loc[0, "extra"]) == {"zz": wide}
         assert json.loads(frames.tasks.loc[0, "extra"])["output"]["n"] == -(2**70)
         assert json.loads(frames.jobs.loc[1, "metadata"]) == {"big": wide}
+
+
+def test_envelope_lines_go_the_fast_way_with_their_fields_in_extra() -> None:
+    from ittybit_frames.frames import _ndjson
+
+    meta = {"request_id": "req_1", "version": "2025-01-01", "n": 2**70}
+    lines = [
+        orjson.dumps(make_job("job_0")),
+        b'{"meta":'
+        + json.dumps(meta).encode()
+        + b',"data":'
+        + orjson.dumps(make_job("job_1"))
+        + b',"links":{"self":"/jobs/job_1"}}',
+        b'{"data":' + orjson.dumps(make_job("job_2")) + b"}",  # nothing beside data
+        b'{"meta":{"x":NaN},"data":' + orjson.dumps(make_job("job_3")) + b"}",  # not JSON
+        b'{"data":'
+        + orjson.dumps(make_job("job_4", tasks=[make_task(0, zz=1)]))
+        + b"}",  # unknown key
+        orjson.dumps({"data": [make_job("job_5")]}),  # a page: the careful path
+    ]
+    data = b"\n".join(lines) + b"\n"
+    taken = [int(r) for b in _ndjson.scan(data, 1 << 20) for r in b.jobs["r"].to_pylist()]
+    assert taken == [1, 2, 3]
+    fast, careful = itf.to_frames(data), careful_frames(data)
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
+    jobs = fast.jobs.set_index("job_id")
+    assert list(jobs.index) == ["job_0", "job_1", "job_2", "job_4", "job_5"]
+    envelope = json.loads(jobs.loc["job_1", "extra"])["envelope"]
+    assert envelope == {"meta": meta, "links": {"self": "/jobs/job_1"}}
+    assert pd.isna(jobs.loc["job_2", "extra"]) and pd.isna(jobs.loc["job_0", "extra"])
+    assert "line 4 is not valid JSON" in " ".join(fast.problems["problem"])

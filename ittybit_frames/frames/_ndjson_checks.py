@@ -130,6 +130,7 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
             "st": read["st"],
             "lenient": lenient.take(pa.array(read["r"].to_numpy() - first)),
             **_columns(j, _JOB_COLUMNS),
+            "extra": read["extra"],
         }
     )
     lists = pc.struct_field(j, "tasks")

@@ -21,7 +21,15 @@ from ittybit_frames.vocabulary import (
     current,
 )
 
-__all__ = ["ALIASED_STAMPS", "STAMPS", "TRAILING_COMMA", "job_shape_ok", "query"]
+__all__ = [
+    "ALIASED_STAMPS",
+    "STAMPS",
+    "TRAILING_COMMA",
+    "envelope_query",
+    "envelope_shape_ok",
+    "job_shape_ok",
+    "query",
+]
 
 STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
 #: Older names of two timestamps (``created``/``updated``), read beside them.
@@ -150,10 +158,7 @@ def _record_ok(s: Any, keys: frozenset[str], checks: dict[str, Callable[[Any], b
     return all(checks.get(key, _text)(value) for key, value in s.items())
 
 
-def job_shape_ok(text: str) -> bool:
-    """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
-    documented one."""
-    s = json.loads(text)
+def _job_ok(s: Any) -> bool:
     if not _record_ok(s, _JOB_KEYSET, _JOB_CHECKS):
         return False
     tasks = s.get("tasks")
@@ -161,3 +166,32 @@ def job_shape_ok(text: str) -> bool:
     return type(tasks) is list and (
         tasks[0] == "NULL" or _record_ok(tasks[0], _TASK_KEYSET, _TASK_CHECKS)
     )
+
+
+def job_shape_ok(text: str) -> bool:
+    """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
+    documented one."""
+    return _job_ok(json.loads(text))
+
+
+def envelope_shape_ok(text: str) -> bool:
+    """Whether a line's structure is a single-object envelope (``{"meta", "data",
+    "links"}``, any fields beside ``data`` but a task list) around a job of the
+    documented one."""
+    s = json.loads(text)
+    return (
+        type(s) is dict
+        and "tasks" not in s
+        and "steps" not in s
+        and type(s.get("data")) is dict
+        and _job_ok(s["data"])
+    )
+
+
+def envelope_query() -> str:
+    """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
+    of each, read as :func:`query` reads a job line."""
+    return f"""
+SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j
+FROM env
+"""
