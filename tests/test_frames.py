@@ -545,6 +545,12 @@ def test_subset_refuses_words_that_name_no_category(history: list[dict[str, Any]
     assert list(odd.subset(kind_raw="hologram").jobs["job_id"]) == ["j"]
 
 
+def _ndjson_scan(data: bytes) -> list[Any]:
+    from ittybit_frames.frames import _ndjson
+
+    return list(_ndjson.scan(data, 1 << 20))
+
+
 @pytest.mark.parametrize("generation", ["older", "mix"])
 def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -> None:
     """The simulator's older-API histories are the same jobs in other words, names and
@@ -554,6 +560,8 @@ def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -
     current = itf.to_frames(generate_history(400, seed=9))
     jobs = generate_history(400, seed=9, generation=generation)
     data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
+    # Value by value: SQL reads every line (older words, names, units, envelopes).
+    assert sum(len(b.jobs) for b in _ndjson_scan(data)) == len(jobs)
     for frames in (itf.to_frames(jobs), itf.to_frames(data), careful_frames(data)):
         assert frames.problems.empty
         assert_schema(frames)
