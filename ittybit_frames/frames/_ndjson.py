@@ -4,12 +4,15 @@ The careful path (:mod:`._careful`) turns parsed records into columns in Python;
 handles every API generation and records every oddity, at the price of one Python object
 per JSON value. For NDJSON bytes, this module lets DuckDB's JSON reader (multi-threaded
 C++) do the common case instead: every line is parsed, checked and flattened in SQL, and
-a line goes this way only when every value in it is of the documented current shape
-(:mod:`._ndjson_shape`, :mod:`._ndjson_checks`), where the careful path would take it
-unchanged and record nothing. Any other line (an older field name, a string where a
-number belongs, an unknown key, a timestamp in seconds, invalid JSON...) is handed back,
-by line number, to the careful path. The two paths therefore give the same rows;
-``tests/test_frames_properties.py`` checks that they do.
+a line goes this way only when every value in it is of a documented shape
+(:mod:`._ndjson_shape`, :mod:`._ndjson_checks`) that is mapped here value by value as
+the careful path maps it, recording nothing: current and older field names
+(``created``, ``framerate``, one ``codec``), timestamps in ms, s or ISO-8601, every
+version's status and kind words, string or object errors, input and output files, and a
+single-object envelope around the job (its other fields in ``extra.envelope``). Any
+other line (a string where a number belongs, an unknown key, a page envelope, invalid
+JSON...) is handed back, by line number, to the careful path. The two paths therefore
+give the same rows; ``tests/test_frames_properties.py`` checks that they do.
 
 Free-form objects (``options``, ``metadata``) leave SQL as JSON text; their distinct
 values are re-serialised with sorted keys in Python (a handful of values, typically).
