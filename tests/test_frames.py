@@ -659,3 +659,19 @@ def test_envelope_lines_go_the_fast_way_with_their_fields_in_extra() -> None:
     assert envelope == {"meta": meta, "links": {"self": "/jobs/job_1"}}
     assert pd.isna(jobs.loc["job_2", "extra"]) and pd.isna(jobs.loc["job_0", "extra"])
     assert "line 4 is not valid JSON" in " ".join(fast.problems["problem"])
+
+
+def test_ndjson_reader_draws_no_progress_bar(history: list[dict[str, Any]]) -> None:
+    # DuckDB draws a progress bar on stdout for a query over two seconds (seen on a
+    # loaded machine); the reader's connection has it off.
+    from ittybit_frames.frames import _ndjson
+
+    seen = []
+
+    def read(con: Any, *args: Any) -> Any:
+        seen.append(con.sql("SELECT current_setting('enable_progress_bar')").fetchall())
+        return _ndjson._read(con, *args)
+
+    data = b"".join(orjson.dumps(j) + b"\n" for j in history[:20])
+    frames = itf.to_frames(data, _reader=_ndjson.NdjsonReader(read=read))
+    assert seen == [[(False,)]] and len(frames.jobs) == 20
