@@ -2,6 +2,8 @@
 
 The numbers are drawn per job with NumPy from one seeded generator, in a fixed order, so
 the same ``seed`` always gives the same list of dicts, byte for byte once serialised.
+``generation="older"`` or ``"mix"`` gives the same jobs as older API versions sent them
+(:mod:`._generations`).
 """
 
 from __future__ import annotations
