@@ -79,13 +79,12 @@ def _empty(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:
 
 
 def _per(freq: str) -> str:
-    """'1h' -> 'hour', '6h' -> '6 hours', '1D' -> 'day': for titles and axis labels."""
-    seconds = int(pd.Timedelta(freq).total_seconds())
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
-        if seconds % size == 0:
-            n = seconds // size
-            return unit if n == 1 else f"{n} {unit}s"
-    return freq
+    """'1h' -> 'hour', '6h' -> '6 hours', 'W' -> 'week': for titles and axis labels."""
+    return metrics.grain(freq).label
+
+
+def _time_label(tz: str) -> str:
+    return f"time ({tz})"
 
 
 def _color(key: str, palette: dict[str, str]) -> str | None:
@@ -100,11 +99,11 @@ def _time_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
-def _naive_utc(times: Any) -> pd.DatetimeIndex:
-    """Matplotlib wants naive datetimes; ours are UTC, and the axis label says so."""
+def _naive(times: Any, tz: str = "UTC") -> pd.DatetimeIndex:
+    """Matplotlib wants naive datetimes: wall-clock times in ``tz``, as the axis label says."""
     index = pd.DatetimeIndex(times)
     if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+        index = index.tz_convert(tz).tz_localize(None)
     return index
 
 
@@ -114,28 +113,29 @@ def plot_throughput(
     freq: str = "1h",
     by: str | None = "status",
     on: str = "finished_at",
+    tz: str = "UTC",
     ax: Axes | None = None,
 ) -> Axes:
-    """Stacked bars of jobs per time bucket (by status or kind)."""
+    """Stacked bars of jobs per time bucket (by status or kind), edges in ``tz``."""
     ax = _axes(ax)
     title = (
         f"Throughput: jobs finished per {_per(freq)}"
         if on == "finished_at"
         else f"Jobs per {_per(freq)} (by {on})"
     )
-    data = metrics.throughput(jobs, freq=freq, by=by, on=on)
+    data = metrics.throughput(jobs, freq=freq, by=by, on=on, tz=tz)
     if data.empty or not data["jobs"].sum():
-        return _empty(ax, title, "time (UTC)", f"jobs per {_per(freq)}")
-    width = pd.Timedelta(freq) / pd.Timedelta(days=1) * 0.9  # date axes count in days
+        return _empty(ax, title, _time_label(tz), f"jobs per {_per(freq)}")
+    width = metrics.grain(freq).days * 0.9  # date axes count in days
     if by is None:
-        ax.bar(_naive_utc(data["bucket"]), data["jobs"], width=width, label="jobs", color="#1f77b4")
+        ax.bar(_naive(data["bucket"], tz), data["jobs"], width=width, label="jobs", color="#1f77b4")
     else:
         palette = STATUS_COLORS if by == "status" else KIND_COLORS
         wide = data.pivot_table(
             index="bucket", columns=by, values="jobs", aggfunc="sum", fill_value=0, observed=True
         )
         bottom = np.zeros(len(wide))
-        x = _naive_utc(pd.Series(wide.index))
+        x = _naive(pd.Series(wide.index), tz)
         for key in wide.columns:
             heights = wide[key].to_numpy()
             if not heights.any():
@@ -152,7 +152,7 @@ def plot_throughput(
         ax.legend(title=by, loc="upper left", fontsize="small", ncols=3)
         ax.set_ylim(0, float(bottom.max()) * 1.25)  # headroom: the legend covers no bar
     ax.set_title(title)
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel(f"jobs per {_per(freq)}")
     _time_axis(ax)
     return ax
@@ -164,14 +164,17 @@ def plot_latency(
     freq: str = "1h",
     percentiles: Sequence[float] = SUMMARY_PERCENTILES,
     columns: Sequence[str] = LATENCIES,
+    tz: str = "UTC",
     ax: Axes | None = None,
 ) -> Axes:
-    """Percentile lines of queue and processing time over time (log scale)."""
+    """Percentile lines of queue and processing time over time (log scale), edges in ``tz``."""
     ax = _axes(ax)
     title = f"Latency per {_per(freq)}: " + " / ".join(map(percentile_name, percentiles))
-    data = metrics.latency_over_time(jobs, freq=freq, percentiles=percentiles, column=list(columns))
+    data = metrics.latency_over_time(
+        jobs, freq=freq, percentiles=percentiles, column=list(columns), tz=tz
+    )
     if data.empty:
-        return _empty(ax, title, "time (UTC)", "seconds")
+        return _empty(ax, title, _time_label(tz), "seconds")
     styles = ["-", "--", ":", "-."]
     colors = {
         "queue_seconds": "#ff7f0e",
@@ -184,11 +187,11 @@ def plot_latency(
             name = percentile_name(q)
             label = f"{column.removesuffix('_seconds')} {name}"
             ax.plot(
-                _naive_utc(part["bucket"]), part[name], style, label=label, color=colors.get(column)
+                _naive(part["bucket"], tz), part[name], style, label=label, color=colors.get(column)
             )
     ax.set_yscale("log")
     ax.set_title(title)
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel("seconds (log scale)")
     ax.legend(loc="upper left", fontsize="small", ncols=2)
     _time_axis(ax)
@@ -289,15 +292,20 @@ def plot_top_errors(frame: pd.DataFrame, *, n: int = 10, ax: Axes | None = None)
 
 
 def plot_in_flight(
-    jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None, ax: Axes | None = None
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "1min",
+    as_of: Any = None,
+    tz: str = "UTC",
+    ax: Axes | None = None,
 ) -> Axes:
-    """Jobs queued and processing over time (stacked), with the peak marked."""
+    """Jobs queued and processing over time (stacked, times in ``tz``), the peak marked."""
     ax = _axes(ax)
     title = "Jobs in flight"
-    data = metrics.in_flight(jobs, freq=freq, as_of=as_of)
+    data = metrics.in_flight(jobs, freq=freq, as_of=as_of, tz=tz)
     if data.empty:
-        return _empty(ax, title, "time (UTC)", "jobs")
-    x = _naive_utc(data["time"])
+        return _empty(ax, title, _time_label(tz), "jobs")
+    x = _naive(data["time"], tz)
     ax.stackplot(
         x,
         data["processing"],
@@ -312,10 +320,10 @@ def plot_in_flight(
         color="0.3",
         linestyle=":",
         linewidth=1,
-        label=f"peak {peak['in_flight']:,} at {peak['at']:%Y-%m-%d %H:%M} UTC",
+        label=f"peak {peak['in_flight']:,} at {peak['at']:%Y-%m-%d %H:%M} {tz}",
     )
     ax.set_title(f"{title} (sampled every {_per(freq)}; peak exact)")
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel("jobs")
     ax.legend(loc="upper left", fontsize="small")
     _time_axis(ax)

@@ -18,12 +18,15 @@ from ittybit_frames.metrics._durations import (
 )
 from ittybit_frames.metrics._outcomes import failure_rate, top_errors
 from ittybit_frames.metrics._outcomes import normalise_error as normalise_error
+from ittybit_frames.metrics._time import Grain, grain
 from ittybit_frames.metrics._volume import in_flight, throughput
 
 __all__ = [
     "ENCODE_KINDS",
+    "Grain",
     "duration_summary",
     "failure_rate",
+    "grain",
     "in_flight",
     "latency_over_time",
     "realtime_factor",

@@ -15,6 +15,8 @@ from ittybit_frames.metrics._common import (
     _codes,
     _equals,
 )
+from ittybit_frames.metrics._time import bucket as time_bucket
+from ittybit_frames.metrics._time import check_tz, grain
 from ittybit_frames.rules import (
     DURATIONS,
     FINISHED_STATUSES,
@@ -250,8 +252,12 @@ def latency_over_time(
     percentiles: Sequence[float] = SUMMARY_PERCENTILES,
     column: str | Sequence[str] = LATENCIES,
     on: str = "finished_at",
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Duration percentiles per time bucket (jobs placed by ``on``).
+
+    Buckets as for :func:`ittybit_frames.metrics.throughput` (``freq`` such as ``"1h"``,
+    ``"1D"``, ``"W"``, ``"M"``; edges in the time zone ``tz``).
 
     Returns
     -------
@@ -261,7 +267,9 @@ def latency_over_time(
     """
     columns = [column] if isinstance(column, str) else list(column)
     _check_columns(jobs, [on, *columns], "latency_over_time")
-    data = jobs[jobs[on].notna()].assign(bucket=lambda f: f[on].dt.floor(freq))
+    size, tz = grain(freq), check_tz(tz)
+    data = jobs[jobs[on].notna()]
+    data = data.assign(bucket=time_bucket(data[on], size, tz))
     summary = duration_summary(
         data, by="bucket", columns=columns, percentiles=percentiles, min_count=0
     )

@@ -14,6 +14,8 @@ from ittybit_frames.metrics._common import (
     _as_str,
     _check_columns,
 )
+from ittybit_frames.metrics._time import bucket as time_bucket
+from ittybit_frames.metrics._time import check_tz, grain
 from ittybit_frames.rules import (
     FAILED_TASKS,
     FAILURE_COUNTS,
@@ -29,7 +31,11 @@ from ittybit_frames.rules import (
 
 
 def failure_rate(
-    jobs: pd.DataFrame, *, by: str | Sequence[str] | None = "kind", freq: str | None = None
+    jobs: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = "kind",
+    freq: str | None = None,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Share of finished jobs that failed, with the counts behind it.
 
@@ -38,6 +44,10 @@ def failure_rate(
     ``cancelled_by_failure``. A cancelled job without a failed task was cancelled by
     its user: ``cancelled_by_user``, not a failure (the cascade is
     :data:`ittybit_frames.rules.OUTCOMES`).
+
+    ``freq`` (optional) splits by when jobs finished, in buckets as for
+    :func:`ittybit_frames.metrics.throughput` (``"1D"``, ``"W"``, ``"M"``...), their edges
+    in the time zone ``tz``.
 
     Returns
     -------
@@ -48,6 +58,8 @@ def failure_rate(
     """
     keys = group_keys(by)
     _check_columns(jobs, [STATUS, FAILED_TASKS, "finished_at", *keys], "failure_rate")
+    size = grain(freq) if freq is not None else None
+    tz = check_tz(tz)
     finished = jobs[STATUS].astype("string").isin(FINISHED_STATUSES)
     data = jobs[finished.fillna(False)]
     # Columns from `data` itself: pandas gives an empty frame the index of an assigned
@@ -65,8 +77,8 @@ def failure_rate(
 
     data = data.assign(**{FINISHED: 1}, **{o.name: has(o) for o in OUTCOMES})
     group = list(keys)
-    if freq is not None:
-        data = data.assign(bucket=data["finished_at"].dt.floor(freq))
+    if size is not None:
+        data = data.assign(bucket=time_bucket(data["finished_at"], size, tz))
         group.append("bucket")
     counts = list(FAILURE_COUNTS)
     if group:
