@@ -378,7 +378,7 @@ FAILURES = Table(
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``counted(1, "job")`` -> ``"1 job"``; ``counted(1200, "retry", "retries")`` -> "1,200 retries"."""
+    """A count with its noun: ``"1 job"``, ``"2 jobs"``, ``"1,200 retries"``."""
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
 
 
