@@ -43,13 +43,14 @@ STATUS_COLORS = {
     "queued": "#ff7f0e",
     "other": "#8c564b",
 }
+# Kinds never borrow a status colour: a green "image" bar must not read as "succeeded".
 KIND_COLORS = {
-    "video": "#1f77b4",
-    "audio": "#ff7f0e",
-    "image": "#2ca02c",
-    "animation": "#9467bd",
-    "adaptive_video": "#17becf",
-    "other": "#7f7f7f",
+    "video": "#6a3d9a",
+    "audio": "#e7298a",
+    "image": "#e6ab02",
+    "animation": "#17becf",
+    "adaptive_video": "#08306b",
+    "other": "#c49c94",
 }
 STAGE_COLORS = {
     "probe": "#9ecae1",

@@ -132,3 +132,11 @@ def test_duration_histogram_and_missing_job(frames: itf.JobFrames) -> None:
     assert ax.patches and ax.get_ylabel() == "jobs"
     empty = plots.plot_job_timeline(frames, "job_does_not_exist")
     assert any(t.get_text() == "no data" for t in empty.texts)
+
+
+def test_kind_colours_never_reuse_status_colours() -> None:
+    from ittybit_frames.plots import KIND_COLORS, STAGE_COLORS, STATUS_COLORS
+
+    assert not set(KIND_COLORS.values()) & set(STATUS_COLORS.values())
+    assert len(set(KIND_COLORS.values())) == len(KIND_COLORS)
+    assert len(set(STAGE_COLORS.values())) == len(STAGE_COLORS)

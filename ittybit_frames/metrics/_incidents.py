@@ -1,10 +1,12 @@
 """Incidents: windows where queue wait or failure rate far exceed their usual level.
 
-Both signals are read per time bucket, then compared with a *usual level* that one bad
-stretch cannot move: the median over the buckets that hold enough jobs. A bucket is
-unusual when its value is at least ``factor`` times the usual level (and, for failures,
-also when the usual rate is zero, as soon as enough jobs fail); neighbouring unusual
-buckets (gaps of at most ``gap`` buckets) join into one incident.
+Both signals are read per time bucket and compared with a *usual level* that one bad
+stretch cannot move: for queue wait, the median over the buckets that hold enough jobs
+of each bucket's p95; for failures, the pooled rate of the calmer three quarters of
+those buckets (a median of rates is zero when failures are rare). A bucket is unusual
+when its value is at least ``factor`` times the usual level (for failures, with at
+least ``min_failures`` failures in it); neighbouring unusual buckets (gaps of at most
+``gap`` buckets) join into one incident.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def incidents(
     queue_factor: float = 5.0,
     failure_factor: float = 3.0,
     min_jobs: int = 10,
-    min_failures: int = 5,
+    min_failures: int = 3,
     failures_by: str | None = "kind",
     queue_by: str | None = None,
     gap: int = 1,
@@ -74,8 +76,9 @@ def incidents(
         :func:`failure_rate`) is at least this many times the usual rate is unusual.
     min_jobs : int, default 10
         Buckets with fewer jobs are neither judged nor used for the usual level.
-    min_failures : int, default 5
-        A failure incident needs at least this many failures in one of its buckets.
+    min_failures : int, default 3
+        A bucket counts towards a failure incident only with at least this many
+        failures (a single unlucky failure in a quiet hour is no incident).
     failures_by, queue_by : str or None
         Judge each group of this column on its own (``"kind"``: a bad release of one
         kind's encoder); ``None`` judges all jobs together.
@@ -185,13 +188,11 @@ def _failure_incidents(
         enough = rates[FINISHED] >= t.min_jobs
         if enough.sum() < 3:
             continue
-        usual = float(rates.loc[enough, RATE].median())
+        usual = _usual_rate(rates[enough], failed[enough])
         high = rates[RATE] >= t.factor * usual if usual > 0 else failed > 0
-        flagged = (enough & high).to_numpy()
+        flagged = (enough & high & (failed >= t.min_failures)).to_numpy()
         for lo, hi in _windows(flagged, t.gap):
             window = rates.iloc[lo : hi + 1]
-            if int(failed.iloc[lo : hi + 1].max()) < t.min_failures:
-                continue
             row = _row(
                 "failure_rate",
                 group,
@@ -205,9 +206,21 @@ def _failure_incidents(
                 usual,
             )
             row["failures"] = int(failed.iloc[lo : hi + 1].sum())
-            row.update(_main_error(part, row["start"], row["end"]))
+            row.update(_main_error(part, window.index[0], next_start(window.index[-1], freq, tz)))
             rows.append(row)
     return rows
+
+
+def _usual_rate(rates: pd.DataFrame, failed: pd.Series) -> float:
+    """The pooled failure rate of the buckets at or below the 75th percentile of rates.
+
+    A median of bucket rates is zero when failures are rare (most buckets have none);
+    the pooled rate over all buckets is lifted by the incident itself. Pooling the
+    quieter three quarters is neither.
+    """
+    calm = rates[RATE] <= rates[RATE].quantile(0.75)
+    finished = int(rates.loc[calm, FINISHED].sum())
+    return float(failed[calm].sum()) / finished if finished else 0.0
 
 
 def _row(
