@@ -11,6 +11,7 @@ least ``min_failures`` failures in it); neighbouring unusual buckets (gaps of at
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,8 @@ class _Thresholds:
     min_jobs: int
     min_failures: int
     gap: int
+    floor: float = 0.0  # queue: the smallest p95 wait (s) that can be an incident
+    significance: float = 1.0  # failures: the largest chance probability
 
 
 def incidents(
@@ -55,6 +58,8 @@ def incidents(
     failure_factor: float = 3.0,
     min_jobs: int = 10,
     min_failures: int = 3,
+    min_wait: float = 60.0,
+    significance: float = 1e-5,
     failures_by: str | None = "kind",
     queue_by: str | None = None,
     gap: int = 1,
@@ -79,6 +84,13 @@ def incidents(
     min_failures : int, default 3
         A bucket counts towards a failure incident only with at least this many
         failures (a single unlucky failure in a quiet hour is no incident).
+    min_wait : float, default 60
+        A queue incident needs a p95 wait of at least this many seconds, whatever the
+        usual level (a wait of two seconds where one is usual is no incident).
+    significance : float, default 1e-5
+        A bucket counts towards a failure incident only if so many failures would happen
+        by chance at the usual rate with at most this probability (binomial tail), so
+        small buckets with a few unlucky failures are not called incidents.
     failures_by, queue_by : str or None
         Judge each group of this column on its own (``"kind"``: a bad release of one
         kind's encoder); ``None`` judges all jobs together.
@@ -101,14 +113,18 @@ def incidents(
     size, tz = grain(freq), check_tz(tz)
     rows = [
         *_queue_incidents(
-            jobs, size.text, tz, queue_by, _Thresholds(queue_factor, min_jobs, 0, gap)
+            jobs,
+            size.text,
+            tz,
+            queue_by,
+            _Thresholds(queue_factor, min_jobs, 0, gap, floor=min_wait),
         ),
         *_failure_incidents(
             jobs,
             size.text,
             tz,
             failures_by,
-            _Thresholds(failure_factor, min_jobs, min_failures, gap),
+            _Thresholds(failure_factor, min_jobs, min_failures, gap, significance=significance),
         ),
     ]
     out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
@@ -154,11 +170,7 @@ def _queue_incidents(
         if len(stats) < 3:
             continue  # no usual level to speak of
         usual = float(stats["p95"].median())
-        flagged = (
-            (stats["p95"] >= t.factor * usual).to_numpy()
-            if usual > 0
-            else stats["p95"].gt(0).to_numpy()
-        )
+        flagged = (stats["p95"] >= max(t.factor * usual, t.floor)).to_numpy()
         for lo, hi in _windows(flagged, t.gap):
             window = stats.iloc[lo : hi + 1]
             rows.append(
@@ -191,6 +203,8 @@ def _failure_incidents(
         usual = _usual_rate(rates[enough], failed[enough])
         high = rates[RATE] >= t.factor * usual if usual > 0 else failed > 0
         flagged = (enough & high & (failed >= t.min_failures)).to_numpy()
+        chance = _chance(failed.to_numpy(), rates[FINISHED].to_numpy(), usual, flagged)
+        flagged = flagged & (chance <= t.significance)
         for lo, hi in _windows(flagged, t.gap):
             window = rates.iloc[lo : hi + 1]
             row = _row(
@@ -209,6 +223,26 @@ def _failure_incidents(
             row.update(_main_error(part, window.index[0], next_start(window.index[-1], freq, tz)))
             rows.append(row)
     return rows
+
+
+def _chance(failed: np.ndarray, finished: np.ndarray, rate: float, where: np.ndarray) -> np.ndarray:
+    """P(at least ``failed`` of ``finished`` fail) at ``rate``, for the ``where`` buckets."""
+    out = np.ones(len(failed))
+    if rate <= 0:
+        out[where] = 0.0  # failures where none are usual
+        return out
+    log_p, log_q = math.log(rate), math.log1p(-rate) if rate < 1 else -math.inf
+    for i in np.flatnonzero(where):
+        n, k = int(finished[i]), int(failed[i])
+        ks = np.arange(k, n + 1)
+        log_terms = (
+            math.lgamma(n + 1)
+            - np.array([math.lgamma(x + 1) + math.lgamma(n - x + 1) for x in ks])
+            + ks * log_p
+            + (n - ks) * log_q
+        )
+        out[i] = float(np.exp(log_terms).sum())
+    return out
 
 
 def _usual_rate(rates: pd.DataFrame, failed: pd.Series) -> float:
