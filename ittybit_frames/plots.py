@@ -332,11 +332,27 @@ def plot_in_flight(
 
 
 def plot_stage_breakdown(
-    tasks: pd.DataFrame, *, by: str | None = "job_kind", ax: Axes | None = None
+    tasks: pd.DataFrame,
+    *,
+    by: str | None = "job_kind",
+    share: str = "typical",
+    ax: Axes | None = None,
 ) -> Axes:
-    """Where succeeded jobs' time goes: share per stage and waiting, per group."""
+    """Where succeeded jobs' time goes: share per stage and waiting, per group.
+
+    ``share="typical"`` (default) draws the median job's shares (rescaled to 100 %), which
+    one job stuck for hours cannot dominate; ``share="pooled"`` the shares of all the
+    jobs' seconds added up. The title says which.
+    """
+    if share not in ("typical", "pooled"):
+        raise ValueError(f"share={share!r}: use 'typical' (median job) or 'pooled' (all seconds)")
+    column = "typical_share" if share == "typical" else "share"
     ax = _axes(ax)
-    title = "Share of job time by stage (succeeded jobs)"
+    title = (
+        "Where a typical succeeded job's time goes (median shares per job)"
+        if share == "typical"
+        else "Share of all succeeded jobs' time by stage (seconds pooled)"
+    )
     data = metrics.stage_breakdown(tasks, by=by)
     if data.empty or data["seconds"].sum() == 0:
         return _empty(ax, title, "share of job time (%)", by or "")
@@ -345,7 +361,7 @@ def plot_stage_breakdown(
     left = np.zeros(len(groups))
     for stage in ("probe", "import", "encode", "export", "waiting"):
         part = data[data["stage"] == stage]
-        shares = (part["share"].to_numpy() * 100) if len(part) else np.zeros(len(groups))
+        shares = (part[column].to_numpy() * 100) if len(part) else np.zeros(len(groups))
         ax.barh(y, shares, left=left, label=stage, color=STAGE_COLORS[stage])
         left = left + shares
     ax.set_yticks(y, groups)

@@ -90,15 +90,17 @@ def test_in_flight_marks_the_exact_peak(frames: itf.JobFrames) -> None:
     assert "peak" in dotted[0].get_label()
 
 
-def test_stage_breakdown_shares(frames: itf.JobFrames) -> None:
-    ax = plots.plot_stage_breakdown(frames.tasks)
+@pytest.mark.parametrize(("share", "column"), [("typical", "typical_share"), ("pooled", "share")])
+def test_stage_breakdown_shares(frames: itf.JobFrames, share: str, column: str) -> None:
+    ax = plots.plot_stage_breakdown(frames.tasks, share=share)
     expected = metrics.stage_breakdown(frames.tasks)
     widths = [p.get_width() for p in ax.patches]
     want = []
     for stage in ("probe", "import", "encode", "export", "waiting"):
-        want += (expected[expected["stage"] == stage]["share"] * 100).tolist()
+        want += (expected[expected["stage"] == stage][column] * 100).tolist()
     assert widths == pytest.approx(want)
     assert ax.get_xlim() == (0.0, 100.0)
+    assert ("median" in ax.get_title()) == (share == "typical")
 
 
 def test_job_timeline(frames: itf.JobFrames) -> None:

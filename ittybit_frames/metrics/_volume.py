@@ -171,3 +171,30 @@ def in_flight(
         "processing": int(ep[best]),
     }
     return out
+
+
+def backlog(jobs: pd.DataFrame, *, freq: str = "1D", tz: str = "UTC") -> pd.DataFrame:
+    """Are we keeping up? Jobs created and finished per bucket, and the open backlog.
+
+    Returns
+    -------
+    DataFrame
+        ``bucket``, ``created``, ``finished``, ``open`` (jobs created but not finished
+        by the end of the bucket, counting from the first job in the frame), and
+        ``net`` (created - finished: positive where the backlog grew).
+    """
+    _check_columns(jobs, ["created_at", "finished_at"], "backlog")
+    size, tz = grain(freq), check_tz(tz)
+    created = time_bucket(jobs["created_at"].dropna(), size, tz)
+    finished = time_bucket(jobs["finished_at"].dropna(), size, tz)
+    grid = edges(pd.concat([created, finished], ignore_index=True), size, tz)
+    out = pd.DataFrame(
+        {
+            "bucket": grid,
+            "created": created.value_counts().reindex(grid, fill_value=0).to_numpy("int64"),
+            "finished": finished.value_counts().reindex(grid, fill_value=0).to_numpy("int64"),
+        }
+    )
+    out["net"] = out["created"] - out["finished"]
+    out["open"] = out["net"].cumsum()
+    return out[["bucket", "created", "finished", "open", "net"]]
