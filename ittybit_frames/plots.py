@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ittybit_frames.frames import JobFrames
 
 __all__ = [
+    "plot_backlog",
     "plot_durations",
     "plot_failure_rate",
     "plot_in_flight",
@@ -95,6 +96,9 @@ def _color(key: str, palette: dict[str, str]) -> str | None:
 def _time_axis(ax: Axes) -> None:
     import matplotlib.dates as mdates  # noqa: PLC0415
 
+    lo, hi = ax.dataLim.intervalx
+    if hi - lo < 1 / 86_400:  # one instant (a single bucket): show an hour around it
+        ax.set_xlim(lo - 1 / 48, hi + 1 / 48)
     locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
@@ -155,6 +159,32 @@ def plot_throughput(
     ax.set_title(title)
     ax.set_xlabel(_time_label(tz))
     ax.set_ylabel(f"jobs per {_per(freq)}")
+    _time_axis(ax)
+    return ax
+
+
+def plot_backlog(
+    jobs: pd.DataFrame, *, freq: str = "1D", tz: str = "UTC", ax: Axes | None = None
+) -> Axes:
+    """Are we keeping up? Jobs created and finished per bucket, and the open backlog."""
+    ax = _axes(ax)
+    title = f"Created vs finished per {_per(freq)}, and jobs still open"
+    data = metrics.backlog(jobs, freq=freq, tz=tz)
+    if data.empty:
+        return _empty(ax, title, _time_label(tz), f"jobs per {_per(freq)}")
+    # Each step runs to its bucket's end: repeat the last bucket at that edge.
+    end = data["bucket"].iloc[-1] + pd.Timedelta(days=metrics.grain(freq).days)
+    data = pd.concat([data, data.tail(1).assign(bucket=end)], ignore_index=True)
+    x = _naive(data["bucket"], tz)
+    ax.step(x, data["created"], where="post", label="created", color="#1f77b4")
+    ax.step(x, data["finished"], where="post", label="finished", color="#3a923a", linestyle="--")
+    ax.fill_between(
+        x, 0, data["open"], step="post", color="#ff7f0e", alpha=0.35, label="open at bucket end"
+    )
+    ax.set_title(title)
+    ax.set_xlabel(_time_label(tz))
+    ax.set_ylabel(f"jobs per {_per(freq)} (open: jobs)")
+    ax.legend(loc="upper left", fontsize="small", ncols=3)
     _time_axis(ax)
     return ax
 

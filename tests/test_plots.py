@@ -142,3 +142,12 @@ def test_kind_colours_never_reuse_status_colours() -> None:
     assert not set(KIND_COLORS.values()) & set(STATUS_COLORS.values())
     assert len(set(KIND_COLORS.values())) == len(KIND_COLORS)
     assert len(set(STAGE_COLORS.values())) == len(STAGE_COLORS)
+
+
+def test_a_single_bucket_draws_without_warnings(frames: itf.JobFrames) -> None:
+    one = frames.jobs[frames.jobs["finished_at"].notna()].head(1)
+    for draw in (plots.plot_latency, plots.plot_throughput, plots.plot_backlog):
+        ax = draw(one, freq="1h")
+        ax.figure.canvas.draw()  # the date locator runs here (a warning fails the suite)
+        lo, hi = ax.get_xlim()
+        assert hi > lo

@@ -14,6 +14,7 @@ from ittybit_frames.cli import main
 
 PNGS = {
     "throughput",
+    "backlog",
     "latency",
     "durations",
     "failure_rate",

@@ -133,7 +133,6 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     job_group = np.zeros(n_jobs, dtype=np.int64)
     job_group[job] = group_codes
     n_groups = len(labels)
-    stages = ("probe", "import", "encode", "export")
     kind_codes, kinds = _codes(done["kind"])
     stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
     lookup = np.array([stage_of.get(str(k), -1) for k in kinds], dtype=np.int64)
@@ -146,12 +145,25 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     totals = np.bincount(job_group, weights=total, minlength=n_groups)
     typical = _typical_shares(job[counted] * 4 + stage[counted], seconds[counted], total, job_group)
     jobs_per_group = np.bincount(job_group, minlength=n_groups)
+    rows = _stage_rows(keys, labels, sums, totals, typical, jobs_per_group)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _stage_rows(
+    keys: list[str],
+    labels: list[str],
+    sums: np.ndarray,
+    totals: np.ndarray,
+    typical: np.ndarray,
+    jobs_per_group: np.ndarray,
+) -> list[dict[str, Any]]:
     rows = []
+    stages = ("probe", "import", "encode", "export", "waiting")
     for g, label in enumerate(labels):
         if not jobs_per_group[g]:
             continue  # a category with no succeeded job
         values = [*sums[g], totals[g] - sums[g].sum()]
-        for k, (name, value) in enumerate(zip((*stages, "waiting"), values, strict=True)):
+        for k, (name, value) in enumerate(zip(stages, values, strict=True)):
             rows.append(
                 {
                     **({keys[0]: str(label)} if keys else {}),
@@ -162,7 +174,7 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
                     "jobs": int(jobs_per_group[g]),
                 }
             )
-    return pd.DataFrame(rows, columns=columns)
+    return rows
 
 
 def _typical_shares(

@@ -88,16 +88,14 @@ def incidents(
         A queue incident needs a p95 wait of at least this many seconds, whatever the
         usual level (a wait of two seconds where one is usual is no incident).
     significance : float, default 1e-5
-        A bucket counts towards a failure incident only if so many failures would happen
-        by chance at the usual rate with at most this probability (binomial tail), so
-        small buckets with a few unlucky failures are not called incidents.
+        A failure bucket counts only if its failures are this unlikely at the usual rate
+        (binomial tail): a few unlucky failures in a small bucket are no incident.
     failures_by, queue_by : str or None
         Judge each group of this column on its own (``"kind"``: a bad release of one
         kind's encoder); ``None`` judges all jobs together.
     gap : int, default 1
         Unusual buckets at most this many buckets apart form one incident.
     tz : str, default "UTC"
-        Time zone of the bucket edges.
 
     Returns
     -------
@@ -128,10 +126,8 @@ def incidents(
         ),
     ]
     out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
-    if out.empty:
-        return out.astype(
-            {"start": pd.DatetimeTZDtype("ms", tz), "end": pd.DatetimeTZDtype("ms", tz)}
-        )
+    stamp = pd.DatetimeTZDtype("ms", tz)
+    out = out.astype({"start": stamp, "end": stamp})
     return out.sort_values(["start", "signal", "group"]).reset_index(drop=True)
 
 

@@ -13,6 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from ittybit_frames.simulator._media import (
+    FORMATS,
+    codecs,
+    customer_id,
+    media_kind,
+    metadata,
+    options,
+)
 from ittybit_frames.simulator._queue import (
     Incident,
     Schedule,
@@ -62,13 +70,6 @@ _FORCED: tuple[tuple[str, str], ...] = (
 )
 _CUSTOMERS = 60
 _BROKEN_CUSTOMER = 7
-_FORMATS = {
-    "video": ("mp4", "mp4"),
-    "adaptive_video": ("mp4", "hls"),
-    "audio": ("wav", "mp3"),
-    "image": ("jpeg", "webp"),
-    "animation": ("mp4", "gif"),
-}
 
 
 def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
@@ -194,7 +195,7 @@ def scheduled_incidents(
 
 def _schedule(seed: int, t0: int, span: int) -> Schedule:
     # A generator of its own: the incidents do not depend on the number of jobs.
-    return schedule(np.random.default_rng([seed, 1]), t0, span, _customer_id(_BROKEN_CUSTOMER))
+    return schedule(np.random.default_rng([seed, 1]), t0, span, customer_id(_BROKEN_CUSTOMER))
 
 
 def _draw(rng: np.random.Generator, n: int, t0: int, span: int, plan: Schedule) -> _Draws:
@@ -295,10 +296,6 @@ def _force(d: _Draws, hit: np.ndarray, *, stage: Any, code: int) -> None:
     d.forced = np.where(hit, code, d.forced)
 
 
-def _customer_id(customer: int) -> str:
-    return f"cus_{customer:04d}"
-
-
 @dataclass
 class _Files:
     """The files one job's four tasks read and write."""
@@ -310,13 +307,13 @@ class _Files:
 
 
 def _file(kind: str, url: str, fmt: str, **fields: Any) -> dict[str, Any]:
-    return {"object": "file", "kind": _media_kind(kind), "url": url, "format": fmt, **fields}
+    return {"object": "file", "kind": media_kind(kind), "url": url, "format": fmt, **fields}
 
 
 def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
     w, h = _RESOLUTIONS[d.res_idx[i]]
     cust = int(d.meta_cust[i])
-    in_fmt, out_fmt = _FORMATS[kind]
+    in_fmt, out_fmt = FORMATS[kind]
     in_url = f"https://media.example-{cust:02d}.com/in/{jid[4:12]}.{in_fmt}"
     store = f"https://store.ittybit.net/org_{cust:02d}/{jid}"
     out_ext = "m3u8" if kind == "adaptive_video" else out_fmt
@@ -326,14 +323,14 @@ def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
         probe_out["width"], probe_out["height"] = w, h
     if kind != "image":
         probe_out["duration"] = duration
-        probe_out["codecs"] = _codecs(kind, "in")
+        probe_out["codecs"] = codecs(kind, "in")
     enc_w = (640, 1280, 1920)[d.width_pick[i]] if kind in ("video", "adaptive_video") else w
     enc_out = _file(kind, f"{store}.{out_ext}", out_fmt, filesize=filesize // 3 + 1000)
     if kind != "audio":
         enc_out["width"], enc_out["height"] = enc_w, round(enc_w * h / w)
     if kind != "image":
         enc_out["duration"] = duration
-        enc_out["codecs"] = _codecs(kind, "out")
+        enc_out["codecs"] = codecs(kind, "out")
         enc_out["bitrate"] = int(enc_out["filesize"] * 8 / max(duration, 0.1))
     if kind in ("video", "adaptive_video", "animation"):
         enc_out["fps"] = (24.0, 25.0, 30.0)[d.width_pick[i]]
@@ -347,10 +344,10 @@ def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
     inputs: list[dict[str, Any]] = [
         external,
         dict(external),
-        {"object": "file", "url": outputs[1]["url"], "kind": _media_kind(kind), "format": in_fmt},
-        {"object": "file", "url": enc_out["url"], "kind": _media_kind(kind), "format": out_fmt},
+        {"object": "file", "url": outputs[1]["url"], "kind": media_kind(kind), "format": in_fmt},
+        {"object": "file", "url": enc_out["url"], "kind": media_kind(kind), "format": out_fmt},
     ]
-    return _Files(in_url, outputs, inputs, _options(kind, enc_w))
+    return _Files(in_url, outputs, inputs, options(kind, enc_w))
 
 
 def _timeline(d: _Draws, i: int) -> tuple[list[int], list[int], int, int, str]:
@@ -429,7 +426,7 @@ def _job(d: _Draws, i: int, jid: str, task_ids: list[str]) -> dict[str, Any]:
         "input": files.in_url,
         "output": None,
         "options": files.options,
-        "metadata": _metadata(int(d.meta_cust[i]), int(d.meta_src[i])),
+        "metadata": metadata(int(d.meta_cust[i]), int(d.meta_src[i])),
         "status": "queued",
         "error": None,
         "tasks": tasks,
@@ -479,38 +476,3 @@ def _set_state(
         error=error,
         progress=100 if final == "succeeded" else None,
     )
-
-
-_MEDIA_KIND = {"adaptive_video": "video", "animation": "image"}
-
-
-def _media_kind(kind: str) -> str:
-    return _MEDIA_KIND.get(kind, kind)
-
-
-def _codecs(kind: str, side: str) -> dict[str, str]:
-    if kind == "audio":
-        return {"audio": "pcm_s16le" if side == "in" else "mp3"}
-    if kind == "animation":
-        return {"video": "h264" if side == "in" else "gif"}
-    return {"video": "h264", "audio": "aac"}
-
-
-def _options(kind: str, width: int) -> dict[str, Any]:
-    if kind == "audio":
-        return {"format": "mp3", "bitrate": 192_000}
-    if kind == "image":
-        return {"format": "webp", "quality": "high", "width": 1200}
-    if kind == "animation":
-        return {"format": "gif", "width": 480, "start": 0, "end": 4}
-    if kind == "adaptive_video":
-        return {"format": "hls", "quality": "high"}
-    return {"format": "mp4", "quality": "high", "width": width}
-
-
-def _metadata(customer: int, source: int) -> dict[str, Any]:
-    return {
-        "customer_id": _customer_id(customer),
-        "source": ("upload", "api", "import")[source],
-        "env": "prod",
-    }
