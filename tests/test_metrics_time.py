@@ -178,3 +178,9 @@ def test_plots_label_the_zone_and_the_grain() -> None:
     ax = plots.plot_in_flight(jobs, freq="1h", tz="Asia/Tokyo")
     assert ax.get_xlabel() == "time (Asia/Tokyo)"
     assert any("Asia/Tokyo" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_in_flight_as_of_before_the_first_job_is_empty_not_an_error() -> None:
+    jobs = jobs_finishing("2026-07-01 12:00", "2026-07-01 13:00")
+    out = metrics.in_flight(jobs, freq="1h", as_of="2026-06-01")
+    assert out["in_flight"].sum() == 0 and out.attrs["peak"]["in_flight"] == 0

@@ -55,8 +55,9 @@ def test_kinds_pipeline_and_failure_shares(big: list[dict[str, Any]]) -> None:
     assert kinds.most_common(1)[0][0] == "video"
     status = Counter(j["status"] for j in big)
     assert 0.05 <= status["failed"] / len(big) <= 0.08
-    in_flight = (status["queued"] + status["processing"]) / len(big)
-    assert 0.01 <= in_flight <= 0.06
+    # In flight is whatever the queue has not finished at the end: few at this load
+    # (tests/test_simulator_queue.py checks it against the arrival rate).
+    assert (status["queued"] + status["processing"]) / len(big) <= 0.01
     for job in big:
         assert [t["kind"] for t in job["tasks"]] == ["probe", "import", job["kind"], "export"]
 
@@ -101,7 +102,8 @@ def test_daily_load_cycle_and_duration_driven_processing(big: list[dict[str, Any
     enc = np.array([j["tasks"][2]["finished_at"] - j["tasks"][2]["started_at"] for j in videos])
     assert np.corrcoef(np.log(dur), np.log(enc))[0, 1] > 0.6
     waits = np.array([j["started_at"] - j["created_at"] for j in videos], dtype=float)
-    assert np.percentile(waits, 99) > 10 * np.median(waits)  # heavy tail
+    # Waits come from load (tests/test_simulator_queue.py: backlogs and their incidents).
+    assert (waits >= 0).all()
 
 
 def test_serves_jobs_with_auth_and_errors(history: list[dict[str, Any]]) -> None:
@@ -145,7 +147,9 @@ def test_envelope_and_filters(history: list[dict[str, Any]]) -> None:
         assert len(body["data"]) == min(100, expected)
 
 
-def test_advance_moves_unfinished_jobs_to_the_end(history: list[dict[str, Any]]) -> None:
+def test_advance_moves_unfinished_jobs_to_the_end() -> None:
+    # Dense traffic (2,000 jobs in 2.4 hours): some are still in flight at the end.
+    history = generate_history(2000, seed=8, days=0.1)
     with serve(history, api_key=SECRET) as api:
         unfinished = {j["id"] for j in api.jobs if j["status"] in ("queued", "processing")}
         assert unfinished

@@ -162,6 +162,9 @@ def in_flight(
     out["in_flight"] = out["queued"] + out["processing"]
     events = np.unique(np.concatenate([starts_q, starts_p]))
     events = events[events <= horizon]
+    if not len(events):  # as_of before the first job: nothing was ever in flight
+        out.attrs["peak"] = {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
+        return out
     eq, ep = counts(events)
     best = int(np.argmax(eq + ep))
     out.attrs["peak"] = {
