@@ -162,18 +162,21 @@ def in_flight(
     out["in_flight"] = out["queued"] + out["processing"]
     events = np.unique(np.concatenate([starts_q, starts_p]))
     events = events[events <= horizon]
-    if not len(events):  # as_of before the first job: nothing was ever in flight
-        out.attrs["peak"] = {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
-        return out
-    eq, ep = counts(events)
-    best = int(np.argmax(eq + ep))
-    out.attrs["peak"] = {
-        "in_flight": int(eq[best] + ep[best]),
-        "at": pd.Timestamp(float(events[best]), unit="ms", tz="UTC").tz_convert(tz),
-        "queued": int(eq[best]),
-        "processing": int(ep[best]),
-    }
+    out.attrs["peak"] = _peak(events, *counts(events), tz)
     return out
+
+
+def _peak(events: np.ndarray, queued: np.ndarray, running: np.ndarray, tz: str) -> dict[str, Any]:
+    """The most jobs in flight at any event (none before the first job arrived)."""
+    if not len(events):
+        return {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
+    best = int(np.argmax(queued + running))
+    return {
+        "in_flight": int(queued[best] + running[best]),
+        "at": pd.Timestamp(float(events[best]), unit="ms", tz="UTC").tz_convert(tz),
+        "queued": int(queued[best]),
+        "processing": int(running[best]),
+    }
 
 
 def backlog(jobs: pd.DataFrame, *, freq: str = "1D", tz: str = "UTC") -> pd.DataFrame:
