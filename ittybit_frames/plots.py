@@ -28,6 +28,7 @@ __all__ = [
     "plot_durations",
     "plot_failure_rate",
     "plot_in_flight",
+    "plot_incidents",
     "plot_job_timeline",
     "plot_latency",
     "plot_stage_breakdown",
@@ -246,8 +247,11 @@ def plot_durations(
         return _empty(ax, title, "seconds (log scale)", "share of jobs")
     for key, part in data.groupby(data[by], observed=True, sort=True):
         values = np.sort(part[column].to_numpy(dtype=float))
-        label = f"{key} (n={len(values):,})"
+        p95 = float(np.quantile(values, 0.95))
+        label = f"{key} (n={len(values):,}; p95 {p95:,.1f} s)"
         color = _color(str(key), KIND_COLORS)
+        if style != "hist":  # the p95 of each group, marked where its curve crosses 0.95
+            ax.scatter([p95], [0.95], s=16, color=color, zorder=3)
         if style == "hist":
             bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 40)
             ax.hist(values, bins=bins.tolist(), histtype="step", label=label, color=color)
@@ -265,6 +269,60 @@ def plot_durations(
     ax.set_ylabel("share of jobs" if style != "hist" else "jobs")
     ax.legend(loc="lower right" if style != "hist" else "upper right", fontsize="small")
     ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def _day_number(when: Any) -> float:
+    """Matplotlib's date number (days) of a naive timestamp."""
+    import matplotlib.dates as mdates  # noqa: PLC0415
+
+    return float(mdates.date2num(when))  # type: ignore[no-untyped-call]
+
+
+def plot_incidents(jobs: pd.DataFrame, *, ax: Axes | None = None, **options: Any) -> Axes:
+    """The incidents :func:`ittybit_frames.metrics.incidents` finds, on a timeline.
+
+    One row per signal and group (queue wait, a kind's failures); each window is drawn
+    with a marker (short windows stay visible on a month's axis) and labelled with its
+    peak against the usual level. ``options`` go to ``metrics.incidents``.
+    """
+    ax = _axes(ax)
+    title = "Incidents: queue wait or failure rate far above its usual level"
+    found = metrics.incidents(jobs, **options)
+    created = jobs["created_at"].dropna() if "created_at" in jobs else pd.Series([], dtype=object)
+    if found.empty or created.empty:
+        return _empty(ax, title, "time (UTC)", "")
+    records: list[dict[Any, Any]] = found.to_dict("records")
+    rows = sorted({(r["signal"], r["group"]) for r in records})
+    colors = {"queue_wait": STATUS_COLORS["queued"], "failure_rate": STATUS_COLORS["failed"]}
+    for r in records:
+        y = rows.index((r["signal"], r["group"]))
+        start, end = (_day_number(t) for t in _naive([r["start"], r["end"]]))
+        color = colors[r["signal"]]
+        ax.barh(y, end - start, left=start, height=0.5, color=color)
+        ax.plot([start], [y], marker="v", color=color)
+    for signal, group in rows:  # label the worst window of each row; the rest are marked
+        worst = max(
+            (r for r in records if (r["signal"], r["group"]) == (signal, group)),
+            key=lambda r: float(r["ratio"]),
+        )
+        text = (
+            f"worst {worst['start']:%m-%d %H:%M}: p95 wait {worst['peak']:,.0f} s"
+            f" (usual {worst['usual']:,.1f} s)"
+            if signal == "queue_wait"
+            else f"worst {worst['start']:%m-%d %H:%M}: {worst['peak']:.0%} failed"
+            f" (usual {worst['usual']:.1%}), {worst['main_error_kind']}"
+        )
+        y = rows.index((signal, group))
+        ax.annotate(text, (0.01, y + 0.33), xycoords=("axes fraction", "data"), fontsize=8)
+    labels = [("queue wait" if s == "queue_wait" else f"{g} failures") for s, g in rows]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_ylim(-0.6, len(rows) - 0.2)
+    lo, hi = (_day_number(t) for t in _naive([created.min(), created.max()]))
+    ax.set_xlim(lo, hi)
+    ax.set_title(title)
+    ax.set_xlabel("time (UTC)")
+    _time_axis(ax)
     return ax
 
 
@@ -289,11 +347,24 @@ def plot_failure_rate(jobs: pd.DataFrame, *, by: str = "kind", ax: Axes | None =
             xytext=(0, 2),
             textcoords="offset points",
         )
-    ax.set_title(title)
+    ax.set_title(f"{title}\n{_main_cause(jobs)}", fontsize="medium")
     ax.set_xlabel(by)
     ax.set_ylabel("failure rate (%)")
     ax.set_ylim(0, max(float(heights.max()) * 1.2, 1.0))
     return ax
+
+
+def _main_cause(jobs: pd.DataFrame) -> str:
+    """'main cause: input_corrupt (user side, 31 %); sides: user 55 %, platform 40 %...'."""
+    if "error_kind" not in jobs:
+        return ""
+    causes = metrics.failure_causes(jobs)
+    if causes.empty:
+        return "no failures"
+    top = causes.iloc[0]
+    sides = causes.groupby("side")["share"].sum().sort_values(ascending=False)
+    split = ", ".join(f"{side} {share:.0%}" for side, share in sides.items())
+    return f"main cause: {top['error_kind']} ({top['side']} side, {top['share']:.0%}); {split}"
 
 
 def plot_top_errors(frame: pd.DataFrame, *, n: int = 10, ax: Axes | None = None) -> Axes:

@@ -110,6 +110,14 @@ _CHARTS: tuple[tuple[str, str, tuple[float, float], _Draw], ...] = (
         lambda f, freq, ax: plots.plot_throughput(f.jobs, freq=freq, by="status", ax=ax),
     ),
     (
+        "incidents",
+        "Windows where the p95 queue wait, or a kind's failure rate, far exceeded its usual"
+        " level (metrics.incidents); each is labelled with its peak, the usual level and,"
+        " for failures, the main error kind.",
+        (10, 4),
+        lambda f, freq, ax: plots.plot_incidents(f.jobs, ax=ax),
+    ),
+    (
         "backlog",
         "Are we keeping up? Jobs created and finished per bucket; the shaded area is the"
         " number of jobs created but not yet finished (the backlog).",

@@ -72,6 +72,11 @@ def test_duration_ecdf_per_kind(frames: itf.JobFrames) -> None:
         assert line.get_ydata()[-1] == 1.0  # each ECDF ends at 100 %
     assert ax.get_xscale() == "log"
     assert all("(n=" in t.get_text() for t in ax.get_legend().get_texts())
+    video = frames.jobs.loc[frames.jobs["kind"] == "video", "total_seconds"].dropna()
+    label = next(
+        t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("video")
+    )
+    assert f"p95 {video.quantile(0.95):,.1f} s" in label  # each kind's p95, marked and named
 
 
 def test_top_errors_bars(frames: itf.JobFrames) -> None:
@@ -151,3 +156,13 @@ def test_a_single_bucket_draws_without_warnings(frames: itf.JobFrames) -> None:
         ax.figure.canvas.draw()  # the date locator runs here (a warning fails the suite)
         lo, hi = ax.get_xlim()
         assert hi > lo
+
+
+def test_failure_rate_names_the_main_cause_and_incidents_are_labelled(
+    frames: itf.JobFrames,
+) -> None:
+    ax = plots.plot_failure_rate(frames.jobs)
+    top = metrics.failure_causes(frames.jobs).iloc[0]
+    assert f"main cause: {top['error_kind']} ({top['side']} side" in ax.get_title()
+    ax = plots.plot_incidents(frames.jobs, queue_factor=1e12, failure_factor=1e12)
+    assert any(t.get_text() == "no data" for t in ax.texts)  # nothing found: said so

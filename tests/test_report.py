@@ -15,6 +15,7 @@ from ittybit_frames.cli import main
 PNGS = {
     "throughput",
     "backlog",
+    "incidents",
     "latency",
     "durations",
     "failure_rate",
