@@ -446,6 +446,35 @@ def test_an_unclosed_client_leaves_no_warnings() -> None:
     gc.collect()
 
 
+@pytest.mark.parametrize("drop", ["del c; gc.collect()", "pass"])
+def test_an_unclosed_async_client_leaves_no_warnings(drop: str) -> None:
+    """Dropped inside the loop, or left open when the coroutine that made it returns."""
+    jid = NEWEST_FIRST[0]["id"]
+
+    def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
+        return _job_route(path)
+
+    code = (
+        "import asyncio, gc, sys, ittybit_frames as itf\n"
+        "async def main():\n"
+        f"    c = itf.AsyncClient({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+        f"    assert (await c.get_job({jid!r}))['id'] == {jid!r}\n"
+        f"    {drop}\n"
+        "asyncio.run(main())\n"
+        "gc.collect()\n"
+    )
+    with Hostile(route) as server:
+        done = subprocess.run(
+            [sys.executable, "-W", "error", "-c", code, server.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Unclosed" not in done.stderr and "Warning" not in done.stderr
+
+
 # -- page-numbered listing end to end, against the simulator in its page mode ---------------
 def test_sync_walks_a_page_numbered_simulator_end_to_end(tmp_path: Path) -> None:
     history = generate_history(450, seed=5)

@@ -10,6 +10,7 @@ well over 1,000 (see BENCHMARKS.md). This is the only module that imports aiohtt
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import httpx
@@ -37,6 +38,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
             )
+            # A client never closed (common in notebooks) is still tidied up: when this
+            # transport is collected, its connections are closed, so aiohttp has no
+            # "Unclosed client session" to warn about. The finalizer holds the connector,
+            # never self, so self can be collected.
+            weakref.finalize(self, _release, connector)
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in request.headers.raw
@@ -78,3 +84,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _release(connector: Any) -> None:
+    """Close an unclosed pool's connections at once, without waiting for the loop.
+
+    aiohttp's ``close()`` is a coroutine, which a finalizer cannot await; its first,
+    synchronous half (``_close``) closes every connection and marks the pool closed.
+    """
+    if not connector.closed:
+        connector._close()
