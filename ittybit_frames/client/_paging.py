@@ -223,7 +223,7 @@ class EnvelopePaginator(CursorPaginator):
         return self._page is not None and self._page.has_more is True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobQuery:
     """A checked listing request: filters, order, page size, time window, resume point."""
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ittybit_frames.client._config import Secret
+from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_version
 from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
@@ -30,45 +30,36 @@ class Requester:
     Parameters
     ----------
     base_url : str
-        The API's base URL; its scheme and host are the only origin that gets the key.
+        The API's base URL, checked; its scheme and host are the only origin that gets
+        the key.
     key : Secret
         The API key, sent as a bearer token.
-    policy : RetryPolicy
-        Decides retries; its limiter paces every attempt.
+    options : ClientOptions
+        The client's settings: the retry policy and its rate limiter (which paces every
+        attempt), the timeout of one exchange, the pool size (twice ``concurrency``),
+        the transport (default :class:`AiohttpTransport`, opened on first use) and the
+        API version, sent as ``Accept-Version`` (the header the official SDKs send).
     stats : ClientStats
         Counters to update.
-    timeout : float
-        Seconds for one exchange.
-    pool_size : int
-        Connections the default transport keeps.
-    transport : httpx.AsyncBaseTransport, optional
-        The network layer; default :class:`AiohttpTransport`, opened on first use.
     max_redirects : int
         Redirects followed per attempt.
-    api_version : str, optional
-        Sent as ``Accept-Version`` (the header the official SDKs send); none by default.
     """
 
     def __init__(
         self,
         base_url: str,
         key: Secret,
-        *,
-        policy: RetryPolicy,
+        options: ClientOptions,
         stats: ClientStats,
-        timeout: float,
-        pool_size: int,
-        transport: httpx.AsyncBaseTransport | None = None,
+        *,
         max_redirects: int = 5,
-        api_version: str | None = None,
     ) -> None:
         self.origin = urlsplit(base_url)[:2]
-        self.policy = policy
+        self.policy = RetryPolicy.of(options)
         self.stats = stats
-        self.timeout = timeout
-        self._pool_size = pool_size
-        self._user_transport = transport
-        self._transport = transport
+        self.timeout = options.timeout
+        self._pool_size = options.concurrency * 2
+        self._user_transport = self._transport = options.transport
         self._max_redirects = max_redirects
         self._headers = httpx.Headers(
             {
@@ -77,6 +68,7 @@ class Requester:
                 "User-Agent": "ittybit-frames",
             }
         )
+        api_version = resolve_api_version(options.api_version)
         if api_version:
             self._headers["Accept-Version"] = api_version
 
