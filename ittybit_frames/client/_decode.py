@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import orjson
 
 from ittybit_frames.client._config import clean_job_id
@@ -131,9 +131,10 @@ def _kind_and_message(body: bytes) -> tuple[str | None, str]:
     return (str(kind) if kind is not None else None), message
 
 
-def error_from_response(response: httpx.Response, body: bytes, method: str, url: str) -> APIError:
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, method: str, url: str
+) -> APIError:
     """The :class:`APIError` subclass for a non-200 answer, with what the body says."""
-    status = response.status_code
     kind, message = _kind_and_message(body)
     detail = f" ({kind}): {message}" if kind else (f": {message}" if message else "")
     where = {"method": method, "url": url}
@@ -150,7 +151,7 @@ def error_from_response(response: httpx.Response, body: bytes, method: str, url:
             f"not found, HTTP 404{detail} [{method} {url}]", status_code=404, kind=kind, **where
         )
     if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        retry_after = retry_after_seconds(headers.get("retry-after"))
         return RateLimitError(
             f"rate limited, HTTP 429{detail}",
             retry_after=retry_after,
@@ -161,7 +162,7 @@ def error_from_response(response: httpx.Response, body: bytes, method: str, url:
     if is_server_error(status):
         return ServerError(
             f"ittybit server error, HTTP {status}{detail} [{method} {url}]",
-            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            retry_after=retry_after_seconds(headers.get("retry-after")),
             status_code=status,
             kind=kind,
             **where,

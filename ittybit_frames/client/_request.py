@@ -16,7 +16,7 @@ from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_ver
 from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
-from ittybit_frames.client._transport import AiohttpTransport
+from ittybit_frames.client._transport import AiohttpTransport, Headers
 from ittybit_frames.errors import APIError, ConfigurationError, NetworkError
 
 __all__ = ["Requester"]
@@ -61,13 +61,11 @@ class Requester:
         self._pool_size = options.concurrency * 2
         self._user_transport = self._transport = options.transport
         self._max_redirects = max_redirects
-        self._headers = httpx.Headers(
-            {
-                "Authorization": f"Bearer {key.reveal()}",
-                "Accept": "application/json",
-                "User-Agent": "ittybit-frames",
-            }
-        )
+        self._headers = {
+            "Authorization": f"Bearer {key.reveal()}",
+            "Accept": "application/json",
+            "User-Agent": "ittybit-frames",
+        }
         api_version = resolve_api_version(options.api_version)
         if api_version:
             self._headers["Accept-Version"] = api_version
@@ -77,8 +75,8 @@ class Requester:
         return self.policy.limiter
 
     async def get(
-        self, url: str, on_headers: Callable[[httpx.Headers], None] | None = None
-    ) -> tuple[Any, httpx.Headers]:
+        self, url: str, on_headers: Callable[[Headers], None] | None = None
+    ) -> tuple[Any, Headers]:
         """The decoded JSON body and the headers of ``GET url``, retried by the policy.
 
         ``on_headers`` is called with the headers of a 200 answer before its body is
@@ -93,16 +91,16 @@ class Requester:
             self._transport = None
 
     async def _attempt(
-        self, url: str, on_headers: Callable[[httpx.Headers], None] | None
-    ) -> tuple[Any, httpx.Headers]:
+        self, url: str, on_headers: Callable[[Headers], None] | None
+    ) -> tuple[Any, Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
-        response, body, url = await self._follow(url)
-        if response.status_code == 429:
+        status, headers, body, url = await self._follow(url)
+        if status == 429:
             self.stats.rate_limited += 1
-        if response.status_code != 200:
-            raise error_from_response(response, body, "GET", url)
+        if status != 200:
+            raise error_from_response(status, headers, body, "GET", url)
         if on_headers is not None:
-            on_headers(response.headers)
+            on_headers(headers)
         try:
             payload = loads(body)
         except UnreadableBody as exc:
@@ -119,51 +117,57 @@ class Requester:
                 f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
             ) from exc
         self.limiter.reward()
-        return payload, response.headers
+        return payload, headers
 
-    async def _follow(self, url: str) -> tuple[httpx.Response, bytes, str]:
-        """Send, following redirects; answer with the last response and its URL."""
+    async def _follow(self, url: str) -> tuple[int, Headers, bytes, str]:
+        """Send, following redirects; answer with the last status, headers, body and URL."""
         headers = self._headers
         for _ in range(self._max_redirects):
-            response, body = await self._send(url, headers)
-            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+            status, got, body = await self._send(url, headers)
+            if status not in _REDIRECTS or "location" not in got:
                 break
             try:
-                target = str(httpx.URL(url).join(response.headers["location"]))
+                target = str(httpx.URL(url).join(got["location"]))
             except httpx.InvalidURL as exc:
                 raise APIError(
                     f"the server redirected to an invalid URL [GET {url}]",
-                    status_code=response.status_code,
+                    status_code=status,
                     kind="bad_redirect",
                     method="GET",
                     url=url,
                 ) from exc
             if urlsplit(target)[:2] != self.origin:
                 # Never forward the key to another host.
-                headers = headers.copy()
-                del headers["Authorization"]
+                headers = {k: v for k, v in headers.items() if k != "Authorization"}
             url = target
-        return response, body, url
+        return status, got, body, url
 
-    async def _send(self, url: str, headers: httpx.Headers) -> tuple[httpx.Response, bytes]:
+    async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, Headers, bytes]:
         if self._transport is None:
             self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
+        self.stats.requests += 1
         try:
-            request = httpx.Request("GET", url, headers=headers)
+            if isinstance(self._transport, AiohttpTransport):  # the default: no httpx objects
+                return await self._transport.exchange("GET", url, headers)
+            return await _through_httpx(self._transport, url, headers)
         except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
             raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc
-        self.stats.requests += 1
-        response: httpx.Response | None = None
-        try:
-            response = await self._transport.handle_async_request(request)
-            body = await response.aread()
         except httpx.TimeoutException as exc:
             raise NetworkError(
                 f"timed out after {self.timeout} s [GET {url}]", method="GET", url=url
             ) from exc
         except httpx.TransportError as exc:
             raise NetworkError(f"network error: {exc} [GET {url}]", method="GET", url=url) from exc
-        finally:
-            if response is not None:
-                await response.aclose()
-        return response, body
+
+
+async def _through_httpx(
+    transport: httpx.AsyncBaseTransport, url: str, headers: dict[str, str]
+) -> tuple[int, Headers, bytes]:
+    """One exchange through any httpx transport (a user's, a test's mock)."""
+    request = httpx.Request("GET", url, headers=headers)
+    response = await transport.handle_async_request(request)
+    try:
+        body = await response.aread()
+    finally:
+        await response.aclose()
+    return response.status_code, response.headers, body

@@ -1,21 +1,29 @@
 """The network: httpx's transport interface over aiohttp's connection pool.
 
-Requests are built as :class:`httpx.Request` objects and handed to an
-:class:`httpx.AsyncBaseTransport`, so tests and users can swap the socket
-(``transport=httpx.MockTransport(...)``). The default transport runs on aiohttp's
-connection pool: measured here at 20 ms latency, httpx's own pool topped out at
-200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
-well over 1,000 (see BENCHMARKS.md). This is the only module that imports aiohttp.
+Requests can be handed to any :class:`httpx.AsyncBaseTransport`, so tests and users can
+swap the socket (``transport=httpx.MockTransport(...)``). The default transport runs on
+aiohttp's connection pool: measured here at 20 ms latency, httpx's own pool topped out
+at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
+well over 1,000 (see BENCHMARKS.md). The client talks to the default transport through
+:meth:`AiohttpTransport.exchange`, without httpx's request and response objects, whose
+URL parsing and header handling cost about a quarter of a request's CPU. This is the
+only module that imports aiohttp.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "Headers"]
+
+#: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
+#: ``CIMultiDictProxy`` on the default transport).
+Headers = Mapping[str, str]
+_HOP_BY_HOP = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -30,55 +38,72 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeout = timeout
         self._session: Any = None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def _open(self) -> Any:
+        import aiohttp  # noqa: PLC0415
+
+        connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+        )
+        # A client never closed (common in notebooks) is still tidied up: when this
+        # transport is collected, its connections are closed, so aiohttp has no
+        # "Unclosed client session" to warn about. The finalizer holds the connector,
+        # never self, so self can be collected.
+        weakref.finalize(self, _release, connector)
+        return session
+
+    async def exchange(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None = None
+    ) -> tuple[int, Headers, bytes]:
+        """Send one request; answer with the status, the headers and the whole body.
+
+        Raises
+        ------
+        httpx.TransportError
+            ``httpx.TimeoutException`` past the timeout, ``httpx.InvalidURL`` for a URL
+            that cannot be requested, another ``httpx.TransportError`` for network
+            failures (connection refused or dropped, body cut short).
+        """
         import aiohttp  # noqa: PLC0415
 
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
-            )
-            # A client never closed (common in notebooks) is still tidied up: when this
-            # transport is collected, its connections are closed, so aiohttp has no
-            # "Unclosed client session" to warn about. The finalizer holds the connector,
-            # never self, so self can be collected.
-            weakref.finalize(self, _release, connector)
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in request.headers.raw
-            if k.lower() not in (b"host", b"content-length")
-        ]
+            self._session = self._open()
         try:
             async with self._session.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=request.content or None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                method, url, headers=headers, data=content, allow_redirects=False
             ) as resp:
-                body = await resp.read()
-                status = resp.status
-                out_headers = [
-                    (k, v)
-                    for k, v in resp.headers.items()
-                    if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
-                ]
+                return resp.status, resp.headers, await resp.read()
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(f"no answer within {self._timeout} s", request=request) from exc
+            raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.InvalidURL(f"invalid URL: {exc}") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise httpx.RemoteProtocolError(f"body cut short: {exc}", request=request) from exc
+            raise httpx.RemoteProtocolError(f"body cut short: {exc}") from exc
         except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(
-                "server closed the connection", request=request
-            ) from exc
+            raise httpx.RemoteProtocolError("server closed the connection") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(
-                f"cannot connect: {exc.strerror or exc}", request=request
-            ) from exc
+            raise httpx.ConnectError(f"cannot connect: {exc.strerror or exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        return httpx.Response(status, headers=out_headers, content=body, request=request)
+            raise httpx.NetworkError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in request.headers.raw
+            if k.lower() not in (b"host", b"content-length")
+        }
+        try:
+            status, got, body = await self.exchange(
+                request.method, str(request.url), headers, request.content or None
+            )
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
+        return httpx.Response(status, headers=kept, content=body, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:
