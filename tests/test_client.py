@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.client import AiohttpTransport
+from ittybit_frames.client import AiohttpTransport, records_of
 from ittybit_frames.client._config import ClientOptions
 from ittybit_frames.client._paging import JobPager, JobQuery, Page
 from ittybit_frames.client._results import ClientStats
@@ -514,3 +514,10 @@ def test_rate_limiter_knobs_are_parameters() -> None:
     assert limiter.current == 50.0  # 100 / 4 is below the floor of 0.5 x 100
     limiter.reward()
     assert limiter.current == 75.0
+
+
+def test_records_of_hands_ndjson_and_keeps_huge_integers_as_jobs() -> None:
+    a, b, c = [{"id": "a", "n": 1}], [{"id": "b", "n": 2**70}], [{"id": "c", "s": "\u2028\n"}]
+    assert records_of([a, c]) == b'{"id":"a","n":1}\n{"id":"c","s":"\xe2\x80\xa8\\n"}\n'
+    assert records_of([a, b, c]) == [*a, *b, *c]  # in order, every digit kept
+    assert records_of([]) == b""

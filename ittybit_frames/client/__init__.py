@@ -27,6 +27,7 @@ Inside ``ittybit_frames`` these modules import only ``errors``, ``schema`` and
 
 from ittybit_frames.client._async import AsyncClient
 from ittybit_frames.client._config import DEFAULT_BASE_URL, check_job_id
+from ittybit_frames.client._decode import records_of, to_ndjson
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._sync import Client
 from ittybit_frames.client._transport import AiohttpTransport
@@ -39,4 +40,6 @@ __all__ = [
     "ClientStats",
     "FetchResult",
     "check_job_id",
+    "records_of",
+    "to_ndjson",
 ]
