@@ -70,4 +70,3 @@ def test_read_jobs_keeps_every_value_the_server_sent(
         for frames in (listed, by_id):
             kept = frames.jobs.set_index("job_id").loc[jobs[5]["id"], "metadata"]
             assert kept == '{"big":123456789012345678901234567890}'
-
