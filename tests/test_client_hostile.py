@@ -420,19 +420,39 @@ def test_api_version_is_sent_as_accept_version(monkeypatch: pytest.MonkeyPatch) 
     assert sent == [None, "2025-08-20", "2025-01-01"]
 
 
-def test_an_unclosed_client_leaves_no_warnings() -> None:
-    jid = NEWEST_FIRST[0]["id"]
+_JID = NEWEST_FIRST[0]["id"]
+_UNCLOSED = {
+    "Client, dropped": (
+        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+        f"assert c.get_job({_JID!r})['id'] == {_JID!r}\n"
+        "del c\n"
+    ),
+    "Client, left open at exit": (
+        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+        f"assert c.get_job({_JID!r})['id'] == {_JID!r}\n"
+    ),
+    **{
+        f"AsyncClient, {how}": (
+            "async def main():\n"
+            f"    c = itf.AsyncClient({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+            f"    assert (await c.get_job({_JID!r}))['id'] == {_JID!r}\n"
+            f"    {drop}\n"
+            "asyncio.run(main())\n"
+        )
+        for how, drop in [
+            ("dropped in its loop", "del c; gc.collect()"),
+            ("left open when its coroutine returns", "pass"),
+        ]
+    },
+}
 
+
+@pytest.mark.parametrize("case", list(_UNCLOSED))
+def test_an_unclosed_client_leaves_no_warnings(case: str) -> None:
     def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
         return _job_route(path)
 
-    code = (
-        "import gc, sys, ittybit_frames as itf\n"
-        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
-        f"assert c.get_job({jid!r})['id'] == {jid!r}\n"
-        "del c\n"
-        "gc.collect()\n"
-    )
+    code = f"import asyncio, gc, sys, ittybit_frames as itf\n{_UNCLOSED[case]}gc.collect()\n"
     with Hostile(route) as server:
         done = subprocess.run(
             [sys.executable, "-W", "error", "-X", "dev", "-c", code, server.url],
@@ -444,35 +464,6 @@ def test_an_unclosed_client_leaves_no_warnings() -> None:
     assert done.returncode == 0, done.stderr
     assert "Unclosed" not in done.stderr and "Warning" not in done.stderr
     gc.collect()
-
-
-@pytest.mark.parametrize("drop", ["del c; gc.collect()", "pass"])
-def test_an_unclosed_async_client_leaves_no_warnings(drop: str) -> None:
-    """Dropped inside the loop, or left open when the coroutine that made it returns."""
-    jid = NEWEST_FIRST[0]["id"]
-
-    def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
-        return _job_route(path)
-
-    code = (
-        "import asyncio, gc, sys, ittybit_frames as itf\n"
-        "async def main():\n"
-        f"    c = itf.AsyncClient({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
-        f"    assert (await c.get_job({jid!r}))['id'] == {jid!r}\n"
-        f"    {drop}\n"
-        "asyncio.run(main())\n"
-        "gc.collect()\n"
-    )
-    with Hostile(route) as server:
-        done = subprocess.run(
-            [sys.executable, "-W", "error", "-c", code, server.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
-    assert "Unclosed" not in done.stderr and "Warning" not in done.stderr
 
 
 # -- page-numbered listing end to end, against the simulator in its page mode ---------------

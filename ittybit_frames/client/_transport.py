@@ -12,6 +12,7 @@ only module that imports aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -50,9 +51,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         # A client never closed (common in notebooks) is still tidied up: when this
         # transport is collected, its connections are closed, so aiohttp has no
-        # "Unclosed client session" to warn about. The finalizer holds the connector,
-        # never self, so self can be collected.
-        weakref.finalize(self, _release, connector)
+        # "Unclosed client session" to warn about. The finalizer holds the connector and
+        # its loop, never self, so self can be collected. Not at exit: a Client closes
+        # its own then, on its loop, and an AsyncClient's loop is over by then.
+        tidy = weakref.finalize(self, _release, connector, asyncio.get_running_loop())
+        tidy.atexit = False
         return session
 
     async def exchange(
@@ -109,13 +112,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+            # Closed sockets are released on the loop's next turn: give it that turn, so a
+            # loop stopped right after (the sync client's, at exit) leaves none open.
+            await asyncio.sleep(0)
 
 
-def _release(connector: Any) -> None:
+def _release(connector: Any, loop: asyncio.AbstractEventLoop) -> None:
     """Close an unclosed pool's connections at once, without waiting for the loop.
 
     aiohttp's ``close()`` is a coroutine, which a finalizer cannot await; its first,
     synchronous half (``_close``) closes every connection and marks the pool closed.
+    It must run on the pool's loop: from another thread, it is handed to that loop.
     """
-    if not connector.closed:
+    if connector.closed:
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop or not loop.is_running():
         connector._close()
+    else:
+        loop.call_soon_threadsafe(connector._close)
