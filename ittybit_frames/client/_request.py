@@ -16,7 +16,7 @@ from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_ver
 from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
-from ittybit_frames.client._transport import AiohttpTransport, Headers
+from ittybit_frames.client._transport import AiohttpTransport, Headers, OnHead
 from ittybit_frames.errors import APIError, ConfigurationError, NetworkError
 
 __all__ = ["Requester"]
@@ -94,13 +94,19 @@ class Requester:
         self, url: str, on_headers: Callable[[Headers], None] | None
     ) -> tuple[Any, Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
-        status, headers, body, url = await self._follow(url)
+        on_head = None
+        if on_headers is not None:
+            tell = on_headers
+
+            def on_head(status: int, headers: Headers) -> None:
+                if status == 200:  # a redirect or an error says nothing of the next page
+                    tell(headers)
+
+        status, headers, body, url = await self._follow(url, on_head)
         if status == 429:
             self.stats.rate_limited += 1
         if status != 200:
             raise error_from_response(status, headers, body, "GET", url)
-        if on_headers is not None:
-            on_headers(headers)
         try:
             payload = loads(body)
         except UnreadableBody as exc:
@@ -119,11 +125,13 @@ class Requester:
         self.limiter.reward()
         return payload, headers
 
-    async def _follow(self, url: str) -> tuple[int, Headers, bytes, str]:
+    async def _follow(
+        self, url: str, on_head: OnHead | None = None
+    ) -> tuple[int, Headers, bytes, str]:
         """Send, following redirects; answer with the last status, headers, body and URL."""
         headers = self._headers
         for _ in range(self._max_redirects):
-            status, got, body = await self._send(url, headers)
+            status, got, body = await self._send(url, headers, on_head)
             if status not in _REDIRECTS or "location" not in got:
                 break
             try:
@@ -142,14 +150,16 @@ class Requester:
             url = target
         return status, got, body, url
 
-    async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, Headers, bytes]:
+    async def _send(
+        self, url: str, headers: dict[str, str], on_head: OnHead | None
+    ) -> tuple[int, Headers, bytes]:
         if self._transport is None:
             self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
         self.stats.requests += 1
         try:
             if isinstance(self._transport, AiohttpTransport):  # the default: no httpx objects
-                return await self._transport.exchange("GET", url, headers)
-            return await _through_httpx(self._transport, url, headers)
+                return await self._transport.exchange("GET", url, headers, on_head=on_head)
+            return await _through_httpx(self._transport, url, headers, on_head)
         except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
             raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc
         except httpx.TimeoutException as exc:
@@ -161,12 +171,17 @@ class Requester:
 
 
 async def _through_httpx(
-    transport: httpx.AsyncBaseTransport, url: str, headers: dict[str, str]
+    transport: httpx.AsyncBaseTransport,
+    url: str,
+    headers: dict[str, str],
+    on_head: OnHead | None,
 ) -> tuple[int, Headers, bytes]:
     """One exchange through any httpx transport (a user's, a test's mock)."""
     request = httpx.Request("GET", url, headers=headers)
     response = await transport.handle_async_request(request)
     try:
+        if on_head is not None:
+            on_head(response.status_code, response.headers)
         body = await response.aread()
     finally:
         await response.aclose()

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport", "Headers"]
+__all__ = ["AiohttpTransport", "Headers", "OnHead"]
 
 #: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
 #: ``CIMultiDictProxy`` on the default transport).
 Headers = Mapping[str, str]
+#: Told the status and headers of an answer before its body is read.
+OnHead = Callable[[int, Headers], None]
 _HOP_BY_HOP = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
@@ -59,9 +61,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return session
 
     async def exchange(
-        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None = None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        on_head: OnHead | None = None,
     ) -> tuple[int, Headers, bytes]:
         """Send one request; answer with the status, the headers and the whole body.
+
+        ``on_head(status, headers)`` is called as soon as they arrive, before the body
+        is read (the listing starts its next request from a ``Link`` header then).
 
         Raises
         ------
@@ -78,6 +88,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with self._session.request(
                 method, url, headers=headers, data=content, allow_redirects=False
             ) as resp:
+                if on_head is not None:
+                    on_head(resp.status, resp.headers)
                 return resp.status, resp.headers, await resp.read()
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
