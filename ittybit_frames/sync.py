@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from ittybit_frames.client import Client
+from ittybit_frames.client import Client, records_of
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
@@ -209,7 +209,7 @@ class _Out:
         return self.held.root
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        frames = to_frames(records)
+        frames = to_frames(records_of([records]))
         if not frames.problems.empty:
             logger.warning(
                 "%d data problems in this batch (kept, see to_frames problems)",
