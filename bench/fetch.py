@@ -4,7 +4,9 @@ Compares, in one run against one simulator process:
 - a sequential ``requests.get`` loop (the baseline users write by hand);
 - ``Client.fetch_jobs`` at concurrency 8 / 32 / 64, next to the bound
   ``concurrency / latency``;
-- a full ``Client.iter_jobs`` walk of the listing.
+- a full ``Client.iter_jobs`` walk of the listing;
+- ``read_jobs`` end to end (the walk, or ``fetch_jobs``, then ``to_frames``), next to the
+  same client's bare rate measured just before it (issue 14: target >= 90 %).
 
 Run: ``.venv/bin/python bench/fetch.py`` (prints a Markdown table).
 """
@@ -17,7 +19,7 @@ import time
 import requests
 
 from bench._common import markdown_table, simulator_process
-from ittybit_frames import Client
+from ittybit_frames import Client, read_jobs
 
 LATENCY_MS = 20.0
 
@@ -73,12 +75,48 @@ def main() -> None:
                 f"{walk / sequential:.1f}x",
             ]
         )
+        rows += _read_jobs_rows(url, key, ids[: args.fetch], sequential)
     print(
         markdown_table(
             ["what", "in flight", "jobs/s", "bound (in flight or page)/latency", "vs baseline"],
             rows,
         )
     )
+
+
+def _read_jobs_rows(url: str, key: str, ids: list[str], sequential: float) -> list[list[str]]:
+    """``read_jobs`` end to end next to the same client's bare walk / fetch, interleaved."""
+    rows = []
+    with Client(key, base_url=url, progress=False, concurrency=32) as client:
+        for what, bare, full in (
+            (
+                "listing",
+                lambda: sum(1 for _ in client.iter_jobs(page_size=PAGE)),
+                lambda: len(read_jobs(client=client)),
+            ),
+            (
+                f"{len(ids):,} IDs",
+                lambda: len(client.fetch_jobs(ids).jobs),
+                lambda: len(read_jobs(ids, client=client)),
+            ),
+        ):
+            rates: dict[str, list[float]] = {"bare": [], "full": []}
+            for _ in range(2):  # A/B/A/B: the machine drifts
+                for name, run in (("bare", bare), ("full", full)):
+                    t = time.perf_counter()
+                    n = run()
+                    rates[name].append(n / (time.perf_counter() - t))
+            bare_rate, full_rate = max(rates["bare"]), max(rates["full"])
+            rows.append(
+                [
+                    f"`read_jobs` end to end, {what} (vs bare: {bare_rate:,.0f} jobs/s)",
+                    32 if "IDs" in what else 1,
+                    f"{full_rate:,.0f}",
+                    f"{full_rate / bare_rate:.0%} of the bare fetch",
+                    f"{full_rate / sequential:.1f}x",
+                ]
+            )
+    return rows
 
 
 if __name__ == "__main__":

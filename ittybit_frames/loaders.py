@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ittybit_frames.client import Client
+from ittybit_frames.client import Client, records_of
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.schema import FAILURES
@@ -63,12 +63,12 @@ def read_jobs(
     try:
         if ids is not None:
             result = active.fetch_jobs(list(ids))
-            frames = to_frames(result.jobs)
+            frames = to_frames(records_of([result.jobs]))
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
             frames.failures = result.failures
         else:
-            records = list(active.iter_jobs(kind=kind, status=status, since=since, until=until))
-            frames = to_frames(records)
+            pages = active.iter_pages(kind=kind, status=status, since=since, until=until)
+            frames = to_frames(records_of(pages))
             frames.failures = FAILURES.empty()
     finally:
         if own:

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from ittybit_frames.frames import JobFrames
 
 __all__ = [
+    "plot_backlog",
     "plot_durations",
     "plot_failure_rate",
     "plot_in_flight",
+    "plot_incidents",
     "plot_job_timeline",
     "plot_latency",
     "plot_stage_breakdown",
@@ -43,13 +45,14 @@ STATUS_COLORS = {
     "queued": "#ff7f0e",
     "other": "#8c564b",
 }
+# Kinds never borrow a status colour: a green "image" bar must not read as "succeeded".
 KIND_COLORS = {
-    "video": "#1f77b4",
-    "audio": "#ff7f0e",
-    "image": "#2ca02c",
-    "animation": "#9467bd",
-    "adaptive_video": "#17becf",
-    "other": "#7f7f7f",
+    "video": "#6a3d9a",
+    "audio": "#e7298a",
+    "image": "#e6ab02",
+    "animation": "#17becf",
+    "adaptive_video": "#08306b",
+    "other": "#c49c94",
 }
 STAGE_COLORS = {
     "probe": "#9ecae1",
@@ -79,13 +82,12 @@ def _empty(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:
 
 
 def _per(freq: str) -> str:
-    """'1h' -> 'hour', '6h' -> '6 hours', '1D' -> 'day': for titles and axis labels."""
-    seconds = int(pd.Timedelta(freq).total_seconds())
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
-        if seconds % size == 0:
-            n = seconds // size
-            return unit if n == 1 else f"{n} {unit}s"
-    return freq
+    """'1h' -> 'hour', '6h' -> '6 hours', 'W' -> 'week': for titles and axis labels."""
+    return metrics.grain(freq).label
+
+
+def _time_label(tz: str) -> str:
+    return f"time ({tz})"
 
 
 def _color(key: str, palette: dict[str, str]) -> str | None:
@@ -95,16 +97,19 @@ def _color(key: str, palette: dict[str, str]) -> str | None:
 def _time_axis(ax: Axes) -> None:
     import matplotlib.dates as mdates  # noqa: PLC0415
 
+    lo, hi = ax.dataLim.intervalx
+    if hi - lo < 1 / 86_400:  # one instant (a single bucket): show an hour around it
+        ax.set_xlim(lo - 1 / 48, hi + 1 / 48)
     locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
-def _naive_utc(times: Any) -> pd.DatetimeIndex:
-    """Matplotlib wants naive datetimes; ours are UTC, and the axis label says so."""
+def _naive(times: Any, tz: str = "UTC") -> pd.DatetimeIndex:
+    """Matplotlib wants naive datetimes: wall-clock times in ``tz``, as the axis label says."""
     index = pd.DatetimeIndex(times)
     if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+        index = index.tz_convert(tz).tz_localize(None)
     return index
 
 
@@ -114,28 +119,29 @@ def plot_throughput(
     freq: str = "1h",
     by: str | None = "status",
     on: str = "finished_at",
+    tz: str = "UTC",
     ax: Axes | None = None,
 ) -> Axes:
-    """Stacked bars of jobs per time bucket (by status or kind)."""
+    """Stacked bars of jobs per time bucket (by status or kind), edges in ``tz``."""
     ax = _axes(ax)
     title = (
         f"Throughput: jobs finished per {_per(freq)}"
         if on == "finished_at"
         else f"Jobs per {_per(freq)} (by {on})"
     )
-    data = metrics.throughput(jobs, freq=freq, by=by, on=on)
+    data = metrics.throughput(jobs, freq=freq, by=by, on=on, tz=tz)
     if data.empty or not data["jobs"].sum():
-        return _empty(ax, title, "time (UTC)", f"jobs per {_per(freq)}")
-    width = pd.Timedelta(freq) / pd.Timedelta(days=1) * 0.9  # date axes count in days
+        return _empty(ax, title, _time_label(tz), f"jobs per {_per(freq)}")
+    width = metrics.grain(freq).days * 0.9  # date axes count in days
     if by is None:
-        ax.bar(_naive_utc(data["bucket"]), data["jobs"], width=width, label="jobs", color="#1f77b4")
+        ax.bar(_naive(data["bucket"], tz), data["jobs"], width=width, label="jobs", color="#1f77b4")
     else:
         palette = STATUS_COLORS if by == "status" else KIND_COLORS
         wide = data.pivot_table(
             index="bucket", columns=by, values="jobs", aggfunc="sum", fill_value=0, observed=True
         )
         bottom = np.zeros(len(wide))
-        x = _naive_utc(pd.Series(wide.index))
+        x = _naive(pd.Series(wide.index), tz)
         for key in wide.columns:
             heights = wide[key].to_numpy()
             if not heights.any():
@@ -152,8 +158,34 @@ def plot_throughput(
         ax.legend(title=by, loc="upper left", fontsize="small", ncols=3)
         ax.set_ylim(0, float(bottom.max()) * 1.25)  # headroom: the legend covers no bar
     ax.set_title(title)
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel(f"jobs per {_per(freq)}")
+    _time_axis(ax)
+    return ax
+
+
+def plot_backlog(
+    jobs: pd.DataFrame, *, freq: str = "1D", tz: str = "UTC", ax: Axes | None = None
+) -> Axes:
+    """Are we keeping up? Jobs created and finished per bucket, and the open backlog."""
+    ax = _axes(ax)
+    title = f"Created vs finished per {_per(freq)}, and jobs still open"
+    data = metrics.backlog(jobs, freq=freq, tz=tz)
+    if data.empty:
+        return _empty(ax, title, _time_label(tz), f"jobs per {_per(freq)}")
+    # Each step runs to its bucket's end: repeat the last bucket at that edge.
+    end = data["bucket"].iloc[-1] + pd.Timedelta(days=metrics.grain(freq).days)
+    data = pd.concat([data, data.tail(1).assign(bucket=end)], ignore_index=True)
+    x = _naive(data["bucket"], tz)
+    ax.step(x, data["created"], where="post", label="created", color="#1f77b4")
+    ax.step(x, data["finished"], where="post", label="finished", color="#3a923a", linestyle="--")
+    ax.fill_between(
+        x, 0, data["open"], step="post", color="#ff7f0e", alpha=0.35, label="open at bucket end"
+    )
+    ax.set_title(title)
+    ax.set_xlabel(_time_label(tz))
+    ax.set_ylabel(f"jobs per {_per(freq)} (open: jobs)")
+    ax.legend(loc="upper left", fontsize="small", ncols=3)
     _time_axis(ax)
     return ax
 
@@ -164,14 +196,17 @@ def plot_latency(
     freq: str = "1h",
     percentiles: Sequence[float] = SUMMARY_PERCENTILES,
     columns: Sequence[str] = LATENCIES,
+    tz: str = "UTC",
     ax: Axes | None = None,
 ) -> Axes:
-    """Percentile lines of queue and processing time over time (log scale)."""
+    """Percentile lines of queue and processing time over time (log scale), edges in ``tz``."""
     ax = _axes(ax)
     title = f"Latency per {_per(freq)}: " + " / ".join(map(percentile_name, percentiles))
-    data = metrics.latency_over_time(jobs, freq=freq, percentiles=percentiles, column=list(columns))
+    data = metrics.latency_over_time(
+        jobs, freq=freq, percentiles=percentiles, column=list(columns), tz=tz
+    )
     if data.empty:
-        return _empty(ax, title, "time (UTC)", "seconds")
+        return _empty(ax, title, _time_label(tz), "seconds")
     styles = ["-", "--", ":", "-."]
     colors = {
         "queue_seconds": "#ff7f0e",
@@ -184,11 +219,11 @@ def plot_latency(
             name = percentile_name(q)
             label = f"{column.removesuffix('_seconds')} {name}"
             ax.plot(
-                _naive_utc(part["bucket"]), part[name], style, label=label, color=colors.get(column)
+                _naive(part["bucket"], tz), part[name], style, label=label, color=colors.get(column)
             )
     ax.set_yscale("log")
     ax.set_title(title)
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel("seconds (log scale)")
     ax.legend(loc="upper left", fontsize="small", ncols=2)
     _time_axis(ax)
@@ -212,8 +247,11 @@ def plot_durations(
         return _empty(ax, title, "seconds (log scale)", "share of jobs")
     for key, part in data.groupby(data[by], observed=True, sort=True):
         values = np.sort(part[column].to_numpy(dtype=float))
-        label = f"{key} (n={len(values):,})"
+        p95 = float(np.quantile(values, 0.95))
+        label = f"{key} (n={len(values):,}; p95 {p95:,.1f} s)"
         color = _color(str(key), KIND_COLORS)
+        if style != "hist":  # the p95 of each group, marked where its curve crosses 0.95
+            ax.scatter([p95], [0.95], s=16, color=color, zorder=3)
         if style == "hist":
             bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 40)
             ax.hist(values, bins=bins.tolist(), histtype="step", label=label, color=color)
@@ -231,6 +269,60 @@ def plot_durations(
     ax.set_ylabel("share of jobs" if style != "hist" else "jobs")
     ax.legend(loc="lower right" if style != "hist" else "upper right", fontsize="small")
     ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def _day_number(when: Any) -> float:
+    """Matplotlib's date number (days) of a naive timestamp."""
+    import matplotlib.dates as mdates  # noqa: PLC0415
+
+    return float(mdates.date2num(when))  # type: ignore[no-untyped-call]
+
+
+def plot_incidents(jobs: pd.DataFrame, *, ax: Axes | None = None, **options: Any) -> Axes:
+    """The incidents :func:`ittybit_frames.metrics.incidents` finds, on a timeline.
+
+    One row per signal and group (queue wait, a kind's failures); each window is drawn
+    with a marker (short windows stay visible on a month's axis) and labelled with its
+    peak against the usual level. ``options`` go to ``metrics.incidents``.
+    """
+    ax = _axes(ax)
+    title = "Incidents: queue wait or failure rate far above its usual level"
+    found = metrics.incidents(jobs, **options)
+    created = jobs["created_at"].dropna() if "created_at" in jobs else pd.Series([], dtype=object)
+    if found.empty or created.empty:
+        return _empty(ax, title, "time (UTC)", "")
+    records: list[dict[Any, Any]] = found.to_dict("records")
+    rows = sorted({(r["signal"], r["group"]) for r in records})
+    colors = {"queue_wait": STATUS_COLORS["queued"], "failure_rate": STATUS_COLORS["failed"]}
+    for r in records:
+        y = rows.index((r["signal"], r["group"]))
+        start, end = (_day_number(t) for t in _naive([r["start"], r["end"]]))
+        color = colors[r["signal"]]
+        ax.barh(y, end - start, left=start, height=0.5, color=color)
+        ax.plot([start], [y], marker="v", color=color)
+    for signal, group in rows:  # label the worst window of each row; the rest are marked
+        worst = max(
+            (r for r in records if (r["signal"], r["group"]) == (signal, group)),
+            key=lambda r: float(r["ratio"]),
+        )
+        text = (
+            f"worst {worst['start']:%m-%d %H:%M}: p95 wait {worst['peak']:,.0f} s"
+            f" (usual {worst['usual']:,.1f} s)"
+            if signal == "queue_wait"
+            else f"worst {worst['start']:%m-%d %H:%M}: {worst['peak']:.0%} failed"
+            f" (usual {worst['usual']:.1%}), {worst['main_error_kind']}"
+        )
+        y = rows.index((signal, group))
+        ax.annotate(text, (0.01, y + 0.33), xycoords=("axes fraction", "data"), fontsize=8)
+    labels = [("queue wait" if s == "queue_wait" else f"{g} failures") for s, g in rows]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_ylim(-0.6, len(rows) - 0.2)
+    lo, hi = (_day_number(t) for t in _naive([created.min(), created.max()]))
+    ax.set_xlim(lo, hi)
+    ax.set_title(title)
+    ax.set_xlabel("time (UTC)")
+    _time_axis(ax)
     return ax
 
 
@@ -255,11 +347,24 @@ def plot_failure_rate(jobs: pd.DataFrame, *, by: str = "kind", ax: Axes | None =
             xytext=(0, 2),
             textcoords="offset points",
         )
-    ax.set_title(title)
+    ax.set_title(f"{title}\n{_main_cause(jobs)}", fontsize="medium")
     ax.set_xlabel(by)
     ax.set_ylabel("failure rate (%)")
     ax.set_ylim(0, max(float(heights.max()) * 1.2, 1.0))
     return ax
+
+
+def _main_cause(jobs: pd.DataFrame) -> str:
+    """'main cause: input_corrupt (user side, 31 %); sides: user 55 %, platform 40 %...'."""
+    if "error_kind" not in jobs:
+        return ""
+    causes = metrics.failure_causes(jobs)
+    if causes.empty:
+        return "no failures"
+    top = causes.iloc[0]
+    sides = causes.groupby("side")["share"].sum().sort_values(ascending=False)
+    split = ", ".join(f"{side} {share:.0%}" for side, share in sides.items())
+    return f"main cause: {top['error_kind']} ({top['side']} side, {top['share']:.0%}); {split}"
 
 
 def plot_top_errors(frame: pd.DataFrame, *, n: int = 10, ax: Axes | None = None) -> Axes:
@@ -289,15 +394,20 @@ def plot_top_errors(frame: pd.DataFrame, *, n: int = 10, ax: Axes | None = None)
 
 
 def plot_in_flight(
-    jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None, ax: Axes | None = None
+    jobs: pd.DataFrame,
+    *,
+    freq: str = "1min",
+    as_of: Any = None,
+    tz: str = "UTC",
+    ax: Axes | None = None,
 ) -> Axes:
-    """Jobs queued and processing over time (stacked), with the peak marked."""
+    """Jobs queued and processing over time (stacked, times in ``tz``), the peak marked."""
     ax = _axes(ax)
     title = "Jobs in flight"
-    data = metrics.in_flight(jobs, freq=freq, as_of=as_of)
+    data = metrics.in_flight(jobs, freq=freq, as_of=as_of, tz=tz)
     if data.empty:
-        return _empty(ax, title, "time (UTC)", "jobs")
-    x = _naive_utc(data["time"])
+        return _empty(ax, title, _time_label(tz), "jobs")
+    x = _naive(data["time"], tz)
     ax.stackplot(
         x,
         data["processing"],
@@ -312,10 +422,10 @@ def plot_in_flight(
         color="0.3",
         linestyle=":",
         linewidth=1,
-        label=f"peak {peak['in_flight']:,} at {peak['at']:%Y-%m-%d %H:%M} UTC",
+        label=f"peak {peak['in_flight']:,} at {peak['at']:%Y-%m-%d %H:%M} {tz}",
     )
     ax.set_title(f"{title} (sampled every {_per(freq)}; peak exact)")
-    ax.set_xlabel("time (UTC)")
+    ax.set_xlabel(_time_label(tz))
     ax.set_ylabel("jobs")
     ax.legend(loc="upper left", fontsize="small")
     _time_axis(ax)
@@ -323,11 +433,27 @@ def plot_in_flight(
 
 
 def plot_stage_breakdown(
-    tasks: pd.DataFrame, *, by: str | None = "job_kind", ax: Axes | None = None
+    tasks: pd.DataFrame,
+    *,
+    by: str | None = "job_kind",
+    share: str = "typical",
+    ax: Axes | None = None,
 ) -> Axes:
-    """Where succeeded jobs' time goes: share per stage and waiting, per group."""
+    """Where succeeded jobs' time goes: share per stage and waiting, per group.
+
+    ``share="typical"`` (default) draws the median job's shares (rescaled to 100 %), which
+    one job stuck for hours cannot dominate; ``share="pooled"`` the shares of all the
+    jobs' seconds added up. The title says which.
+    """
+    if share not in ("typical", "pooled"):
+        raise ValueError(f"share={share!r}: use 'typical' (median job) or 'pooled' (all seconds)")
+    column = "typical_share" if share == "typical" else "share"
     ax = _axes(ax)
-    title = "Share of job time by stage (succeeded jobs)"
+    title = (
+        "Where a typical succeeded job's time goes (median shares per job)"
+        if share == "typical"
+        else "Share of all succeeded jobs' time by stage (seconds pooled)"
+    )
     data = metrics.stage_breakdown(tasks, by=by)
     if data.empty or data["seconds"].sum() == 0:
         return _empty(ax, title, "share of job time (%)", by or "")
@@ -336,7 +462,7 @@ def plot_stage_breakdown(
     left = np.zeros(len(groups))
     for stage in ("probe", "import", "encode", "export", "waiting"):
         part = data[data["stage"] == stage]
-        shares = (part["share"].to_numpy() * 100) if len(part) else np.zeros(len(groups))
+        shares = (part[column].to_numpy() * 100) if len(part) else np.zeros(len(groups))
         ax.barh(y, shares, left=left, label=stage, color=STAGE_COLORS[stage])
         left = left + shares
     ax.set_yticks(y, groups)

@@ -23,7 +23,7 @@ import pandas as pd
 from ittybit_frames import metrics, plots
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake import read_parquet
-from ittybit_frames.rules import DURATIONS, RATE, TOTAL_SECONDS
+from ittybit_frames.rules import RATE, TOTAL_SECONDS, error_side
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,6 +41,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0 1.5rem; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .card b { display: block; font-size: 1.4rem; }
+.card small { display: block; color: #666; max-width: 16rem; }
 """
 
 
@@ -109,6 +110,21 @@ _CHARTS: tuple[tuple[str, str, tuple[float, float], _Draw], ...] = (
         lambda f, freq, ax: plots.plot_throughput(f.jobs, freq=freq, by="status", ax=ax),
     ),
     (
+        "incidents",
+        "Windows where the p95 queue wait, or a kind's failure rate, far exceeded its usual"
+        " level (metrics.incidents); each is labelled with its peak, the usual level and,"
+        " for failures, the main error kind.",
+        (10, 4),
+        lambda f, freq, ax: plots.plot_incidents(f.jobs, ax=ax),
+    ),
+    (
+        "backlog",
+        "Are we keeping up? Jobs created and finished per bucket; the shaded area is the"
+        " number of jobs created but not yet finished (the backlog).",
+        (10, 4.5),
+        lambda f, freq, ax: plots.plot_backlog(f.jobs, freq=freq, ax=ax),
+    ),
+    (
         "latency",
         "Queue and processing time percentiles over time.",
         (10, 4.5),
@@ -140,7 +156,8 @@ _CHARTS: tuple[tuple[str, str, tuple[float, float], _Draw], ...] = (
     ),
     (
         "stage_breakdown",
-        "Where the time of succeeded jobs goes.",
+        "Where the time of a typical succeeded job goes: the median job's share of its own"
+        " time per stage (rescaled to 100 %), so one job stuck for hours cannot dominate.",
         (10, 4),
         lambda f, freq, ax: plots.plot_stage_breakdown(f.tasks, ax=ax),
     ),
@@ -202,26 +219,14 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
         if len(created)
         else "no jobs"
     )
-    finished = jobs[TOTAL_SECONDS].dropna()
-    rate = metrics.failure_rate(jobs, by=None)
-    failure = float(rate[RATE].iloc[0]) if len(rate) else float("nan")
-    errors = metrics.top_errors(jobs, n=10)
-    cards = [
-        ("jobs", f"{len(jobs):,}"),
-        ("tasks", f"{len(frames.tasks):,}"),
-        ("failure rate", "" if pd.isna(failure) else f"{failure:.1%}"),
-        ("p95 total time", f"{finished.quantile(0.95):,.1f} s" if len(finished) else ""),
-        ("main error", errors["error"].iloc[0] if len(errors) else "none"),
-        ("data problems", f"{len(frames.problems):,}"),
-    ]
-    summary = metrics.duration_summary(
-        jobs,
-        columns=DURATIONS,
-        percentiles=(0.5, 0.95, 0.99),
-    )
-    failure_table = metrics.failure_rate(jobs)
-    problems = frames.problems.head(50)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    errors = metrics.top_errors(jobs, n=10)
+    tables = {
+        "durations": _table(_p95_by_kind(jobs)),
+        "failure_rate": _table(metrics.failure_rate(jobs), floats="{:.2%}")
+        + _table(metrics.failure_causes(jobs).head(10), floats="{:.1%}"),
+        "top_errors": _table(_errors_table(errors), floats="{:.1%}") if len(errors) else "",
+    }
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>ittybit jobs report</title>",
@@ -231,9 +236,12 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
         "ittybit-frames.</p>",
         "<div class='cards'>"
         + "".join(
-            f"<div class='card'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in cards
+            f"<div class='card'>{html.escape(k)}<b>{html.escape(v)}</b>"
+            f"<small>{html.escape(note)}</small></div>"
+            for k, v, note in _headline(frames)
         )
         + "</div>",
+        _incidents_section(jobs),
     ]
     for name, caption, data in charts:
         encoded = base64.b64encode(data).decode()
@@ -241,20 +249,108 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
             f"<h2>{html.escape(name.replace('_', ' ').capitalize())}</h2>"
             f"<p>{html.escape(caption)}</p>"
             f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'>"
+            + tables.get(name, "")
         )
-        if name == "failure_rate":
-            parts.append(_table(failure_table, floats="{:.2%}"))
-        if name == "top_errors" and len(errors):
-            parts.append(_table(errors.drop(columns=["error_kind"]), floats="{:.1%}"))
-        if name == "durations":
-            parts.append(_table(summary))
-    parts.append("<h2>Data problems</h2>")
-    if problems.empty:
-        parts.append("<p>None: every value was usable.</p>")
-    else:
-        parts.append(
-            f"<p>{len(frames.problems):,} values could not be used as sent "
-            "(first 50 shown).</p>" + _table(problems)
-        )
+    parts.append(_customers_section(jobs))
+    parts.append(_problems_section(frames))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _headline(frames: JobFrames) -> list[tuple[str, str, str]]:
+    """(label, figure, note) cards: volume, failures and their cause, speed, health."""
+    jobs = frames.jobs
+    created = jobs["created_at"].dropna()
+    days = max((created.max() - created.min()) / pd.Timedelta(days=1), 1.0) if len(created) else 1
+    rate = metrics.failure_rate(jobs, by=None)
+    failure = float(rate[RATE].iloc[0]) if len(rate) else float("nan")
+    causes = metrics.failure_causes(jobs)
+    cause = "no failures"
+    if len(causes):
+        top = causes.iloc[0]
+        sides = causes.groupby("side")["share"].sum()
+        cause = (
+            f"main cause {top['error_kind']} ({top['share']:.0%}); "
+            f"{sides.get('user', 0):.0%} user side, {sides.get('platform', 0):.0%} platform"
+        )
+    p95 = _p95_by_kind(jobs)
+    speed = " · ".join(f"{r.kind} {r.p95_total_seconds:,.0f} s" for r in p95.itertuples())
+    within = metrics.sla(jobs, within="5min")
+    sla = (
+        f"{float(within['share'].iloc[0]):.1%}"
+        if len(within) and within["finished"].iloc[0]
+        else ""
+    )
+    open_now = int(jobs["finished_at"].isna().sum())
+    return [
+        ("jobs per day", f"{len(jobs) / days:,.0f}", f"{len(jobs):,} jobs in {days:,.1f} days"),
+        ("failure rate", "" if pd.isna(failure) else f"{failure:.1%}", cause),
+        ("p95 total time per kind", "", speed or "no finished job"),
+        ("finished within 5 min", sla, "share of finished jobs (SLA)"),
+        ("stuck now", f"{len(metrics.stuck(jobs)):,}", "open longer than 3x their kind's p95"),
+        ("open now", f"{open_now:,}", "queued or processing when the data was read"),
+        ("data problems", f"{len(frames.problems):,}", "values that could not be used as sent"),
+    ]
+
+
+def _p95_by_kind(jobs: pd.DataFrame) -> pd.DataFrame:
+    summary = metrics.duration_summary(jobs, columns=(TOTAL_SECONDS,), percentiles=(0.5, 0.95))
+    summary = summary[summary["count"] > 0]
+    return summary.rename(columns={"p50": "p50_total_seconds", "p95": "p95_total_seconds"})[
+        ["kind", "count", "p50_total_seconds", "p95_total_seconds", "low_count"]
+    ].sort_values("p95_total_seconds", ascending=False)
+
+
+def _errors_table(errors: pd.DataFrame) -> pd.DataFrame:
+    table = errors.assign(side=errors["error_kind"].map(error_side))
+    columns = ["error", "error_kind", "side", "count", "share", "first_seen", "last_seen"]
+    return table[[*columns, "example_job_ids"]]
+
+
+def _incidents_section(jobs: pd.DataFrame) -> str:
+    found = metrics.incidents(jobs)
+    head = "<h2>Incidents</h2>"
+    if found.empty:
+        return head + "<p>None: queue waits and failure rates stayed near their usual level.</p>"
+    items = [f"<li>{html.escape(_incident_text(row))}</li>" for row in found.to_dict("records")]
+    return (
+        head + "<p>Windows where the p95 queue wait or a kind's failure rate far exceeded its usual"
+        " level (<code>metrics.incidents</code>).</p><ul>" + "".join(items) + "</ul>"
+    )
+
+
+def _incident_text(row: dict[Any, Any]) -> str:
+    when = f"{row['start']:%Y-%m-%d %H:%M} to {row['end']:%Y-%m-%d %H:%M} UTC"
+    if row["signal"] == "queue_wait":
+        return (
+            f"Queue backlog, {when}: p95 wait reached {row['peak']:,.0f} s "
+            f"(usually {row['usual']:,.1f} s) for {row['jobs']:,} jobs created then."
+        )
+    error = row["main_error"]
+    cause = f" Main error: {error} ({row['main_error_kind']})." if isinstance(error, str) else ""
+    return (
+        f"{row['group']} failures, {when}: failure rate {row['peak']:.0%} "
+        f"(usually {row['usual']:.1%}), {row['failures']:,} failed jobs.{cause}"
+    )
+
+
+def _customers_section(jobs: pd.DataFrame) -> str:
+    if "metadata" not in jobs or jobs["metadata"].isna().all():
+        return ""
+    table = metrics.by_customer(jobs).head(15)
+    return (
+        "<h2>Customers</h2><p>By <code>metadata.customer_id</code>, most jobs first (top 15);"
+        " <code>user_side</code> is the share of a customer's failures caused by what they"
+        " sent; <code>low_count</code> marks customers with too few finished jobs to judge.</p>"
+        + _table(table, floats="{:,.3f}")
+    )
+
+
+def _problems_section(frames: JobFrames) -> str:
+    problems = frames.problems.head(50)
+    if problems.empty:
+        return "<h2>Data problems</h2><p>None: every value was usable.</p>"
+    return (
+        f"<h2>Data problems</h2><p>{len(frames.problems):,} values could not be used as sent "
+        "(first 50 shown).</p>" + _table(problems)
+    )

@@ -31,6 +31,7 @@ from ittybit_frames.vocabulary import STATUSES, TERMINAL_STATUSES
 
 __all__ = [
     "DURATIONS",
+    "ERROR_SIDES",
     "FAILED_TASKS",
     "FAILURES",
     "FAILURE_COUNTS",
@@ -45,7 +46,9 @@ __all__ = [
     "STATUS",
     "SUMMARY_PERCENTILES",
     "TOTAL_SECONDS",
+    "UNKNOWN_SIDE",
     "Outcome",
+    "error_side",
     "group_keys",
     "percentile_name",
 ]
@@ -97,6 +100,36 @@ FAILURE_RATE_COLUMNS: tuple[str, ...] = (*FAILURE_COUNTS, RATE)
 
 #: Groups smaller than this are flagged ``low_count`` (their percentiles are shaky).
 MIN_COUNT = 20
+
+#: Whose side an error kind is on: ``"user"`` (what was sent, or where the output goes,
+#: needs fixing by the customer) or ``"platform"`` (ittybit's workers or encoders).
+#: Kinds not listed, and plain-text errors, are ``"unknown"``.
+ERROR_SIDES: dict[str, str] = {
+    # the customer's input, request or destination
+    "format_unsupported": "user",
+    "invalid_input": "user",
+    "input_corrupt": "user",
+    "codec_unsupported": "user",
+    "download_failed": "user",
+    "export_failed": "user",
+    "url_required": "user",
+    "request_invalid": "user",
+    "payment_required": "user",
+    # the platform's workers and encoders
+    "internal_error": "platform",
+    "encode_failed": "platform",
+    "encoder_crashed": "platform",
+    "worker_lost": "platform",
+    "timeout": "platform",
+}
+#: The side of an error kind that :data:`ERROR_SIDES` does not know.
+UNKNOWN_SIDE = "unknown"
+
+
+def error_side(kind: object) -> str:
+    """``"user"``, ``"platform"`` or ``"unknown"`` for an ``error_kind`` value."""
+    return ERROR_SIDES.get(kind, UNKNOWN_SIDE) if isinstance(kind, str) else UNKNOWN_SIDE
+
 
 #: Seconds from creation to finish: the job's whole time.
 TOTAL_SECONDS = "total_seconds"

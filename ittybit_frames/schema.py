@@ -39,7 +39,9 @@ __all__ = [
     "TASKS",
     "Column",
     "Table",
+    "counted",
     "data_dictionary",
+    "describe_failures",
     "epoch_ms_array",
     "failures_frame",
 ]
@@ -121,6 +123,29 @@ class Table:
         """The Arrow schema (with the optional ``durations_provisional`` column)."""
         cols = [*self.columns, PROVISIONAL] if provisional else list(self.columns)
         return pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
+
+    def to_arrow(self, frame: pd.DataFrame, *, dictionary: bool = True) -> pa.Table:
+        """``frame`` as an Arrow table of exactly these columns and types.
+
+        Categories become dictionary arrays (``dictionary=False``: plain strings); the
+        optional ``durations_provisional`` column is kept when the frame has it.
+        """
+        cols = list(self.columns)
+        if PROVISIONAL.name in frame.columns and PROVISIONAL.name not in self.names:
+            cols.append(PROVISIONAL)
+        fields, arrays = [], []
+        for column in cols:
+            series = frame[column.name]
+            if column.categories is not None:
+                arrow_type = column.arrow_type if dictionary else column.arrow
+                # A pandas Categorical converts to a dictionary array without copying strings.
+                values = pa.array(series.astype(column.dtype), from_pandas=True)
+                arrays.append(values.cast(arrow_type))
+            else:
+                arrow_type = column.arrow
+                arrays.append(pa.array(series, type=arrow_type, from_pandas=True))
+            fields.append(pa.field(column.name, arrow_type))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def dtypes(self, *, provisional: bool = False) -> dict[str, Any]:
         """Column name -> pandas dtype, in order."""
@@ -350,6 +375,21 @@ FAILURES = Table(
         Column("message", _S, "", "what went wrong", "never"),
     ),
 )
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun: ``"1 job"``, ``"2 jobs"``, ``"1,200 retries"``."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def describe_failures(failures: pd.DataFrame | None, *, top: int = 3) -> str:
+    """``"2 failures (not_found 1, id_mismatch 1)"``: a failures frame in one phrase."""
+    if failures is None or failures.empty:
+        return "0 failures"
+    kinds = failures["kind"].astype("string").fillna("unknown").value_counts()
+    shown = ", ".join(f"{kind} {count:,}" for kind, count in kinds.head(top).items())
+    more = f", {counted(len(kinds) - top, 'other kind')}" if len(kinds) > top else ""
+    return f"{counted(len(failures), 'failure')} ({shown}{more})"
 
 
 def failures_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

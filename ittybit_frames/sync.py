@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from ittybit_frames.client import Client
+from ittybit_frames.client import Client, records_of
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
@@ -39,7 +39,7 @@ from ittybit_frames.lake import (
     write_manifest,
     write_parquet,
 )
-from ittybit_frames.schema import FAILURES, epoch_ms_array
+from ittybit_frames.schema import FAILURES, counted, describe_failures, epoch_ms_array
 from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, parse_when
 
 __all__ = ["SyncReport", "sync"]
@@ -82,6 +82,21 @@ class SyncReport:
     resumed: bool = False
     lake_jobs: int = 0
     newest_created_at: pd.Timestamp | None = None
+
+    def __repr__(self) -> str:
+        newest = (
+            f"{self.newest_created_at:%Y-%m-%d %H:%M} UTC"
+            if self.newest_created_at is not None and not pd.isna(self.newest_created_at)
+            else "none"
+        )
+        return (
+            f"SyncReport({self.new_jobs:,} new, {self.updated_jobs:,} updated,"
+            f" {self.unchanged_jobs:,} unchanged, {self.refreshed:,} refreshed;"
+            f" {describe_failures(self.failures)};"
+            f" {counted(self.requests, 'request')} ({counted(self.retries, 'retry', 'retries')})"
+            f" in {self.elapsed_seconds:.1f} s{'; resumed' if self.resumed else ''};"
+            f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
+        )
 
     def add(self, written: WriteReport) -> None:
         self.new_jobs += written.inserted
@@ -194,7 +209,7 @@ class _Out:
         return self.held.root
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        frames = to_frames(records)
+        frames = to_frames(records_of([records]))
         if not frames.problems.empty:
             logger.warning(
                 "%d data problems in this batch (kept, see to_frames problems)",

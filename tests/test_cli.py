@@ -27,7 +27,7 @@ def test_demo_leaves_a_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert len(frames.tasks) == 1200
     page = Path(summary["report"])
     assert page == tmp_path / "report" / "report.html" and page.stat().st_size > 10_000
-    assert len(list(page.parent.glob("*.png"))) == 7
+    assert len(list(page.parent.glob("*.png"))) == 9  # backlog and incidents joined them
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

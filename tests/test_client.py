@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.client import AiohttpTransport
+from ittybit_frames.client import AiohttpTransport, records_of
+from ittybit_frames.client._config import ClientOptions
 from ittybit_frames.client._paging import JobPager, JobQuery, Page
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
@@ -380,8 +384,41 @@ def test_client_takes_exactly_the_async_clients_arguments() -> None:
 
     for name in ("__init__", "iter_pages", "iter_jobs"):
         assert parameters(getattr(itf.Client, name)) == parameters(getattr(itf.AsyncClient, name))
+    # Explicit, typed keywords (not *args/**kwargs), shown by help() and inspect.
+    init = inspect.signature(itf.Client).parameters
+    assert init["api_key"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert init["timeout"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert (init["timeout"].annotation, init["timeout"].default) == ("float", 30.0)
+    walk = inspect.signature(itf.Client.iter_jobs).parameters
+    assert list(walk) == ["self", "kind", "status", "since", "until", "order", "page_size", "after"]
     with pytest.raises(TypeError, match="timeot"):
         itf.Client(SECRET, base_url="https://api.example.com", timeot=5)  # type: ignore[call-arg]
+    with pytest.raises(itf.ConfigurationError, match="concurrency"):
+        itf.AsyncClient(SECRET, base_url="https://api.example.com", concurrency=0)
+    assert SECRET not in repr(ClientOptions(SECRET))
+
+
+def test_mypy_checks_the_clients_keywords(tmp_path: Path) -> None:
+    """A typo in a keyword, or a wrong type, fails mypy for both clients and the walk."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "import ittybit_frames as itf\n"
+        "itf.Client('k', timeout=5.0, concurrency=4)\n"
+        "itf.Client('k', timeot=5)\n"
+        "itf.AsyncClient('k', concurrency='many')\n"
+        "itf.Client('k').iter_jobs(order='sideways')\n"
+        "itf.AsyncClient('k').iter_pages(page_sise=5)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(snippet)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["3", "4", "5", "6"], done.stdout
+    assert '"timeot"' in errors[0] and '"page_sise"' in errors[3]
 
 
 def _page(
@@ -477,3 +514,10 @@ def test_rate_limiter_knobs_are_parameters() -> None:
     assert limiter.current == 50.0  # 100 / 4 is below the floor of 0.5 x 100
     limiter.reward()
     assert limiter.current == 75.0
+
+
+def test_records_of_hands_ndjson_and_keeps_huge_integers_as_jobs() -> None:
+    a, b, c = [{"id": "a", "n": 1}], [{"id": "b", "n": 2**70}], [{"id": "c", "s": "\u2028\n"}]
+    assert records_of([a, c]) == b'{"id":"a","n":1}\n{"id":"c","s":"\xe2\x80\xa8\\n"}\n'
+    assert records_of([a, b, c]) == [*a, *b, *c]  # in order, every digit kept
+    assert records_of([]) == b""

@@ -420,19 +420,39 @@ def test_api_version_is_sent_as_accept_version(monkeypatch: pytest.MonkeyPatch) 
     assert sent == [None, "2025-08-20", "2025-01-01"]
 
 
-def test_an_unclosed_client_leaves_no_warnings() -> None:
-    jid = NEWEST_FIRST[0]["id"]
+_JID = NEWEST_FIRST[0]["id"]
+_UNCLOSED = {
+    "Client, dropped": (
+        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+        f"assert c.get_job({_JID!r})['id'] == {_JID!r}\n"
+        "del c\n"
+    ),
+    "Client, left open at exit": (
+        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+        f"assert c.get_job({_JID!r})['id'] == {_JID!r}\n"
+    ),
+    **{
+        f"AsyncClient, {how}": (
+            "async def main():\n"
+            f"    c = itf.AsyncClient({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
+            f"    assert (await c.get_job({_JID!r}))['id'] == {_JID!r}\n"
+            f"    {drop}\n"
+            "asyncio.run(main())\n"
+        )
+        for how, drop in [
+            ("dropped in its loop", "del c; gc.collect()"),
+            ("left open when its coroutine returns", "pass"),
+        ]
+    },
+}
 
+
+@pytest.mark.parametrize("case", list(_UNCLOSED))
+def test_an_unclosed_client_leaves_no_warnings(case: str) -> None:
     def route(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
         return _job_route(path)
 
-    code = (
-        "import gc, sys, ittybit_frames as itf\n"
-        f"c = itf.Client({SECRET!r}, base_url=sys.argv[1], progress=False)\n"
-        f"assert c.get_job({jid!r})['id'] == {jid!r}\n"
-        "del c\n"
-        "gc.collect()\n"
-    )
+    code = f"import asyncio, gc, sys, ittybit_frames as itf\n{_UNCLOSED[case]}gc.collect()\n"
     with Hostile(route) as server:
         done = subprocess.run(
             [sys.executable, "-W", "error", "-X", "dev", "-c", code, server.url],

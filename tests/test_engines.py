@@ -334,8 +334,10 @@ def test_spark_in_flight_as_of_matches_pandas(spark: Any, lake_path: Path) -> No
     from ittybit_frames import metrics
     from ittybit_frames import spark as itf_spark
 
-    as_of = "2026-10-15T12:00:00Z"  # inside the history: later events are past the horizon
     jobs_pd = itf.read_parquet(lake_path).jobs
+    created = jobs_pd["created_at"]
+    middle = created.min() + (created.max() - created.min()) / 2
+    as_of = f"{middle.floor('h'):%Y-%m-%dT%H:%M:%SZ}"  # inside: later events are past it
     jobs, _ = itf_spark.read_lake(spark, str(lake_path))
     want = metrics.in_flight(jobs_pd, freq="1h", as_of=as_of)
     got = itf_spark.in_flight(jobs, freq="1h", as_of=as_of)

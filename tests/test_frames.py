@@ -14,7 +14,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
-from ittybit_frames.simulator import generate_history
+from ittybit_frames.simulator import DEFAULT_START, generate_history
 
 T0 = 1711900000000  # 2024-03-31T15:46:40Z
 
@@ -420,11 +420,8 @@ def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]])
     lines[33] = lines[33].replace(b'"duration":', b'"duration":NaN,"x":', 1)
     lines[40] = lines[40][:-1] + b",}"  # a trailing comma: DuckDB takes it, JSON does not
     lines[41] = b""
-    big, inf = (
-        next(i for i in range(50, 99) if pat in lines[i])
-        for pat in (b'"progress":100', b'"duration":')
-    )
-    assert big != inf
+    big = next(i for i in range(50, 99) if b'"progress":100' in lines[i])
+    inf = next(i for i in range(50, 99) if b'"duration":' in lines[i] and i != big)
     lines[big] = lines[big].replace(b'"progress":100', b'"progress":123456789012345678901', 1)
     lines[inf] = lines[inf].replace(b'"duration":', b'"duration":Infinity,"y":', 1)
     lines[300] = lines[300].replace(b"job_", "jöb_".encode("latin-1"), 1)  # not UTF-8
@@ -557,8 +554,8 @@ def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -
     units: both paths read them to the frames of the current shape (timestamps to the
     second where the "runs" API sent seconds; an image job's encode task is a
     ``thumbnails`` task there)."""
-    current = itf.to_frames(generate_history(400, seed=9))
-    jobs = generate_history(400, seed=9, generation=generation)
+    current = itf.to_frames(generate_history(400, seed=9, start=DEFAULT_START))
+    jobs = generate_history(400, seed=9, start=DEFAULT_START, generation=generation)
     data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
     # Value by value: SQL reads every line (older words, names, units, envelopes).
     assert sum(len(b.jobs) for b in _ndjson_scan(data)) == len(jobs)

@@ -99,8 +99,11 @@ def test_merge_twice_changes_nothing(tmp_path: Path, frames: itf.JobFrames) -> N
 def test_merge_keeps_newest_and_rewrites_only_touched_days(
     tmp_path: Path, history: list[dict[str, Any]]
 ) -> None:
+    history = json.loads(json.dumps(history))
+    # A job seen while still processing (its end not yet known).
+    target = next(j for j in history if j["status"] == "succeeded")
+    target.update(status="processing", finished_at=None, updated_at=target["started_at"])
     itf.to_frames(history).to_parquet(tmp_path)
-    target = next(j for j in history if j["status"] == "processing")
     newer = json.loads(json.dumps(target))
     newer.update(
         status="succeeded",

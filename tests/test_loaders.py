@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.simulator import SimulatorAPI
-from tests.conftest import fast_client
+from ittybit_frames.simulator import SimulatorAPI, serve
+from tests.conftest import SECRET, fast_client
 
 
 def test_read_by_listing_with_filters(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
@@ -36,3 +38,35 @@ def test_read_by_ids_collects_failures_and_filters(
 def test_read_jobs_rejects_client_and_options_together(api: SimulatorAPI) -> None:
     with fast_client(api) as client, pytest.raises(itf.ConfigurationError):
         itf.read_jobs(client=client, concurrency=3)
+
+
+def _same(got: itf.JobFrames, want: itf.JobFrames) -> None:
+    for name in ("jobs", "tasks"):
+        a, b = getattr(got, name), getattr(want, name)
+        keys = ["job_id"] if name == "jobs" else ["job_id", "task_id"]
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+        )
+    assert len(got.problems) == len(want.problems)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_read_jobs_keeps_every_value_the_server_sent(
+    history: list[dict[str, Any]], big: bool
+) -> None:
+    """Listing and by ID: the frames are those of the answers' jobs, value for value
+    (an integer beyond 64 bits included, to the last digit)."""
+    jobs = copy.deepcopy(history[:150])
+    jobs[3]["metadata"] = {"note": "ünïcode \u2028 line separator", "n": 2**62}
+    if big:
+        jobs[5]["metadata"] = {"big": 123456789012345678901234567890}
+    with serve(jobs, api_key=SECRET) as api, fast_client(api) as client:
+        listed = itf.read_jobs(client=client)
+        by_id = itf.read_jobs([j["id"] for j in jobs], client=client)
+    want = itf.to_frames(jobs)
+    _same(listed, want)
+    _same(by_id, want)
+    if big:
+        for frames in (listed, by_id):
+            kept = frames.jobs.set_index("job_id").loc[jobs[5]["id"], "metadata"]
+            assert kept == '{"big":123456789012345678901234567890}'

@@ -72,6 +72,11 @@ def test_duration_ecdf_per_kind(frames: itf.JobFrames) -> None:
         assert line.get_ydata()[-1] == 1.0  # each ECDF ends at 100 %
     assert ax.get_xscale() == "log"
     assert all("(n=" in t.get_text() for t in ax.get_legend().get_texts())
+    video = frames.jobs.loc[frames.jobs["kind"] == "video", "total_seconds"].dropna()
+    label = next(
+        t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("video")
+    )
+    assert f"p95 {video.quantile(0.95):,.1f} s" in label  # each kind's p95, marked and named
 
 
 def test_top_errors_bars(frames: itf.JobFrames) -> None:
@@ -90,15 +95,17 @@ def test_in_flight_marks_the_exact_peak(frames: itf.JobFrames) -> None:
     assert "peak" in dotted[0].get_label()
 
 
-def test_stage_breakdown_shares(frames: itf.JobFrames) -> None:
-    ax = plots.plot_stage_breakdown(frames.tasks)
+@pytest.mark.parametrize(("share", "column"), [("typical", "typical_share"), ("pooled", "share")])
+def test_stage_breakdown_shares(frames: itf.JobFrames, share: str, column: str) -> None:
+    ax = plots.plot_stage_breakdown(frames.tasks, share=share)
     expected = metrics.stage_breakdown(frames.tasks)
     widths = [p.get_width() for p in ax.patches]
     want = []
     for stage in ("probe", "import", "encode", "export", "waiting"):
-        want += (expected[expected["stage"] == stage]["share"] * 100).tolist()
+        want += (expected[expected["stage"] == stage][column] * 100).tolist()
     assert widths == pytest.approx(want)
     assert ax.get_xlim() == (0.0, 100.0)
+    assert ("median" in ax.get_title()) == (share == "typical")
 
 
 def test_job_timeline(frames: itf.JobFrames) -> None:
@@ -132,3 +139,30 @@ def test_duration_histogram_and_missing_job(frames: itf.JobFrames) -> None:
     assert ax.patches and ax.get_ylabel() == "jobs"
     empty = plots.plot_job_timeline(frames, "job_does_not_exist")
     assert any(t.get_text() == "no data" for t in empty.texts)
+
+
+def test_kind_colours_never_reuse_status_colours() -> None:
+    from ittybit_frames.plots import KIND_COLORS, STAGE_COLORS, STATUS_COLORS
+
+    assert not set(KIND_COLORS.values()) & set(STATUS_COLORS.values())
+    assert len(set(KIND_COLORS.values())) == len(KIND_COLORS)
+    assert len(set(STAGE_COLORS.values())) == len(STAGE_COLORS)
+
+
+def test_a_single_bucket_draws_without_warnings(frames: itf.JobFrames) -> None:
+    one = frames.jobs[frames.jobs["finished_at"].notna()].head(1)
+    for draw in (plots.plot_latency, plots.plot_throughput, plots.plot_backlog):
+        ax = draw(one, freq="1h")
+        ax.figure.canvas.draw()  # the date locator runs here (a warning fails the suite)
+        lo, hi = ax.get_xlim()
+        assert hi > lo
+
+
+def test_failure_rate_names_the_main_cause_and_incidents_are_labelled(
+    frames: itf.JobFrames,
+) -> None:
+    ax = plots.plot_failure_rate(frames.jobs)
+    top = metrics.failure_causes(frames.jobs).iloc[0]
+    assert f"main cause: {top['error_kind']} ({top['side']} side" in ax.get_title()
+    ax = plots.plot_incidents(frames.jobs, queue_factor=1e12, failure_factor=1e12)
+    assert any(t.get_text() == "no data" for t in ax.texts)  # nothing found: said so

@@ -14,6 +14,8 @@ from ittybit_frames.cli import main
 
 PNGS = {
     "throughput",
+    "backlog",
+    "incidents",
     "latency",
     "durations",
     "failure_rate",

@@ -8,11 +8,13 @@ One job per module, in the manner of httpx (the transport kept apart from the cl
 and dlt (one small class per pagination style):
 
 ==============  =============================================================
-``_config``     the API key, base URL, API version and job IDs, checked once
+``_config``     the options (one typed signature for both clients), the API key,
+                base URL, API version and job IDs, checked once
 ``_results``    :class:`FetchResult` and the :class:`ClientStats` counters
 ``_transport``  :class:`AiohttpTransport`, the network (the only aiohttp user)
 ``_retry``      the retry policy on stamina, ``Retry-After``, the rate limiter
-``_decode``     JSON bodies decoded, error answers mapped to the error tree
+``_decode``     JSON bodies decoded, error answers mapped to the error tree, the
+                checked jobs handed on as NDJSON (``records_of``, for ``to_frames``)
 ``_request``    one GET: pacing, redirects, errors, JSON, under the policy
 ``_paging``     one paginator per listing style, loop detection, the time window
 ``_walk``       the walk of the listing, the next page requested ahead
@@ -27,6 +29,7 @@ Inside ``ittybit_frames`` these modules import only ``errors``, ``schema`` and
 
 from ittybit_frames.client._async import AsyncClient
 from ittybit_frames.client._config import DEFAULT_BASE_URL, check_job_id
+from ittybit_frames.client._decode import records_of, to_ndjson
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._sync import Client
 from ittybit_frames.client._transport import AiohttpTransport
@@ -39,4 +42,6 @@ __all__ = [
     "ClientStats",
     "FetchResult",
     "check_job_id",
+    "records_of",
+    "to_ndjson",
 ]

@@ -9,27 +9,24 @@ is :class:`~ittybit_frames.client._request.Requester`'s job (under the retry pol
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Any, Literal
 
-import httpx
-
 from ittybit_frames.client._config import (
+    ClientOptions,
     check_job_id,
     clean_job_id,
-    resolve_api_version,
     resolve_base_url,
     resolve_key,
+    takes_options,
 )
 from ittybit_frames.client._decode import job_object
 from ittybit_frames.client._paging import JobPager, JobQuery
 from ittybit_frames.client._request import Requester
 from ittybit_frames.client._results import ClientStats, FetchResult, Stopwatch
-from ittybit_frames.client._retry import RateLimiter, RetryPolicy, Sleep
 from ittybit_frames.client._runtime import for_each, progress_bar
 from ittybit_frames.client._walk import walk_pages
 from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
@@ -78,42 +75,24 @@ class AsyncClient:
         No API key, or an unsafe or malformed base URL (scheme, host, port).
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 8,
-        max_retry_time: float = 300.0,
-        backoff_initial: float = 0.2,
-        backoff_max: float = 10.0,
-        max_retry_after: float = 60.0,
-        concurrency: int = 16,
-        rate_limit: float | None = None,
-        progress: bool | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        api_version: str | None = None,
-        sleep: Sleep | None = None,
-    ) -> None:
-        _check_numbers(concurrency=concurrency, max_attempts=max_attempts, timeout=timeout)
-        self._key = resolve_key(api_key)
-        self.base_url = resolve_base_url(base_url)
-        self.concurrency = concurrency
-        self.progress = progress
+    @takes_options(ClientOptions)
+    def __init__(self, options: ClientOptions) -> None:
+        self._setup(options)
+
+    @classmethod
+    def _from_options(cls, options: ClientOptions) -> AsyncClient:
+        """A client from options already built (by :class:`Client`, which takes the same)."""
+        client = cls.__new__(cls)
+        client._setup(options)
+        return client
+
+    def _setup(self, options: ClientOptions) -> None:
+        self._key = resolve_key(options.api_key)
+        self.base_url = resolve_base_url(options.base_url)
+        self.concurrency = options.concurrency
+        self.progress = options.progress
         self._stats = ClientStats()
-        retry = (max_attempts, max_retry_time, backoff_initial, backoff_max, max_retry_after)
-        policy = _policy(RateLimiter(rate_limit), retry, sleep or asyncio.sleep)
-        self._http = Requester(
-            self.base_url,
-            self._key,
-            policy=policy,
-            stats=self._stats,
-            timeout=timeout,
-            pool_size=concurrency * 2,
-            transport=transport,
-            api_version=resolve_api_version(api_version),
-        )
+        self._http = Requester(self.base_url, self._key, options, self._stats)
         self._clock = Stopwatch(self._stats)
 
     def __repr__(self) -> str:
@@ -178,31 +157,13 @@ class AsyncClient:
             )
         return _result(unique, found, failed, self.stats)
 
-    def iter_pages(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        order: Literal["asc", "desc"] = "desc",
-        page_size: int = 100,
-        after: str | None = None,
-    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+    @takes_options(JobQuery)
+    def iter_pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
         """Like :meth:`iter_jobs` (see there), one list per page of the listing."""
-        return self._pages(JobQuery(kind, status, since, until, order, page_size, after))
+        return self._pages(query)
 
-    async def iter_jobs(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        order: Literal["asc", "desc"] = "desc",
-        page_size: int = 100,
-        after: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    @takes_options(JobQuery)
+    async def iter_jobs(self, query: JobQuery) -> AsyncIterator[dict[str, Any]]:
         """Walk the job listing lazily, following the API's cursor.
 
         Parameters
@@ -230,7 +191,6 @@ class AsyncClient:
         PaginationError
             The server repeats a page or a next link: the walk would never end.
         """
-        query = JobQuery(kind, status, since, until, order, page_size, after)
         async for page in self._pages(query):
             for job in page:
                 yield job
@@ -240,30 +200,6 @@ class AsyncClient:
         complete = functools.partial(_complete, self.fetch_jobs)
         pager = JobPager(self.base_url, query)
         return walk_pages(self._http.get, complete, pager, self._clock, progress=self.progress)
-
-
-def _policy(
-    limiter: RateLimiter, retry: tuple[int, float, float, float, float], sleep: Sleep
-) -> RetryPolicy:
-    attempts, retry_time, initial, longest, retry_after = retry
-    return RetryPolicy(
-        limiter,
-        max_attempts=attempts,
-        max_retry_time=retry_time,
-        backoff_initial=initial,
-        backoff_max=longest,
-        max_retry_after=retry_after,
-        sleep=sleep,
-    )
-
-
-def _check_numbers(*, concurrency: int, max_attempts: int, timeout: float) -> None:
-    if concurrency < 1:
-        raise ConfigurationError("concurrency must be at least 1")
-    if max_attempts < 1:
-        raise ConfigurationError("max_attempts must be at least 1")
-    if timeout <= 0:
-        raise ConfigurationError("timeout must be positive")
 
 
 def _result(

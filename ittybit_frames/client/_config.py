@@ -1,23 +1,33 @@
-"""Client settings checked once: the API key, the base URL, the API version and job IDs."""
+"""Client settings checked once: the options, the API key, the base URL, the API version
+and job IDs."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import ipaddress
 import os
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
+
+import httpx
 
 from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ClientOptions",
     "Secret",
+    "Sleep",
     "check_job_id",
     "clean_job_id",
     "resolve_api_version",
     "resolve_base_url",
     "resolve_key",
+    "takes_options",
 ]
 
 DEFAULT_BASE_URL = "https://api.ittybit.com"
@@ -25,6 +35,74 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # used with fullmatch: `$` would 
 #: Stripped from both ends of an ID: whitespace, and the BOM a file saved on Windows begins with.
 _STRIP = " \t\r\n\v\f\ufeff"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+Sleep = Callable[[float], Awaitable[None]]
+_P = ParamSpec("_P")
+_Self = TypeVar("_Self")
+_Options = TypeVar("_Options")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Every setting of a client, in one place: the signature of both ``Client(...)`` and
+    ``AsyncClient(...)`` (see :class:`~ittybit_frames.client.AsyncClient` for what each
+    means). The numbers are checked when the options are built.
+
+    Raises
+    ------
+    ConfigurationError
+        ``concurrency`` or ``max_attempts`` below 1, or ``timeout`` not positive.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    _: KW_ONLY
+    base_url: str | None = None
+    timeout: float = 30.0
+    max_attempts: int = 8
+    max_retry_time: float = 300.0
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    max_retry_after: float = 60.0
+    concurrency: int = 16
+    rate_limit: float | None = None
+    progress: bool | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+    api_version: str | None = None
+    sleep: Sleep | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        if self.timeout <= 0:
+            raise ConfigurationError("timeout must be positive")
+
+
+def takes_options(
+    options: Callable[_P, _Options],
+) -> Callable[[Callable[[_Self, _Options], _R]], Callable[Concatenate[_Self, _P], _R]]:
+    """Give a method ``(self, options)`` the typed signature of ``options``' constructor.
+
+    The decorated method is called with the arguments of ``options`` (a dataclass such as
+    :class:`ClientOptions`), builds it once, and receives it. So a signature shared by
+    several methods is written once, mypy checks every call against it (``timeot=5`` is
+    an error), and ``help()`` and :func:`inspect.signature` show its parameters.
+    """
+    shown = list(inspect.signature(options).parameters.values())
+
+    def decorate(method: Callable[[_Self, _Options], _R]) -> Callable[Concatenate[_Self, _P], _R]:
+        @functools.wraps(method)
+        def call(self: _Self, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return method(self, options(*args, **kwargs))
+
+        own = inspect.signature(method)
+        first = next(iter(own.parameters.values()))
+        call.__signature__ = own.replace(parameters=[first, *shown])  # type: ignore[attr-defined]
+        return call
+
+    return decorate
 
 
 class Secret:

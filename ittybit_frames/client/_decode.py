@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
 import orjson
 
 from ittybit_frames.client._config import clean_job_id
@@ -18,7 +18,15 @@ from ittybit_frames.errors import (
     ServerError,
 )
 
-__all__ = ["MAX_BODY_BYTES", "UnreadableBody", "error_from_response", "job_object", "loads"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "UnreadableBody",
+    "error_from_response",
+    "job_object",
+    "loads",
+    "records_of",
+    "to_ndjson",
+]
 
 # A run of 19+ digits: every digit mapped to "0", then a plain substring search, which is
 # 10x faster than the regex \d{19,} on a page of jobs (that regex tried each position of
@@ -66,6 +74,40 @@ def loads(body: bytes) -> Any:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def to_ndjson(jobs: Iterable[Mapping[str, Any]]) -> bytes | None:
+    """The jobs the client decoded (and checked), as NDJSON: the input ``to_frames``
+    reads at full speed, which holds a page in a few bytes objects rather than
+    thousands of containers for the garbage collector to walk.
+
+    Returns None when a job holds an integer beyond 64 bits, which an NDJSON reader
+    would turn into a float: hand over the jobs themselves then, to keep every digit.
+    """
+    try:
+        return b"".join([orjson.dumps(job, option=orjson.OPT_APPEND_NEWLINE) for job in jobs])
+    except orjson.JSONEncodeError:
+        return None
+
+
+def records_of(pages: Iterable[list[dict[str, Any]]]) -> bytes | list[dict[str, Any]]:
+    """The jobs of the client's pages for :func:`to_frames`: NDJSON bytes, page by page
+    as they come (its fast path, and no heap of dicts for the garbage collector to walk
+    while the listing goes on); the jobs themselves if one holds an integer beyond 64
+    bits (see :func:`to_ndjson`), so every digit is kept.
+    """
+    parts: list[bytes] = []
+    held: list[dict[str, Any]] | None = None
+    for page in pages:
+        data = to_ndjson(page) if held is None else None
+        if data is not None:
+            parts.append(data)
+            continue
+        if held is None:  # from here on, the jobs themselves
+            held = [orjson.loads(line) for part in parts for line in part.splitlines()]
+            parts.clear()
+        held.extend(page)
+    return b"".join(parts) if held is None else held
 
 
 def _judged(exc: ValueError, body: bytes) -> ValueError:
@@ -131,9 +173,10 @@ def _kind_and_message(body: bytes) -> tuple[str | None, str]:
     return (str(kind) if kind is not None else None), message
 
 
-def error_from_response(response: httpx.Response, body: bytes, method: str, url: str) -> APIError:
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, method: str, url: str
+) -> APIError:
     """The :class:`APIError` subclass for a non-200 answer, with what the body says."""
-    status = response.status_code
     kind, message = _kind_and_message(body)
     detail = f" ({kind}): {message}" if kind else (f": {message}" if message else "")
     where = {"method": method, "url": url}
@@ -150,7 +193,7 @@ def error_from_response(response: httpx.Response, body: bytes, method: str, url:
             f"not found, HTTP 404{detail} [{method} {url}]", status_code=404, kind=kind, **where
         )
     if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        retry_after = retry_after_seconds(headers.get("retry-after"))
         return RateLimitError(
             f"rate limited, HTTP 429{detail}",
             retry_after=retry_after,
@@ -161,7 +204,7 @@ def error_from_response(response: httpx.Response, body: bytes, method: str, url:
     if is_server_error(status):
         return ServerError(
             f"ittybit server error, HTTP {status}{detail} [{method} {url}]",
-            retry_after=retry_after_seconds(response.headers.get("retry-after")),
+            retry_after=retry_after_seconds(headers.get("retry-after")),
             status_code=status,
             kind=kind,
             **where,

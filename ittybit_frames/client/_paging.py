@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from ittybit_frames.client._config import check_job_id, clean_job_id
+from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import APIError, ConfigurationError, PaginationError
 from ittybit_frames.vocabulary import created_ms, parse_when
 
@@ -52,12 +51,12 @@ class Page:
 
     url: str
     payload: Any
-    headers: httpx.Headers
+    headers: Headers
     items: list[dict[str, Any]]
     has_more: bool | None
 
 
-def read_page(payload: Any, headers: httpx.Headers) -> tuple[list[dict[str, Any]], bool | None]:
+def read_page(payload: Any, headers: Headers) -> tuple[list[dict[str, Any]], bool | None]:
     """The jobs of a listing answer, and its ``has_more`` flag if it gave one."""
     has_more: bool | None = None
     header = headers.get("has-more")
@@ -93,7 +92,7 @@ class Paginator(Protocol):
     def next_url(self) -> str: ...
 
 
-def _next_link(headers: httpx.Headers, payload: Any) -> str | None:
+def _next_link(headers: Headers, payload: Any) -> str | None:
     link = headers.get("link")
     if link:
         for part in link.split(","):
@@ -223,7 +222,7 @@ class EnvelopePaginator(CursorPaginator):
         return self._page is not None and self._page.has_more is True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobQuery:
     """A checked listing request: filters, order, page size, time window, resume point."""
 
@@ -296,7 +295,7 @@ class JobPager:
             )
         return new
 
-    def peek(self, url: str, headers: httpx.Headers) -> str | None:
+    def peek(self, url: str, headers: Headers) -> str | None:
         """The next page's URL when the headers of the page from ``url`` give it (a
         ``Link`` header, which :meth:`advance` will follow too), else None.
 

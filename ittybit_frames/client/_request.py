@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ittybit_frames.client._config import Secret
+from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_version
 from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
-from ittybit_frames.client._transport import AiohttpTransport
+from ittybit_frames.client._transport import AiohttpTransport, Headers, OnHead
 from ittybit_frames.errors import APIError, ConfigurationError, NetworkError
 
 __all__ = ["Requester"]
@@ -30,53 +30,43 @@ class Requester:
     Parameters
     ----------
     base_url : str
-        The API's base URL; its scheme and host are the only origin that gets the key.
+        The API's base URL, checked; its scheme and host are the only origin that gets
+        the key.
     key : Secret
         The API key, sent as a bearer token.
-    policy : RetryPolicy
-        Decides retries; its limiter paces every attempt.
+    options : ClientOptions
+        The client's settings: the retry policy and its rate limiter (which paces every
+        attempt), the timeout of one exchange, the pool size (twice ``concurrency``),
+        the transport (default :class:`AiohttpTransport`, opened on first use) and the
+        API version, sent as ``Accept-Version`` (the header the official SDKs send).
     stats : ClientStats
         Counters to update.
-    timeout : float
-        Seconds for one exchange.
-    pool_size : int
-        Connections the default transport keeps.
-    transport : httpx.AsyncBaseTransport, optional
-        The network layer; default :class:`AiohttpTransport`, opened on first use.
     max_redirects : int
         Redirects followed per attempt.
-    api_version : str, optional
-        Sent as ``Accept-Version`` (the header the official SDKs send); none by default.
     """
 
     def __init__(
         self,
         base_url: str,
         key: Secret,
-        *,
-        policy: RetryPolicy,
+        options: ClientOptions,
         stats: ClientStats,
-        timeout: float,
-        pool_size: int,
-        transport: httpx.AsyncBaseTransport | None = None,
+        *,
         max_redirects: int = 5,
-        api_version: str | None = None,
     ) -> None:
         self.origin = urlsplit(base_url)[:2]
-        self.policy = policy
+        self.policy = RetryPolicy.of(options)
         self.stats = stats
-        self.timeout = timeout
-        self._pool_size = pool_size
-        self._user_transport = transport
-        self._transport = transport
+        self.timeout = options.timeout
+        self._pool_size = options.concurrency * 2
+        self._user_transport = self._transport = options.transport
         self._max_redirects = max_redirects
-        self._headers = httpx.Headers(
-            {
-                "Authorization": f"Bearer {key.reveal()}",
-                "Accept": "application/json",
-                "User-Agent": "ittybit-frames",
-            }
-        )
+        self._headers = {
+            "Authorization": f"Bearer {key.reveal()}",
+            "Accept": "application/json",
+            "User-Agent": "ittybit-frames",
+        }
+        api_version = resolve_api_version(options.api_version)
         if api_version:
             self._headers["Accept-Version"] = api_version
 
@@ -85,8 +75,8 @@ class Requester:
         return self.policy.limiter
 
     async def get(
-        self, url: str, on_headers: Callable[[httpx.Headers], None] | None = None
-    ) -> tuple[Any, httpx.Headers]:
+        self, url: str, on_headers: Callable[[Headers], None] | None = None
+    ) -> tuple[Any, Headers]:
         """The decoded JSON body and the headers of ``GET url``, retried by the policy.
 
         ``on_headers`` is called with the headers of a 200 answer before its body is
@@ -101,16 +91,22 @@ class Requester:
             self._transport = None
 
     async def _attempt(
-        self, url: str, on_headers: Callable[[httpx.Headers], None] | None
-    ) -> tuple[Any, httpx.Headers]:
+        self, url: str, on_headers: Callable[[Headers], None] | None
+    ) -> tuple[Any, Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
-        response, body, url = await self._follow(url)
-        if response.status_code == 429:
-            self.stats.rate_limited += 1
-        if response.status_code != 200:
-            raise error_from_response(response, body, "GET", url)
+        on_head = None
         if on_headers is not None:
-            on_headers(response.headers)
+            tell = on_headers
+
+            def on_head(status: int, headers: Headers) -> None:
+                if status == 200:  # a redirect or an error says nothing of the next page
+                    tell(headers)
+
+        status, headers, body, url = await self._follow(url, on_head)
+        if status == 429:
+            self.stats.rate_limited += 1
+        if status != 200:
+            raise error_from_response(status, headers, body, "GET", url)
         try:
             payload = loads(body)
         except UnreadableBody as exc:
@@ -127,51 +123,66 @@ class Requester:
                 f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
             ) from exc
         self.limiter.reward()
-        return payload, response.headers
+        return payload, headers
 
-    async def _follow(self, url: str) -> tuple[httpx.Response, bytes, str]:
-        """Send, following redirects; answer with the last response and its URL."""
+    async def _follow(
+        self, url: str, on_head: OnHead | None = None
+    ) -> tuple[int, Headers, bytes, str]:
+        """Send, following redirects; answer with the last status, headers, body and URL."""
         headers = self._headers
         for _ in range(self._max_redirects):
-            response, body = await self._send(url, headers)
-            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+            status, got, body = await self._send(url, headers, on_head)
+            if status not in _REDIRECTS or "location" not in got:
                 break
             try:
-                target = str(httpx.URL(url).join(response.headers["location"]))
+                target = str(httpx.URL(url).join(got["location"]))
             except httpx.InvalidURL as exc:
                 raise APIError(
                     f"the server redirected to an invalid URL [GET {url}]",
-                    status_code=response.status_code,
+                    status_code=status,
                     kind="bad_redirect",
                     method="GET",
                     url=url,
                 ) from exc
             if urlsplit(target)[:2] != self.origin:
                 # Never forward the key to another host.
-                headers = headers.copy()
-                del headers["Authorization"]
+                headers = {k: v for k, v in headers.items() if k != "Authorization"}
             url = target
-        return response, body, url
+        return status, got, body, url
 
-    async def _send(self, url: str, headers: httpx.Headers) -> tuple[httpx.Response, bytes]:
+    async def _send(
+        self, url: str, headers: dict[str, str], on_head: OnHead | None
+    ) -> tuple[int, Headers, bytes]:
         if self._transport is None:
             self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
+        self.stats.requests += 1
         try:
-            request = httpx.Request("GET", url, headers=headers)
+            if isinstance(self._transport, AiohttpTransport):  # the default: no httpx objects
+                return await self._transport.exchange("GET", url, headers, on_head=on_head)
+            return await _through_httpx(self._transport, url, headers, on_head)
         except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
             raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc
-        self.stats.requests += 1
-        response: httpx.Response | None = None
-        try:
-            response = await self._transport.handle_async_request(request)
-            body = await response.aread()
         except httpx.TimeoutException as exc:
             raise NetworkError(
                 f"timed out after {self.timeout} s [GET {url}]", method="GET", url=url
             ) from exc
         except httpx.TransportError as exc:
             raise NetworkError(f"network error: {exc} [GET {url}]", method="GET", url=url) from exc
-        finally:
-            if response is not None:
-                await response.aclose()
-        return response, body
+
+
+async def _through_httpx(
+    transport: httpx.AsyncBaseTransport,
+    url: str,
+    headers: dict[str, str],
+    on_head: OnHead | None,
+) -> tuple[int, Headers, bytes]:
+    """One exchange through any httpx transport (a user's, a test's mock)."""
+    request = httpx.Request("GET", url, headers=headers)
+    response = await transport.handle_async_request(request)
+    try:
+        if on_head is not None:
+            on_head(response.status_code, response.headers)
+        body = await response.aread()
+    finally:
+        await response.aclose()
+    return response.status_code, response.headers, body

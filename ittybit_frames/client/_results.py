@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from ittybit_frames.schema import counted, describe_failures
+
 __all__ = ["ClientStats", "FetchResult", "Stopwatch"]
 
 
@@ -88,3 +90,12 @@ class FetchResult:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.jobs)
+
+    def __repr__(self) -> str:
+        # A summary: the payloads can be megabytes (they are in .jobs).
+        stats = self.stats
+        return (
+            f"FetchResult({counted(len(self.jobs), 'job')}, {describe_failures(self.failures)};"
+            f" {counted(stats.requests, 'request')}, {counted(stats.retries, 'retry', 'retries')}"
+            f" in {stats.elapsed_seconds:.1f} s)"
+        )

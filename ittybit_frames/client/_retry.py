@@ -15,15 +15,16 @@ import email.utils
 import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
+from ittybit_frames.client._config import ClientOptions, Sleep
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.errors import ConfigurationError, NetworkError, RateLimitError, ServerError
 
 __all__ = ["RateLimiter", "RetryPolicy", "is_server_error", "retry_after_seconds"]
 
 _T = TypeVar("_T")
-Sleep = Callable[[float], Awaitable[None]]
 #: Statuses worth another try besides the whole 5xx range (408: the server timed out).
 RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
 
@@ -49,6 +50,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass
 class RateLimiter:
     """Spaces request starts at least ``1/rate`` apart; pauses everyone after a 429.
 
@@ -57,24 +59,20 @@ class RateLimiter:
     settles just under a server's limit.
     """
 
-    def __init__(
-        self,
-        rate: float | None,
-        *,
-        slowdown: float = 2.0,
-        floor: float = 1 / 32,
-        recovery: float = 0.05,
-    ) -> None:
-        if rate is not None and rate <= 0:
+    rate: float | None
+    _: KW_ONLY
+    slowdown: float = 2.0
+    floor: float = 1 / 32
+    recovery: float = 0.05
+    current: float | None = field(init=False)
+    _next: float = field(default=0.0, init=False, repr=False)
+    _paused_until: float = field(default=0.0, init=False, repr=False)
+    _lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.rate is not None and self.rate <= 0:
             raise ConfigurationError("rate_limit must be a positive number of requests/second")
-        self.rate = rate
-        self.current = rate
-        self._slowdown = slowdown
-        self._floor = floor
-        self._recovery = recovery
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._lock: asyncio.Lock | None = None
+        self.current = self.rate
 
     async def acquire(self) -> float:
         """Wait for this request's turn; return the seconds waited."""
@@ -101,12 +99,12 @@ class RateLimiter:
         """A 429: nobody starts for ``wait`` seconds, and the rate drops."""
         self._paused_until = max(self._paused_until, time.monotonic() + wait)
         if self.rate and self.current:
-            self.current = max(self.rate * self._floor, self.current / self._slowdown)
+            self.current = max(self.rate * self.floor, self.current / self.slowdown)
 
     def reward(self) -> None:
         """A success: the rate climbs back towards the setting."""
         if self.rate and self.current and self.current < self.rate:
-            self.current = min(self.rate, self.current + self.rate * self._recovery)
+            self.current = min(self.rate, self.current + self.rate * self.recovery)
 
 
 def _quiet_stamina() -> None:
@@ -118,6 +116,7 @@ def _quiet_stamina() -> None:
         stamina_logger.addHandler(logging.NullHandler())
 
 
+@dataclass
 class RetryPolicy:
     """Attempts of one request: what is retried, how long to wait, when to give up.
 
@@ -138,25 +137,30 @@ class RetryPolicy:
         Waits a server's ``Retry-After`` before the next attempt (tests pass a fake clock).
     """
 
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        *,
-        max_attempts: int,
-        max_retry_time: float,
-        backoff_initial: float,
-        backoff_max: float,
-        max_retry_after: float,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.limiter = limiter
-        self.sleep = sleep
-        self.max_attempts = max_attempts
-        self.max_retry_time = max_retry_time
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
+    limiter: RateLimiter
+    _: KW_ONLY
+    max_attempts: int
+    max_retry_time: float
+    backoff_initial: float
+    backoff_max: float
+    max_retry_after: float
+    sleep: Sleep = asyncio.sleep
+
+    def __post_init__(self) -> None:
         _quiet_stamina()
+
+    @classmethod
+    def of(cls, options: ClientOptions) -> RetryPolicy:
+        """The policy and rate limiter a client's options ask for."""
+        return cls(
+            RateLimiter(options.rate_limit),
+            max_attempts=options.max_attempts,
+            max_retry_time=options.max_retry_time,
+            backoff_initial=options.backoff_initial,
+            backoff_max=options.backoff_max,
+            max_retry_after=options.max_retry_after,
+            sleep=options.sleep or asyncio.sleep,
+        )
 
     def _stamina(self, waits: list[float]) -> AsyncIterable[Any]:
         import stamina  # noqa: PLC0415

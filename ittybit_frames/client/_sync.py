@@ -7,12 +7,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
-import httpx
-
 from ittybit_frames.client._async import AsyncClient
+from ittybit_frames.client._config import ClientOptions, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
-from ittybit_frames.client._retry import Sleep
 from ittybit_frames.client._runtime import LoopThread
 
 __all__ = ["Client"]
@@ -37,40 +35,9 @@ class Client:
     5
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 8,
-        max_retry_time: float = 300.0,
-        backoff_initial: float = 0.2,
-        backoff_max: float = 10.0,
-        max_retry_after: float = 60.0,
-        concurrency: int = 16,
-        rate_limit: float | None = None,
-        progress: bool | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        api_version: str | None = None,
-        sleep: Sleep | None = None,
-    ) -> None:
-        self._async = AsyncClient(
-            api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            max_retry_time=max_retry_time,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            progress=progress,
-            transport=transport,
-            api_version=api_version,
-            sleep=sleep,
-        )
+    @takes_options(ClientOptions)
+    def __init__(self, options: ClientOptions) -> None:
+        self._async = AsyncClient._from_options(options)
         self._runner: LoopThread | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -104,33 +71,15 @@ class Client:
         ids = list(ids)
         return self._run(lambda: self._async.fetch_jobs(ids, errors=errors))
 
-    def iter_pages(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        order: Literal["asc", "desc"] = "desc",
-        page_size: int = 100,
-        after: str | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
+    @takes_options(JobQuery)
+    def iter_pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:
         """Pages of the job listing. See :meth:`AsyncClient.iter_pages`."""
-        yield from self._pages(JobQuery(kind, status, since, until, order, page_size, after))
+        yield from self._pages(query)
 
-    def iter_jobs(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        order: Literal["asc", "desc"] = "desc",
-        page_size: int = 100,
-        after: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    @takes_options(JobQuery)
+    def iter_jobs(self, query: JobQuery) -> Iterator[dict[str, Any]]:
         """Walk the job listing lazily. See :meth:`AsyncClient.iter_jobs`."""
-        for page in self._pages(JobQuery(kind, status, since, until, order, page_size, after)):
+        for page in self._pages(query):
             yield from page
 
     def _pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:

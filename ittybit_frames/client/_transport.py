@@ -1,20 +1,32 @@
 """The network: httpx's transport interface over aiohttp's connection pool.
 
-Requests are built as :class:`httpx.Request` objects and handed to an
-:class:`httpx.AsyncBaseTransport`, so tests and users can swap the socket
-(``transport=httpx.MockTransport(...)``). The default transport runs on aiohttp's
-connection pool: measured here at 20 ms latency, httpx's own pool topped out at
-200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
-well over 1,000 (see BENCHMARKS.md). This is the only module that imports aiohttp.
+Requests can be handed to any :class:`httpx.AsyncBaseTransport`, so tests and users can
+swap the socket (``transport=httpx.MockTransport(...)``). The default transport runs on
+aiohttp's connection pool: measured here at 20 ms latency, httpx's own pool topped out
+at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
+well over 1,000 (see BENCHMARKS.md). The client talks to the default transport through
+:meth:`AiohttpTransport.exchange`, without httpx's request and response objects, whose
+URL parsing and header handling cost about a quarter of a request's CPU. This is the
+only module that imports aiohttp.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "Headers", "OnHead"]
+
+#: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
+#: ``CIMultiDictProxy`` on the default transport).
+Headers = Mapping[str, str]
+#: Told the status and headers of an answer before its body is read.
+OnHead = Callable[[int, Headers], None]
+_HOP_BY_HOP = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -29,52 +41,108 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeout = timeout
         self._session: Any = None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def _open(self) -> Any:
+        import aiohttp  # noqa: PLC0415
+
+        connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+        )
+        # A client never closed (common in notebooks) is still tidied up: when this
+        # transport is collected, its connections are closed, so aiohttp has no
+        # "Unclosed client session" to warn about. The finalizer holds the connector and
+        # its loop, never self, so self can be collected. Not at exit: a Client closes
+        # its own then, on its loop, and an AsyncClient's loop is over by then.
+        tidy = weakref.finalize(self, _release, connector, asyncio.get_running_loop())
+        tidy.atexit = False
+        return session
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        on_head: OnHead | None = None,
+    ) -> tuple[int, Headers, bytes]:
+        """Send one request; answer with the status, the headers and the whole body.
+
+        ``on_head(status, headers)`` is called as soon as they arrive, before the body
+        is read (the listing starts its next request from a ``Link`` header then).
+
+        Raises
+        ------
+        httpx.TransportError
+            ``httpx.TimeoutException`` past the timeout, ``httpx.InvalidURL`` for a URL
+            that cannot be requested, another ``httpx.TransportError`` for network
+            failures (connection refused or dropped, body cut short).
+        """
         import aiohttp  # noqa: PLC0415
 
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
-            )
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in request.headers.raw
-            if k.lower() not in (b"host", b"content-length")
-        ]
+            self._session = self._open()
         try:
             async with self._session.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=request.content or None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                method, url, headers=headers, data=content, allow_redirects=False
             ) as resp:
-                body = await resp.read()
-                status = resp.status
-                out_headers = [
-                    (k, v)
-                    for k, v in resp.headers.items()
-                    if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
-                ]
+                if on_head is not None:
+                    on_head(resp.status, resp.headers)
+                return resp.status, resp.headers, await resp.read()
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(f"no answer within {self._timeout} s", request=request) from exc
+            raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.InvalidURL(f"invalid URL: {exc}") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise httpx.RemoteProtocolError(f"body cut short: {exc}", request=request) from exc
+            raise httpx.RemoteProtocolError(f"body cut short: {exc}") from exc
         except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(
-                "server closed the connection", request=request
-            ) from exc
+            raise httpx.RemoteProtocolError("server closed the connection") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(
-                f"cannot connect: {exc.strerror or exc}", request=request
-            ) from exc
+            raise httpx.ConnectError(f"cannot connect: {exc.strerror or exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise httpx.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        return httpx.Response(status, headers=out_headers, content=body, request=request)
+            raise httpx.NetworkError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in request.headers.raw
+            if k.lower() not in (b"host", b"content-length")
+        }
+        try:
+            status, got, body = await self.exchange(
+                request.method, str(request.url), headers, request.content or None
+            )
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
+        return httpx.Response(status, headers=kept, content=body, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+            # Closed sockets are released on the loop's next turn: give it that turn, so a
+            # loop stopped right after (the sync client's, at exit) leaves none open.
+            await asyncio.sleep(0)
+
+
+def _release(connector: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Close an unclosed pool's connections at once, without waiting for the loop.
+
+    aiohttp's ``close()`` is a coroutine, which a finalizer cannot await; its first,
+    synchronous half (``_close``) closes every connection and marks the pool closed.
+    It must run on the pool's loop: from another thread, it is handed to that loop.
+    """
+    if connector.closed:
+        return
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop or not loop.is_running():
+        connector._close()
+    else:
+        loop.call_soon_threadsafe(connector._close)

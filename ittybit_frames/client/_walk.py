@@ -15,18 +15,17 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-import httpx
-
 from ittybit_frames.client._paging import JobPager, Page, read_page
 from ittybit_frames.client._results import Stopwatch
 from ittybit_frames.client._runtime import progress_bar
+from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import PaginationError
 
 __all__ = ["walk_pages"]
 
 Jobs = list[dict[str, Any]]
-OnHeaders = Callable[[httpx.Headers], None]
-Get = Callable[[str, OnHeaders | None], Awaitable[tuple[Any, httpx.Headers]]]
+OnHeaders = Callable[[Headers], None]
+Get = Callable[[str, OnHeaders | None], Awaitable[tuple[Any, Headers]]]
 Complete = Callable[[Jobs], Awaitable[Jobs]]
 
 
@@ -53,7 +52,7 @@ async def walk_pages(
     early: tuple[str, asyncio.Future[tuple[Page, Jobs]]] | None = None
 
     def start_early(url: str) -> OnHeaders:
-        def on_headers(headers: httpx.Headers) -> None:
+        def on_headers(headers: Headers) -> None:
             nonlocal early
             upcoming = pager.peek(url, headers) if early is None else None
             if upcoming is not None:

@@ -17,7 +17,7 @@ One module per job (lower ones never import higher ones):
 - ``_jsontext``: JSON text with sorted keys, one value or many at once.
 """
 
-from ittybit_frames.frames._container import JobFrames
+from ittybit_frames.frames._container import ArrowFrames, JobFrames, PolarsFrames
 from ittybit_frames.frames._convert import to_frames
 
-__all__ = ["JobFrames", "to_frames"]
+__all__ = ["ArrowFrames", "JobFrames", "PolarsFrames", "to_frames"]

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 
+from ittybit_frames.schema import FAILURES, JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import category, parse_when
 
-__all__ = ["JobFrames"]
+__all__ = ["ArrowFrames", "JobFrames", "PolarsFrames"]
+
+
+class ArrowFrames(NamedTuple):
+    """The frames as Arrow tables of the pinned schema (:meth:`JobFrames.to_arrow`)."""
+
+    jobs: pa.Table
+    tasks: pa.Table
+    problems: pa.Table
+    failures: pa.Table | None
+
+
+class PolarsFrames(NamedTuple):
+    """The frames as Polars DataFrames (:meth:`JobFrames.to_polars`)."""
+
+    jobs: Any
+    tasks: Any
+    problems: Any
+    failures: Any
 
 
 @dataclass
@@ -73,6 +93,38 @@ class JobFrames:
         kept = jobs[keep.to_numpy()].reset_index(drop=True)
         tasks = self.tasks[self.tasks["job_id"].isin(kept["job_id"])].reset_index(drop=True)
         return JobFrames(kept, tasks, self.problems, self.failures, self.as_of)
+
+    def to_arrow(self, *, dictionary: bool = True) -> ArrowFrames:
+        """Jobs, tasks, problems (and fetch failures) as ``pyarrow.Table`` s.
+
+        Column for column the lake's schema (``schema.JOBS``, ``schema.TASKS``...):
+        timestamps ``timestamp[ms, tz=UTC]``, status and kind dictionary-encoded
+        (``dictionary=False``: plain strings, for tools that dislike dictionaries).
+        Unpacks as ``jobs, tasks, problems, failures = frames.to_arrow()``.
+        """
+        failures = self.failures
+        return ArrowFrames(
+            JOBS.to_arrow(self.jobs, dictionary=dictionary),
+            TASKS.to_arrow(self.tasks, dictionary=dictionary),
+            PROBLEMS.to_arrow(self.problems, dictionary=dictionary),
+            None if failures is None else FAILURES.to_arrow(failures, dictionary=dictionary),
+        )
+
+    def to_polars(self) -> PolarsFrames:
+        """Jobs, tasks, problems (and fetch failures) as ``polars.DataFrame`` s.
+
+        Built from :meth:`to_arrow`, so the types are the lake's (``Datetime("ms",
+        "UTC")``, ``Categorical`` status and kind). Needs Polars (``pip install polars``).
+        """
+        try:
+            import polars as pl  # noqa: PLC0415  (optional dependency)
+        except ImportError:
+            raise ImportError(
+                "JobFrames.to_polars needs Polars: pip install polars (or use to_arrow())"
+            ) from None
+        tables = self.to_arrow()
+        frames = [None if t is None else pl.from_arrow(t) for t in tables]
+        return PolarsFrames(*frames)
 
     def to_parquet(self, path: Any, **options: Any) -> Any:
         """Write to a Parquet lake: see :func:`ittybit_frames.write_parquet`."""

@@ -16,15 +16,24 @@ from ittybit_frames.metrics._durations import (
     stage_breakdown,
     stuck,
 )
-from ittybit_frames.metrics._outcomes import failure_rate, top_errors
+from ittybit_frames.metrics._incidents import INCIDENT_COLUMNS, incidents
+from ittybit_frames.metrics._outcomes import by_customer, failure_causes, failure_rate, top_errors
 from ittybit_frames.metrics._outcomes import normalise_error as normalise_error
-from ittybit_frames.metrics._volume import in_flight, throughput
+from ittybit_frames.metrics._time import Grain, grain
+from ittybit_frames.metrics._volume import backlog, in_flight, throughput
 
 __all__ = [
     "ENCODE_KINDS",
+    "INCIDENT_COLUMNS",
+    "Grain",
+    "backlog",
+    "by_customer",
     "duration_summary",
+    "failure_causes",
     "failure_rate",
+    "grain",
     "in_flight",
+    "incidents",
     "latency_over_time",
     "realtime_factor",
     "sla",

@@ -46,11 +46,3 @@ def _as_str(series: pd.Series) -> pd.Series:
         series.astype("string") if isinstance(series.dtype, pd.CategoricalDtype) else series
     )
     return out
-
-
-def _bucketed(jobs: pd.DataFrame, on: str, freq: str, tz: str) -> pd.Series:
-    times = jobs[on]
-    if tz != "UTC":
-        times = times.dt.tz_convert(tz)
-    floored: pd.Series = times.dt.floor(freq)
-    return floored

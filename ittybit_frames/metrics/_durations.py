@@ -15,6 +15,8 @@ from ittybit_frames.metrics._common import (
     _codes,
     _equals,
 )
+from ittybit_frames.metrics._time import bucket as time_bucket
+from ittybit_frames.metrics._time import check_tz, grain
 from ittybit_frames.rules import (
     DURATIONS,
     FINISHED_STATUSES,
@@ -84,11 +86,16 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     each task kind's ``processing_seconds`` is time in that stage (encode kinds are
     pooled as ``encode``); the rest is ``waiting`` (queue and hand-offs).
 
+    ``share`` pools the seconds of every job, so one job stuck in the queue for hours
+    can outweigh thousands of ordinary ones; ``typical_share`` is robust to that: the
+    median over jobs of each stage's share of the job's own time, rescaled so the stages
+    add up to 1 (what a typical job does with its time).
+
     Returns
     -------
     DataFrame
         [``by``], ``stage``, ``seconds`` (summed), ``share`` (of summed job time),
-        ``jobs``.
+        ``typical_share`` (median per-job share, rescaled), ``jobs``.
     """
     keys = group_keys(by)
     _check_columns(
@@ -104,7 +111,7 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         ],
         "stage_breakdown",
     )
-    columns = [*keys, "stage", "seconds", "share", "jobs"]
+    columns = [*keys, "stage", "seconds", "share", "typical_share", "jobs"]
     needed = ["job_id", "kind", "processing_seconds", "finished_at", "job_created_at", *keys]
     done = tasks[list(dict.fromkeys(needed))][_equals(tasks["job_status"], "succeeded")]
     if done.empty:
@@ -126,7 +133,6 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     job_group = np.zeros(n_jobs, dtype=np.int64)
     job_group[job] = group_codes
     n_groups = len(labels)
-    stages = ("probe", "import", "encode", "export")
     kind_codes, kinds = _codes(done["kind"])
     stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
     lookup = np.array([stage_of.get(str(k), -1) for k in kinds], dtype=np.int64)
@@ -137,23 +143,61 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         group_codes[counted] * 4 + stage[counted], weights=seconds[counted], minlength=n_groups * 4
     ).reshape(n_groups, 4)
     totals = np.bincount(job_group, weights=total, minlength=n_groups)
+    typical = _typical_shares(job[counted] * 4 + stage[counted], seconds[counted], total, job_group)
     jobs_per_group = np.bincount(job_group, minlength=n_groups)
+    rows = _stage_rows(keys, labels, sums, totals, typical, jobs_per_group)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _stage_rows(
+    keys: list[str],
+    labels: list[str],
+    sums: np.ndarray,
+    totals: np.ndarray,
+    typical: np.ndarray,
+    jobs_per_group: np.ndarray,
+) -> list[dict[str, Any]]:
     rows = []
+    stages = ("probe", "import", "encode", "export", "waiting")
     for g, label in enumerate(labels):
         if not jobs_per_group[g]:
             continue  # a category with no succeeded job
         values = [*sums[g], totals[g] - sums[g].sum()]
-        for name, value in zip((*stages, "waiting"), values, strict=True):
+        for k, (name, value) in enumerate(zip(stages, values, strict=True)):
             rows.append(
                 {
                     **({keys[0]: str(label)} if keys else {}),
                     "stage": name,
                     "seconds": float(value),
                     "share": float(value / totals[g]) if totals[g] else np.nan,
+                    "typical_share": float(typical[g, k]),
                     "jobs": int(jobs_per_group[g]),
                 }
             )
-    return pd.DataFrame(rows, columns=columns)
+    return rows
+
+
+def _typical_shares(
+    cell: np.ndarray, seconds: np.ndarray, total: np.ndarray, job_group: np.ndarray
+) -> np.ndarray:
+    """(groups x 5) median per-job shares of the 4 stages and waiting, rows adding to 1.
+
+    ``cell`` is ``job * 4 + stage`` for each task, ``total`` each job's seconds.
+    """
+    n_jobs = len(total)
+    per_job = np.bincount(cell, weights=seconds, minlength=n_jobs * 4).reshape(n_jobs, 4)
+    waiting = np.maximum(total - per_job.sum(axis=1), 0.0)
+    matrix = np.column_stack([per_job, waiting])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = matrix / matrix.sum(axis=1, keepdims=True)
+    n_groups = int(job_group.max()) + 1 if len(job_group) else 0
+    out = np.full((n_groups, 5), np.nan)
+    for g in range(n_groups):
+        rows = shares[(job_group == g) & np.isfinite(shares).all(axis=1)]
+        if len(rows):
+            median = np.median(rows, axis=0)
+            out[g] = median / median.sum() if median.sum() else median
+    return out
 
 
 def realtime_factor(
@@ -250,8 +294,12 @@ def latency_over_time(
     percentiles: Sequence[float] = SUMMARY_PERCENTILES,
     column: str | Sequence[str] = LATENCIES,
     on: str = "finished_at",
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Duration percentiles per time bucket (jobs placed by ``on``).
+
+    Buckets as for :func:`ittybit_frames.metrics.throughput` (``freq`` such as ``"1h"``,
+    ``"1D"``, ``"W"``, ``"M"``; edges in the time zone ``tz``).
 
     Returns
     -------
@@ -261,7 +309,9 @@ def latency_over_time(
     """
     columns = [column] if isinstance(column, str) else list(column)
     _check_columns(jobs, [on, *columns], "latency_over_time")
-    data = jobs[jobs[on].notna()].assign(bucket=lambda f: f[on].dt.floor(freq))
+    size, tz = grain(freq), check_tz(tz)
+    data = jobs[jobs[on].notna()]
+    data = data.assign(bucket=time_bucket(data[on], size, tz))
     summary = duration_summary(
         data, by="bucket", columns=columns, percentiles=percentiles, min_count=0
     )

@@ -8,28 +8,38 @@ from collections.abc import Sequence
 from functools import reduce
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ittybit_frames.metrics._common import (
     _as_str,
     _check_columns,
 )
+from ittybit_frames.metrics._time import bucket as time_bucket
+from ittybit_frames.metrics._time import check_tz, grain
 from ittybit_frames.rules import (
     FAILED_TASKS,
     FAILURE_COUNTS,
     FAILURES,
     FINISHED,
     FINISHED_STATUSES,
+    MIN_COUNT,
     OUTCOMES,
     RATE,
     STATUS,
+    TOTAL_SECONDS,
     Outcome,
+    error_side,
     group_keys,
 )
 
 
 def failure_rate(
-    jobs: pd.DataFrame, *, by: str | Sequence[str] | None = "kind", freq: str | None = None
+    jobs: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = "kind",
+    freq: str | None = None,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Share of finished jobs that failed, with the counts behind it.
 
@@ -38,6 +48,10 @@ def failure_rate(
     ``cancelled_by_failure``. A cancelled job without a failed task was cancelled by
     its user: ``cancelled_by_user``, not a failure (the cascade is
     :data:`ittybit_frames.rules.OUTCOMES`).
+
+    ``freq`` (optional) splits by when jobs finished, in buckets as for
+    :func:`ittybit_frames.metrics.throughput` (``"1D"``, ``"W"``, ``"M"``...), their edges
+    in the time zone ``tz``.
 
     Returns
     -------
@@ -48,6 +62,8 @@ def failure_rate(
     """
     keys = group_keys(by)
     _check_columns(jobs, [STATUS, FAILED_TASKS, "finished_at", *keys], "failure_rate")
+    size = grain(freq) if freq is not None else None
+    tz = check_tz(tz)
     finished = jobs[STATUS].astype("string").isin(FINISHED_STATUSES)
     data = jobs[finished.fillna(False)]
     # Columns from `data` itself: pandas gives an empty frame the index of an assigned
@@ -65,8 +81,8 @@ def failure_rate(
 
     data = data.assign(**{FINISHED: 1}, **{o.name: has(o) for o in OUTCOMES})
     group = list(keys)
-    if freq is not None:
-        data = data.assign(bucket=data["finished_at"].dt.floor(freq))
+    if size is not None:
+        data = data.assign(bucket=time_bucket(data["finished_at"], size, tz))
         group.append("bucket")
     counts = list(FAILURE_COUNTS)
     if group:
@@ -149,3 +165,99 @@ def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.Dat
     return (
         out.sort_values(["count", "error"], ascending=[False, True]).head(n).reset_index(drop=True)
     )
+
+
+def failure_causes(jobs: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """Failed jobs by whose side the error is on (platform or user) and its kind.
+
+    Counts the failures of the cascade (``failed`` and ``cancelled`` with a failed task);
+    the side comes from :data:`ittybit_frames.rules.ERROR_SIDES`.
+
+    Returns
+    -------
+    DataFrame
+        [``by``], ``side``, ``error_kind``, ``failures``, ``share`` (of the group's
+        failures), most failures first.
+    """
+    keys = group_keys(by)
+    _check_columns(jobs, [STATUS, FAILED_TASKS, "error_kind", *keys], "failure_causes")
+    status = jobs[STATUS].astype("string")
+    task_failed = jobs[FAILED_TASKS].astype("Float64").fillna(0) > 0
+    failed = (status == "failed") | ((status == "cancelled") & task_failed)
+    data = jobs[failed.fillna(False).to_numpy()]
+    kind = data["error_kind"].astype("string").fillna("(plain-text error)")
+    frame = pd.DataFrame(
+        {
+            **{k: _as_str(data[k]).to_numpy() for k in keys},
+            "side": data["error_kind"].map(error_side).to_numpy(),
+            "error_kind": kind.to_numpy(),
+        }
+    )
+    columns = [*keys, "side", "error_kind", "failures", "share"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    counts: pd.DataFrame = (
+        frame.groupby([*keys, "side", "error_kind"], sort=False)
+        .size()
+        .rename("failures")
+        .reset_index()
+    )
+    totals = (
+        counts.groupby(keys)["failures"].transform("sum")
+        if keys
+        else pd.Series(counts["failures"].sum(), index=counts.index)
+    )
+    counts["share"] = counts["failures"] / totals
+    ordered = counts.sort_values([*keys, "failures"], ascending=[True] * len(keys) + [False])
+    return ordered[columns].reset_index(drop=True)
+
+
+def by_customer(
+    jobs: pd.DataFrame, *, key: str = "customer_id", min_count: int = MIN_COUNT
+) -> pd.DataFrame:
+    """Per customer (a key of the jobs' ``metadata``): volume, failures, slowness.
+
+    Returns
+    -------
+    DataFrame
+        ``customer`` (the metadata value; ``"(none)"`` without one), ``jobs``,
+        ``finished``, ``failure_rate``, ``user_side`` (share of the failures that are the
+        customer's own), ``p95_total_seconds``, ``main_error``, ``low_count`` (fewer than
+        ``min_count`` finished jobs: rates shown, but flagged), most jobs first.
+    """
+    _check_columns(jobs, ["metadata", "error_kind", "error_message", TOTAL_SECONDS], "by_customer")
+    customer = jobs["metadata"].map(lambda text: _metadata_value(text, key))
+    data = jobs.assign(customer=customer.to_numpy())
+    rates = failure_rate(data, by="customer").set_index("customer")
+    causes = failure_causes(data, by="customer")
+    user = causes[causes["side"] == "user"].groupby("customer")["share"].sum()
+    rows = []
+    for name, part in data.groupby("customer", sort=False):
+        errors = part["error_message"].dropna().astype(str).map(normalise_error)
+        finished = int(rates[FINISHED].get(name, 0))
+        rows.append(
+            {
+                "customer": name,
+                "jobs": len(part),
+                "finished": finished,
+                "failure_rate": float(rates[RATE].get(name, np.nan)),
+                "user_side": float(user.get(name, 0.0)) if finished else np.nan,
+                "p95_total_seconds": float(part[TOTAL_SECONDS].quantile(0.95)),
+                "main_error": errors.value_counts().index[0] if len(errors) else "",
+                "low_count": finished < min_count,
+            }
+        )
+    out = pd.DataFrame(rows)
+    return out.sort_values(["jobs", "customer"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _metadata_value(text: object, key: str) -> str:
+    """``metadata[key]`` from the column's JSON text (``"(none)"`` when absent)."""
+    if not isinstance(text, str):
+        return "(none)"
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return "(none)"
+    found = value.get(key) if isinstance(value, dict) else None
+    return "(none)" if found is None else str(found)

@@ -9,9 +9,10 @@ import pandas as pd
 
 from ittybit_frames.metrics._common import (
     _as_str,
-    _bucketed,
     _check_columns,
 )
+from ittybit_frames.metrics._time import Grain, check_tz, edges, grain, next_start
+from ittybit_frames.metrics._time import bucket as time_bucket
 from ittybit_frames.rules import (
     group_keys,
 )
@@ -34,7 +35,8 @@ def throughput(
     jobs : DataFrame
         The jobs table.
     freq : str, default "1h"
-        Bucket size (a pandas frequency: ``"15min"``, ``"1h"``, ``"1D"``).
+        Bucket size: ``"15min"``, ``"1h"``, ``"1D"``, ``"W"`` (ISO weeks), ``"M"``,
+        ``"Q"``, ``"Y"``, or words such as ``"hourly"`` and ``"weekly"``.
     by : str, optional
         Split each bucket by this column (``"status"``, ``"kind"``).
     on : str, default "finished_at"
@@ -57,30 +59,43 @@ def throughput(
     True
     """
     _check_columns(jobs, [on, *group_keys(by)], "throughput")
+    size, tz = grain(freq), check_tz(tz)
     data = jobs[jobs[on].notna()]
     keys = group_keys(by)
     if data.empty:
         return pd.DataFrame(
             {
-                "bucket": pd.Series([], dtype=jobs[on].dtype),
+                "bucket": pd.Series([], dtype=pd.DatetimeTZDtype("ms", tz)),
                 **{k: pd.Series([], dtype="string") for k in keys},
                 "jobs": pd.Series([], dtype="int64"),
             }
         )
-    bucket = _bucketed(data, on, freq, tz)
-    edges = pd.date_range(bucket.min(), bucket.max(), freq=freq)
+    bucket = time_bucket(data[on], size, tz)
+    grid = edges(bucket, size, tz)
     if not keys:
-        counts = bucket.value_counts().reindex(edges, fill_value=0)
-        return pd.DataFrame({"bucket": edges, "jobs": counts.to_numpy(dtype="int64")})
+        counts = bucket.value_counts().reindex(grid, fill_value=0)
+        return pd.DataFrame({"bucket": grid, "jobs": counts.to_numpy(dtype="int64")})
     group = _as_str(data[keys[0]])
-    table = pd.crosstab(bucket, group).reindex(edges, fill_value=0)
+    table = pd.crosstab(bucket, group).reindex(grid, fill_value=0)
     table.index.name = "bucket"
     tidy = table.reset_index().melt(id_vars="bucket", var_name=keys[0], value_name="jobs")
     tidy["jobs"] = tidy["jobs"].astype("int64")
     return tidy.sort_values(["bucket", keys[0]]).reset_index(drop=True)
 
 
-def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> pd.DataFrame:
+def _sample_times(first: float, horizon: float, size: Grain, tz: str) -> pd.DatetimeIndex:
+    """Bucket edges from the first arrival's bucket to the first edge at or after horizon."""
+    span = pd.Series(pd.to_datetime([first, horizon], unit="ms", utc=True)).dt.as_unit("ms")
+    grid = edges(time_bucket(span, size, tz), size, tz)
+    if grid[-1] < span.iloc[1]:
+        after = pd.DatetimeIndex([next_start(grid[-1], size, tz)]).as_unit(grid.unit)
+        grid = pd.DatetimeIndex(grid.append(after))
+    return grid.as_unit("ms")
+
+
+def in_flight(
+    jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None, tz: str = "UTC"
+) -> pd.DataFrame:
     """How many jobs were queued and how many processing, over time.
 
     Reconstructed from the timestamps with a sweep line: a job is queued from
@@ -92,10 +107,12 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
     Returns
     -------
     DataFrame
-        ``time``, ``queued``, ``processing``, ``in_flight`` at each ``freq`` edge.
+        ``time``, ``queued``, ``processing``, ``in_flight`` at each ``freq`` edge
+        (edges in the time zone ``tz``, as for :func:`throughput`).
         ``attrs["peak"]`` holds ``{"in_flight", "at", "queued", "processing"}``.
     """
     _check_columns(jobs, ["created_at", "started_at", "finished_at"], "in_flight")
+    size, tz = grain(freq), check_tz(tz)
     created, started, finished = (
         epoch_ms_array(jobs[c]) for c in ("created_at", "started_at", "finished_at")
     )
@@ -104,7 +121,7 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
     if not len(created):
         empty = pd.DataFrame(
             {
-                "time": pd.Series([], dtype="datetime64[ms, UTC]"),
+                "time": pd.Series([], dtype=pd.DatetimeTZDtype("ms", tz)),
                 "queued": pd.Series([], dtype="int64"),
                 "processing": pd.Series([], dtype="int64"),
                 "in_flight": pd.Series([], dtype="int64"),
@@ -132,14 +149,12 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
         running = np.searchsorted(starts_p, at, "right") - np.searchsorted(ends_p, at, "right")
         return queued, running
 
-    first = pd.Timestamp(float(starts_q[0]), unit="ms", tz="UTC").floor(freq)
-    last = pd.Timestamp(horizon, unit="ms", tz="UTC").ceil(freq)
-    edges = pd.date_range(first, last, freq=freq)
-    at = edges.as_unit("ms").asi8.astype(float)
+    grid = _sample_times(float(starts_q[0]), horizon, size, tz)
+    at = grid.asi8.astype(float)
     queued, running = counts(at)
     out = pd.DataFrame(
         {
-            "time": edges.as_unit("ms"),
+            "time": grid,
             "queued": queued.astype("int64"),
             "processing": running.astype("int64"),
         }
@@ -147,12 +162,45 @@ def in_flight(jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None) -> p
     out["in_flight"] = out["queued"] + out["processing"]
     events = np.unique(np.concatenate([starts_q, starts_p]))
     events = events[events <= horizon]
-    eq, ep = counts(events)
-    best = int(np.argmax(eq + ep))
-    out.attrs["peak"] = {
-        "in_flight": int(eq[best] + ep[best]),
-        "at": pd.Timestamp(float(events[best]), unit="ms", tz="UTC"),
-        "queued": int(eq[best]),
-        "processing": int(ep[best]),
-    }
+    out.attrs["peak"] = _peak(events, *counts(events), tz)
     return out
+
+
+def _peak(events: np.ndarray, queued: np.ndarray, running: np.ndarray, tz: str) -> dict[str, Any]:
+    """The most jobs in flight at any event (none before the first job arrived)."""
+    if not len(events):
+        return {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
+    best = int(np.argmax(queued + running))
+    return {
+        "in_flight": int(queued[best] + running[best]),
+        "at": pd.Timestamp(float(events[best]), unit="ms", tz="UTC").tz_convert(tz),
+        "queued": int(queued[best]),
+        "processing": int(running[best]),
+    }
+
+
+def backlog(jobs: pd.DataFrame, *, freq: str = "1D", tz: str = "UTC") -> pd.DataFrame:
+    """Are we keeping up? Jobs created and finished per bucket, and the open backlog.
+
+    Returns
+    -------
+    DataFrame
+        ``bucket``, ``created``, ``finished``, ``open`` (jobs created but not finished
+        by the end of the bucket, counting from the first job in the frame), and
+        ``net`` (created - finished: positive where the backlog grew).
+    """
+    _check_columns(jobs, ["created_at", "finished_at"], "backlog")
+    size, tz = grain(freq), check_tz(tz)
+    created = time_bucket(jobs["created_at"].dropna(), size, tz)
+    finished = time_bucket(jobs["finished_at"].dropna(), size, tz)
+    grid = edges(pd.concat([created, finished], ignore_index=True), size, tz)
+    out = pd.DataFrame(
+        {
+            "bucket": grid,
+            "created": created.value_counts().reindex(grid, fill_value=0).to_numpy("int64"),
+            "finished": finished.value_counts().reindex(grid, fill_value=0).to_numpy("int64"),
+        }
+    )
+    out["net"] = out["created"] - out["finished"]
+    out["open"] = out["net"].cumsum()
+    return out[["bucket", "created", "finished", "open", "net"]]

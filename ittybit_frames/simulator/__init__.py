@@ -14,15 +14,18 @@ Examples
 """
 
 from ittybit_frames.simulator._faults import Faults
-from ittybit_frames.simulator._history import DEFAULT_START, generate_history
+from ittybit_frames.simulator._history import DEFAULT_START, generate_history, scheduled_incidents
+from ittybit_frames.simulator._queue import Incident
 from ittybit_frames.simulator._server import DEFAULT_API_KEY, RequestRecord, SimulatorAPI, serve
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_START",
     "Faults",
+    "Incident",
     "RequestRecord",
     "SimulatorAPI",
     "generate_history",
+    "scheduled_incidents",
     "serve",
 ]

@@ -9,17 +9,35 @@ the same ``seed`` always gives the same list of dicts, byte for byte once serial
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ittybit_frames.simulator._generations import GENERATIONS, rewrite
+from ittybit_frames.simulator._media import (
+    FORMATS,
+    codecs,
+    customer_id,
+    media_kind,
+    metadata,
+    options,
+)
+from ittybit_frames.simulator._queue import (
+    Incident,
+    Schedule,
+    arrivals,
+    pool_sizes,
+    run_queue,
+    schedule,
+)
 
-__all__ = ["DEFAULT_START", "generate_history"]
+__all__ = ["DEFAULT_START", "generate_history", "scheduled_incidents"]
 
-#: Where a history starts when ``start`` is not given: a fixed instant, so that the same
-#: seed gives the same bytes on any day.
+#: A fixed instant for histories that must not depend on the day they are made
+#: (``generate_history(..., start=DEFAULT_START)``); without ``start``/``end`` a
+#: history ends now.
 DEFAULT_START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
 _KINDS = ("video", "image", "audio", "adaptive_video", "animation")
@@ -46,31 +64,22 @@ _ERRORS: dict[str, tuple[tuple[str, str], ...]] = {
     "export": (("export_failed", "Export to s3://media-out-{n}/{job} failed: AccessDenied"),),
 }
 _FAIL_STAGE_P = (0.15, 0.25, 0.50, 0.10)
-_FORMATS = {
-    "video": ("mp4", "mp4"),
-    "adaptive_video": ("mp4", "hls"),
-    "audio": ("wav", "mp3"),
-    "image": ("jpeg", "webp"),
-    "animation": ("mp4", "gif"),
-}
+# Failures caused by the incidents (simulator._queue): worker lost (platform), bad release
+# (platform), broken files from one customer (user).
+_FORCED: tuple[tuple[str, str], ...] = (
+    ("worker_lost", "Worker lost while running {stage} for {job} (node wk-{n})"),
+    ("encoder_crashed", "Encoder crashed with signal 11 (SIGSEGV) on {job}"),
+    ("input_corrupt", "Could not decode {url}: invalid data found when processing input"),
+)
+_CUSTOMERS = 60
+_BROKEN_CUSTOMER = 7
 
 
 def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
     """ULID-looking opaque IDs (26 lowercase base32 characters)."""
-    chars = _B32[rng.integers(0, 32, size=(n, 26))]
-    return [prefix + "".join(row) for row in chars]
-
-
-def _load_cycle_times(rng: np.random.Generator, n: int, span_ms: int) -> np.ndarray:
-    """Creation offsets (ms) with a daily cycle: busy afternoons (UTC), quiet nights."""
-    out = np.empty(0, dtype=np.int64)
-    while out.size < n:
-        t = rng.integers(0, span_ms, size=max(2 * (n - out.size), 64))
-        hour = (t % 86_400_000) / 3_600_000.0
-        weight = 1.0 + 0.7 * np.sin(2 * np.pi * (hour - 9.0) / 24.0)
-        keep = rng.random(t.size) * 1.7 < weight
-        out = np.concatenate([out, t[keep]])
-    return np.sort(out[:n])
+    chars = np.ascontiguousarray(_B32[rng.integers(0, 32, size=(n, 26))])
+    joined = chars.view("<U26").reshape(n)  # each row's 26 characters as one string
+    return [prefix + text for text in joined.tolist()]
 
 
 def generate_history(
@@ -79,9 +88,14 @@ def generate_history(
     seed: int = 0,
     start: dt.datetime | None = None,
     days: float = 30,
+    end: dt.datetime | None = None,
     generation: str = "current",
 ) -> list[dict[str, Any]]:
     """Make a realistic, deterministic ittybit job history.
+
+    Jobs arrive in daily and weekly cycles with batch bursts, wait for a worker of their
+    kind, and run; histories of three days or more also hold an outage, a bad release and
+    a customer sending broken files (:mod:`ittybit_frames.simulator._queue`).
 
     Parameters
     ----------
@@ -90,10 +104,14 @@ def generate_history(
     seed : int, default 0
         Same seed, same history (byte for byte).
     start : datetime, optional
-        First instant of the history (UTC). Default: :data:`DEFAULT_START`.
+        First instant of the history (UTC); then it ends ``days`` later.
     days : float, default 30
-        Length of the history. The history is observed at ``start + days``: jobs whose
-        work reaches past that instant are still ``queued`` or ``processing``.
+        Length of the history.
+    end : datetime, optional
+        The instant the history is observed at (UTC): jobs the queue has not finished by
+        then are still ``queued`` or ``processing``. Default: now (to the second), so
+        relative windows such as ``since="7d"`` find jobs; same seed and end, same
+        history byte for byte. Give ``start`` or ``end``, not both.
     generation : {"current", "older", "mix"}, default "current"
         Which API version's shape the jobs have. ``"current"``: the jobs API (Unix
         milliseconds, ``created_at``...). ``"older"``: the 2025 files/tasks API (ISO-8601
@@ -121,17 +139,29 @@ def generate_history(
         raise ValueError("days must be > 0")
     if generation not in GENERATIONS:
         raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
-    start = start or DEFAULT_START
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.UTC)
-    rng = np.random.default_rng(seed)
-    t0 = int(start.timestamp() * 1000)
     span = int(days * 86_400_000)
-    d = _draw(rng, n_jobs, t0, span)
+    t0 = _first_instant(start, end, span)
+    rng = np.random.default_rng(seed)
+    d = _draw(rng, n_jobs, t0, span, _schedule(seed, t0, span))
     job_ids = _ids(rng, "job_", n_jobs)
     task_ids = _ids(rng, "task_", 4 * n_jobs)
     jobs = [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
     return rewrite(jobs, generation, seed)
+
+
+def _first_instant(start: dt.datetime | None, end: dt.datetime | None, span: int) -> int:
+    if start is not None and end is not None:
+        raise ValueError("give start or end, not both (the history lasts `days`)")
+    if start is not None:
+        return _ms(start)
+    last = _ms(end) if end is not None else int(time.time()) * 1000
+    return last - span
+
+
+def _ms(when: dt.datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
 
 
 @dataclass
@@ -160,20 +190,44 @@ class _Draws:
     meta_src: np.ndarray
     width_pick: np.ndarray
     progress_pick: np.ndarray
+    forced: np.ndarray  # -1, or the incident that made the job fail (_FORCED)
 
 
-def _draw(rng: np.random.Generator, n: int, t0: int, span: int) -> _Draws:
+def scheduled_incidents(
+    *,
+    seed: int = 0,
+    start: dt.datetime | None = None,
+    days: float = 30,
+    end: dt.datetime | None = None,
+) -> tuple[Incident, ...]:
+    """The incidents :func:`generate_history` with the same arguments puts in its history.
+
+    Give ``start`` or ``end`` (a history without them ends at the moment it is made).
+    """
+    span = int(days * 86_400_000)
+    t0 = _first_instant(start, end, span)
+    return _schedule(seed, t0, span).incidents
+
+
+def _schedule(seed: int, t0: int, span: int) -> Schedule:
+    # A generator of its own: the incidents do not depend on the number of jobs.
+    return schedule(np.random.default_rng([seed, 1]), t0, span, customer_id(_BROKEN_CUSTOMER))
+
+
+def _draw(rng: np.random.Generator, n: int, t0: int, span: int, plan: Schedule) -> _Draws:
     as_of = t0 + span
-    created = t0 + _load_cycle_times(rng, n, span)
-    kind_idx = rng.choice(len(_KINDS), size=n, p=_KIND_P)
+    offsets, burst_owner = arrivals(rng, n, t0, span, _CUSTOMERS)
+    created = t0 + offsets
+    # Customers: a few big ones, a long tail; each leans to one kind.
+    weights = 1.0 / np.arange(1, _CUSTOMERS) ** 0.8
+    meta_cust = rng.choice(np.arange(1, _CUSTOMERS), size=n, p=weights / weights.sum())
+    meta_cust = np.where(burst_owner > 0, burst_owner, meta_cust)
+    global_kind = rng.choice(len(_KINDS), size=n, p=_KIND_P)
+    kind_idx = np.where(rng.random(n) < 0.5, meta_cust % len(_KINDS), global_kind)
     res_idx = rng.choice(len(_RESOLUTIONS), size=n, p=_RES_P)
     # Media duration (s): lognormal per kind; images have none.
     med = np.array([60.0, 0.0, 180.0, 300.0, 6.0])[kind_idx]
     duration = np.round(med * rng.lognormal(0.0, 0.9, size=n), 3)
-    # Queue wait: lognormal body with a Pareto tail (bursts of backlog).
-    queue_ms = rng.lognormal(np.log(1500), 1.0, size=n)
-    tail = rng.random(n) < 0.04
-    queue_ms[tail] += (rng.pareto(1.5, size=int(tail.sum())) + 1) * 30_000
     pixels = np.array([w * h for w, h in _RESOLUTIONS], dtype=float)[res_idx] / (1280 * 720)
     enc_per_media_s = np.array([0.35, 0.0, 0.04, 0.9, 0.25])[kind_idx] * np.sqrt(pixels)
     encode_ms = (
@@ -191,36 +245,71 @@ def _draw(rng: np.random.Generator, n: int, t0: int, span: int) -> _Draws:
     export_ms = rng.lognormal(np.log(900), 0.5, size=n)
     gaps = rng.uniform(20, 400, size=(n, 4))
     stage_ms = np.stack([probe_ms, import_ms, encode_ms, export_ms], axis=1)
-    # A backlog at the end of the window: the newest ~3 % of jobs start around the moment
-    # the history is observed, so some are still queued and some are processing.
-    recent = np.arange(n) >= int(n * 0.97)
-    total = stage_ms[recent].sum(axis=1) + 1000
-    lag = (as_of - created[recent]) + rng.uniform(-1.0, 0.7, size=int(recent.sum())) * total
-    queue_ms[recent] = np.maximum(lag, queue_ms[recent])
-    fails = rng.random(n) < 0.065
-    return _Draws(
+    # The queue: waits come from the load on the platform's one pool of workers.
+    service = (gaps.astype(np.int64) + stage_ms.astype(np.int64)).sum(axis=1)
+    pool = np.zeros(n, dtype=np.int64)
+    workers = pool_sizes(pool, service, span, 1)
+    start, lost_at = run_queue(created, pool, service, workers, plan.get("outage"))
+    draws = _Draws(
         as_of=as_of,
         created=created,
         kind_idx=kind_idx,
         res_idx=res_idx,
         duration=duration,
-        queue_ms=queue_ms,
+        queue_ms=(start - created).astype(float),
         filesize=filesize,
         gaps=gaps,
         stage_ms=stage_ms,
-        fails=fails,
+        fails=rng.random(n) < 0.05,
         fail_stage=rng.choice(4, size=n, p=_FAIL_STAGE_P),
         fail_frac=rng.uniform(0.05, 0.95, size=n),
-        user_cancel=(~fails) & (rng.random(n) < 0.01),
+        user_cancel=np.zeros(n, dtype=bool),
         cancel_stage=rng.integers(0, 4, size=n),
         err_pick=rng.integers(0, 3, size=n),
         err_num=rng.integers(1, 9999, size=n),
         str_error=rng.random(n) < 0.15,  # some workers report a plain string error
-        meta_cust=rng.integers(1, 60, size=n),
+        meta_cust=meta_cust,
         meta_src=rng.choice(3, size=n, p=(0.6, 0.3, 0.1)),
         width_pick=rng.choice(3, size=n),
         progress_pick=rng.integers(1, 100, size=n),
+        forced=np.full(n, -1, dtype=np.int64),
     )
+    draws.user_cancel = (~draws.fails) & (rng.random(n) < 0.01)
+    _apply_incidents(draws, rng, plan, start, lost_at)
+    return draws
+
+
+def _apply_incidents(
+    d: _Draws, rng: np.random.Generator, plan: Schedule, start: np.ndarray, lost_at: np.ndarray
+) -> None:
+    """Failures the incidents cause, on top of the everyday ones."""
+    pick = rng.random(len(start))
+    release, broken = plan.get("bad_release"), plan.get("broken_files")
+    if release is not None:
+        hit = (d.kind_idx == _KINDS.index(release.target)) & (start >= release.start)
+        hit &= (start < release.end) & (pick < release.severity)
+        _force(d, hit, stage=2, code=1)
+    if broken is not None:
+        hit = (d.meta_cust == _BROKEN_CUSTOMER) & (d.created >= broken.start)
+        hit &= (d.created < broken.end) & (pick < broken.severity)
+        _force(d, hit, stage=0, code=2)
+    lost = lost_at >= 0
+    if lost.any():
+        # The stage running at the instant the worker was lost, and how far it had got.
+        steps = np.cumsum(np.stack([d.gaps, d.stage_ms], axis=2).reshape(len(start), 8), axis=1)
+        elapsed = (lost_at - start)[:, None]
+        stage = np.clip((steps[:, 1::2] < elapsed).sum(axis=1), 0, 3)
+        begun = np.take_along_axis(steps[:, 0::2], stage[:, None], axis=1)[:, 0]
+        frac = (elapsed[:, 0] - begun) / np.maximum(d.stage_ms[np.arange(len(start)), stage], 1)
+        _force(d, lost, stage=stage, code=0)
+        d.fail_frac = np.where(lost, np.clip(frac, 0.0, 1.0), d.fail_frac)
+
+
+def _force(d: _Draws, hit: np.ndarray, *, stage: Any, code: int) -> None:
+    d.fails = d.fails | hit
+    d.user_cancel = d.user_cancel & ~hit
+    d.fail_stage = np.where(hit, stage, d.fail_stage)
+    d.forced = np.where(hit, code, d.forced)
 
 
 @dataclass
@@ -234,13 +323,13 @@ class _Files:
 
 
 def _file(kind: str, url: str, fmt: str, **fields: Any) -> dict[str, Any]:
-    return {"object": "file", "kind": _media_kind(kind), "url": url, "format": fmt, **fields}
+    return {"object": "file", "kind": media_kind(kind), "url": url, "format": fmt, **fields}
 
 
 def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
     w, h = _RESOLUTIONS[d.res_idx[i]]
     cust = int(d.meta_cust[i])
-    in_fmt, out_fmt = _FORMATS[kind]
+    in_fmt, out_fmt = FORMATS[kind]
     in_url = f"https://media.example-{cust:02d}.com/in/{jid[4:12]}.{in_fmt}"
     store = f"https://store.ittybit.net/org_{cust:02d}/{jid}"
     out_ext = "m3u8" if kind == "adaptive_video" else out_fmt
@@ -250,14 +339,14 @@ def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
         probe_out["width"], probe_out["height"] = w, h
     if kind != "image":
         probe_out["duration"] = duration
-        probe_out["codecs"] = _codecs(kind, "in")
+        probe_out["codecs"] = codecs(kind, "in")
     enc_w = (640, 1280, 1920)[d.width_pick[i]] if kind in ("video", "adaptive_video") else w
     enc_out = _file(kind, f"{store}.{out_ext}", out_fmt, filesize=filesize // 3 + 1000)
     if kind != "audio":
         enc_out["width"], enc_out["height"] = enc_w, round(enc_w * h / w)
     if kind != "image":
         enc_out["duration"] = duration
-        enc_out["codecs"] = _codecs(kind, "out")
+        enc_out["codecs"] = codecs(kind, "out")
         enc_out["bitrate"] = int(enc_out["filesize"] * 8 / max(duration, 0.1))
     if kind in ("video", "adaptive_video", "animation"):
         enc_out["fps"] = (24.0, 25.0, 30.0)[d.width_pick[i]]
@@ -271,10 +360,10 @@ def _files(d: _Draws, i: int, jid: str, kind: str) -> _Files:
     inputs: list[dict[str, Any]] = [
         external,
         dict(external),
-        {"object": "file", "url": outputs[1]["url"], "kind": _media_kind(kind), "format": in_fmt},
-        {"object": "file", "url": enc_out["url"], "kind": _media_kind(kind), "format": out_fmt},
+        {"object": "file", "url": outputs[1]["url"], "kind": media_kind(kind), "format": in_fmt},
+        {"object": "file", "url": enc_out["url"], "kind": media_kind(kind), "format": out_fmt},
     ]
-    return _Files(in_url, outputs, inputs, _options(kind, enc_w))
+    return _Files(in_url, outputs, inputs, options(kind, enc_w))
 
 
 def _timeline(d: _Draws, i: int) -> tuple[list[int], list[int], int, int, str]:
@@ -303,7 +392,10 @@ def _job(d: _Draws, i: int, jid: str, task_ids: list[str]) -> dict[str, Any]:
     if outcome == "failed":
         choices = _ERRORS[_STAGES[stop_stage]]
         ekind, template = choices[d.err_pick[i] % len(choices)]
-        msg = template.format(url=files.in_url, n=int(d.err_num[i]), job=jid)
+        if d.forced[i] >= 0:
+            ekind, template = _FORCED[d.forced[i]]
+        stage = _STAGES[stop_stage]
+        msg = template.format(url=files.in_url, n=int(d.err_num[i]), job=jid, stage=stage)
         error = msg if d.str_error[i] else {"kind": ekind, "message": msg}
     tasks = []
     for k in range(4):
@@ -350,7 +442,7 @@ def _job(d: _Draws, i: int, jid: str, task_ids: list[str]) -> dict[str, Any]:
         "input": files.in_url,
         "output": None,
         "options": files.options,
-        "metadata": _metadata(int(d.meta_cust[i]), int(d.meta_src[i])),
+        "metadata": metadata(int(d.meta_cust[i]), int(d.meta_src[i])),
         "status": "queued",
         "error": None,
         "tasks": tasks,
@@ -400,35 +492,3 @@ def _set_state(
         error=error,
         progress=100 if final == "succeeded" else None,
     )
-
-
-def _media_kind(kind: str) -> str:
-    return {"adaptive_video": "video", "animation": "image"}.get(kind, kind)
-
-
-def _codecs(kind: str, side: str) -> dict[str, str]:
-    if kind == "audio":
-        return {"audio": "pcm_s16le" if side == "in" else "mp3"}
-    if kind == "animation":
-        return {"video": "h264" if side == "in" else "gif"}
-    return {"video": "h264", "audio": "aac"}
-
-
-def _options(kind: str, width: int) -> dict[str, Any]:
-    if kind == "audio":
-        return {"format": "mp3", "bitrate": 192_000}
-    if kind == "image":
-        return {"format": "webp", "quality": "high", "width": 1200}
-    if kind == "animation":
-        return {"format": "gif", "width": 480, "start": 0, "end": 4}
-    if kind == "adaptive_video":
-        return {"format": "hls", "quality": "high"}
-    return {"format": "mp4", "quality": "high", "width": width}
-
-
-def _metadata(customer: int, source: int) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_{customer:04d}",
-        "source": ("upload", "api", "import")[source],
-        "env": "prod",
-    }
