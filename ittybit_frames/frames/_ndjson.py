@@ -223,8 +223,10 @@ def scan(
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
     # A library draws nothing on the caller's terminal: DuckDB would show a progress
-    # bar for a query that runs over two seconds (as on a loaded machine).
-    con.execute("SET enable_progress_bar = false")
+    # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
+    # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     queries = (query(check_valid=False), query(check_valid=True))
     try:
         with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
