@@ -87,7 +87,8 @@ def lake_info(lake: Path) -> dict[str, Any]:
         "size_bytes": sum(p.stat().st_size for p in files),
         "last_written_at": _iso_ms(written.stat().st_mtime * 1000) if written.exists() else None,
         "synced_up_to": {
-            (key or "all kinds"): _iso_ms(ms) for key, ms in state.get("frontiers", {}).items()
+            ("all kinds" if key in ("", "*") else key): _iso_ms(ms)
+            for key, ms in state.get("frontiers", {}).items()
         },
         "sync_interrupted": bool(state.get("walks")),
     }
