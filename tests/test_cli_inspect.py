@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.lake import read_manifest
-from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
+from ittybit_frames.simulator import generate_history, serve
 
 
 @pytest.fixture
@@ -80,25 +79,20 @@ def test_show_an_unknown_job_is_exit_1(lake: Path, capsys: pytest.CaptureFixture
     assert "no job job_nope" in line
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorAPI]:
+def test_show_a_job_from_the_api_with_its_timeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "job.png"
     with serve(generate_history(10, seed=23)) as api:
         monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
-        monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
-        yield api
-
-
-def test_show_a_job_from_the_api_with_its_timeline(
-    tmp_path: Path, served: SimulatorAPI, capsys: pytest.CaptureFixture[str]
-) -> None:
-    job = served.jobs[0]
-    png = tmp_path / "job.png"
-    assert main(["show", job["id"], "--png", str(png), "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+        job = api.jobs[0]
+        assert main(["show", job["id"], "--png", str(png), "--json", "--base-url", api.url]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert main(["show", "job_missing", "--base-url", api.url]) == 1
     assert shown["job"]["job_id"] == job["id"] and len(shown["tasks"]) == len(job["tasks"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["show", "job_missing"]) == 1
-    assert "Traceback" not in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "job_missing" in line and "Traceback" not in line
 
 
 def test_demo_never_mixes_histories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

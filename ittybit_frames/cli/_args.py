@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import Any
 
 from ittybit_frames.vocabulary import category, parse_when
 
@@ -30,36 +31,28 @@ def _whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
-    value = _whole(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is too small: use a whole number of 1 or more")
-    return value
+def _at_least(
+    parse: Callable[[str], float], low: int, *, above: bool, hint: str
+) -> Callable[[str], Any]:
+    """A type: ``parse``, then refuse values below ``low`` (or at it when ``above``)."""
+
+    def check(text: str) -> Any:
+        value = parse(text)
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f"{text} is too small: {hint}")
+        return value
+
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    """A whole number of at least 0."""
-    value = _whole(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative: use 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number above 0 (``0``, ``nan``, ``inf`` and negatives refused)."""
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be above 0 (leave the option out for none)")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number of at least 0."""
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative: use 0 or more")
-    return value
+#: A whole number of at least 1; of at least 0.
+positive_int = _at_least(_whole, 1, above=False, hint="use a whole number of 1 or more")
+non_negative_int = _at_least(_whole, 0, above=False, hint="use 0 or more")
+#: A finite number above 0 (``0``, ``nan``, ``inf`` and negatives refused); of at least 0.
+positive_float = _at_least(
+    _number, 0, above=True, hint="use a number above 0 (leave the option out for none)"
+)
+non_negative_float = _at_least(_number, 0, above=False, hint="use 0 or more")
 
 
 def share(text: str) -> float:
