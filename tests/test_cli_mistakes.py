@@ -22,7 +22,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.cli import main
-from ittybit_frames.simulator import generate_history
+from ittybit_frames.simulator import generate_history, serve
 
 EXPORT = ["export", "--out", "{tmp}/out", "--all"]
 SIM = ["simulate", "--jobs", "5"]
@@ -107,11 +107,39 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("check FILE", ["check", "{file}"], 2, "not a folder"),
     ("check missing", ["check", "{tmp}/none"], 2, "no lake"),
     ("schema --format xml", ["schema", "--format", "xml"], 2, "--format"),
+    (
+        "demo --out unwritable",
+        ["demo", "--out", "/proc/nope/demo", "--jobs", "5"],
+        2,
+        "cannot write",
+    ),
+    (
+        "--ids-file unreadable",
+        ["export", "--out", "{tmp}/x", "--ids-file", "/proc/self/mem"],
+        2,
+        "cannot be read",
+    ),
+    # info and show
+    ("info FILE", ["info", "{file}"], 2, "not a folder"),
+    ("info EMPTYDIR", ["info", "{dir}"], 2, "no lake"),
+    ("show without an ID", ["show"], 2, "JOB_ID"),
+    ("show --lake missing", ["show", "job_1", "--lake", "{tmp}/none"], 2, "no lake"),
+    ("show --png DIR", ["show", "job_1", "--lake", "{lake}", "--png", "{dir}"], 2, "is a folder"),
+    ("show a path as an ID", ["show", "../../admin"], 2, "job ID"),
+    ("show --base-url bad", ["show", "job_1", "--base-url", "http://[::1"], 2, "base URL"),
 ]
 
 
+@pytest.fixture(scope="module")
+def a_lake(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small lake the cases only read."""
+    lake = tmp_path_factory.mktemp("cli-mistakes") / "lake-ok"
+    itf.write_parquet(itf.to_frames(generate_history(20, seed=3)), lake)
+    return str(lake)
+
+
 @pytest.fixture
-def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a_lake: str) -> dict[str, str]:
     """The paths the cases name, and an API that nothing listens on."""
     monkeypatch.setenv("ITTYBIT_API_KEY", "k")
     monkeypatch.setenv("ITTYBIT_BASE_URL", "http://127.0.0.1:9")
@@ -122,7 +150,6 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     (tmp_path / "ids.bin").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "ids-utf16.txt").write_text("job_1\njob_2\n", encoding="utf-16")
     (tmp_path / "ids-empty.txt").write_text("# nothing yet\n\n")
-    itf.write_parquet(itf.to_frames(generate_history(20, seed=3)), tmp_path / "lake-ok")
     return {
         "tmp": str(tmp_path),
         "file": str(tmp_path / "notes.txt"),
@@ -131,7 +158,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "binary": str(tmp_path / "ids.bin"),
         "utf16": str(tmp_path / "ids-utf16.txt"),
         "empty": str(tmp_path / "ids-empty.txt"),
-        "lake": str(tmp_path / "lake-ok"),
+        "lake": a_lake,
     }
 
 
@@ -214,6 +241,18 @@ def test_a_full_disk_is_one_line_and_exit_1() -> None:
     """Writing to a full device (/dev/full) fails as a full disk does."""
     with open("/dev/full", "w") as full:
         done = _run_cli("schema", stdout=full)
+    assert done.returncode == 1, done.stderr
+    assert "No space left" in _one_line(done.stderr)
+
+
+def test_a_full_disk_during_export_is_one_line_and_exit_1() -> None:
+    """The jobs are fetched, then writing them fails as on a full disk: exit 1."""
+    with serve(generate_history(30, seed=8)) as api:
+        env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": api.url}
+        with open("/dev/full", "w") as full:
+            done = _run_cli(
+                "export", "--all", "--format", "ndjson", "--out", "-", stdout=full, env=env
+            )
     assert done.returncode == 1, done.stderr
     assert "No space left" in _one_line(done.stderr)
 

@@ -22,6 +22,7 @@ from ittybit_frames.cli._parser import build_parser
 from ittybit_frames.errors import (
     AuthenticationError,
     ConfigurationError,
+    InvalidJobIdError,
     IttybitError,
     LakeLockedError,
     NetworkError,
@@ -35,7 +36,7 @@ _PLACE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EI
 
 def _explain(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line for an error that reached the top."""
-    if isinstance(exc, ConfigurationError | AuthenticationError):
+    if isinstance(exc, ConfigurationError | AuthenticationError | InvalidJobIdError):
         return EXIT_USAGE, f"error: {exc}"
     if isinstance(exc, NetworkError):
         return EXIT_PARTIAL, (
