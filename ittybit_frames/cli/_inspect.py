@@ -151,6 +151,33 @@ def _task_table(tasks: pd.DataFrame) -> pd.DataFrame:
     return table[list(_TASK_COLUMNS)].rename(columns=_TASK_COLUMNS)
 
 
+def _text_table(frame: pd.DataFrame) -> str:
+    """Columns of text: numbers to the right, words to the left, NA blank."""
+
+    def cell(value: Any) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+    cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
+    header = [str(c) for c in frame.columns]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in cells)])
+
+
+def _seconds(value: Any) -> str:
+    return "-" if pd.isna(value) else f"{value:,.1f} s"
+
+
 def _draw_timeline(frames: JobFrames, job_id: str, png: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
@@ -175,14 +202,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(body).decode() + "\n")
     else:
         row = job.iloc[0]
+        created = row["created_at"]
         head = (
-            f"{args.job_id}: {row['kind']}, {row['status']}, created {row['created_at']}, "
-            f"waited {row['queue_seconds']} s, ran {row['processing_seconds']} s, "
-            f"total {row['total_seconds']} s"
+            f"{args.job_id}: {row['kind']}, {row['status']}, created "
+            f"{'-' if pd.isna(created) else f'{created:%Y-%m-%d %H:%M:%S} UTC'}, waited "
+            f"{_seconds(row['queue_seconds'])}, ran {_seconds(row['processing_seconds'])}, "
+            f"total {_seconds(row['total_seconds'])}"
         )
         if pd.notna(row["error_kind"]) or pd.notna(row["error_message"]):
             head += f"\nerror: {row['error_kind']}: {row['error_message']}"
-        table = _task_table(tasks).to_string(index=False, na_rep="") if len(tasks) else "no tasks"
+        table = _text_table(_task_table(tasks)) if len(tasks) else "no tasks"
         sys.stdout.write(f"{head}\n{table}\n")
     sys.stdout.flush()
     if png is not None:
