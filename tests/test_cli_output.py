@@ -156,7 +156,9 @@ def _subcommands() -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", sorted(_subcommands()))
 def test_help_shows_defaults_and_an_example(name: str) -> None:
-    text = _subcommands()[name].format_help()
+    parser = _subcommands()[name]
+    text = parser.format_help()
+    assert all(action.help for action in parser._actions), "an option without a description"
     assert f"examples:\n  ittybit-frames {name}" in text
     if name in ("sync", "export", "demo", "simulate"):
         assert "(default: " in text

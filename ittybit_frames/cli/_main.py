@@ -40,8 +40,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, f"error: {exc}"
     if isinstance(exc, NetworkError):
         return EXIT_PARTIAL, (
-            f"error: {exc}. Check --base-url / ITTYBIT_BASE_URL and the network; an "
-            "interrupted sync resumes when run again."
+            f"error: {str(exc).rstrip('.')}. Check --base-url / ITTYBIT_BASE_URL and the "
+            "network; an interrupted sync resumes when run again."
         )
     if isinstance(exc, LakeLockedError):
         return EXIT_PARTIAL, f"error: {exc} (or raise --lock-timeout)"
