@@ -198,6 +198,18 @@ def test_nothing_was_created_by_a_refused_command(
     assert not Path(places["tmp"], "new-out").exists()
 
 
+def test_a_lake_with_only_a_lock_left_is_still_a_lake(
+    places: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sync killed before its first write leaves its lock: running it again is no
+    mistake (here it goes on to the closed API port: exit 1, not 2)."""
+    lake = Path(places["tmp"], "stopped-early")
+    lake.mkdir()
+    (lake / ".ittybit_frames.lock").write_text("")
+    assert main(["sync", str(lake), "--max-attempts", "1"]) == 1
+    assert "ITTYBIT_BASE_URL" in _one_line(capsys.readouterr().err)
+
+
 def test_verbose_adds_the_traceback(
     places: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

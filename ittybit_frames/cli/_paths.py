@@ -66,10 +66,16 @@ def _is_lake(path: Path) -> bool:
     return (path / MANIFEST).is_file() or (path / "jobs").is_dir()
 
 
+def _holds_others(path: Path) -> bool:
+    """Whether a folder holds anything but hidden files and the lake's own (a sync
+    stopped before its first write leaves only its lock behind)."""
+    return any(not p.name.startswith((".", "_ittybit_frames")) for p in path.iterdir())
+
+
 def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Path:
     """A lake to write into: a lake, an empty folder, or a folder that can be made."""
     target = folder_to_write(path, option)
-    if target.is_dir() and not _is_lake(target) and any(target.iterdir()):
+    if target.is_dir() and not _is_lake(target) and _holds_others(target):
         raise ConfigurationError(
             f"{target} is not an ittybit-frames lake and not empty: give a new or empty "
             "folder, or the lake's own folder"
