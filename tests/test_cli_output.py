@@ -59,6 +59,37 @@ def test_default_is_one_summary_line(
     assert captured.out == ""
 
 
+#: (command, level): the fast commands at every level, the ones that draw a report at one
+#: each (drawing costs seconds; the levels are the same code for every command).
+_LEVEL_RUNS = [
+    *((name, level) for name in ("export", "check") for level in ("-q", "", "-v")),
+    ("demo", ""),
+    ("report", "-q"),
+]
+
+
+def test_each_command_at_each_level(
+    tmp_path: Path, served: SimulatorAPI, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-q: nothing at all; default: one line; -v: that line and the steps before it."""
+    for run, (name, level) in enumerate(_LEVEL_RUNS):
+        argv = {
+            "demo": ["demo", "--out", str(tmp_path / f"demo-{run}"), "--jobs", "30"],
+            "export": ["export", "--all", "--out", str(tmp_path / f"x-{run}")],
+            "check": ["check", str(lake)],
+            "report": ["report", str(lake), "--out", str(tmp_path / f"report-{run}")],
+        }[name]
+        assert main([*argv, *([level] if level else [])]) == 0, (name, level)
+        captured = capsys.readouterr()
+        assert captured.out == "", (name, level)
+        lines = _lines(captured.err)
+        expected = {"-q": 0, "": 1}.get(level)
+        if expected is not None:
+            assert len(lines) == expected, (name, level, lines)
+        elif name == "export":  # check has no steps: the lake is read and judged
+            assert len(lines) > 1 and "ittybit_frames.cli: " in lines[0], lines
+
+
 def test_verbose_shows_steps_and_retries_in_our_words(
     tmp_path: Path, served: SimulatorAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
