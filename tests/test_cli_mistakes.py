@@ -106,6 +106,13 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("report --out FILE", ["report", "{lake}", "--out", "{file}"], 2, "not a folder"),
     ("check FILE", ["check", "{file}"], 2, "not a folder"),
     ("check missing", ["check", "{tmp}/none"], 2, "no lake"),
+    ("check a folder that is not a lake", ["check", "{notlake}"], 2, "no lake"),
+    (
+        "report of an empty time window",
+        ["report", "{lake}", "--out", "{tmp}/r", "--since", "2001-01-01", "--until", "2001-01-02"],
+        1,
+        "no jobs in that time window",
+    ),
     ("schema --format xml", ["schema", "--format", "xml"], 2, "--format"),
     (
         "demo --out unwritable",
@@ -194,6 +201,9 @@ def test_nothing_was_created_by_a_refused_command(
 ) -> None:
     assert main(["sync", f"{places['tmp']}/new-lake", "--rate-limit", "0"]) == 2
     assert main(["export", "--out", f"{places['tmp']}/new-out", "--all", "--kind", "x"]) == 2
+    window = ["--since", "2001-01-01", "--until", "2001-01-02"]
+    assert main(["report", places["lake"], "--out", f"{places['tmp']}/new-report", *window]) == 1
+    assert not Path(places["tmp"], "new-report").exists()
     assert not Path(places["tmp"], "new-lake").exists()
     assert not Path(places["tmp"], "new-out").exists()
 
