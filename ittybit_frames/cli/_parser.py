@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from ittybit_frames.cli import _args
 from ittybit_frames.cli._commands import (
+    EXIT_USAGE,
     cmd_check,
     cmd_demo,
     cmd_export,
@@ -23,8 +24,6 @@ from ittybit_frames.cli._commands import (
 from ittybit_frames.cli._inspect import cmd_info, cmd_show
 from ittybit_frames.lake import DEFAULT_LOCK_TIMEOUT, PROFILES
 from ittybit_frames.version import __version__
-
-EXIT_USAGE = 2
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
