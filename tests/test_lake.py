@@ -28,19 +28,25 @@ def sorted_tasks(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["job_created_at", "job_id", "task_index"]).reset_index(drop=True)
 
 
+def partitions(folder: Path) -> list[Path]:
+    """A table folder's partition folders (beside them: the hidden swap marker)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
     report = frames.to_parquet(tmp_path)
     assert report.inserted == len(frames.jobs) and report.jobs_written == len(frames.jobs)
-    days = sorted(p.name for p in (tmp_path / "jobs").iterdir())
+    assert (tmp_path / "jobs" / ".ittybit_frames.table").is_file()
+    days = [p.name for p in partitions(tmp_path / "jobs")]
     assert days == sorted({f"created_date={d:%Y-%m-%d}" for d in frames.jobs["created_at"]})
-    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == days
+    assert [p.name for p in partitions(tmp_path / "tasks")] == days
     manifest = json.loads((tmp_path / "_ittybit_frames.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["partition_by"] == "day"
     back = itf.read_parquet(tmp_path)
     pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
     pd.testing.assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
     # A job and its tasks share a partition.
-    for part in (tmp_path / "tasks").iterdir():
+    for part in partitions(tmp_path / "tasks"):
         tasks = pq.read_table(part / "part-0.parquet", columns=["job_id"]).column(0).to_pylist()
         jobs = (
             pq.read_table(tmp_path / "jobs" / part.name / "part-0.parquet", columns=["job_id"])
@@ -52,7 +58,7 @@ def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
 
 def test_files_are_ms_utc_zstd_sorted_with_metadata(tmp_path: Path, frames: itf.JobFrames) -> None:
     frames.to_parquet(tmp_path)
-    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     meta = pq.ParquetFile(first)
     column = meta.schema.column(JOBS.names.index("created_at"))
     assert "isAdjustedToUTC=true" in str(column.logical_type)
@@ -202,6 +208,6 @@ def test_profiles_round_trip(tmp_path: Path, frames: itf.JobFrames, profile: str
     frames.to_parquet(tmp_path, profile=profile)
     back = itf.read_parquet(tmp_path)
     pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
-    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     kind_type = pq.read_schema(first).field("kind").type
     assert ("dictionary" in str(kind_type)) == lake.PROFILES[profile].dictionary_categories

@@ -138,6 +138,18 @@ def duck(lake: Path) -> tuple[int, int, int]:
     return counts[0][0], counts[0][1], counts[1][0]
 
 
+def duck_ids(lake: Path) -> set[str]:
+    """The job IDs DuckDB reads through the README's glob (empty when there are none)."""
+    if not list(lake.glob("jobs/created_date=*/part-0.parquet")):
+        return set()
+    src = GLOB.format(lake=lake, table="jobs")
+    return {row[0] for row in duckdb.sql(f"SELECT job_id FROM read_parquet('{src}')").fetchall()}
+
+
+def ids_of(state: dict[str, Any]) -> set[str]:
+    return set(frames_of(state).jobs["job_id"])
+
+
 def healthy(lake: Path) -> None:
     ours, foreign = leftovers(lake)
     assert ours == [] and foreign == []
@@ -220,6 +232,7 @@ def test_a_second_writer_waits_then_names_the_holder(
 # --------------------------------------------------------------------------------------
 def _duration(ctx: Any, tmp_path: Path, mode: str, new: dict[str, Any]) -> float:
     lake = tmp_path / f"timing-{mode}"
+    lake.parent.mkdir(exist_ok=True)
     itf.write_parquet(frames_of(OLD), lake)
     proc, ready, go = start(ctx, lake, mode, new)
     assert ready.wait(60)
@@ -235,10 +248,13 @@ def test_sigkill_at_random_instants(
     ctx: Any, tmp_path: Path, mode: str, new: dict[str, Any], trials: int
 ) -> None:
     """Why: a kill during overwrite left no jobs/ or no tasks/; during merge, orphans."""
-    whole = _duration(ctx, tmp_path, mode, new)
+    # The shorter of two timings: the kill instants stay inside the write on a busy machine.
+    whole = min(_duration(ctx, tmp_path / f"t{i}", mode, new) for i in range(2))
     n_old, n_new = 300, 200 if mode == "overwrite" else 400
+    old_ids, new_ids = ids_of(OLD), ids_of(new) | (set() if mode == "overwrite" else ids_of(OLD))
     rng = random.Random(12)
-    killed = mixed = 0
+    killed = 0
+    wrong: list[str] = []  # every trial is checked; the failures are listed together
     for trial in range(trials):
         lake = tmp_path / f"lake{trial}"
         itf.write_parquet(frames_of(OLD), lake)
@@ -258,17 +274,20 @@ def test_sigkill_at_random_instants(
             assert len(jobs) in (n_old, n_new)
         else:
             assert n_old <= len(jobs) <= n_new
+        # A plain-glob reader, even right after a kill inside the table swaps (journal
+        # still there): one row per job, the old or the new job count (between: merge).
         rows, distinct, _ = duck(lake)
-        if (lake / JOURNAL).exists():
-            mixed += 1  # killed while renaming: the next writer finishes (module docstring)
-        else:
-            assert rows == distinct == len(jobs)
+        seen = duck_ids(lake)
+        fits = seen in (old_ids, new_ids) if mode == "overwrite" else old_ids <= seen <= new_ids
+        if rows != distinct or not fits:
+            wrong.append(f"trial {trial}: DuckDB read {rows} rows, {distinct} job IDs")
         # The next write completes the interrupted one and leaves nothing behind.
         itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), lake)
         after = itf.read_parquet(lake).jobs
         assert len(after) == len(jobs) + 1 and duck(lake)[:2] == (len(after), len(after))
         healthy(lake)
-    assert killed >= trials // 2, (killed, mixed)
+    assert wrong == [], wrong
+    assert killed >= trials // 2, killed
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -284,8 +303,13 @@ def test_killed_at_each_step_of_the_protocol(
     expected = (200 if mode == "overwrite" else 400) if committed else 300
     jobs = itf.read_parquet(lake).jobs
     assert len(jobs) == expected and jobs["job_id"].is_unique  # whole old or whole new
-    if step in ("staging", "staged", "applied"):  # no rename pending: globs agree
-        assert duck(lake)[:2] == (expected, expected)
+    # A plain-glob reader sees whole tables: the old jobs until the jobs table is
+    # swapped, the new ones after (at "applying" only tasks/ has been swapped).
+    seen = expected if step == "applied" else 300
+    assert duck(lake)[:2] == (seen, seen)
+    old_ids = ids_of(OLD)
+    new_ids = ids_of(new) | (set() if mode == "overwrite" else old_ids)
+    assert duck_ids(lake) == (new_ids if step == "applied" else old_ids)
     assert (lake / "jobs").is_dir() and (lake / "tasks").is_dir()
     with lock_lake(lake):  # the next writer finishes or rolls back
         pass

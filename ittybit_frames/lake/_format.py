@@ -35,6 +35,7 @@ PARTITION = "created_date"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for "no value": Spark/Athena know it
 TABLES = ("jobs", "tasks")
 PART_FILE = "part-0.parquet"
+TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/: the staged folder swapped in
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
 

@@ -25,6 +25,7 @@ from ittybit_frames.lake._format import (
     sort,
     valid_partition,
 )
+from ittybit_frames.lake._swap import marker
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
 from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
 
@@ -65,12 +66,12 @@ def data_files(
     view = pending(root)
     single = root / f"{name}.parquet"
     candidates: set[Path] = set()
-    if single.exists() or single in view:
+    if single.exists() or single in view.files:
         candidates.add(single)
-    folder = root / name
+    folder = view.tables.get(name, root / name)  # the staged table until it is swapped in
     if folder.is_dir():
         candidates.update(folder.glob(f"{PARTITION}=*/{PART_FILE}"))
-    candidates.update(p for p in view if p.parent.parent == folder and p.name == PART_FILE)
+    candidates.update(p for p in view.files if p.parent.parent == folder and p.name == PART_FILE)
     files = []
     for target in sorted(candidates):
         label = partition_label(target)
@@ -78,18 +79,19 @@ def data_files(
             continue
         if target != single and not _in_window(label, since_ms, until_ms):
             continue
-        resolved = view.get(target, target)
+        resolved = view.files.get(target, target)
         if resolved is not None:
             files.append(str(resolved))
     return files
 
 
-def _state_token(root: Path) -> tuple[int, bool]:
+def _state_token(root: Path) -> tuple[int, bool, str, str]:
+    """Changes whenever a write commits, swaps a table in, or finishes."""
     try:
         stamp = (root / MANIFEST).stat().st_mtime_ns
     except FileNotFoundError:
         stamp = 0
-    return stamp, (root / JOURNAL).exists()
+    return stamp, (root / JOURNAL).exists(), marker(root / "jobs"), marker(root / "tasks")
 
 
 def read_parquet(

@@ -147,7 +147,7 @@ def write_locked(
     except BaseException:
         commit.discard()  # nothing committed: the lake is as it was
         raise
-    if not commit.renames and not commit.deletes and manifest:
+    if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
         commit.stage_bytes(index_bytes(index), root / INDEX)
