@@ -211,3 +211,71 @@ def test_profiles_round_trip(tmp_path: Path, frames: itf.JobFrames, profile: str
     first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     kind_type = pq.read_schema(first).field("kind").type
     assert ("dictionary" in str(kind_type)) == lake.PROFILES[profile].dictionary_categories
+
+
+# --------------------------------------------------------------------------------------
+# A lake written by the previous schema version (issue 14, point 6)
+# --------------------------------------------------------------------------------------
+_INPUT = ["kind", "format", "width", "height", "duration_seconds", "codec_video"]
+_INPUT += ["codec_audio", "filesize_bytes", "bitrate", "fps"]
+#: What schema version 2 added: kind_raw (jobs, tasks) and the task input_* columns.
+V2_COLUMNS = {"jobs": ["kind_raw"], "tasks": ["kind_raw", *(f"input_{c}" for c in _INPUT)]}
+
+
+def make_v1(path: Path) -> None:
+    """Turn a lake into what schema version 1 wrote: files without v2's columns, marked
+    version 1, and a version-1 manifest."""
+    for name, added in V2_COLUMNS.items():
+        for file in (path / name).glob("created_date=*/part-0.parquet"):
+            table = pq.read_table(file).drop_columns(added)
+            meta = {**table.schema.metadata, b"ittybit_frames.schema_version": b"1"}
+            pq.write_table(table.replace_schema_metadata(meta), file, compression="zstd")
+    manifest = json.loads((path / lake.MANIFEST).read_text())
+    (path / lake.MANIFEST).write_text(json.dumps({**manifest, "schema_version": 1}))
+
+
+def test_a_schema_v1_lake_is_read_merged_and_checked(tmp_path: Path, frames: itf.JobFrames) -> None:
+    frames.to_parquet(tmp_path)
+    make_v1(tmp_path)
+    back = itf.read_parquet(tmp_path)
+    assert back.jobs["kind_raw"].isna().all() and back.tasks["input_fps"].isna().all()
+    kept = [c for c in JOBS.names if c not in V2_COLUMNS["jobs"]]
+    pd.testing.assert_frame_equal(back.jobs[kept], sorted_jobs(frames.jobs)[kept])
+    assert list(back.tasks.columns) == TASKS.names and len(back.tasks) == len(frames.tasks)
+    report = itf.check_lake(tmp_path)
+    assert report.healthy, report.problems
+    assert report.notes and "schema v1" in report.notes[0]
+    assert "notes" in report.to_dict()
+    # Merge new versions of one middle day's jobs: that partition becomes v2, the rest
+    # stay v1; the first file read is then a v1 file and the v2 columns must survive.
+    day = sorted(frames.jobs["created_at"].dt.normalize().unique())[3]
+    mine = frames.jobs["created_at"].dt.normalize() == day
+    jobs = frames.jobs[mine].assign(
+        updated_at=frames.jobs.loc[mine, "updated_at"] + pd.Timedelta(1, "s")
+    )
+    tasks = frames.tasks[frames.tasks["job_id"].isin(set(jobs["job_id"]))]
+    itf.write_parquet(itf.JobFrames(jobs, tasks, frames.problems), tmp_path)
+    back = itf.read_parquet(tmp_path)
+    assert len(back.jobs) == len(frames.jobs) and back.jobs["job_id"].is_unique
+    assert len(back.tasks) == len(frames.tasks)
+    has_raw = back.jobs.set_index("job_id")["kind_raw"].notna()
+    assert set(has_raw[has_raw].index) == set(jobs["job_id"])  # v2 rows keep it; v1: null
+    narrow = itf.read_parquet(tmp_path, columns=["job_id", "kind_raw"]).jobs
+    assert int(narrow["kind_raw"].notna().sum()) == len(jobs)
+    assert itf.check_lake(tmp_path).healthy
+
+
+def test_a_schema_v1_lake_is_synced_without_loss(tmp_path: Path) -> None:
+    from ittybit_frames.simulator import generate_history, serve
+    from tests.conftest import fast_client
+
+    with serve(generate_history(300, seed=11)) as api, fast_client(api) as client:
+        itf.sync(tmp_path, client=client)
+        before = itf.read_parquet(tmp_path)
+        make_v1(tmp_path)
+        itf.sync(tmp_path, client=client)
+    after = itf.read_parquet(tmp_path)
+    assert set(before.jobs["job_id"]) <= set(after.jobs["job_id"])
+    assert after.jobs["job_id"].is_unique
+    assert set(after.tasks["job_id"]) == set(after.jobs["job_id"])
+    assert itf.check_lake(tmp_path).healthy

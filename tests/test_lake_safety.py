@@ -21,7 +21,9 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.lake import INDEX, JOURNAL, STEPS, lock_lake, read_manifest, write_manifest
-from ittybit_frames.lake._commit import leftovers
+from ittybit_frames.lake._commit import leftovers, recover
+from ittybit_frames.lake._swap import exchange_dirs
+from ittybit_frames.lake._write import write_locked
 
 DAY = 86_400_000
 T0 = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -319,6 +321,53 @@ def test_killed_at_each_step_of_the_protocol(
     healthy(lake)
 
 
+def no_exchange(a: Path, b: Path) -> bool:
+    """What ``exchange_dirs`` answers on a system without ``RENAME_EXCHANGE``."""
+    return False
+
+
+@pytest.mark.parametrize("exchange", [exchange_dirs, no_exchange], ids=["exchange", "per-file"])
+def test_what_readers_see_at_each_step(tmp_path: Path, exchange: Any) -> None:
+    """Readers inside the write, at every step: read_parquet sees the whole old state
+    until the commit point and the whole new one after; DuckDB sees the old jobs table
+    until the jobs swap, then the new one (file by file: once the swap has ended)."""
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    old_ids, new_ids = ids_of(OLD), ids_of(OLD) | ids_of(CHANGE)
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+
+    def look(step: str) -> None:
+        seen[step] = (set(itf.read_parquet(tmp_path).jobs["job_id"]), duck_ids(tmp_path))
+
+    with lock_lake(tmp_path):
+        write_locked(frames_of(CHANGE), tmp_path, "merge", "day", "default", look, exchange)
+    assert list(seen) == list(STEPS)
+    for step, (ours, glob) in seen.items():
+        committed = STEPS.index(step) >= STEPS.index("committed")
+        assert ours == (new_ids if committed else old_ids), step
+        assert glob == (new_ids if step == "applied" else old_ids), step
+    assert duck_ids(tmp_path) == new_ids
+    healthy(tmp_path)
+
+
+def test_a_per_file_swap_killed_midway_is_finished_by_the_next_writer(tmp_path: Path) -> None:
+    """Where the exchange is unsupported, a write dying inside its swaps is still rolled
+    forward: the staged folder keeps every file until the journal is gone."""
+    itf.write_parquet(frames_of(OLD), tmp_path)
+
+    def die(step: str) -> None:
+        if step == "applying":  # tasks/ replaced, jobs/ not yet
+            raise KeyboardInterrupt
+
+    with lock_lake(tmp_path), pytest.raises(KeyboardInterrupt):
+        write_locked(frames_of(NEW), tmp_path, "overwrite", "day", "default", die, no_exchange)
+    assert (tmp_path / JOURNAL).exists()
+    assert set(itf.read_parquet(tmp_path).jobs["job_id"]) == ids_of(NEW)
+    assert duck_ids(tmp_path) == ids_of(OLD)
+    assert recover(tmp_path, no_exchange)[0].startswith("finished an interrupted write")
+    assert set(itf.read_parquet(tmp_path).jobs["job_id"]) == ids_of(NEW) == duck_ids(tmp_path)
+    healthy(tmp_path)
+
+
 # --------------------------------------------------------------------------------------
 # Sync state, one row per job, readers, manifest
 # --------------------------------------------------------------------------------------
@@ -376,6 +425,12 @@ def test_readers_ignore_foreign_files(tmp_path: Path) -> None:
     report = itf.check_lake(tmp_path, repair=True)
     assert not report.healthy and len(report.problems) == 4  # reported, never deleted
     assert all("not the lake's" in p for p in report.problems)
+    foreign = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    itf.write_parquet(frames_of(CHANGE), tmp_path)  # swaps whole tables in: they move along
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert set(foreign) <= set(after)  # none lost
+    assert len(itf.check_lake(tmp_path).problems) == 4
+    assert len(itf.read_parquet(tmp_path).jobs) == 400
 
 
 @pytest.mark.parametrize("body", [b"", b"{not json", b"[1, 2]", b'{"hello": "world"}'])

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames
@@ -20,6 +21,7 @@ from ittybit_frames.lake._format import (
     NULL_PARTITION,
     PART_FILE,
     PARTITION,
+    conform,
     from_arrow,
     read_manifest,
     sort,
@@ -197,13 +199,14 @@ def _read_table(
         frame = table.empty()
         return frame[columns] if columns is not None else frame
     dataset = ds.dataset(files, format="parquet")
-    arrow = dataset.to_table(columns=columns, filter=row_filter)
-    frame = from_arrow(arrow, table)
-    if columns is None:
-        for column in table.columns:  # files written by an older schema version
-            if column.name not in frame.columns:
-                frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=column.dtype)
-        frame = frame[table.names]
+    if not set(table.names) <= set(dataset.schema.names):
+        # The first file is of an older schema version (v1: no kind_raw, no task input_*):
+        # read every file against the union of their schemas, so newer files keep theirs.
+        schemas = [dataset.schema, *(pq.read_schema(f) for f in files[1:])]
+        dataset = ds.dataset(files, format="parquet", schema=pa.unify_schemas(schemas))
+    present = None if columns is None else [c for c in columns if c in dataset.schema.names]
+    arrow = dataset.to_table(columns=present, filter=row_filter)
+    frame = conform(from_arrow(arrow, table), table, columns)  # older files' columns: null
     keys: list[str] = []
     if name == "tasks":
         keys = ["job_created_at", "job_id", "task_index"]
