@@ -279,3 +279,44 @@ def test_a_schema_v1_lake_is_synced_without_loss(tmp_path: Path) -> None:
     assert after.jobs["job_id"].is_unique
     assert set(after.tasks["job_id"]) == set(after.jobs["job_id"])
     assert itf.check_lake(tmp_path).healthy
+
+
+# --------------------------------------------------------------------------------------
+# Filters (issue 14, point 5)
+# --------------------------------------------------------------------------------------
+def test_read_filters_reject_unknown_words_and_filter_kind_raw(
+    tmp_path: Path, frames: itf.JobFrames
+) -> None:
+    """Why: ``kind="vidoe"`` quietly read the ``other`` jobs (or none) instead of failing."""
+    jobs = frames.jobs.head(6).copy()
+    jobs["kind_raw"] = pd.array(["transcode_v9"] * 2 + [None] * 4, dtype=jobs["kind_raw"].dtype)
+    jobs["kind"] = jobs["kind"].where(jobs["kind_raw"].isna(), "other")
+    tasks = frames.tasks[frames.tasks["job_id"].isin(set(jobs["job_id"]))]
+    itf.write_parquet(itf.JobFrames(jobs, tasks, frames.problems), tmp_path)
+    for bad in ({"kind": "vidoe"}, {"status": "done-ish"}, {"kind": "transcode_v9"}):
+        with pytest.raises(itf.ConfigurationError) as info:
+            itf.read_parquet(tmp_path, **bad)
+        message = str(info.value)
+        assert "use one of" in message and "other" in message and "_raw" in message
+        assert len(message.splitlines()) == 1
+    assert len(itf.read_parquet(tmp_path, kind="other").jobs) == 2  # the category itself
+    assert len(itf.read_parquet(tmp_path, status="ready").jobs) == int(
+        (jobs["status"] == "succeeded").sum()
+    )  # an older API's word for a category
+    raw = itf.read_parquet(tmp_path, kind_raw="transcode_v9")
+    assert sorted(raw.jobs["job_id"]) == sorted(jobs["job_id"].head(2))
+    assert set(raw.tasks["job_id"]) == set(jobs["job_id"].head(2))
+    assert len(raw.tasks) == int(tasks["job_id"].isin(set(jobs["job_id"].head(2))).sum())
+    narrow = itf.read_parquet(tmp_path, kind_raw="transcode_v9", columns=["status"])
+    assert list(narrow.jobs.columns) == ["status"] and len(narrow.jobs) == 2
+    assert len(narrow.tasks) == len(raw.tasks)
+    assert itf.read_parquet(tmp_path, kind_raw="nothing-sent-this").jobs.empty
+
+
+def test_kind_raw_filters_a_v1_lake_without_the_column(
+    tmp_path: Path, frames: itf.JobFrames
+) -> None:
+    frames.to_parquet(tmp_path)
+    make_v1(tmp_path)
+    got = itf.read_parquet(tmp_path, kind_raw="video")
+    assert got.jobs.empty and got.tasks.empty  # v1 never stored it: no job matches
