@@ -136,7 +136,11 @@ def test_overwrite_and_append(tmp_path: Path, frames: itf.JobFrames) -> None:
     few.to_parquet(tmp_path, mode="append")
     assert len(itf.read_parquet(tmp_path).jobs) == 10  # append does not dedupe, by design
     hidden = {p.name for p in tmp_path.iterdir() if p.name.startswith(".")}
-    assert hidden <= {".ittybit_frames.lock", ".ittybit_frames.holder.json"}  # lock, its holder
+    # The lock, its holder, and the tables' twins (hard links, for the atomic swaps).
+    assert hidden <= {".ittybit_frames.lock", ".ittybit_frames.holder.json"} | {
+        ".jobs.swap",
+        ".tasks.swap",
+    }
 
 
 def test_a_failed_write_leaves_the_previous_file(

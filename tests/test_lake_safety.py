@@ -155,6 +155,10 @@ def ids_of(state: dict[str, Any]) -> set[str]:
 def healthy(lake: Path) -> None:
     ours, foreign = leftovers(lake)
     assert ours == [] and foreign == []
+    for table in ("jobs", "tasks"):  # a table's twin holds no data of its own: links only
+        twin = lake / f".{table}.swap"
+        for file in twin.rglob("*.parquet") if twin.is_dir() else []:
+            assert file.samefile(lake / table / file.relative_to(twin)), file
     assert not (lake / JOURNAL).exists()
     report = itf.check_lake(lake)
     assert report.healthy, report.problems
@@ -365,6 +369,23 @@ def test_a_per_file_swap_killed_midway_is_finished_by_the_next_writer(tmp_path: 
     assert duck_ids(tmp_path) == ids_of(OLD)
     assert recover(tmp_path, no_exchange)[0].startswith("finished an interrupted write")
     assert set(itf.read_parquet(tmp_path).jobs["job_id"]) == ids_of(NEW) == duck_ids(tmp_path)
+    healthy(tmp_path)
+
+
+def test_a_dead_writers_files_in_a_twin_never_reach_the_table(tmp_path: Path) -> None:
+    """A write killed while staging leaves files and folders in a table's twin
+    (``.jobs.swap``); the next writer drops them before anything is swapped in."""
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    itf.write_parquet(frames_of(CHANGE), tmp_path)  # the twins exist from now on
+    twin = tmp_path / ".jobs.swap"
+    assert twin.is_dir() and (twin / ".ittybit_frames.table").is_file()
+    first = sorted((tmp_path / "jobs").glob("created_date=*/part-0.parquet"))[0]
+    (twin / "created_date=2030-01-01").mkdir()  # made, then killed before its file
+    (twin / "created_date=2030-01-02").mkdir()
+    (twin / "created_date=2030-01-02" / "part-0.parquet").write_bytes(first.read_bytes())
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), tmp_path)
+    assert not [p for p in (tmp_path / "jobs").iterdir() if "2030" in p.name]
+    assert duck(tmp_path)[:2] == (401, 401) and len(itf.read_parquet(tmp_path).jobs) == 401
     healthy(tmp_path)
 
 

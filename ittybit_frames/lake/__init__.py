@@ -7,7 +7,8 @@ Layout::
     LAKE/jobs/created_date=YYYY-MM-DD/part-0.parquet   one file per UTC creation day
     LAKE/tasks/created_date=YYYY-MM-DD/part-0.parquet  tasks, in their job's partition
     LAKE/jobs/created_date=__HIVE_DEFAULT_PARTITION__/ jobs without a usable created_at
-    LAKE/jobs/.ittybit_frames.table                    which staged folder the table came from
+    LAKE/jobs/.ittybit_frames.table                    which write the table came from
+    LAKE/.jobs.swap/, .tasks.swap/                     the tables' twins (hard links), for the swaps
     LAKE/.ittybit_frames.lock, .ittybit_frames.holder.json   the writers' lock, its holder
 
 Jobs without a usable ``created_at`` live in the ``__HIVE_DEFAULT_PARTITION__`` partition
@@ -22,42 +23,49 @@ Writers. Every writing path (``write_parquet`` in every mode, ``sync``, the CLI'
 a writer first finishes any interrupted write (below) and removes what dead writers left.
 Then one write is:
 
-1. **staging** -- each table the write changes gets its next state as a hidden sibling
-   folder, ``LAKE/.jobs.<pid>-<uuid>.tmp/``: the rewritten partitions' new
-   ``part-0.parquet`` files, written and fsynced there. The index and the manifest are
-   written beside their targets under hidden temporary names. Nothing a reader looks at
-   has changed.
-2. **staged** -- every other file of the live table (untouched partitions, foreign files)
-   is hard-linked into the staged folder (no data copied: one link per file), leaving out
-   the partitions that go; the folder gets its marker ``.ittybit_frames.table`` (its own
-   name) and is fsynced.
-3. **committed** -- the journal ``_ittybit_frames.journal.json`` (tables to swap, tasks
-   before jobs; temporary -> target renames; files to remove) is written atomically. Its
-   appearance is the commit point: a write killed before it is rolled back (the next
-   writer or ``check --repair`` deletes its staged folders and temporaries); a write
-   killed after it is rolled forward.
-4. **applying** -- each staged folder is exchanged with its live table in one atomic step
-   (Linux ``renameat2(RENAME_EXCHANGE)``; a plain rename for a new lake), ``tasks/`` then
-   ``jobs/``; the table's marker tells a recovering writer whether its swap happened.
-   Then the index and the manifest are renamed over their targets (``os.replace``), and
-   the swapped-out old tables (links only) are removed.
+1. **staging** -- each table has a hidden twin, ``LAKE/.jobs.swap/`` (hard links of the
+   live table's files, kept between writes). The write brings the twin level with the
+   live table (one directory listing per partition; a hard link only where they differ,
+   i.e. for the partitions the previous write changed; no data copied), then writes the
+   new ``part-0.parquet`` of each partition it rewrites into the twin (a temporary name,
+   fsynced, renamed: never over a file the twin shares with the table). The index and
+   the manifest are written beside their targets under hidden temporary names. Nothing
+   a reader looks at has changed.
+2. **staged** -- the partitions that go are removed from the twins; each twin gets its
+   marker ``.ittybit_frames.table`` (this write's token) and its changed folders are
+   fsynced.
+3. **committed** -- the journal ``_ittybit_frames.journal.json`` (tables to swap with
+   their tokens, tasks before jobs; temporary -> target renames; files to remove) is
+   written atomically. Its appearance is the commit point: a write killed before it is
+   rolled back (the next writer or ``check --repair`` deletes its temporaries and brings
+   the twins level again); a write killed after it is rolled forward.
+4. **applying** -- each twin is exchanged with its live table in one atomic step (Linux
+   ``renameat2(RENAME_EXCHANGE)``; a plain rename for a new lake), ``tasks/`` then
+   ``jobs/``; the markers tell a recovering writer whether a swap happened. Then the
+   index and the manifest are renamed over their targets (``os.replace``), and the
+   swapped-out twins (the old state) drop the old files of the rewritten partitions, so
+   a twin never holds data of its own.
 5. **applied** -- the journal is removed.
 
-Where ``RENAME_EXCHANGE`` is unsupported (another OS, a filesystem that answers
-``EINVAL``), step 4 falls back to putting the staged files in place one by one (atomic
-per file; the staged folder keeps them all until the journal goes, so a killed swap is
-simply run again), then writing the marker. An unpartitioned lake (``jobs.parquet``,
-``tasks.parquet``) has its two files renamed in step 4.
+The cost of a merge is the partitions it rewrites plus one directory listing per
+partition; the first write after a lake is created (or after an overwrite) links every
+partition into the twin once (metadata only). Where ``RENAME_EXCHANGE`` is unsupported
+(another OS, a filesystem that answers ``EINVAL``), step 4 falls back to putting the
+twin's files in place one by one (atomic per file; the twin keeps them all until the
+journal goes, so a killed swap is simply run again), then copying the marker. An
+unpartitioned lake (``jobs.parquet``, ``tasks.parquet``) has its two files renamed in
+step 4. Copy a lake without the twins (they are hidden), or with hard links preserved
+(``cp -a``, ``rsync -H``); ``sync``, ``check`` and readers need nothing from them.
 
 Readers. :func:`read_parquet` (and ``data_files``, used by ``sync``) read only the lake's
 own files -- partition folders with valid names holding ``part-0.parquet`` -- and while a
-journal exists they read the committed new state through it (a staged folder for a table
-not yet swapped in). A read during which a write commits or swaps a table is retried. So
+journal exists they read the committed new state through it (a table's twin until it
+is swapped in). A read during which a write commits or swaps a table is retried. So
 ``read_parquet`` always sees one whole committed state.
 
 A plain-glob reader (DuckDB, Polars or Spark on
-``jobs/created_date=[0-9_]*/part-0.parquet``; the hidden staged folders and markers never
-match) sees each table whole: all of the old ``jobs/`` or all of the new one, never a
+``jobs/created_date=[0-9_]*/part-0.parquet``; the hidden twins and markers never match)
+sees each table whole: all of the old ``jobs/`` or all of the new one, never a
 temporary or half-written file, never a missing ``jobs/``/``tasks/``, never a job twice.
 What it can still see, between the two swaps of step 4 (a few milliseconds) or after a
 writer was killed there until the next writer or ``check --repair`` runs: the new

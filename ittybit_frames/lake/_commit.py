@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,13 @@ from ittybit_frames.lake._format import (
 )
 from ittybit_frames.lake._swap import (
     Exchange,
-    discard_dir,
+    drop,
     exchange_dirs,
     marker,
-    mirror,
+    reconcile,
     swap_table,
+    thin,
+    twin,
 )
 
 logger = logging.getLogger("ittybit_frames.lake")
@@ -57,8 +60,10 @@ OnStep = Callable[[str], None]
 
 @dataclass
 class _StagedTable:
-    folder: Path  # LAKE/.jobs.<pid>-<uuid>.tmp: the table's next state
-    removed: set[str] = field(default_factory=set)  # partition folders whose file goes
+    folder: Path  # LAKE/.jobs.swap: the table's twin, brought level, then given new files
+    token: str  # this write's name, in the twin's marker
+    changed: set[Path]  # folders to fsync
+    parts: set[str] = field(default_factory=set)  # partition folders rewritten or removed
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Commit:
     renames: list[tuple[Path, Path]] = field(default_factory=list)  # temporary -> target
     deletes: list[Path] = field(default_factory=list)
     tables: dict[str, _StagedTable] = field(default_factory=dict)
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (table, partition)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _staged: int = 0
 
@@ -81,7 +87,7 @@ class Commit:
     @property
     def empty(self) -> bool:
         """True when nothing has been staged."""
-        return not (self.renames or self.deletes or self.tables)
+        return not (self.renames or self.deletes or self.tables or self.removed)
 
     def _partition_of(self, target: Path) -> tuple[str, str] | None:
         """(table, partition folder) when ``target`` is a partition file of a table."""
@@ -94,14 +100,23 @@ class Commit:
     def _table(self, name: str) -> _StagedTable:
         with self._guard:  # partitions are staged from several threads
             if name not in self.tables:
-                self.tables[name] = _StagedTable(temp_name(self.root / name))
+                live = self.root / name
+                changed = reconcile(live, twin(live))  # level with the live table first
+                self.tables[name] = _StagedTable(twin(live), uuid.uuid4().hex, changed)
             return self.tables[name]
 
     def stage_table(self, arrow: pa.Table, target: Path, profile: Profile) -> None:
         """Write a Parquet file that will replace ``target`` on commit."""
         where = self._partition_of(target)
-        if where is not None:  # into the table's staged folder: no temporary name needed
-            write_table_file(arrow, self._table(where[0]).folder / where[1] / PART_FILE, profile)
+        if where is not None:  # into the table's twin, never over a file it shares
+            table = self._table(where[0])
+            final = table.folder / where[1] / PART_FILE
+            tmp = temp_name(final)
+            write_table_file(arrow, tmp, profile)
+            os.replace(tmp, final)
+            with self._guard:
+                table.parts.add(where[1])
+                table.changed.add(final.parent)
         else:
             tmp = temp_name(target)
             write_table_file(arrow, tmp, profile)
@@ -123,26 +138,36 @@ class Commit:
         self.renames.append((tmp, target))
 
     def discard(self) -> None:
-        """Remove what was staged, when the write fails before its commit point."""
+        """Remove what was staged, when the write fails before its commit point (a twin
+        is simply brought level again by the next write)."""
         if not (self.root / JOURNAL).exists():
             for tmp, _ in self.renames:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
-            for table in self.tables.values():
-                discard_dir(table.folder)
 
     def delete(self, target: Path) -> None:
         """Remove ``target`` on commit."""
         where = self._partition_of(target)
         if where is not None:
-            self._table(where[0]).removed.add(where[1])
+            self.removed.append(where)
         else:
             self.deletes.append(target)
 
+    def _finish_tables(self) -> None:
+        """Remove the partitions that go from the twins, mark them, make them durable."""
+        for name, part in self.removed:
+            table = self._table(name)
+            drop(table.folder / part / PART_FILE, table.folder)
+            table.parts.add(part)
+            table.changed.add(table.folder)
+        for table in self.tables.values():
+            write_bytes_atomic(table.folder / TABLE_MARKER, table.token.encode())
+            for folder in table.changed:
+                fsync_dir(folder)
+
     def run(self) -> None:
-        """Commit: complete the staged tables, write the journal (the commit point), apply."""
-        for name, table in self.tables.items():
-            mirror(self.root / name, table.folder, table.removed)
+        """Commit: finish the twins, write the journal (the commit point), apply it."""
+        self._finish_tables()
         self._step("staged")
         for directory in {tmp.parent for tmp, _ in self.renames}:
             fsync_dir(directory)
@@ -150,9 +175,13 @@ class Commit:
         rel = [
             [str(t.relative_to(self.root)), str(p.relative_to(self.root))] for t, p in self.renames
         ]
-        swaps = [[n, self.tables[n].folder.name] for n in ("tasks", "jobs") if n in self.tables]
+        swaps = [
+            [n, self.tables[n].token, sorted(self.tables[n].parts)]
+            for n in ("tasks", "jobs")  # tasks before jobs
+            if n in self.tables
+        ]
         body = {
-            "swaps": swaps,  # tasks before jobs
+            "swaps": swaps,
             "renames": rel,
             "deletes": [str(p.relative_to(self.root)) for p in self.deletes],
         }
@@ -162,8 +191,15 @@ class Commit:
 
 
 @dataclass(frozen=True)
+class _Swap:
+    table: str  # jobs or tasks
+    token: str  # the write whose twin is swapped in
+    parts: list[str]  # the partitions it rewrote or removed
+
+
+@dataclass(frozen=True)
 class _Journal:
-    swaps: list[tuple[str, str]]  # table -> its staged folder, relative to the lake
+    swaps: list[_Swap]
     renames: list[tuple[str, str]]  # temporary -> target, relative to the lake
     deletes: list[str]
 
@@ -171,7 +207,11 @@ class _Journal:
     def parse(cls, body: object) -> _Journal:
         if not isinstance(body, dict):
             return cls([], [], [])
-        swaps = [(str(a), str(b)) for a, b in body.get("swaps", []) if a in TABLES]
+        swaps = [
+            _Swap(str(t), str(token), [str(p) for p in parts])
+            for t, token, parts in body.get("swaps", [])
+            if t in TABLES
+        ]
         renames = [(str(a), str(b)) for a, b in body.get("renames", [])]
         return cls(swaps, renames, [str(p) for p in body.get("deletes", [])])
 
@@ -194,7 +234,7 @@ class Pending:
 
     ``files`` maps each target not yet in place to the temporary file holding its new
     content, and each file still to be removed to None; ``tables`` maps each table not
-    yet swapped to its staged folder. Falsy when no write is pending.
+    yet swapped in to its twin. Falsy when no write is pending.
     """
 
     files: dict[Path, Path | None] = field(default_factory=dict)
@@ -210,9 +250,10 @@ def pending(root: Path) -> Pending:
     view = Pending()
     if body is None:
         return view
-    for table, staged in body.swaps:
-        if marker(root / table) != staged and (root / staged).is_dir():
-            view.tables[table] = root / staged
+    for swap in body.swaps:
+        live = root / swap.table
+        if marker(live) != swap.token and marker(twin(live)) == swap.token:
+            view.tables[swap.table] = twin(live)
     for tmp, target in body.renames:
         if (root / tmp).exists():
             view.files[root / target] = root / tmp
@@ -223,9 +264,9 @@ def pending(root: Path) -> Pending:
 
 def _apply(root: Path, body: _Journal, step: OnStep, exchange: Exchange) -> None:
     announced = False
-    for table, staged in body.swaps:
-        if not swap_table(root / table, root / staged, exchange):
-            logger.warning("%s: the staged table %s is gone; %s kept as it is", root, staged, table)
+    for swap in body.swaps:
+        if not swap_table(root / swap.table, swap.token, exchange):
+            logger.warning("%s: the new %s is gone; the table is kept as it is", root, swap.table)
         if not announced:
             announced = True
             step("applying")  # a plain-glob reader may see new tasks with old jobs here
@@ -240,8 +281,10 @@ def _apply(root: Path, body: _Journal, step: OnStep, exchange: Exchange) -> None
             (root / target).unlink()
     for directory in {(root / t).parent for _, t in body.renames}:
         fsync_dir(directory)
-    for _, staged in body.swaps:
-        discard_dir(root / staged)  # the old table (or an unswapped stage): links only
+    for swap in body.swaps:
+        shadow = twin(root / swap.table)
+        if marker(shadow) != swap.token:  # the old state, swapped out: keep links only
+            thin(shadow, swap.parts)
     step("applied")
     (root / JOURNAL).unlink()
     fsync_dir(root)
@@ -255,6 +298,7 @@ def leftovers(root: Path) -> tuple[list[Path], list[Path]]:
     """
     ours, foreign = [], []
     known = {MANIFEST, JOURNAL, INDEX, LOCK, HOLDER, "jobs.parquet", "tasks.parquet", *TABLES}
+    known |= {twin(root / name).name for name in TABLES}
     for entry in sorted(root.iterdir()) if root.is_dir() else []:
         if is_temp(entry) or entry.name.startswith((".overwrite-", ".old-")):
             ours.append(entry)
@@ -291,6 +335,10 @@ def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
         _apply(root, body, lambda _: None, exchange)
         files = len(body.renames)
         done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
+    for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
+        if twin(root / name).is_dir():
+            for folder in reconcile(root / name, twin(root / name)):
+                fsync_dir(folder)  # durable before any journal names this twin
     ours, _ = leftovers(root)
     for path in ours:
         if path.is_dir() and any(path.iterdir()):

@@ -36,9 +36,9 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for "no value": Spa
 TABLES = ("jobs", "tasks")
 PART_FILE = "part-0.parquet"
 #: The lake's own files of a table, as a glob for DuckDB, Polars and Spark (``jobs/`` + it):
-#: valid-looking partition folders only, never hidden staged folders or foreign names.
+#: valid-looking partition folders only, never the hidden twins or foreign names.
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
-TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/: the staged folder swapped in
+TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
 

@@ -1,16 +1,20 @@
 """Whole-table swaps: a table folder (``jobs/``, ``tasks/``) is replaced in one step.
 
-A write stages the table's next state as a hidden sibling folder ``.jobs.<pid>-<uuid>.tmp``
-(new files for the partitions it rewrites, hard links for everything else: no data is
-copied), then exchanges the two folders with Linux ``renameat2(RENAME_EXCHANGE)``. A
-plain-glob reader therefore sees the whole old table or the whole new one. Each table
-folder holds a hidden marker, ``.ittybit_frames.table``, naming the staged folder it came
-from, so a recovering writer (and a reader) can tell whether a journaled swap happened.
+Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A write first
+brings the twin level with the live table (:func:`reconcile`: one ``stat`` per file, a
+hard link only where they differ, i.e. for the partitions the previous write changed;
+no data is copied), puts its new partition files in the twin, then exchanges the two
+folders with Linux ``renameat2(RENAME_EXCHANGE)``. A plain-glob reader therefore sees
+the whole old table or the whole new one, and the twin now holds the old state, whose
+rewritten partitions are dropped at once (:func:`thin`): the twin costs no disk beyond
+links. Each folder holds a hidden marker, ``.ittybit_frames.table``, naming the write
+that produced it, so a recovering writer (and a reader) can tell whether a journaled
+swap happened.
 
 Where the exchange is unsupported (another OS, a filesystem without it: ``EINVAL``,
-``ENOSYS``), the table is updated file by file instead (:func:`replace_files`): each
-partition file is replaced atomically, but a plain-glob reader may then see some
-partitions new and others old until the swap ends.
+``ENOSYS``), the table is updated file by file from the twin instead
+(:func:`replace_files`): each partition file is replaced atomically, but a plain-glob
+reader may then see some partitions new and others old until the swap ends.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ import ctypes
 import errno
 import functools
 import os
-import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from ittybit_frames.lake._format import (
@@ -77,78 +80,121 @@ def exchange_dirs(a: Path, b: Path) -> bool:
 
 
 def marker(table_dir: Path) -> str:
-    """The name of the staged folder ``table_dir`` was swapped in from ("" if none)."""
+    """The token of the write whose state ``table_dir`` holds ("" if none)."""
     try:
         return (table_dir / TABLE_MARKER).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return ""
 
 
-def _files(folder: Path) -> Iterator[Path]:
-    """Every file (and symlink) below ``folder``, relative to it; the marker excluded."""
-    for dirpath, _, names in os.walk(folder):
-        for name in names:
-            rel = Path(dirpath, name).relative_to(folder)
-            if rel != Path(TABLE_MARKER):
-                yield rel
+def twin(live: Path) -> Path:
+    """The hidden twin of a table folder: ``LAKE/.jobs.swap`` for ``LAKE/jobs``."""
+    return live.with_name(f".{live.name}.swap")
 
 
-def mirror(live: Path, staged: Path, removed: set[str]) -> None:
-    """Complete a staged table folder: hard-link every file of ``live`` it does not
-    replace (``part-0.parquet`` of the ``removed`` partitions is left out), write its
-    marker, and make the folder durable. Cost: one link per file, no data copied."""
-    staged.mkdir(parents=True, exist_ok=True)
-    if live.is_dir():
-        for rel in _files(live):
-            if (staged / rel).exists() or (rel.name == PART_FILE and rel.parent.name in removed):
-                continue
-            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.link(live / rel, staged / rel, follow_symlinks=False)
-    write_bytes_atomic(staged / TABLE_MARKER, staged.name.encode())
-    for dirpath, _, _ in os.walk(staged):
-        fsync_dir(Path(dirpath))
+def _inodes(folder: Path, folders: list[str] | None = None) -> dict[str, int]:
+    """Every file (and symlink) below ``folder`` -> its inode, by relative path; the
+    marker excluded. One directory listing per folder, no ``stat``: cheap per partition.
+    Empty subfolders are appended to ``folders``."""
+    found: dict[str, int] = {}
+    stack = [("", os.fspath(folder))]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            listing = os.scandir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with listing:
+            empty = True
+            for entry in listing:
+                empty = False
+                name = rel + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((name + "/", entry.path))
+                elif name != TABLE_MARKER:
+                    found[name] = entry.inode()
+        if empty and rel and folders is not None:
+            folders.append(rel)
+    return found
 
 
-def replace_files(live: Path, staged: Path) -> None:
-    """The fallback swap: put each staged file in place (atomically per file), remove the
-    partition files the new state lacks, then write the marker. Idempotent: the staged
-    folder keeps every file, so a killed swap is simply run again."""
-    for rel in _files(staged):
+def drop(path: Path, top: Path) -> None:
+    """Remove a file and, when that empties it, its folder below ``top`` (a partition)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    if path.parent != top:
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
+def reconcile(live: Path, shadow: Path) -> set[Path]:
+    """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
+    inode are left alone); returns the folders that changed, to be fsynced."""
+    changed: set[Path] = set()
+    shadow.mkdir(parents=True, exist_ok=True)
+    folders: list[str] = []
+    wanted, have = _inodes(live), _inodes(shadow, folders)
+    for rel, inode in wanted.items():
+        if have.get(rel) == inode:
+            continue
+        copy = shadow / rel
+        if rel in have:
+            copy.unlink()
+        else:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+        os.link(live / rel, copy, follow_symlinks=False)
+        changed.add(copy.parent)
+    for rel in have.keys() - wanted.keys():  # gone from the table, or a dead writer's
+        drop(shadow / rel, shadow)
+        changed.add(shadow)
+    for rel in folders:  # a folder a dead writer made and left empty
+        with contextlib.suppress(OSError):
+            (shadow / rel).rmdir()
+            changed.add(shadow)
+    return changed
+
+
+def thin(shadow: Path, partitions: list[str]) -> None:
+    """Drop the old files of the partitions a write replaced from the swapped-out twin,
+    so it holds no data of its own (the next :func:`reconcile` links the new ones)."""
+    for part in partitions:
+        drop(shadow / part / PART_FILE, shadow)
+
+
+def replace_files(live: Path, shadow: Path) -> None:
+    """The fallback swap: put each file of the twin in place (atomically per file),
+    remove the partition files the new state lacks, then copy the marker. Idempotent:
+    the twin keeps every file, so a killed swap is simply run again."""
+    for rel in _inodes(shadow):
         target = live / rel
         with contextlib.suppress(FileNotFoundError):
-            if os.path.samefile(staged / rel, target):
+            if os.path.samefile(shadow / rel, target):
                 continue  # a hard link of the live file: unchanged
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_name(target)
-        os.link(staged / rel, tmp, follow_symlinks=False)
+        os.link(shadow / rel, tmp, follow_symlinks=False)
         os.replace(tmp, target)
     for old in sorted(live.glob(f"{PARTITION}=*/{PART_FILE}")):
-        if not (staged / old.relative_to(live)).exists():
-            old.unlink()
-            with contextlib.suppress(OSError):
-                old.parent.rmdir()  # a partition that is gone
+        if not (shadow / old.relative_to(live)).exists():
+            drop(old, live)
     for dirpath, _, _ in os.walk(live):
         fsync_dir(Path(dirpath))
-    write_bytes_atomic(live / TABLE_MARKER, staged.name.encode())
+    write_bytes_atomic(live / TABLE_MARKER, marker(shadow).encode())
 
 
-def swap_table(live: Path, staged: Path, exchange: Exchange) -> bool:
-    """Make ``staged`` the table at ``live`` unless that already happened.
+def swap_table(live: Path, token: str, exchange: Exchange) -> bool:
+    """Make the twin holding write ``token`` the table at ``live``, unless that happened.
 
-    Returns False when ``staged`` is gone without having been swapped in (nothing to do).
+    Returns False when neither folder holds ``token`` (the twin was lost: nothing to do).
     """
-    if marker(live) == staged.name:
+    shadow = twin(live)
+    if marker(live) == token:
         return True  # swapped before (a recovering writer finishing the journal)
-    if not staged.is_dir():
+    if marker(shadow) != token:
         return False
     if not live.exists():
-        os.rename(staged, live)  # a new lake: nothing to exchange with
-    elif not exchange(staged, live):
-        replace_files(live, staged)
+        os.rename(shadow, live)  # a new lake: nothing to exchange with
+    elif not exchange(shadow, live):
+        replace_files(live, shadow)
     fsync_dir(live.parent)
     return True
-
-
-def discard_dir(folder: Path) -> None:
-    """Remove a staged folder (or a swapped-out old table): links and files of its own."""
-    shutil.rmtree(folder, ignore_errors=True)
