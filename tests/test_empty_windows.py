@@ -49,3 +49,18 @@ def test_relative_windows_find_jobs_in_the_default_history() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(frames.subset(since="7d").jobs) > 0
+
+
+def test_read_parquet_warns_with_the_lakes_days(
+    october: list[dict[str, Any]], tmp_path: Any
+) -> None:
+    itf.to_frames(october).to_parquet(tmp_path / "lake")
+    with pytest.warns(itf.EmptyWindowWarning) as caught:
+        frames = itf.read_parquet(tmp_path / "lake", since="2026-11-24")
+    assert len(frames.jobs) == 0
+    assert str(caught[0].message).startswith(
+        "no jobs created since 2026-11-24 00:00 UTC; the lake covers 2026-10-01 to 2026-10-3"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(itf.read_parquet(tmp_path / "lake", since="2026-10-20").jobs) > 0

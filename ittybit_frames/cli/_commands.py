@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from ittybit_frames.cli._paths import (
     read_ids_file,
 )
 from ittybit_frames.client import Client
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import check_lake, read_parquet, write_bytes_atomic, write_parquet
 from ittybit_frames.report import report as write_report
@@ -296,10 +297,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     check_window(args)
     lake = lake_to_read(args.path)
     out = folder_to_write(args.out, "--out")
-    frames = read_parquet(lake, since=args.since, until=args.until)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", EmptyWindowWarning)
+        frames = read_parquet(lake, since=args.since, until=args.until)
     if frames.jobs.empty:
-        window = " in that time window" if args.since or args.until else ""
-        console.problem(f"{lake} holds no jobs{window}: nothing to report")
+        spans = [str(w.message) for w in said if issubclass(w.category, EmptyWindowWarning)]
+        why = spans[0] if spans else "it holds no jobs"
+        console.problem(f"{lake}: {why}; nothing to report")
         return EXIT_PARTIAL
     console.step("drawing the report of %s", plural(len(frames.jobs), "job"))
     page = write_report(frames, out)
