@@ -343,7 +343,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         retry_after_seconds=args.retry_after,
     )
     api = SimulatorAPI(
-        generate_history(args.jobs, seed=args.seed),
+        generate_history(args.jobs, seed=args.seed, generation=args.generation),
         port=args.port,
         latency=args.latency_ms / 1000.0,
         jitter=args.jitter_ms / 1000.0,

@@ -304,6 +304,12 @@ def _add_simulate_command(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="PER_SECOND",
         help="server-side requests/second (default: no limit)",
     )
+    sim.add_argument(
+        "--generation",
+        choices=("current", "older", "mix"),
+        default="current",
+        help="the API version(s) the jobs are shaped as",
+    )
     sim.add_argument("--envelope", action="store_true", help='answer lists as {"data": [...]}')
     sim.add_argument(
         "--paging", choices=("cursor", "pages"), default="cursor", help="listing style"
