@@ -64,3 +64,22 @@ def test_read_parquet_warns_with_the_lakes_days(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(itf.read_parquet(tmp_path / "lake", since="2026-10-20").jobs) > 0
+
+
+def test_read_jobs_warns_with_the_newest_job_and_7d_finds_jobs(
+    october: list[dict[str, Any]],
+) -> None:
+    from ittybit_frames.simulator import serve
+
+    with serve(october) as api:
+        with pytest.warns(itf.EmptyWindowWarning) as caught:
+            frames = itf.read_jobs(
+                since="7d", api_key=api.api_key, base_url=api.url, progress=False
+            )
+    assert len(frames.jobs) == 0
+    assert "no jobs created since" in str(caught[0].message)
+    assert "the newest job the API lists was created 2026-10-3" in str(caught[0].message)
+    with serve(generate_history(300, seed=2)) as api, warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default history ends now: the README's first snippet
+        frames = itf.read_jobs(since="7d", api_key=api.api_key, base_url=api.url, progress=False)
+    assert len(frames.jobs) > 0
