@@ -71,11 +71,10 @@ def test_read_jobs_warns_with_the_newest_job_and_7d_finds_jobs(
 ) -> None:
     from ittybit_frames.simulator import serve
 
-    with serve(october) as api:
-        with pytest.warns(itf.EmptyWindowWarning) as caught:
-            frames = itf.read_jobs(
-                since="7d", api_key=api.api_key, base_url=api.url, progress=False
-            )
+    with serve(october) as api, pytest.warns(itf.EmptyWindowWarning) as caught:
+        frames = itf.read_jobs(
+            since="7d", api_key=api.api_key, base_url=api.url, progress=False
+        )
     assert len(frames.jobs) == 0
     assert "no jobs created since" in str(caught[0].message)
     assert "the newest job the API lists was created 2026-10-3" in str(caught[0].message)
