@@ -80,17 +80,26 @@ def read_jobs(
     return frames
 
 
-def _say_the_window_is_empty(client: Client, since: Any, until: Any) -> None:
-    """Warn (EmptyWindowWarning) naming when the newest job the API lists was created."""
+def empty_window_hint(client: Client, since: Any, until: Any) -> str | None:
+    """Why a listing window found nothing: when the newest job the API lists was created.
+
+    One request (a page of one job). ``None`` when the API lists no job at all.
+    """
     newest = next((job for page in client.iter_pages(page_size=1) for job in page), None)
     created = created_ms(newest) if newest is not None else None
     if created is None:
-        return  # the API lists no job at all: nothing to compare with
-    message = empty_window_message(
+        return None
+    return empty_window_message(
         parse_when(since),
         parse_when(until),
         None,
         created,
         "the newest job the API lists was created",
     )
-    warnings.warn(message, EmptyWindowWarning, stacklevel=3)
+
+
+def _say_the_window_is_empty(client: Client, since: Any, until: Any) -> None:
+    """Warn (EmptyWindowWarning) naming when the newest job the API lists was created."""
+    message = empty_window_hint(client, since, until)
+    if message is not None:
+        warnings.warn(message, EmptyWindowWarning, stacklevel=3)

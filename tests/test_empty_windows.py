@@ -72,9 +72,7 @@ def test_read_jobs_warns_with_the_newest_job_and_7d_finds_jobs(
     from ittybit_frames.simulator import serve
 
     with serve(october) as api, pytest.warns(itf.EmptyWindowWarning) as caught:
-        frames = itf.read_jobs(
-            since="7d", api_key=api.api_key, base_url=api.url, progress=False
-        )
+        frames = itf.read_jobs(since="7d", api_key=api.api_key, base_url=api.url, progress=False)
     assert len(frames.jobs) == 0
     assert "no jobs created since" in str(caught[0].message)
     assert "the newest job the API lists was created 2026-10-3" in str(caught[0].message)
@@ -82,3 +80,23 @@ def test_read_jobs_warns_with_the_newest_job_and_7d_finds_jobs(
         warnings.simplefilter("error")  # the default history ends now: the README's first snippet
         frames = itf.read_jobs(since="7d", api_key=api.api_key, base_url=api.url, progress=False)
     assert len(frames.jobs) > 0
+
+
+def test_cli_export_and_sync_say_why_a_window_is_empty(
+    october: list[dict[str, Any]],
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ittybit_frames.cli import main
+    from ittybit_frames.simulator import serve
+
+    with serve(october) as api:
+        monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
+        monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
+        assert main(["export", "--all", "--since", "7d", "--out", str(tmp_path / "x")]) == 0
+        err = capsys.readouterr().err
+        assert "no jobs created since" in err and "the newest job the API lists was created" in err
+        assert main(["sync", str(tmp_path / "lake"), "--since", "7d"]) == 0
+        err = capsys.readouterr().err
+        assert "no jobs created since" in err and "2026-10-3" in err

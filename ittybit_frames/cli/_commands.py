@@ -30,6 +30,7 @@ from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import check_lake, read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.loaders import empty_window_hint
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
@@ -156,7 +157,12 @@ def _fetch(args: argparse.Namespace, client: Client, ids: list[str] | None) -> t
         result = client.fetch_jobs(ids)
         return result.jobs, result.failures
     window = {"since": args.since, "until": args.until}
-    return list(client.iter_jobs(kind=args.kind, status=args.status, **window)), None
+    jobs = list(client.iter_jobs(kind=args.kind, status=args.status, **window))
+    if not jobs and (args.since or args.until):
+        hint = empty_window_hint(client, args.since, args.until)
+        if hint:
+            _console(args).problem(hint)
+    return jobs, None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -248,6 +254,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
     n_failed = _failures(console, report.failures)
+    if args.since and not report.lake_jobs:
+        with client_for(args) as client:
+            hint = empty_window_hint(client, args.since, None)
+        if hint:
+            console.problem(hint)
     console.summary(
         f"Synced {args.path}: {report.new_jobs:,} new, {report.updated_jobs:,} updated, "
         f"{report.unchanged_jobs:,} unchanged; {plural(report.lake_jobs, 'job')} in the lake; "
