@@ -317,7 +317,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         console.problem(f"{lake}: {why}; nothing to report")
         return EXIT_PARTIAL
     console.step("drawing the report of %s", plural(len(frames.jobs), "job"))
-    page = write_report(frames, out)
+    page = write_report(frames, out, customer_key=args.customer_key)
     console.summary(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
     console.data({"report": str(page.resolve()), "jobs": len(frames.jobs)})
     return EXIT_OK

@@ -219,6 +219,12 @@ def _add_reading_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     rep.add_argument("path", help="the lake folder")
     rep.add_argument("--out", required=True, help="folder for report.html and the PNGs")
+    rep.add_argument(
+        "--customer-key",
+        default="customer_id",
+        metavar="KEY",
+        help="the jobs' metadata key that names a customer (the per-customer table)",
+    )
     _add_time_window(rep)
     rep.set_defaults(func=cmd_report)
 
