@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import orjson
+
 from ittybit_frames.client._config import check_job_id, clean_job_id
 from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import APIError, ConfigurationError, PaginationError
@@ -200,12 +202,10 @@ class CursorPaginator:
         assert self._page is not None, "next_url() before update()"
         last = self._page.items[-1].get("id") if self._page.items else None
         if not isinstance(last, str):
-            raise APIError(
-                "cannot page on: the last job of a page has no id",
-                status_code=200,
-                kind="bad_payload",
-                method="GET",
-                url=self._page.url,
+            raise _stuck(
+                f"cannot page on: the last job of the page has no id usable as the cursor "
+                f"({str(last)[:40]!r})",
+                self._page.url,
             )
         return f"{self._base_url}/jobs?{urlencode({**self._params, 'after': last})}"
 
@@ -282,10 +282,11 @@ class JobPager:
         new = []
         for job in items:
             jid = job.get("id")
-            if not isinstance(jid, str):
-                new.append(job)  # cannot tell it apart: keep it rather than lose it
-            elif jid not in self._ids:
-                self._ids.add(jid)
+            # A job without a usable id (null, a float, a list) is told apart by its whole
+            # content: kept once, and a page of such jobs seen before still ends the walk.
+            seen = jid if isinstance(jid, str) else _fingerprint(job)
+            if seen not in self._ids:
+                self._ids.add(seen)
                 new.append(job)
         if items and not new:
             raise _stuck(
@@ -336,6 +337,14 @@ class JobPager:
     def window(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
         """Keep the jobs of a page inside [since, until); say whether the walk is past it."""
         return window(items, self.since_ms, self.until_ms, self.order)
+
+
+def _fingerprint(job: dict[str, Any]) -> str:
+    """A job's whole content as text: the same for the same job served twice."""
+    try:
+        return "\0" + orjson.dumps(job, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):  # keys that are not strings, huge integers
+        return "\0" + repr(job)
 
 
 def _stuck(message: str, url: str) -> PaginationError:

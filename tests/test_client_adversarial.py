@@ -1,0 +1,373 @@
+"""The client, read_jobs and sync under attack: servers that hang, break HTTP, lie, echo.
+
+Where :mod:`tests.test_client_hostile` plays other API versions with a well-behaved HTTP
+server, here a raw socket server of the test's own on 127.0.0.1 writes whatever bytes the
+attack needs: answers that never come or come one byte at a time, broken framing, bodies
+without end, wrong data. Every call ends within a bounded time because the client's own
+timeout is set small, and every test asserts the error type or row it must end with,
+never that it merely ended in time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.client import _decode
+from ittybit_frames.errors import PaginationError
+from tests.conftest import SECRET
+
+#: Writes the answer to one request on ``conn``; returns whether to keep the connection.
+Handler = Callable[["Raw", socket.socket, str, dict[str, str]], bool]
+MAX_REQUESTS = 60  # a runaway client is cut off here (and the test then fails its asserts)
+
+
+class Raw:
+    """A loopback TCP server that hands each HTTP request to ``handler`` to answer in
+    raw bytes. Stalls wait on :attr:`stop`, which closing the server sets."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.stop = threading.Event()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.sent = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self) -> Raw:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffered = b""
+        with conn:
+            while not self.stop.is_set():
+                while b"\r\n\r\n" not in buffered:
+                    try:
+                        got = conn.recv(65536)
+                    except OSError:
+                        return
+                    if not got:
+                        return
+                    buffered += got
+                head, buffered = buffered.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                self.requests.append((lines[0].split()[1], headers))
+                if len(self.requests) > MAX_REQUESTS:
+                    return
+                try:
+                    if not self.handler(self, conn, lines[0].split()[1], headers):
+                        return
+                except OSError:
+                    return
+
+    def client(self, **options: Any) -> itf.Client:
+        options.setdefault("progress", False)
+        options.setdefault("backoff_initial", 0.001)
+        options.setdefault("backoff_max", 0.01)
+        options.setdefault("max_attempts", 2)
+        options.setdefault("timeout", 0.5)
+        return itf.Client(SECRET, base_url=self.url, **options)
+
+    def paths(self, prefix: str) -> list[str]:
+        return [p for p, _ in self.requests if p.startswith(prefix)]
+
+
+def answer(status: int, body: bytes, *headers: str) -> bytes:
+    extra = "".join(f"{h}\r\n" for h in headers).encode()
+    return (
+        b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+        % (status, len(body), extra)
+        + body
+    )
+
+
+def replies(status: int, body: bytes, *headers: str) -> Handler:
+    """A handler giving every request the same answer."""
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers_in: dict[str, str]) -> bool:
+        conn.sendall(answer(status, body, *headers))
+        return True
+
+    return handle
+
+
+def query(path: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(path).query).items()}
+
+
+def job(job_id: Any, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "kind": "video",
+        "status": "succeeded",
+        "created_at": 1_700_000_000_000,
+        "tasks": [],
+        **fields,
+    }
+
+
+def one_failure(client: itf.Client, job_id: str = "job_a") -> dict[str, Any]:
+    """Fetch ``job_id``, which must fail: its failure row."""
+    result = client.fetch_jobs([job_id])
+    assert result.jobs == []
+    rows: list[dict[str, Any]] = result.failures.to_dict("records")
+    assert len(rows) == 1
+    return rows[0]
+
+
+# -- servers that hang -----------------------------------------------------------------------
+def _silent(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    server.stop.wait()  # accepts, reads the request, never answers
+    return False
+
+
+def _slowloris(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n{"id":')
+    server.stop.wait()  # headers, a few bytes, then nothing
+    return False
+
+
+def _trickle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    body = b'{"id":"job_a"}'.ljust(200)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+    for byte in body:  # one byte a second: every read makes progress, the whole never ends
+        conn.sendall(bytes([byte]))
+        if server.stop.wait(1.0):
+            break
+    return False
+
+
+@pytest.mark.parametrize("handler", [_silent, _slowloris, _trickle], ids=lambda h: h.__name__)
+def test_a_server_that_stalls_is_a_network_error_after_the_attempts(handler: Handler) -> None:
+    with Raw(handler) as server, server.client(timeout=0.3, max_attempts=2) as client:
+        row = one_failure(client)
+        with pytest.raises(itf.NetworkError, match="timed out"):
+            client.get_job("job_a")
+    assert row["kind"] == "NetworkError" and "timed out" in row["message"]
+    assert len(server.requests) == 4
+
+
+# -- broken HTTP -------------------------------------------------------------------------------
+def _bad_chunk(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n")
+    return False
+
+
+def _short(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id":"job_a"}')
+    return False
+
+
+def _reset(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id":')
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+    return False
+
+
+def _gzip_garbage(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(answer(200, b"\x1f\x8b\x08\x00 not gzip at all", "Content-Encoding: gzip"))
+    return True
+
+
+def _not_http(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+    return False
+
+
+BROKEN: dict[str, Handler] = {
+    "chunked encoding error": _bad_chunk,
+    "Content-Length longer than the body": _short,
+    "connection reset mid-body": _reset,
+    "gzip-encoded garbage": _gzip_garbage,
+    "not HTTP at all": _not_http,
+    "HTML error page with 200": replies(200, b"<html><body>Gateway error</body></html>"),
+    "empty 200 body": replies(200, b""),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_broken_http_is_a_retried_network_error_row(case: str) -> None:
+    with Raw(BROKEN[case]) as server, server.client(max_attempts=3) as client:
+        row = one_failure(client)
+    assert row["kind"] == "NetworkError"
+    assert len(server.requests) == 3  # transient as far as the client can tell: retried
+
+
+def test_a_redirect_loop_ends_as_an_error_row() -> None:
+    with Raw(replies(302, b"", "Location: /jobs/job_a")) as server, server.client() as client:
+        row = one_failure(client)
+    assert row["status_code"] == 302 and len(server.requests) == 5
+
+
+def test_a_redirect_to_another_host_never_carries_the_key() -> None:
+    with (
+        Raw(replies(200, json.dumps(job("job_a")).encode())) as other,
+        Raw(replies(307, b"", f"Location: {other.url}/jobs/job_a")) as server,
+        server.client() as client,
+    ):
+        assert client.get_job("job_a")["id"] == "job_a"
+    assert server.requests[0][1]["authorization"] == f"Bearer {SECRET}"
+    assert all("authorization" not in h for _, h in other.requests) and other.requests
+
+
+def _endless(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"[" * 65536
+    while not server.stop.is_set():
+        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        server.sent += len(chunk)
+    return False
+
+
+def _announced(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n[[[[")
+    server.stop.wait()
+    return False
+
+
+@pytest.mark.parametrize("handler", [_endless, _announced], ids=lambda h: h.__name__)
+def test_a_body_over_the_cap_is_refused_while_it_arrives(
+    handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap holds as the body is read, not after: a body without end (or announced
+    as 100 GB) is a ``bad_payload`` row at once, not read into memory until a timeout."""
+    monkeypatch.setattr(_decode, "MAX_BODY_BYTES", 1 << 20)
+    with Raw(handler) as server, server.client(timeout=3, max_attempts=3) as client:
+        row = one_failure(client)
+    assert row["kind"] == "bad_payload" and "cap" in row["message"]
+    assert len(server.requests) == 1  # no retry can make it smaller
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+def _echo(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    """Echoes the Authorization header back in every place an answer can carry text."""
+    key = headers.get("authorization", "")
+    said = json.dumps({"error": {"kind": key, "message": f"bad token {key}"}}).encode()
+    if path.startswith("/jobs/loop"):  # a redirect whose target carries the key
+        conn.sendall(answer(302, b"", f"Location: /jobs/loop?token={key.split()[-1]}"))
+    elif path.startswith("/jobs/busy"):  # retried: each retry is logged
+        conn.sendall(answer(503, said, "Retry-After: 0"))
+    else:
+        conn.sendall(answer(400, said))
+    return True
+
+
+def test_a_server_echoing_the_key_never_gets_it_into_errors_logs_or_files(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with Raw(_echo) as server, server.client() as client:
+        result = client.fetch_jobs(["job_a", "loop", "busy"])
+        raised = []
+        for jid in ("job_a", "loop", "busy"):
+            with pytest.raises(itf.IttybitError) as info:
+                client.get_job(jid)
+            raised.append(info.value)
+        frames = itf.read_jobs(["job_a", "busy"], client=client)
+        with pytest.raises(itf.APIError) as listing:  # the listing answers 400 too
+            itf.sync(tmp_path / "lake", client=client)
+        raised.append(listing.value)
+    assert len(result.failures) == 3 and len(frames.failures) == 2
+    assert all(f"Bearer {SECRET}" == h["authorization"] for _, h in server.requests)
+    texts = [
+        result.failures.to_csv(),
+        frames.failures.to_csv(),
+        repr(result),
+        *(f"{e!s} {e!r} {vars(e)}" for e in raised),
+        *(r.getMessage() + str(r.__dict__) for r in caplog.records),
+        *(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()),
+    ]
+    assert not [t for t in texts if SECRET in t]
+
+
+# -- wrong data ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("body", [b'{"data": []}', b"{}", b'{"status": "ok"}', b'{"data": {}}'])
+def test_an_answer_without_a_job_id_is_not_taken_for_the_job(body: bytes) -> None:
+    with Raw(replies(200, body)) as server, server.client() as client:
+        row = one_failure(client)
+    assert row["kind"] == "bad_payload" and len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":"job_a","x":NaN}',
+        b'{"id":"job_a","x":-Infinity}',
+        # a run of 19 digits sends the body to the stdlib parser, which reads NaN
+        b'{"id":"job_a","hash":"h1234567890123456789012","x":NaN}',
+    ],
+)
+def test_nan_and_infinity_are_bad_payload_at_once(body: bytes) -> None:
+    """NaN is not JSON and never will be: not retried, and never read as something else
+    (``NaN`` became ``null`` on the way to the frames)."""
+    with Raw(replies(200, body)) as server, server.client(max_attempts=3) as client:
+        row = one_failure(client)
+    assert row["kind"] == "bad_payload" and ("NaN" in row["message"] or "Inf" in row["message"])
+    assert len(server.requests) == 1
+
+
+NULLISH_IDS = [None, True, False, 1.5, {"id": "x"}, ["x"]]
+
+
+def _nullish_pages(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    """Page numbers without end, every page the same jobs, none with a usable id."""
+    page = int(query(path).get("page", "1"))
+    body = {"meta": {"page": page, "pages": 10**9}, "data": [job(i) for i in NULLISH_IDS]}
+    conn.sendall(answer(200, json.dumps(body).encode()))
+    return True
+
+
+def _nullish_links(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    """A new next link every time, the same jobs on every page."""
+    n = int(query(path).get("n", "0"))
+    link = f'Link: </jobs?n={n + 1}>; rel="next"'
+    conn.sendall(answer(200, json.dumps([job(i) for i in NULLISH_IDS]).encode(), link))
+    return True
+
+
+@pytest.mark.parametrize("handler", [_nullish_pages, _nullish_links], ids=lambda h: h.__name__)
+def test_a_listing_of_jobs_without_usable_ids_still_ends(handler: Handler) -> None:
+    got: list[Any] = []
+    with Raw(handler) as server, server.client() as client, pytest.raises(PaginationError):
+        got.extend(j["id"] for j in client.iter_jobs(page_size=len(NULLISH_IDS)))
+    assert got == NULLISH_IDS  # the first page, once
+    assert len(server.requests) <= 3  # the page that repeats, and one started early
+
+
+def test_a_cursor_page_ending_on_an_unusable_id_hands_its_jobs_over_first() -> None:
+    jobs = [job("job_a"), job("job_b"), job(1.5)]
+    got: list[dict[str, Any]] = []
+    with Raw(replies(200, json.dumps(jobs).encode())) as server, server.client() as client:
+        pages = client.iter_pages(page_size=3)
+        got.extend(next(pages))
+        with pytest.raises(PaginationError, match="id"):
+            next(pages)
+    assert [j["id"] for j in got] == ["job_a", "job_b", 1.5]
+    assert len(server.requests) == 1
