@@ -39,7 +39,13 @@ from ittybit_frames.lake import (
     write_manifest,
     write_parquet,
 )
-from ittybit_frames.schema import FAILURES, counted, describe_failures, epoch_ms_array
+from ittybit_frames.schema import (
+    FAILURES,
+    counted,
+    describe_failures,
+    epoch_ms_array,
+    failures_frame,
+)
 from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, parse_when
 
 __all__ = ["SyncReport", "sync"]
@@ -287,6 +293,7 @@ def _walk(
     newest: int | None = walk.get("newest") if walk else None
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
+    unusable: list[dict[str, Any]] = []
 
     def flush() -> None:
         nonlocal walk
@@ -306,16 +313,31 @@ def _walk(
             created = created_ms(job)
             if created is not None and (newest is None or created > newest):
                 newest = created
-        buffer.extend(j for j in page if isinstance(j.get("id"), str))
+        for job in page:
+            if isinstance(job.get("id"), str):
+                buffer.append(job)
+            else:  # a lake row is keyed by its id: say so rather than skip it silently
+                unusable.append(_unusable(job.get("id")))
         if len(buffer) >= batch_jobs:
             flush()
     flush()
+    if unusable:
+        report.failures = pd.concat([report.failures, failures_frame(unusable)], ignore_index=True)
     # The walk reached the old frontier: only now may the frontier move.
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _unusable(job_id: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(job_id)[:200],
+        "status_code": None,
+        "kind": "bad_payload",
+        "message": f"a listed job has no usable id ({str(job_id)[:60]!r}): not written to the lake",
+    }
 
 
 def _refresh(client: Client, ids: list[str], batch_jobs: int, out: _Out) -> None:

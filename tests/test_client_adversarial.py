@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.client import _decode
 from ittybit_frames.errors import PaginationError
+from ittybit_frames.simulator import generate_history
 from tests.conftest import SECRET
 
 #: Writes the answer to one request on ``conn``; returns whether to keep the connection.
@@ -371,3 +373,97 @@ def test_a_cursor_page_ending_on_an_unusable_id_hands_its_jobs_over_first() -> N
             next(pages)
     assert [j["id"] for j in got] == ["job_a", "job_b", 1.5]
     assert len(server.requests) == 1
+
+
+# -- read_jobs: the raw-bytes path keeps what the careful path keeps ---------------------------
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"x": [value]}
+    return value
+
+
+def _odd_jobs() -> list[dict[str, Any]]:
+    """Jobs of the simulator, each given a value that some decoder or encoder mishandles."""
+    jobs = generate_history(12, seed=31)
+    odd: list[Any] = [
+        "\ud800 lone surrogate",
+        12345678901234567890123,
+        -98765432109876543210,
+        _nested(300),  # deeper than orjson writes (254), shallower than it reads
+        "line\u2028separator and \x00 nul",
+        -0.0,
+        1e308,
+        0.1 + 0.2,
+        {"": "empty key", "k": None},
+        "ünïcödé 🎞",
+        [],
+        "",
+    ]
+    for j, value in zip(jobs, odd, strict=True):
+        j["metadata"] = {"odd": value}
+    jobs[4]["tasks"][0]["output"] = {"duration": 12345678901234567890.5, "strange": _nested(20)}
+    return jobs
+
+
+def _json(jobs: list[dict[str, Any]]) -> bytes:
+    return json.dumps(jobs, ensure_ascii=True).encode()
+
+
+def _listing_and_jobs(jobs: list[dict[str, Any]]) -> Handler:
+    by_id = {j["id"]: j for j in jobs}
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        if path.startswith("/jobs/"):
+            conn.sendall(answer(200, _json([by_id[path[6:]]])[1:-1]))
+        else:
+            conn.sendall(answer(200, _json(jobs), "Has-More: false"))
+        return True
+
+    return handle
+
+
+def _same_frames(got: itf.JobFrames, want: itf.JobFrames) -> None:
+    for name, keys in (("jobs", ["job_id"]), ("tasks", ["job_id", "task_id"])):
+        a, b = getattr(got, name), getattr(want, name)
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+        )
+    pd.testing.assert_frame_equal(
+        got.problems.reset_index(drop=True), want.problems.reset_index(drop=True)
+    )
+
+
+def test_read_jobs_keeps_every_odd_value_the_careful_path_keeps() -> None:
+    jobs = _odd_jobs()
+    want = itf.to_frames(json.loads(_json(jobs)))
+    with Raw(_listing_and_jobs(jobs)) as server, server.client(timeout=10) as client:
+        listed = itf.read_jobs(client=client)
+        by_id = itf.read_jobs([j["id"] for j in jobs], client=client)
+    assert by_id.failures.empty
+    _same_frames(listed, want)
+    _same_frames(by_id, want)
+
+
+# -- sync ------------------------------------------------------------------------------------------
+def test_sync_reports_listed_jobs_it_cannot_store_instead_of_skipping_them(tmp_path: Path) -> None:
+    jobs = [job("job_a"), job(None), job(1.5), job("job_b"), job(True)]
+    with Raw(replies(200, json.dumps(jobs).encode(), "Has-More: false")) as server:
+        report = itf.sync(tmp_path / "lake", client=server.client())
+    assert report.new_jobs == 2
+    assert sorted(report.failures["job_id"]) == sorted(["None", "1.5", "True"])
+    assert set(report.failures["kind"]) == {"bad_payload"}
+    assert "3 failures" in repr(report) or "3 failed" in repr(report)
+
+
+def test_listed_items_that_are_not_objects_are_not_dropped_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    items = [job("job_a"), 1, "job_b", None, [job("job_c")]]
+    with (
+        Raw(replies(200, json.dumps(items).encode(), "Has-More: false")) as server,
+        server.client() as client,
+    ):
+        got = [j["id"] for j in client.iter_jobs()]
+    assert got == ["job_a"]
+    assert any("4 items" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)

@@ -75,6 +75,11 @@ def read_page(payload: Any, headers: Headers) -> tuple[list[dict[str, Any]], boo
             kind="bad_payload",
         )
     items = [j for j in payload if isinstance(j, dict)]
+    if len(items) < len(payload):
+        logger.warning(
+            "%d items of a job listing page are not JSON objects (not jobs): skipped",
+            len(payload) - len(items),
+        )
     for job in items:
         if "id" in job:  # numeric IDs become strings; stray whitespace is dropped
             job["id"] = clean_job_id(job["id"])
