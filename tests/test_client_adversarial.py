@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import random
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +31,8 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.client import _decode
 from ittybit_frames.errors import PaginationError
-from ittybit_frames.simulator import generate_history
-from tests.conftest import SECRET
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
 
 #: Writes the answer to one request on ``conn``; returns whether to keep the connection.
 Handler = Callable[["Raw", socket.socket, str, dict[str, str]], bool]
@@ -467,3 +472,108 @@ def test_listed_items_that_are_not_objects_are_not_dropped_silently(
         got = [j["id"] for j in client.iter_jobs()]
     assert got == ["job_a"]
     assert any("4 items" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def _tied_history() -> list[dict[str, Any]]:
+    """250 jobs; the four around the boundary of the first two pages of 100 (newest
+    first) created in the same millisecond."""
+    jobs = generate_history(250, seed=41)
+    newest_first = sorted(jobs, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+    for j in newest_first[98:102]:
+        j["created_at"] = newest_first[98]["created_at"]
+    return jobs
+
+
+@pytest.mark.parametrize("at", [97, 98, 101, 102, 199, 200])
+def test_since_windows_around_page_boundaries(at: int, tmp_path: Path) -> None:
+    jobs = _tied_history()
+    newest_first = sorted(jobs, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+    since = newest_first[at]["created_at"]
+    want = {j["id"] for j in jobs if j["created_at"] >= since}
+    with serve(jobs, api_key=SECRET) as api, fast_client(api) as client:
+        frames = itf.read_jobs(since=since, client=client)
+        report = itf.sync(tmp_path / "lake", since=since, client=client)
+    assert set(frames.jobs["job_id"]) == want and len(frames.jobs) == len(want)
+    assert report.new_jobs == len(want)
+    assert set(itf.read_parquet(tmp_path / "lake").jobs["job_id"]) == want
+
+
+class PagedAPI:
+    """A page-numbered API (``?page=N``, ``{meta, data}``) that ignores the ``after``
+    cursor a resumed sync starts with; ``on_request(n)`` is told of each request first."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.on_request: Callable[[int], None] = lambda n: None
+
+    def __call__(
+        self, server: Raw, conn: socket.socket, path: str, headers: dict[str, str]
+    ) -> bool:
+        self.on_request(len(server.requests))
+        newest = sorted(self.jobs, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+        if path.startswith("/jobs/"):
+            found = [j for j in newest if j["id"] == path[6:]]
+            conn.sendall(answer(200, json.dumps(found[0]).encode()))
+            return True
+        page, limit = int(query(path).get("page", "1")), int(query(path).get("limit", "100"))
+        meta = {"page": page, "limit": limit, "total": len(newest)}
+        body = {"meta": meta, "data": newest[(page - 1) * limit : page * limit]}
+        conn.sendall(answer(200, json.dumps(body).encode()))
+        return True
+
+
+SYNC_CLI = [sys.executable, "-m", "ittybit_frames.cli", "sync"]
+
+
+def test_sync_killed_at_chosen_requests_of_a_page_numbered_api_resumes_to_the_same_lake(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL lands on the N-th request (before its answer) of a CLI sync against an API
+    that pages by number and ignores the resume cursor; the resumed lake must equal an
+    uninterrupted sync's."""
+    jobs = generate_history(450, seed=43)
+    api = PagedAPI(jobs)
+    with Raw(api) as server:
+        itf.sync(tmp_path / "reference", client=server.client(timeout=10), batch_jobs=100)
+        env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": server.url}
+        for n in random.Random(43).sample(range(2, 6), 2):  # the walk is 5 pages
+            lake = tmp_path / f"lake{n}"
+            start = len(server.requests)
+            proc = subprocess.Popen(
+                [*SYNC_CLI, str(lake), "-q", "--batch-jobs", "100", "--concurrency", "2"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+            def kill(count: int, proc: subprocess.Popen[bytes] = proc, at: int = start + n) -> None:
+                if count == at:
+                    proc.send_signal(signal.SIGKILL)
+
+            api.on_request = kill
+            assert proc.wait() == -signal.SIGKILL
+            api.on_request = lambda count: None
+            itf.sync(lake, client=server.client(timeout=10), batch_jobs=100)
+            left, right = itf.read_parquet(lake), itf.read_parquet(tmp_path / "reference")
+            pd.testing.assert_frame_equal(left.jobs, right.jobs)
+            pd.testing.assert_frame_equal(left.tasks, right.tasks)
+
+
+def test_a_job_created_while_sync_pages_shifts_the_pages_but_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    jobs = generate_history(250, seed=44)
+    api = PagedAPI(jobs)
+    late = {**jobs[0], "id": "job_late", "created_at": max(j["created_at"] for j in jobs) + 1}
+
+    def arrive(count: int) -> None:
+        if count == 2 and late not in jobs:  # after page 1 was served: pages shift by one
+            jobs.append(late)
+
+    api.on_request = arrive
+    with Raw(api) as server:
+        first = itf.sync(tmp_path / "lake", client=server.client(timeout=10))
+        second = itf.sync(tmp_path / "lake", client=server.client(timeout=10))
+    lake = itf.read_parquet(tmp_path / "lake")
+    assert first.new_jobs == 250 and second.new_jobs == 1
+    assert set(lake.jobs["job_id"]) == {j["id"] for j in jobs} and len(lake.jobs) == 251
