@@ -62,7 +62,7 @@ def read_jobs(
     active = client if client is not None else Client(**client_options)
     try:
         if ids is not None:
-            result = active.fetch_jobs(list(ids))
+            result = active.fetch_jobs(ids)
             frames = to_frames(records_of([result.jobs]))
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
             frames.failures = result.failures

@@ -577,3 +577,42 @@ def test_a_job_created_while_sync_pages_shifts_the_pages_but_loses_nothing(
     lake = itf.read_parquet(tmp_path / "lake")
     assert first.new_jobs == 250 and second.new_jobs == 1
     assert set(lake.jobs["job_id"]) == {j["id"] for j in jobs} and len(lake.jobs) == 251
+
+
+# -- redirects and IDs that no request can carry --------------------------------------------------
+@pytest.mark.parametrize(
+    "location",
+    [
+        b"\xff\xfe/jobs/job_a",
+        b"file:///etc/passwd",
+        b"javascript:alert(1)",
+        b"http://127.0.0.1:99999/",
+    ],
+)
+def test_a_redirect_nowhere_is_a_bad_redirect_row_not_a_crash(location: bytes) -> None:
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        if path == "/jobs/job_a":
+            conn.sendall(
+                b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: %s\r\n\r\n" % location
+            )
+        else:
+            conn.sendall(answer(200, json.dumps(job(path[6:])).encode()))
+        return True
+
+    with Raw(handle) as server, server.client(max_attempts=3) as client:
+        result = client.fetch_jobs(["job_a", "job_b"])
+        with pytest.raises(itf.APIError, match="redirect"):
+            client.get_job("job_a")
+    assert [j["id"] for j in result.jobs] == ["job_b"]
+    assert result.failures.set_index("job_id").loc["job_a", "kind"] == "bad_redirect"
+    assert server.paths("/jobs/job_a") == ["/jobs/job_a"] * 2  # not retried
+
+
+@pytest.mark.parametrize("ids", ["job_abc", b"job_abc"])
+def test_one_string_of_ids_is_refused_not_walked_character_by_character(ids: Any) -> None:
+    with Raw(replies(404, b"{}")) as server, server.client() as client:
+        with pytest.raises(itf.ConfigurationError, match=r"list of job IDs"):
+            client.fetch_jobs(ids)
+        with pytest.raises(itf.ConfigurationError, match=r"list of job IDs"):
+            itf.read_jobs(ids, client=client)
+    assert server.requests == []

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from ittybit_frames.client._config import (
     ClientOptions,
     check_job_id,
+    check_job_ids,
     clean_job_id,
     resolve_base_url,
     resolve_key,
@@ -150,6 +151,7 @@ class AsyncClient:
         """
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
+        check_job_ids(ids)
         unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
         with self._clock.running():
             found, failed = await _fetch_each(

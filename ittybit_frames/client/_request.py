@@ -146,16 +146,7 @@ class Requester:
             status, got, body = await self._send(url, headers, on_head)
             if status not in _REDIRECTS or "location" not in got:
                 break
-            try:
-                target = str(httpx.URL(url).join(got["location"]))
-            except httpx.InvalidURL as exc:
-                raise APIError(
-                    f"the server redirected to an invalid URL [GET {url}]",
-                    status_code=status,
-                    kind="bad_redirect",
-                    method="GET",
-                    url=url,
-                ) from exc
+            target = _redirect_target(url, got["location"], status)
             if urlsplit(target)[:2] != self.origin:
                 # Never forward the key to another host.
                 headers = {k: v for k, v in headers.items() if k != "Authorization"}
@@ -185,6 +176,26 @@ class Requester:
             ) from exc
         except httpx.TransportError as exc:
             raise NetworkError(f"network error: {exc} [GET {url}]", method="GET", url=url) from exc
+
+
+def _redirect_target(url: str, location: str, status: int) -> str:
+    """Where a redirect from ``url`` leads; an :class:`APIError` (``bad_redirect``, not
+    retried) when no request can go there: undecodable, not http(s), an impossible port."""
+    try:
+        target = str(httpx.URL(url).join(location))
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 - raises ValueError when out of 0-65535
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return target
+    except (httpx.InvalidURL, ValueError):  # UnicodeError too: bytes that are not text
+        pass
+    raise APIError(
+        f"the server redirected to {location[:80]!r}, which cannot be requested [GET {url}]",
+        status_code=status,
+        kind="bad_redirect",
+        method="GET",
+        url=url,
+    )
 
 
 def _blot(exc: BaseException, key: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 from ittybit_frames.client._async import AsyncClient
-from ittybit_frames.client._config import ClientOptions, takes_options
+from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
@@ -68,6 +68,7 @@ class Client:
         self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
     ) -> FetchResult:
         """Fetch many jobs by ID. See :meth:`AsyncClient.fetch_jobs`."""
+        check_job_ids(ids)
         ids = list(ids)
         return self._run(lambda: self._async.fetch_jobs(ids, errors=errors))
 
