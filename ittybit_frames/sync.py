@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from ittybit_frames.client import Client, records_of
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.client import Client, check_job_id, records_of
+from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
@@ -301,13 +301,17 @@ def _walk(
             return
         out.write(buffer)
         listed.update(j["id"] for j in buffer)
-        walk = {"cursor": buffer[-1]["id"], "newest": newest, "lower": lower}
+        walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
         state["walks"][key] = walk
         _save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
 
     for page in client.iter_pages(
-        kind=kind, since=lower, order="desc", page_size=100, after=walk["cursor"] if walk else None
+        kind=kind,
+        since=lower,
+        order="desc",
+        page_size=100,
+        after=walk.get("cursor") if walk else None,
     ):
         for job in page:
             created = created_ms(job)
@@ -329,6 +333,18 @@ def _walk(
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:
+    """Where a resumed walk starts: after the last job written whose id the client takes
+    as a cursor (an id such as ``job ü/1`` would make every later sync fail); else where
+    the previous checkpoint said (None: from the newest job, which the merge makes safe)."""
+    for job in reversed(written):
+        try:
+            return check_job_id(job["id"])
+        except InvalidJobIdError:
+            continue
+    return walk.get("cursor") if walk else None
 
 
 def _unusable(job_id: Any) -> dict[str, Any]:

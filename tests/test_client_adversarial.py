@@ -616,3 +616,29 @@ def test_one_string_of_ids_is_refused_not_walked_character_by_character(ids: Any
         with pytest.raises(itf.ConfigurationError, match=r"list of job IDs"):
             itf.read_jobs(ids, client=client)
     assert server.requests == []
+
+
+def test_a_sync_stopped_after_a_job_with_an_odd_id_resumes(tmp_path: Path) -> None:
+    """The checkpoint's cursor is the last job written: an id the API may use but a user
+    may not pass (``job ü/1``) must not make every later sync fail."""
+    jobs = [job(f"job_{i:03d}", created_at=1_700_000_000_000 - i) for i in range(150)]
+    jobs[99]["id"] = "job ü/1"
+    state = {"broken": True}
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        if "after" not in query(path):
+            conn.sendall(answer(200, json.dumps(jobs[:100]).encode(), "Has-More: true"))
+        elif state["broken"]:
+            conn.sendall(answer(500, b'{"message": "down"}'))
+        else:
+            conn.sendall(answer(200, json.dumps(jobs[100:]).encode(), "Has-More: false"))
+        return True
+
+    with Raw(handle) as server:
+        with pytest.raises(itf.ServerError):
+            itf.sync(tmp_path / "lake", client=server.client(), batch_jobs=100)
+        state["broken"] = False
+        report = itf.sync(tmp_path / "lake", client=server.client(), batch_jobs=100)
+    assert report.resumed
+    lake = itf.read_parquet(tmp_path / "lake")
+    assert set(lake.jobs["job_id"]) == {j["id"] for j in jobs} and len(lake.jobs) == 150
