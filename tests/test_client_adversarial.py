@@ -642,3 +642,87 @@ def test_a_sync_stopped_after_a_job_with_an_odd_id_resumes(tmp_path: Path) -> No
     assert report.resumed
     lake = itf.read_parquet(tmp_path / "lake")
     assert set(lake.jobs["job_id"]) == {j["id"] for j in jobs} and len(lake.jobs) == 150
+
+
+def test_the_cli_at_debug_never_prints_or_writes_an_echoed_key(tmp_path: Path) -> None:
+    out = tmp_path / "out.ndjson"
+    with Raw(_echo) as server:
+        env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": server.url}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ittybit_frames.cli",
+                "export",
+                "-vv",
+                "--format",
+                "ndjson",
+                "--out",
+                str(out),
+                "--max-attempts",
+                "2",
+                "--ids",
+                "job_a",
+                "busy",
+                "loop",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "busy" in done.stderr  # the failures are reported...
+    written = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert SECRET not in done.stdout + done.stderr + written  # ...without the key
+
+
+# -- listings that loop or repeat ------------------------------------------------------------------
+def _cycle_of_three_links(
+    server: Raw, conn: socket.socket, path: str, headers: dict[str, str]
+) -> bool:
+    n = int(query(path).get("cursor", "0"))
+    link = f'Link: </jobs?cursor={(n + 1) % 3}&limit=3>; rel="next"'
+    conn.sendall(answer(200, json.dumps([job(f"job_{n}_{k}") for k in range(3)]).encode(), link))
+    return True
+
+
+def _cycle_of_three_cursors(
+    server: Raw, conn: socket.socket, path: str, headers: dict[str, str]
+) -> bool:
+    """Pages 0, 1, 2, 0, 1, 2... whatever ``after`` says, each claiming more."""
+    n = (len(server.requests) - 1) % 3
+    body = json.dumps([job(f"job_{n}_{k}") for k in range(3)]).encode()
+    conn.sendall(answer(200, body, "Has-More: true"))
+    return True
+
+
+@pytest.mark.parametrize(
+    "handler", [_cycle_of_three_links, _cycle_of_three_cursors], ids=lambda h: h.__name__
+)
+def test_a_listing_cycling_with_period_three_yields_each_job_once_then_stops(
+    handler: Handler,
+) -> None:
+    got: list[str] = []
+    with Raw(handler) as server, server.client() as client, pytest.raises(PaginationError):
+        got.extend(j["id"] for j in client.iter_jobs(page_size=3))
+    assert sorted(got) == sorted(f"job_{n}_{k}" for n in range(3) for k in range(3))
+    assert len(server.requests) <= 5
+
+
+def test_the_same_job_twice_on_a_page_and_ids_that_need_cleaning_come_out_once() -> None:
+    jobs = [
+        job("job_a"),
+        job("job_a", status="failed"),
+        job(12345678901234567890123),
+        job(" job_b\n"),
+        job("\ufeffjob_c"),
+    ]
+    with (
+        Raw(replies(200, json.dumps(jobs).encode(), "Has-More: false")) as server,
+        server.client() as client,
+    ):
+        frames = itf.read_jobs(client=client)
+    assert sorted(frames.jobs["job_id"]) == ["12345678901234567890123", "job_a", "job_b", "job_c"]
+    assert frames.jobs.set_index("job_id").loc["job_a", "status"] == "succeeded"
