@@ -522,7 +522,8 @@ class PagedAPI:
         return True
 
 
-SYNC_CLI = [sys.executable, "-m", "ittybit_frames.cli", "sync"]
+CLI = [sys.executable, "-m", "ittybit_frames.cli"]
+SYNC_CLI = [*CLI, "sync"]
 
 
 def test_sync_killed_at_chosen_requests_of_a_page_numbered_api_resumes_to_the_same_lake(
@@ -644,34 +645,17 @@ def test_a_sync_stopped_after_a_job_with_an_odd_id_resumes(tmp_path: Path) -> No
     assert set(lake.jobs["job_id"]) == {j["id"] for j in jobs} and len(lake.jobs) == 150
 
 
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI against ``url`` with ``--max-attempts 2`` and three hostile IDs."""
+    env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": url}
+    command = [*CLI, *args, "--max-attempts", "2", "--ids", "job_a", "busy", "loop"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
 def test_the_cli_at_debug_never_prints_or_writes_an_echoed_key(tmp_path: Path) -> None:
     out = tmp_path / "out.ndjson"
     with Raw(_echo) as server:
-        env = {**os.environ, "ITTYBIT_API_KEY": SECRET, "ITTYBIT_BASE_URL": server.url}
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ittybit_frames.cli",
-                "export",
-                "-vv",
-                "--format",
-                "ndjson",
-                "--out",
-                str(out),
-                "--max-attempts",
-                "2",
-                "--ids",
-                "job_a",
-                "busy",
-                "loop",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _cli(server.url, "export", "-vv", "--format", "ndjson", "--out", str(out))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "busy" in done.stderr  # the failures are reported...
     written = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())

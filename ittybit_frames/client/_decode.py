@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -21,12 +21,15 @@ from ittybit_frames.errors import (
 __all__ = [
     "MAX_BODY_BYTES",
     "UnreadableBody",
+    "bad_answer",
     "error_from_response",
     "job_object",
     "loads",
     "records_of",
     "to_ndjson",
 ]
+
+_E = TypeVar("_E", bound=APIError)
 
 # A run of 19+ digits: every digit mapped to "0", then a plain substring search, which is
 # 10x faster than the regex \d{19,} on a page of jobs (that regex tried each position of
@@ -153,25 +156,26 @@ def job_object(payload: Any, job_id: str, url: str) -> dict[str, Any]:
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
         payload = payload["data"]  # 2024/2025 envelope {meta, data}
     if not isinstance(payload, dict):
-        raise _bad_answer(
+        raise bad_answer(
             "bad_payload",
             f"expected a job object from GET /jobs/{job_id}, got {type(payload).__name__}",
             url,
         )
     if "id" not in payload:  # `{}`, `{"data": []}`, `{"status": "ok"}`: not a job
-        raise _bad_answer(
+        raise bad_answer(
             "bad_payload", f"the answer to GET /jobs/{job_id} has no job id: not a job", url
         )
     got = clean_job_id(payload["id"])
     if got != job_id:
         message = f"asked for job {job_id!r}, the server answered with job {str(got)[:60]!r}"
-        raise _bad_answer("id_mismatch", message, url)
+        raise bad_answer("id_mismatch", message, url)
     payload["id"] = got  # numeric IDs become strings, as everywhere else
     return payload
 
 
-def _bad_answer(kind: str, message: str, url: str) -> APIError:
-    return APIError(message, status_code=200, kind=kind, method="GET", url=url)
+def bad_answer(kind: str, message: str, url: str, error: type[_E] = APIError) -> _E:  # type: ignore[assignment]
+    """An ``error`` for a 200 answer to ``GET url`` that cannot be used as it is."""
+    return error(message, status_code=200, kind=kind, method="GET", url=url)
 
 
 def _kind_and_message(body: bytes) -> tuple[str | None, str]:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import orjson
 
 from ittybit_frames.client._config import check_job_id, clean_job_id
+from ittybit_frames.client._decode import bad_answer
 from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import APIError, ConfigurationError, PaginationError
 from ittybit_frames.vocabulary import created_ms, parse_when
@@ -353,13 +354,7 @@ def _fingerprint(job: dict[str, Any]) -> str:
 
 
 def _stuck(message: str, url: str) -> PaginationError:
-    return PaginationError(
-        f"{message}; stopped [GET {url}]",
-        status_code=200,
-        kind="pagination",
-        method="GET",
-        url=url,
-    )
+    return bad_answer("pagination", f"{message}; stopped [GET {url}]", url, PaginationError)
 
 
 def window(

@@ -14,7 +14,7 @@ import httpx
 
 from ittybit_frames.client import _decode
 from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_version
-from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
+from ittybit_frames.client._decode import UnreadableBody, bad_answer, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.client._transport import (
@@ -213,13 +213,7 @@ def _blot(exc: BaseException, key: str) -> None:
 
 def _unreadable(exc: Exception, url: str) -> APIError:
     """No retry can help: the answer is a failure of its own, not a network one."""
-    return APIError(
-        f"unreadable answer: {exc} [GET {url}]",
-        status_code=200,
-        kind="bad_payload",
-        method="GET",
-        url=url,
-    )
+    return bad_answer("bad_payload", f"unreadable answer: {exc} [GET {url}]", url)
 
 
 async def _through_httpx(
