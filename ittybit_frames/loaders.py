@@ -12,7 +12,6 @@ from typing import Any
 from ittybit_frames.client import Client, records_of
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.schema import FAILURES
 
 __all__ = ["read_jobs"]
 
@@ -46,7 +45,8 @@ def read_jobs(
     Returns
     -------
     JobFrames
-        ``failures`` lists the IDs that could not be fetched (empty when listing).
+        ``failures`` lists the IDs that could not be fetched (when listing: the listed
+        jobs whose tasks could not be fetched; they are kept as listed).
 
     Examples
     --------
@@ -67,9 +67,10 @@ def read_jobs(
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
             frames.failures = result.failures
         else:
+            before = len(active.walk_failures)
             pages = active.iter_pages(kind=kind, status=status, since=since, until=until)
             frames = to_frames(records_of(pages))
-            frames.failures = FAILURES.empty()
+            frames.failures = active.walk_failures.iloc[before:].reset_index(drop=True)
     finally:
         if own:
             active.close()

@@ -291,6 +291,7 @@ def _walk(
             lower = min(lower, cut)
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
+    failed_before = len(client.walk_failures)
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
     unusable: list[dict[str, Any]] = []
@@ -325,8 +326,10 @@ def _walk(
         if len(buffer) >= batch_jobs:
             flush()
     flush()
-    if unusable:
-        report.failures = pd.concat([report.failures, failures_frame(unusable)], ignore_index=True)
+    incomplete = client.walk_failures.iloc[failed_before:]  # listed, tasks not fetched
+    parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]
+    if parts:
+        report.failures = pd.concat(parts, ignore_index=True)
     # The walk reached the old frontier: only now may the frontier move.
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)

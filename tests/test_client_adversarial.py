@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -259,7 +260,17 @@ def _announced(server: Raw, conn: socket.socket, path: str, headers: dict[str, s
     return False
 
 
-@pytest.mark.parametrize("handler", [_endless, _announced], ids=lambda h: h.__name__)
+def _gzip_bomb(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    """A few kB a second on the wire that unpack to endless megabytes."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    while not server.stop.is_set():
+        chunk = packer.compress(b"[" * (1 << 20)) + packer.flush(zlib.Z_SYNC_FLUSH)
+        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    return False
+
+
+@pytest.mark.parametrize("handler", [_endless, _announced, _gzip_bomb], ids=lambda h: h.__name__)
 def test_a_body_over_the_cap_is_refused_while_it_arrives(
     handler: Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +323,32 @@ def test_a_server_echoing_the_key_never_gets_it_into_errors_logs_or_files(
         *(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()),
     ]
     assert not [t for t in texts if SECRET in t]
+
+
+def test_listed_jobs_whose_tasks_fail_are_failure_rows_without_the_echoed_key(
+    tmp_path: Path,
+) -> None:
+    listed = [{k: v for k, v in job(f"job_{i}").items() if k != "tasks"} for i in range(3)]
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        if path.startswith("/jobs/"):
+            return _echo(server, conn, path, headers)
+        conn.sendall(answer(200, json.dumps(listed).encode(), "Has-More: false"))
+        return True
+
+    with Raw(handle) as server, server.client() as client:
+        report = itf.sync(tmp_path / "lake", client=client)
+        frames = itf.read_jobs(client=client)
+    # kept as listed; that their tasks could not be fetched is said, not swallowed
+    assert report.new_jobs == 3 and len(report.failures) == 3
+    assert len(frames.jobs) == 3 and sorted(frames.failures["job_id"]) == [
+        "job_0",
+        "job_1",
+        "job_2",
+    ]
+    assert SECRET not in frames.failures.to_csv()
+    files = "".join(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file())
+    assert SECRET not in repr(report) + report.failures.to_csv() + files
 
 
 # -- wrong data ------------------------------------------------------------------------------------

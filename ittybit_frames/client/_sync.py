@@ -7,6 +7,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
+import pandas as pd
+
 from ittybit_frames.client._async import AsyncClient
 from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
 from ittybit_frames.client._paging import JobQuery
@@ -54,6 +56,11 @@ class Client:
     @property
     def base_url(self) -> str:
         return self._async.base_url
+
+    @property
+    def walk_failures(self) -> pd.DataFrame:
+        """Listed jobs whose tasks could not be fetched. See :attr:`AsyncClient.walk_failures`."""
+        return self._async.walk_failures
 
     @property
     def stats(self) -> ClientStats:
