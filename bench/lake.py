@@ -5,7 +5,10 @@
    same two tables, in the same run. Target: at most 1.5x its time.
 2. A merge of 1,000 changed jobs (100 of them moved to another creation day) into that
    100,000-job lake: the cost is the partitions touched plus the job index lookup.
-3. A first ``sync`` of those 100,000 jobs from the simulator (its own process), then a
+3. A merge of 10 jobs of one day into lakes of 30 and of 365 day partitions (100 jobs a
+   day): the cost must not grow with the partitions the merge does not touch (the
+   tables are swapped whole through their hard-linked twins, see ``ittybit_frames.lake``).
+4. A first ``sync`` of those 100,000 jobs from the simulator (its own process), then a
    second sync of the unchanged lake. Target: the second under 5 % of the first's time
    and requests.
 
@@ -71,6 +74,16 @@ def main() -> None:
                 f"{merge / ours:.2f}x the full write",
             ]
         )
+        narrow, wide = (_one_day_merge(root / f"days{d}", d) for d in (30, 365))
+        rows.append(["merge 10 jobs of one day into a 30-day lake", f"{narrow:.3f}", "", "1.00x"])
+        rows.append(
+            [
+                "merge 10 jobs of one day into a 365-day lake",
+                f"{wide:.3f}",
+                "",
+                f"{wide / narrow:.2f}x the 30-day lake",
+            ]
+        )
         with simulator_process("--jobs", str(args.jobs)) as sim:
             options = {"api_key": sim["api_key"], "base_url": sim["url"], "progress": False}
             first = itf.sync(root / "synced", **options)
@@ -95,6 +108,32 @@ def main() -> None:
         )
     print(f"{args.jobs:,} jobs, {len(frames.tasks):,} tasks\n")
     print(markdown_table(["what", "seconds", "requests", "vs baseline"], rows))
+
+
+def _day_jobs(ids: range, days: int, version: int) -> itf.JobFrames:
+    """Finished jobs (one task each) numbered ``ids``, job ``i`` on UTC day ``i % days``."""
+    t0, day = 1_790_000_000_000, 86_400_000
+    records = []
+    for i in ids:
+        created = t0 + (i % days) * day + i * 1000
+        times = {"created_at": created, "updated_at": created + 60_000 + version * 1000}
+        task = {"id": f"task_{i:06d}", "kind": "probe", "status": "succeeded", **times}
+        records.append(
+            {"id": f"job_{i:06d}", "kind": "video", "status": "succeeded", **times, "tasks": [task]}
+        )
+    return itf.to_frames(records)
+
+
+def _one_day_merge(lake: Path, days: int) -> float:
+    """Median seconds of merging 10 changed jobs of one day into a ``days``-day lake."""
+    itf.write_parquet(_day_jobs(range(100 * days), days, 0), lake)
+    times = []
+    for version in range(1, 6):  # the first merge also links every partition into the twins
+        changed = _day_jobs(range(0, 10 * days, days), days, version)  # all on day 0
+        t = time.perf_counter()
+        itf.write_parquet(changed, lake)
+        times.append(time.perf_counter() - t)
+    return sorted(times[1:])[len(times[1:]) // 2]
 
 
 def _changed(frames: itf.JobFrames, n: int) -> itf.JobFrames:

@@ -27,6 +27,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "ConfigurationError",
+    "EmptyWindowWarning",
     "InvalidJobIdError",
     "IttybitError",
     "LakeCorruptError",
@@ -38,6 +39,7 @@ __all__ = [
     "RateLimitError",
     "SchemaError",
     "ServerError",
+    "empty_window_message",
 ]
 
 
@@ -155,3 +157,37 @@ class ServerError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+class EmptyWindowWarning(UserWarning):
+    """A ``since``/``until`` window matched no job, although there are jobs elsewhere."""
+
+
+def empty_window_message(
+    since_ms: float | None,
+    until_ms: float | None,
+    first_ms: float | None,
+    last_ms: float,
+    where: str,
+) -> str:
+    """``"no jobs created since 2026-11-24 00:00 UTC; the lake covers 2026-10-01 to 2026-10-30"``.
+
+    ``where`` names the data with its verb: ``"the lake covers"``, ``"the frames cover"``;
+    without ``first_ms`` only the newest is known: ``"the newest job the API lists was
+    created"`` 2026-10-30.
+    """
+    import datetime as dt  # noqa: PLC0415  (only when a window came back empty)
+
+    def day(ms: float, *, minutes: bool = False) -> str:
+        moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+        return f"{moment:%Y-%m-%d %H:%M} UTC" if minutes else f"{moment:%Y-%m-%d}"
+
+    if since_ms is not None and until_ms is not None:
+        window = f"between {day(since_ms, minutes=True)} and {day(until_ms, minutes=True)}"
+    elif since_ms is not None:
+        window = f"since {day(since_ms, minutes=True)}"
+    else:
+        window = f"before {day(until_ms or 0, minutes=True)}"
+    if first_ms is None:
+        return f"no jobs created {window}; {where} {day(last_ms, minutes=True)}"
+    return f"no jobs created {window}; {where} {day(first_ms)} to {day(last_ms)}"

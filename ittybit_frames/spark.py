@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from ittybit_frames.lake import TABLE_GLOB
 from ittybit_frames.rules import (
     DURATIONS,
     FAILED_TASKS,
@@ -86,10 +87,17 @@ def _instant(column: Any, tz: str) -> Any:
 
 
 def read_lake(session: Any, path: str) -> tuple[Any, Any]:
-    """The lake's jobs and tasks as Spark DataFrames (partition column dropped)."""
-    jobs = session.read.parquet(f"{path.rstrip('/')}/jobs").drop("created_date")
-    tasks = session.read.parquet(f"{path.rstrip('/')}/tasks").drop("created_date")
-    return jobs, tasks
+    """The lake's jobs and tasks as Spark DataFrames (partition column dropped).
+
+    Only the lake's own files are read (:data:`ittybit_frames.lake.TABLE_GLOB`): a copied
+    folder or a stray file in the lake is not.
+    """
+    frames = []
+    for name in ("jobs", "tasks"):
+        table = f"{path.rstrip('/')}/{name}"
+        reader = session.read.option("basePath", table)
+        frames.append(reader.parquet(f"{table}/{TABLE_GLOB}").drop("created_date"))
+    return frames[0], frames[1]
 
 
 def throughput(

@@ -4,12 +4,17 @@ Each query reads a view named ``jobs`` (the lake's jobs table). Create it first:
 
 DuckDB::
 
-    CREATE VIEW jobs AS
-    SELECT * FROM read_parquet('LAKE/jobs/*/*.parquet', hive_partitioning = true);
+    CREATE VIEW jobs AS SELECT * FROM read_parquet(
+        'LAKE/jobs/created_date=[0-9_]*/part-0.parquet', hive_partitioning = true);
 
 Spark SQL::
 
-    CREATE TEMPORARY VIEW jobs USING parquet OPTIONS (path 'LAKE/jobs');
+    CREATE TEMPORARY VIEW jobs USING parquet OPTIONS (
+        path 'LAKE/jobs/created_date=[0-9_]*/part-0.parquet', basePath 'LAKE/jobs');
+
+The glob (:data:`ittybit_frames.lake.TABLE_GLOB`) reads only the lake's own files: a
+copied folder or a stray file in the lake is not read (``basePath`` keeps Spark's
+``created_date`` partition column).
 
 Set the session time zone to UTC on both (``SET TimeZone = 'UTC'`` in DuckDB,
 ``spark.sql.session.timeZone=UTC`` in Spark) so hour buckets are UTC hours.
@@ -26,6 +31,7 @@ text of :data:`FAILURE_RATE` and :data:`DURATION_PERCENTILES` is built from them
 
 from __future__ import annotations
 
+from ittybit_frames.lake import TABLE_GLOB
 from ittybit_frames.rules import (
     DURATIONS,
     FAILED_TASKS,
@@ -120,17 +126,37 @@ QUERIES = {
 def view_sql(lake: str, engine: str) -> str:
     """The statement that defines the ``jobs`` view over a lake, for ``duckdb`` or ``spark``.
 
+    Only the lake's own files are read (:data:`ittybit_frames.lake.TABLE_GLOB`).
+
     Examples
     --------
-    >>> print(view_sql("lake", "spark"))
-    CREATE OR REPLACE TEMPORARY VIEW jobs USING parquet OPTIONS (path 'lake/jobs')
+    >>> view_sql("lake", "spark").split(" OPTIONS ")[1]
+    "(path 'lake/jobs/created_date=[0-9_]*/part-0.parquet', basePath 'lake/jobs')"
     """
-    quoted = lake.replace("'", "''")
+    table = lake.rstrip("/").replace("'", "''") + "/jobs"
     if engine == "duckdb":
         return (
             "CREATE OR REPLACE VIEW jobs AS SELECT * FROM read_parquet("
-            f"'{quoted}/jobs/*/*.parquet', hive_partitioning = true)"
+            f"'{table}/{TABLE_GLOB}', hive_partitioning = true)"
         )
     if engine == "spark":
-        return f"CREATE OR REPLACE TEMPORARY VIEW jobs USING parquet OPTIONS (path '{quoted}/jobs')"
+        return (
+            "CREATE OR REPLACE TEMPORARY VIEW jobs USING parquet OPTIONS "
+            f"(path '{table}/{TABLE_GLOB}', basePath '{table}')"
+        )
     raise ValueError("engine must be 'duckdb' or 'spark'")
+
+
+def script(lake: str, engine: str) -> str:
+    """Everything a reader pastes into DuckDB or Spark SQL: time zone, view, the queries.
+
+    The README's SQL is this text (a test keeps them equal), so a dashboard built from
+    it gives the numbers of :mod:`ittybit_frames.metrics` and of the report.
+    """
+    zone = (
+        "SET TimeZone = 'UTC';" if engine == "duckdb" else "SET spark.sql.session.timeZone = UTC;"
+    )
+    parts = [zone, view_sql(lake, engine) + ";"]
+    for name, query in QUERIES.items():
+        parts.append(f"-- {name.replace('_', ' ')}\n{query};")
+    return "\n".join(parts)

@@ -218,6 +218,60 @@ def test_standard_sql_on_spark(spark: Any, lake_path: Path) -> None:
     _check_sql_rows(rows, _sql_expectations(lake_path))
 
 
+@pytest.fixture(scope="module")
+def littered_lake(lake_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the lake plus what users and dead writers leave in one: never read."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("littered") / "lake"
+    shutil.copytree(lake_path, path)
+    for table in ("jobs", "tasks"):
+        first = sorted((path / table).glob("created_date=*/part-0.parquet"))[0]
+        copies = [
+            f"{table}/created_date=junk/part-0.parquet",  # a copied folder
+            f"{table}/{first.parent.name}/part-0 (copy).parquet",  # a stray file
+            f"{table}/stray.parquet",
+            f".{table}.1-0123456789abcdef0123456789abcdef.tmp/{first.parent.name}/x.parquet",
+        ]
+        for rel in copies:
+            (path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(first, path / rel)
+    return path
+
+
+def test_the_duckdb_view_reads_only_the_lakes_files(
+    littered_lake: Path, expected: dict[str, Any]
+) -> None:
+    """Why: the view read ``jobs/*/*.parquet``, so a copied folder doubled its jobs."""
+    duckdb = pytest.importorskip("duckdb")
+    from ittybit_frames import sql
+
+    con = duckdb.connect()
+    con.execute(sql.view_sql(str(littered_lake), "duckdb"))
+    assert con.execute("SELECT count(*), count(DISTINCT job_id) FROM jobs").fetchall() == [
+        (expected["jobs"], expected["jobs"])
+    ]
+    assert itf.check_lake(littered_lake).problems  # the litter is there, and reported
+
+
+@pytest.mark.slow
+def test_the_spark_view_and_read_lake_read_only_the_lakes_files(
+    spark: Any, littered_lake: Path, expected: dict[str, Any]
+) -> None:
+    """Why: Spark read the whole ``jobs/`` folder, stray files included."""
+    from ittybit_frames import spark as itf_spark
+    from ittybit_frames import sql
+
+    spark.sql(sql.view_sql(str(littered_lake), "spark"))
+    assert spark.sql("SELECT count(*), count(DISTINCT job_id) FROM jobs").collect()[0][:] == (
+        expected["jobs"],
+        expected["jobs"],
+    )
+    assert "created_date" in spark.table("jobs").columns  # basePath keeps the partition
+    jobs, tasks = itf_spark.read_lake(spark, str(littered_lake))
+    assert (jobs.count(), tasks.count()) == (expected["jobs"], expected["tasks"])
+
+
 @pytest.mark.slow
 def test_spark_metrics_match_pandas(spark: Any, lake_path: Path) -> None:
     import calendar

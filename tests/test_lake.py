@@ -28,19 +28,25 @@ def sorted_tasks(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["job_created_at", "job_id", "task_index"]).reset_index(drop=True)
 
 
+def partitions(folder: Path) -> list[Path]:
+    """A table folder's partition folders (beside them: the hidden swap marker)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
     report = frames.to_parquet(tmp_path)
     assert report.inserted == len(frames.jobs) and report.jobs_written == len(frames.jobs)
-    days = sorted(p.name for p in (tmp_path / "jobs").iterdir())
+    assert (tmp_path / "jobs" / ".ittybit_frames.table").is_file()
+    days = [p.name for p in partitions(tmp_path / "jobs")]
     assert days == sorted({f"created_date={d:%Y-%m-%d}" for d in frames.jobs["created_at"]})
-    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == days
+    assert [p.name for p in partitions(tmp_path / "tasks")] == days
     manifest = json.loads((tmp_path / "_ittybit_frames.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["partition_by"] == "day"
     back = itf.read_parquet(tmp_path)
     pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
     pd.testing.assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
     # A job and its tasks share a partition.
-    for part in (tmp_path / "tasks").iterdir():
+    for part in partitions(tmp_path / "tasks"):
         tasks = pq.read_table(part / "part-0.parquet", columns=["job_id"]).column(0).to_pylist()
         jobs = (
             pq.read_table(tmp_path / "jobs" / part.name / "part-0.parquet", columns=["job_id"])
@@ -52,7 +58,7 @@ def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
 
 def test_files_are_ms_utc_zstd_sorted_with_metadata(tmp_path: Path, frames: itf.JobFrames) -> None:
     frames.to_parquet(tmp_path)
-    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     meta = pq.ParquetFile(first)
     column = meta.schema.column(JOBS.names.index("created_at"))
     assert "isAdjustedToUTC=true" in str(column.logical_type)
@@ -133,7 +139,11 @@ def test_overwrite_and_append(tmp_path: Path, frames: itf.JobFrames) -> None:
     few.to_parquet(tmp_path, mode="append")
     assert len(itf.read_parquet(tmp_path).jobs) == 10  # append does not dedupe, by design
     hidden = {p.name for p in tmp_path.iterdir() if p.name.startswith(".")}
-    assert hidden <= {".ittybit_frames.lock", ".ittybit_frames.holder.json"}  # lock, its holder
+    # The lock, its holder, and the tables' twins (hard links, for the atomic swaps).
+    assert hidden <= {".ittybit_frames.lock", ".ittybit_frames.holder.json"} | {
+        ".jobs.swap",
+        ".tasks.swap",
+    }
 
 
 def test_a_failed_write_leaves_the_previous_file(
@@ -205,6 +215,115 @@ def test_profiles_round_trip(tmp_path: Path, frames: itf.JobFrames, profile: str
     frames.to_parquet(tmp_path, profile=profile)
     back = itf.read_parquet(tmp_path)
     pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
-    first = next((tmp_path / "jobs").iterdir()) / "part-0.parquet"
+    first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     kind_type = pq.read_schema(first).field("kind").type
     assert ("dictionary" in str(kind_type)) == lake.PROFILES[profile].dictionary_categories
+
+
+# --------------------------------------------------------------------------------------
+# A lake written by the previous schema version (issue 14, point 6)
+# --------------------------------------------------------------------------------------
+_INPUT = ["kind", "format", "width", "height", "duration_seconds", "codec_video"]
+_INPUT += ["codec_audio", "filesize_bytes", "bitrate", "fps"]
+#: What schema version 2 added: kind_raw (jobs, tasks) and the task input_* columns.
+V2_COLUMNS = {"jobs": ["kind_raw"], "tasks": ["kind_raw", *(f"input_{c}" for c in _INPUT)]}
+
+
+def make_v1(path: Path) -> None:
+    """Turn a lake into what schema version 1 wrote: files without v2's columns, marked
+    version 1, and a version-1 manifest."""
+    for name, added in V2_COLUMNS.items():
+        for file in (path / name).glob("created_date=*/part-0.parquet"):
+            table = pq.read_table(file).drop_columns(added)
+            meta = {**table.schema.metadata, b"ittybit_frames.schema_version": b"1"}
+            pq.write_table(table.replace_schema_metadata(meta), file, compression="zstd")
+    manifest = json.loads((path / lake.MANIFEST).read_text())
+    (path / lake.MANIFEST).write_text(json.dumps({**manifest, "schema_version": 1}))
+
+
+def test_a_schema_v1_lake_is_read_merged_and_checked(tmp_path: Path, frames: itf.JobFrames) -> None:
+    frames.to_parquet(tmp_path)
+    make_v1(tmp_path)
+    back = itf.read_parquet(tmp_path)
+    assert back.jobs["kind_raw"].isna().all() and back.tasks["input_fps"].isna().all()
+    kept = [c for c in JOBS.names if c not in V2_COLUMNS["jobs"]]
+    pd.testing.assert_frame_equal(back.jobs[kept], sorted_jobs(frames.jobs)[kept])
+    assert list(back.tasks.columns) == TASKS.names and len(back.tasks) == len(frames.tasks)
+    report = itf.check_lake(tmp_path)
+    assert report.healthy, report.problems
+    assert report.notes and "schema v1" in report.notes[0]
+    assert "notes" in report.to_dict()
+    # Merge new versions of one middle day's jobs: that partition becomes v2, the rest
+    # stay v1; the first file read is then a v1 file and the v2 columns must survive.
+    day = sorted(frames.jobs["created_at"].dt.normalize().unique())[3]
+    mine = frames.jobs["created_at"].dt.normalize() == day
+    jobs = frames.jobs[mine].assign(
+        updated_at=frames.jobs.loc[mine, "updated_at"] + pd.Timedelta(1, "s")
+    )
+    tasks = frames.tasks[frames.tasks["job_id"].isin(set(jobs["job_id"]))]
+    itf.write_parquet(itf.JobFrames(jobs, tasks, frames.problems), tmp_path)
+    back = itf.read_parquet(tmp_path)
+    assert len(back.jobs) == len(frames.jobs) and back.jobs["job_id"].is_unique
+    assert len(back.tasks) == len(frames.tasks)
+    has_raw = back.jobs.set_index("job_id")["kind_raw"].notna()
+    assert set(has_raw[has_raw].index) == set(jobs["job_id"])  # v2 rows keep it; v1: null
+    narrow = itf.read_parquet(tmp_path, columns=["job_id", "kind_raw"]).jobs
+    assert int(narrow["kind_raw"].notna().sum()) == len(jobs)
+    assert itf.check_lake(tmp_path).healthy
+
+
+def test_a_schema_v1_lake_is_synced_without_loss(tmp_path: Path) -> None:
+    from ittybit_frames.simulator import generate_history, serve
+    from tests.conftest import fast_client
+
+    with serve(generate_history(300, seed=11)) as api, fast_client(api) as client:
+        itf.sync(tmp_path, client=client)
+        before = itf.read_parquet(tmp_path)
+        make_v1(tmp_path)
+        itf.sync(tmp_path, client=client)
+    after = itf.read_parquet(tmp_path)
+    assert set(before.jobs["job_id"]) <= set(after.jobs["job_id"])
+    assert after.jobs["job_id"].is_unique
+    assert set(after.tasks["job_id"]) == set(after.jobs["job_id"])
+    assert itf.check_lake(tmp_path).healthy
+
+
+# --------------------------------------------------------------------------------------
+# Filters (issue 14, point 5)
+# --------------------------------------------------------------------------------------
+def test_read_filters_reject_unknown_words_and_filter_kind_raw(
+    tmp_path: Path, frames: itf.JobFrames
+) -> None:
+    """Why: ``kind="vidoe"`` quietly read the ``other`` jobs (or none) instead of failing."""
+    jobs = frames.jobs.head(6).copy()
+    jobs["kind_raw"] = pd.array(["transcode_v9"] * 2 + [None] * 4, dtype=jobs["kind_raw"].dtype)
+    jobs["kind"] = jobs["kind"].where(jobs["kind_raw"].isna(), "other")
+    tasks = frames.tasks[frames.tasks["job_id"].isin(set(jobs["job_id"]))]
+    itf.write_parquet(itf.JobFrames(jobs, tasks, frames.problems), tmp_path)
+    for bad in ({"kind": "vidoe"}, {"status": "done-ish"}, {"kind": "transcode_v9"}):
+        with pytest.raises(itf.ConfigurationError) as info:
+            itf.read_parquet(tmp_path, **bad)
+        message = str(info.value)
+        assert "use one of" in message and "other" in message and "_raw" in message
+        assert len(message.splitlines()) == 1
+    assert len(itf.read_parquet(tmp_path, kind="other").jobs) == 2  # the category itself
+    assert len(itf.read_parquet(tmp_path, status="ready").jobs) == int(
+        (jobs["status"] == "succeeded").sum()
+    )  # an older API's word for a category
+    raw = itf.read_parquet(tmp_path, kind_raw="transcode_v9")
+    assert sorted(raw.jobs["job_id"]) == sorted(jobs["job_id"].head(2))
+    assert set(raw.tasks["job_id"]) == set(jobs["job_id"].head(2))
+    assert len(raw.tasks) == int(tasks["job_id"].isin(set(jobs["job_id"].head(2))).sum())
+    narrow = itf.read_parquet(tmp_path, kind_raw="transcode_v9", columns=["status"])
+    assert list(narrow.jobs.columns) == ["status"] and len(narrow.jobs) == 2
+    assert len(narrow.tasks) == len(raw.tasks)
+    assert itf.read_parquet(tmp_path, kind_raw="nothing-sent-this").jobs.empty
+
+
+def test_kind_raw_filters_a_v1_lake_without_the_column(
+    tmp_path: Path, frames: itf.JobFrames
+) -> None:
+    frames.to_parquet(tmp_path)
+    make_v1(tmp_path)
+    got = itf.read_parquet(tmp_path, kind_raw="video")
+    assert got.jobs.empty and got.tasks.empty  # v1 never stored it: no job matches

@@ -1,135 +1,182 @@
-"""What each subcommand does (argument parsing is in ``_parser``)."""
+"""What each subcommand does (arguments are parsed and typed in ``_parser``/``_args``).
+
+Each command checks its paths and settings first (``_paths``, building the client), so a
+mistake costs no network or disk work; then it works, prints one summary line (``-v``:
+each step) and returns its exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import shutil
+import socket
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ittybit_frames.cli._output import Console, plural
+from ittybit_frames.cli._paths import (
+    file_to_write,
+    folder_to_write,
+    lake_to_read,
+    lake_to_write,
+    read_ids_file,
+)
 from ittybit_frames.client import Client
-from ittybit_frames.errors import (
-    ConfigurationError,
-)
-from ittybit_frames.frames import to_frames
-from ittybit_frames.lake import (
-    check_lake,
-    read_parquet,
-    write_bytes_atomic,
-    write_parquet,
-)
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
+from ittybit_frames.frames import JobFrames, to_frames
+from ittybit_frames.lake import check_lake, read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.loaders import empty_window_hint
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
 from ittybit_frames.sync import sync
-
-logger = logging.getLogger("ittybit_frames.cli")
+from ittybit_frames.vocabulary import parse_when
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
-def _say(message: str) -> None:
-    """Human-facing messages go to stderr; stdout is kept for data."""
-    print(message, file=sys.stderr)
+def _console(args: argparse.Namespace) -> Console:
+    console: Console = args.console
+    return console
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+def _failures(console: Console, failures: Any) -> int:
+    """List per-item failures (at every level); returns how many."""
+    for row in failures.itertuples():
+        console.problem(f"failed: {row.job_id}: {row.message}")
+    return len(failures)
+
+
+def client_for(args: argparse.Namespace, **extra: Any) -> Client:
+    """A client from the command's options: key, base URL and limits are checked here,
+    before any request (a mistake is a ConfigurationError, exit 2)."""
+    options: dict[str, Any] = {"progress": args.progress, **extra}
+    for name in ("base_url", "concurrency", "max_attempts", "rate_limit"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+    return Client(**options)
+
+
+def check_window(args: argparse.Namespace) -> None:
+    since, until = parse_when(args.since), parse_when(args.until)
+    if since is not None and until is not None and since >= until:
+        raise ConfigurationError(
+            f"--since {args.since} is not before --until {args.until}: swap them"
+        )
+
+
+def _demo_folder(args: argparse.Namespace) -> Path:
+    """A new folder, or an earlier demo's (with --replace): never two histories in one."""
+    out = folder_to_write(args.out, "--out")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not held:
+        return out
+    if not args.replace:
+        raise ConfigurationError(
+            f"--out {out} is not empty: a new demo history would mix with what is there; "
+            "give a new folder, or add --replace to replace an earlier demo's lake and report"
+        )
+    if not set(held) <= {"lake", "report"} or not (out / "lake" / "_ittybit_frames.json").exists():
+        raise ConfigurationError(
+            f"--replace removes only an earlier demo's lake/ and report/, and {out} holds "
+            f"something else ({', '.join(held)}): give a new folder"
+        )
+    for name in held:
+        shutil.rmtree(out / name)
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    console = _console(args)
+    out = _demo_folder(args)
     lake = out / "lake"
     began = time.monotonic()
-    _say(f"Generating {args.jobs:,} simulated jobs (30 days of history)...")
+    console.step("generating %s simulated jobs (30 days of history)", f"{args.jobs:,}")
     history = generate_history(args.jobs, seed=args.seed)
     with serve(history, latency=0.002) as api:
-        _say(f"Simulated ittybit API at {api.url}; syncing into {lake} ...")
-        report = sync(
-            lake,
-            api_key=api.api_key,
-            base_url=api.url,
-            progress=args.progress,
-            lock_timeout=args.lock_timeout,
-        )
+        console.step("simulated ittybit API at %s; syncing into %s", api.url, lake)
+        with client_for(args, api_key=api.api_key, base_url=api.url) as client:
+            report = sync(lake, client=client, lock_timeout=args.lock_timeout)
     frames = read_parquet(lake)
+    console.step("writing the report")
     page = write_report(frames, out / "report")
-    elapsed = time.monotonic() - began
-    finished = frames.jobs.dropna(subset=["total_seconds"])
-    p95 = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
-    counts = frames.jobs["status"].value_counts()
-    _say(
-        f"Lake holds {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks); this run: "
-        f"{report.new_jobs:,} new, {report.updated_jobs:,} updated, {report.requests:,} "
-        f"requests; {elapsed:.1f} s in all."
+    _demo_steps(console, frames, lake)
+    n_failed = _failures(console, report.failures)
+    console.summary(
+        f"Demo: {plural(len(frames.jobs), 'job')} ({plural(len(frames.tasks), 'task')}) in "
+        f"{lake}, {plural(report.requests, 'request')}; report {page} "
+        f"(open it in a browser); {time.monotonic() - began:.1f} s"
     )
-    _say("Jobs by status: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
-    _say("p95 total time by kind: " + ", ".join(f"{k} {v:,.1f} s" for k, v in p95.items()))
-    _say(f"Report:       {page.resolve()}  (open it in a browser)")
-    _say(f"Parquet lake: {lake.resolve()}")
-    _say(f"  pandas:  ittybit_frames.read_parquet({str(lake)!r})")
-    _say(
-        f"  DuckDB:  SELECT * FROM read_parquet('{lake}/jobs/created_date=[0-9_]*/"
-        "part-0.parquet', hive_partitioning = true)"
-    )
-    if args.json:
-        summary = {
+    console.data(
+        {
             "jobs": len(frames.jobs),
             "tasks": len(frames.tasks),
+            "failures": n_failed,
             "requests": report.requests,
-            "seconds": round(elapsed, 2),
+            "seconds": round(time.monotonic() - began, 2),
             "lake": str(lake.resolve()),
             "report": str(page.resolve()),
         }
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
-    return EXIT_OK
+    )
+    return EXIT_PARTIAL if n_failed else EXIT_OK
 
 
-def _client_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "concurrency": args.concurrency,
-        "progress": args.progress,
-        "max_attempts": args.max_attempts,
-    }
-    if args.base_url:
-        options["base_url"] = args.base_url
-    if args.rate_limit:
-        options["rate_limit"] = args.rate_limit
-    return options
+def _demo_steps(console: Console, frames: JobFrames, lake: Path) -> None:
+    finished = frames.jobs.dropna(subset=["total_seconds"])
+    p95 = finished.groupby("kind", observed=True)["total_seconds"].quantile(0.95)
+    counts = frames.jobs["status"].value_counts()
+    console.step("jobs by status: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
+    console.step("p95 total time by kind: %s", ", ".join(f"{k} {v:,.1f} s" for k, v in p95.items()))
+    console.step("pandas: ittybit_frames.read_parquet(%r)", str(lake))
+    console.step(
+        "DuckDB: SELECT * FROM read_parquet('%s/jobs/created_date=[0-9_]*/part-0.parquet', "
+        "hive_partitioning = true)",
+        lake,
+    )
 
 
-def _read_ids(args: argparse.Namespace) -> list[str] | None:
-    if args.ids:
-        return list(args.ids)
-    if args.ids_file:
-        path = Path(args.ids_file)
-        if not path.exists():
-            raise ConfigurationError(f"--ids-file {path} does not exist")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
-    return None
+def _export_target(args: argparse.Namespace) -> Path | None:
+    if args.out == "-":
+        if args.format != "ndjson":
+            raise ConfigurationError("--out - (stdout) works with --format ndjson only")
+        return None
+    if args.format == "parquet":
+        return lake_to_write(args.out, "--out")
+    if args.format == "csv":
+        return folder_to_write(args.out, "--out")
+    return file_to_write(args.out, "--out")
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
+def _fetch(args: argparse.Namespace, client: Client, ids: list[str] | None) -> tuple[Any, Any]:
+    if ids is not None:
+        result = client.fetch_jobs(ids)
+        return result.jobs, result.failures
+    window = {"since": args.since, "until": args.until}
+    jobs = list(client.iter_jobs(kind=args.kind, status=args.status, **window))
+    if not jobs and (args.since or args.until):
+        hint = empty_window_hint(client, args.since, args.until)
+        if hint:
+            _console(args).problem(hint)
+    return jobs, None
 
-    ids = _read_ids(args)
-    if args.out == "-" and args.format != "ndjson":
-        raise ConfigurationError("--out - (stdout) works with --format ndjson only")
+
+def cmd_export(args: argparse.Namespace) -> int:
+    console = _console(args)
+    check_window(args)
+    ids = list(args.ids) if args.ids else read_ids_file(args.ids_file) if args.ids_file else None
+    target = _export_target(args)
     began = time.monotonic()
-    failures = None
-    with Client(**_client_options(args)) as client:
+    with client_for(args) as client:
+        console.step("fetching %s", plural(len(ids), "job") if ids else "the listing")
         try:
-            if ids is not None:
-                result = client.fetch_jobs(ids)
-                records, failures = result.jobs, result.failures
-            else:
-                records = list(
-                    client.iter_jobs(
-                        kind=args.kind, status=args.status, since=args.since, until=args.until
-                    )
-                )
+            records, failures = _fetch(args, client, ids)
         except KeyboardInterrupt:
-            _say("Interrupted: nothing was written.")
+            console.problem("Interrupted: nothing was written.")
             return EXIT_INTERRUPTED
         stats = client.stats
     frames = to_frames(records)
@@ -139,135 +186,175 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
         keep = set(frames.jobs["job_id"].dropna())
         records = [r for r in records if r.get("id") in keep]
-    out = Path(args.out)
-    n_failed = 0 if failures is None else len(failures)
+    n_failed = 0 if failures is None else _failures(console, failures)
     if ids is not None and n_failed and not records:
-        for row in failures.itertuples() if failures is not None else ():
-            _say(f"failed: {row.job_id}: {row.message}")
-        _say(f"Every ID failed: nothing was written to {args.out}.")
+        console.problem(f"Every ID failed: nothing was written to {args.out}.")
         return EXIT_PARTIAL
-    if args.format == "parquet":
-        write_parquet(
-            frames, out, mode=args.mode, profile=args.profile, lock_timeout=args.lock_timeout
-        )
-    elif args.format == "csv":
-        for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
-            write_bytes_atomic(out / f"{name}.csv", frame.to_csv(index=False).encode())
-    elif args.out == "-":
-        sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        sys.stdout.flush()
-    else:
-        write_bytes_atomic(out, b"".join(orjson.dumps(r) + b"\n" for r in records))
-    _say(
-        f"Exported {len(frames.jobs):,} jobs ({len(frames.tasks):,} tasks) to {args.out} as "
-        f"{args.format} in {time.monotonic() - began:.1f} s ({stats.requests:,} requests, "
-        f"{stats.retries:,} retries); {len(frames.problems):,} data problems."
+    console.step("writing %s as %s", plural(len(frames.jobs), "job"), args.format)
+    _write_export(args, frames, records, target)
+    console.summary(
+        f"Exported {plural(len(frames.jobs), 'job')} ({plural(len(frames.tasks), 'task')}) to "
+        f"{args.out} as {args.format} in {time.monotonic() - began:.1f} s "
+        f"({plural(stats.requests, 'request')}, {plural(stats.retries, 'retry', 'retries')}); "
+        f"{plural(len(frames.problems), 'data problem')}"
+        + (f"; {plural(n_failed, 'ID')} failed" if n_failed else "")
     )
-    if failures is not None:
-        for row in failures.itertuples():
-            _say(f"failed: {row.job_id}: {row.message}")
-    if args.json and args.out != "-":
-        summary = {
-            "jobs": len(frames.jobs),
-            "tasks": len(frames.tasks),
-            "failures": n_failed,
-            "problems": len(frames.problems),
-            "requests": stats.requests,
-            "out": str(out.resolve()),
-        }
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    if args.out != "-":
+        console.data(
+            {
+                "jobs": len(frames.jobs),
+                "tasks": len(frames.tasks),
+                "failures": n_failed,
+                "problems": len(frames.problems),
+                "requests": stats.requests,
+                "retries": stats.retries,
+                "out": str(Path(args.out).resolve()),
+            }
+        )
     return EXIT_PARTIAL if n_failed else EXIT_OK
 
 
-def _cmd_sync(args: argparse.Namespace) -> int:
+def _write_export(
+    args: argparse.Namespace, frames: JobFrames, records: list[Any], target: Path | None
+) -> None:
+    lines = b"".join(orjson.dumps(r) + b"\n" for r in records) if args.format == "ndjson" else b""
+    if target is None:
+        sys.stdout.buffer.write(lines)
+        sys.stdout.flush()
+    elif args.format == "parquet":
+        write_parquet(
+            frames, target, mode=args.mode, profile=args.profile, lock_timeout=args.lock_timeout
+        )
+    elif args.format == "csv":
+        for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
+            write_bytes_atomic(target / f"{name}.csv", frame.to_csv(index=False).encode())
+    else:
+        write_bytes_atomic(target, lines)
 
-    options = _client_options(args)
-    try:
-        report = sync(
-            args.path,
-            since=args.since,
-            kind=args.kind,
-            batch_jobs=args.batch_jobs,
-            profile=args.profile,
-            lock_timeout=args.lock_timeout,
-            **options,
-        )
-    except KeyboardInterrupt:
-        _say(
-            f"Interrupted: the lake at {args.path} is consistent; run the same command "
-            "again to resume."
-        )
-        return EXIT_INTERRUPTED
-    _say(
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    console = _console(args)
+    lake = lake_to_write(args.path)
+    with client_for(args) as client:
+        console.step("syncing %s from %s", lake, client.base_url)
+        try:
+            report = sync(
+                lake,
+                client=client,
+                since=args.since,
+                kind=args.kind,
+                batch_jobs=args.batch_jobs,
+                profile=args.profile,
+                lock_timeout=args.lock_timeout,
+            )
+        except KeyboardInterrupt:
+            console.problem(
+                f"Interrupted: the lake at {args.path} is consistent; run the same command "
+                "again to resume."
+            )
+            return EXIT_INTERRUPTED
+    n_failed = _failures(console, report.failures)
+    if args.since and not report.lake_jobs:
+        with client_for(args) as client:
+            hint = empty_window_hint(client, args.since, None)
+        if hint:
+            console.problem(hint)
+    console.summary(
         f"Synced {args.path}: {report.new_jobs:,} new, {report.updated_jobs:,} updated, "
-        f"{report.unchanged_jobs:,} unchanged; {report.lake_jobs:,} jobs in the lake; "
-        f"{report.requests:,} requests ({report.retries:,} retries) in "
-        f"{report.elapsed_seconds:.1f} s" + (" (resumed)" if report.resumed else "")
+        f"{report.unchanged_jobs:,} unchanged; {plural(report.lake_jobs, 'job')} in the lake; "
+        f"{plural(report.requests, 'request')} ({plural(report.retries, 'retry', 'retries')}) "
+        f"in {report.elapsed_seconds:.1f} s"
+        + (" (resumed)" if report.resumed else "")
+        + (f"; {plural(n_failed, 'job')} failed" if n_failed else "")
     )
-    for row in report.failures.itertuples():
-        _say(f"failed: {row.job_id}: {row.message}")
-    if args.json:
-        summary = {
+    console.data(
+        {
             "new_jobs": report.new_jobs,
             "updated_jobs": report.updated_jobs,
             "unchanged_jobs": report.unchanged_jobs,
             "refreshed": report.refreshed,
-            "failures": len(report.failures),
+            "failures": n_failed,
             "requests": report.requests,
             "retries": report.retries,
             "lake_jobs": report.lake_jobs,
             "resumed": report.resumed,
             "seconds": round(report.elapsed_seconds, 2),
         }
-        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
-    return EXIT_PARTIAL if len(report.failures) else EXIT_OK
+    )
+    return EXIT_PARTIAL if n_failed else EXIT_OK
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    if not Path(args.path).is_dir():
-        raise ConfigurationError(f"no lake at {args.path}")
-    result = check_lake(args.path, repair=args.repair, lock_timeout=args.lock_timeout)
+def cmd_check(args: argparse.Namespace) -> int:
+    console = _console(args)
+    lake = lake_to_read(args.path)
+    result = check_lake(lake, repair=args.repair, lock_timeout=args.lock_timeout)
     for line in result.repaired:
-        _say(f"repaired: {line}")
+        console.summary(f"repaired: {line}")
     for line in result.problems:
-        _say(f"problem: {line}")
+        console.problem(f"problem: {line}")
     if result.healthy:
-        _say(f"{args.path}: healthy" + (" after repair" if result.repaired else ""))
+        console.summary(f"{args.path}: healthy" + (" after repair" if result.repaired else ""))
     elif not args.repair:
-        _say(f"{args.path}: {len(result.problems)} problems; 'check --repair' fixes what it can")
-    if args.json:
-        sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+        console.problem(
+            f"{args.path}: {plural(len(result.problems), 'problem')}; "
+            "'check --repair' fixes what it can"
+        )
+    console.data(result.to_dict())
     return EXIT_OK if result.healthy else EXIT_PARTIAL
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-
-    if not Path(args.path).exists():
-        raise ConfigurationError(
-            f"no lake at {args.path}: run 'ittybit-frames sync {args.path}' first"
-        )
-    page = write_report(args.path, args.out, since=args.since, until=args.until)
-    _say(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
-    if args.json:
-        sys.stdout.write(orjson.dumps({"report": str(page.resolve())}).decode() + "\n")
+def cmd_report(args: argparse.Namespace) -> int:
+    console = _console(args)
+    check_window(args)
+    lake = lake_to_read(args.path)
+    out = folder_to_write(args.out, "--out")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", EmptyWindowWarning)
+        frames = read_parquet(lake, since=args.since, until=args.until)
+    if frames.jobs.empty:
+        spans = [str(w.message) for w in said if issubclass(w.category, EmptyWindowWarning)]
+        why = spans[0] if spans else "it holds no jobs"
+        console.problem(f"{lake}: {why}; nothing to report")
+        return EXIT_PARTIAL
+    console.step("drawing the report of %s", plural(len(frames.jobs), "job"))
+    page = write_report(frames, out)
+    console.summary(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
+    console.data({"report": str(page.resolve()), "jobs": len(frames.jobs)})
     return EXIT_OK
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
-
-    sys.stdout.write(data_dictionary(args.format))
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(data_dictionary("json" if args.json else args.format))
+    sys.stdout.flush()
     return EXIT_OK
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
+def _free_port(port: int) -> None:
+    """Refuse a port in use before building the history (the server binds the same way:
+    address reuse on, so only a listener in the way fails)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--port {port} is in use on 127.0.0.1 ({exc.strerror}): pick another "
+                "port, or 0 for any free one"
+            ) from exc
 
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    console = _console(args)
+    _free_port(args.port)
     faults = Faults(
         rate=args.fault_rate,
         retry_after=args.retry_after_form,
         retry_after_seconds=args.retry_after,
     )
     api = SimulatorAPI(
-        generate_history(args.jobs, seed=args.seed),
+        generate_history(args.jobs, seed=args.seed, generation=args.generation),
         port=args.port,
         latency=args.latency_ms / 1000.0,
         jitter=args.jitter_ms / 1000.0,
@@ -277,11 +364,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         paging=args.paging,
         advance_every=args.advance_every,
         record=False,
-    ).start()
+    )
+    try:
+        api.start()
+    except (OSError, OverflowError) as exc:  # taken between our check and the bind
+        raise ConfigurationError(
+            f"--port {args.port}: cannot listen on 127.0.0.1 ({exc}): pick another port, "
+            "or 0 for any free one"
+        ) from exc
     # The URL and key on stdout (one JSON line) so scripts can read them.
     sys.stdout.write(orjson.dumps({"url": api.url, "api_key": api.api_key}).decode() + "\n")
     sys.stdout.flush()
-    _say(f"Serving {args.jobs:,} simulated jobs at {api.url} (key {api.api_key}); Ctrl-C stops.")
+    console.summary(
+        f"Serving {plural(args.jobs, 'simulated job')} at {api.url} (key {api.api_key}); "
+        "Ctrl-C stops."
+    )
     try:
         while True:
             time.sleep(3600)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
 
+from ittybit_frames.errors import EmptyWindowWarning, empty_window_message
 from ittybit_frames.schema import FAILURES, JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import category, parse_when
 
@@ -74,7 +76,9 @@ class JobFrames:
         listing the valid ones. ``kind_raw`` selects the jobs whose kind was sent as
         exactly this word (for words outside the categories).
 
-        Returns a new JobFrames (``self`` when nothing is filtered out).
+        Returns a new JobFrames (``self`` when nothing is filtered out). A time window
+        that matches no job of non-empty frames warns (:class:`EmptyWindowWarning`),
+        naming the span the frames cover.
         """
         jobs = self.jobs
         keep = pd.Series(True, index=jobs.index)
@@ -84,13 +88,15 @@ class JobFrames:
             keep &= jobs["status"] == category(status, field="status")
         if kind_raw is not None:
             keep &= (jobs["kind_raw"] == kind_raw).fillna(False)
-        for bound, op in ((parse_when(since), "ge"), (parse_when(until), "lt")):
+        lo, hi = parse_when(since), parse_when(until)
+        for bound, op in ((lo, "ge"), (hi, "lt")):
             if bound is not None:
                 stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
                 keep &= getattr(jobs["created_at"], op)(stamp).fillna(False)
         if bool(keep.all()):
             return self
         kept = jobs[keep.to_numpy()].reset_index(drop=True)
+        _warn_if_window_empty(kept, jobs, lo, hi)
         tasks = self.tasks[self.tasks["job_id"].isin(kept["job_id"])].reset_index(drop=True)
         return JobFrames(kept, tasks, self.problems, self.failures, self.as_of)
 
@@ -164,3 +170,14 @@ class JobFrames:
             for k, v in self._summary().items()
         )
         return f"<table><caption>ittybit JobFrames</caption>{rows}</table>"
+
+
+def _warn_if_window_empty(
+    kept: pd.DataFrame, jobs: pd.DataFrame, since: float | None, until: float | None
+) -> None:
+    created = jobs["created_at"].dropna()
+    if len(kept) or created.empty or (since is None and until is None):
+        return
+    first, last = (t.value / 1e6 for t in (created.min(), created.max()))
+    message = empty_window_message(since, until, first, last, "the frames cover")
+    warnings.warn(message, EmptyWindowWarning, stacklevel=3)

@@ -7,6 +7,8 @@ Layout::
     LAKE/jobs/created_date=YYYY-MM-DD/part-0.parquet   one file per UTC creation day
     LAKE/tasks/created_date=YYYY-MM-DD/part-0.parquet  tasks, in their job's partition
     LAKE/jobs/created_date=__HIVE_DEFAULT_PARTITION__/ jobs without a usable created_at
+    LAKE/jobs/.ittybit_frames.table                    which write the table came from
+    LAKE/.jobs.swap/, .tasks.swap/                     the tables' twins (hard links), for the swaps
     LAKE/.ittybit_frames.lock, .ittybit_frames.holder.json   the writers' lock, its holder
 
 Jobs without a usable ``created_at`` live in the ``__HIVE_DEFAULT_PARTITION__`` partition
@@ -21,32 +23,55 @@ Writers. Every writing path (``write_parquet`` in every mode, ``sync``, the CLI'
 a writer first finishes any interrupted write (below) and removes what dead writers left.
 Then one write is:
 
-1. **staging** -- every new file (the rewritten partitions' ``part-0.parquet``, the index,
-   the manifest) is written and fsynced beside its target under a hidden temporary name,
-   ``.<name>.<pid>-<uuid>.tmp``. Nothing a reader looks at has changed.
-2. **staged -> committed** -- the journal ``_ittybit_frames.journal.json`` (temporary ->
-   target renames, files to remove) is written atomically. Its appearance is the commit
-   point: a write killed before it is rolled back (its temporaries are deleted by the
-   next writer or ``check --repair``); a write killed after it is rolled forward.
-3. **applying** -- each temporary file is renamed over its target (``os.replace``, atomic
-   per file; per partition tasks before jobs), the manifest last; then the files of
-   partitions that no longer exist are removed.
-4. **applied** -- the journal is removed.
+1. **staging** -- each table has a hidden twin, ``LAKE/.jobs.swap/`` (hard links of the
+   live table's files, kept between writes). The write brings the twin level with the
+   live table (one directory listing per partition; a hard link only where they differ,
+   i.e. for the partitions the previous write changed; no data copied), then writes the
+   new ``part-0.parquet`` of each partition it rewrites into the twin (a temporary name,
+   fsynced, renamed: never over a file the twin shares with the table). The index and
+   the manifest are written beside their targets under hidden temporary names. Nothing
+   a reader looks at has changed.
+2. **staged** -- the partitions that go are removed from the twins; each twin gets its
+   marker ``.ittybit_frames.table`` (this write's token) and its changed folders are
+   fsynced.
+3. **committed** -- the journal ``_ittybit_frames.journal.json`` (tables to swap with
+   their tokens, tasks before jobs; temporary -> target renames; files to remove) is
+   written atomically. Its appearance is the commit point: a write killed before it is
+   rolled back (the next writer or ``check --repair`` deletes its temporaries and brings
+   the twins level again); a write killed after it is rolled forward.
+4. **applying** -- each twin is exchanged with its live table in one atomic step (Linux
+   ``renameat2(RENAME_EXCHANGE)``; a plain rename for a new lake), ``tasks/`` then
+   ``jobs/``; the markers tell a recovering writer whether a swap happened. Then the
+   index and the manifest are renamed over their targets (``os.replace``), and the
+   swapped-out twins (the old state) drop the old files of the rewritten partitions, so
+   a twin never holds data of its own.
+5. **applied** -- the journal is removed.
+
+The cost of a merge is the partitions it rewrites plus one directory listing per
+partition; the first write after a lake is created (or after an overwrite) links every
+partition into the twin once (metadata only). Where ``RENAME_EXCHANGE`` is unsupported
+(another OS, a filesystem that answers ``EINVAL``), step 4 falls back to putting the
+twin's files in place one by one (atomic per file; the twin keeps them all until the
+journal goes, so a killed swap is simply run again), then copying the marker. An
+unpartitioned lake (``jobs.parquet``, ``tasks.parquet``) has its two files renamed in
+step 4. Copy a lake without the twins (they are hidden), or with hard links preserved
+(``cp -a``, ``rsync -H``); ``sync``, ``check`` and readers need nothing from them.
 
 Readers. :func:`read_parquet` (and ``data_files``, used by ``sync``) read only the lake's
 own files -- partition folders with valid names holding ``part-0.parquet`` -- and while a
-journal exists they read the committed new state through it (temporary files for targets
-not yet renamed, without the files being removed). A read that races a commit is
-retried. So ``read_parquet`` always sees one whole committed state.
+journal exists they read the committed new state through it (a table's twin until it
+is swapped in). A read during which a write commits or swaps a table is retried. So
+``read_parquet`` always sees one whole committed state.
 
 A plain-glob reader (DuckDB, Polars or Spark on
-``jobs/created_date=[0-9_]*/part-0.parquet``) never sees a temporary file, a half-written
-file or a missing ``jobs/``/``tasks/``: every partition file is the whole old or the
-whole new one. What it can still see, only during step 3 (renames of files already on
-disk, milliseconds) or after a writer was killed inside step 3 until the next writer or
-``check --repair`` runs: some partitions already new and others still old -- a job that
-moved partition may show twice or not at all, an overwrite may show a mix of the old and
-new partitions, and a partition's new tasks may precede its new jobs.
+``jobs/created_date=[0-9_]*/part-0.parquet``; the hidden twins and markers never match)
+sees each table whole: all of the old ``jobs/`` or all of the new one, never a
+temporary or half-written file, never a missing ``jobs/``/``tasks/``, never a job twice.
+What it can still see, between the two swaps of step 4 (a few milliseconds) or after a
+writer was killed there until the next writer or ``check --repair`` runs: the new
+``tasks/`` with the old ``jobs/`` (a merge's new tasks without their job yet; an
+overwrite's tasks of the jobs to come). With the per-file fallback, during step 4 a
+table may also show some partitions new and others old, as in earlier versions.
 """
 
 from __future__ import annotations
@@ -60,6 +85,7 @@ from ittybit_frames.lake._format import (
     NULL_PARTITION,
     PARTITION,
     PROFILES,
+    TABLE_GLOB,
     Profile,
     WriteReport,
     read_manifest,
@@ -79,6 +105,7 @@ __all__ = [
     "PARTITION",
     "PROFILES",
     "STEPS",
+    "TABLE_GLOB",
     "LakeLock",
     "Profile",
     "WriteReport",

@@ -24,6 +24,8 @@ from ittybit_frames.lake._format import (
     NULL_PARTITION,
     PROFILES,
     arrow_schema,
+    conform,
+    file_version,
     from_arrow,
     read_manifest,
     write_bytes_atomic,
@@ -48,12 +50,15 @@ class CheckReport:
         What was wrong before any repair.
     repaired : list of str
         What the repair did, one line per action.
+    notes : list of str
+        What is fine but worth knowing (files of an earlier schema version).
     """
 
     path: Path
     problems: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -68,6 +73,7 @@ class CheckReport:
             "problems": self.problems,
             "found": self.found,
             "repaired": self.repaired,
+            "notes": self.notes,
         }
 
 
@@ -80,6 +86,7 @@ class _Scan:
     data_problem: bool = False
     index_problem: bool = False
     sync_fix: dict[str, Any] | None = None
+    older: set[int] = field(default_factory=set)  # earlier schema versions of some files
 
 
 def check_lake(
@@ -115,13 +122,24 @@ def check_lake(
     report.found = list(scan.problems)
     if not repair or not scan.problems:
         report.problems = scan.problems
+        report.notes = _notes(scan)
         return report
     with lock_lake(root, timeout=lock_timeout):  # finishes a pending write, removes leftovers
         report.repaired += [p for p in scan.problems if "leftover" in p or "interrupted" in p]
         scan = _scan(root)
         _repair(root, scan, report)
-    report.problems = _scan(root).problems
+    scan = _scan(root)
+    report.problems = scan.problems
+    report.notes = _notes(scan)
     return report
+
+
+def _notes(scan: _Scan) -> list[str]:
+    return [
+        f"files of schema v{v} (its missing columns read as null); a write upgrades the"
+        " partitions it rewrites"
+        for v in sorted(scan.older)
+    ]
 
 
 def _scan(root: Path) -> _Scan:
@@ -145,10 +163,13 @@ def _scan(root: Path) -> _Scan:
             except (OSError, pa.ArrowException) as exc:
                 scan.problems.append(f"unreadable: {rel}: {exc}")
                 continue
-            if not _same_schema(arrow.schema, expected):
+            older = _older_schema(arrow.schema, expected)
+            if older is not None:
+                scan.older.add(older)
+            elif not _same_schema(arrow.schema, expected):
                 scan.problems.append(f"not the pinned schema v{SCHEMA_VERSION}: {rel}")
                 continue
-            frame = from_arrow(arrow, table)
+            frame = conform(from_arrow(arrow, table), table)
             frame["_label"] = partition_label(Path(file))
             sink.append(frame)
     _check_rows(root, scan)
@@ -158,12 +179,29 @@ def _scan(root: Path) -> _Scan:
 def _same_schema(actual: pa.Schema, expected: pa.Schema) -> bool:
     if actual.names != expected.names:
         return False
-    for a, e in zip(actual.types, expected.types, strict=True):
+    return _same_types(actual, expected.names, expected)
+
+
+def _same_types(actual: pa.Schema, names: list[str], expected: pa.Schema) -> bool:
+    for name in names:
+        a, e = actual.field(name).type, expected.field(name).type
         a_plain = a.value_type if pa.types.is_dictionary(a) else a
         e_plain = e.value_type if pa.types.is_dictionary(e) else e
         if a_plain != e_plain:
             return False
     return True
+
+
+def _older_schema(actual: pa.Schema, expected: pa.Schema) -> int | None:
+    """The version of a file an earlier schema version wrote (its columns a subset of
+    today's, in order, of the same types); None for any other file."""
+    version = file_version(actual)
+    if version is None or version >= SCHEMA_VERSION:
+        return None
+    names = [n for n in expected.names if n in actual.names]
+    if names != actual.names or not _same_types(actual, names, expected):
+        return None
+    return version
 
 
 def _all(frames: list[pd.DataFrame], table: Table) -> pd.DataFrame:

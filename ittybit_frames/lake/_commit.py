@@ -1,8 +1,9 @@
-"""The commit protocol: stage under temporary names, journal, rename, forget the journal.
+"""The commit protocol: stage, journal, swap the tables in, forget the journal.
 
-See :mod:`ittybit_frames.lake` for the protocol and what readers see in each window.
-Everything here runs with the lake's lock held (:mod:`ittybit_frames.lake._lock`), so any
-temporary file found by :func:`recover` belongs to a writer that is gone.
+See :mod:`ittybit_frames.lake` for the protocol and what readers see in each window, and
+:mod:`ittybit_frames.lake._swap` for the table swaps. Everything here runs with the
+lake's lock held (:mod:`ittybit_frames.lake._lock`), so any temporary file or staged
+folder found by :func:`recover` belongs to a writer that is gone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,9 @@ from ittybit_frames.lake._format import (
     JOURNAL,
     LOCK,
     MANIFEST,
+    PART_FILE,
     PARTITION,
+    TABLE_MARKER,
     TABLES,
     Profile,
     fsync_dir,
@@ -33,6 +38,16 @@ from ittybit_frames.lake._format import (
     valid_partition,
     write_bytes_atomic,
     write_table_file,
+)
+from ittybit_frames.lake._swap import (
+    Exchange,
+    drop,
+    exchange_dirs,
+    marker,
+    reconcile,
+    swap_table,
+    thin,
+    twin,
 )
 
 logger = logging.getLogger("ittybit_frames.lake")
@@ -44,24 +59,73 @@ OnStep = Callable[[str], None]
 
 
 @dataclass
+class _StagedTable:
+    folder: Path  # LAKE/.jobs.swap: the table's twin, brought level, then given new files
+    token: str  # this write's name, in the twin's marker
+    changed: set[Path]  # folders to fsync
+    parts: set[str] = field(default_factory=set)  # partition folders rewritten or removed
+
+
+@dataclass
 class Commit:
-    """One atomic change to the lake: files to put in place and files to remove."""
+    """One atomic change to the lake: tables to swap in, files to put in place or remove."""
 
     root: Path
     on_step: OnStep | None = None
+    exchange: Exchange = exchange_dirs
     renames: list[tuple[Path, Path]] = field(default_factory=list)  # temporary -> target
     deletes: list[Path] = field(default_factory=list)
+    tables: dict[str, _StagedTable] = field(default_factory=dict)
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (table, partition)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _staged: int = 0
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:
             self.on_step(name)
 
+    @property
+    def empty(self) -> bool:
+        """True when nothing has been staged."""
+        return not (self.renames or self.deletes or self.tables or self.removed)
+
+    def _partition_of(self, target: Path) -> tuple[str, str] | None:
+        """(table, partition folder) when ``target`` is a partition file of a table."""
+        part, table = target.parent, target.parent.parent
+        ours = table.parent == self.root and table.name in TABLES
+        if ours and target.name == PART_FILE and part.name.startswith(f"{PARTITION}="):
+            return table.name, part.name
+        return None
+
+    def _table(self, name: str) -> _StagedTable:
+        with self._guard:  # partitions are staged from several threads
+            if name not in self.tables:
+                live = self.root / name
+                changed = reconcile(live, twin(live))  # level with the live table first
+                self.tables[name] = _StagedTable(twin(live), uuid.uuid4().hex, changed)
+            return self.tables[name]
+
     def stage_table(self, arrow: pa.Table, target: Path, profile: Profile) -> None:
         """Write a Parquet file that will replace ``target`` on commit."""
-        tmp = temp_name(target)
-        write_table_file(arrow, tmp, profile)
-        self.renames.append((tmp, target))
-        if len(self.renames) == 1:
+        where = self._partition_of(target)
+        if where is not None:  # into the table's twin, never over a file it shares
+            table = self._table(where[0])
+            final = table.folder / where[1] / PART_FILE
+            tmp = temp_name(final)
+            write_table_file(arrow, tmp, profile)
+            os.replace(tmp, final)
+            with self._guard:
+                table.parts.add(where[1])
+                table.changed.add(final.parent)
+        else:
+            tmp = temp_name(target)
+            write_table_file(arrow, tmp, profile)
+            with self._guard:
+                self.renames.append((tmp, target))
+        with self._guard:
+            self._staged += 1
+            first = self._staged == 1
+        if first:
             self._step("staging")
 
     def stage_bytes(self, data: bytes, target: Path) -> None:
@@ -74,7 +138,8 @@ class Commit:
         self.renames.append((tmp, target))
 
     def discard(self) -> None:
-        """Remove what was staged, when the write fails before its commit point."""
+        """Remove what was staged, when the write fails before its commit point (a twin
+        is simply brought level again by the next write)."""
         if not (self.root / JOURNAL).exists():
             for tmp, _ in self.renames:
                 with contextlib.suppress(FileNotFoundError):
@@ -82,33 +147,73 @@ class Commit:
 
     def delete(self, target: Path) -> None:
         """Remove ``target`` on commit."""
-        self.deletes.append(target)
+        where = self._partition_of(target)
+        if where is not None:
+            self.removed.append(where)
+        else:
+            self.deletes.append(target)
+
+    def _finish_tables(self) -> None:
+        """Remove the partitions that go from the twins, mark them, make them durable."""
+        for name, part in self.removed:
+            table = self._table(name)
+            drop(table.folder / part / PART_FILE, table.folder)
+            table.parts.add(part)
+            table.changed.add(table.folder)
+        for table in self.tables.values():
+            write_bytes_atomic(table.folder / TABLE_MARKER, table.token.encode())
+            for folder in table.changed:
+                fsync_dir(folder)
 
     def run(self) -> None:
-        """Commit: write the journal (the commit point), then apply it."""
+        """Commit: finish the twins, write the journal (the commit point), apply it."""
+        self._finish_tables()
         self._step("staged")
         for directory in {tmp.parent for tmp, _ in self.renames}:
             fsync_dir(directory)
+        fsync_dir(self.root)
         rel = [
             [str(t.relative_to(self.root)), str(p.relative_to(self.root))] for t, p in self.renames
         ]
-        body = {"renames": rel, "deletes": [str(p.relative_to(self.root)) for p in self.deletes]}
+        swaps = [
+            [n, self.tables[n].token, sorted(self.tables[n].parts)]
+            for n in ("tasks", "jobs")  # tasks before jobs
+            if n in self.tables
+        ]
+        body = {
+            "swaps": swaps,
+            "renames": rel,
+            "deletes": [str(p.relative_to(self.root)) for p in self.deletes],
+        }
         write_bytes_atomic(self.root / JOURNAL, orjson.dumps(body))
         self._step("committed")
-        _apply(self.root, _Journal.parse(body), self._step)
+        _apply(self.root, _Journal.parse(body), self._step, self.exchange)
+
+
+@dataclass(frozen=True)
+class _Swap:
+    table: str  # jobs or tasks
+    token: str  # the write whose twin is swapped in
+    parts: list[str]  # the partitions it rewrote or removed
 
 
 @dataclass(frozen=True)
 class _Journal:
+    swaps: list[_Swap]
     renames: list[tuple[str, str]]  # temporary -> target, relative to the lake
     deletes: list[str]
 
     @classmethod
     def parse(cls, body: object) -> _Journal:
         if not isinstance(body, dict):
-            return cls([], [])
+            return cls([], [], [])
+        swaps = [
+            _Swap(str(t), str(token), [str(p) for p in parts])
+            for t, token, parts in body.get("swaps", [])
+            if t in TABLES
+        ]
         renames = [(str(a), str(b)) for a, b in body.get("renames", [])]
-        return cls(renames, [str(p) for p in body.get("deletes", [])])
+        return cls(swaps, renames, [str(p) for p in body.get("deletes", [])])
 
 
 def _read_journal(root: Path) -> _Journal | None:
@@ -119,42 +224,67 @@ def _read_journal(root: Path) -> _Journal | None:
     except (OSError, orjson.JSONDecodeError):
         # Written atomically, so never half-written: this one is not ours.
         logger.warning("ignoring an unreadable journal %s", root / JOURNAL)
-        return _Journal([], [])
+        return _Journal([], [], [])
     return _Journal.parse(body)
 
 
-def pending(root: Path) -> dict[Path, Path | None]:
+@dataclass
+class Pending:
     """What a committed but unfinished write still has to do, for readers.
 
-    Maps each target not yet in place to the temporary file that holds its new content,
-    and each file still to be removed to None. Empty when no write is pending.
+    ``files`` maps each target not yet in place to the temporary file holding its new
+    content, and each file still to be removed to None; ``tables`` maps each table not
+    yet swapped in to its twin. Falsy when no write is pending.
     """
+
+    files: dict[Path, Path | None] = field(default_factory=dict)
+    tables: dict[str, Path] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.tables)
+
+
+def pending(root: Path) -> Pending:
+    """The committed state a reader should see while a write is being applied."""
     body = _read_journal(root)
+    view = Pending()
     if body is None:
-        return {}
-    view: dict[Path, Path | None] = {}
+        return view
+    for swap in body.swaps:
+        live = root / swap.table
+        if marker(live) != swap.token and marker(twin(live)) == swap.token:
+            view.tables[swap.table] = twin(live)
     for tmp, target in body.renames:
         if (root / tmp).exists():
-            view[root / target] = root / tmp
+            view.files[root / target] = root / tmp
     for target in body.deletes:
-        view[root / target] = None
+        view.files[root / target] = None
     return view
 
 
-def _apply(root: Path, body: _Journal, step: OnStep) -> None:
+def _apply(root: Path, body: _Journal, step: OnStep, exchange: Exchange) -> None:
+    announced = False
+    for swap in body.swaps:
+        if not swap_table(root / swap.table, swap.token, exchange):
+            logger.warning("%s: the new %s is gone; the table is kept as it is", root, swap.table)
+        if not announced:
+            announced = True
+            step("applying")  # a plain-glob reader may see new tasks with old jobs here
     for i, (tmp, target) in enumerate(body.renames):
         if (root / tmp).exists():
             os.replace(root / tmp, root / target)
-        if i == len(body.renames) // 2:
+        if i == len(body.renames) // 2 and not announced:
+            announced = True
             step("applying")
     for target in body.deletes:
-        path = root / target
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()  # only when empty: a partition that is gone
+            (root / target).unlink()
     for directory in {(root / t).parent for _, t in body.renames}:
         fsync_dir(directory)
+    for swap in body.swaps:
+        shadow = twin(root / swap.table)
+        if marker(shadow) != swap.token:  # the old state, swapped out: keep links only
+            thin(shadow, swap.parts)
     step("applied")
     (root / JOURNAL).unlink()
     fsync_dir(root)
@@ -168,6 +298,7 @@ def leftovers(root: Path) -> tuple[list[Path], list[Path]]:
     """
     ours, foreign = [], []
     known = {MANIFEST, JOURNAL, INDEX, LOCK, HOLDER, "jobs.parquet", "tasks.parquet", *TABLES}
+    known |= {twin(root / name).name for name in TABLES}
     for entry in sorted(root.iterdir()) if root.is_dir() else []:
         if is_temp(entry) or entry.name.startswith((".overwrite-", ".old-")):
             ours.append(entry)
@@ -177,6 +308,8 @@ def leftovers(root: Path) -> tuple[list[Path], list[Path]]:
         folder = root / name
         for part in sorted(folder.iterdir()) if folder.is_dir() else []:
             label = part.name.removeprefix(f"{PARTITION}=")
+            if part.name == TABLE_MARKER:
+                continue
             if not (part.is_dir() and part.name.startswith(f"{PARTITION}=")):
                 (ours if is_temp(part) else foreign).append(part)
                 continue
@@ -191,7 +324,7 @@ def leftovers(root: Path) -> tuple[list[Path], list[Path]]:
     return ours, foreign
 
 
-def recover(root: Path) -> list[str]:
+def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
     """Finish an interrupted write and remove dead writers' leftovers (lock held).
 
     Returns what was done, one line per action.
@@ -199,8 +332,13 @@ def recover(root: Path) -> list[str]:
     done = []
     body = _read_journal(root)
     if body is not None:
-        _apply(root, body, lambda _: None)
-        done.append(f"finished an interrupted write ({len(body.renames)} files)")
+        _apply(root, body, lambda _: None, exchange)
+        files = len(body.renames)
+        done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
+    for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
+        if twin(root / name).is_dir():
+            for folder in reconcile(root / name, twin(root / name)):
+                fsync_dir(folder)  # durable before any journal names this twin
     ours, _ = leftovers(root)
     for path in ours:
         if path.is_dir() and any(path.iterdir()):

@@ -35,6 +35,10 @@ PARTITION = "created_date"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for "no value": Spark/Athena know it
 TABLES = ("jobs", "tasks")
 PART_FILE = "part-0.parquet"
+#: The lake's own files of a table, as a glob for DuckDB, Polars and Spark (``jobs/`` + it):
+#: valid-looking partition folders only, never the hidden twins or foreign names.
+TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
+TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
 
@@ -230,6 +234,36 @@ def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
                 frame[name].astype(object), categories=list(column.categories)
             )
     return frame
+
+
+def conform(frame: pd.DataFrame, table: Table, names: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with the columns ``names`` (default: all of ``table``), in order: columns
+    an older schema version did not write (v1: ``kind_raw``, the task ``input_*``
+    columns) are added, null."""
+    names = table.names if names is None else names
+    missing = [table[n] for n in names if n not in frame.columns]
+    if missing:
+        added = {c.name: pd.Series(index=frame.index, dtype=c.dtype) for c in missing}
+        frame = frame.assign(**added)
+    return frame[names]
+
+
+def conform_arrow(arrow: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A file's table in the pinned ``schema``: older versions' files gain null columns."""
+    arrow = arrow.replace_schema_metadata(None)
+    for name in schema.names:
+        if name not in arrow.column_names:
+            arrow = arrow.append_column(
+                schema.field(name), pa.nulls(arrow.num_rows, schema.field(name).type)
+            )
+    arrow = arrow.select(schema.names)
+    return arrow if arrow.schema == schema else arrow.cast(schema)
+
+
+def file_version(schema: pa.Schema) -> int | None:
+    """The schema version a lake file records in its metadata (None: not recorded)."""
+    raw = (schema.metadata or {}).get(b"ittybit_frames.schema_version", b"")
+    return int(raw) if raw.isdigit() else None
 
 
 def table_file(root: Path, name: str, partition: str | None) -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ittybit_frames.lake._format import INDEX, from_arrow
+from ittybit_frames.lake._format import INDEX, conform, from_arrow
 from ittybit_frames.lake._read import data_files, partition_label
 from ittybit_frames.schema import JOBS, epoch_ms_array
 
@@ -29,7 +29,7 @@ def build_index(root: Path) -> pd.DataFrame:
     """The index, rebuilt from the jobs files (a lake written before the index existed)."""
     parts = []
     for file in data_files(root, "jobs"):
-        jobs = from_arrow(pq.read_table(file), JOBS)
+        jobs = conform(from_arrow(pq.read_table(file), JOBS), JOBS)  # v1 files too
         parts.append(
             pd.DataFrame(
                 {

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import pending
 from ittybit_frames.lake._format import (
@@ -20,13 +23,15 @@ from ittybit_frames.lake._format import (
     NULL_PARTITION,
     PART_FILE,
     PARTITION,
+    conform,
     from_arrow,
     read_manifest,
     sort,
     valid_partition,
 )
+from ittybit_frames.lake._swap import marker
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
-from ittybit_frames.vocabulary import canonical_kind, canonical_status, parse_when
+from ittybit_frames.vocabulary import category, parse_when
 
 _ATTEMPTS = 20  # a reader racing writers retries this often before giving up
 
@@ -65,12 +70,12 @@ def data_files(
     view = pending(root)
     single = root / f"{name}.parquet"
     candidates: set[Path] = set()
-    if single.exists() or single in view:
+    if single.exists() or single in view.files:
         candidates.add(single)
-    folder = root / name
+    folder = view.tables.get(name, root / name)  # the staged table until it is swapped in
     if folder.is_dir():
         candidates.update(folder.glob(f"{PARTITION}=*/{PART_FILE}"))
-    candidates.update(p for p in view if p.parent.parent == folder and p.name == PART_FILE)
+    candidates.update(p for p in view.files if p.parent.parent == folder and p.name == PART_FILE)
     files = []
     for target in sorted(candidates):
         label = partition_label(target)
@@ -78,18 +83,19 @@ def data_files(
             continue
         if target != single and not _in_window(label, since_ms, until_ms):
             continue
-        resolved = view.get(target, target)
+        resolved = view.files.get(target, target)
         if resolved is not None:
             files.append(str(resolved))
     return files
 
 
-def _state_token(root: Path) -> tuple[int, bool]:
+def _state_token(root: Path) -> tuple[int, bool, str, str]:
+    """Changes whenever a write commits, swaps a table in, or finishes."""
     try:
         stamp = (root / MANIFEST).stat().st_mtime_ns
     except FileNotFoundError:
         stamp = 0
-    return stamp, (root / JOURNAL).exists()
+    return stamp, (root / JOURNAL).exists(), marker(root / "jobs"), marker(root / "tasks")
 
 
 def read_parquet(
@@ -100,12 +106,14 @@ def read_parquet(
     kind: str | None = None,
     status: str | None = None,
     columns: list[str] | None = None,
+    kind_raw: str | None = None,
 ) -> JobFrames:
     """Read a lake back into typed frames, loading only what the filters need.
 
-    Day partitions outside ``[since, until)`` are never opened; ``kind``/``status``
-    filters are pushed down to row groups. The frames are one committed state of the
-    lake, even while a writer commits (the read is retried if a write lands during it).
+    Day partitions outside ``[since, until)`` are never opened; ``kind``/``status``/
+    ``kind_raw`` filters are pushed down to row groups. The frames are one committed
+    state of the lake, even while a writer commits (the read is retried if a write lands
+    during it).
 
     Parameters
     ----------
@@ -114,9 +122,13 @@ def read_parquet(
     since, until : datetime, str or int, optional
         Jobs created in ``[since, until)`` (ISO, epoch, or spans such as ``"7d"``).
     kind, status : str, optional
-        Canonical job kind / status; tasks follow their job.
+        Job kind / status: a category, ``other``, or a documented word of any API
+        version (``ready`` -> ``succeeded``); tasks follow their job.
     columns : list of str, optional
         Job columns to load (tasks are always complete). Default: all.
+    kind_raw : str, optional
+        Jobs whose kind was sent as exactly this word (for words outside the
+        categories, which ``kind`` files under ``other``); tasks follow their job.
 
     Returns
     -------
@@ -124,6 +136,9 @@ def read_parquet(
 
     Raises
     ------
+    ConfigurationError
+        ``kind``/``status`` is neither a category nor ``other`` (the message lists the
+        valid words), or ``columns`` names an unknown column.
     LakeCorruptError
         The lake's manifest is unreadable (``ittybit-frames check LAKE --repair``).
     """
@@ -132,14 +147,19 @@ def read_parquet(
         raise FileNotFoundError(f"no lake at {root}: write one with write_parquet or sync")
     read_manifest(root)  # a corrupt manifest is named, not skipped
     since_ms, until_ms = parse_when(since), parse_when(until)
-    job_filter = _filters(since_ms, until_ms, kind, status, "created_at", "kind", "status")
-    task_filter = _filters(
-        since_ms, until_ms, kind, status, "job_created_at", "job_kind", "job_status"
-    )
+    words = _Words(_category(kind, "kind"), _category(status, "status"), kind_raw)
+    job_filter = _filters(since_ms, until_ms, words, "created_at", "kind", "status")
+    task_filter = _filters(since_ms, until_ms, words, "job_created_at", "job_kind", "job_status")
+    job_columns = columns
+    if kind_raw is not None and columns is not None and "job_id" not in columns:
+        job_columns = [*columns, "job_id"]  # the tasks follow the jobs by ID
     for attempt in range(_ATTEMPTS):
         token = _state_token(root)
         try:
-            jobs = _read_table(root, "jobs", JOBS, since_ms, until_ms, job_filter, columns)
+            jobs = _read_table(root, "jobs", JOBS, since_ms, until_ms, job_filter, job_columns)
+            if kind_raw is not None:
+                ids = pa.array(jobs["job_id"].astype(object), pa.string())
+                task_filter = _and(task_filter, ds.field("job_id").isin(ids))
             tasks = _read_table(root, "tasks", TASKS, since_ms, until_ms, task_filter, None)
         except FileNotFoundError:
             if attempt == _ATTEMPTS - 1:
@@ -147,32 +167,72 @@ def read_parquet(
             continue  # a writer renamed or removed a file under us: read again
         if _state_token(root) == token:
             break
+    if job_columns is not columns:
+        jobs = jobs.drop(columns="job_id")
+    if jobs.empty and (since_ms is not None or until_ms is not None):
+        _say_the_window_is_empty(root, since_ms, until_ms)
     return JobFrames(jobs, tasks, PROBLEMS.empty())
+
+
+def _say_the_window_is_empty(root: Path, since_ms: int | None, until_ms: int | None) -> None:
+    """Warn (EmptyWindowWarning) naming the days the lake covers, if it holds any."""
+    folder = root / "jobs"
+    days = sorted(
+        label
+        for entry in (folder.iterdir() if folder.is_dir() else [])
+        if (label := entry.name.removeprefix(f"{PARTITION}=")) != entry.name
+        and label != NULL_PARTITION
+        and valid_partition(label)
+    )
+    if not days:
+        return
+    first, last = (
+        dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() * 1000
+        for d in (days[0], days[-1])
+    )
+    message = empty_window_message(since_ms, until_ms, first, last, "the lake covers")
+    warnings.warn(message, EmptyWindowWarning, stacklevel=3)
+
+
+@dataclass(frozen=True)
+class _Words:
+    kind: str | None  # categories
+    status: str | None
+    kind_raw: str | None  # the API's word, exactly
+
+
+def _category(word: str | None, field: str) -> str | None:
+    if word is None:
+        return None
+    try:
+        return category(word, field=field)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _and(expr: Any, more: Any) -> Any:
+    return more if expr is None else expr & more
 
 
 def _filters(
     since_ms: int | None,
     until_ms: int | None,
-    kind: str | None,
-    status: str | None,
+    words: _Words,
     created: str,
     kind_col: str,
     status_col: str,
 ) -> Any:
     expr = None
-
-    def add(e: Any) -> None:
-        nonlocal expr
-        expr = e if expr is None else expr & e
-
     if since_ms is not None:
-        add(ds.field(created) >= pa.scalar(since_ms, pa.timestamp("ms", tz="UTC")))
+        expr = _and(expr, ds.field(created) >= pa.scalar(since_ms, pa.timestamp("ms", tz="UTC")))
     if until_ms is not None:
-        add(ds.field(created) < pa.scalar(until_ms, pa.timestamp("ms", tz="UTC")))
-    if kind is not None:
-        add(ds.field(kind_col).cast(pa.string()) == canonical_kind(kind))
-    if status is not None:
-        add(ds.field(status_col).cast(pa.string()) == canonical_status(status))
+        expr = _and(expr, ds.field(created) < pa.scalar(until_ms, pa.timestamp("ms", tz="UTC")))
+    if words.kind is not None:
+        expr = _and(expr, ds.field(kind_col).cast(pa.string()) == words.kind)
+    if words.status is not None:
+        expr = _and(expr, ds.field(status_col).cast(pa.string()) == words.status)
+    if words.kind_raw is not None and created == "created_at":  # tasks: by job ID, later
+        expr = _and(expr, ds.field("kind_raw") == words.kind_raw)
     return expr
 
 
@@ -195,13 +255,17 @@ def _read_table(
         frame = table.empty()
         return frame[columns] if columns is not None else frame
     dataset = ds.dataset(files, format="parquet")
-    arrow = dataset.to_table(columns=columns, filter=row_filter)
-    frame = from_arrow(arrow, table)
-    if columns is None:
-        for column in table.columns:  # files written by an older schema version
-            if column.name not in frame.columns:
-                frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=column.dtype)
-        frame = frame[table.names]
+    if not set(table.names) <= set(dataset.schema.names):
+        # The first file is of an older schema version (v1: no kind_raw, no task input_*):
+        # read every file against the union of their schemas, so newer files keep theirs.
+        schema = pa.unify_schemas([dataset.schema, *(pq.read_schema(f) for f in files[1:])])
+        for column in table.columns:  # in no file at all: still filterable, all null
+            if column.name not in schema.names:
+                schema = schema.append(pa.field(column.name, column.arrow))
+        dataset = ds.dataset(files, format="parquet", schema=schema)
+    present = None if columns is None else [c for c in columns if c in dataset.schema.names]
+    arrow = dataset.to_table(columns=present, filter=row_filter)
+    frame = conform(from_arrow(arrow, table), table, columns)  # older files' columns: null
     keys: list[str] = []
     if name == "tasks":
         keys = ["job_created_at", "job_id", "task_index"]

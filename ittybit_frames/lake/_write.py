@@ -30,6 +30,7 @@ from ittybit_frames.lake._format import (
     TABLES,
     Profile,
     WriteReport,
+    conform_arrow,
     read_manifest,
     slices,
     table_file,
@@ -38,6 +39,7 @@ from ittybit_frames.lake._format import (
 from ittybit_frames.lake._index import index_of, row_hashes
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._read import data_files
+from ittybit_frames.lake._swap import Exchange, exchange_dirs
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
 
@@ -121,7 +123,9 @@ def write_locked(
     partition_by: str | None,
     profile: str,
     on_step: OnStep | None,
+    exchange: Exchange = exchange_dirs,
 ) -> WriteReport:
+    """``write_parquet`` with the lock held; ``exchange`` swaps the table folders."""
     manifest = read_manifest(root)
     if mode != "overwrite":
         if manifest and manifest.get("partition_by", "day") != partition_by:
@@ -136,7 +140,7 @@ def write_locked(
             )
     prof = PROFILES[profile]
     report = WriteReport(root, mode)
-    commit = Commit(root, on_step)
+    commit = Commit(root, on_step, exchange)
     plan = _Plan(commit, partition_by, prof, report)
     try:
         if mode == "overwrite":
@@ -147,7 +151,7 @@ def write_locked(
     except BaseException:
         commit.discard()  # nothing committed: the lake is as it was
         raise
-    if not commit.renames and not commit.deletes and manifest:
+    if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
         commit.stage_bytes(index_bytes(index), root / INDEX)
@@ -326,9 +330,7 @@ def _partition_table(
     target = _target(root, name, label)
     parts = [incoming.filter(pa.array(mine, pa.bool_()))]
     if target.exists():
-        old = pq.read_table(target).replace_schema_metadata(None)
-        if old.schema != schema:  # a file of an older writer: conform it
-            old = old.select(schema.names).cast(schema)
+        old = conform_arrow(pq.read_table(target), schema)  # an older writer's file too
         if len(gone):
             old = old.filter(pc.invert(pc.is_in(old["job_id"], value_set=gone)))
         parts.insert(0, old)

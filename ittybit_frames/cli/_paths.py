@@ -1,0 +1,127 @@
+"""Paths checked before any work: is it the kind of thing the command needs, can we
+write there, is it a lake. Each failure is a :class:`ConfigurationError` (exit 2) whose
+message says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.lake import MANIFEST
+
+__all__ = ["file_to_write", "folder_to_write", "lake_to_read", "lake_to_write", "read_ids_file"]
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists() or parent.is_symlink():
+            return parent
+    return Path.cwd()  # pragma: no cover - the root always exists
+
+
+def _writable(folder: Path, target: Path) -> None:
+    """Prove ``folder`` takes a new file (permissions alone lie, e.g. for root on a
+    read-only mount), leaving nothing behind."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".ittybit-frames-probe-", dir=folder)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write {target} ({exc.strerror or exc}): choose a folder you can write to"
+        ) from exc
+    os.close(handle)
+    os.unlink(name)
+
+
+def folder_to_write(path: str | os.PathLike[str], option: str) -> Path:
+    """A folder that exists or can be made, and takes files."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ConfigurationError(
+            f"{option} {target} is not a folder: give a folder (it is created if needed)"
+        )
+    base = _existing_ancestor(target)
+    if not base.is_dir():
+        raise ConfigurationError(
+            f"{option} {target}: {base} is not a folder, so {target} cannot be made there"
+        )
+    _writable(base, target)
+    return target
+
+
+def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
+    """A file (new or replaced) in a folder that takes files."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigurationError(f"{option} {target} is a folder: give a file name")
+    if target.exists() and not target.is_file():
+        raise ConfigurationError(f"{option} {target} is not a regular file: give a file name")
+    folder_to_write(target.parent, option)
+    return target
+
+
+def _is_lake(path: Path) -> bool:
+    return (path / MANIFEST).is_file() or (path / "jobs").is_dir()
+
+
+def _holds_others(path: Path) -> bool:
+    """Whether a folder holds anything but hidden files and the lake's own (a sync
+    stopped before its first write leaves only its lock behind)."""
+    return any(not p.name.startswith((".", "_ittybit_frames")) for p in path.iterdir())
+
+
+def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Path:
+    """A lake to write into: a lake, an empty folder, or a folder that can be made."""
+    target = folder_to_write(path, option)
+    if target.is_dir() and not _is_lake(target) and _holds_others(target):
+        raise ConfigurationError(
+            f"{target} is not an ittybit-frames lake and not empty: give a new or empty "
+            "folder, or the lake's own folder"
+        )
+    if target.is_dir():
+        _writable(target, target)
+    return target
+
+
+def lake_to_read(path: str | os.PathLike[str]) -> Path:
+    """An existing lake."""
+    target = Path(path)
+    if not target.exists():
+        raise ConfigurationError(
+            f"no lake at {target}: run 'ittybit-frames sync {target}' first to make one"
+        )
+    if not target.is_dir():
+        raise ConfigurationError(f"{target} is not a folder: give the lake's folder")
+    if not _is_lake(target):
+        raise ConfigurationError(
+            f"no lake at {target} (no {MANIFEST} and no jobs/): give the folder that "
+            "'ittybit-frames sync' or 'export' wrote"
+        )
+    return target
+
+
+def read_ids_file(path: str | os.PathLike[str]) -> list[str]:
+    """Job IDs, one a line (``#`` starts a comment), from a UTF-8 text file."""
+    source = Path(path)
+    if not source.exists():
+        raise ConfigurationError(f"--ids-file {source} does not exist")
+    if source.is_dir():
+        raise ConfigurationError(f"--ids-file {source} is a folder: give a text file")
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"--ids-file {source} cannot be read ({exc.strerror})") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""
+    if "\x00" in text or (data and not text):
+        raise ConfigurationError(
+            f"--ids-file {source} is not UTF-8 text: save it as UTF-8, one job ID a line"
+        )
+    ids = [x.strip() for x in text.splitlines() if x.strip() and not x.lstrip().startswith("#")]
+    if not ids:
+        raise ConfigurationError(f"--ids-file {source} holds no job IDs (one a line, # comments)")
+    return ids

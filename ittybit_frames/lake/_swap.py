@@ -1,0 +1,200 @@
+"""Whole-table swaps: a table folder (``jobs/``, ``tasks/``) is replaced in one step.
+
+Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A write first
+brings the twin level with the live table (:func:`reconcile`: one ``stat`` per file, a
+hard link only where they differ, i.e. for the partitions the previous write changed;
+no data is copied), puts its new partition files in the twin, then exchanges the two
+folders with Linux ``renameat2(RENAME_EXCHANGE)``. A plain-glob reader therefore sees
+the whole old table or the whole new one, and the twin now holds the old state, whose
+rewritten partitions are dropped at once (:func:`thin`): the twin costs no disk beyond
+links. Each folder holds a hidden marker, ``.ittybit_frames.table``, naming the write
+that produced it, so a recovering writer (and a reader) can tell whether a journaled
+swap happened.
+
+Where the exchange is unsupported (another OS, a filesystem without it: ``EINVAL``,
+``ENOSYS``), the table is updated file by file from the twin instead
+(:func:`replace_files`): each partition file is replaced atomically, but a plain-glob
+reader may then see some partitions new and others old until the swap ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ittybit_frames.lake._format import (
+    PART_FILE,
+    PARTITION,
+    TABLE_MARKER,
+    fsync_dir,
+    temp_name,
+    write_bytes_atomic,
+)
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # <linux/fs.h>
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+#: Swap two folders atomically; False when the platform or filesystem cannot.
+Exchange = Callable[[Path, Path], bool]
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2  # glibc >= 2.28
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    function.argtypes += [ctypes.c_uint]
+    function.restype = ctypes.c_int
+    result: Callable[..., int] = function
+    return result
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Exchange two existing folders in one atomic step; False where unsupported.
+
+    Raises
+    ------
+    OSError
+        The exchange is supported but failed (a missing folder, permissions).
+    """
+    function = _renameat2()
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _UNSUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def marker(table_dir: Path) -> str:
+    """The token of the write whose state ``table_dir`` holds ("" if none)."""
+    try:
+        return (table_dir / TABLE_MARKER).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def twin(live: Path) -> Path:
+    """The hidden twin of a table folder: ``LAKE/.jobs.swap`` for ``LAKE/jobs``."""
+    return live.with_name(f".{live.name}.swap")
+
+
+def _inodes(folder: Path, folders: list[str] | None = None) -> dict[str, int]:
+    """Every file (and symlink) below ``folder`` -> its inode, by relative path; the
+    marker excluded. One directory listing per folder, no ``stat``: cheap per partition.
+    Empty subfolders are appended to ``folders``."""
+    found: dict[str, int] = {}
+    stack = [("", os.fspath(folder))]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            listing = os.scandir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with listing:
+            empty = True
+            for entry in listing:
+                empty = False
+                name = rel + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((name + "/", entry.path))
+                elif name != TABLE_MARKER:
+                    found[name] = entry.inode()
+        if empty and rel and folders is not None:
+            folders.append(rel)
+    return found
+
+
+def drop(path: Path, top: Path) -> None:
+    """Remove a file and, when that empties it, its folder below ``top`` (a partition)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    if path.parent != top:
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
+def reconcile(live: Path, shadow: Path) -> set[Path]:
+    """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
+    inode are left alone); returns the folders that changed, to be fsynced."""
+    changed: set[Path] = set()
+    shadow.mkdir(parents=True, exist_ok=True)
+    folders: list[str] = []
+    wanted, have = _inodes(live), _inodes(shadow, folders)
+    for rel, inode in wanted.items():
+        if have.get(rel) == inode:
+            continue
+        copy = shadow / rel
+        if rel in have:
+            copy.unlink()
+        else:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+        os.link(live / rel, copy, follow_symlinks=False)
+        changed.add(copy.parent)
+    for rel in have.keys() - wanted.keys():  # gone from the table, or a dead writer's
+        drop(shadow / rel, shadow)
+        changed.add(shadow)
+    for rel in folders:  # a folder a dead writer made and left empty
+        with contextlib.suppress(OSError):
+            (shadow / rel).rmdir()
+            changed.add(shadow)
+    return changed
+
+
+def thin(shadow: Path, partitions: list[str]) -> None:
+    """Drop the old files of the partitions a write replaced from the swapped-out twin,
+    so it holds no data of its own (the next :func:`reconcile` links the new ones)."""
+    for part in partitions:
+        drop(shadow / part / PART_FILE, shadow)
+
+
+def replace_files(live: Path, shadow: Path) -> None:
+    """The fallback swap: put each file of the twin in place (atomically per file),
+    remove the partition files the new state lacks, then copy the marker. Idempotent:
+    the twin keeps every file, so a killed swap is simply run again."""
+    for rel in _inodes(shadow):
+        target = live / rel
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samefile(shadow / rel, target):
+                continue  # a hard link of the live file: unchanged
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(target)
+        os.link(shadow / rel, tmp, follow_symlinks=False)
+        os.replace(tmp, target)
+    for old in sorted(live.glob(f"{PARTITION}=*/{PART_FILE}")):
+        if not (shadow / old.relative_to(live)).exists():
+            drop(old, live)
+    for dirpath, _, _ in os.walk(live):
+        fsync_dir(Path(dirpath))
+    write_bytes_atomic(live / TABLE_MARKER, marker(shadow).encode())
+
+
+def swap_table(live: Path, token: str, exchange: Exchange) -> bool:
+    """Make the twin holding write ``token`` the table at ``live``, unless that happened.
+
+    Returns False when neither folder holds ``token`` (the twin was lost: nothing to do).
+    """
+    shadow = twin(live)
+    if marker(live) == token:
+        return True  # swapped before (a recovering writer finishing the journal)
+    if marker(shadow) != token:
+        return False
+    if not live.exists():
+        os.rename(shadow, live)  # a new lake: nothing to exchange with
+    elif not exchange(shadow, live):
+        replace_files(live, shadow)
+    fsync_dir(live.parent)
+    return True
