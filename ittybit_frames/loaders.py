@@ -13,7 +13,6 @@ from typing import Any
 from ittybit_frames.client import Client, records_of
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.schema import FAILURES
 from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = ["read_jobs"]
@@ -48,7 +47,8 @@ def read_jobs(
     Returns
     -------
     JobFrames
-        ``failures`` lists the IDs that could not be fetched (empty when listing).
+        ``failures`` lists the IDs that could not be fetched (when listing: the listed
+        jobs whose tasks could not be fetched; they are kept as listed).
 
     Examples
     --------
@@ -64,14 +64,15 @@ def read_jobs(
     active = client if client is not None else Client(**client_options)
     try:
         if ids is not None:
-            result = active.fetch_jobs(list(ids))
+            result = active.fetch_jobs(ids)
             frames = to_frames(records_of([result.jobs]))
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
             frames.failures = result.failures
         else:
+            before = len(active.walk_failures)
             pages = active.iter_pages(kind=kind, status=status, since=since, until=until)
             frames = to_frames(records_of(pages))
-            frames.failures = FAILURES.empty()
+            frames.failures = active.walk_failures.iloc[before:].reset_index(drop=True)
             if frames.jobs.empty and (since is not None or until is not None):
                 _say_the_window_is_empty(active, since, until)
     finally:

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from ittybit_frames.client import Client, records_of
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.client import Client, check_job_id, records_of
+from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
@@ -41,7 +41,13 @@ from ittybit_frames.lake import (
     write_manifest,
     write_parquet,
 )
-from ittybit_frames.schema import FAILURES, counted, describe_failures, epoch_ms_array
+from ittybit_frames.schema import (
+    FAILURES,
+    counted,
+    describe_failures,
+    epoch_ms_array,
+    failures_frame,
+)
 from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, parse_when
 
 __all__ = ["SyncReport", "sync"]
@@ -306,8 +312,10 @@ def _walk(
             lower = min(lower, cut)
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
+    failed_before = len(client.walk_failures)
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
+    unusable: list[dict[str, Any]] = []
 
     def flush() -> None:
         nonlocal walk
@@ -315,28 +323,61 @@ def _walk(
             return
         out.write(buffer)
         listed.update(j["id"] for j in buffer)
-        walk = {"cursor": buffer[-1]["id"], "newest": newest, "lower": lower}
+        walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
         state["walks"][key] = walk
         _save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
 
     for page in client.iter_pages(
-        kind=kind, since=lower, order="desc", page_size=100, after=walk["cursor"] if walk else None
+        kind=kind,
+        since=lower,
+        order="desc",
+        page_size=100,
+        after=walk.get("cursor") if walk else None,
     ):
         for job in page:
             created = created_ms(job)
             if created is not None and (newest is None or created > newest):
                 newest = created
-        buffer.extend(j for j in page if isinstance(j.get("id"), str))
+        for job in page:
+            if isinstance(job.get("id"), str):
+                buffer.append(job)
+            else:  # a lake row is keyed by its id: say so rather than skip it silently
+                unusable.append(_unusable(job.get("id")))
         if len(buffer) >= batch_jobs:
             flush()
     flush()
+    incomplete = client.walk_failures.iloc[failed_before:]  # listed, tasks not fetched
+    parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]
+    if parts:
+        report.failures = pd.concat(parts, ignore_index=True)
     # The walk reached the old frontier: only now may the frontier move.
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:
+    """Where a resumed walk starts: after the last job written whose id the client takes
+    as a cursor (an id such as ``job ü/1`` would make every later sync fail); else where
+    the previous checkpoint said (None: from the newest job, which the merge makes safe)."""
+    for job in reversed(written):
+        try:
+            return check_job_id(job["id"])
+        except InvalidJobIdError:
+            continue
+    return walk.get("cursor") if walk else None
+
+
+def _unusable(job_id: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(job_id)[:200],
+        "status_code": None,
+        "kind": "bad_payload",
+        "message": f"a listed job has no usable id ({str(job_id)[:60]!r}): not written to the lake",
+    }
 
 
 def _refresh(client: Client, ids: list[str], batch_jobs: int, out: _Out) -> None:

@@ -13,11 +13,14 @@ import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+import pandas as pd
 
 from ittybit_frames.client._config import (
     ClientOptions,
     check_job_id,
+    check_job_ids,
     clean_job_id,
     resolve_base_url,
     resolve_key,
@@ -94,6 +97,7 @@ class AsyncClient:
         self._stats = ClientStats()
         self._http = Requester(self.base_url, self._key, options, self._stats)
         self._clock = Stopwatch(self._stats)
+        self._walk_failures: list[dict[str, Any]] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={self._key!r})"
@@ -102,6 +106,13 @@ class AsyncClient:
     def stats(self) -> ClientStats:
         """A snapshot of the counters (see :class:`ClientStats`)."""
         return replace(self._stats)
+
+    @property
+    def walk_failures(self) -> pd.DataFrame:
+        """A failure row for each listed job whose tasks could not be fetched by ID, over
+        every listing walk of this client (the job itself was yielded as listed).
+        ``read_jobs`` and ``sync`` report those of their own walk."""
+        return failures_frame(list(self._walk_failures))
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -150,6 +161,7 @@ class AsyncClient:
         """
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
+        check_job_ids(ids)
         unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
         with self._clock.running():
             found, failed = await _fetch_each(
@@ -197,7 +209,7 @@ class AsyncClient:
 
     def _pages(self, query: JobQuery) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The one walk of the listing, for every listing call of both clients."""
-        complete = functools.partial(_complete, self.fetch_jobs)
+        complete = functools.partial(_complete, self.fetch_jobs, self._walk_failures)
         pager = JobPager(self.base_url, query)
         return walk_pages(
             self._http.get, complete, pager, self._clock, progress=self.progress, stats=self._stats
@@ -247,13 +259,17 @@ async def _fetch_each(
 
 
 async def _complete(
-    fetch_jobs: Callable[..., Awaitable[FetchResult]], items: list[dict[str, Any]]
+    fetch_jobs: Callable[..., Awaitable[FetchResult]],
+    failures: list[dict[str, Any]],
+    items: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Fetch by ID the listed jobs that came without ``tasks``."""
+    """Fetch by ID the listed jobs that came without ``tasks``; add a row to
+    ``failures`` for each that could not be fetched (it stays as listed)."""
     missing = [j["id"] for j in items if "tasks" not in j and isinstance(j.get("id"), str)]
     if not missing:
         return items
     result = await fetch_jobs(missing, errors="collect")
+    failures.extend(cast(list[dict[str, Any]], result.failures.to_dict("records")))
     full = {j.get("id"): j for j in result.jobs}
     return [full.get(j.get("id"), j) for j in items]
 

@@ -23,6 +23,7 @@ __all__ = [
     "Secret",
     "Sleep",
     "check_job_id",
+    "check_job_ids",
     "clean_job_id",
     "resolve_api_version",
     "resolve_base_url",
@@ -196,6 +197,16 @@ def clean_job_id(job_id: Any) -> Any:
     if isinstance(job_id, str):
         return job_id.strip(_STRIP)
     return job_id
+
+
+def check_job_ids(ids: Any) -> None:
+    """Refuse one string (or bytes) given where a list of IDs is wanted: iterated, it
+    would be a request per character."""
+    if isinstance(ids, str | bytes | bytearray):
+        raise ConfigurationError(
+            f"ids must be a list of job IDs, not one string ({ids[:40]!r}): "
+            "pass [job_id], or call get_job(job_id)"
+        )
 
 
 def check_job_id(job_id: Any) -> str:

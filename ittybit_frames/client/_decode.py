@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -21,12 +21,15 @@ from ittybit_frames.errors import (
 __all__ = [
     "MAX_BODY_BYTES",
     "UnreadableBody",
+    "bad_answer",
     "error_from_response",
     "job_object",
     "loads",
     "records_of",
     "to_ndjson",
 ]
+
+_E = TypeVar("_E", bound=APIError)
 
 # A run of 19+ digits: every digit mapped to "0", then a plain substring search, which is
 # 10x faster than the regex \d{19,} on a page of jobs (that regex tried each position of
@@ -39,7 +42,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class UnreadableBody(ValueError):
-    """A body that no retry can make readable: too deep, too large, not UTF-8."""
+    """A body that no retry can make readable: too deep, too large, not UTF-8, NaN."""
 
 
 def loads(body: bytes) -> Any:
@@ -49,7 +52,7 @@ def loads(body: bytes) -> Any:
     ------
     UnreadableBody
         The body can never be decoded: over :data:`MAX_BODY_BYTES`, nested deeper than
-        the parsers allow, or not UTF-8.
+        the parsers allow, not UTF-8, or holding ``NaN`` or ``Infinity``.
     ValueError
         The body is not JSON, perhaps cut short (worth another try).
     """
@@ -63,17 +66,36 @@ def loads(body: bytes) -> Any:
         if _LONG_RUN in body.translate(_DIGITS_TO_ZERO):
             # orjson reads integers beyond 64 bits as floats (losing digits): the stdlib
             # keeps them exact. Only bodies with such long digit runs pay for it.
-            import json  # noqa: PLC0415
-
-            return json.loads(body)
-        return orjson.loads(body)
+            return _stdlib_loads(body)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc):
+                raise UnreadableBody("the body is nested too deeply to decode") from exc
+            # orjson refuses some JSON the standard allows (a lone surrogate escape such
+            # as "\ud800"): the stdlib reads it, as it would the same job in a file.
+            return _stdlib_loads(body)
     except RecursionError as exc:
         raise UnreadableBody("the body is nested too deeply to decode") from exc
+    except UnreadableBody:
+        raise
     except ValueError as exc:
         raise _judged(exc, body) from exc
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: orjson refuses them, so the stdlib must too (else a
+    # NaN read here would be written to NDJSON as null, a value silently changed).
+    raise UnreadableBody(f"the body holds {name}, which is not JSON")
+
+
+def _stdlib_loads(body: bytes) -> Any:
+    import json  # noqa: PLC0415
+
+    return json.loads(body, parse_constant=_refuse_constant)
 
 
 def to_ndjson(jobs: Iterable[Mapping[str, Any]]) -> bytes | None:
@@ -112,8 +134,6 @@ def records_of(pages: Iterable[list[dict[str, Any]]]) -> bytes | list[dict[str, 
 
 def _judged(exc: ValueError, body: bytes) -> ValueError:
     """``exc`` as :class:`UnreadableBody` when no retry can help, else as it came."""
-    if "depth limit" in str(exc):
-        return UnreadableBody("the body is nested too deeply to decode")
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -129,28 +149,33 @@ def job_object(payload: Any, job_id: str, url: str) -> dict[str, Any]:
     Raises
     ------
     APIError
-        ``kind="bad_payload"`` when the answer is not a job object, ``kind="id_mismatch"``
+        ``kind="bad_payload"`` when the answer is not a job object (or has no ``id``),
+        ``kind="id_mismatch"``
         when it is another job than the one requested (a proxy's cache, a server bug).
     """
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
         payload = payload["data"]  # 2024/2025 envelope {meta, data}
     if not isinstance(payload, dict):
-        raise _bad_answer(
+        raise bad_answer(
             "bad_payload",
             f"expected a job object from GET /jobs/{job_id}, got {type(payload).__name__}",
             url,
         )
-    if "id" in payload:
-        got = clean_job_id(payload["id"])
-        if got != job_id:
-            message = f"asked for job {job_id!r}, the server answered with job {str(got)[:60]!r}"
-            raise _bad_answer("id_mismatch", message, url)
-        payload["id"] = got  # numeric IDs become strings, as everywhere else
+    if "id" not in payload:  # `{}`, `{"data": []}`, `{"status": "ok"}`: not a job
+        raise bad_answer(
+            "bad_payload", f"the answer to GET /jobs/{job_id} has no job id: not a job", url
+        )
+    got = clean_job_id(payload["id"])
+    if got != job_id:
+        message = f"asked for job {job_id!r}, the server answered with job {str(got)[:60]!r}"
+        raise bad_answer("id_mismatch", message, url)
+    payload["id"] = got  # numeric IDs become strings, as everywhere else
     return payload
 
 
-def _bad_answer(kind: str, message: str, url: str) -> APIError:
-    return APIError(message, status_code=200, kind=kind, method="GET", url=url)
+def bad_answer(kind: str, message: str, url: str, error: type[_E] = APIError) -> _E:  # type: ignore[assignment]
+    """An ``error`` for a 200 answer to ``GET url`` that cannot be used as it is."""
+    return error(message, status_code=200, kind=kind, method="GET", url=url)
 
 
 def _kind_and_message(body: bytes) -> tuple[str | None, str]:

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import orjson
+
 from ittybit_frames.client._config import check_job_id, clean_job_id
+from ittybit_frames.client._decode import bad_answer
 from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import APIError, ConfigurationError, PaginationError
 from ittybit_frames.vocabulary import created_ms, parse_when
@@ -73,6 +76,11 @@ def read_page(payload: Any, headers: Headers) -> tuple[list[dict[str, Any]], boo
             kind="bad_payload",
         )
     items = [j for j in payload if isinstance(j, dict)]
+    if len(items) < len(payload):
+        logger.warning(
+            "%d items of a job listing page are not JSON objects (not jobs): skipped",
+            len(payload) - len(items),
+        )
     for job in items:
         if "id" in job:  # numeric IDs become strings; stray whitespace is dropped
             job["id"] = clean_job_id(job["id"])
@@ -200,12 +208,10 @@ class CursorPaginator:
         assert self._page is not None, "next_url() before update()"
         last = self._page.items[-1].get("id") if self._page.items else None
         if not isinstance(last, str):
-            raise APIError(
-                "cannot page on: the last job of a page has no id",
-                status_code=200,
-                kind="bad_payload",
-                method="GET",
-                url=self._page.url,
+            raise _stuck(
+                f"cannot page on: the last job of the page has no id usable as the cursor "
+                f"({str(last)[:40]!r})",
+                self._page.url,
             )
         return f"{self._base_url}/jobs?{urlencode({**self._params, 'after': last})}"
 
@@ -282,10 +288,11 @@ class JobPager:
         new = []
         for job in items:
             jid = job.get("id")
-            if not isinstance(jid, str):
-                new.append(job)  # cannot tell it apart: keep it rather than lose it
-            elif jid not in self._ids:
-                self._ids.add(jid)
+            # A job without a usable id (null, a float, a list) is told apart by its whole
+            # content: kept once, and a page of such jobs seen before still ends the walk.
+            seen = jid if isinstance(jid, str) else _fingerprint(job)
+            if seen not in self._ids:
+                self._ids.add(seen)
                 new.append(job)
         if items and not new:
             raise _stuck(
@@ -338,14 +345,16 @@ class JobPager:
         return window(items, self.since_ms, self.until_ms, self.order)
 
 
+def _fingerprint(job: dict[str, Any]) -> str:
+    """A job's whole content as text: the same for the same job served twice."""
+    try:
+        return "\0" + orjson.dumps(job, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):  # keys that are not strings, huge integers
+        return "\0" + repr(job)
+
+
 def _stuck(message: str, url: str) -> PaginationError:
-    return PaginationError(
-        f"{message}; stopped [GET {url}]",
-        status_code=200,
-        kind="pagination",
-        method="GET",
-        url=url,
-    )
+    return bad_answer("pagination", f"{message}; stopped [GET {url}]", url, PaginationError)
 
 
 def window(

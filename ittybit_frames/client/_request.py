@@ -12,12 +12,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ittybit_frames.client import _decode
 from ittybit_frames.client._config import ClientOptions, Secret, resolve_api_version
-from ittybit_frames.client._decode import UnreadableBody, error_from_response, loads
+from ittybit_frames.client._decode import UnreadableBody, bad_answer, error_from_response, loads
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
-from ittybit_frames.client._transport import AiohttpTransport, Headers, OnHead
-from ittybit_frames.errors import APIError, ConfigurationError, NetworkError
+from ittybit_frames.client._transport import (
+    AiohttpTransport,
+    BodyTooLarge,
+    Headers,
+    OnHead,
+    read_capped,
+)
+from ittybit_frames.errors import APIError, ConfigurationError, IttybitError, NetworkError
 
 __all__ = ["Requester"]
 
@@ -61,6 +68,7 @@ class Requester:
         self._pool_size = options.concurrency * 2
         self._user_transport = self._transport = options.transport
         self._max_redirects = max_redirects
+        self._key = key
         self._headers = {
             "Authorization": f"Bearer {key.reveal()}",
             "Accept": "application/json",
@@ -93,6 +101,17 @@ class Requester:
     async def _attempt(
         self, url: str, on_headers: Callable[[Headers], None] | None
     ) -> tuple[Any, Headers]:
+        try:
+            return await self._judge(url, on_headers)
+        except IttybitError as exc:
+            # A server may echo the key (in a message, an error kind, a redirect): it is
+            # blotted out here, before the retry policy logs the error or anyone sees it.
+            _blot(exc, self._key.reveal())
+            raise
+
+    async def _judge(
+        self, url: str, on_headers: Callable[[Headers], None] | None
+    ) -> tuple[Any, Headers]:
         self.stats.waited_seconds += await self.limiter.acquire()
         on_head = None
         if on_headers is not None:
@@ -110,14 +129,7 @@ class Requester:
         try:
             payload = loads(body)
         except UnreadableBody as exc:
-            # No retry can help: the answer is a failure of its own, not a network one.
-            raise APIError(
-                f"unreadable answer: {exc} [GET {url}]",
-                status_code=200,
-                kind="bad_payload",
-                method="GET",
-                url=url,
-            ) from exc
+            raise _unreadable(exc, url) from exc
         except ValueError as exc:
             raise NetworkError(
                 f"invalid JSON in the answer (cut short?) [GET {url}]", method="GET", url=url
@@ -134,16 +146,7 @@ class Requester:
             status, got, body = await self._send(url, headers, on_head)
             if status not in _REDIRECTS or "location" not in got:
                 break
-            try:
-                target = str(httpx.URL(url).join(got["location"]))
-            except httpx.InvalidURL as exc:
-                raise APIError(
-                    f"the server redirected to an invalid URL [GET {url}]",
-                    status_code=status,
-                    kind="bad_redirect",
-                    method="GET",
-                    url=url,
-                ) from exc
+            target = _redirect_target(url, got["location"], status)
             if urlsplit(target)[:2] != self.origin:
                 # Never forward the key to another host.
                 headers = {k: v for k, v in headers.items() if k != "Authorization"}
@@ -156,10 +159,15 @@ class Requester:
         if self._transport is None:
             self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
         self.stats.requests += 1
+        cap = _decode.MAX_BODY_BYTES  # looked up here, so that tests can lower it
         try:
             if isinstance(self._transport, AiohttpTransport):  # the default: no httpx objects
-                return await self._transport.exchange("GET", url, headers, on_head=on_head)
-            return await _through_httpx(self._transport, url, headers, on_head)
+                return await self._transport.exchange(
+                    "GET", url, headers, on_head=on_head, max_body=cap
+                )
+            return await _through_httpx(self._transport, url, headers, on_head, cap)
+        except BodyTooLarge as exc:  # no retry can make it smaller
+            raise _unreadable(exc, url) from exc
         except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
             raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc
         except httpx.TimeoutException as exc:
@@ -170,11 +178,50 @@ class Requester:
             raise NetworkError(f"network error: {exc} [GET {url}]", method="GET", url=url) from exc
 
 
+def _redirect_target(url: str, location: str, status: int) -> str:
+    """Where a redirect from ``url`` leads; an :class:`APIError` (``bad_redirect``, not
+    retried) when no request can go there: undecodable, not http(s), an impossible port."""
+    try:
+        target = str(httpx.URL(url).join(location))
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 - raises ValueError when out of 0-65535
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return target
+    except (httpx.InvalidURL, ValueError):  # UnicodeError too: bytes that are not text
+        pass
+    raise APIError(
+        f"the server redirected to {location[:80]!r}, which cannot be requested [GET {url}]",
+        status_code=status,
+        kind="bad_redirect",
+        method="GET",
+        url=url,
+    )
+
+
+def _blot(exc: BaseException, key: str) -> None:
+    """Replace ``key`` in the text of ``exc`` (its message and attributes) by ``***``;
+    drop the exception it came from if that one shows the key."""
+    exc.args = tuple(a.replace(key, "***") if isinstance(a, str) else a for a in exc.args)
+    for name, value in vars(exc).items():
+        if isinstance(value, str) and key in value:
+            setattr(exc, name, value.replace(key, "***"))
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and key in f"{cause!s}{cause!r}":
+        exc.__cause__ = None
+        exc.__suppress_context__ = True
+
+
+def _unreadable(exc: Exception, url: str) -> APIError:
+    """No retry can help: the answer is a failure of its own, not a network one."""
+    return bad_answer("bad_payload", f"unreadable answer: {exc} [GET {url}]", url)
+
+
 async def _through_httpx(
     transport: httpx.AsyncBaseTransport,
     url: str,
     headers: dict[str, str],
     on_head: OnHead | None,
+    cap: int,
 ) -> tuple[int, Headers, bytes]:
     """One exchange through any httpx transport (a user's, a test's mock)."""
     request = httpx.Request("GET", url, headers=headers)
@@ -182,7 +229,7 @@ async def _through_httpx(
     try:
         if on_head is not None:
             on_head(response.status_code, response.headers)
-        body = await response.aread()
+        body = await read_capped(response.aiter_bytes(), cap)
     finally:
         await response.aclose()
     return response.status_code, response.headers, body

@@ -7,8 +7,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
+import pandas as pd
+
 from ittybit_frames.client._async import AsyncClient
-from ittybit_frames.client._config import ClientOptions, takes_options
+from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
@@ -56,6 +58,11 @@ class Client:
         return self._async.base_url
 
     @property
+    def walk_failures(self) -> pd.DataFrame:
+        """Listed jobs whose tasks could not be fetched. See :attr:`AsyncClient.walk_failures`."""
+        return self._async.walk_failures
+
+    @property
     def stats(self) -> ClientStats:
         """A snapshot of the counters (see :class:`ClientStats`)."""
         return self._async.stats
@@ -68,6 +75,7 @@ class Client:
         self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
     ) -> FetchResult:
         """Fetch many jobs by ID. See :meth:`AsyncClient.fetch_jobs`."""
+        check_job_ids(ids)
         ids = list(ids)
         return self._run(lambda: self._async.fetch_jobs(ids, errors=errors))
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport", "Headers", "OnHead"]
+__all__ = ["AiohttpTransport", "BodyTooLarge", "Headers", "OnHead", "read_capped"]
 
 #: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
 #: ``CIMultiDictProxy`` on the default transport).
@@ -27,6 +27,25 @@ Headers = Mapping[str, str]
 #: Told the status and headers of an answer before its body is read.
 OnHead = Callable[[int, Headers], None]
 _HOP_BY_HOP = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+
+class BodyTooLarge(Exception):
+    """An answer's body is (or is announced as) over the cap: it is not read further."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"the body is over the {cap} byte cap")
+
+
+async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:
+    """The body from ``chunks``, refused as soon as it passes ``cap`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge(cap)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -67,14 +86,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         headers: Mapping[str, str],
         content: bytes | None = None,
         on_head: OnHead | None = None,
+        max_body: int | None = None,
     ) -> tuple[int, Headers, bytes]:
         """Send one request; answer with the status, the headers and the whole body.
 
         ``on_head(status, headers)`` is called as soon as they arrive, before the body
         is read (the listing starts its next request from a ``Link`` header then).
+        A body over ``max_body`` bytes (decompressed) is refused as it arrives.
 
         Raises
         ------
+        BodyTooLarge
+            The body passed ``max_body`` bytes, or its ``Content-Length`` says it would.
         httpx.TransportError
             ``httpx.TimeoutException`` past the timeout, ``httpx.InvalidURL`` for a URL
             that cannot be requested, another ``httpx.TransportError`` for network
@@ -90,7 +113,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ) as resp:
                 if on_head is not None:
                     on_head(resp.status, resp.headers)
-                return resp.status, resp.headers, await resp.read()
+                return resp.status, resp.headers, await _body(resp, max_body)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
         except aiohttp.InvalidURL as exc:
@@ -127,6 +150,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # Closed sockets are released on the loop's next turn: give it that turn, so a
             # loop stopped right after (the sync client's, at exit) leaves none open.
             await asyncio.sleep(0)
+
+
+async def _body(resp: Any, cap: int | None) -> bytes:
+    """The whole body of an aiohttp response, read under ``cap`` when there is one."""
+    if cap is None:
+        return bytes(await resp.read())
+    length = resp.content_length
+    if length is not None and length > cap:
+        raise BodyTooLarge(cap)
+    if length is not None and resp.headers.get("content-encoding", "identity") == "identity":
+        return bytes(await resp.read())  # the common case: aiohttp stops at the length
+    # No length, or a compressed body whose unpacked size is unknown (a gzip bomb).
+    return await read_capped(resp.content.iter_any(), cap)
 
 
 def _release(connector: Any, loop: asyncio.AbstractEventLoop) -> None:
