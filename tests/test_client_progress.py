@@ -16,7 +16,8 @@ def test_fetch_by_ids_shows_total_and_retries(
 ) -> None:
     ids = [job["id"] for job in api.jobs[:40]]
     api.inject("503", "503")
-    with fast_client(api, progress=True, concurrency=4) as client:
+    # The client's own rate limit makes it wait (the injected 503s ask for no wait).
+    with fast_client(api, progress=True, concurrency=4, rate_limit=200) as client:
         result = client.fetch_jobs(ids)
     assert len(result.jobs) == 40
     err = capsys.readouterr().err
