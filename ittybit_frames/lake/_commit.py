@@ -45,6 +45,7 @@ from ittybit_frames.lake._swap import (
     exchange_dirs,
     marker,
     reconcile,
+    restore,
     swap_table,
     thin,
     twin,
@@ -328,6 +329,8 @@ def _apply(root: Path, body: _Journal, step: OnStep, exchange: Exchange) -> None
         shadow = twin(root / swap.table)
         if marker(shadow) != swap.token:  # the old state, swapped out: keep links only
             thin(shadow, swap.parts)
+            for folder in restore(root / swap.table, shadow):  # files users dropped meanwhile
+                fsync_dir(folder)
     step("applied")
     (root / JOURNAL).unlink()
     fsync_dir(root)
@@ -379,7 +382,7 @@ def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
         files = len(body.renames)
         done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
     for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
-        if twin(root / name).is_dir():
+        if twin(root / name).exists() or twin(root / name).is_symlink():
             for folder in reconcile(root / name, twin(root / name)):
                 fsync_dir(folder)  # durable before any journal names this twin
     ours, _ = leftovers(root)

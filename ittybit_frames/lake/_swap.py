@@ -28,12 +28,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ittybit_frames.errors import LakeCorruptError
 from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
     TABLE_MARKER,
     fsync_dir,
+    is_temp,
     temp_name,
+    valid_partition,
     write_bytes_atomic,
 )
 
@@ -127,9 +130,46 @@ def drop(path: Path, top: Path) -> None:
             path.parent.rmdir()
 
 
+def _ours(rel: str) -> bool:
+    """True for a file of a table the lake writes (``created_date=<day>/part-0.parquet``)
+    or a temporary one; anything else in a table is a user's, and is kept."""
+    folder, _, name = rel.rpartition("/")
+    if is_temp(Path(name)):
+        return True
+    label = folder.removeprefix(f"{PARTITION}=")
+    return name == PART_FILE and label != folder and valid_partition(label)
+
+
+def check_twin(shadow: Path) -> None:
+    """Refuse a twin that is not a plain folder: a symlink would make a write remove
+    files wherever it points, a file would stop every write with a traceback."""
+    if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
+        what = "a symlink" if shadow.is_symlink() else "a file"
+        raise LakeCorruptError(
+            f"{shadow} is {what}, not the lake's hidden twin folder; move it out of the "
+            "lake, then write again",
+            path=str(shadow.parent),
+        )
+
+
+def restore(live: Path, shadow: Path) -> set[Path]:
+    """Put back in ``live`` the users' files that only ``shadow`` holds (dropped into
+    the table while a write staged, then swapped out with the old table); the folders
+    that changed."""
+    changed: set[Path] = set()
+    wanted = _inodes(live)
+    for rel in _inodes(shadow).keys() - wanted.keys():
+        if not _ours(rel):
+            (live / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.link(shadow / rel, live / rel, follow_symlinks=False)
+            changed.add((live / rel).parent)
+    return changed
+
+
 def reconcile(live: Path, shadow: Path) -> set[Path]:
     """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
     inode are left alone); returns the folders that changed, to be fsynced."""
+    check_twin(shadow)
     changed: set[Path] = set()
     shadow.mkdir(parents=True, exist_ok=True)
     folders: list[str] = []

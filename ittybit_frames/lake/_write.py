@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, LakeError
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import Commit, OnStep
 from ittybit_frames.lake._format import (
@@ -128,6 +128,7 @@ def write_locked(
     """``write_parquet`` with the lock held; ``exchange`` swaps the table folders."""
     manifest = read_manifest(root)
     if mode != "overwrite":
+        _refuse_newer(root, manifest)
         if manifest and manifest.get("partition_by", "day") != partition_by:
             raise ConfigurationError(
                 f"the lake at {root} is partitioned by {manifest.get('partition_by')!r}; "
@@ -167,6 +168,17 @@ def write_locked(
     commit.run()
     report.partitions.sort()
     return report
+
+
+def _refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
+    """A lake of a newer schema version is never merged into (it would be downgraded)."""
+    version = manifest.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise LakeError(
+            f"{root / MANIFEST} was written by a newer ittybit-frames (schema v{version}; "
+            f"this one writes v{SCHEMA_VERSION}); upgrade ittybit-frames to write to this lake",
+            path=str(root),
+        )
 
 
 def _label(partition: str | None) -> str:
