@@ -10,6 +10,9 @@ events, never with sleeps.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import subprocess
 import shutil
 from pathlib import Path
 from typing import Any
@@ -310,3 +313,145 @@ def test_readers_racing_a_writer_see_one_committed_state(ctx: Any, tmp_path: Pat
     held.close()
     assert len(lake_state(tmp_path)[0]) == 300 + 20 * rounds
     healthy(tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# A second kill during recovery; kills inside check --repair
+# --------------------------------------------------------------------------------------
+def recovering_writer(lake: str, exchanges: int | None) -> None:
+    """Take the lock (which finishes an interrupted write), dying after ``exchanges``
+    table swaps of that recovery (None: once it applied everything, journal left)."""
+    from ittybit_frames.lake import _commit, _lock
+    from ittybit_frames.lake._swap import exchange_dirs
+
+    done = [0]
+
+    def exchange(a: Path, b: Path) -> bool:
+        if exchanges is not None and done[0] == exchanges:
+            os.kill(os.getpid(), signal.SIGKILL)
+        done[0] += 1
+        return exchange_dirs(a, b)
+
+    def step(name: str) -> None:
+        if name == "applied":  # every swap done: die before the journal goes
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def recover(root: Path) -> list[str]:
+        body = _commit._read_journal(root)
+        assert body is not None
+        _commit._apply(root, body, step, exchange)
+        return []
+
+    _lock.recover = recover  # type: ignore[assignment]
+    with _lock.lock_lake(lake):
+        pass
+    os._exit(0)
+
+
+@pytest.mark.parametrize("first", ["committed", "applying"])
+@pytest.mark.parametrize("exchanges", [0, 1, None])
+def test_a_second_kill_during_recovery(
+    ctx: Any, tmp_path: Path, first: str, exchanges: int | None
+) -> None:
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    itf.write_parquet(frames_of(CHANGE), tmp_path)  # twins exist: swaps are exchanges
+    more = spec({"prefix": "n", "n": 100, "days": 8, "version": 1}, {"prefix": "q", "n": 30})
+    proc, ready, go = start(ctx, tmp_path, "merge", more, kill_at=first)
+    assert ready.wait(60)
+    go.set()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL and (tmp_path / JOURNAL).exists()
+    expected = ids_of(OLD) | ids_of(CHANGE) | ids_of(more)
+    second = ctx.Process(target=recovering_writer, args=(str(tmp_path), exchanges))
+    second.start()
+    second.join(60)
+    assert second.exitcode == -signal.SIGKILL  # killed while finishing the first write
+    assert lake_state(tmp_path)[0] == expected  # read_parquet: the committed new state
+    rows, distinct, _ = duck(tmp_path)
+    assert rows == distinct and rows in (400, len(expected))
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), tmp_path)
+    assert lake_state(tmp_path)[0] == expected | {"job_z00000"}
+    assert duck(tmp_path)[:2] == (len(expected) + 1, len(expected) + 1)
+    healthy(tmp_path)
+
+
+def repairer(lake: str, kill_at: str) -> None:
+    """``check_lake(repair=True)``, dying at step ``kill_at`` of the rewrite it commits."""
+    from ittybit_frames.lake import _commit
+
+    def step(self: Any, name: str) -> None:
+        if name == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    _commit.Commit._step = step  # type: ignore[method-assign]
+    itf.check_lake(lake, repair=True)
+    os._exit(0)
+
+
+@pytest.mark.parametrize("kill_at", ["staging", "staged", "committed", "applying", "applied"])
+def test_check_repair_killed_at_each_step(ctx: Any, tmp_path: Path, kill_at: str) -> None:
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    dup = spec({"prefix": "o", "n": 30, "days": 12, "shift": 3})  # 30 jobs on other days
+    itf.write_parquet(frames_of(dup), tmp_path, mode="append")
+    assert not itf.check_lake(tmp_path).healthy
+    proc = ctx.Process(target=repairer, args=(str(tmp_path), kill_at))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL
+    frames = itf.read_parquet(tmp_path)  # the old state (330 rows) or the repaired one
+    assert set(frames.jobs["job_id"]) == ids_of(OLD)
+    assert len(frames.jobs) in (300, 330)
+    rows, distinct, _ = duck(tmp_path)
+    assert distinct == 300 and rows in (300, 330)
+    report = itf.check_lake(tmp_path, repair=True)
+    assert report.healthy, report.problems
+    if kill_at == "applied":  # everything done but forgetting the journal: still found
+        assert any("interrupted" in p for p in report.found), report.found
+    assert lake_state(tmp_path)[0] == ids_of(OLD) and duck(tmp_path)[:2] == (300, 300)
+    healthy(tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# A full disk
+# --------------------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 2 MiB tmpfs (needs root; skipped where mounting is refused)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"mounting a small tmpfs was refused: {done.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("mode", ["merge", "overwrite"])
+def test_a_full_disk_leaves_the_old_state_and_one_line(small_disk: Path, mode: str) -> None:
+    lake = small_disk / "lake"
+    itf.write_parquet(frames_of(OLD), lake)
+    itf.write_parquet(frames_of(CHANGE), lake)  # twins exist
+    before = files_below(lake / "jobs"), files_below(lake / "tasks")
+    big = frames_of(spec({"prefix": "big", "n": 40_000, "days": 30}))
+    filler = small_disk / "filler"
+    with open(filler, "wb") as fh:  # fill the disk but 64 KiB: the index and manifest fit
+        free = shutil.disk_usage(small_disk).free
+        fh.write(b"x" * max(0, free - 64 * 1024))
+    with pytest.raises(OSError, match="No space left") as info:
+        itf.write_parquet(big, lake, mode=mode)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+    assert (files_below(lake / "jobs"), files_below(lake / "tasks")) == before
+    assert lake_state(lake)[0] == ids_of(OLD) | ids_of(CHANGE)
+    assert duck(lake)[:2] == (400, 400)
+    filler.unlink()
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), lake)
+    assert lake_state(lake)[0] == ids_of(OLD) | ids_of(CHANGE) | {"job_z00000"}
+    healthy(lake)

@@ -20,6 +20,7 @@ from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import leftovers, pending
 from ittybit_frames.lake._format import (
     INDEX,
+    JOURNAL,
     MANIFEST,
     NULL_PARTITION,
     PROFILES,
@@ -148,7 +149,7 @@ def _scan(root: Path) -> _Scan:
         scan.manifest = read_manifest(root)
     except LakeCorruptError as exc:
         scan.problems.append(f"manifest: {exc}")
-    if pending(root):
+    if pending(root) or (root / JOURNAL).exists():  # a journal left: a write not finished
         scan.problems.append("an interrupted write is pending (the next writer finishes it)")
     ours, foreign = leftovers(root)
     scan.problems += [f"leftover of a dead writer: {p.relative_to(root)}" for p in ours]
