@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +287,7 @@ def test_readers_racing_a_writer_see_one_committed_state(ctx: Any, tmp_path: Pat
     proc = ctx.Process(target=looping_writer, args=(str(tmp_path), rounds, ready, done))
     proc.start()
     assert ready.wait(60)
-    reads, duck_reads, retried = 0, 0, 0
+    reads, duck_reads, retried = 0, 0, []
     held = open(sorted((tmp_path / "jobs").glob("created_date=*/part-0.parquet"))[0], "rb")  # noqa: SIM115
     src = f"{tmp_path}/jobs/created_date=[0-9_]*/part-0.parquet"
     while not done.is_set() or reads < 3:
@@ -302,13 +302,14 @@ def test_readers_racing_a_writer_see_one_committed_state(ctx: Any, tmp_path: Pat
                 f"SELECT count(*), count(DISTINCT job_id) FROM read_parquet('{src}')"
             ).fetchall()[0]
         except duckdb.IOException as exc:
-            assert "No such file" in str(exc) or "No files found" in str(exc), exc
-            retried += 1
+            retried.append(str(exc))
             continue
         assert rows == distinct and 300 <= rows <= 300 + 20 * rounds
         duck_reads += 1
     proc.join(60)
     assert proc.exitcode == 0
+    assert all("No such file" in e or "No files found" in e for e in retried), retried
+    print(f"{reads} reads, {duck_reads} DuckDB reads, {len(retried)} DuckDB retries")
     assert len(held.read()) > 0  # a file held open across the swaps stays whole
     held.close()
     assert len(lake_state(tmp_path)[0]) == 300 + 20 * rounds
@@ -455,3 +456,30 @@ def test_a_full_disk_leaves_the_old_state_and_one_line(small_disk: Path, mode: s
     itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), lake)
     assert lake_state(lake)[0] == ids_of(OLD) | ids_of(CHANGE) | {"job_z00000"}
     healthy(lake)
+
+
+def test_a_reader_outpaced_by_writers_never_returns_a_mixed_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write lands during every attempt of a read (jobs read, then a write, then
+    tasks): read_parquet either returns one committed state or says to read again."""
+    from ittybit_frames.lake import _read
+
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    real = _read._read_table
+    count = [0]
+
+    def racing(root: Path, name: str, *args: Any) -> Any:
+        if name == "tasks":  # between the jobs and the tasks, a writer commits
+            count[0] += 1
+            itf.write_parquet(frames_of(spec({"prefix": f"r{count[0]:03d}-", "n": 1})), root)
+        return real(root, name, *args)
+
+    monkeypatch.setattr(_read, "_read_table", racing)
+    try:
+        frames = itf.read_parquet(tmp_path)
+    except itf.LakeError as exc:
+        assert "read again" in str(exc) and "\n" not in str(exc)  # noqa: PT017
+    else:
+        assert set(frames.tasks["job_id"]) == set(frames.jobs["job_id"])
+    assert count[0] >= 2  # it did notice, and read again

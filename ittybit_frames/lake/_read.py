@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, LakeError
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import pending
 from ittybit_frames.lake._format import (
@@ -140,6 +140,8 @@ def read_parquet(
         valid words), or ``columns`` names an unknown column.
     LakeCorruptError
         The lake's manifest is unreadable (``ittybit-frames check LAKE --repair``).
+    LakeError
+        Writers changed the lake during each of 20 attempts to read it: read again.
     """
     root = Path(path)
     if not root.exists():
@@ -166,6 +168,12 @@ def read_parquet(
             continue  # a writer renamed or removed a file under us: read again
         if _state_token(root) == token:
             break
+    else:  # never two same tokens around a read: a mix of states must not be returned
+        raise LakeError(
+            f"the lake at {root} changed during each of {_ATTEMPTS} reads (writers are "
+            "busy); read again",
+            path=str(root),
+        )
     if job_columns is not columns:
         jobs = jobs.drop(columns="job_id")
     return JobFrames(jobs, tasks, PROBLEMS.empty())
