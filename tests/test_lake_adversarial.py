@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -483,3 +484,61 @@ def test_a_reader_outpaced_by_writers_never_returns_a_mixed_state(
     else:
         assert set(frames.tasks["job_id"]) == set(frames.jobs["job_id"])
     assert count[0] >= 2  # it did notice, and read again
+
+
+# --------------------------------------------------------------------------------------
+# Permissions (as another user: root's children drop to nobody)
+# --------------------------------------------------------------------------------------
+NOBODY = 65534
+
+
+def as_nobody(lake: str, out: Any) -> None:
+    """Read, check, then merge into ``lake`` as user nobody; report what happened."""
+    seen: list[Any] = []
+    try:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        seen += [len(itf.read_parquet(lake).jobs), itf.check_lake(lake).healthy]
+        itf.write_parquet(frames_of(CHANGE), lake, lock_timeout=1)
+        seen.append("wrote")
+    except (itf.IttybitError, OSError) as exc:
+        seen.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        out.put(seen)
+
+
+@pytest.mark.parametrize("owner", ["root", "nobody-read-only-partition"])
+def test_a_lake_of_another_user_and_read_only_files(ctx: Any, owner: str) -> None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root, to act as another user (as one user, permissions are moot)")
+    top = Path(tempfile.mkdtemp(prefix="lake-perm-"))  # pytest's tmp folders are root-only
+    try:
+        _another_user(ctx, top, owner)
+    finally:
+        shutil.rmtree(top)
+
+
+def _another_user(ctx: Any, top: Path, owner: str) -> None:
+    top.chmod(0o755)
+    lake = top / "lake"
+    itf.write_parquet(frames_of(OLD), lake)
+    part = sorted((lake / "jobs").glob("created_date=*"))[0]
+    if owner != "root":
+        for p in [lake, *lake.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
+        (part / "part-0.parquet").chmod(0o444)
+        part.chmod(0o555)
+    before = files_below(lake / "jobs")
+    out = ctx.Queue()
+    proc = ctx.Process(target=as_nobody, args=(str(lake), out))
+    proc.start()
+    seen = out.get(timeout=60)
+    proc.join(60)
+    assert seen[:2] == [300, True]  # reading and checking need no write permission
+    if owner == "root":  # refused in one line, nothing changed
+        assert seen[2].startswith("PermissionError") and "\n" not in seen[2]
+        assert files_below(lake / "jobs") == before
+    else:  # files are never written in place: a read-only file is replaced like any other
+        assert seen[2] == "wrote"
+        assert lake_state(lake)[0] == ids_of(OLD) | ids_of(CHANGE)
+        healthy(lake)

@@ -24,6 +24,7 @@ import ctypes
 import errno
 import functools
 import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -121,10 +122,24 @@ def _inodes(folder: Path, folders: list[str] | None = None) -> dict[str, int]:
     return found
 
 
+def unlink(path: Path) -> None:
+    """Remove a file, also from a folder a user made read-only (a partition folder,
+    swapped out into a twin: the lake's to clean); a missing file is fine."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        mode = path.parent.stat().st_mode
+        if mode & stat.S_IWUSR and mode & stat.S_IXUSR:
+            raise  # not the folder's mode: a real refusal
+        path.parent.chmod(stat.S_IMODE(mode) | stat.S_IWUSR | stat.S_IXUSR)
+        path.unlink(missing_ok=True)
+
+
 def drop(path: Path, top: Path) -> None:
     """Remove a file and, when that empties it, its folder below ``top`` (a partition)."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    unlink(path)
     if path.parent != top:
         with contextlib.suppress(OSError):
             path.parent.rmdir()
@@ -179,7 +194,7 @@ def reconcile(live: Path, shadow: Path) -> set[Path]:
             continue
         copy = shadow / rel
         if rel in have:
-            copy.unlink()
+            unlink(copy)
         else:
             copy.parent.mkdir(parents=True, exist_ok=True)
         os.link(live / rel, copy, follow_symlinks=False)
