@@ -542,3 +542,30 @@ def _another_user(ctx: Any, top: Path, owner: str) -> None:
         assert seen[2] == "wrote"
         assert lake_state(lake)[0] == ids_of(OLD) | ids_of(CHANGE)
         healthy(lake)
+
+
+def test_a_partition_symlinked_to_another_disk_loses_nothing(tmp_path: Path) -> None:
+    """A user moved an old partition elsewhere and left a symlink: a merge that rewrites
+    it neither writes nor deletes outside the lake, and loses no row."""
+    lake, archive = tmp_path / "lake", tmp_path / "archive"
+    itf.write_parquet(frames_of(OLD), lake)
+    itf.write_parquet(frames_of(NEW), lake)  # twins exist
+    archive.mkdir()
+    part = lake / "jobs" / "created_date=2026-09-21"
+    shutil.move(part, archive / part.name)
+    part.symlink_to(archive / part.name, target_is_directory=True)
+    before = files_below(archive)
+    assert lake_state(lake)[0] == ids_of(OLD) | ids_of(NEW)  # read through the link
+    itf.write_parquet(frames_of(CHANGE), lake)
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), lake)
+    assert files_below(archive) == before
+    assert lake_state(lake)[0] == ids_of(OLD) | ids_of(NEW) | ids_of(CHANGE) | {"job_z00000"}
+    n = len(ids_of(OLD) | ids_of(NEW) | ids_of(CHANGE)) + 1
+    assert duck(lake)[:2] == (n, n)
+
+
+def test_a_lock_timeout_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    with lock_lake(tmp_path):
+        for bad in (float("nan"), -1.0):
+            with pytest.raises(itf.ConfigurationError, match="lock_timeout"):
+                itf.write_parquet(frames_of(OLD), tmp_path, lock_timeout=bad)

@@ -44,6 +44,7 @@ from ittybit_frames.lake._swap import (
     drop,
     exchange_dirs,
     marker,
+    real_folder,
     reconcile,
     restore,
     swap_table,
@@ -111,6 +112,7 @@ class Commit:
         where = self._partition_of(target)
         if where is not None:  # into the table's twin, never over a file it shares
             table = self._table(where[0])
+            real_folder(table.folder / where[1])  # never write through a user's symlink
             final = table.folder / where[1] / PART_FILE
             tmp = temp_name(final)
             write_table_file(arrow, tmp, profile)

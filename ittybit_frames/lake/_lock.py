@@ -108,7 +108,7 @@ def lock_lake(
     LakeLockedError
         Another writer still held the lake after ``timeout`` seconds.
     """
-    if timeout < 0:
+    if not timeout >= 0:  # NaN too: it would wait forever
         raise ConfigurationError("lock_timeout must be 0 or more seconds")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ import ctypes
 import errno
 import functools
 import os
+import shutil
 import stat
 import sys
 from collections.abc import Callable
@@ -138,11 +139,36 @@ def unlink(path: Path) -> None:
 
 
 def drop(path: Path, top: Path) -> None:
-    """Remove a file and, when that empties it, its folder below ``top`` (a partition)."""
+    """Remove a file and, when that empties it, its folder below ``top`` (a partition).
+    A symlinked folder on the way (a partition a user moved elsewhere) is removed as a
+    link: nothing outside the lake is ever deleted."""
+    parts = path.relative_to(top).parts
+    for i in range(1, len(parts)):
+        if top.joinpath(*parts[:i]).is_symlink():
+            unlink(top.joinpath(*parts[:i]))
+            return
     unlink(path)
     if path.parent != top:
         with contextlib.suppress(OSError):
             path.parent.rmdir()
+
+
+def real_folder(folder: Path) -> None:
+    """Make ``folder`` (in a twin) a folder of the lake's own: a symlink or a file there
+    is removed (the link, not what it points to), so a write never writes through it."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        unlink(folder)
+
+
+def _make_room(shadow: Path, rel: str) -> None:
+    """Clear the way in the twin for the entry ``rel`` of the table (a file or a link)."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        real_folder(shadow.joinpath(*parts[:i]))
+    copy = shadow / rel
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    if copy.is_dir() and not copy.is_symlink():  # a folder became a link in the table
+        shutil.rmtree(copy)
 
 
 def _ours(rel: str) -> bool:
@@ -151,6 +177,8 @@ def _ours(rel: str) -> bool:
     folder, _, name = rel.rpartition("/")
     if is_temp(Path(name)):
         return True
+    if not folder:  # a table-level entry: ours when it is a partition (a symlinked one)
+        folder, name = name, PART_FILE
     label = folder.removeprefix(f"{PARTITION}=")
     return name == PART_FILE and label != folder and valid_partition(label)
 
@@ -174,7 +202,7 @@ def restore(live: Path, shadow: Path) -> set[Path]:
     changed: set[Path] = set()
     wanted = _inodes(live)
     for rel in _inodes(shadow).keys() - wanted.keys():
-        if not _ours(rel):
+        if not _ours(rel) and not os.path.lexists(live / rel):
             (live / rel).parent.mkdir(parents=True, exist_ok=True)
             os.link(shadow / rel, live / rel, follow_symlinks=False)
             changed.add((live / rel).parent)
@@ -193,10 +221,9 @@ def reconcile(live: Path, shadow: Path) -> set[Path]:
         if have.get(rel) == inode:
             continue
         copy = shadow / rel
+        _make_room(shadow, rel)
         if rel in have:
             unlink(copy)
-        else:
-            copy.parent.mkdir(parents=True, exist_ok=True)
         os.link(live / rel, copy, follow_symlinks=False)
         changed.add(copy.parent)
     for rel in have.keys() - wanted.keys():  # gone from the table, or a dead writer's
