@@ -200,6 +200,9 @@ def test_a_lake_from_a_newer_version_is_not_downgraded(tmp_path: Path) -> None:
     with pytest.raises(itf.LakeError, match=r"(?i)newer.*upgrade") as info:
         itf.write_parquet(frames_of(CHANGE), tmp_path)
     assert "\n" not in str(info.value) and MANIFEST in str(info.value)
+    for repair in (False, True):  # check judges it by today's schema: it says upgrade
+        with pytest.raises(itf.LakeError, match=r"(?i)newer.*upgrade"):
+            itf.check_lake(tmp_path, repair=repair)
     assert files_below(tmp_path / "jobs") == before
     assert read_manifest(tmp_path)["schema_version"] == 99
 

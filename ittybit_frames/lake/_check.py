@@ -4,6 +4,7 @@ what the lake itself can fix."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from ittybit_frames.lake._format import (
 from ittybit_frames.lake._index import build_index, index_of
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, lock_lake
 from ittybit_frames.lake._read import data_files, partition_label
-from ittybit_frames.lake._write import index_bytes, newest_per_job, write_locked
+from ittybit_frames.lake._write import index_bytes, newest_per_job, refuse_newer, write_locked
 from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
 
 
@@ -114,10 +115,17 @@ def check_lake(
     Returns
     -------
     CheckReport
+
+    Raises
+    ------
+    LakeError
+        The lake was written by a newer ittybit-frames (upgrade to check it).
     """
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no lake at {root}")
+    with contextlib.suppress(LakeCorruptError):  # a newer lake: judged by a newer version
+        refuse_newer(root, read_manifest(root))
     report = CheckReport(root)
     scan = _scan(root)
     report.found = list(scan.problems)

@@ -128,7 +128,7 @@ def write_locked(
     """``write_parquet`` with the lock held; ``exchange`` swaps the table folders."""
     manifest = read_manifest(root)
     if mode != "overwrite":
-        _refuse_newer(root, manifest)
+        refuse_newer(root, manifest)
         if manifest and manifest.get("partition_by", "day") != partition_by:
             raise ConfigurationError(
                 f"the lake at {root} is partitioned by {manifest.get('partition_by')!r}; "
@@ -170,7 +170,7 @@ def write_locked(
     return report
 
 
-def _refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
+def refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
     """A lake of a newer schema version is never merged into (it would be downgraded)."""
     version = manifest.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
