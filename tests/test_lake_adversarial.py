@@ -572,3 +572,20 @@ def test_a_lock_timeout_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
         for bad in (float("nan"), -1.0):
             with pytest.raises(itf.ConfigurationError, match="lock_timeout"):
                 itf.write_parquet(frames_of(OLD), tmp_path, lock_timeout=bad)
+
+
+def test_a_stale_job_index_never_makes_a_duplicate(tmp_path: Path) -> None:
+    """The index restored from an older backup (or copied from another lake) puts jobs
+    in partitions they left: a merge must not trust it and write a second row."""
+    from ittybit_frames.lake import INDEX
+
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    stale = (tmp_path / INDEX).read_bytes()
+    itf.write_parquet(frames_of(CHANGE), tmp_path)  # 50 jobs move to other days
+    (tmp_path / INDEX).write_bytes(stale)
+    assert any("index" in p for p in itf.check_lake(tmp_path).problems)
+    moved = spec({"prefix": "m", "n": 100, "days": 5, "shift": 20, "version": 3})
+    itf.write_parquet(frames_of(moved), tmp_path)
+    assert lake_state(tmp_path)[0] == ids_of(OLD) | ids_of(CHANGE)
+    assert duck(tmp_path)[:2] == (400, 400)
+    healthy(tmp_path)

@@ -33,9 +33,10 @@ from ittybit_frames.lake._format import (
     write_bytes_atomic,
     write_manifest,
 )
-from ittybit_frames.lake._index import build_index, index_of
+from ittybit_frames.lake._index import build_index, index_of, index_table
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, lock_lake
 from ittybit_frames.lake._read import data_files, partition_label
+from ittybit_frames.lake._swap import marker
 from ittybit_frames.lake._write import index_bytes, newest_per_job, refuse_newer, write_locked
 from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
 
@@ -243,6 +244,9 @@ def _check_rows(root: Path, scan: _Scan) -> None:
     elif not (root / INDEX).exists():
         scan.problems.append(f"no job index {INDEX}")
         scan.index_problem = True
+    elif index_table(root) != marker(root / "jobs") and not pending(root):
+        scan.problems.append(f"the job index {INDEX} is not of the jobs/ table (a backup?)")
+        scan.index_problem = True
     else:
         index = index_of(root)
         lake = jobs.drop_duplicates("job_id").set_index("job_id")["_label"]
@@ -316,7 +320,7 @@ def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
             "newest updated_at kept, orphan tasks dropped, jobs in their day partition"
         )
     elif scan.index_problem:
-        write_bytes_atomic(root / INDEX, index_bytes(build_index(root)))
+        write_bytes_atomic(root / INDEX, index_bytes(build_index(root), marker(root / "jobs")))
         report.repaired.append(f"rebuilt the job index {INDEX}")
     if scan.sync_fix is not None:
         body = {**read_manifest(root), "sync": scan.sync_fix}

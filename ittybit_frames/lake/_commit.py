@@ -131,6 +131,12 @@ class Commit:
         if first:
             self._step("staging")
 
+    def jobs_token(self) -> str:
+        """The token ``jobs/`` will carry once this write is applied."""
+        if "jobs" in self.tables or any(name == "jobs" for name, _ in self.removed):
+            return self._table("jobs").token
+        return marker(self.root / "jobs")
+
     def stage_bytes(self, data: bytes, target: Path) -> None:
         """A small file (index, manifest) that will replace ``target`` on commit."""
         tmp = temp_name(target)

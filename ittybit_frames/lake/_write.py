@@ -36,7 +36,7 @@ from ittybit_frames.lake._format import (
     table_file,
     to_arrow,
 )
-from ittybit_frames.lake._index import index_of, row_hashes
+from ittybit_frames.lake._index import INDEX_TABLE_KEY, index_of, row_hashes
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._read import data_files
 from ittybit_frames.lake._swap import Exchange, exchange_dirs
@@ -155,7 +155,7 @@ def write_locked(
     if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
-        commit.stage_bytes(index_bytes(index), root / INDEX)
+        commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
         "partition_by": partition_by,
@@ -189,7 +189,8 @@ def _target(root: Path, name: str, label: str) -> Path:
     return table_file(root, name, label or None)
 
 
-def index_bytes(index: pd.DataFrame) -> bytes:
+def index_bytes(index: pd.DataFrame, table: str) -> bytes:
+    """The index file, recording the token of the ``jobs/`` table it describes."""
     sink = pa.BufferOutputStream()
     arrow = pa.table(
         {
@@ -199,6 +200,7 @@ def index_bytes(index: pd.DataFrame) -> bytes:
             "row_hash": pa.array(index["row_hash"].to_numpy(dtype=np.uint64)),
         }
     )
+    arrow = arrow.replace_schema_metadata({INDEX_TABLE_KEY: table.encode()})
     pq.write_table(arrow, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
 
