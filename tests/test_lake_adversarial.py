@@ -393,7 +393,7 @@ def repairer(lake: str, kill_at: str) -> None:
     os._exit(0)
 
 
-@pytest.mark.parametrize("kill_at", ["staging", "staged", "committed", "applying", "applied"])
+@pytest.mark.parametrize("kill_at", ["staged", "committed", "applying", "applied"])
 def test_check_repair_killed_at_each_step(ctx: Any, tmp_path: Path, kill_at: str) -> None:
     itf.write_parquet(frames_of(OLD), tmp_path)
     dup = spec({"prefix": "o", "n": 30, "days": 12, "shift": 3})  # 30 jobs on other days
