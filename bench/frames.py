@@ -1,4 +1,7 @@
-"""Benchmark: payloads -> DataFrames, three ways, from the same NDJSON bytes.
+"""Benchmark: payloads -> DataFrames, three ways, from the same NDJSON bytes, on three
+histories: the simulator's default (current API shape), its older-API mode
+(``generate_history(generation="older")``: ISO timestamps, ``created``/``updated``, older
+words, string errors, envelopes) and a mix of every shape (``generation="mix"``).
 
 1. ``to_frames`` (this package: DuckDB's JSON reader for lines of the current shape,
    Python for the rest), with its default threads and with one thread;
@@ -7,11 +10,13 @@
 3. a pure pyarrow pipeline, ``pyarrow.json.read_json`` + list explode: the practical
    speed limit. It needs an explicit schema that leaves ``error`` out, because pyarrow's
    type inference fails on a field that is sometimes a string and sometimes an object.
+   It reads the current shape only, so it runs on the default history only.
 
 Each runs in child processes of its own (so each peak RSS is its own), ``--repeat`` times
 per process (median kept: single runs on a small VM vary by +-20 %); the fast pipelines
 run in ``--rounds`` rounds taken in turn, so that the machine's drift hits them alike.
-Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3] [--rounds 3]``.
+Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3] [--rounds 3]
+[--histories default older mix]``.
 """
 
 from __future__ import annotations
@@ -80,15 +85,35 @@ def run_naive(path: str) -> tuple[int, float]:
 def _naive(records: list[Any], t: float) -> tuple[int, float]:
     import pandas as pd
 
+    # What a user writes for the older shapes too: open single-object envelopes.
+    records = [r["data"] if "id" not in r and "data" in r else r for r in records]
     jobs = pd.json_normalize(records, max_level=1)
     tasks = pd.json_normalize(
         records, record_path="tasks", meta=["id", "kind", "status"], meta_prefix="job_", max_level=1
     )
     for frame in (jobs, tasks):
-        for col in ("created_at", "started_at", "finished_at", "updated_at"):
-            frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
+        for col in _STAMPS:
+            if col in frame:
+                frame[col] = _naive_time(frame[col])
     elapsed = time.perf_counter() - t
     return len(tasks), elapsed
+
+
+_STAMPS = ("created_at", "created", "started_at", "finished_at", "updated_at", "updated")
+
+
+def _naive_time(column: Any) -> Any:
+    """Milliseconds (the current shape: the plain call, as before), else numbers in ms
+    or s and ISO-8601 text, each to UTC."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return pd.to_datetime(column, unit="ms", utc=True)
+    number = pd.to_numeric(column, errors="coerce")
+    number = number.where(number >= 1e11, number * 1000)
+    text = column.where(number.isna())
+    iso = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    return pd.to_datetime(number, unit="ms", utc=True).fillna(iso)
 
 
 def run_pyarrow(path: str) -> tuple[int, float]:
@@ -194,6 +219,62 @@ def measure(name: str, path: str, repeat: int = 3) -> tuple[int, float, float]:
     return result  # type: ignore[no-any-return]
 
 
+_LABELS = {
+    "run_naive": "naive: json.loads + json_normalize (baseline)",
+    "run_pyarrow": "pure pyarrow read_json + explode (speed limit, drops `error`)",
+    "run_to_frames": "`to_frames` (all columns, drift handling, problems)",
+    "run_to_frames_1": "`to_frames(..., workers=1)` (one thread)",
+    "run_naive_dicts": "naive, from parsed dicts (baseline for the row below)",
+    "run_to_frames_dicts": "`to_frames`, from parsed dicts as the client returns them",
+}
+_GENERATION = {"default": "current", "older": "older", "mix": "mix"}
+
+
+def _bench(path: str, with_arrow: bool, repeat: int, rounds: int) -> list[list[str]]:
+    """One history: every pipeline, the table rows."""
+    slow = ("run_naive", "run_naive_dicts")
+    fast = (
+        *(("run_pyarrow",) if with_arrow else ()),
+        "run_to_frames",
+        "run_to_frames_1",
+        "run_to_frames_dicts",
+    )
+    runs: dict[str, list[tuple[int, float, float]]] = {
+        name: [measure(name, path, repeat)] for name in slow
+    }
+    # The fast pipelines take turns, round after round, so that a drift in the
+    # machine's speed (seen here: +-20 % over minutes) hits them alike.
+    for _ in range(rounds):
+        for name in fast:
+            runs.setdefault(name, []).append(measure(name, path, repeat))
+    order = [n for n in _LABELS if n in runs]
+    results = {
+        name: (
+            runs[name][0][0],
+            statistics.median(elapsed for _, elapsed, _ in runs[name]),
+            max(rss for _, _, rss in runs[name]),
+        )
+        for name in order
+    }
+    rate = {name: n / elapsed for name, (n, elapsed, _) in results.items()}
+    rows = []
+    for name, (n, elapsed, rss) in results.items():
+        baseline = rate["run_naive_dicts" if name.endswith("_dicts") else "run_naive"]
+        arrow = f"{rate['run_pyarrow'] / rate[name]:.2f}x" if with_arrow else "-"
+        rows.append(
+            [
+                _LABELS[name],
+                f"{n:,}",
+                f"{elapsed:.2f}",
+                f"{rate[name]:,.0f}",
+                f"{rate[name] / baseline:.1f}x",
+                arrow,
+                f"{rss:,.0f}",
+            ]
+        )
+    return rows
+
+
 def main() -> None:
     import orjson
 
@@ -210,76 +291,40 @@ def main() -> None:
         default=3,
         help="rounds of the fast pipelines, taken in turn (a fresh process each)",
     )
+    parser.add_argument(
+        "--histories", nargs="+", choices=list(_GENERATION), default=list(_GENERATION)
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "jobs.ndjson")
-        with open(path, "wb") as fh:
-            for job in generate_history(args.jobs, seed=0):
-                fh.write(orjson.dumps(job) + b"\n")
-        size_mb = Path(path).stat().st_size / 1e6
-        slow = ("run_naive", "run_naive_dicts")
-        fast = ("run_pyarrow", "run_to_frames", "run_to_frames_1", "run_to_frames_dicts")
-        runs: dict[str, list[tuple[int, float, float]]] = {
-            name: [measure(name, path, args.repeat)] for name in slow
-        }
-        # The fast pipelines take turns, round after round, so that a drift in the
-        # machine's speed (seen here: +-20 % over minutes) hits them alike.
-        for _ in range(args.rounds):
-            for name in fast:
-                runs.setdefault(name, []).append(measure(name, path, args.repeat))
-        order = ("run_naive", *fast[:3], "run_naive_dicts", fast[3])
-        results = {
-            name: (
-                runs[name][0][0],
-                statistics.median(elapsed for _, elapsed, _ in runs[name]),
-                max(rss for _, _, rss in runs[name]),
-            )
-            for name in order
-        }
-    rate = {name: n / elapsed for name, (n, elapsed, _) in results.items()}
-    arrow_rate = rate["run_pyarrow"]
-    labels = {
-        "run_naive": "naive: json.loads + json_normalize (baseline)",
-        "run_pyarrow": "pure pyarrow read_json + explode (speed limit, drops `error`)",
-        "run_to_frames": "`to_frames` (all columns, drift handling, problems)",
-        "run_to_frames_1": "`to_frames(..., workers=1)` (one thread)",
-        "run_naive_dicts": "naive, from parsed dicts (baseline for the row below)",
-        "run_to_frames_dicts": "`to_frames`, from parsed dicts as the client returns them",
-    }
-    rows = []
-    for name, (n, elapsed, rss) in results.items():
-        baseline = rate["run_naive_dicts" if name.endswith("_dicts") else "run_naive"]
-        rows.append(
-            [
-                labels[name],
-                f"{n:,}",
-                f"{elapsed:.2f}",
-                f"{rate[name]:,.0f}",
-                f"{rate[name] / baseline:.1f}x",
-                f"{arrow_rate / rate[name]:.2f}x",
-                f"{rss:,.0f}",
-            ]
-        )
     print(
-        f"{args.jobs:,} jobs, {size_mb:,.0f} MB of NDJSON. Each pipeline runs in processes of"
-        f" its own, {args.repeat} times per process (median kept); the naive ones in one"
-        f" process, the others in {args.rounds} rounds taken in turn (median of the rounds)."
-        " Peak RSS: the largest of a pipeline's processes.\n"
+        f"{args.jobs:,} jobs per history. Each pipeline runs in processes of its own,"
+        f" {args.repeat} times per process (median kept); the naive ones in one process,"
+        f" the others in {args.rounds} rounds taken in turn (median of the rounds). Peak"
+        " RSS: the largest of a pipeline's processes. The pure pyarrow reader takes the"
+        " current shape only: it runs on the default history.\n"
     )
-    print(
-        markdown_table(
-            [
-                "pipeline",
-                "task rows",
-                "seconds",
-                "task rows/s",
-                "vs naive",
-                "pyarrow is faster by",
-                "peak RSS MB",
-            ],
-            rows,
-        )
-    )
+    header = [
+        "pipeline",
+        "task rows",
+        "seconds",
+        "task rows/s",
+        "vs naive",
+        "pyarrow is faster by",
+        "peak RSS MB",
+    ]
+    for history in args.histories:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = str(Path(tmp) / "jobs.ndjson")
+            jobs = generate_history(args.jobs, seed=0, generation=_GENERATION[history])
+            with open(path, "wb") as fh:
+                for job in jobs:
+                    fh.write(orjson.dumps(job) + b"\n")
+            del jobs
+            size_mb = Path(path).stat().st_size / 1e6
+            rows = _bench(path, history == "default", args.repeat, args.rounds)
+        name = {"default": "default (current API shape)", "older": "older API", "mix": "mix"}
+        print(f"History: {name[history]}, {size_mb:,.0f} MB of NDJSON.\n")
+        print(markdown_table(header, rows))
+        print()
 
 
 if __name__ == "__main__":

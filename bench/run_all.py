@@ -26,6 +26,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "lake": (["--jobs", "100000"], ["--jobs", "3000"]),
     "metrics": (["--jobs", "1000000"], ["--jobs", "20000"]),
     "sync_scale": (["--jobs", "1000000"], ["--jobs", "5000"]),
+    "simulator": (["--jobs", "1000000"], ["--jobs", "20000", "--runs", "1"]),
 }
 
 

@@ -164,11 +164,17 @@ class EmptyWindowWarning(UserWarning):
 
 
 def empty_window_message(
-    since_ms: float | None, until_ms: float | None, first_ms: float, last_ms: float, where: str
+    since_ms: float | None,
+    until_ms: float | None,
+    first_ms: float | None,
+    last_ms: float,
+    where: str,
 ) -> str:
     """``"no jobs created since 2026-11-24 00:00 UTC; the lake covers 2026-10-01 to 2026-10-30"``.
 
-    ``where`` names the data with its verb: ``"the lake covers"``, ``"the frames cover"``.
+    ``where`` names the data with its verb: ``"the lake covers"``, ``"the frames cover"``;
+    without ``first_ms`` only the newest is known: ``"the newest job the API lists was
+    created"`` 2026-10-30.
     """
     import datetime as dt  # noqa: PLC0415  (only when a window came back empty)
 
@@ -182,4 +188,6 @@ def empty_window_message(
         window = f"since {day(since_ms, minutes=True)}"
     else:
         window = f"before {day(until_ms or 0, minutes=True)}"
+    if first_ms is None:
+        return f"no jobs created {window}; {where} {day(last_ms, minutes=True)}"
     return f"no jobs created {window}; {where} {day(first_ms)} to {day(last_ms)}"

@@ -6,13 +6,15 @@ The glue between :mod:`ittybit_frames.client` (network) and
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from ittybit_frames.client import Client, records_of
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.schema import FAILURES
+from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = ["read_jobs"]
 
@@ -70,7 +72,34 @@ def read_jobs(
             pages = active.iter_pages(kind=kind, status=status, since=since, until=until)
             frames = to_frames(records_of(pages))
             frames.failures = FAILURES.empty()
+            if frames.jobs.empty and (since is not None or until is not None):
+                _say_the_window_is_empty(active, since, until)
     finally:
         if own:
             active.close()
     return frames
+
+
+def empty_window_hint(client: Client, since: Any, until: Any) -> str | None:
+    """Why a listing window found nothing: when the newest job the API lists was created.
+
+    One request (a page of one job). ``None`` when the API lists no job at all.
+    """
+    newest = next((job for page in client.iter_pages(page_size=1) for job in page), None)
+    created = created_ms(newest) if newest is not None else None
+    if created is None:
+        return None
+    return empty_window_message(
+        parse_when(since),
+        parse_when(until),
+        None,
+        created,
+        "the newest job the API lists was created",
+    )
+
+
+def _say_the_window_is_empty(client: Client, since: Any, until: Any) -> None:
+    """Warn (EmptyWindowWarning) naming when the newest job the API lists was created."""
+    message = empty_window_hint(client, since, until)
+    if message is not None:
+        warnings.warn(message, EmptyWindowWarning, stacklevel=3)

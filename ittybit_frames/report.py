@@ -170,6 +170,7 @@ def report(
     *,
     since: Any = None,
     until: Any = None,
+    customer_key: str = "customer_id",
 ) -> Path:
     """Write ``report.html`` (charts embedded, summary tables, data problems) and PNGs.
 
@@ -181,6 +182,8 @@ def report(
         Where to write. Created if needed; the report appears whole or not at all.
     since, until : optional
         Restrict to jobs created in ``[since, until)``.
+    customer_key : str, default "customer_id"
+        The key of the jobs' ``metadata`` that names a customer (the per-customer table).
 
     Returns
     -------
@@ -202,7 +205,7 @@ def report(
             data = _png(figure)
             (staging / f"{name}.png").write_bytes(data)
             charts.append((name, caption, data))
-        page = _html(frames, charts)
+        page = _html(frames, charts, customer_key)
         (staging / "report.html").write_text(page, encoding="utf-8")
         for item in staging.iterdir():
             os.replace(item, out / item.name)
@@ -211,7 +214,7 @@ def report(
     return out / "report.html"
 
 
-def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
+def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]], customer_key: str) -> str:
     jobs = frames.jobs
     created = jobs["created_at"].dropna()
     span = (
@@ -251,7 +254,7 @@ def _html(frames: JobFrames, charts: list[tuple[str, str, bytes]]) -> str:
             f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'>"
             + tables.get(name, "")
         )
-    parts.append(_customers_section(jobs))
+    parts.append(_customers_section(jobs, customer_key))
     parts.append(_problems_section(frames))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -334,12 +337,15 @@ def _incident_text(row: dict[Any, Any]) -> str:
     )
 
 
-def _customers_section(jobs: pd.DataFrame) -> str:
+def _customers_section(jobs: pd.DataFrame, key: str) -> str:
     if "metadata" not in jobs or jobs["metadata"].isna().all():
         return ""
-    table = metrics.by_customer(jobs).head(15)
+    table = metrics.by_customer(jobs, key=key).head(15)
+    if (table["customer"] == "(none)").all():
+        return f"<h2>Customers</h2><p>No job has <code>metadata.{html.escape(key)}</code>.</p>"
     return (
-        "<h2>Customers</h2><p>By <code>metadata.customer_id</code>, most jobs first (top 15);"
+        f"<h2>Customers</h2><p>By <code>metadata.{html.escape(key)}</code>, most jobs first"
+        " (top 15);"
         " <code>user_side</code> is the share of a customer's failures caused by what they"
         " sent; <code>low_count</code> marks customers with too few finished jobs to judge.</p>"
         + _table(table, floats="{:,.3f}")

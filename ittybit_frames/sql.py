@@ -145,3 +145,18 @@ def view_sql(lake: str, engine: str) -> str:
             f"(path '{table}/{TABLE_GLOB}', basePath '{table}')"
         )
     raise ValueError("engine must be 'duckdb' or 'spark'")
+
+
+def script(lake: str, engine: str) -> str:
+    """Everything a reader pastes into DuckDB or Spark SQL: time zone, view, the queries.
+
+    The README's SQL is this text (a test keeps them equal), so a dashboard built from
+    it gives the numbers of :mod:`ittybit_frames.metrics` and of the report.
+    """
+    zone = (
+        "SET TimeZone = 'UTC';" if engine == "duckdb" else "SET spark.sql.session.timeZone = UTC;"
+    )
+    parts = [zone, view_sql(lake, engine) + ";"]
+    for name, query in QUERIES.items():
+        parts.append(f"-- {name.replace('_', ' ')}\n{query};")
+    return "\n".join(parts)

@@ -15,6 +15,7 @@ without fetching again what it already wrote.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -31,6 +32,7 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
+    MANIFEST,
     LakeLock,
     WriteReport,
     data_files,
@@ -169,6 +171,7 @@ def sync(
             listed = _walk(active, kind, parse_when(since), cut, batch_jobs, out)
             # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
             _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)
+            _save_last_sync(root, report, active.stats.requests - start_stats.requests, began)
     finally:
         stats = active.stats
         if own:
@@ -188,6 +191,24 @@ def _state(root: Path) -> dict[str, Any]:
     state.setdefault("frontiers", {})
     state.setdefault("walks", {})
     return state
+
+
+def _save_last_sync(root: Path, report: SyncReport, requests: int, began: float) -> None:
+    """What this sync did, in the manifest, for ``ittybit-frames info`` (lock held)."""
+    if not (root / MANIFEST).exists():
+        return  # nothing was written: there is no lake to describe yet
+    manifest = read_manifest(root)
+    manifest["last_sync"] = {
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "new_jobs": report.new_jobs,
+        "updated_jobs": report.updated_jobs,
+        "unchanged_jobs": report.unchanged_jobs,
+        "refreshed": report.refreshed,
+        "failures": len(report.failures),
+        "requests": requests,
+        "seconds": round(time.monotonic() - began, 1),
+    }
+    write_manifest(root, manifest)
 
 
 def _save_state(root: Path, state: dict[str, Any]) -> None:

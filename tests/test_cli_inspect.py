@@ -51,8 +51,16 @@ def test_info_text_and_sync_state(
     out = capsys.readouterr().out
     assert "jobs:        30 (" in out
     assert f"newest job seen all kinds: {newest.isoformat()}" in out
+    assert "last sync:   20" in out and ": 30 new, 0 updated, 0 re-read, 0 failures, " in out
     assert main(["info", str(tmp_path / "lake"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["synced_up_to"] == {"all kinds": newest.isoformat()}
+    info = json.loads(capsys.readouterr().out)
+    assert info["synced_up_to"] == {"all kinds": newest.isoformat()}
+    assert info["last_sync"]["new_jobs"] == 30 and info["last_sync"]["requests"] >= 1
+    # The twins of the lake's tables are hard links: the size counts each file once.
+    on_disk = {
+        (p.stat().st_ino): p.stat().st_size for p in (tmp_path / "lake").rglob("*") if p.is_file()
+    }
+    assert info["size_bytes"] == sum(on_disk.values())
 
 
 def test_show_a_job_from_the_lake(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -111,7 +111,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
         "report of an empty time window",
         ["report", "{lake}", "--out", "{tmp}/r", "--since", "2001-01-01", "--until", "2001-01-02"],
         1,
-        "no jobs in that time window",
+        "the lake covers",
     ),
     ("schema --format xml", ["schema", "--format", "xml"], 2, "--format"),
     (

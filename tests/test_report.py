@@ -70,3 +70,13 @@ def test_cli_report(
     itf.to_frames(history).to_parquet(tmp_path / "lake")
     assert main(["report", str(tmp_path / "lake"), "--out", str(tmp_path / "r"), "-q"]) == 0
     assert (tmp_path / "r" / "report.html").exists()
+
+
+def test_customer_key_is_configurable(tmp_path: Path, history: list[dict[str, Any]]) -> None:
+    frames = itf.to_frames(history)
+    page = itf.report(frames, tmp_path / "a").read_text()
+    assert "By <code>metadata.customer_id</code>" in page and "cus_" in page
+    other = itf.report(frames, tmp_path / "b", customer_key="source").read_text()
+    assert "By <code>metadata.source</code>" in other and "upload" in other
+    none = itf.report(frames, tmp_path / "c", customer_key="tenant").read_text()
+    assert "No job has <code>metadata.tenant</code>" in none

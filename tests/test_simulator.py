@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import http.client
 import json
 from collections import Counter
@@ -12,7 +13,7 @@ import numpy as np
 import orjson
 import pytest
 
-from ittybit_frames.simulator import Faults, generate_history, serve
+from ittybit_frames.simulator import DEFAULT_START, Faults, generate_history, serve
 from tests.conftest import SECRET
 
 
@@ -186,3 +187,96 @@ def test_server_side_rate_limit_answers_429(history: list[dict[str, Any]]) -> No
 def test_loopback_only() -> None:
     with pytest.raises(ValueError, match="loopback"):
         serve([], host="0.0.0.0").__enter__()
+
+
+def test_default_generation_is_byte_identical_to_before_generations_existed() -> None:
+    # sha256 of json.dumps of these histories (start=DEFAULT_START), taken on the
+    # generator as it was before `generation=` was added.
+    expected = {
+        (200, 0): "82f7dc3c51da6439b33921ba7d13d9cf7ac6d43e86c92af7ea7990f639983955",
+        (50, 7): "aac03aba95b9e7207471d2b436c8a69445226b27c9f1429f3dac7cfe7dcbeae7",
+    }
+    for (n, seed), digest in expected.items():
+        for jobs in (
+            generate_history(n, seed=seed, start=DEFAULT_START),
+            generate_history(n, seed=seed, start=DEFAULT_START, generation="current"),
+        ):
+            assert hashlib.sha256(json.dumps(jobs).encode()).hexdigest() == digest
+
+
+def _unwrap(job: dict[str, Any]) -> dict[str, Any]:
+    return job["data"] if set(job) == {"meta", "data", "links"} else job
+
+
+def _iso_ms(text: str) -> int:
+    assert text.endswith("Z")
+    return int(dt.datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def test_older_generation_is_the_same_jobs_in_the_2025_shape() -> None:
+    current = generate_history(800, seed=3, start=DEFAULT_START)
+    older = generate_history(800, seed=3, start=DEFAULT_START, generation="older")
+    assert len(older) == len(current)
+    wrapped = [j for j in older if "data" in j]
+    assert 40 <= len(wrapped) <= 130  # one in ten, in a {meta, data, links} envelope
+    assert all(set(j) == {"meta", "data", "links"} for j in wrapped)
+    words: Counter[str] = Counter()
+    for new, old in zip(current, map(_unwrap, older), strict=True):
+        assert old["id"] == new["id"] and "created_at" not in old and "updated_at" not in old
+        assert _iso_ms(old["created"]) == new["created_at"]
+        assert _iso_ms(old["updated"]) == new["updated_at"]
+        assert (old["error"] is None) == (new["error"] is None)
+        assert old["error"] is None or isinstance(old["error"], str)
+        for t_new, t_old in zip(new["tasks"], old["tasks"], strict=True):
+            words[t_old["status"]] += 1
+            words[t_old["kind"]] += 1
+            if t_new["finished_at"] is not None:
+                assert _iso_ms(t_old["finished_at"]) == t_new["finished_at"]
+            out = t_old["output"] or {}
+            assert "fps" not in out and ("framerate" in out) == ("fps" in (t_new["output"] or {}))
+        words[old["status"]] += 1
+    queued = sum(j["status"] == "queued" for j in current)
+    assert words["pending"] == queued and words["queued"] == 0
+    for word in ("ready", "completed", "error", "ingest", "upload", "thumbnails"):
+        assert words[word] > 0, word
+    for word in ("succeeded", "import", "export"):
+        assert words[word] == 0, word
+    # Both ISO forms: with and without milliseconds.
+    stamps = [t["updated"] for j in older for t in _unwrap(j)["tasks"]]
+    assert any(len(s) == 24 for s in stamps) and any(len(s) == 20 for s in stamps)
+
+
+def test_mix_generation_mixes_current_runs_and_older_jobs() -> None:
+    current = generate_history(600, seed=4, start=DEFAULT_START)
+    mix = [_unwrap(j) for j in generate_history(600, seed=4, start=DEFAULT_START, generation="mix")]
+    shapes = Counter(
+        "current"
+        if j == c
+        else "runs"
+        if j.get("created_at") == c["created_at"] // 1000
+        else "older"
+        for j, c in zip(mix, current, strict=True)
+        if "created_at" in j or "created" in j
+    )
+    assert len(mix) == 600 and sum(shapes.values()) == 600
+    assert shapes["current"] > 200 and shapes["runs"] > 60 and shapes["older"] > 100
+    with pytest.raises(ValueError, match="generation must be one of"):
+        generate_history(5, generation="2024")
+
+
+def test_serves_an_older_generation_in_creation_order() -> None:
+    older = generate_history(120, seed=2, start=DEFAULT_START, generation="older")
+    with serve(older, api_key=SECRET) as api:
+        seen = []
+        path = "/jobs?limit=50&order=asc"
+        while True:
+            _, headers, page = _get(api.url, path)
+            seen += [_unwrap(j)["id"] for j in page]
+            if "link" not in headers:
+                break
+            path = headers["link"].split(">")[0].removeprefix("<" + api.url)
+        assert seen == [_unwrap(j)["id"] for j in older]  # the history is oldest first
+        wrapped = next(j for j in older if "data" in j)
+        _, _, body = _get(api.url, f"/jobs/{wrapped['data']['id']}")
+        assert body == wrapped
+        assert api.advance() == 0  # older shapes are served as they are

@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from ittybit_frames.cli._paths import (
     read_ids_file,
 )
 from ittybit_frames.client import Client
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import check_lake, read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.loaders import empty_window_hint
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
@@ -155,7 +157,12 @@ def _fetch(args: argparse.Namespace, client: Client, ids: list[str] | None) -> t
         result = client.fetch_jobs(ids)
         return result.jobs, result.failures
     window = {"since": args.since, "until": args.until}
-    return list(client.iter_jobs(kind=args.kind, status=args.status, **window)), None
+    jobs = list(client.iter_jobs(kind=args.kind, status=args.status, **window))
+    if not jobs and (args.since or args.until):
+        hint = empty_window_hint(client, args.since, args.until)
+        if hint:
+            _console(args).problem(hint)
+    return jobs, None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -247,6 +254,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
     n_failed = _failures(console, report.failures)
+    if args.since and not report.lake_jobs:
+        with client_for(args) as client:
+            hint = empty_window_hint(client, args.since, None)
+        if hint:
+            console.problem(hint)
     console.summary(
         f"Synced {args.path}: {report.new_jobs:,} new, {report.updated_jobs:,} updated, "
         f"{report.unchanged_jobs:,} unchanged; {plural(report.lake_jobs, 'job')} in the lake; "
@@ -296,13 +308,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     check_window(args)
     lake = lake_to_read(args.path)
     out = folder_to_write(args.out, "--out")
-    frames = read_parquet(lake, since=args.since, until=args.until)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", EmptyWindowWarning)
+        frames = read_parquet(lake, since=args.since, until=args.until)
     if frames.jobs.empty:
-        window = " in that time window" if args.since or args.until else ""
-        console.problem(f"{lake} holds no jobs{window}: nothing to report")
+        spans = [str(w.message) for w in said if issubclass(w.category, EmptyWindowWarning)]
+        why = spans[0] if spans else "it holds no jobs"
+        console.problem(f"{lake}: {why}; nothing to report")
         return EXIT_PARTIAL
     console.step("drawing the report of %s", plural(len(frames.jobs), "job"))
-    page = write_report(frames, out)
+    page = write_report(frames, out, customer_key=args.customer_key)
     console.summary(f"Report: {page.resolve()} (open it in a browser; PNGs beside it)")
     console.data({"report": str(page.resolve()), "jobs": len(frames.jobs)})
     return EXIT_OK
@@ -339,7 +354,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         retry_after_seconds=args.retry_after,
     )
     api = SimulatorAPI(
-        generate_history(args.jobs, seed=args.seed),
+        generate_history(args.jobs, seed=args.seed, generation=args.generation),
         port=args.port,
         latency=args.latency_ms / 1000.0,
         jitter=args.jitter_ms / 1000.0,

@@ -63,7 +63,13 @@ def lake_info(lake: Path) -> dict[str, Any]:
     frames = read_parquet(lake)
     jobs, tasks = frames.jobs, frames.tasks
     created = jobs["created_at"].dropna()
-    files = [p for p in lake.rglob("*") if p.is_file()]
+    # The twins (.jobs.swap, .tasks.swap) are hard links: count each file once.
+    files = {
+        (st.st_dev, st.st_ino): st.st_size
+        for p in lake.rglob("*")
+        if p.is_file()
+        for st in [p.stat()]
+    }
     days = sorted(p.name.split("=", 1)[1] for p in (lake / "jobs").glob("created_date=*"))
     state = manifest.get("sync", {})
     written = lake / MANIFEST
@@ -84,13 +90,14 @@ def lake_info(lake: Path) -> dict[str, Any]:
         "first_partition": days[0] if days else None,
         "last_partition": days[-1] if days else None,
         "files": len(files),
-        "size_bytes": sum(p.stat().st_size for p in files),
+        "size_bytes": sum(files.values()),
         "last_written_at": _iso_ms(written.stat().st_mtime * 1000) if written.exists() else None,
         "synced_up_to": {
             ("all kinds" if key in ("", "*") else key): _iso_ms(ms)
             for key, ms in state.get("frontiers", {}).items()
         },
         "sync_interrupted": bool(state.get("walks")),
+        "last_sync": manifest.get("last_sync"),
     }
 
 
@@ -122,8 +129,19 @@ def _info_text(info: dict[str, Any]) -> str:
         f"last write:  {info['last_written_at']}",
         f"sync:        newest job seen {synced}"
         + ("; an interrupted sync will resume" if info["sync_interrupted"] else ""),
+        f"last sync:   {_last_sync(info['last_sync'])}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _last_sync(last: dict[str, Any] | None) -> str:
+    if not last:
+        return "none recorded"
+    return (
+        f"{last['finished_at']}: {last['new_jobs']:,} new, {last['updated_jobs']:,} updated, "
+        f"{last['refreshed']:,} re-read, {plural(last['failures'], 'failure')}, "
+        f"{plural(last['requests'], 'request')} in {last['seconds']} s"
+    )
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -219,6 +219,12 @@ def _add_reading_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     rep.add_argument("path", help="the lake folder")
     rep.add_argument("--out", required=True, help="folder for report.html and the PNGs")
+    rep.add_argument(
+        "--customer-key",
+        default="customer_id",
+        metavar="KEY",
+        help="the jobs' metadata key that names a customer (the per-customer table)",
+    )
     _add_time_window(rep)
     rep.set_defaults(func=cmd_report)
 
@@ -303,6 +309,12 @@ def _add_simulate_command(sub: Any, common: argparse.ArgumentParser) -> None:
         type=_args.positive_float,
         metavar="PER_SECOND",
         help="server-side requests/second (default: no limit)",
+    )
+    sim.add_argument(
+        "--generation",
+        choices=("current", "older", "mix"),
+        default="current",
+        help="the API version(s) the jobs are shaped as",
     )
     sim.add_argument("--envelope", action="store_true", help='answer lists as {"data": [...]}')
     sim.add_argument(

@@ -153,7 +153,7 @@ class AsyncClient:
         unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
         with self._clock.running():
             found, failed = await _fetch_each(
-                self.get_job, unique, errors, self.concurrency, self.progress
+                self.get_job, unique, errors, self.concurrency, self.progress, self._stats
             )
         return _result(unique, found, failed, self.stats)
 
@@ -199,7 +199,9 @@ class AsyncClient:
         """The one walk of the listing, for every listing call of both clients."""
         complete = functools.partial(_complete, self.fetch_jobs)
         pager = JobPager(self.base_url, query)
-        return walk_pages(self._http.get, complete, pager, self._clock, progress=self.progress)
+        return walk_pages(
+            self._http.get, complete, pager, self._clock, progress=self.progress, stats=self._stats
+        )
 
 
 def _result(
@@ -219,11 +221,12 @@ async def _fetch_each(
     errors: Literal["collect", "raise"],
     concurrency: int,
     progress: bool | None,
+    stats: ClientStats | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Jobs found by ID, and a failure row per ID that could not be fetched."""
     found: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
-    bar = progress_bar(progress, len(ids), "fetching jobs")
+    bar = progress_bar(progress, len(ids), "fetching jobs", stats)
 
     async def fetch_one(jid: str) -> None:
         try:

@@ -87,7 +87,7 @@ async def for_each(
 
 
 class _NullBar:
-    def update(self, n: int = 1) -> None:
+    def update(self, n: int = 1, *, reached: str | None = None) -> None:
         pass
 
     def close(self) -> None:
@@ -103,10 +103,14 @@ def _interactive() -> bool:
         return False
 
 
-def progress_bar(enabled: bool | None, total: int | None, desc: str) -> Any:
+def progress_bar(
+    enabled: bool | None, total: int | None, desc: str, stats: Any = None
+) -> Progress | _NullBar:
     """A tqdm bar on stderr (a widget in Jupyter), or one that does nothing.
 
-    ``enabled=None`` shows it only in a terminal or a notebook.
+    ``enabled=None`` shows it only in a terminal or a notebook. With a total, tqdm
+    shows the ETA; ``stats`` (the client's counters) puts retries and the time spent
+    waiting (backoff, ``Retry-After``, rate limit) on the bar as they happen.
     """
     if enabled is None:
         enabled = _interactive()
@@ -121,4 +125,26 @@ def progress_bar(enabled: bool | None, total: int | None, desc: str) -> Any:
             from tqdm.auto import tqdm  # noqa: PLC0415
     else:
         from tqdm.std import tqdm  # noqa: PLC0415
-    return tqdm(total=total, desc=desc, unit="job", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=desc, unit="job", file=sys.stderr, dynamic_ncols=True)
+    return Progress(bar, stats)
+
+
+class Progress:
+    """A tqdm bar that also shows what the walk has reached and the client's retries."""
+
+    def __init__(self, bar: Any, stats: Any) -> None:
+        self.bar = bar
+        self.stats = stats
+
+    def update(self, n: int = 1, *, reached: str | None = None) -> None:
+        notes = [reached] if reached else []
+        if self.stats is not None and self.stats.retries:
+            notes.append(f"{self.stats.retries} retr{'y' if self.stats.retries == 1 else 'ies'}")
+        if self.stats is not None and self.stats.waited_seconds >= 0.05:
+            notes.append(f"waited {self.stats.waited_seconds:.1f} s")
+        if notes:
+            self.bar.set_postfix_str(", ".join(notes), refresh=False)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()

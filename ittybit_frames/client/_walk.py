@@ -12,6 +12,7 @@ server loops; a page started early on a header's word is dropped if the body dis
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from ittybit_frames.client._results import Stopwatch
 from ittybit_frames.client._runtime import progress_bar
 from ittybit_frames.client._transport import Headers
 from ittybit_frames.errors import PaginationError
+from ittybit_frames.vocabulary import created_ms
 
 __all__ = ["walk_pages"]
 
@@ -30,7 +32,13 @@ Complete = Callable[[Jobs], Awaitable[Jobs]]
 
 
 async def walk_pages(
-    get: Get, complete: Complete, pager: JobPager, clock: Stopwatch, *, progress: bool | None
+    get: Get,
+    complete: Complete,
+    pager: JobPager,
+    clock: Stopwatch,
+    *,
+    progress: bool | None,
+    stats: Any = None,
 ) -> AsyncGenerator[Jobs, None]:
     """Yield the new jobs of each page inside the pager's time window, in order.
 
@@ -77,7 +85,7 @@ async def walk_pages(
             new = await complete(pager.fresh(url, items))
         return Page(url, payload, headers, items, has_more), new
 
-    bar = progress_bar(progress, None, "listing jobs")
+    bar = progress_bar(progress, None, "listing jobs", stats)
     ahead: asyncio.Future[tuple[Page, Jobs]] | None = reading(pager.url)
     try:
         while ahead is not None:
@@ -92,7 +100,7 @@ async def walk_pages(
                 except PaginationError as exc:
                     stuck = exc  # hand over this page's jobs first
             if kept:
-                bar.update(len(kept))
+                bar.update(len(kept), reached=_reached(kept))
                 yield kept
             if stuck is not None:
                 raise stuck
@@ -108,3 +116,15 @@ def _settle(future: asyncio.Future[Any]) -> None:
     """Retrieve a dropped page's outcome, so asyncio has no "never retrieved" to log."""
     if not future.cancelled():
         future.exception()
+
+
+def _reached(jobs: Jobs) -> str | None:
+    """'reached 2026-11-20 14:05 UTC': the creation time of a page's last job.
+
+    Pages come in creation order (newest first by default), so this is the time span
+    the listing has covered so far, where no total is known.
+    """
+    times = [t for t in (created_ms(j) for j in reversed(jobs)) if t is not None]
+    if not times:
+        return None
+    return f"reached {dt.datetime.fromtimestamp(times[0] / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"

@@ -148,7 +148,9 @@ def assemble_read(jobs: pa.Table, tasks: pa.Table, parent: np.ndarray) -> tuple[
         parent,
         np.ones(n_jobs, dtype=bool),
         jobs["r"].to_numpy() * LINE_ROWS,
-        pa.nulls(n_jobs, pa.string()),
+        jobs["extra"].combine_chunks()
+        if "extra" in jobs.column_names
+        else pa.nulls(n_jobs, pa.string()),
         tasks["extra"].combine_chunks()
         if "extra" in tasks.column_names
         else pa.nulls(n_tasks, pa.string()),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ittybit_frames.frames._jsontext import json_text
+from ittybit_frames.frames._jsontext import json_many, json_text
 from ittybit_frames.frames._values import MISSING, Conv
 from ittybit_frames.vocabulary import (
     ERROR_KEYS,
@@ -84,9 +84,10 @@ class Extras:
 
     def column(self, n: int) -> pa.Array:
         """The ``extra`` column of ``n`` rows: JSON text, or null for a row with none."""
-        values: list[str | None] = [None] * n
-        for i, extra in self.rows.items():
-            values[i] = json_text(extra)
+        values: list[Any] = [None] * n
+        rows = list(self.rows)
+        for i, text in zip(rows, json_many([self.rows[i] for i in rows]), strict=True):
+            values[i] = text
         return pa.array(values, type=pa.string())
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ittybit_frames.frames._jsontext import loads_exact
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
 __all__ = ["CHUNK", "chunks", "parse_lines", "read_input", "records_of"]
@@ -60,14 +61,14 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
     if _parses(data[start.start() : first]):
         return data, None
     try:
-        return None, orjson.loads(data)
+        return None, loads_exact(data)
     except orjson.JSONDecodeError:
         return data, None
 
 
 def _document(data: bytes) -> Any:
     try:
-        return orjson.loads(data)
+        return loads_exact(data)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
 
@@ -126,7 +127,7 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
         if not line or line.isspace():
             continue
         try:
-            value = orjson.loads(line)
+            value = loads_exact(line)
         except orjson.JSONDecodeError:
             p.add(
                 None,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
 
-__all__ = ["json_many", "json_text"]
+__all__ = ["json_many", "json_text", "loads_exact"]
 
 _JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
@@ -40,3 +41,18 @@ def json_many(values: list[Any]) -> list[Any]:
     if len(parts) != len(values):  # a value holds the separator itself, in a list
         return [json_text(v) for v in values]
     return parts
+
+
+#: A run of 20 digits or more: maybe an integer of 2**64 or beyond, which orjson reads
+#: as a float.
+_WIDE_DIGITS = re.compile(r"[0-9]{20}")
+_WIDE_DIGITS_BYTES = re.compile(_WIDE_DIGITS.pattern.encode())
+
+
+def loads_exact(data: bytes | str) -> Any:
+    """Parse JSON (orjson checks it; raises ``orjson.JSONDecodeError``), keeping
+    integers of any width exact: a text with a long run of digits is read again by the
+    stdlib, as the careful path keeps such integers."""
+    value = orjson.loads(data)
+    wide = _WIDE_DIGITS_BYTES.search(data) if isinstance(data, bytes) else _WIDE_DIGITS.search(data)
+    return json.loads(data) if wide else value

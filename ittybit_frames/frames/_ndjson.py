@@ -4,12 +4,15 @@ The careful path (:mod:`._careful`) turns parsed records into columns in Python;
 handles every API generation and records every oddity, at the price of one Python object
 per JSON value. For NDJSON bytes, this module lets DuckDB's JSON reader (multi-threaded
 C++) do the common case instead: every line is parsed, checked and flattened in SQL, and
-a line goes this way only when every value in it is of the documented current shape
-(:mod:`._ndjson_shape`, :mod:`._ndjson_checks`), where the careful path would take it
-unchanged and record nothing. Any other line (an older field name, a string where a
-number belongs, an unknown key, a timestamp in seconds, invalid JSON...) is handed back,
-by line number, to the careful path. The two paths therefore give the same rows;
-``tests/test_frames_properties.py`` checks that they do.
+a line goes this way only when every value in it is of a documented shape
+(:mod:`._ndjson_shape`, :mod:`._ndjson_checks`) that is mapped here value by value as
+the careful path maps it, recording nothing: current and older field names
+(``created``, ``framerate``, one ``codec``), timestamps in ms, s or ISO-8601, every
+version's status and kind words, string or object errors, input and output files, and a
+single-object envelope around the job (its other fields in ``extra.envelope``). Any
+other line (a string where a number belongs, an unknown key, a page envelope, invalid
+JSON...) is handed back, by line number, to the careful path. The two paths therefore
+give the same rows; ``tests/test_frames_properties.py`` checks that they do.
 
 Free-form objects (``options``, ``metadata``) leave SQL as JSON text; their distinct
 values are re-serialised with sorted keys in Python (a handful of values, typically).
@@ -26,11 +29,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ittybit_frames.frames._jsontext import json_many, loads_exact
 from ittybit_frames.frames._ndjson_checks import FastBlock, left_lines, scan_block, whole
-from ittybit_frames.frames._ndjson_shape import TRAILING_COMMA, job_shape_ok, query
+from ittybit_frames.frames._ndjson_shape import (
+    TRAILING_COMMA,
+    envelope_query,
+    envelope_shape_ok,
+    job_shape_ok,
+    query,
+)
 
 __all__ = ["FastBlock", "NdjsonReader", "scan", "unscanned"]
 
@@ -124,9 +135,51 @@ def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.T
         texts = con.sql("SELECT json_structure(line) FROM sample ORDER BY i").fetchall()
     finally:
         con.unregister("sample")
-    good = distinct[[job_shape_ok(text) for (text,) in texts]]
-    shape_ok = pc.is_in(table["st"], value_set=pa.array(good, type=pa.uint64()))
-    return table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
+    jobs = [job_shape_ok(text) for (text,) in texts]
+    wrapped = [not ok and envelope_shape_ok(text) for ok, (text,) in zip(jobs, texts, strict=True)]
+    shape_ok = pc.is_in(table["st"], value_set=pa.array(distinct[jobs], type=pa.uint64()))
+    envelopes = pc.is_in(table["st"], value_set=pa.array(distinct[wrapped], type=pa.uint64()))
+    table = table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
+    table = table.append_column("extra", pa.nulls(len(table), pa.string()))
+    if any(wrapped):
+        table = _read_envelopes(con, table, envelopes, lines, first)
+    return table
+
+
+def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first: int) -> pa.Table:
+    """The lines that are single-object envelopes around a job of the documented shape:
+    their jobs read as job lines are, with the envelope's other fields in ``extra``
+    (under ``envelope``, as the careful path keeps them)."""
+    rows = np.sort(table["r"].filter(envelopes).to_numpy())
+    texts = lines.take(pa.array(rows - first))
+    con.register("env", pa.table({"r": rows, "line": texts}))
+    try:
+        read = _as_table(con.sql(envelope_query()))
+    finally:
+        con.unregister("env")
+    read = read.take(pc.sort_indices(read["r"]))
+    extras, fine = _envelope_extras(texts.to_pylist())
+    read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
+    read = read.append_column("extra", pa.array(extras, pa.string()))
+    return pa.concat_tables([table.filter(pc.invert(envelopes)), read.cast(table.schema)])
+
+
+def _envelope_extras(texts: list[str]) -> tuple[list[Any], list[bool]]:
+    """Each envelope line's fields beside ``data`` as ``extra`` JSON text (None when
+    there are none), and whether the line is JSON at all (DuckDB takes NaN, orjson not)."""
+    rests: list[Any] = []
+    fine: list[bool] = []
+    for text in texts:
+        try:
+            value = loads_exact(text)
+        except orjson.JSONDecodeError:
+            value = {}
+        fine.append(bool(value))
+        rest = {k: v for k, v in value.items() if k != "data"}
+        rests.append({"envelope": rest} if rest else None)
+    present = [r for r in rests if r is not None]
+    texts_out = iter(json_many(present))
+    return [None if r is None else next(texts_out) for r in rests], fine
 
 
 def _blocks(
@@ -169,6 +222,11 @@ def scan(
     if threads:
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
+    # A library draws nothing on the caller's terminal: DuckDB would show a progress
+    # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
+    # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     queries = (query(check_valid=False), query(check_valid=True))
     try:
         with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:

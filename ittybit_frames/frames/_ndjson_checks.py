@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import json_many
+from ittybit_frames.frames._jsontext import json_many, loads_exact
 from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
 from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import (
@@ -106,6 +106,8 @@ _FILE_COLUMNS = (
     ("filesize", "filesize_bytes"),
     ("bitrate", "bitrate"),
     ("fps", "fps"),
+    ("framerate", "framerate"),
+    ("codec", "codec"),
 )
 _FILE_INTS = ("width", "height", "filesize_bytes", "bitrate")
 _FILES = ("input", "output")
@@ -128,6 +130,7 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
             "st": read["st"],
             "lenient": lenient.take(pa.array(read["r"].to_numpy() - first)),
             **_columns(j, _JOB_COLUMNS),
+            "extra": read["extra"],
         }
     )
     lists = pc.struct_field(j, "tasks")
@@ -196,10 +199,12 @@ def scan_block(
         ints_ok,
         _values_ok(jobs, "job_id", "job"),
     ]
+    tasks, aliases_ok = _file_aliases(tasks)
     tasks, ints_ok = _integers(tasks, _TASK_INTS)
     tasks, stamps_ok = _stamps(tasks)
     task_checks = [
         pc.invert(tasks["missing"]),
+        aliases_ok,
         ints_ok,
         stamps_ok,
         _values_ok(tasks, "task_id", "task"),
@@ -234,6 +239,32 @@ def scan_block(
     return FastBlock(jobs, tasks, parent, left)
 
 
+def _file_aliases(tasks: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """A file's older fields into their columns, as the careful path maps them:
+    ``framerate`` for a missing ``fps``; one ``codec`` (2025 API) for the file's audio
+    codec when it is an audio file, else its video codec. One sent beside the value it
+    stands for (which the careful path keeps in ``extra``) marks its row."""
+    checks = []
+    for name in _FILES:
+        fps, rate = tasks[f"{name}_fps"], tasks[f"{name}_framerate"]
+        checks.append(pc.or_(pc.is_null(fps), pc.is_null(rate)))
+        tasks = _replace(tasks, f"{name}_fps", pc.coalesce(fps, rate))
+        codec = tasks[f"{name}_codec"]
+        if codec.null_count < len(codec):
+            audio_file = pc.fill_null(pc.equal(tasks[f"{name}_kind"], "audio"), False)
+            for slot, here in (("audio", audio_file), ("video", pc.invert(audio_file))):
+                column = f"{name}_codec_{slot}"
+                into = pc.and_(pc.is_valid(codec), here)
+                checks.append(pc.invert(pc.and_(into, pc.is_valid(tasks[column]))))
+                tasks = _replace(tasks, column, pc.if_else(into, codec, tasks[column]))
+        tasks = tasks.drop_columns([f"{name}_framerate", f"{name}_codec"])
+    return tasks, _all(*checks)
+
+
+def _replace(table: pa.Table, name: str, column: Any) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, column)
+
+
 def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.Array]:
     """Integer columns read as DOUBLE -> int64. A value that is not whole, or is 2**53 or
     more (not exact as a double, and past any real value here), marks its row for the
@@ -251,7 +282,6 @@ def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.A
 #: Timestamp texts taken here: whole numbers (ms or s), and ISO-8601 with a zone and at
 #: most millisecond digits (which Arrow parses exactly as the careful path does); any
 #: other form sends its line the careful way.
-_WHOLE = r"^-?[0-9]{1,16}$"
 _ISO = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
     r"(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})$"
@@ -261,21 +291,37 @@ _ISO = (
 def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
     """One timestamp column as text -> epoch ms (int64) and which rows are fine."""
     text = whole(text)
-    null_int = pa.scalar(None, pa.int64())
-    is_whole = pc.fill_null(pc.match_substring_regex(text, _WHOLE), False)
-    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    # Whole numbers (ms or s): ASCII digits only, at most 16 (a sign would make the
+    # value out of range anyway).
+    is_whole = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), 16))
+    is_whole = pc.fill_null(is_whole, False)
+    if is_whole.true_count + text.null_count == len(text):  # the common case: all numbers
+        value = _whole_ms(pc.cast(text, pa.int64()))
+    else:
+        value = _iso_or_whole(text, is_whole)
+    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
+    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
+    return value, fine
+
+
+def _whole_ms(number: Any) -> Any:
+    """Whole numbers in ms or s (by magnitude, as ``epoch_ms``) -> ms."""
     seconds = pc.and_(pc.greater_equal(number, S_MIN), pc.less(number, S_MAX))
-    number = pc.if_else(seconds, pc.multiply(number, 1000), number)
+    return pc.if_else(seconds, pc.multiply(number, 1000), number)
+
+
+def _iso_or_whole(text: Any, is_whole: Any) -> pa.Array:
+    """Whole numbers as they are, ISO-8601 texts as epoch ms, anything else null."""
+    null_int = pa.scalar(None, pa.int64())
+    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
+    number = _whole_ms(number)
     is_iso = pc.fill_null(pc.match_substring_regex(text, _ISO), False)
     iso = pc.if_else(is_iso, text, pa.scalar(None, pa.string()))
     try:
         parsed = pc.cast(pc.cast(iso, TIMESTAMP), pa.int64())
     except pa.ArrowInvalid:  # a date that does not exist (2025-02-30...): careful path
         parsed = pa.nulls(len(text), pa.int64())
-    value = pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
-    in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
-    fine = pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
-    return value, fine
+    return pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
 
 
 def _stamps(table: pa.Table) -> tuple[pa.Table, pa.Array]:
@@ -301,7 +347,7 @@ def _all(*masks: Any) -> pa.Array:
     """Element-wise AND, a null counting as false."""
     out = None
     for mask in masks:
-        m = pc.fill_null(mask, False)
+        m = pc.fill_null(mask, False) if mask.null_count else mask
         out = m if out is None else pc.and_(out, m)
     return out
 
@@ -335,12 +381,12 @@ def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
     distinct = encoded.dictionary.to_pylist()
     refused: list[int] = []
     try:
-        values = orjson.loads("[" + ",".join(distinct) + "]")
+        values = loads_exact("[" + ",".join(distinct) + "]")
     except orjson.JSONDecodeError:
         values = []
         for i, text in enumerate(distinct):
             try:
-                values.append(orjson.loads(text))
+                values.append(loads_exact(text))
             except orjson.JSONDecodeError:
                 refused.append(i)
                 values.append(None)

@@ -10,6 +10,7 @@ other structure goes the careful way.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ittybit_frames.vocabulary import (
@@ -20,7 +21,15 @@ from ittybit_frames.vocabulary import (
     current,
 )
 
-__all__ = ["ALIASED_STAMPS", "STAMPS", "TRAILING_COMMA", "job_shape_ok", "query"]
+__all__ = [
+    "ALIASED_STAMPS",
+    "STAMPS",
+    "TRAILING_COMMA",
+    "envelope_query",
+    "envelope_shape_ok",
+    "job_shape_ok",
+    "query",
+]
 
 STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
 #: Older names of two timestamps (``created``/``updated``), read beside them.
@@ -39,7 +48,6 @@ _INT = frozenset({"UBIGINT", "BIGINT", "NULL"})
 _NUMBER = _INT | {"DOUBLE"}
 _TEXT = frozenset({"VARCHAR", "NULL"})
 _STAMP = _INT | _TEXT
-_FREE_FORM = frozenset({"options", "metadata"})
 _FILE_TYPES = {
     "object": _TEXT,
     "url": _TEXT,
@@ -51,6 +59,8 @@ _FILE_TYPES = {
     "filesize": _INT,
     "bitrate": _INT,
     "fps": _NUMBER,
+    "framerate": _NUMBER,  # older name of fps
+    "codec": _TEXT,  # 2025 API: one codec per file
 }
 
 
@@ -62,7 +72,7 @@ def _shape() -> str:
     stamps = dict.fromkeys(sorted(_ALL_STAMPS), "VARCHAR")
     output: dict[str, Any] = dict.fromkeys(("object", "url", "kind", "format"), "VARCHAR")
     output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
-    output |= {"duration": "DOUBLE", "fps": "DOUBLE"}
+    output |= {"duration": "DOUBLE", "fps": "DOUBLE", "framerate": "DOUBLE", "codec": "VARCHAR"}
     output["codecs"] = {"video": "VARCHAR", "audio": "VARCHAR"}
     task: dict[str, Any] = dict.fromkeys(("id", "object", "kind", "status"), "VARCHAR")
     task |= {"progress": "DOUBLE", "input": output, "output": output}
@@ -110,49 +120,78 @@ def _file_ok(s: Any, types: dict[str, frozenset[str]]) -> bool:
     )
 
 
-def _task_shape_ok(s: Any) -> bool:
-    if s == "NULL":  # an empty list (a null element is caught by value)
-        return True
-    if type(s) is not dict or not s.keys() <= _TASK_KEYSET:
-        return False
-    for key, value in s.items():
-        if key == "options":
-            continue
-        ok = (
-            _error_shape_ok(value)
-            if key == "error"
-            else _file_ok(value, _FILE_TYPES)
-            if key in ("input", "output")
-            else _leaf(value, _INT)
-            if key == "progress"
-            else _leaf(value, _STAMP)
-            if key in _ALL_STAMPS
-            else _leaf(value, _TEXT)
-        )
-        if not ok:
-            return False
+def _skip(value: Any) -> bool:
+    """A free-form value (options, metadata) or one checked on its own (tasks)."""
     return True
+
+
+def _text(value: Any) -> bool:
+    return _leaf(value, _TEXT)
+
+
+def _stamp(value: Any) -> bool:
+    return _leaf(value, _STAMP)
+
+
+def _int(value: Any) -> bool:
+    return _leaf(value, _INT)
+
+
+def _file(value: Any) -> bool:
+    return _file_ok(value, _FILE_TYPES)
+
+
+# Each field's check (any other field: text).
+_COMMON_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "error": _error_shape_ok,
+    "options": _skip,
+    **dict.fromkeys(_ALL_STAMPS, _stamp),
+}
+_TASK_CHECKS = {**_COMMON_CHECKS, "input": _file, "output": _file, "progress": _int}
+_JOB_CHECKS = {**_COMMON_CHECKS, "metadata": _skip, "tasks": _skip}
+
+
+def _record_ok(s: Any, keys: frozenset[str], checks: dict[str, Callable[[Any], bool]]) -> bool:
+    """A job's or task's structure: known keys only, each of its documented type."""
+    if type(s) is not dict or not s.keys() <= keys:
+        return False
+    return all(checks.get(key, _text)(value) for key, value in s.items())
+
+
+def _job_ok(s: Any) -> bool:
+    if not _record_ok(s, _JOB_KEYSET, _JOB_CHECKS):
+        return False
+    tasks = s.get("tasks")
+    # An empty list's element is NULL (a null element is caught by value).
+    return type(tasks) is list and (
+        tasks[0] == "NULL" or _record_ok(tasks[0], _TASK_KEYSET, _TASK_CHECKS)
+    )
 
 
 def job_shape_ok(text: str) -> bool:
     """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
     documented one."""
+    return _job_ok(json.loads(text))
+
+
+def envelope_shape_ok(text: str) -> bool:
+    """Whether a line's structure is a single-object envelope (``{"meta", "data",
+    "links"}``, any fields beside ``data`` but a task list) around a job of the
+    documented one."""
     s = json.loads(text)
-    if type(s) is not dict or not s.keys() <= _JOB_KEYSET:
-        return False
-    tasks = s.get("tasks")
-    if type(tasks) is not list or not _task_shape_ok(tasks[0]):
-        return False
-    for key, value in s.items():
-        if key in _FREE_FORM or key == "tasks":
-            continue
-        ok = (
-            _error_shape_ok(value)
-            if key == "error"
-            else _leaf(value, _STAMP)
-            if key in _ALL_STAMPS
-            else _leaf(value, _TEXT)
-        )
-        if not ok:
-            return False
-    return True
+    return (
+        type(s) is dict
+        and "tasks" not in s
+        and "steps" not in s
+        and type(s.get("data")) is dict
+        and _job_ok(s["data"])
+    )
+
+
+def envelope_query() -> str:
+    """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
+    of each, read as :func:`query` reads a job line."""
+    return f"""
+SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j
+FROM env
+"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError, LakeError
+from ittybit_frames.errors import (
+    ConfigurationError,
+    EmptyWindowWarning,
+    LakeError,
+    empty_window_message,
+)
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import pending
 from ittybit_frames.lake._format import (
@@ -176,7 +182,29 @@ def read_parquet(
         )
     if job_columns is not columns:
         jobs = jobs.drop(columns="job_id")
+    if jobs.empty and (since_ms is not None or until_ms is not None):
+        _say_the_window_is_empty(root, since_ms, until_ms)
     return JobFrames(jobs, tasks, PROBLEMS.empty())
+
+
+def _say_the_window_is_empty(root: Path, since_ms: int | None, until_ms: int | None) -> None:
+    """Warn (EmptyWindowWarning) naming the days the lake covers, if it holds any."""
+    folder = root / "jobs"
+    days = sorted(
+        label
+        for entry in (folder.iterdir() if folder.is_dir() else [])
+        if (label := entry.name.removeprefix(f"{PARTITION}=")) != entry.name
+        and label != NULL_PARTITION
+        and valid_partition(label)
+    )
+    if not days:
+        return
+    first, last = (
+        dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp() * 1000
+        for d in (days[0], days[-1])
+    )
+    message = empty_window_message(since_ms, until_ms, first, last, "the lake covers")
+    warnings.warn(message, EmptyWindowWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 The numbers are drawn per job with NumPy from one seeded generator, in a fixed order, so
 the same ``seed`` always gives the same list of dicts, byte for byte once serialised.
+``generation="older"`` or ``"mix"`` gives the same jobs as older API versions sent them
+(:mod:`._generations`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ittybit_frames.simulator._generations import GENERATIONS, rewrite
 from ittybit_frames.simulator._media import (
     FORMATS,
     codecs,
@@ -86,6 +89,7 @@ def generate_history(
     start: dt.datetime | None = None,
     days: float = 30,
     end: dt.datetime | None = None,
+    generation: str = "current",
 ) -> list[dict[str, Any]]:
     """Make a realistic, deterministic ittybit job history.
 
@@ -108,11 +112,20 @@ def generate_history(
         then are still ``queued`` or ``processing``. Default: now (to the second), so
         relative windows such as ``since="7d"`` find jobs; same seed and end, same
         history byte for byte. Give ``start`` or ``end``, not both.
+    generation : {"current", "older", "mix"}, default "current"
+        Which API version's shape the jobs have. ``"current"``: the jobs API (Unix
+        milliseconds, ``created_at``...). ``"older"``: the 2025 files/tasks API (ISO-8601
+        timestamps, ``created``/``updated``, its status and kind words, string errors,
+        ``framerate``, one ``codec``; one job in ten in a ``{"meta", "data", "links"}``
+        envelope). ``"mix"``: each job current, "runs" API (Unix seconds, its words) or
+        older. The same jobs (and, for ``"current"``, the same bytes) whatever the
+        generation; see :mod:`._generations`.
 
     Returns
     -------
     list of dict
-        Jobs as ``GET /jobs/{id}`` returns them, oldest first, with their tasks.
+        Jobs as ``GET /jobs/{id}`` returns them, oldest first, with their tasks (older
+        generations: some wrapped in an envelope).
 
     Examples
     --------
@@ -124,13 +137,16 @@ def generate_history(
         raise ValueError("n_jobs must be >= 0")
     if days <= 0:
         raise ValueError("days must be > 0")
+    if generation not in GENERATIONS:
+        raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
     span = int(days * 86_400_000)
     t0 = _first_instant(start, end, span)
     rng = np.random.default_rng(seed)
     d = _draw(rng, n_jobs, t0, span, _schedule(seed, t0, span))
     job_ids = _ids(rng, "job_", n_jobs)
     task_ids = _ids(rng, "task_", 4 * n_jobs)
-    return [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
+    jobs = [_job(d, i, job_ids[i], task_ids[4 * i : 4 * i + 4]) for i in range(n_jobs)]
+    return rewrite(jobs, generation, seed)
 
 
 def _first_instant(start: dt.datetime | None, end: dt.datetime | None, span: int) -> int:

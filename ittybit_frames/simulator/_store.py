@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from collections.abc import Iterable
@@ -18,6 +19,8 @@ __all__ = ["JobStore", "ListingStyle", "advance", "list_page"]
 _JOB_KINDS = frozenset({"video", "audio", "image", "animation", "adaptive_video"})
 _JOB_STATUSES = frozenset({"queued", "processing", "succeeded", "failed", "cancelled"})
 _TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+#: Integer timestamps below this are Unix seconds (the "runs" API), not milliseconds.
+_SECONDS_BELOW = 10**11
 
 
 def dumps(value: Any) -> bytes:
@@ -28,10 +31,25 @@ def dumps(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode()
 
 
+def record(job: dict[str, Any]) -> dict[str, Any]:
+    """The job itself, also when an older API version's envelope wraps it."""
+    data = job.get("data")
+    return data if "id" not in job and isinstance(data, dict) else job
+
+
 def created_ms(job: dict[str, Any]) -> int:
-    """Integer creation time for ordering; anything else (the API may send junk) is 0."""
-    value = job.get("created_at", 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """Creation time for ordering, in ms: an integer (ms, or seconds as the "runs" API
+    sent them) or an ISO-8601 ``created``; anything else (the API may send junk) is 0."""
+    job = record(job)
+    value = job.get("created_at", job.get("created", 0))
+    if isinstance(value, str):
+        try:
+            return int(dt.datetime.fromisoformat(value).timestamp() * 1000)
+        except ValueError:
+            return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        return 0
+    return value * 1000 if 0 < value < _SECONDS_BELOW else value
 
 
 @dataclass
@@ -46,9 +64,10 @@ class JobStore:
 
     def load(self, jobs: Iterable[dict[str, Any]]) -> None:
         for job in jobs:
-            self.jobs[str(job["id"])] = job
-            self.full.pop(str(job["id"]), None)
-            self.bare.pop(str(job["id"]), None)
+            jid = str(record(job)["id"])
+            self.jobs[jid] = job
+            self.full.pop(jid, None)
+            self.bare.pop(jid, None)
         self.order = sorted(self.jobs, key=lambda j: (created_ms(self.jobs[j]), j))
         self.pos = {jid: i for i, jid in enumerate(self.order)}
 
@@ -58,7 +77,8 @@ class JobStore:
         if data is None:
             job = self.jobs[jid]
             if not tasks:
-                job = {k: v for k, v in job.items() if k != "tasks"}
+                bare = {k: v for k, v in record(job).items() if k != "tasks"}
+                job = bare if record(job) is job else {**job, "data": bare}
             data = cache[jid] = dumps(job)
         return data
 
@@ -67,13 +87,20 @@ class JobStore:
         self.bare.pop(jid, None)
 
 
+def _current_shape(job: dict[str, Any]) -> bool:
+    stamp = job.get("created_at")
+    return job.get("status") in _JOB_STATUSES and isinstance(stamp, int) and stamp >= _SECONDS_BELOW
+
+
 def advance(store: JobStore, now: int, rng: random.Random, fail_share: float) -> set[str]:
     """Move every unfinished job one step at ``now``: queued -> processing -> succeeded
-    (or failed, for a seeded share). Returns the IDs that changed."""
+    (or failed, for a seeded share). Returns the IDs that changed. Jobs of an older API
+    version's shape (see ``generate_history(generation=...)``) are served as they are
+    and never moved on."""
     changed = set()
     for jid, job in store.jobs.items():
         status = job.get("status")
-        if status in _TERMINAL:
+        if status in _TERMINAL or not _current_shape(job):
             continue
         raw_tasks = job.get("tasks")
         tasks = [t for t in raw_tasks if isinstance(t, dict)] if isinstance(raw_tasks, list) else []
@@ -167,7 +194,7 @@ def _pick(store: JobStore, params: dict[str, str]) -> tuple[list[str], bool]:
     picked: list[str] = []
     while 0 <= i < n and len(picked) <= limit:
         jid = store.order[i]
-        job = store.jobs[jid]
+        job = record(store.jobs[jid])
         if (kind is None or job.get("kind") == kind) and (
             status is None or job.get("status") == status
         ):
