@@ -436,7 +436,8 @@ def small_disk(tmp_path: Path) -> Any:
     try:
         yield mnt
     finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+        # Lazy: a reader (DuckDB) may still hold a file there; pytest then removes the folder.
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.mark.parametrize("mode", ["merge", "overwrite"])
