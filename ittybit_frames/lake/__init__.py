@@ -19,7 +19,9 @@ Protocol
 --------
 Writers. Every writing path (``write_parquet`` in every mode, ``sync``, the CLI's
 ``export`` and ``demo``, ``check --repair``) holds the lake's exclusive lock
-(:func:`lock_lake`, a kernel-released ``filelock``) for the whole write. On acquiring it,
+(:func:`lock_lake`, a kernel-released ``filelock``, plus on POSIX a ``flock`` on the lake
+folder itself, so deleting the lock file by hand never lets a second writer in) for the
+whole write. On acquiring it,
 a writer first finishes any interrupted write (below) and removes what dead writers left.
 Then one write is:
 
@@ -45,7 +47,16 @@ Then one write is:
    index and the manifest are renamed over their targets (``os.replace``), and the
    swapped-out twins (the old state) drop the old files of the rewritten partitions, so
    a twin never holds data of its own.
+   Files a user dropped into a table while the write staged are swapped out with the
+   old table; they are linked back into the new one.
 5. **applied** -- the journal is removed.
+
+A journal is followed only when every entry names the lake's own files (tables, their
+partitions, the index, the manifest, their temporaries): one naming ``../`` or an
+absolute path is ignored. A twin that is a symlink or a file is refused (a one-line
+error). A partition folder a user replaced with a symlink (moved to another disk) is
+read through the link; a write never writes or deletes through it: a rewritten
+partition comes back into the lake as a folder of its own.
 
 The cost of a merge is the partitions it rewrites plus one directory listing per
 partition; the first write after a lake is created (or after an overwrite) links every
@@ -70,8 +81,11 @@ temporary or half-written file, never a missing ``jobs/``/``tasks/``, never a jo
 What it can still see, between the two swaps of step 4 (a few milliseconds) or after a
 writer was killed there until the next writer or ``check --repair`` runs: the new
 ``tasks/`` with the old ``jobs/`` (a merge's new tasks without their job yet; an
-overwrite's tasks of the jobs to come). With the per-file fallback, during step 4 a
-table may also show some partitions new and others old, as in earlier versions.
+overwrite's tasks of the jobs to come). A glob cannot tell a real date from a foreign
+folder named like one (``created_date=2026-02-30``, ``created_date=2026-09-21 copy``):
+a plain-glob reader reads such copies (``read_parquet`` skips them, ``check`` reports
+them). With the per-file fallback, during step 4 a table may also show some partitions
+new and others old, as in earlier versions.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ what the lake itself can fix."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import leftovers, pending
 from ittybit_frames.lake._format import (
     INDEX,
+    JOURNAL,
     MANIFEST,
     NULL_PARTITION,
     PROFILES,
@@ -31,10 +33,11 @@ from ittybit_frames.lake._format import (
     write_bytes_atomic,
     write_manifest,
 )
-from ittybit_frames.lake._index import build_index, index_of
+from ittybit_frames.lake._index import build_index, index_of, index_table
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, lock_lake
 from ittybit_frames.lake._read import data_files, partition_label
-from ittybit_frames.lake._write import index_bytes, newest_per_job, write_locked
+from ittybit_frames.lake._swap import marker
+from ittybit_frames.lake._write import index_bytes, newest_per_job, refuse_newer, write_locked
 from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
 
 
@@ -113,10 +116,17 @@ def check_lake(
     Returns
     -------
     CheckReport
+
+    Raises
+    ------
+    LakeError
+        The lake was written by a newer ittybit-frames (upgrade to check it).
     """
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no lake at {root}")
+    with contextlib.suppress(LakeCorruptError):  # a newer lake: judged by a newer version
+        refuse_newer(root, read_manifest(root))
     report = CheckReport(root)
     scan = _scan(root)
     report.found = list(scan.problems)
@@ -148,7 +158,7 @@ def _scan(root: Path) -> _Scan:
         scan.manifest = read_manifest(root)
     except LakeCorruptError as exc:
         scan.problems.append(f"manifest: {exc}")
-    if pending(root):
+    if pending(root) or (root / JOURNAL).exists():  # a journal left: a write not finished
         scan.problems.append("an interrupted write is pending (the next writer finishes it)")
     ours, foreign = leftovers(root)
     scan.problems += [f"leftover of a dead writer: {p.relative_to(root)}" for p in ours]
@@ -234,6 +244,9 @@ def _check_rows(root: Path, scan: _Scan) -> None:
     elif not (root / INDEX).exists():
         scan.problems.append(f"no job index {INDEX}")
         scan.index_problem = True
+    elif index_table(root) != marker(root / "jobs") and not pending(root):
+        scan.problems.append(f"the job index {INDEX} is not of the jobs/ table (a backup?)")
+        scan.index_problem = True
     else:
         index = index_of(root)
         lake = jobs.drop_duplicates("job_id").set_index("job_id")["_label"]
@@ -307,7 +320,7 @@ def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
             "newest updated_at kept, orphan tasks dropped, jobs in their day partition"
         )
     elif scan.index_problem:
-        write_bytes_atomic(root / INDEX, index_bytes(build_index(root)))
+        write_bytes_atomic(root / INDEX, index_bytes(build_index(root), marker(root / "jobs")))
         report.repaired.append(f"rebuilt the job index {INDEX}")
     if scan.sync_fix is not None:
         body = {**read_manifest(root), "sync": scan.sync_fix}

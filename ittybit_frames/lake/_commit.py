@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import orjson
 import pyarrow as pa
@@ -44,7 +44,9 @@ from ittybit_frames.lake._swap import (
     drop,
     exchange_dirs,
     marker,
+    real_folder,
     reconcile,
+    restore,
     swap_table,
     thin,
     twin,
@@ -110,6 +112,7 @@ class Commit:
         where = self._partition_of(target)
         if where is not None:  # into the table's twin, never over a file it shares
             table = self._table(where[0])
+            real_folder(table.folder / where[1])  # never write through a user's symlink
             final = table.folder / where[1] / PART_FILE
             tmp = temp_name(final)
             write_table_file(arrow, tmp, profile)
@@ -127,6 +130,12 @@ class Commit:
             first = self._staged == 1
         if first:
             self._step("staging")
+
+    def jobs_token(self) -> str:
+        """The token ``jobs/`` will carry once this write is applied."""
+        if "jobs" in self.tables or any(name == "jobs" for name, _ in self.removed):
+            return self._table("jobs").token
+        return marker(self.root / "jobs")
 
     def stage_bytes(self, data: bytes, target: Path) -> None:
         """A small file (index, manifest) that will replace ``target`` on commit."""
@@ -173,7 +182,8 @@ class Commit:
             fsync_dir(directory)
         fsync_dir(self.root)
         rel = [
-            [str(t.relative_to(self.root)), str(p.relative_to(self.root))] for t, p in self.renames
+            [t.relative_to(self.root).as_posix(), p.relative_to(self.root).as_posix()]
+            for t, p in self.renames
         ]
         swaps = [
             [n, self.tables[n].token, sorted(self.tables[n].parts)]
@@ -183,7 +193,7 @@ class Commit:
         body = {
             "swaps": swaps,
             "renames": rel,
-            "deletes": [str(p.relative_to(self.root)) for p in self.deletes],
+            "deletes": [p.relative_to(self.root).as_posix() for p in self.deletes],
         }
         write_bytes_atomic(self.root / JOURNAL, orjson.dumps(body))
         self._step("committed")
@@ -205,15 +215,57 @@ class _Journal:
 
     @classmethod
     def parse(cls, body: object) -> _Journal:
-        if not isinstance(body, dict):
+        """The journal in ``body``; an empty one (nothing to do) unless every entry is
+        one this package writes: a foreign or tampered journal is never followed, above
+        all not to a file outside the lake (``../``, absolute paths)."""
+        try:
+            journal = cls._parse(body)
+        except (TypeError, ValueError, AttributeError):
+            journal = None
+        if journal is None:
+            logger.warning("ignoring a journal this package did not write")
             return cls([], [], [])
-        swaps = [
-            _Swap(str(t), str(token), [str(p) for p in parts])
-            for t, token, parts in body.get("swaps", [])
-            if t in TABLES
-        ]
-        renames = [(str(a), str(b)) for a, b in body.get("renames", [])]
-        return cls(swaps, renames, [str(p) for p in body.get("deletes", [])])
+        return journal
+
+    @classmethod
+    def _parse(cls, body: object) -> _Journal | None:
+        if not isinstance(body, dict):
+            return None
+        swaps, renames, deletes = [], [], []
+        for table, token, parts in body.get("swaps", []):
+            if table not in TABLES or not isinstance(token, str) or isinstance(parts, str):
+                return None
+            if not all(isinstance(p, str) and _partition_folder(p) for p in parts):
+                return None
+            swaps.append(_Swap(table, token, list(parts)))
+        for tmp, target in body.get("renames", []):
+            if not (_lake_file(target) and isinstance(tmp, str)):
+                return None
+            if PurePosixPath(tmp).parent != PurePosixPath(target).parent or not is_temp(Path(tmp)):
+                return None
+            renames.append((tmp, target))
+        for target in body.get("deletes", []):
+            if not _lake_file(target):
+                return None
+            deletes.append(target)
+        return cls(swaps, renames, deletes)
+
+
+def _partition_folder(name: str) -> bool:
+    label = name.removeprefix(f"{PARTITION}=")
+    return label != name and valid_partition(label)
+
+
+def _lake_file(rel: object) -> bool:
+    """True for a path (relative to the lake) of one of the lake's own files."""
+    if not isinstance(rel, str):
+        return False
+    parts = PurePosixPath(rel).parts
+    if len(parts) == 1:
+        return parts[0] in (MANIFEST, INDEX, *(f"{name}.parquet" for name in TABLES))
+    if len(parts) == 3:
+        return parts[0] in TABLES and _partition_folder(parts[1]) and parts[2] == PART_FILE
+    return False
 
 
 def _read_journal(root: Path) -> _Journal | None:
@@ -285,6 +337,8 @@ def _apply(root: Path, body: _Journal, step: OnStep, exchange: Exchange) -> None
         shadow = twin(root / swap.table)
         if marker(shadow) != swap.token:  # the old state, swapped out: keep links only
             thin(shadow, swap.parts)
+            for folder in restore(root / swap.table, shadow):  # files users dropped meanwhile
+                fsync_dir(folder)
     step("applied")
     (root / JOURNAL).unlink()
     fsync_dir(root)
@@ -336,7 +390,7 @@ def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
         files = len(body.renames)
         done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
     for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
-        if twin(root / name).is_dir():
+        if twin(root / name).exists() or twin(root / name).is_symlink():
             for folder in reconcile(root / name, twin(root / name)):
                 fsync_dir(folder)  # durable before any journal names this twin
     ours, _ = leftovers(root)

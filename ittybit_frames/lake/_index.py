@@ -1,5 +1,10 @@
 """The lake's job -> partition index: one row per job ID, so an upsert finds a job's
-earlier version in whatever partition it landed without opening the others."""
+earlier version in whatever partition it landed without opening the others.
+
+The index records (in its Parquet metadata) the token of the ``jobs/`` table it
+describes; an index whose token is not the live table's (restored from a backup, copied
+from another lake, of an older version) is not trusted: it is rebuilt from the files,
+since a wrong partition for a job would make a merge write the job a second row."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ import pyarrow.parquet as pq
 
 from ittybit_frames.lake._format import INDEX, conform, from_arrow
 from ittybit_frames.lake._read import data_files, partition_label
+from ittybit_frames.lake._swap import marker
 from ittybit_frames.schema import JOBS, epoch_ms_array
 
 INDEX_COLUMNS = ["job_id", "partition", "updated_at", "row_hash"]
+INDEX_TABLE_KEY = b"ittybit_frames.jobs_table"  # the jobs/ token the index describes
 
 
 def row_hashes(jobs: pd.DataFrame) -> np.ndarray[Any, Any]:
@@ -52,11 +59,26 @@ def build_index(root: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def index_of(root: Path) -> pd.DataFrame:
-    """The index keyed by ``job_id`` (read, or rebuilt when missing or unreadable)."""
+def index_table(root: Path) -> str | None:
+    """The ``jobs/`` token the index describes (None: no readable index)."""
     try:
-        frame: pd.DataFrame = pq.read_table(root / INDEX).to_pandas()
+        meta = pq.read_schema(root / INDEX).metadata or {}
     except (OSError, ValueError):
+        return None
+    raw: bytes = meta.get(INDEX_TABLE_KEY, b"")
+    return raw.decode("utf-8", "replace")
+
+
+def index_of(root: Path) -> pd.DataFrame:
+    """The index keyed by ``job_id`` (read; rebuilt when missing, unreadable, or not
+    of the live ``jobs/`` table)."""
+    frame: pd.DataFrame | None = None
+    if index_table(root) == marker(root / "jobs"):
+        try:
+            frame = pq.read_table(root / INDEX).to_pandas()
+        except (OSError, ValueError):
+            frame = None
+    if frame is None:
         frame = build_index(root)
     frame = frame.dropna(subset=["job_id"]).drop_duplicates("job_id", keep="last")
     return frame.set_index("job_id")[INDEX_COLUMNS[1:]]

@@ -5,14 +5,22 @@ POSIX, ``LockFileEx`` on Windows): the kernel drops it when its process dies, ho
 dies, so a killed writer never blocks the next one. Whoever acquires it records its pid,
 host and time in ``LAKE/.ittybit_frames.holder.json`` so a writer that gives up can say
 who holds the lake.
+
+The lock file can be deleted by hand while held (a "stale lock" clean-up); a second
+writer would then lock a new file of the same name. So on POSIX the writer also holds a
+``flock`` on the lake folder itself, which no one can delete while the lake exists: two
+writers never overlap, whatever happens to the lock file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import socket
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+
+if sys.platform != "win32":
+    import fcntl
 import orjson
 
 from ittybit_frames.errors import ConfigurationError, LakeLockedError
@@ -46,6 +57,37 @@ def _holder(root: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _lock_folder(root: Path, deadline: float) -> int | None:
+    """``flock`` the lake folder (POSIX), polling until ``deadline``; its fd, or None
+    where folders cannot be locked. Raises ``filelock.Timeout`` at the deadline."""
+    if sys.platform == "win32":  # there, the lock file cannot be deleted while held
+        return None
+    fd = os.open(root, os.O_RDONLY)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise filelock.Timeout(str(root)) from None
+            time.sleep(0.05)
+        except OSError:  # a filesystem without flock on folders: the lock file alone
+            os.close(fd)
+            return None
+
+
+def _acquire(root: Path, lock: filelock.FileLock, timeout: float) -> int | None:
+    """Take the lock file, then the folder lock, within ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+    lock.acquire(timeout=timeout)
+    try:
+        return _lock_folder(root, deadline)
+    except BaseException:
+        lock.release()
+        raise
+
+
 def _describe(holder: dict[str, Any]) -> str:
     if not holder:
         return "another writer"
@@ -66,13 +108,13 @@ def lock_lake(
     LakeLockedError
         Another writer still held the lake after ``timeout`` seconds.
     """
-    if timeout < 0:
+    if not timeout >= 0:  # NaN too: it would wait forever
         raise ConfigurationError("lock_timeout must be 0 or more seconds")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(root / LOCK)
     try:
-        lock.acquire(timeout=0)
+        folder = _acquire(root, lock, 0)
     except filelock.Timeout:
         logger.info(
             "the lake at %s is held by %s; waiting up to %.0f s",
@@ -81,7 +123,7 @@ def lock_lake(
             timeout,
         )
         try:
-            lock.acquire(timeout=timeout)
+            folder = _acquire(root, lock, timeout)
         except filelock.Timeout:
             holder = _holder(root)
             raise LakeLockedError(
@@ -100,4 +142,7 @@ def lock_lake(
         recover(root)
         yield LakeLock(root)
     finally:
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                os.close(folder)  # closing the last fd releases the flock
         lock.release()

@@ -14,7 +14,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
+from ittybit_frames.errors import (
+    ConfigurationError,
+    EmptyWindowWarning,
+    LakeError,
+    empty_window_message,
+)
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import pending
 from ittybit_frames.lake._format import (
@@ -141,6 +146,8 @@ def read_parquet(
         valid words), or ``columns`` names an unknown column.
     LakeCorruptError
         The lake's manifest is unreadable (``ittybit-frames check LAKE --repair``).
+    LakeError
+        Writers changed the lake during each of 20 attempts to read it: read again.
     """
     root = Path(path)
     if not root.exists():
@@ -153,20 +160,8 @@ def read_parquet(
     job_columns = columns
     if kind_raw is not None and columns is not None and "job_id" not in columns:
         job_columns = [*columns, "job_id"]  # the tasks follow the jobs by ID
-    for attempt in range(_ATTEMPTS):
-        token = _state_token(root)
-        try:
-            jobs = _read_table(root, "jobs", JOBS, since_ms, until_ms, job_filter, job_columns)
-            if kind_raw is not None:
-                ids = pa.array(jobs["job_id"].astype(object), pa.string())
-                task_filter = _and(task_filter, ds.field("job_id").isin(ids))
-            tasks = _read_table(root, "tasks", TASKS, since_ms, until_ms, task_filter, None)
-        except FileNotFoundError:
-            if attempt == _ATTEMPTS - 1:
-                raise
-            continue  # a writer renamed or removed a file under us: read again
-        if _state_token(root) == token:
-            break
+    query = _Query(since_ms, until_ms, job_filter, task_filter, job_columns, kind_raw)
+    jobs, tasks = _read_state(root, query)
     if job_columns is not columns:
         jobs = jobs.drop(columns="job_id")
     if jobs.empty and (since_ms is not None or until_ms is not None):
@@ -192,6 +187,43 @@ def _say_the_window_is_empty(root: Path, since_ms: int | None, until_ms: int | N
     )
     message = empty_window_message(since_ms, until_ms, first, last, "the lake covers")
     warnings.warn(message, EmptyWindowWarning, stacklevel=3)
+
+
+@dataclass(frozen=True)
+class _Query:
+    since_ms: int | None
+    until_ms: int | None
+    job_filter: Any
+    task_filter: Any
+    job_columns: list[str] | None
+    kind_raw: str | None
+
+
+def _read_state(root: Path, q: _Query) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Jobs and tasks of one committed state: read again while writers change the lake."""
+    for attempt in range(_ATTEMPTS):
+        token = _state_token(root)
+        task_filter = q.task_filter
+        try:
+            jobs = _read_table(
+                root, "jobs", JOBS, q.since_ms, q.until_ms, q.job_filter, q.job_columns
+            )
+            if q.kind_raw is not None:
+                ids = pa.array(jobs["job_id"].astype(object), pa.string())
+                task_filter = _and(task_filter, ds.field("job_id").isin(ids))
+            tasks = _read_table(root, "tasks", TASKS, q.since_ms, q.until_ms, task_filter, None)
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue  # a writer renamed or removed a file under us: read again
+        if _state_token(root) == token:
+            return jobs, tasks
+    # Never two same tokens around a read: a mix of two states must not be returned.
+    raise LakeError(
+        f"the lake at {root} changed during each of {_ATTEMPTS} reads (writers are busy); "
+        "read again",
+        path=str(root),
+    )
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,21 @@ import ctypes
 import errno
 import functools
 import os
+import shutil
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ittybit_frames.errors import LakeCorruptError
 from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
     TABLE_MARKER,
     fsync_dir,
+    is_temp,
     temp_name,
+    valid_partition,
     write_bytes_atomic,
 )
 
@@ -118,18 +123,96 @@ def _inodes(folder: Path, folders: list[str] | None = None) -> dict[str, int]:
     return found
 
 
-def drop(path: Path, top: Path) -> None:
-    """Remove a file and, when that empties it, its folder below ``top`` (a partition)."""
-    with contextlib.suppress(FileNotFoundError):
+def unlink(path: Path) -> None:
+    """Remove a file, also from a folder a user made read-only (a partition folder,
+    swapped out into a twin: the lake's to clean); a missing file is fine."""
+    try:
         path.unlink()
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        mode = path.parent.stat().st_mode
+        if mode & stat.S_IWUSR and mode & stat.S_IXUSR:
+            raise  # not the folder's mode: a real refusal
+        path.parent.chmod(stat.S_IMODE(mode) | stat.S_IWUSR | stat.S_IXUSR)
+        path.unlink(missing_ok=True)
+
+
+def drop(path: Path, top: Path) -> None:
+    """Remove a file and, when that empties it, its folder below ``top`` (a partition).
+    A symlinked folder on the way (a partition a user moved elsewhere) is removed as a
+    link: nothing outside the lake is ever deleted."""
+    parts = path.relative_to(top).parts
+    for i in range(1, len(parts)):
+        if top.joinpath(*parts[:i]).is_symlink():
+            unlink(top.joinpath(*parts[:i]))
+            return
+    unlink(path)
     if path.parent != top:
         with contextlib.suppress(OSError):
             path.parent.rmdir()
 
 
+def real_folder(folder: Path) -> None:
+    """Make ``folder`` (in a twin) a folder of the lake's own: a symlink or a file there
+    is removed (the link, not what it points to), so a write never writes through it."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        unlink(folder)
+
+
+def _make_room(shadow: Path, rel: str) -> None:
+    """Clear the way in the twin for the entry ``rel`` of the table (a file or a link)."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        real_folder(shadow.joinpath(*parts[:i]))
+    copy = shadow / rel
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    if copy.is_dir() and not copy.is_symlink():  # a folder became a link in the table
+        shutil.rmtree(copy)
+
+
+def _ours(rel: str) -> bool:
+    """True for a file of a table the lake writes (``created_date=<day>/part-0.parquet``)
+    or a temporary one; anything else in a table is a user's, and is kept."""
+    folder, _, name = rel.rpartition("/")
+    if is_temp(Path(name)):
+        return True
+    if not folder:  # a table-level entry: ours when it is a partition (a symlinked one)
+        folder, name = name, PART_FILE
+    label = folder.removeprefix(f"{PARTITION}=")
+    return name == PART_FILE and label != folder and valid_partition(label)
+
+
+def check_twin(shadow: Path) -> None:
+    """Refuse a twin that is not a plain folder: a symlink would make a write remove
+    files wherever it points, a file would stop every write with a traceback."""
+    if shadow.is_symlink() or (shadow.exists() and not shadow.is_dir()):
+        what = "a symlink" if shadow.is_symlink() else "a file"
+        raise LakeCorruptError(
+            f"{shadow} is {what}, not the lake's hidden twin folder; move it out of the "
+            "lake, then write again",
+            path=str(shadow.parent),
+        )
+
+
+def restore(live: Path, shadow: Path) -> set[Path]:
+    """Put back in ``live`` the users' files that only ``shadow`` holds (dropped into
+    the table while a write staged, then swapped out with the old table); the folders
+    that changed."""
+    changed: set[Path] = set()
+    wanted = _inodes(live)
+    for rel in _inodes(shadow).keys() - wanted.keys():
+        if not _ours(rel) and not os.path.lexists(live / rel):
+            (live / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.link(shadow / rel, live / rel, follow_symlinks=False)
+            changed.add((live / rel).parent)
+    return changed
+
+
 def reconcile(live: Path, shadow: Path) -> set[Path]:
     """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
     inode are left alone); returns the folders that changed, to be fsynced."""
+    check_twin(shadow)
     changed: set[Path] = set()
     shadow.mkdir(parents=True, exist_ok=True)
     folders: list[str] = []
@@ -138,10 +221,9 @@ def reconcile(live: Path, shadow: Path) -> set[Path]:
         if have.get(rel) == inode:
             continue
         copy = shadow / rel
+        _make_room(shadow, rel)
         if rel in have:
-            copy.unlink()
-        else:
-            copy.parent.mkdir(parents=True, exist_ok=True)
+            unlink(copy)
         os.link(live / rel, copy, follow_symlinks=False)
         changed.add(copy.parent)
     for rel in have.keys() - wanted.keys():  # gone from the table, or a dead writer's

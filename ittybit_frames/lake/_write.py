@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, LakeError
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._commit import Commit, OnStep
 from ittybit_frames.lake._format import (
@@ -36,7 +36,7 @@ from ittybit_frames.lake._format import (
     table_file,
     to_arrow,
 )
-from ittybit_frames.lake._index import index_of, row_hashes
+from ittybit_frames.lake._index import INDEX_TABLE_KEY, index_of, row_hashes
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._read import data_files
 from ittybit_frames.lake._swap import Exchange, exchange_dirs
@@ -128,6 +128,7 @@ def write_locked(
     """``write_parquet`` with the lock held; ``exchange`` swaps the table folders."""
     manifest = read_manifest(root)
     if mode != "overwrite":
+        refuse_newer(root, manifest)
         if manifest and manifest.get("partition_by", "day") != partition_by:
             raise ConfigurationError(
                 f"the lake at {root} is partitioned by {manifest.get('partition_by')!r}; "
@@ -154,7 +155,7 @@ def write_locked(
     if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
-        commit.stage_bytes(index_bytes(index), root / INDEX)
+        commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
         "partition_by": partition_by,
@@ -169,6 +170,17 @@ def write_locked(
     return report
 
 
+def refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
+    """A lake of a newer schema version is never merged into (it would be downgraded)."""
+    version = manifest.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise LakeError(
+            f"{root / MANIFEST} was written by a newer ittybit-frames (schema v{version}; "
+            f"this one writes v{SCHEMA_VERSION}); upgrade ittybit-frames to write to this lake",
+            path=str(root),
+        )
+
+
 def _label(partition: str | None) -> str:
     return "" if partition is None else partition
 
@@ -177,7 +189,8 @@ def _target(root: Path, name: str, label: str) -> Path:
     return table_file(root, name, label or None)
 
 
-def index_bytes(index: pd.DataFrame) -> bytes:
+def index_bytes(index: pd.DataFrame, table: str) -> bytes:
+    """The index file, recording the token of the ``jobs/`` table it describes."""
     sink = pa.BufferOutputStream()
     arrow = pa.table(
         {
@@ -187,6 +200,7 @@ def index_bytes(index: pd.DataFrame) -> bytes:
             "row_hash": pa.array(index["row_hash"].to_numpy(dtype=np.uint64)),
         }
     )
+    arrow = arrow.replace_schema_metadata({INDEX_TABLE_KEY: table.encode()})
     pq.write_table(arrow, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
 
