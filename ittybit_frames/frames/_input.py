@@ -30,9 +30,52 @@ _BOM = b"\xef\xbb\xbf"
 _ERROR_BODY = frozenset({"kind", "type", "code", "message", "error", "meta", "links"})
 
 
+#: Byte order marks of the other Unicode encodings JSON text may come in, longest first
+#: (the UTF-32 LE mark starts with the UTF-16 LE one).
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _wide_encoding(data: bytes) -> tuple[int, str] | None:
+    """(mark length, encoding) of UTF-16/32 text, told by its byte order mark or, without
+    one, by where the zero bytes of its first (ASCII) character are (RFC 4627)."""
+    for mark, encoding in _WIDE_BOMS:
+        if data.startswith(mark):
+            return len(mark), encoding
+    head = data[:4]
+    if len(head) < 4 or 0 not in head:
+        return None
+    zeros = tuple(b == 0 for b in head)
+    found = {
+        (True, True, True, False): "utf-32-be",
+        (False, True, True, True): "utf-32-le",
+        (True, False, True, False): "utf-16-be",
+        (False, True, False, True): "utf-16-le",
+    }.get(zeros)
+    return None if found is None else (0, found)
+
+
 def _text(records: Any) -> bytes:
-    data = records.encode() if isinstance(records, str) else bytes(records)
-    return data[len(_BOM) :] if data.startswith(_BOM) else data
+    """UTF-8 bytes of the records' text, a byte order mark dropped; UTF-16 and UTF-32
+    text is decoded (a text that does not decode is a ``ValueError``)."""
+    data = records.encode(errors="surrogatepass") if isinstance(records, str) else bytes(records)
+    if data.startswith(_BOM):
+        return data[len(_BOM) :]
+    wide = _wide_encoding(data)
+    if wide is None:
+        return data
+    skip, encoding = wide
+    try:
+        text = data[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"records look like {encoding.upper()} text but do not decode: {exc}"
+        ) from None
+    return text.encode(errors="surrogatepass")
 
 
 def _parses(data: bytes) -> bool:
