@@ -121,20 +121,41 @@ def _is_envelope(value: dict[str, Any]) -> bool:
     return type(data) in (list, dict) and "tasks" not in value and "steps" not in value
 
 
-def records_of(value: Any, p: Problems) -> list[Any]:
+#: Envelopes opened inside envelopes (or arrays) at most this deep; deeper, a record.
+_MAX_NESTING = 8
+
+
+def _opens(value: Any) -> bool:
+    """Whether an element of a list or NDJSON line is itself a container of records:
+    an array, or an object that is no job (an envelope, an error body)."""
+    return type(value) is list or (type(value) is dict and ("data" in value or "id" not in value))
+
+
+def _with_envelope(record: Any, rest: dict[str, Any]) -> Any:
+    """A record with its envelope's other fields (an envelope of its own, or a key of
+    that name, kept inside it)."""
+    if type(record) is not dict:
+        return record
+    if "envelope" in record:
+        rest = {**rest, "envelope": record["envelope"]}
+    return {**record, "envelope": rest}
+
+
+def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
     """The records one parsed value stands for: an envelope's (its other fields with
-    each record), an array's elements, or the value itself; none for an error body."""
+    each record), an array's elements, or the value itself; none for an error body.
+    Arrays and envelopes inside them are opened too."""
+    if depth > _MAX_NESTING:
+        return [value]
     if type(value) is list:
-        return value
+        return [r for v in value for r in (records_of(v, p, depth + 1) if _opens(v) else [v])]
     if type(value) is not dict:
         return [value]
     if _is_envelope(value):
         data = value["data"]
         rest = {k: v for k, v in value.items() if k != "data"}
-        listed = data if type(data) is list else [data]
-        if not rest:
-            return listed
-        return [{**r, "envelope": rest} if type(r) is dict else r for r in listed]
+        listed = records_of(data, p, depth + 1)
+        return [_with_envelope(r, rest) for r in listed] if rest else listed
     if "id" not in value and value.keys() <= _ERROR_BODY and value.keys() & {"message", "error"}:
         p.add(None, None, "record", "an API error answer, not a job; skipped", value)
         return []
@@ -149,7 +170,7 @@ def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
     batch = []
     for record in records:
-        if type(record) is dict and ("data" in record or "id" not in record):
+        if _opens(record):
             batch.extend(records_of(record, p))
         else:
             batch.append(record)
@@ -180,7 +201,7 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
                 line[:200].decode(errors="replace").rstrip("\r\n"),
             )
             continue
-        found = records_of(value, p) if type(value) is dict else [value]
+        found = records_of(value, p)
         records += found
         numbers += range(n * LINE_ROWS, n * LINE_ROWS + len(found))
     return records, numbers
