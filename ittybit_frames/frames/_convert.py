@@ -37,18 +37,20 @@ __all__ = ["to_frames"]
 _Parts = tuple[list[pa.Table], list[pa.Table]]
 
 
-#: Why a record nested too deeply for Python's recursion (JSON text that deep is not
-#: read either: orjson stops at 1024 levels) is skipped.
+#: Why a record is skipped that is nested too deeply for Python's recursion, or holds
+#: text that is no Unicode (a lone surrogate); as JSON text, neither is read either
+#: (orjson stops at 1024 levels, and refuses lone surrogates).
 _TOO_DEEP = "nested too deeply to convert (hundreds of levels); skipped"
+_NOT_UNICODE = "holds text that is not valid Unicode (a lone surrogate); skipped"
 
 
 def _build(records: list[Any], rows: Any, p: Problems) -> tuple[pa.Table, pa.Table]:
-    """``_careful.build``, with a record nested too deeply for it made a problem row
-    (the rest of its chunk converted as usual)."""
+    """``_careful.build``, with a record nested too deeply for it, or with a lone
+    surrogate in a text, made a problem row (the rest of its chunk converted as usual)."""
     mark = len(p.rows)
     try:
         return _careful.build(records, rows, p)
-    except RecursionError:
+    except (RecursionError, UnicodeEncodeError):
         del p.rows[mark:]
     numbers = range(rows, rows + len(records)) if isinstance(rows, int) else rows
     parts = []
@@ -59,6 +61,9 @@ def _build(records: list[Any], rows: Any, p: Problems) -> tuple[pa.Table, pa.Tab
         except RecursionError:
             del p.rows[mark:]
             p.add(None, None, "record", _TOO_DEEP, MISSING)
+        except UnicodeEncodeError:
+            del p.rows[mark:]
+            p.add(None, None, "record", _NOT_UNICODE, record)  # its text escapes them
     if not parts:
         return _careful.build([], 0, p)
     return pa.concat_tables(t[0] for t in parts), pa.concat_tables(t[1] for t in parts)

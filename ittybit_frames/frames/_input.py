@@ -40,6 +40,15 @@ _WIDE_BOMS = (
 )
 
 
+#: Without a mark: where the first character's zero bytes are (``0``) and are not.
+_ZERO_PATTERNS = {
+    "000x": "utf-32-be",
+    "x000": "utf-32-le",
+    "0x0x": "utf-16-be",
+    "x0x0": "utf-16-le",
+}
+
+
 def _wide_encoding(data: bytes) -> tuple[int, str] | None:
     """(mark length, encoding) of UTF-16/32 text, told by its byte order mark or, without
     one, by where the zero bytes of its first (ASCII) character are (RFC 4627)."""
@@ -49,13 +58,8 @@ def _wide_encoding(data: bytes) -> tuple[int, str] | None:
     head = data[:4]
     if len(head) < 4 or 0 not in head:
         return None
-    zeros = tuple(b == 0 for b in head)
-    found = {
-        (True, True, True, False): "utf-32-be",
-        (False, True, True, True): "utf-32-le",
-        (True, False, True, False): "utf-16-be",
-        (False, True, False, True): "utf-16-le",
-    }.get(zeros)
+    zeros = "".join("0" if b == 0 else "x" for b in head)
+    found = _ZERO_PATTERNS.get(zeros)
     return None if found is None else (0, found)
 
 
