@@ -448,3 +448,69 @@ def test_junk_lines_never_crash_and_paths_agree(lines: list[str]) -> None:
     assert all("not valid JSON" in e and "\n" not in e for e in errors)
     if not errors:
         assert_same(*results)
+
+
+def _retype(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with containers and scalars swapped for other Python types that hold
+    the same JSON value, each chosen by the draw."""
+    if isinstance(value, dict):
+        inner = {k: _retype(draw, v) for k, v in value.items()}
+        wrap = draw(st.sampled_from([dict, collections.OrderedDict, types.MappingProxyType]))
+        return wrap(inner)
+    if isinstance(value, list):
+        inner_list = [_retype(draw, v) for v in value]
+        how = draw(st.sampled_from(["list", "tuple", "numpy"]))
+        if how == "numpy":
+            array = np.empty(len(inner_list), dtype=object)
+            array[:] = inner_list
+            return array
+        return tuple(inner_list) if how == "tuple" else inner_list
+    if type(value) is int and not draw(st.booleans()):
+        return np.int64(value)
+    if type(value) is float and not draw(st.booleans()):
+        return np.float64(value)
+    if type(value) is str and not draw(st.booleans()):
+        return np.str_(value)
+    return value
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_python_types_give_the_plain_dicts_frames(data: st.DataObject) -> None:
+    records = [_retype(data.draw, copy.deepcopy(h)) for h in HISTORY]
+    assert_same(itf.to_frames(records), REFERENCE)
+
+
+@st.composite
+def wrapped(draw: st.DrawFn, record: Any) -> Any:
+    """A record in an array, an envelope (one record or a page), or as it is."""
+    for _ in range(draw(st.integers(0, 3))):
+        how = draw(st.sampled_from(["list", "one", "page", "meta"]))
+        if how == "list":
+            record = [record]
+        elif how == "one":
+            record = {"data": record}
+        else:
+            record = {"data": [record], how: {"n": draw(st.integers(0, 9))}}
+    return record
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_wrapped_records_agree_on_every_path(data: st.DataObject) -> None:
+    records = [data.draw(wrapped(h)) for h in HISTORY]
+    frames = _all_paths(records)
+    assert frames.jobs["job_id"].tolist() == [h["id"] for h in HISTORY]
+    assert lost(records, frames) == []
+
+
+def test_keys_of_mixed_types_in_free_form_objects_do_not_crash() -> None:
+    frames = itf.to_frames([_job(metadata={1: "x", (1, 2): "y", "k": "z"}, surprise={2: 3})])
+    assert json.loads(frames.jobs.loc[0, "metadata"]) == {"1": "x", "(1, 2)": "y", "k": "z"}
+    assert json.loads(frames.jobs.loc[0, "extra"]) == {"surprise": {"2": 3}}
+
+
+def test_a_dataframe_of_jobs_is_a_clear_type_error() -> None:
+    # Iterating a DataFrame gives its column names, which are no jobs.
+    with pytest.raises(TypeError, match=r"to_dict\('records'\)"):
+        itf.to_frames(pd.DataFrame(HISTORY))

@@ -172,6 +172,11 @@ def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
         records = records_of(dict(records), p)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
+    if hasattr(records, "columns") and hasattr(records, "to_dict"):
+        raise TypeError(
+            "records is a DataFrame (iterating it gives column names): pass "
+            "frame.to_dict('records'), or the payloads the frame was made from"
+        )
     batch = []
     for record in records:
         if _opens(record):

@@ -48,9 +48,23 @@ def _non_finite(value: Any) -> bool:
     return False
 
 
+def _text_keys(value: Any) -> Any:
+    """``value`` with every object key as text (keys of mixed types cannot be sorted)."""
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(v) for v in value]
+    return value
+
+
 def _stdlib(value: Any) -> str:
-    """The stdlib's text: NaN and infinities as the tokens Python (and DuckDB) read back."""
-    return json.dumps(value, sort_keys=True, default=_default, separators=(",", ":"))
+    """The stdlib's text: NaN and infinities as the tokens Python (and DuckDB) read back;
+    keys that are not text as their ``str``."""
+    try:
+        return json.dumps(value, sort_keys=True, default=_default, separators=(",", ":"))
+    except TypeError:
+        value = _text_keys(value)
+        return json.dumps(value, sort_keys=True, default=_default, separators=(",", ":"))
 
 
 def json_text(value: Any) -> str:
