@@ -514,3 +514,25 @@ def test_a_dataframe_of_jobs_is_a_clear_type_error() -> None:
     # Iterating a DataFrame gives its column names, which are no jobs.
     with pytest.raises(TypeError, match=r"to_dict\('records'\)"):
         itf.to_frames(pd.DataFrame(HISTORY))
+
+
+def _odd(word: str) -> str:
+    return f" {word.upper()}\t"
+
+
+def test_every_status_and_kind_word_in_odd_case_and_spacing() -> None:
+    from ittybit_frames.vocabulary import KIND_WORDS, STATUS_WORDS
+
+    records = []
+    for i, (status, kind) in enumerate(zip(STATUS_WORDS, [*KIND_WORDS] * 3, strict=False)):
+        task = {"id": f"task_{i}", "kind": _odd(kind), "status": _odd(status)}
+        records.append(
+            {"id": f"job_{i}", "kind": _odd(kind), "status": _odd(status), "tasks": [task]}
+        )
+    frames = _all_paths(records)
+    words = list(zip(STATUS_WORDS, [*KIND_WORDS] * 3, strict=False))
+    for table in (frames.jobs, frames.tasks):
+        assert table["status"].tolist() == [STATUS_WORDS[s] for s, _ in words]
+        assert table["kind"].tolist() == [KIND_WORDS[k] for _, k in words]
+        assert table["status_raw"].tolist() == [_odd(s) for s, _ in words]
+        assert table["kind_raw"].tolist() == [_odd(k) for _, k in words]

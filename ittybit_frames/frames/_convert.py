@@ -141,6 +141,11 @@ def to_frames(
     ------
     SchemaError
         With ``strict=True``, at the first problem.
+    ValueError
+        Text that is one line (or no NDJSON) but not valid JSON, or UTF-16/UTF-32 text
+        that does not decode; ``workers`` below 1. (A bad line of NDJSON is a problem.)
+    TypeError
+        ``records`` of no form above (a number, ``None``, a DataFrame).
 
     Examples
     --------
