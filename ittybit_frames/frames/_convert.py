@@ -142,8 +142,7 @@ def to_frames(
     SchemaError
         With ``strict=True``, at the first problem.
     ValueError
-        Text that is one line (or no NDJSON) but not valid JSON, or UTF-16/UTF-32 text
-        that does not decode; ``workers`` below 1. (A bad line of NDJSON is a problem.)
+        Text that is neither NDJSON nor one valid JSON document.
     TypeError
         ``records`` of no form above (a number, ``None``, a DataFrame).
 
