@@ -141,10 +141,8 @@ def to_frames(
     ------
     SchemaError
         With ``strict=True``, at the first problem.
-    ValueError
-        Text that is neither NDJSON nor one valid JSON document.
-    TypeError
-        ``records`` of no form above (a number, ``None``, a DataFrame).
+    ValueError, TypeError
+        Text neither NDJSON nor one JSON document; records of no form above.
 
     Examples
     --------
