@@ -121,6 +121,13 @@ def test_lone_surrogates_in_dicts_are_one_problem_with_the_record(where: str) ->
     assert json.loads(frames.problems.loc[0, "raw_value"]) == job
 
 
+@pytest.mark.parametrize("text", [b"null", b"\nnull", b"7", b'"job"', b"true"])
+def test_a_bare_json_value_is_one_problem(text: bytes) -> None:
+    frames = itf.to_frames(text)
+    assert frames.jobs.empty
+    assert frames.problems["problem"].tolist() == ["not a JSON object; skipped"]
+
+
 def test_a_30_mb_line_is_read() -> None:
     big = _job(id="job_big", metadata={"blob": "x" * 30_000_000})
     frames = _all_paths([big, HISTORY[1]])

@@ -114,10 +114,13 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
 
 
 def _document(data: bytes) -> Any:
+    """One JSON document; a bare value (``null``, a number, text) is one record, which
+    is reported as no object, as the same NDJSON line would be."""
     try:
-        return loads_exact(data)
+        value = loads_exact(data)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
+    return value if type(value) in (list, dict) else [value]
 
 
 def _is_envelope(value: dict[str, Any]) -> bool:
