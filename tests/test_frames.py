@@ -367,8 +367,10 @@ def test_bad_ndjson_lines_and_non_objects_are_reported() -> None:
     frames = itf.to_frames(data)
     assert list(frames.jobs["job_id"]) == ["job_1", "job_2"]
     assert "line 2" in frames.problems.loc[0, "problem"]
+    # A list among the records is opened (as an NDJSON line that is an array is): each
+    # of its non-objects is a problem of its own.
     frames = itf.to_frames([make_job("job_1"), ["not", "a", "job"], 7])
-    assert len(frames.jobs) == 1 and len(frames.problems) == 2
+    assert len(frames.jobs) == 1 and len(frames.problems) == 4
 
 
 def test_ids_missing_or_numeric() -> None:

@@ -28,7 +28,7 @@ from ittybit_frames.frames._assembly import (
 from ittybit_frames.frames._container import JobFrames
 from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
 from ittybit_frames.frames._ndjson import NdjsonReader
-from ittybit_frames.frames._values import Problems
+from ittybit_frames.frames._values import MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
 
@@ -37,10 +37,42 @@ __all__ = ["to_frames"]
 _Parts = tuple[list[pa.Table], list[pa.Table]]
 
 
+#: Why a record is skipped that is nested too deeply for Python's recursion, or holds
+#: text that is no Unicode (a lone surrogate); as JSON text, neither is read either
+#: (orjson stops at 1024 levels, and refuses lone surrogates).
+_TOO_DEEP = "nested too deeply to convert (hundreds of levels); skipped"
+_NOT_UNICODE = "holds text that is not valid Unicode (a lone surrogate); skipped"
+
+
+def _build(records: list[Any], rows: Any, p: Problems) -> tuple[pa.Table, pa.Table]:
+    """``_careful.build``, with a record nested too deeply for it, or with a lone
+    surrogate in a text, made a problem row (the rest of its chunk converted as usual)."""
+    mark = len(p.rows)
+    try:
+        return _careful.build(records, rows, p)
+    except (RecursionError, UnicodeEncodeError):
+        del p.rows[mark:]
+    numbers = range(rows, rows + len(records)) if isinstance(rows, int) else rows
+    parts = []
+    for record, number in zip(records, numbers, strict=True):
+        mark = len(p.rows)
+        try:
+            parts.append(_careful.build([record], [number], p))
+        except RecursionError:
+            del p.rows[mark:]
+            p.add(None, None, "record", _TOO_DEEP, MISSING)
+        except UnicodeEncodeError:
+            del p.rows[mark:]
+            p.add(None, None, "record", _NOT_UNICODE, record)  # its text escapes them
+    if not parts:
+        return _careful.build([], 0, p)
+    return pa.concat_tables(t[0] for t in parts), pa.concat_tables(t[1] for t in parts)
+
+
 def _build_records(records: Any, p: Problems) -> _Parts:
     job_parts, task_parts, row = [], [], 0
     for chunk in chunks(records, p):
-        jobs_t, tasks_t = _careful.build(chunk, row, p)
+        jobs_t, tasks_t = _build(chunk, row, p)
         row += len(chunk)
         job_parts.append(jobs_t)
         task_parts.append(tasks_t)
@@ -59,7 +91,7 @@ def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonR
         for start in range(0, len(block.left), CHUNK):
             records, numbers = parse_lines(block.left[start : start + CHUNK], p)
             if records:
-                jobs_t, tasks_t = _careful.build(records, numbers, p)
+                jobs_t, tasks_t = _build(records, numbers, p)
                 job_parts.append(jobs_t)
                 task_parts.append(tasks_t)
     return job_parts, task_parts
@@ -109,6 +141,8 @@ def to_frames(
     ------
     SchemaError
         With ``strict=True``, at the first problem.
+    ValueError, TypeError
+        Text neither NDJSON nor one JSON document; records of no form above.
 
     Examples
     --------

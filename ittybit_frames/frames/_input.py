@@ -30,9 +30,56 @@ _BOM = b"\xef\xbb\xbf"
 _ERROR_BODY = frozenset({"kind", "type", "code", "message", "error", "meta", "links"})
 
 
+#: Byte order marks of the other Unicode encodings JSON text may come in, longest first
+#: (the UTF-32 LE mark starts with the UTF-16 LE one).
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+#: Without a mark: where the first character's zero bytes are (``0``) and are not.
+_ZERO_PATTERNS = {
+    "000x": "utf-32-be",
+    "x000": "utf-32-le",
+    "0x0x": "utf-16-be",
+    "x0x0": "utf-16-le",
+}
+
+
+def _wide_encoding(data: bytes) -> tuple[int, str] | None:
+    """(mark length, encoding) of UTF-16/32 text, told by its byte order mark or, without
+    one, by where the zero bytes of its first (ASCII) character are (RFC 4627)."""
+    for mark, encoding in _WIDE_BOMS:
+        if data.startswith(mark):
+            return len(mark), encoding
+    head = data[:4]
+    if len(head) < 4 or 0 not in head:
+        return None
+    zeros = "".join("0" if b == 0 else "x" for b in head)
+    found = _ZERO_PATTERNS.get(zeros)
+    return None if found is None else (0, found)
+
+
 def _text(records: Any) -> bytes:
-    data = records.encode() if isinstance(records, str) else bytes(records)
-    return data[len(_BOM) :] if data.startswith(_BOM) else data
+    """UTF-8 bytes of the records' text, a byte order mark dropped; UTF-16 and UTF-32
+    text is decoded (a text that does not decode is a ``ValueError``)."""
+    data = records.encode(errors="surrogatepass") if isinstance(records, str) else bytes(records)
+    if data.startswith(_BOM):
+        return data[len(_BOM) :]
+    wide = _wide_encoding(data)
+    if wide is None:
+        return data
+    skip, encoding = wide
+    try:
+        text = data[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"records look like {encoding.upper()} text but do not decode: {exc}"
+        ) from None
+    return text.encode(errors="surrogatepass")
 
 
 def _parses(data: bytes) -> bool:
@@ -67,10 +114,13 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
 
 
 def _document(data: bytes) -> Any:
+    """One JSON document; a bare value (``null``, a number, text) is one record, which
+    is reported as no object, as the same NDJSON line would be."""
     try:
-        return loads_exact(data)
+        value = loads_exact(data)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
+    return value if type(value) in (list, dict) else [value]
 
 
 def _is_envelope(value: dict[str, Any]) -> bool:
@@ -78,20 +128,41 @@ def _is_envelope(value: dict[str, Any]) -> bool:
     return type(data) in (list, dict) and "tasks" not in value and "steps" not in value
 
 
-def records_of(value: Any, p: Problems) -> list[Any]:
+#: Envelopes opened inside envelopes (or arrays) at most this deep; deeper, a record.
+_MAX_NESTING = 8
+
+
+def _opens(value: Any) -> bool:
+    """Whether an element of a list or NDJSON line is itself a container of records:
+    an array, or an object that is no job (an envelope, an error body)."""
+    return type(value) is list or (type(value) is dict and ("data" in value or "id" not in value))
+
+
+def _with_envelope(record: Any, rest: dict[str, Any]) -> Any:
+    """A record with its envelope's other fields (an envelope of its own, or a key of
+    that name, kept inside it)."""
+    if type(record) is not dict:
+        return record
+    if "envelope" in record:
+        rest = {**rest, "envelope": record["envelope"]}
+    return {**record, "envelope": rest}
+
+
+def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
     """The records one parsed value stands for: an envelope's (its other fields with
-    each record), an array's elements, or the value itself; none for an error body."""
+    each record), an array's elements, or the value itself; none for an error body.
+    Arrays and envelopes inside them are opened too."""
+    if depth > _MAX_NESTING:
+        return [value]
     if type(value) is list:
-        return value
+        return [r for v in value for r in (records_of(v, p, depth + 1) if _opens(v) else [v])]
     if type(value) is not dict:
         return [value]
     if _is_envelope(value):
         data = value["data"]
         rest = {k: v for k, v in value.items() if k != "data"}
-        listed = data if type(data) is list else [data]
-        if not rest:
-            return listed
-        return [{**r, "envelope": rest} if type(r) is dict else r for r in listed]
+        listed = records_of(data, p, depth + 1)
+        return [_with_envelope(r, rest) for r in listed] if rest else listed
     if "id" not in value and value.keys() <= _ERROR_BODY and value.keys() & {"message", "error"}:
         p.add(None, None, "record", "an API error answer, not a job; skipped", value)
         return []
@@ -104,9 +175,14 @@ def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
         records = records_of(dict(records), p)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
+    if hasattr(records, "columns") and hasattr(records, "to_dict"):
+        raise TypeError(
+            "records is a DataFrame (iterating it gives column names): pass "
+            "frame.to_dict('records'), or the payloads the frame was made from"
+        )
     batch = []
     for record in records:
-        if type(record) is dict and ("data" in record or "id" not in record):
+        if _opens(record):
             batch.extend(records_of(record, p))
         else:
             batch.append(record)
@@ -137,7 +213,7 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
                 line[:200].decode(errors="replace").rstrip("\r\n"),
             )
             continue
-        found = records_of(value, p) if type(value) is dict else [value]
+        found = records_of(value, p)
         records += found
         numbers += range(n * LINE_ROWS, n * LINE_ROWS + len(found))
     return records, numbers

@@ -2,23 +2,81 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
+import math
 import re
 from typing import Any
 
+import numpy as np
 import orjson
 
-__all__ = ["json_many", "json_text", "loads_exact"]
+__all__ = ["json_many", "json_text", "loads_exact", "number_of"]
 
 _JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
-def json_text(value: Any) -> str:
-    """JSON text with sorted keys; falls back to the stdlib for what orjson refuses."""
+def number_of(value: decimal.Decimal) -> Any:
+    """A ``Decimal`` as the number JSON would give (int or float); NaN stays itself."""
+    if not value.is_finite():
+        return value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _default(value: Any) -> Any:
+    """A value JSON has no type for: a finite ``Decimal`` as its number, a datetime
+    (pandas' too) as ISO-8601 text, a numpy scalar as its Python value, else its repr."""
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return number_of(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        item = value.item()
+        return item if type(item) is not type(value) else repr(value)
+    return repr(value)
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a NaN or infinity is in ``value`` (orjson would write it as null)."""
+    if type(value) is float:
+        return not math.isfinite(value)
+    if type(value) is dict:
+        return any(_non_finite(v) for v in value.values())
+    if type(value) is list:
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _text_keys(value: Any) -> Any:
+    """``value`` with every object key as text (keys of mixed types cannot be sorted)."""
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(v) for v in value]
+    return value
+
+
+def _stdlib(value: Any) -> str:
+    """The stdlib's text: NaN and infinities as the tokens Python (and DuckDB) read back;
+    keys that are not text as their ``str``."""
     try:
-        return orjson.dumps(value, option=_JSON_OPTS).decode()
+        return json.dumps(value, sort_keys=True, default=_default, separators=(",", ":"))
     except TypeError:
-        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+        value = _text_keys(value)
+        return json.dumps(value, sort_keys=True, default=_default, separators=(",", ":"))
+
+
+def json_text(value: Any) -> str:
+    """JSON text with sorted keys; falls back to the stdlib for what orjson refuses
+    and for NaN and infinities (``NaN``, ``Infinity``, which orjson writes as null)."""
+    try:
+        out = orjson.dumps(value, default=_default, option=_JSON_OPTS)
+    except TypeError:
+        return _stdlib(value)
+    if b"null" in out and _non_finite(value):
+        return _stdlib(value)
+    return out.decode()
 
 
 # orjson spends most of a call on its own set-up (about 2.5 us for a small dict, against
@@ -34,8 +92,10 @@ def json_many(values: list[Any]) -> list[Any]:
         return []
     mixed = [item for value in values for item in (value, _SEPARATOR)]
     try:
-        out = orjson.dumps(mixed, option=_JSON_OPTS)
+        out = orjson.dumps(mixed, default=_default, option=_JSON_OPTS)
     except TypeError:
+        return [json_text(v) for v in values]
+    if b"null" in out and _non_finite(values):
         return [json_text(v) for v in values]
     parts = out[1 : -len(_SPLIT)].split(_SPLIT)
     if len(parts) != len(values):  # a value holds the separator itself, in a list

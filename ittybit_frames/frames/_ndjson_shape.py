@@ -168,17 +168,25 @@ def _job_ok(s: Any) -> bool:
     )
 
 
+def _structure(text: str) -> Any:
+    """A structure text parsed; one nested too deeply for Python is no documented shape."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return None
+
+
 def job_shape_ok(text: str) -> bool:
     """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
     documented one."""
-    return _job_ok(json.loads(text))
+    return _job_ok(_structure(text))
 
 
 def envelope_shape_ok(text: str) -> bool:
     """Whether a line's structure is a single-object envelope (``{"meta", "data",
     "links"}``, any fields beside ``data`` but a task list) around a job of the
     documented one."""
-    s = json.loads(text)
+    s = _structure(text)
     return (
         type(s) is dict
         and "tasks" not in s

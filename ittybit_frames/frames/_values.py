@@ -9,6 +9,7 @@ value, or None plus a problem.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import math
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.errors import SchemaError
-from ittybit_frames.frames._jsontext import json_many, json_text
+from ittybit_frames.frames._jsontext import json_many, json_text, number_of
 from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import MS_MAX, MS_MIN, epoch_ms
 
@@ -42,6 +43,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, decimal.Decimal):
+        return number_of(value)
     if isinstance(value, np.ndarray):
         return [plain(v) for v in value.tolist()]
     if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes | bytearray):
