@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # name: (full-size arguments, quick arguments)
     "fetch": ([], ["--jobs", "3000", "--fetch", "600", "--sequential", "30"]),
-    "frames": (["--jobs", "100000"], ["--jobs", "3000"]),
+    "frames": (["--jobs", "100000", "--repeat", "1"], ["--jobs", "3000"]),
     "lake": (["--jobs", "100000"], ["--jobs", "3000"]),
     "metrics": (["--jobs", "1000000"], ["--jobs", "20000"]),
     "sync_scale": (["--jobs", "1000000"], ["--jobs", "5000"]),
-    "simulator": (["--jobs", "1000000"], ["--jobs", "20000", "--runs", "1"]),
+    "simulator": (["--jobs", "1000000", "--runs", "1"], ["--jobs", "20000", "--runs", "1"]),
 }
 
 
