@@ -192,8 +192,13 @@ def _typical_shares(
         shares = matrix / matrix.sum(axis=1, keepdims=True)
     n_groups = int(job_group.max()) + 1 if len(job_group) else 0
     out = np.full((n_groups, 5), np.nan)
+    usable = np.isfinite(shares).all(axis=1)
+    groups, shares = job_group[usable], shares[usable]
+    order = np.argsort(groups, kind="stable")  # one sort, then a slice per group
+    groups, shares = groups[order], shares[order]
+    bounds = np.searchsorted(groups, np.arange(n_groups + 1))
     for g in range(n_groups):
-        rows = shares[(job_group == g) & np.isfinite(shares).all(axis=1)]
+        rows = shares[bounds[g] : bounds[g + 1]]
         if len(rows):
             median = np.median(rows, axis=0)
             out[g] = median / median.sum() if median.sum() else median
