@@ -67,12 +67,11 @@ def incidents(
 ) -> pd.DataFrame:
     """Stretches of time when jobs waited far longer, or failed far more, than usual.
 
+    ``jobs`` is the jobs table; ``freq`` and ``tz`` cut time into buckets as for
+    :func:`throughput` (default: hours, UTC).
+
     Parameters
     ----------
-    jobs : DataFrame
-        The jobs table.
-    freq : str, default "1h"
-        Bucket size (as for :func:`throughput`).
     queue_factor : float, default 5
         A bucket whose p95 queue wait (jobs placed by ``created_at``) is at least this
         many times the usual p95 is unusual.
@@ -95,7 +94,6 @@ def incidents(
         kind's encoder); ``None`` judges all jobs together.
     gap : int, default 1
         Unusual buckets at most this many buckets apart form one incident.
-    tz : str, default "UTC"
 
     Returns
     -------
