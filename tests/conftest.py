@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import subprocess
@@ -20,7 +21,8 @@ SECRET = "ittybit_live_TOPSECRET_0123456789"
 
 @pytest.fixture(scope="session")
 def history() -> list[dict[str, Any]]:
-    return generate_history(400, seed=7)
+    # A fixed end: a history that ends "now" would differ from one test run to the next.
+    return generate_history(400, seed=7, end=dt.datetime(2026, 11, 30, 15, 37, tzinfo=dt.UTC))
 
 
 @pytest.fixture
