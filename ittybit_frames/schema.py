@@ -124,14 +124,18 @@ class Table:
         cols = [*self.columns, PROVISIONAL] if provisional else list(self.columns)
         return pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
 
-    def to_arrow(self, frame: pd.DataFrame, *, dictionary: bool = True) -> pa.Table:
+    def to_arrow(
+        self, frame: pd.DataFrame, *, dictionary: bool = True, provisional: bool | None = None
+    ) -> pa.Table:
         """``frame`` as an Arrow table of exactly these columns and types.
 
         Categories become dictionary arrays (``dictionary=False``: plain strings); the
-        optional ``durations_provisional`` column is kept when the frame has it.
+        optional ``durations_provisional`` column is kept when the frame has it (or
+        never, with ``provisional=False``: the lake stores only the table's columns).
         """
         cols = list(self.columns)
-        if PROVISIONAL.name in frame.columns and PROVISIONAL.name not in self.names:
+        keep = PROVISIONAL.name in frame.columns if provisional is None else provisional
+        if keep and PROVISIONAL.name not in self.names:
             cols.append(PROVISIONAL)
         fields, arrays = [], []
         for column in cols:

@@ -199,17 +199,8 @@ def arrow_schema(table: Table, profile: Profile) -> pa.Schema:
 
 
 def to_arrow(frame: pd.DataFrame, table: Table, profile: Profile) -> pa.Table:
-    schema = arrow_schema(table, profile)
-    arrays = []
-    for column in table.columns:
-        series = frame[column.name]
-        if column.categories is not None:
-            # A pandas Categorical converts to a dictionary array without a copy of strings.
-            values = pa.array(series.astype(column.dtype), from_pandas=True)
-            arrays.append(values.cast(schema.field(column.name).type))
-        else:
-            arrays.append(pa.array(series, type=column.arrow, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    """``frame`` as the profile stores it: :meth:`Table.to_arrow`, the table's columns only."""
+    return table.to_arrow(frame, dictionary=profile.dictionary_categories, provisional=False)
 
 
 def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
