@@ -2,7 +2,7 @@
 
 Baseline, in the same run: serialising the same history to JSON text with orjson (the
 least any producer of such a history pays, in C). Each figure is the median of ``--runs``
-runs, in this process; a million jobs need about 10 GB of memory.
+runs, in this process; a million jobs need several GB of memory.
 
 Run: ``.venv/bin/python -m bench.simulator --jobs 1000000``.
 """

@@ -74,7 +74,7 @@ def test_the_outage_builds_a_backlog_that_drains(jobs: pd.DataFrame) -> None:
     ]
     assert after["queue_seconds"].quantile(0.95) < during / 10  # drained
     lost = jobs["error_kind"].astype("string").eq("worker_lost")
-    assert lost.sum() >= 0  # may be none at a quiet hour; never outside the outage:
+    # Worker-lost failures may be none at a quiet hour, and are never outside the outage.
     assert jobs.loc[lost.fillna(False), "finished_at"].between(start, end).all()
 
 
