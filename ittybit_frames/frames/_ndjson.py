@@ -222,32 +222,46 @@ def scan(
     if threads:
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
+    try:
+        yield from _scan_with(con, data, block_bytes, large_block, read)
+    except RuntimeError as exc:
+        # Ctrl-C while DuckDB runs a query comes back as "Query interrupted": give the
+        # caller the KeyboardInterrupt it pressed, so a sync stops cleanly (exit 3).
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        con.close()
+
+
+def _scan_with(
+    con: Any, data: bytes, block_bytes: int, large_block: int, read: Read
+) -> Iterator[FastBlock]:
+    import duckdb  # noqa: PLC0415
+
     # A library draws nothing on the caller's terminal: DuckDB would show a progress
     # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
     # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
     with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
     queries = (query(check_valid=False), query(check_valid=True))
-    try:
-        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
-            pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
-            share = 1.0  # of the lines of the last block seen that SQL took
-            for i, (lines, offsets, rows) in enumerate(_blocks(data, block_bytes, large_block)):
-                # Input mostly of an older shape (say, a whole export from an old API
-                # version) skips DuckDB, trying it again every few blocks.
-                use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
-                future = reader.submit(read, con, queries, lines, rows) if use_sql else None
-                # While DuckDB reads: the trailing commas it would let through.
-                lenient = pc.match_substring_regex(lines, TRAILING_COMMA) if use_sql else None
-                if pending is not None:
-                    block = scan_block(_result(pending[0]), data, *pending[1])
-                    share = len(block.jobs) / max(len(pending[1][1]), 1)
-                    yield block
-                pending = (future, (offsets, rows, lenient))
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
+        pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
+        share = 1.0  # of the lines of the last block seen that SQL took
+        for i, (lines, offsets, rows) in enumerate(_blocks(data, block_bytes, large_block)):
+            # Input mostly of an older shape (say, a whole export from an old API
+            # version) skips DuckDB, trying it again every few blocks.
+            use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
+            future = reader.submit(read, con, queries, lines, rows) if use_sql else None
+            # While DuckDB reads: the trailing commas it would let through.
+            lenient = pc.match_substring_regex(lines, TRAILING_COMMA) if use_sql else None
             if pending is not None:
-                yield scan_block(_result(pending[0]), data, *pending[1])
-    finally:
-        con.close()
+                block = scan_block(_result(pending[0]), data, *pending[1])
+                share = len(block.jobs) / max(len(pending[1][1]), 1)
+                yield block
+            pending = (future, (offsets, rows, lenient))
+        if pending is not None:
+            yield scan_block(_result(pending[0]), data, *pending[1])
 
 
 def unscanned(data: bytes) -> Iterator[FastBlock]:
