@@ -76,16 +76,21 @@ is swapped in). A read during which a write commits or swaps a table is retried.
 
 A plain-glob reader (DuckDB, Polars or Spark on
 ``jobs/created_date=[0-9_]*/part-0.parquet``; the hidden twins and markers never match)
-sees each table whole: all of the old ``jobs/`` or all of the new one, never a
-temporary or half-written file, never a missing ``jobs/``/``tasks/``, never a job twice.
-What it can still see, between the two swaps of step 4 (a few milliseconds) or after a
-writer was killed there until the next writer or ``check --repair`` runs: the new
-``tasks/`` with the old ``jobs/`` (a merge's new tasks without their job yet; an
-overwrite's tasks of the jobs to come). A glob cannot tell a real date from a foreign
-folder named like one (``created_date=2026-02-30``, ``created_date=2026-09-21 copy``):
-a plain-glob reader reads such copies (``read_parquet`` skips them, ``check`` reports
-them). With the per-file fallback, during step 4 a table may also show some partitions
-new and others old, as in earlier versions.
+sees each partition whole, old or new, never a temporary or half-written file, never a
+missing ``jobs/``/``tasks/``; a lake at rest never holds a job twice. A glob is listed
+first and its files opened one by one afterwards, each through the table's name, so a
+query whose opens straddle the instant ``jobs/`` is exchanged reads some partitions from
+the old table and others from the new: a job this write moved to another partition (its
+``created_at`` changed) can then be counted twice, or not at all, by that one query.
+Other windows, between the two swaps of step 4 (a few milliseconds) or after a writer
+was killed there until the next writer or ``check --repair`` runs: the new ``tasks/``
+with the old ``jobs/`` (a merge's new tasks without their job yet; an overwrite's tasks
+of the jobs to come). For one consistent snapshot while a writer may be running, read
+through :func:`read_parquet`. A glob cannot tell a real date from a foreign folder named
+like one (``created_date=2026-02-30``, ``created_date=2026-09-21 copy``): a plain-glob
+reader reads such copies (``read_parquet`` skips them, ``check`` reports them). With the
+per-file fallback, during step 4 a table may also show some partitions new and others
+old, as in earlier versions.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ brings the twin level with the live table (:func:`reconcile`: one ``stat`` per f
 hard link only where they differ, i.e. for the partitions the previous write changed;
 no data is copied), puts its new partition files in the twin, then exchanges the two
 folders with Linux ``renameat2(RENAME_EXCHANGE)``. A plain-glob reader therefore sees
-the whole old table or the whole new one, and the twin now holds the old state, whose
+each partition whole and never a missing table (a query whose file opens straddle the
+exchange may mix old and new partitions), and the twin now holds the old state, whose
 rewritten partitions are dropped at once (:func:`thin`): the twin costs no disk beyond
 links. Each folder holds a hidden marker, ``.ittybit_frames.table``, naming the write
 that produced it, so a recovering writer (and a reader) can tell whether a journaled
