@@ -148,6 +148,12 @@ def test_missing_key_and_unreachable_server(
     assert main(["export", "--out", str(tmp_path / "x"), "--all"]) == 2
     err = capsys.readouterr().err
     assert "ITTYBIT_API_KEY" in err and len(err.strip().splitlines()) == 1
+    # A command-line user cannot "pass api_key= to the client": the line says what to do
+    # in a shell, and that the demo needs no key.
+    assert "api_key=" not in err and "ittybit-frames demo" in err
+    monkeypatch.setenv("ITTYBIT_API_KEY", "  ")
+    assert main(["sync", str(tmp_path / "lake")]) == 2
+    assert "ITTYBIT_API_KEY is empty" in capsys.readouterr().err
     monkeypatch.setenv("ITTYBIT_API_KEY", "k")
     code = main(
         [

@@ -8,6 +8,7 @@ each step) and returns its exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import sys
@@ -55,6 +56,17 @@ def _failures(console: Console, failures: Any) -> int:
 def client_for(args: argparse.Namespace, **extra: Any) -> Client:
     """A client from the command's options: key, base URL and limits are checked here,
     before any request (a mistake is a ConfigurationError, exit 2)."""
+    if "api_key" not in extra:
+        key = os.environ.get("ITTYBIT_API_KEY")
+        if key is None:
+            raise ConfigurationError(
+                "no ittybit API key: export ITTYBIT_API_KEY=<your key> in this shell "
+                "(`ittybit-frames demo` needs none)"
+            )
+        if not key.strip():
+            raise ConfigurationError(
+                "ITTYBIT_API_KEY is empty: export ITTYBIT_API_KEY=<your key> in this shell"
+            )
     options: dict[str, Any] = {"progress": args.progress, **extra}
     for name in ("base_url", "concurrency", "max_attempts", "rate_limit"):
         if getattr(args, name, None) is not None:
