@@ -7,7 +7,10 @@ exit 2. Help shows each option's default and an example for every subcommand.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ittybit_frames.cli import _args
@@ -35,15 +38,54 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
         return super()._get_help_string(action)
 
 
+_CHOICE = re.compile(r"invalid choice: '?(?P<given>[^' ]*)'? \(choose from (?P<choices>.*)\)")
+
+
+def _closest(given: str, words: Sequence[str]) -> str:
+    """ ", did you mean X?" for a likely typo of one of ``words``, else ""."""
+    found = difflib.get_close_matches(given, list(words), n=1, cutoff=0.6)
+    return f"; did you mean {found[0]}?" if found else ""
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are one line naming what to fix."""
+    """An argument parser whose mistakes are one line naming what to fix, with the
+    closest command, option or choice when the mistake looks like a typo."""
 
     def error(self, message: str) -> NoReturn:
+        match = _CHOICE.search(message)
+        if match:
+            words = [w.strip(" '\"") for w in match["choices"].split(",")]
+            message += _closest(match["given"], words)
         print(
             f"{self.prog}: error: {message} (see '{self.prog} --help' for usage)",
             file=sys.stderr,
         )
         raise SystemExit(EXIT_USAGE)
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> argparse.Namespace:
+        """Unknown arguments are reported by the command they were given to (its help
+        is the one to read), with the closest option of that command."""
+        parsed: argparse.Namespace
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            owner = _commands(self).get(getattr(parsed, "command", None) or "", self)
+            options = [o for a in owner._actions for o in a.option_strings]
+            first = next((e.split("=", 1)[0] for e in extras if e.startswith("-")), "")
+            owner.error(
+                f"unrecognized arguments: {' '.join(extras)}"
+                + (_closest(first, options) if first else "")
+            )
+        return parsed
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of ``parser``, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _examples(*lines: str) -> str:
