@@ -13,6 +13,7 @@ Nothing is dropped silently: a value that cannot be used becomes NA plus a row i
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -26,15 +27,18 @@ from ittybit_frames.frames._assembly import (
     in_input_order,
 )
 from ittybit_frames.frames._container import JobFrames
+from ittybit_frames.frames._dicts import Serialised
 from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
-from ittybit_frames.frames._ndjson import NdjsonReader
-from ittybit_frames.frames._values import MISSING, Problems
+from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader
+from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
 
 __all__ = ["to_frames"]
 
 _Parts = tuple[list[pa.Table], list[pa.Table]]
+#: Parsed records are written to NDJSON in pieces of about this size (see _dicts).
+_PIECE_BYTES = 8 * 2**20
 
 
 #: Why a record is skipped that is nested too deeply for Python's recursion, or holds
@@ -81,9 +85,29 @@ def _build_records(records: Any, p: Problems) -> _Parts:
 
 def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
     """NDJSON: DuckDB takes the lines of the documented shape, the careful path the rest."""
+    return _build_blocks(reader.blocks(data, threads), p)
+
+
+def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
+    """Parsed records: written back to NDJSON where the text stands for the record
+    exactly (:mod:`._dicts`), and read as NDJSON; the others the careful way."""
+    if not reader.use_sql:
+        return _build_records(records, p)
+    serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes))
+    job_parts, task_parts = _build_blocks(reader.pieces(serialised.pieces(), threads), p)
+    careful = serialised.careful
+    for start in range(0, len(careful), CHUNK):
+        lines, chunk = zip(*careful[start : start + CHUNK], strict=True)
+        jobs_t, tasks_t = _build(list(chunk), [n * LINE_ROWS for n in lines], p)
+        job_parts.append(jobs_t)
+        task_parts.append(tasks_t)
+    return job_parts, task_parts
+
+
+def _build_blocks(blocks: Iterator[FastBlock], p: Problems) -> _Parts:
     job_parts: list[pa.Table] = []
     task_parts: list[pa.Table] = []
-    for block in reader.blocks(data, threads):
+    for block in blocks:
         if len(block.jobs):
             jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
             job_parts.append(jobs_t)
@@ -165,7 +189,7 @@ def to_frames(
         if ndjson is not None:
             job_parts, task_parts = _build_ndjson(ndjson, p, workers, _reader)
         else:
-            job_parts, task_parts = _build_records(parsed, p)
+            job_parts, task_parts = _build_dicts(parsed, p, workers, _reader)
         if not job_parts:
             job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
         jobs_t = pa.concat_tables(job_parts)
