@@ -210,6 +210,13 @@ def _piece_blocks(pieces: Iterable[bytes], large_block: int = _LARGE_BLOCK) -> I
         first_line += len(lines)
 
 
+def _trailing_commas(lines: pa.Array, look: bool) -> pa.Array:
+    """Which lines show a trailing comma (that DuckDB lets through); none if not ``look``."""
+    if look:
+        return pc.match_substring_regex(lines, TRAILING_COMMA)
+    return pa.array(np.zeros(len(lines), dtype=bool))
+
+
 def _result(future: Any) -> pa.Table | None:
     return None if future is None else future.result()
 
@@ -232,10 +239,13 @@ def scan(
     DuckDB over a block's lines."""
     import duckdb  # noqa: PLC0415
 
-    if isinstance(data, bytes):
-        blocks = _blocks(data, block_bytes, large_block)
-    else:
-        blocks = _piece_blocks(data, large_block)
+    # Pieces are orjson's writing, which has no trailing commas to look for.
+    commas = isinstance(data, bytes)
+    blocks = (
+        _blocks(data, block_bytes, large_block)
+        if isinstance(data, bytes)
+        else _piece_blocks(data, large_block)
+    )
     # In memory, and never a download: the JSON functions are built in.
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False
@@ -244,7 +254,7 @@ def scan(
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
     try:
-        yield from _scan_with(con, blocks, read)
+        yield from _scan_with(con, blocks, read, commas)
     except RuntimeError as exc:
         # Ctrl-C while DuckDB runs a query comes back as "Query interrupted": give the
         # caller the KeyboardInterrupt it pressed, so a sync stops cleanly (exit 3).
@@ -255,7 +265,7 @@ def scan(
         con.close()
 
 
-def _scan_with(con: Any, blocks: Iterator[Block], read: Read) -> Iterator[FastBlock]:
+def _scan_with(con: Any, blocks: Iterator[Block], read: Read, commas: bool) -> Iterator[FastBlock]:
     import duckdb  # noqa: PLC0415
 
     # A library draws nothing on the caller's terminal: DuckDB would show a progress
@@ -273,7 +283,7 @@ def _scan_with(con: Any, blocks: Iterator[Block], read: Read) -> Iterator[FastBl
             use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
             future = reader.submit(read, con, queries, lines, rows) if use_sql else None
             # While DuckDB reads: the trailing commas it would let through.
-            lenient = pc.match_substring_regex(lines, TRAILING_COMMA) if use_sql else None
+            lenient = _trailing_commas(lines, commas) if use_sql else None
             if pending is not None:
                 block = scan_block(_result(pending[0]), *pending[1])
                 share = len(block.jobs) / max(len(pending[1][2]), 1)
