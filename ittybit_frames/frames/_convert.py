@@ -1,10 +1,13 @@
 """``to_frames``: job payloads of any form -> :class:`JobFrames`.
 
 Pure: no network, no files. NDJSON goes block by block through DuckDB (the fast path,
-:mod:`._ndjson`), with the lines it leaves, and every other input, through the careful
-path (:mod:`._careful`) in chunks; the parts are then joined, put in input order,
-de-duplicated and given their durations (:mod:`._assembly`). Arrow tables are finally
-converted to pandas with the dtypes declared in :mod:`ittybit_frames.schema`.
+:mod:`._ndjson`), the lines it leaves through the careful path (:mod:`._careful`) in
+chunks. Parsed records (dicts as the client returns them, or the records of one JSON
+document) are written back to NDJSON where their text stands for them exactly and take
+the same route (:mod:`._dicts`); the others go the careful way. The parts are then
+joined, put in input order, de-duplicated and given their durations
+(:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
+declared in :mod:`ittybit_frames.schema`.
 
 Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
 ``problems``; a field this version does not know lands in the ``extra`` JSON column.
@@ -150,8 +153,9 @@ def to_frames(
         Give unfinished rows their elapsed-so-far durations up to this instant, and add
         a ``durations_provisional`` column that marks them.
     workers : int, optional
-        Threads that read NDJSON input (default: one per core). NDJSON is parsed and
-        flattened in C (DuckDB's JSON reader); only lines that are not of the current
+        Threads that read NDJSON input and parsed records (default: one per core).
+        NDJSON is parsed and flattened in C (DuckDB's JSON reader), and so are parsed
+        records, written to NDJSON first; only lines (records) that hold a value of no
         documented shape go through the slower, careful path in Python, with the same
         result. (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
 
