@@ -33,7 +33,7 @@ from ittybit_frames.frames._container import JobFrames
 from ittybit_frames.frames._dicts import Serialised
 from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
 from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader
-from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
+from ittybit_frames.frames._values import MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
 
@@ -100,8 +100,8 @@ def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonR
     job_parts, task_parts = _build_blocks(reader.pieces(serialised.pieces(), threads), p)
     careful = serialised.careful
     for start in range(0, len(careful), CHUNK):
-        lines, chunk = zip(*careful[start : start + CHUNK], strict=True)
-        jobs_t, tasks_t = _build(list(chunk), [n * LINE_ROWS for n in lines], p)
+        numbers, chunk = zip(*careful[start : start + CHUNK], strict=True)
+        jobs_t, tasks_t = _build(list(chunk), list(numbers), p)
         job_parts.append(jobs_t)
         task_parts.append(tasks_t)
     return job_parts, task_parts

@@ -8,15 +8,16 @@ route, in pieces: each piece is made while DuckDB reads the one before.
 A record goes this way only when its JSON text stands for it exactly: it holds only the
 exact built-in types of JSON (tuples read as lists on both paths) and no NaN or
 infinity (told cheaply from ``marshal``'s bytes), or else its text, read again, equals
-it. That rules out what JSON cannot say or orjson would say otherwise:
-NaN and infinities (orjson writes null), integers beyond 64 bits, non-text keys, tuples
-and sets (read back as lists, or refused), text subclasses, enums, dates, lone
-surrogates, nesting deeper than orjson's limit. ``Mapping`` records and numpy scalars
-are written as the careful path reads them (:func:`._values.plain`), and are then
-compared with the original like the rest. Every other record, and every container of
-records (an envelope, an array), keeps its line number with an empty line and goes the
-careful way, so that rows keep input order and the result is the careful path's
-(``tests/test_frames_properties.py`` checks it).
+it. That rules out what JSON cannot say or orjson would say otherwise: NaN and
+infinities (orjson writes null), integers beyond 64 bits, non-text keys, sets, text
+subclasses, enums, dates, lone surrogates, nesting deeper than orjson's limit.
+``Mapping`` records and numpy scalars are written as the careful path reads them
+(:func:`._values.plain`), and are then compared with the original like the rest.
+Envelopes are written whole: their lines are opened as NDJSON lines are (one around a
+job of a documented shape the fast way), as the careful path opens them. Every other
+record (an array, a value of no JSON type...) keeps its line number with an empty line
+and goes the careful way, so that rows keep input order and the result is the careful
+path's (``tests/test_frames_properties.py`` checks it).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ittybit_frames.frames._input import chunks
-from ittybit_frames.frames._values import Problems
+from ittybit_frames.frames._input import each_record, opened
+from ittybit_frames.frames._values import LINE_ROWS, Problems
 
 __all__ = ["Serialised"]
 
@@ -103,9 +104,13 @@ def _plain_and_finite(record: Any) -> bool:
 
 
 def _text(record: Any) -> bytes | None:
-    """The record's NDJSON line, or None when that line would not stand for it exactly."""
-    if not isinstance(record, Mapping) or "id" not in record or "data" in record:
-        return None  # no job, or a container of records: opened the careful way
+    """The record's NDJSON line, or None when that line would not stand for it exactly.
+    A dict is opened (an envelope, an error body) as its line is; another ``Mapping``
+    never is, so it is written only when its line would not be opened either."""
+    if type(record) is not dict and (
+        not isinstance(record, Mapping) or "id" not in record or "data" in record
+    ):
+        return None
     try:
         asked = _asked[0]
         text = orjson.dumps(record, default=_default, option=_OPTIONS)
@@ -118,7 +123,8 @@ def _text(record: Any) -> bytes | None:
 
 class Serialised:
     """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
-    careful way are kept in ``careful`` with their line numbers."""
+    careful way are kept in ``careful`` with their row numbers (``line * LINE_ROWS +
+    k``, as NDJSON's)."""
 
     def __init__(self, records: Any, p: Problems, piece_bytes: int) -> None:
         self.careful: list[tuple[int, Any]] = []
@@ -127,21 +133,20 @@ class Serialised:
         self._piece_bytes = piece_bytes
 
     def pieces(self) -> Iterator[bytes]:
-        """The NDJSON, piece by piece; a record of no exact line leaves an empty one."""
-        line = 0
+        """The NDJSON, piece by piece; a record of no exact line leaves an empty one,
+        and its records (an array's, say) are kept with their row numbers."""
         texts: list[bytes] = []
         size = 0
-        for chunk in chunks(self._records, self._p):
-            for record in chunk:
-                line += 1
-                text = _text(record)
-                if text is None:
-                    self.careful.append((line, record))
-                    text = _BLANK
-                texts.append(text)
-                size += len(text)
-                if size >= self._piece_bytes:
-                    yield b"".join(texts)
-                    texts, size = [], 0
+        for line, record in enumerate(each_record(self._records, self._p), 1):
+            text = _text(record)
+            if text is None:
+                found = opened(record, self._p)
+                self.careful += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+                text = _BLANK
+            texts.append(text)
+            size += len(text)
+            if size >= self._piece_bytes:
+                yield b"".join(texts)
+                texts, size = [], 0
         if texts:
             yield b"".join(texts)
