@@ -88,6 +88,11 @@ def _as_table(relation: Any) -> pa.Table:
     return table
 
 
+def _batched(table: pa.Table) -> pa.Table:
+    """A table in batches of ``_BATCH_LINES`` rows: DuckDB gives each thread batches."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_LINES))
+
+
 def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
     """One pass of DuckDB over the lines (in batches, so that every thread has work).
     The first query trusts every line to be JSON; only if one is not does the second,
@@ -98,10 +103,7 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
         return None
-    source = pa.Table.from_batches(
-        pa.table({"r": rows, "line": lines}).to_batches(max_chunksize=_BATCH_LINES)
-    )
-    con.register("src", source)
+    con.register("src", _batched(pa.table({"r": rows, "line": lines})))
     try:
         table = None
         for sql in queries:
@@ -152,7 +154,7 @@ def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first
     (under ``envelope``, as the careful path keeps them)."""
     rows = np.sort(table["r"].filter(envelopes).to_numpy())
     texts = lines.take(pa.array(rows - first))
-    con.register("env", pa.table({"r": rows, "line": texts}))
+    con.register("env", _batched(pa.table({"r": rows, "line": texts})))
     try:
         read = _as_table(con.sql(envelope_query()))
     finally:
