@@ -153,11 +153,10 @@ def to_frames(
         Give unfinished rows their elapsed-so-far durations up to this instant, and add
         a ``durations_provisional`` column that marks them.
     workers : int, optional
-        Threads that read NDJSON input and parsed records (default: one per core).
-        NDJSON is parsed and flattened in C (DuckDB's JSON reader), and so are parsed
-        records, written to NDJSON first; only lines (records) that hold a value of no
-        documented shape go through the slower, careful path in Python, with the same
-        result. (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
+        Threads that read NDJSON and parsed records (default: one per core) in C
+        (DuckDB; records are written to NDJSON first); only records with a value of no
+        documented shape take the careful path in Python, with the same result.
+        (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
 
     Returns
     -------
