@@ -689,3 +689,31 @@ def test_ndjson_reader_draws_no_progress_bar() -> None:
         [sys.executable, "-c", _PROGRESS_SCRIPT], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "['false']"
+
+
+def test_parsed_records_go_the_fast_way_in_order(history: list[dict[str, Any]]) -> None:
+    """Dicts (what the client returns) are read by SQL, piece by piece; a record whose
+    JSON text would not stand for it (a NaN) goes the careful way in its place."""
+    import math
+
+    from ittybit_frames.frames import _ndjson
+
+    records = copy.deepcopy(history)
+    records[7]["tasks"][0]["progress"] = math.nan
+    taken = []
+    read = _ndjson._read
+
+    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
+        table = read(con, queries, lines, rows)
+        taken.append(0 if table is None else table["st"].to_pylist().count(True))
+        return table
+
+    reader = _ndjson.NdjsonReader(block_bytes=20_000, read=counted)
+    fast = itf.to_frames(records, _reader=reader)
+    assert sum(taken) == len(records) - 1 and len(taken) > 10  # in pieces
+    careful = itf.to_frames(records, _reader=_ndjson.NdjsonReader(use_sql=False))
+    pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
+    pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
+    pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
+    assert list(fast.jobs["job_id"]) == list(dict.fromkeys(r["id"] for r in records))
+    assert "progress" in set(fast.problems["column"])

@@ -6,8 +6,13 @@ import copy
 import datetime as dt
 import json
 import math
+import types
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -347,6 +352,89 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
 
     data = ("\n".join(lines) + "\n").encode()
     assert_same(itf.to_frames(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+
+
+class _Frozen(Mapping[Any, Any]):
+    """A read-only Mapping that is no dict."""
+
+    def __init__(self, items: dict[Any, Any]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: Python values JSON text cannot stand for exactly (or that orjson writes otherwise).
+odd_values = st.sampled_from(
+    [
+        math.nan,
+        math.inf,
+        -math.inf,
+        2**64,
+        -(2**70),
+        np.int64(7),
+        np.float64(2.5),
+        np.float32(0.1),
+        np.float64("nan"),
+        np.bool_(True),
+        np.str_("video"),
+        (1, 2),
+        {1, 2},
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        uuid.UUID(int=5),
+        b"bytes",
+        "\ud800",
+    ]
+)
+
+
+@st.composite
+def odd_records(draw: st.DrawFn) -> list[Any]:
+    """Simulated jobs (some of an older shape) as Python objects: some values or
+    containers of types JSON has not (numpy scalars, Mappings, tuples, non-text keys)."""
+    records: list[Any] = []
+    for _ in range(draw(st.integers(1, 8))):
+        job: Any = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
+        if draw(st.booleans()):
+            job = draw(older_shape(job))
+        if type(job) is not dict or not job.get("tasks"):
+            records.append(job)
+            continue
+        task = draw(st.sampled_from(job["tasks"]))
+        change = draw(st.sampled_from(["as is", "value", "key", "mapping", "tuple", "deep"]))
+        target = draw(st.sampled_from([job, task]))
+        if change == "value":
+            target[draw(st.sampled_from([*target, "surprise"]))] = draw(odd_values)
+        elif change == "key":
+            target[draw(st.sampled_from([1, None, True, 2.5]))] = draw(scalars)
+        elif change == "mapping":
+            wrap = draw(st.sampled_from([OrderedDict, _Frozen, types.MappingProxyType]))
+            if isinstance(task.get("output"), dict):
+                task["output"] = wrap(task["output"])
+            job = wrap(job)
+        elif change == "tuple":
+            job["tasks"] = tuple(job["tasks"])
+        elif change == "deep":
+            task["options"] = {"a": {"b": [draw(odd_values)]}}
+        records.append(job)
+    return records
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_records())
+def test_dicts_through_ndjson_equal_careful_path(records: list[Any]) -> None:
+    """Parsed records go to NDJSON and the fast path where their text stands for them
+    exactly; the result is the careful path's on the records themselves."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    careful = itf.to_frames(records, _reader=NdjsonReader(use_sql=False))
+    assert_same(itf.to_frames(records), careful)
 
 
 def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:

@@ -1,10 +1,13 @@
 """``to_frames``: job payloads of any form -> :class:`JobFrames`.
 
 Pure: no network, no files. NDJSON goes block by block through DuckDB (the fast path,
-:mod:`._ndjson`), with the lines it leaves, and every other input, through the careful
-path (:mod:`._careful`) in chunks; the parts are then joined, put in input order,
-de-duplicated and given their durations (:mod:`._assembly`). Arrow tables are finally
-converted to pandas with the dtypes declared in :mod:`ittybit_frames.schema`.
+:mod:`._ndjson`), the lines it leaves through the careful path (:mod:`._careful`) in
+chunks. Parsed records (dicts as the client returns them, or the records of one JSON
+document) are written back to NDJSON where their text stands for them exactly and take
+the same route (:mod:`._dicts`); the others go the careful way. The parts are then
+joined, put in input order, de-duplicated and given their durations
+(:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
+declared in :mod:`ittybit_frames.schema`.
 
 Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
 ``problems``; a field this version does not know lands in the ``extra`` JSON column.
@@ -13,6 +16,7 @@ Nothing is dropped silently: a value that cannot be used becomes NA plus a row i
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -26,8 +30,9 @@ from ittybit_frames.frames._assembly import (
     in_input_order,
 )
 from ittybit_frames.frames._container import JobFrames
+from ittybit_frames.frames._dicts import Serialised
 from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
-from ittybit_frames.frames._ndjson import NdjsonReader
+from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader
 from ittybit_frames.frames._values import MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
@@ -35,6 +40,8 @@ from ittybit_frames.vocabulary import parse_when
 __all__ = ["to_frames"]
 
 _Parts = tuple[list[pa.Table], list[pa.Table]]
+#: Parsed records are written to NDJSON in pieces of about this size (see _dicts).
+_PIECE_BYTES = 8 * 2**20
 
 
 #: Why a record is skipped that is nested too deeply for Python's recursion, or holds
@@ -81,9 +88,29 @@ def _build_records(records: Any, p: Problems) -> _Parts:
 
 def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
     """NDJSON: DuckDB takes the lines of the documented shape, the careful path the rest."""
+    return _build_blocks(reader.blocks(data, threads), p)
+
+
+def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
+    """Parsed records: written back to NDJSON where the text stands for the record
+    exactly (:mod:`._dicts`), and read as NDJSON; the others the careful way."""
+    if not reader.use_sql:
+        return _build_records(records, p)
+    serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes))
+    job_parts, task_parts = _build_blocks(reader.pieces(serialised.pieces(), threads), p)
+    careful = serialised.careful
+    for start in range(0, len(careful), CHUNK):
+        numbers, chunk = zip(*careful[start : start + CHUNK], strict=True)
+        jobs_t, tasks_t = _build(list(chunk), list(numbers), p)
+        job_parts.append(jobs_t)
+        task_parts.append(tasks_t)
+    return job_parts, task_parts
+
+
+def _build_blocks(blocks: Iterator[FastBlock], p: Problems) -> _Parts:
     job_parts: list[pa.Table] = []
     task_parts: list[pa.Table] = []
-    for block in reader.blocks(data, threads):
+    for block in blocks:
         if len(block.jobs):
             jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
             job_parts.append(jobs_t)
@@ -126,10 +153,10 @@ def to_frames(
         Give unfinished rows their elapsed-so-far durations up to this instant, and add
         a ``durations_provisional`` column that marks them.
     workers : int, optional
-        Threads that read NDJSON input (default: one per core). NDJSON is parsed and
-        flattened in C (DuckDB's JSON reader); only lines that are not of the current
-        documented shape go through the slower, careful path in Python, with the same
-        result. (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
+        Threads that read NDJSON and parsed records (default: one per core) in C
+        (DuckDB; records are written to NDJSON first); only records with a value of no
+        documented shape take the careful path in Python, with the same result.
+        (``_reader``, private: how NDJSON is read, see ``NdjsonReader``.)
 
     Returns
     -------
@@ -165,7 +192,7 @@ def to_frames(
         if ndjson is not None:
             job_parts, task_parts = _build_ndjson(ndjson, p, workers, _reader)
         else:
-            job_parts, task_parts = _build_records(parsed, p)
+            job_parts, task_parts = _build_dicts(parsed, p, workers, _reader)
         if not job_parts:
             job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
         jobs_t = pa.concat_tables(job_parts)

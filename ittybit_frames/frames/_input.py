@@ -20,7 +20,7 @@ import orjson
 from ittybit_frames.frames._jsontext import loads_exact
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
-__all__ = ["CHUNK", "chunks", "parse_lines", "read_input", "records_of"]
+__all__ = ["CHUNK", "chunks", "each_record", "opened", "parse_lines", "read_input", "records_of"]
 
 #: Records converted together on the careful path.
 CHUNK = 5000
@@ -169,8 +169,9 @@ def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
     return [value]
 
 
-def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
-    """Job records in lists of at most ``CHUNK``, whatever form (not NDJSON) they came in."""
+def each_record(records: Any, p: Problems) -> Iterable[Any]:
+    """The records handed over, one by one (not NDJSON; containers not yet opened),
+    or a ``TypeError`` saying what to pass instead."""
     if isinstance(records, Mapping):
         records = records_of(dict(records), p)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
@@ -180,12 +181,19 @@ def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
             "records is a DataFrame (iterating it gives column names): pass "
             "frame.to_dict('records'), or the payloads the frame was made from"
         )
+    return records
+
+
+def opened(record: Any, p: Problems) -> list[Any]:
+    """The job records one record handed over stands for (an array's or envelope's)."""
+    return records_of(record, p) if _opens(record) else [record]
+
+
+def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
+    """Job records in lists of at most ``CHUNK``, whatever form (not NDJSON) they came in."""
     batch = []
-    for record in records:
-        if _opens(record):
-            batch.extend(records_of(record, p))
-        else:
-            batch.append(record)
+    for record in each_record(records, p):
+        batch.extend(opened(record, p))
         if len(batch) >= CHUNK:
             yield batch
             batch = []

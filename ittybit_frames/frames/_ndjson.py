@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,11 @@ def _as_table(relation: Any) -> pa.Table:
     return table
 
 
+def _batched(table: pa.Table) -> pa.Table:
+    """A table in batches of ``_BATCH_LINES`` rows: DuckDB gives each thread batches."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_LINES))
+
+
 def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
     """One pass of DuckDB over the lines (in batches, so that every thread has work).
     The first query trusts every line to be JSON; only if one is not does the second,
@@ -98,10 +103,7 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
         return None
-    source = pa.Table.from_batches(
-        pa.table({"r": rows, "line": lines}).to_batches(max_chunksize=_BATCH_LINES)
-    )
-    con.register("src", source)
+    con.register("src", _batched(pa.table({"r": rows, "line": lines})))
     try:
         table = None
         for sql in queries:
@@ -152,7 +154,7 @@ def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first
     (under ``envelope``, as the careful path keeps them)."""
     rows = np.sort(table["r"].filter(envelopes).to_numpy())
     texts = lines.take(pa.array(rows - first))
-    con.register("env", pa.table({"r": rows, "line": texts}))
+    con.register("env", _batched(pa.table({"r": rows, "line": texts})))
     try:
         read = _as_table(con.sql(envelope_query()))
     finally:
@@ -182,17 +184,39 @@ def _envelope_extras(texts: list[str]) -> tuple[list[Any], list[bool]]:
     return [None if r is None else next(texts_out) for r in rests], fine
 
 
-def _blocks(
-    data: bytes, block_bytes: int, large_block: int = _LARGE_BLOCK
-) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
+#: One block: the bytes its lines are in, the lines, their offsets, their numbers.
+Block = tuple[bytes, pa.Array, np.ndarray, np.ndarray]
+
+
+def _blocks(data: bytes, block_bytes: int, large_block: int = _LARGE_BLOCK) -> Iterator[Block]:
     first_line, pos, end = 1, 0, len(data)
     while pos < end:
         stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
         stop = end if stop < 0 else stop + 1
         lines, offsets = _lines(data, pos, stop, large_block)
-        yield lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        yield data, lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
         first_line += len(lines)
         pos = stop
+
+
+def _piece_blocks(pieces: Iterable[bytes], large_block: int = _LARGE_BLOCK) -> Iterator[Block]:
+    """Each piece of NDJSON (whole lines, each ending in a newline) one block, line
+    numbers running on from piece to piece. A piece is made only when the previous
+    block is being read (see :func:`scan`)."""
+    first_line = 1
+    for piece in pieces:
+        if not piece:
+            continue
+        lines, offsets = _lines(piece, 0, len(piece), large_block)
+        yield piece, lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        first_line += len(lines)
+
+
+def _trailing_commas(lines: pa.Array, look: bool) -> pa.Array:
+    """Which lines show a trailing comma (that DuckDB lets through); none if not ``look``."""
+    if look:
+        return pc.match_substring_regex(lines, TRAILING_COMMA)
+    return pa.array(np.zeros(len(lines), dtype=bool))
 
 
 def _result(future: Any) -> pa.Table | None:
@@ -200,7 +224,7 @@ def _result(future: Any) -> pa.Table | None:
 
 
 def scan(
-    data: bytes,
+    data: bytes | Iterable[bytes],
     block_bytes: int,
     threads: int | None = None,
     *,
@@ -208,13 +232,22 @@ def scan(
     read: Read = _read,
 ) -> Iterator[FastBlock]:
     """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
-    and what it left for the careful path. Line numbers start at 1.
+    and what it left for the careful path. Line numbers start at 1. ``data`` may also
+    be NDJSON in pieces (each of whole lines): each piece is then one block, made while
+    DuckDB reads the one before.
 
     DuckDB reads the next block (in a helper thread; it releases the GIL) while this
     one is checked and converted here and by the caller. ``read`` is that one pass of
     DuckDB over a block's lines."""
     import duckdb  # noqa: PLC0415
 
+    # Pieces are orjson's writing, which has no trailing commas to look for.
+    commas = isinstance(data, bytes)
+    blocks = (
+        _blocks(data, block_bytes, large_block)
+        if isinstance(data, bytes)
+        else _piece_blocks(data, large_block)
+    )
     # In memory, and never a download: the JSON functions are built in.
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False
@@ -223,7 +256,7 @@ def scan(
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
     try:
-        yield from _scan_with(con, data, block_bytes, large_block, read)
+        yield from _scan_with(con, blocks, read, commas)
     except RuntimeError as exc:
         # Ctrl-C while DuckDB runs a query comes back as "Query interrupted": give the
         # caller the KeyboardInterrupt it pressed, so a sync stops cleanly (exit 3).
@@ -234,9 +267,7 @@ def scan(
         con.close()
 
 
-def _scan_with(
-    con: Any, data: bytes, block_bytes: int, large_block: int, read: Read
-) -> Iterator[FastBlock]:
+def _scan_with(con: Any, blocks: Iterator[Block], read: Read, commas: bool) -> Iterator[FastBlock]:
     import duckdb  # noqa: PLC0415
 
     # A library draws nothing on the caller's terminal: DuckDB would show a progress
@@ -248,20 +279,20 @@ def _scan_with(
     with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
         pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
         share = 1.0  # of the lines of the last block seen that SQL took
-        for i, (lines, offsets, rows) in enumerate(_blocks(data, block_bytes, large_block)):
+        for i, (data, lines, offsets, rows) in enumerate(blocks):
             # Input mostly of an older shape (say, a whole export from an old API
             # version) skips DuckDB, trying it again every few blocks.
             use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
             future = reader.submit(read, con, queries, lines, rows) if use_sql else None
             # While DuckDB reads: the trailing commas it would let through.
-            lenient = pc.match_substring_regex(lines, TRAILING_COMMA) if use_sql else None
+            lenient = _trailing_commas(lines, commas) if use_sql else None
             if pending is not None:
-                block = scan_block(_result(pending[0]), data, *pending[1])
-                share = len(block.jobs) / max(len(pending[1][1]), 1)
+                block = scan_block(_result(pending[0]), *pending[1])
+                share = len(block.jobs) / max(len(pending[1][2]), 1)
                 yield block
-            pending = (future, (offsets, rows, lenient))
+            pending = (future, (data, offsets, rows, lenient))
         if pending is not None:
-            yield scan_block(_result(pending[0]), data, *pending[1])
+            yield scan_block(_result(pending[0]), *pending[1])
 
 
 def unscanned(data: bytes) -> Iterator[FastBlock]:
@@ -298,3 +329,8 @@ class NdjsonReader:
         if not self.use_sql:
             return unscanned(data)
         return scan(data, self.block_bytes, threads, large_block=self.large_block, read=self.read)
+
+    def pieces(self, pieces: Iterable[bytes], threads: int | None) -> Iterator[FastBlock]:
+        """NDJSON made piece by piece (each piece one block, made while DuckDB reads the
+        one before), split as :meth:`blocks` splits bytes."""
+        return scan(pieces, self.block_bytes, threads, large_block=self.large_block, read=self.read)

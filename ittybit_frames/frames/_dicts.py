@@ -1,0 +1,152 @@
+"""Parsed records (what the client returns) the fast way: written back to NDJSON.
+
+The careful path (:mod:`._careful`) costs one Python object per value; DuckDB's reader
+(:mod:`._ndjson`) takes NDJSON bytes in C. Parsed records therefore go to NDJSON again
+(orjson, one call per record, ~1/10 of the careful path's time) and take the NDJSON
+route, in pieces: each piece is made while DuckDB reads the one before.
+
+A record goes this way only when its JSON text stands for it exactly: it holds only the
+exact built-in types of JSON (tuples read as lists on both paths) and no NaN or
+infinity (told cheaply from ``marshal``'s bytes), or else its text, read again, equals
+it. That rules out what JSON cannot say or orjson would say otherwise: NaN and
+infinities (orjson writes null), integers beyond 64 bits, non-text keys, sets, text
+subclasses, enums, dates, lone surrogates, nesting deeper than orjson's limit.
+``Mapping`` records and numpy scalars are written as the careful path reads them
+(:func:`._values.plain`), and are then compared with the original like the rest.
+Envelopes are written whole: their lines are opened as NDJSON lines are (one around a
+job of a documented shape the fast way), as the careful path opens them. Every other
+record (an array, a value of no JSON type...) keeps its line number with an empty line
+and goes the careful way, so that rows keep input order and the result is the careful
+path's (``tests/test_frames_properties.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import marshal
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ittybit_frames.frames._input import each_record, opened
+from ittybit_frames.frames._values import LINE_ROWS, Problems
+
+__all__ = ["Serialised"]
+
+_OPTIONS = (
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_BLANK = b"\n"
+
+
+#: How many values :func:`_default` was asked about (by any thread): a record during
+#: whose writing this grew holds a type JSON has not, and is read back to be checked.
+_asked = [0]
+
+
+def _default(value: Any) -> Any:
+    """What orjson does not write itself: a ``Mapping`` as a dict, a numpy scalar as its
+    number (as ``plain`` reads them); anything else refused (the record goes careful)."""
+    _asked[0] += 1
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError
+
+
+#: ``marshal`` writes a float as one of these type bytes and its binary double,
+#: little-endian: a NaN or an infinity ends in 0x7f or 0xff (the exponent's top bits)
+#: after a byte of 0xf0 or more (its low bits).
+_FLOAT_TYPES = (ord("g"), ord("g") | 0x80)
+
+
+def _finite(raw: bytes) -> bool:
+    """Whether ``marshal`` output holds no NaN or infinity (a byte pattern that is one
+    may also come by chance from other values: that record is then checked the slow
+    way)."""
+    for last in (0x7F, 0xFF):
+        at = raw.find(last, 8)
+        while at >= 0:
+            if raw[at - 8] in _FLOAT_TYPES and raw[at - 1] >= 0xF0:
+                return False
+            at = raw.find(last, at + 1)
+    return True
+
+
+def _marshal_ok() -> bool:
+    """Whether this Python's ``marshal`` writes floats as :func:`_finite` reads them."""
+    shown = all(not _finite(marshal.dumps([v])) for v in (math.nan, -math.nan, math.inf, -math.inf))
+    return shown and _finite(marshal.dumps([0.5, -1e300, 2**62, "\x7f\xff"]))
+
+
+_MARSHAL_OK = _marshal_ok()
+
+
+def _plain_and_finite(record: Any) -> bool:
+    """Whether a record orjson wrote without asking :func:`_default` holds only the
+    exact built-in types JSON has (and tuples, read as lists on both paths) and no NaN
+    or infinity: ``marshal`` (C, ~2x orjson's writing) refuses other types but those
+    with a byte buffer (numpy values: orjson asks about those), and its bytes show a
+    non-finite float. A faster check than reading the text back, which it spares most
+    records."""
+    if not _MARSHAL_OK:
+        return False
+    try:
+        return _finite(marshal.dumps(record))
+    except (ValueError, RecursionError):
+        return False
+
+
+def _text(record: Any) -> bytes | None:
+    """The record's NDJSON line, or None when that line would not stand for it exactly.
+    A dict is opened (an envelope, an error body) as its line is; another ``Mapping``
+    never is, so it is written only when its line would not be opened either."""
+    if type(record) is not dict and (
+        not isinstance(record, Mapping) or "id" not in record or "data" in record
+    ):
+        return None
+    try:
+        asked = _asked[0]
+        text = orjson.dumps(record, default=_default, option=_OPTIONS)
+        if asked == _asked[0] and _plain_and_finite(record):
+            return text
+        return text if orjson.loads(text) == record else None
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+class Serialised:
+    """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
+    careful way are kept in ``careful`` with their row numbers (``line * LINE_ROWS +
+    k``, as NDJSON's)."""
+
+    def __init__(self, records: Any, p: Problems, piece_bytes: int) -> None:
+        self.careful: list[tuple[int, Any]] = []
+        self._records = records
+        self._p = p
+        self._piece_bytes = piece_bytes
+
+    def pieces(self) -> Iterator[bytes]:
+        """The NDJSON, piece by piece; a record of no exact line leaves an empty one,
+        and its records (an array's, say) are kept with their row numbers."""
+        texts: list[bytes] = []
+        size = 0
+        for line, record in enumerate(each_record(self._records, self._p), 1):
+            text = _text(record)
+            if text is None:
+                found = opened(record, self._p)
+                self.careful += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+                text = _BLANK
+            texts.append(text)
+            size += len(text)
+            if size >= self._piece_bytes:
+                yield b"".join(texts)
+                texts, size = [], 0
+        if texts:
+            yield b"".join(texts)
