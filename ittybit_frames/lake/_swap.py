@@ -30,6 +30,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from ittybit_frames.errors import LakeCorruptError
 from ittybit_frames.lake._format import (
@@ -210,14 +211,25 @@ def restore(live: Path, shadow: Path) -> set[Path]:
     return changed
 
 
-def reconcile(live: Path, shadow: Path) -> set[Path]:
-    """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
-    inode are left alone); returns the folders that changed, to be fsynced."""
+#: What :func:`reconcile` links into a twin: the whole table (a merge), only the files a
+#: user put in the table (an overwrite: every partition of the lake's is new), or only
+#: what the twin already holds (a writer recovering: a dead writer's files go).
+Scope = Literal["table", "users", "held"]
+
+
+def reconcile(live: Path, shadow: Path, scope: Scope = "table") -> set[Path]:
+    """Make ``shadow`` a hard-linked copy of ``live``, or of the part of it ``scope``
+    names (files that already are the same inode are left alone; anything else in
+    ``shadow`` goes); returns the folders that changed, to be fsynced."""
     check_twin(shadow)
     changed: set[Path] = set()
     shadow.mkdir(parents=True, exist_ok=True)
     folders: list[str] = []
     wanted, have = _inodes(live), _inodes(shadow, folders)
+    if scope == "users":
+        wanted = {rel: inode for rel, inode in wanted.items() if not _ours(rel)}
+    elif scope == "held":
+        wanted = {rel: inode for rel, inode in wanted.items() if rel in have}
     for rel, inode in wanted.items():
         if have.get(rel) == inode:
             continue
