@@ -43,7 +43,7 @@ PART_FILE = "part-0.parquet"
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
 TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
 #: Threads that wait on fsyncs (they hold no GIL and little CPU: more than the cores).
-IO_THREADS = 8
+IO_THREADS = 4
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
 
@@ -330,6 +330,7 @@ class Rows:
 
     source: pa.Table
     indices: np.ndarray[Any, Any]
+    run: bool = False  # the indices are known to be consecutive
 
     @property
     def num_rows(self) -> int:
@@ -339,16 +340,28 @@ class Rows:
         i = self.indices
         if not len(i):
             return self.source.slice(0, 0)
-        if i[-1] - i[0] == len(i) - 1 and bool((np.diff(i) == 1).all()):
+        if self.run:
             return self.source.slice(int(i[0]), len(i))
         return self.source.take(i)
+
+    def part(self, start: int, stop: int, steps: np.ndarray[Any, Any]) -> Rows:
+        """Rows ``start:stop``; ``steps`` counts the non-consecutive steps of the indices
+        up to each row (:func:`breaks`)."""
+        run = stop > start and steps[stop - 1] == steps[start]
+        return Rows(self.source, self.indices[start:stop], bool(run))
+
+
+def breaks(indices: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """For each position, how many steps before it are not ``+1``."""
+    return np.concatenate(([0], np.cumsum(np.diff(indices) != 1)))
 
 
 def sorted_rows(table: pa.Table, keys: list[str]) -> Rows:
     """``table`` sorted by ``keys`` (ascending, nulls last, stable): ``table.sort_by``
     without copying the table (most of the time is the copy, and sorted frames need none)."""
     order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])
-    return Rows(table, order.to_numpy().astype(np.int64))  # (uint64: differences wrap)
+    rows = Rows(table, order.to_numpy().astype(np.int64))  # (uint64: differences wrap)
+    return rows.part(0, rows.num_rows, breaks(rows.indices))
 
 
 def slices(
@@ -362,11 +375,12 @@ def slices(
     rows = sorted_rows(table, keys)
     if partition_by is None:
         return {None: rows}
+    steps = breaks(rows.indices)
     epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)[rows.indices]
     day = np.where(np.isnan(epoch), -1, np.floor_divide(np.nan_to_num(epoch), 86_400_000))
     starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()]
     ends = [*starts[1:], len(day)]
-    out: dict[str | None, pa.Table] = {}
+    out: dict[str | None, Rows] = {}
     for a, b in zip(starts, ends, strict=True):
         if b > a:
             label = (
@@ -374,5 +388,5 @@ def slices(
                 if day[a] < 0
                 else (dt.date(1970, 1, 1) + dt.timedelta(days=int(day[a]))).isoformat()
             )
-            out[label] = Rows(table, rows.indices[a:b])
+            out[label] = rows.part(a, b, steps)
     return out
