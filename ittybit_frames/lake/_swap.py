@@ -1,9 +1,10 @@
 """Whole-table swaps: a table folder (``jobs/``, ``tasks/``) is replaced in one step.
 
-Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A write first
-brings the twin level with the live table (:func:`reconcile`: one ``stat`` per file, a
-hard link only where they differ, i.e. for the partitions the previous write changed;
-no data is copied), puts its new partition files in the twin, then exchanges the two
+Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A merge first
+brings the twin level with the live table (:func:`reconcile`: one directory listing per
+partition, a hard link only where they differ, i.e. for the partitions the previous
+write changed; no data is copied; an overwrite links only users' files), puts its new
+partition files in the twin, then exchanges the two
 folders with Linux ``renameat2(RENAME_EXCHANGE)``. A plain-glob reader therefore sees
 each partition whole and never a missing table (a query whose file opens straddle the
 exchange may mix old and new partitions), and the twin now holds the old state, whose
