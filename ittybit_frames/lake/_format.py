@@ -13,10 +13,10 @@ import datetime as dt
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -42,6 +42,7 @@ PART_FILE = "part-0.parquet"
 #: valid-looking partition folders only, never the hidden twins or foreign names.
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
 TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
+_T = TypeVar("_T")
 #: Threads that wait on fsyncs (they hold no GIL and little CPU: more than the cores).
 IO_THREADS = 4
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -189,16 +190,22 @@ def fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def fsync_dirs(directories: Iterable[Path]) -> None:
-    """:func:`fsync_dir` each folder, concurrently: the filesystem's journal then commits
-    them together instead of once per folder."""
-    todo = list(directories)
+def at_once(function: Callable[[_T], object], items: Iterable[_T]) -> None:
+    """Call ``function`` on every item, a few at a time: calls that wait on the disk
+    (fsyncs; unlinks, which on a filesystem mounted with ``discard`` wait for the
+    journal) overlap, and the filesystem's journal commits them together."""
+    todo = list(items)
     if len(todo) < 4:
-        for directory in todo:
-            fsync_dir(directory)
+        for item in todo:
+            function(item)
         return
     with cf.ThreadPoolExecutor(max_workers=min(IO_THREADS, len(todo))) as pool:
-        list(pool.map(fsync_dir, todo))
+        list(pool.map(function, todo))
+
+
+def fsync_dirs(directories: Iterable[Path]) -> None:
+    """:func:`fsync_dir` each folder, at once (:func:`at_once`)."""
+    at_once(fsync_dir, directories)
 
 
 def fsync_dir(directory: Path) -> None:

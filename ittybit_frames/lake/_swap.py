@@ -38,6 +38,7 @@ from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
     TABLE_MARKER,
+    at_once,
     fsync_dir,
     is_temp,
     temp_name,
@@ -253,8 +254,7 @@ def reconcile(live: Path, shadow: Path, scope: Scope = "table") -> set[Path]:
 def thin(shadow: Path, partitions: list[str]) -> None:
     """Drop the old files of the partitions a write replaced from the swapped-out twin,
     so it holds no data of its own (the next :func:`reconcile` links the new ones)."""
-    for part in partitions:
-        drop(shadow / part / PART_FILE, shadow)
+    at_once(functools.partial(drop, top=shadow), [shadow / p / PART_FILE for p in partitions])
 
 
 def replace_files(live: Path, shadow: Path) -> None:
