@@ -128,6 +128,8 @@ class Commit:
     deletes: list[Path] = field(default_factory=list)
     tables: dict[str, _StagedTable] = field(default_factory=dict)
     removed: list[tuple[str, str]] = field(default_factory=list)  # (table, partition)
+    #: The token each table's twin gets if this write swaps it (its marker).
+    tokens: dict[str, str] = field(default_factory=lambda: {n: uuid.uuid4().hex for n in TABLES})
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _background: _Background = field(default_factory=_Background, repr=False)
     _staged: int = 0
@@ -154,7 +156,7 @@ class Commit:
             if name not in self.tables:
                 live = self.root / name
                 changed = reconcile(live, twin(live), self.scope)  # level with the table first
-                self.tables[name] = _StagedTable(twin(live), uuid.uuid4().hex, changed)
+                self.tables[name] = _StagedTable(twin(live), self.tokens[name], changed)
             return self.tables[name]
 
     def stage_table(self, arrow: pa.Table, target: Path, profile: Profile) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -158,7 +158,9 @@ def write_locked(
     if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
     if index is not None:
-        commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
+        token = commit.jobs_token()
+        data = plan.encoded.get(token) or index_bytes(index, token)
+        commit.stage_bytes(data, root / INDEX)
     body = {
         **manifest,
         "partition_by": partition_by,
@@ -240,6 +242,7 @@ class _Plan:
     partition_by: str | None
     profile: Profile
     report: WriteReport
+    encoded: dict[str, bytes] = field(default_factory=dict)  # jobs/ token -> index file
 
     @property
     def root(self) -> Path:
@@ -275,8 +278,11 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
         report.inserted += job_parts[part].num_rows if part in job_parts else 0
     with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
         futures = [pool.submit(_stage_rows, commit, r, t, profile) for r, t in work]
-        # The index is built while the files encode (Parquet encoding releases the GIL).
+        # The index is built while the files encode (Parquet encoding releases the GIL),
+        # for the jobs/ this write will swap in (rebuilt at the end if it swaps none).
         index = _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
+        token = commit.tokens["jobs"]
+        plan.encoded[token] = index_bytes(index, token)
         for future in futures:
             future.result()
     commit.settle()
