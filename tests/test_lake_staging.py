@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.lake import lock_lake
+from ittybit_frames.lake import INDEX, lock_lake
 from ittybit_frames.lake._format import PROFILES, slices, sorted_rows, to_arrow
-from ittybit_frames.lake._swap import exchange_dirs, reconcile
+from ittybit_frames.lake._index import index_table
+from ittybit_frames.lake._swap import exchange_dirs, marker, reconcile
 from ittybit_frames.lake._write import write_locked
 from ittybit_frames.schema import TASKS
 from tests.test_lake_safety import CHANGE, NEW, OLD, frames_of, healthy, ids_of
@@ -179,3 +180,19 @@ def test_an_overwrite_stages_only_new_files_and_keeps_users_files(
     for file in mine:  # in a partition the overwrite rewrote, or removed, or the table
         assert file.read_text() == "mine", file
     assert all(os.path.exists(f) for f in mine)
+
+
+@pytest.mark.parametrize("partition_by", ["day", None])
+def test_an_overwrite_stages_an_index_of_the_table_it_swaps_in(
+    tmp_path: Path, partition_by: str | None
+) -> None:
+    """The index is staged while the partitions encode, for the jobs/ the write will swap
+    in; a merge trusts it (an index of another jobs/ would be rebuilt from every file)."""
+    for frames in (OLD, NEW):  # into a new folder, then over it
+        itf.write_parquet(frames_of(frames), tmp_path, mode="overwrite", partition_by=partition_by)
+        assert index_table(tmp_path) == marker(tmp_path / "jobs")
+        index = pq.read_table(tmp_path / INDEX)
+        assert sorted(index["job_id"].to_pylist()) == sorted(ids_of(frames))
+    itf.write_parquet(frames_of(CHANGE), tmp_path, partition_by=partition_by)
+    assert set(itf.read_parquet(tmp_path).jobs["job_id"]) == ids_of(NEW) | ids_of(CHANGE)
+    healthy(tmp_path)

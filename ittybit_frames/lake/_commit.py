@@ -192,13 +192,13 @@ class Commit:
         return marker(self.root / "jobs")
 
     def stage_bytes(self, data: bytes, target: Path) -> None:
-        """A small file (index, manifest) that will replace ``target`` on commit."""
+        """A small file (index, manifest) that will replace ``target`` on commit (the
+        last one staged for a target wins); fsynced in the background (:meth:`settle`)."""
         tmp = temp_name(target)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.renames.append((tmp, target))
+        with self._guard:
+            self.renames.append((tmp, target))
+        tmp.write_bytes(data)
+        self._background.submit(_settle, tmp, None)
 
     def settle(self) -> None:
         """Wait until every staged file is durable and in place in its twin."""

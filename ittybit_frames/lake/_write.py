@@ -157,10 +157,8 @@ def write_locked(
         raise
     if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
-    if index is not None:
-        token = commit.jobs_token()
-        data = plan.encoded.get(token) or index_bytes(index, token)
-        commit.stage_bytes(data, root / INDEX)
+    if index is not None and commit.jobs_token() not in plan.indexed:
+        commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
         "partition_by": partition_by,
@@ -242,7 +240,7 @@ class _Plan:
     partition_by: str | None
     profile: Profile
     report: WriteReport
-    encoded: dict[str, bytes] = field(default_factory=dict)  # jobs/ token -> index file
+    indexed: set[str] = field(default_factory=set)  # the jobs/ tokens an index is staged for
 
     @property
     def root(self) -> Path:
@@ -278,11 +276,12 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
         report.inserted += job_parts[part].num_rows if part in job_parts else 0
     with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
         futures = [pool.submit(_stage_rows, commit, r, t, profile) for r, t in work]
-        # The index is built while the files encode (Parquet encoding releases the GIL),
-        # for the jobs/ this write will swap in (rebuilt at the end if it swaps none).
+        # The index is staged while the files encode (Parquet encoding releases the GIL),
+        # for the jobs/ this write will swap in (staged again at the end if it swaps none).
         index = _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
         token = commit.tokens["jobs"]
-        plan.encoded[token] = index_bytes(index, token)
+        commit.stage_bytes(index_bytes(index, token), root / INDEX)
+        plan.indexed.add(token)
         for future in futures:
             future.result()
     commit.settle()
