@@ -447,7 +447,7 @@ def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
         _apply(root, body, lambda _: None, exchange)
         files = len(body.renames)
         done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
-    for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
+    for name in TABLES:  # a rolled-back write's files in a twin: gone, the links kept
         if twin(root / name).exists() or twin(root / name).is_symlink():
             # Only what the twin holds: the write that stages into it links the rest.
             fsync_dirs(reconcile(root / name, twin(root / name), "held"))

@@ -43,7 +43,7 @@ PART_FILE = "part-0.parquet"
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
 TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
 _T = TypeVar("_T")
-#: Threads that wait on fsyncs (they hold no GIL and little CPU: more than the cores).
+#: Threads that wait on fsyncs and unlinks (holding no GIL and little CPU).
 IO_THREADS = 4
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
