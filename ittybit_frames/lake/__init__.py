@@ -22,17 +22,21 @@ Writers. Every writing path (``write_parquet`` in every mode, ``sync``, the CLI'
 (:func:`lock_lake`, a kernel-released ``filelock``, plus on POSIX a ``flock`` on the lake
 folder itself, so deleting the lock file by hand never lets a second writer in) for the
 whole write. On acquiring it,
-a writer first finishes any interrupted write (below) and removes what dead writers left.
+a writer first finishes any interrupted write (below) and removes what dead writers left
+(in a twin: every file that is not a hard link of the table's file of the same name).
 Then one write is:
 
 1. **staging** -- each table has a hidden twin, ``LAKE/.jobs.swap/`` (hard links of the
-   live table's files, kept between writes). The write brings the twin level with the
+   live table's files, kept between writes). A merge brings the twin level with the
    live table (one directory listing per partition; a hard link only where they differ,
-   i.e. for the partitions the previous write changed; no data copied), then writes the
-   new ``part-0.parquet`` of each partition it rewrites into the twin (a temporary name,
-   fsynced, renamed: never over a file the twin shares with the table). The index and
+   i.e. for the partitions the previous write changed; no data copied); an overwrite,
+   which rewrites or removes every partition, links only the files users put in the
+   table. The write then writes the new ``part-0.parquet`` of each partition it
+   rewrites into the twin (a temporary name, fsynced, renamed: never over a file the
+   twin shares with the table). The index and
    the manifest are written beside their targets under hidden temporary names. Nothing
-   a reader looks at has changed.
+   a reader looks at has changed. (Partitions are encoded on a thread per core; their
+   fsyncs run on threads of their own and are all done before step 2.)
 2. **staged** -- the partitions that go are removed from the twins; each twin gets its
    marker ``.ittybit_frames.table`` (this write's token) and its changed folders are
    fsynced.
@@ -59,14 +63,15 @@ read through the link; a write never writes or deletes through it: a rewritten
 partition comes back into the lake as a folder of its own.
 
 The cost of a merge is the partitions it rewrites plus one directory listing per
-partition; the first write after a lake is created (or after an overwrite) links every
-partition into the twin once (metadata only). Where ``RENAME_EXCHANGE`` is unsupported
-(another OS, a filesystem that answers ``EINVAL``), step 4 falls back to putting the
-twin's files in place one by one (atomic per file; the twin keeps them all until the
-journal goes, so a killed swap is simply run again), then copying the marker. An
-unpartitioned lake (``jobs.parquet``, ``tasks.parquet``) has its two files renamed in
-step 4. Copy a lake without the twins (they are hidden), or with hard links preserved
-(``cp -a``, ``rsync -H``); ``sync``, ``check`` and readers need nothing from them.
+partition; the first merge after a lake is created (or after an overwrite) links every
+partition into the twin once (metadata only); an overwrite links none. Where
+``RENAME_EXCHANGE`` is unsupported (another OS, a filesystem that answers ``EINVAL``),
+step 4 falls back to putting the twin's files in place one by one (atomic per file; the
+twin keeps them all until the journal goes, so a killed swap is simply run again), then
+copying the marker. An unpartitioned lake (``jobs.parquet``, ``tasks.parquet``) has its
+two files renamed in step 4. Copy a lake without the twins (they are hidden), or with
+hard links preserved (``cp -a``, ``rsync -H``); ``sync``, ``check`` and readers need
+nothing from them.
 
 Readers. :func:`read_parquet` (and ``data_files``, used by ``sync``) read only the lake's
 own files -- partition folders with valid names holding ``part-0.parquet`` -- and while a

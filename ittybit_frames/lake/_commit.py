@@ -8,6 +8,7 @@ folder found by :func:`recover` belongs to a writer that is gone.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import logging
 import os
@@ -24,6 +25,7 @@ import pyarrow as pa
 from ittybit_frames.lake._format import (
     HOLDER,
     INDEX,
+    IO_THREADS,
     JOURNAL,
     LOCK,
     MANIFEST,
@@ -33,6 +35,8 @@ from ittybit_frames.lake._format import (
     TABLES,
     Profile,
     fsync_dir,
+    fsync_dirs,
+    fsync_file,
     is_temp,
     temp_name,
     valid_partition,
@@ -41,6 +45,7 @@ from ittybit_frames.lake._format import (
 )
 from ittybit_frames.lake._swap import (
     Exchange,
+    Scope,
     drop,
     exchange_dirs,
     marker,
@@ -68,18 +73,65 @@ class _StagedTable:
     parts: set[str] = field(default_factory=set)  # partition folders rewritten or removed
 
 
+class _Background:
+    """The fsyncs of staged files (and the renames that wait for them), on threads of
+    their own: the threads that encode partitions go on encoding meanwhile."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._futures: list[cf.Future[None]] = []
+
+    def submit(self, function: Callable[..., None], *args: object) -> None:
+        with self._guard:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="lake-fsync")
+            self._futures.append(self._pool.submit(function, *args))
+
+    def wait(self) -> None:
+        """Wait for everything submitted; raise the first failure."""
+        with self._guard:
+            pool, futures, self._pool, self._futures = self._pool, self._futures, None, []
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+
+def _settle(tmp: Path, final: Path | None) -> None:
+    """fsync a staged file, then (into a twin) rename it to its final name."""
+    try:
+        fsync_file(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if final is not None:
+        os.replace(tmp, final)
+
+
 @dataclass
 class Commit:
-    """One atomic change to the lake: tables to swap in, files to put in place or remove."""
+    """One atomic change to the lake: tables to swap in, files to put in place or remove.
+
+    ``scope`` is what a twin is first brought level with (:func:`reconcile`): the whole
+    table, or for an overwrite only its users' files.
+    """
 
     root: Path
     on_step: OnStep | None = None
     exchange: Exchange = exchange_dirs
+    scope: Scope = "table"
     renames: list[tuple[Path, Path]] = field(default_factory=list)  # temporary -> target
     deletes: list[Path] = field(default_factory=list)
     tables: dict[str, _StagedTable] = field(default_factory=dict)
     removed: list[tuple[str, str]] = field(default_factory=list)  # (table, partition)
+    #: The token each table's twin gets if this write swaps it (its marker).
+    tokens: dict[str, str] = field(default_factory=lambda: {n: uuid.uuid4().hex for n in TABLES})
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _background: _Background = field(default_factory=_Background, repr=False)
     _staged: int = 0
 
     def _step(self, name: str) -> None:
@@ -103,28 +155,30 @@ class Commit:
         with self._guard:  # partitions are staged from several threads
             if name not in self.tables:
                 live = self.root / name
-                changed = reconcile(live, twin(live))  # level with the live table first
-                self.tables[name] = _StagedTable(twin(live), uuid.uuid4().hex, changed)
+                changed = reconcile(live, twin(live), self.scope)  # level with the table first
+                self.tables[name] = _StagedTable(twin(live), self.tokens[name], changed)
             return self.tables[name]
 
     def stage_table(self, arrow: pa.Table, target: Path, profile: Profile) -> None:
-        """Write a Parquet file that will replace ``target`` on commit."""
+        """Write a Parquet file that will replace ``target`` on commit; its fsync (then,
+        into a twin, its rename) finishes in the background (:meth:`settle`)."""
         where = self._partition_of(target)
         if where is not None:  # into the table's twin, never over a file it shares
             table = self._table(where[0])
             real_folder(table.folder / where[1])  # never write through a user's symlink
             final = table.folder / where[1] / PART_FILE
             tmp = temp_name(final)
-            write_table_file(arrow, tmp, profile)
-            os.replace(tmp, final)
+            write_table_file(arrow, tmp, profile, sync=False)
+            self._background.submit(_settle, tmp, final)
             with self._guard:
                 table.parts.add(where[1])
                 table.changed.add(final.parent)
         else:
             tmp = temp_name(target)
-            write_table_file(arrow, tmp, profile)
             with self._guard:
                 self.renames.append((tmp, target))
+            write_table_file(arrow, tmp, profile, sync=False)
+            self._background.submit(_settle, tmp, None)
         with self._guard:
             self._staged += 1
             first = self._staged == 1
@@ -138,17 +192,23 @@ class Commit:
         return marker(self.root / "jobs")
 
     def stage_bytes(self, data: bytes, target: Path) -> None:
-        """A small file (index, manifest) that will replace ``target`` on commit."""
+        """A small file (index, manifest) that will replace ``target`` on commit (the
+        last one staged for a target wins); fsynced in the background (:meth:`settle`)."""
         tmp = temp_name(target)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.renames.append((tmp, target))
+        with self._guard:
+            self.renames.append((tmp, target))
+        tmp.write_bytes(data)
+        self._background.submit(_settle, tmp, None)
+
+    def settle(self) -> None:
+        """Wait until every staged file is durable and in place in its twin."""
+        self._background.wait()
 
     def discard(self) -> None:
         """Remove what was staged, when the write fails before its commit point (a twin
         is simply brought level again by the next write)."""
+        with contextlib.suppress(Exception):
+            self._background.wait()
         if not (self.root / JOURNAL).exists():
             for tmp, _ in self.renames:
                 with contextlib.suppress(FileNotFoundError):
@@ -171,16 +231,14 @@ class Commit:
             table.changed.add(table.folder)
         for table in self.tables.values():
             write_bytes_atomic(table.folder / TABLE_MARKER, table.token.encode())
-            for folder in table.changed:
-                fsync_dir(folder)
+        fsync_dirs({folder for table in self.tables.values() for folder in table.changed})
 
     def run(self) -> None:
         """Commit: finish the twins, write the journal (the commit point), apply it."""
+        self.settle()
         self._finish_tables()
         self._step("staged")
-        for directory in {tmp.parent for tmp, _ in self.renames}:
-            fsync_dir(directory)
-        fsync_dir(self.root)
+        fsync_dirs({tmp.parent for tmp, _ in self.renames} | {self.root})
         rel = [
             [t.relative_to(self.root).as_posix(), p.relative_to(self.root).as_posix()]
             for t, p in self.renames
@@ -389,10 +447,10 @@ def recover(root: Path, exchange: Exchange = exchange_dirs) -> list[str]:
         _apply(root, body, lambda _: None, exchange)
         files = len(body.renames)
         done.append(f"finished an interrupted write ({len(body.swaps)} tables, {files} files)")
-    for name in TABLES:  # a rolled-back write's files in a twin: gone, the rest relinked
+    for name in TABLES:  # a rolled-back write's files in a twin: gone, the links kept
         if twin(root / name).exists() or twin(root / name).is_symlink():
-            for folder in reconcile(root / name, twin(root / name)):
-                fsync_dir(folder)  # durable before any journal names this twin
+            # Only what the twin holds: the write that stages into it links the rest.
+            fsync_dirs(reconcile(root / name, twin(root / name), "held"))
     ours, _ = leftovers(root)
     for path in ours:
         if path.is_dir() and any(path.iterdir()):

@@ -7,19 +7,22 @@ marked ``isAdjustedToUTC=true`` (never nanoseconds, which Spark, Athena and Powe
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import os
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import LakeCorruptError
@@ -39,6 +42,9 @@ PART_FILE = "part-0.parquet"
 #: valid-looking partition folders only, never the hidden twins or foreign names.
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
 TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
+_T = TypeVar("_T")
+#: Threads that wait on fsyncs and unlinks (holding no GIL and little CPU).
+IO_THREADS = 4
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TMP = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")
 
@@ -178,6 +184,30 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
+def fsync_file(path: Path) -> None:
+    """Make a written file's data durable."""
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def at_once(function: Callable[[_T], object], items: Iterable[_T]) -> None:
+    """Call ``function`` on every item, a few at a time: calls that wait on the disk
+    (fsyncs; unlinks, which on a filesystem mounted with ``discard`` wait for the
+    journal) overlap, and the filesystem's journal commits them together."""
+    todo = list(items)
+    if len(todo) < 4:
+        for item in todo:
+            function(item)
+        return
+    with cf.ThreadPoolExecutor(max_workers=min(IO_THREADS, len(todo))) as pool:
+        list(pool.map(function, todo))
+
+
+def fsync_dirs(directories: Iterable[Path]) -> None:
+    """:func:`fsync_dir` each folder, at once (:func:`at_once`)."""
+    at_once(fsync_dir, directories)
+
+
 def fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
         fd = os.open(directory, os.O_RDONLY)
@@ -263,8 +293,10 @@ def table_file(root: Path, name: str, partition: str | None) -> Path:
     return root / name / f"{PARTITION}={partition}" / PART_FILE
 
 
-def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile) -> None:
-    """Write ``arrow`` to ``tmp`` (a :func:`temp_name`) and fsync it; removed on failure."""
+def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile, *, sync: bool = True) -> None:
+    """Write ``arrow`` to ``tmp`` (a :func:`temp_name`) and fsync it (``sync=False``: the
+    caller fsyncs it, with :func:`fsync_file`, before anything names it); removed on
+    failure."""
     tmp.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         **(arrow.schema.metadata or {}),
@@ -285,8 +317,8 @@ def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile) -> None:
             write_statistics=True,
             row_group_size=128 * 1024,
         )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if sync:
+            fsync_file(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -297,22 +329,65 @@ def sort(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Rows of ``source`` in the order of ``indices``, gathered only when asked (on the
+    thread that encodes them): a zero-copy slice when they are one run of ``source``
+    (frames usually arrive sorted), else a ``take``."""
+
+    source: pa.Table
+    indices: np.ndarray[Any, Any]
+    run: bool = False  # the indices are known to be consecutive
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.indices)
+
+    def table(self) -> pa.Table:
+        i = self.indices
+        if not len(i):
+            return self.source.slice(0, 0)
+        if self.run:
+            return self.source.slice(int(i[0]), len(i))
+        return self.source.take(i)
+
+    def part(self, start: int, stop: int, steps: np.ndarray[Any, Any]) -> Rows:
+        """Rows ``start:stop``; ``steps`` counts the non-consecutive steps of the indices
+        up to each row (:func:`breaks`)."""
+        run = stop > start and steps[stop - 1] == steps[start]
+        return Rows(self.source, self.indices[start:stop], bool(run))
+
+
+def breaks(indices: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """For each position, how many steps before it are not ``+1``."""
+    return np.concatenate(([0], np.cumsum(np.diff(indices) != 1)))
+
+
+def sorted_rows(table: pa.Table, keys: list[str]) -> Rows:
+    """``table`` sorted by ``keys`` (ascending, nulls last, stable): ``table.sort_by``
+    without copying the table (most of the time is the copy, and sorted frames need none)."""
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])
+    rows = Rows(table, order.to_numpy().astype(np.int64))  # (uint64: differences wrap)
+    return rows.part(0, rows.num_rows, breaks(rows.indices))
+
+
 def slices(
     table: pa.Table, time_column: str, keys: list[str], partition_by: str | None
-) -> dict[str | None, pa.Table]:
+) -> dict[str | None, Rows]:
     """Partition -> its rows, sorted by ``keys`` (nulls last).
 
     ``keys`` start with the time column, so once sorted each UTC day is one contiguous
     run of rows (days without a time sort last): no separate partition sort is needed.
     """
-    table = table.sort_by([(k, "ascending") for k in keys])
+    rows = sorted_rows(table, keys)
     if partition_by is None:
-        return {None: table}
-    epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return {None: rows}
+    steps = breaks(rows.indices)
+    epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)[rows.indices]
     day = np.where(np.isnan(epoch), -1, np.floor_divide(np.nan_to_num(epoch), 86_400_000))
     starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()]
     ends = [*starts[1:], len(day)]
-    out: dict[str | None, pa.Table] = {}
+    out: dict[str | None, Rows] = {}
     for a, b in zip(starts, ends, strict=True):
         if b > a:
             label = (
@@ -320,5 +395,5 @@ def slices(
                 if day[a] < 0
                 else (dt.date(1970, 1, 1) + dt.timedelta(days=int(day[a]))).isoformat()
             )
-            out[label] = table.slice(a, b - a)
+            out[label] = rows.part(a, b, steps)
     return out

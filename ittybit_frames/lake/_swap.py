@@ -1,9 +1,10 @@
 """Whole-table swaps: a table folder (``jobs/``, ``tasks/``) is replaced in one step.
 
-Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A write first
-brings the twin level with the live table (:func:`reconcile`: one ``stat`` per file, a
-hard link only where they differ, i.e. for the partitions the previous write changed;
-no data is copied), puts its new partition files in the twin, then exchanges the two
+Each table has a hidden twin, ``LAKE/.jobs.swap/``, kept between writes. A merge first
+brings the twin level with the live table (:func:`reconcile`: one directory listing per
+partition, a hard link only where they differ, i.e. for the partitions the previous
+write changed; no data is copied; an overwrite links only users' files), puts its new
+partition files in the twin, then exchanges the two
 folders with Linux ``renameat2(RENAME_EXCHANGE)``. A plain-glob reader therefore sees
 each partition whole and never a missing table (a query whose file opens straddle the
 exchange may mix old and new partitions), and the twin now holds the old state, whose
@@ -30,12 +31,14 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from ittybit_frames.errors import LakeCorruptError
 from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
     TABLE_MARKER,
+    at_once,
     fsync_dir,
     is_temp,
     temp_name,
@@ -210,14 +213,25 @@ def restore(live: Path, shadow: Path) -> set[Path]:
     return changed
 
 
-def reconcile(live: Path, shadow: Path) -> set[Path]:
-    """Make ``shadow`` a hard-linked copy of ``live`` (files that already are the same
-    inode are left alone); returns the folders that changed, to be fsynced."""
+#: What :func:`reconcile` links into a twin: the whole table (a merge), only the files a
+#: user put in the table (an overwrite: every partition of the lake's is new), or only
+#: what the twin already holds (a writer recovering: a dead writer's files go).
+Scope = Literal["table", "users", "held"]
+
+
+def reconcile(live: Path, shadow: Path, scope: Scope = "table") -> set[Path]:
+    """Make ``shadow`` a hard-linked copy of ``live``, or of the part of it ``scope``
+    names (files that already are the same inode are left alone; anything else in
+    ``shadow`` goes); returns the folders that changed, to be fsynced."""
     check_twin(shadow)
     changed: set[Path] = set()
     shadow.mkdir(parents=True, exist_ok=True)
     folders: list[str] = []
     wanted, have = _inodes(live), _inodes(shadow, folders)
+    if scope == "users":
+        wanted = {rel: inode for rel, inode in wanted.items() if not _ours(rel)}
+    elif scope == "held":
+        wanted = {rel: inode for rel, inode in wanted.items() if rel in have}
     for rel, inode in wanted.items():
         if have.get(rel) == inode:
             continue
@@ -240,8 +254,7 @@ def reconcile(live: Path, shadow: Path) -> set[Path]:
 def thin(shadow: Path, partitions: list[str]) -> None:
     """Drop the old files of the partitions a write replaced from the swapped-out twin,
     so it holds no data of its own (the next :func:`reconcile` links the new ones)."""
-    for part in partitions:
-        drop(shadow / part / PART_FILE, shadow)
+    at_once(functools.partial(drop, top=shadow), [shadow / p / PART_FILE for p in partitions])
 
 
 def replace_files(live: Path, shadow: Path) -> None:

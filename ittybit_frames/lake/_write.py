@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,10 +29,12 @@ from ittybit_frames.lake._format import (
     PROFILES,
     TABLES,
     Profile,
+    Rows,
     WriteReport,
     conform_arrow,
     read_manifest,
     slices,
+    sorted_rows,
     table_file,
     to_arrow,
 )
@@ -141,7 +143,8 @@ def write_locked(
             )
     prof = PROFILES[profile]
     report = WriteReport(root, mode)
-    commit = Commit(root, on_step, exchange)
+    # An overwrite replaces every partition: its twins need none of the old files.
+    commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
     plan = _Plan(commit, partition_by, prof, report)
     try:
         if mode == "overwrite":
@@ -154,7 +157,7 @@ def write_locked(
         raise
     if commit.empty and manifest:
         return report  # nothing changed: leave every file alone
-    if index is not None:
+    if index is not None and commit.jobs_token() not in plan.indexed:
         commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
@@ -237,22 +240,33 @@ class _Plan:
     partition_by: str | None
     profile: Profile
     report: WriteReport
+    indexed: set[str] = field(default_factory=set)  # the jobs/ tokens an index is staged for
 
     @property
     def root(self) -> Path:
         return self.commit.root
 
 
+def _workers() -> int:
+    """Threads that encode partitions: one per core this process may run on (Parquet
+    encoding releases the GIL; the fsyncs wait on threads of their own)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every OS
+        return os.cpu_count() or 1
+
+
 def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
-    """Stage every new partition (two threads: encoding releases the GIL); remove the rest."""
+    """Stage every new partition (a thread per core); remove the rest."""
     root, partition_by, profile, commit = plan.root, plan.partition_by, plan.profile, plan.commit
     report = plan.report
     job_parts = slices(to_arrow(frames.jobs, JOBS, profile), "created_at", _JOB_KEYS, partition_by)
     task_parts = slices(
         to_arrow(frames.tasks, TASKS, profile), "job_created_at", _TASK_KEYS, partition_by
     )
-    empty = {"jobs": to_arrow(JOBS.empty(), JOBS, profile)}
-    empty["tasks"] = to_arrow(TASKS.empty(), TASKS, profile)
+    none = np.arange(0)
+    empty = {"jobs": Rows(to_arrow(JOBS.empty(), JOBS, profile), none)}
+    empty["tasks"] = Rows(to_arrow(TASKS.empty(), TASKS, profile), none)
     work = []
     for part in sorted(set(job_parts) | set(task_parts), key=str):
         label = _label(part)
@@ -260,12 +274,17 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
             work.append((parts.get(part, empty[name]), _target(root, name, label)))
         report.partitions.append(part or "(all)")
         report.inserted += job_parts[part].num_rows if part in job_parts else 0
-    with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(commit.stage_table, a, t, profile) for a, t in work]
-        # The index is built while the files encode (Parquet encoding releases the GIL).
+    with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
+        futures = [pool.submit(_stage_rows, commit, r, t, profile) for r, t in work]
+        # The index is staged while the files encode (Parquet encoding releases the GIL),
+        # for the jobs/ this write will swap in (staged again at the end if it swaps none).
         index = _new_index(frames.jobs, _day_labels(frames.jobs, partition_by))
+        token = commit.tokens["jobs"]
+        commit.stage_bytes(index_bytes(index, token), root / INDEX)
+        plan.indexed.add(token)
         for future in futures:
             future.result()
+    commit.settle()
     report.jobs_written = report.inserted
     report.tasks_written = len(frames.tasks)
     keep = {t for _, t in work}
@@ -274,6 +293,10 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
             if Path(existing) not in keep:
                 commit.delete(Path(existing))
     return index
+
+
+def _stage_rows(commit: Commit, rows: Rows, target: Path, profile: Profile) -> None:
+    commit.stage_table(rows.table(), target, profile)  # gathered on the encoding thread
 
 
 def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -314,7 +337,7 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
     leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
     in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
-    with cf.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
         futures = []  # read one partition while the previous ones encode
         for label in sorted(set(labels[win]) | set(leaving_from)):
             gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
@@ -323,6 +346,7 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
             futures += _stage_partition(plan, label, new_jobs, new_tasks, pool)
         for future in futures:
             future.result()
+    plan.commit.settle()
     if append:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
@@ -350,7 +374,7 @@ def _partition_table(
         parts.insert(0, old)
     keys = _TASK_KEYS if name == "tasks" else _JOB_KEYS
     table = pa.concat_tables(parts)
-    return table.sort_by([(k, "ascending") for k in keys]) if table.num_rows else table
+    return sorted_rows(table, keys).table() if table.num_rows else table
 
 
 def _stage_partition(
