@@ -521,3 +521,49 @@ def test_records_of_hands_ndjson_and_keeps_huge_integers_as_jobs() -> None:
     assert records_of([a, c]) == b'{"id":"a","n":1}\n{"id":"c","s":"\xe2\x80\xa8\\n"}\n'
     assert records_of([a, b, c]) == [*a, *b, *c]  # in order, every digit kept
     assert records_of([]) == b""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/jobs/job_01HX-abc_9",
+        "https://api.ittybit.com/jobs?after=job_x&limit=100&order=desc",
+        "https://api.ittybit.com",
+        "http://localhost:1/v1.2/jobs/a~b",
+        "http://a/jobs?x=1&&y=",
+    ],
+)
+def test_plain_urls_skip_yarls_quoting_and_mean_the_same(url: str) -> None:
+    """The transport hands the URLs of the client's own requests to aiohttp as already
+    encoded: for each one its pattern lets through, yarl's own parsing gives the same URL."""
+    from yarl import URL
+
+    from ittybit_frames.client._transport import _PLAIN_URL
+
+    assert _PLAIN_URL.fullmatch(url)
+    fast, slow = URL(url, encoded=True), URL(url)
+    assert (str(fast), fast.host_port_subcomponent, fast.path_qs) == (
+        str(slow),
+        slow.host_port_subcomponent,
+        slow.path_qs,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a/b/../c",  # dot segments: yarl removes them
+        "http://a/./c",
+        "http://a/jobs/%41",  # percent-escapes: yarl may requote them
+        "http://A/jobs",  # yarl lower-cases the host
+        "http://a/jobs/é",  # non-ASCII: encoded
+        "http://a/jobs x",
+        "http://[::1]:8080/jobs",
+        "http://a/jobs?q=a+b",
+        "ftp://a/jobs",
+    ],
+)
+def test_other_urls_go_through_yarls_quoting(url: str) -> None:
+    from ittybit_frames.client._transport import _PLAIN_URL
+
+    assert not _PLAIN_URL.fullmatch(url)

@@ -44,3 +44,31 @@ def test_no_bar_when_progress_is_off(api: SimulatorAPI, capsys: pytest.CaptureFi
     with fast_client(api, progress=False) as client:
         client.fetch_jobs([job["id"] for job in api.jobs[:5]])
     assert capsys.readouterr().err == ""
+
+
+def test_the_note_is_rebuilt_only_when_it_changes() -> None:
+    """The bar is updated once per job: its note (retries, waits) is set again only when
+    what it says has changed, not thousands of times with the same text."""
+    from ittybit_frames.client._results import ClientStats
+    from ittybit_frames.client._runtime import Progress
+
+    notes: list[str] = []
+
+    class Bar:
+        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+            notes.append(text)
+
+        def update(self, n: int = 1) -> None:
+            pass
+
+    stats = ClientStats()
+    bar = Progress(Bar(), stats)
+    for _ in range(50):
+        bar.update(1)
+    stats.retries = 1
+    for _ in range(50):
+        bar.update(1)
+    stats.retries, stats.waited_seconds = 2, 1.23
+    for _ in range(50):
+        bar.update(1)
+    assert notes == ["1 retry", "2 retries, waited 1.2 s"]

@@ -281,3 +281,37 @@ def test_serves_an_older_generation_in_creation_order() -> None:
         _, _, body = _get(api.url, f"/jobs/{wrapped['data']['id']}")
         assert body == wrapped
         assert api.advance() == 0  # older shapes are served as they are
+
+
+@pytest.mark.parametrize("kind", ["ok", "truncate"])
+def test_an_answer_is_one_write_head_and_body(kind: str) -> None:
+    """The head and the body of an answer leave in one write (one segment for a small
+    answer), so a client reads them in one turn of its loop, not two."""
+    import asyncio
+
+    from ittybit_frames.simulator._http import Connection
+
+    body = b'{"id":"job_1"}'
+    writes: list[bytes] = []
+
+    class Wire(asyncio.Transport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            writes.append(bytes(data))
+
+        def close(self) -> None:
+            pass
+
+    def handle(method: str, target: str, headers: dict[str, str]) -> tuple[Any, ...]:
+        return (kind, 200, {"Has-More": "false"}, body)
+
+    loop = asyncio.new_event_loop()
+    try:
+        conn = Connection(handle, lambda: 0.0, loop, set())
+        conn.connection_made(Wire())
+        conn.data_received(b"GET /jobs/job_1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    finally:
+        loop.close()
+    assert len(writes) == 1
+    head, _, rest = writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nHas-More: false" in head
+    assert rest == (body if kind == "ok" else body[: len(body) // 2])

@@ -134,10 +134,15 @@ class AsyncClient:
         NotFoundError, AuthenticationError, APIError, NetworkError
             After retries where retrying makes sense.
         """
-        job_id = check_job_id(clean_job_id(job_id))
-        url = f"{self.base_url}/jobs/{job_id}"
+        job_id = clean_job_id(job_id)
         with self._clock.running():
-            payload, _ = await self._http.get(url)
+            return await self._get_job(job_id)
+
+    async def _get_job(self, job_id: str) -> dict[str, Any]:
+        """:meth:`get_job` of an ID already cleaned, under a stopwatch already running."""
+        job_id = check_job_id(job_id)
+        url = f"{self.base_url}/jobs/{job_id}"
+        payload, _ = await self._http.get(url)
         return job_object(payload, job_id, url)
 
     async def fetch_jobs(
@@ -165,7 +170,7 @@ class AsyncClient:
         unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
         with self._clock.running():
             found, failed = await _fetch_each(
-                self.get_job, unique, errors, self.concurrency, self.progress, self._stats
+                self._get_job, unique, errors, self.concurrency, self.progress, self._stats
             )
         return _result(unique, found, failed, self.stats)
 

@@ -135,15 +135,21 @@ class Progress:
     def __init__(self, bar: Any, stats: Any) -> None:
         self.bar = bar
         self.stats = stats
+        self._shown: tuple[Any, ...] = (None, 0, 0.0)
 
     def update(self, n: int = 1, *, reached: str | None = None) -> None:
-        notes = [reached] if reached else []
-        if self.stats is not None and self.stats.retries:
-            notes.append(f"{self.stats.retries} retr{'y' if self.stats.retries == 1 else 'ies'}")
-        if self.stats is not None and self.stats.waited_seconds >= 0.05:
-            notes.append(f"waited {self.stats.waited_seconds:.1f} s")
-        if notes:
-            self.bar.set_postfix_str(", ".join(notes), refresh=False)
+        # Called once per job: the note is rebuilt only when what it says has changed.
+        retries = self.stats.retries if self.stats is not None else 0
+        waited = self.stats.waited_seconds if self.stats is not None else 0.0
+        if (reached, retries, round(waited, 1)) != self._shown:
+            self._shown = (reached, retries, round(waited, 1))
+            notes = [reached] if reached else []
+            if retries:
+                notes.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
+            if waited >= 0.05:
+                notes.append(f"waited {waited:.1f} s")
+            if notes:
+                self.bar.set_postfix_str(", ".join(notes), refresh=False)
         self.bar.update(n)
 
     def close(self) -> None:

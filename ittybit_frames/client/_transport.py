@@ -13,6 +13,7 @@ only module that imports aiohttp.
 from __future__ import annotations
 
 import asyncio
+import re
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -27,6 +28,15 @@ Headers = Mapping[str, str]
 #: Told the status and headers of an answer before its body is read.
 OnHead = Callable[[int, Headers], None]
 _HOP_BY_HOP = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+#: A URL that yarl would leave exactly as it is: http(s), a lower-case ASCII host name or
+#: IPv4 address, an optional port, and a path and query of unreserved characters and
+#: ``/ = &`` only (no ``%``, nothing to encode, no ``/.`` dot segment to remove). The
+#: client's own requests (``/jobs/<id>``, cursor links) look like this; such a URL is
+#: handed over as already encoded, which saves yarl's parsing and quoting (~4 % of the
+#: loop thread's py-spy samples at 0 ms latency). Anything else goes the normal way.
+_PLAIN_URL = re.compile(
+    r"(?!.*/\.)https?://[a-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/=&-]*(?:\?[A-Za-z0-9._~/=&-]*)?)?"
+)
 
 
 class BodyTooLarge(Exception):
@@ -59,15 +69,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limit = limit
         self._timeout = timeout
         self._session: Any = None
+        self._url: Any = None  # yarl.URL, imported with aiohttp
 
     def _open(self) -> Any:
         import aiohttp  # noqa: PLC0415
+        import yarl  # noqa: PLC0415
+
+        self._url = yarl.URL
 
         connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300)
         session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
+            # No skip_auto_headers: the client sends its own User-Agent, and skipping one
+            # costs aiohttp a sorted CIMultiDict per request (~8 % of the loop thread's
+            # py-spy samples at 0 ms latency).
             timeout=aiohttp.ClientTimeout(total=self._timeout),
         )
         # A client never closed (common in notebooks) is still tidied up: when this
@@ -108,8 +124,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None or self._session.closed:
             self._session = self._open()
         try:
+            target = self._url(url, encoded=True) if _PLAIN_URL.fullmatch(url) else url
+        except ValueError as exc:  # yarl's: a port out of range
+            raise httpx.InvalidURL(f"invalid URL: {exc}") from exc
+        try:
             async with self._session.request(
-                method, url, headers=headers, data=content, allow_redirects=False
+                method, target, headers=headers, data=content, allow_redirects=False
             ) as resp:
                 if on_head is not None:
                     on_head(resp.status, resp.headers)

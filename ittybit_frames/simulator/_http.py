@@ -136,12 +136,15 @@ class Connection(asyncio.Protocol):
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         if not keep_alive:
             lines.append("Connection: close")
-        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # One write, so one segment on the wire for a small answer: the client reads the
+        # head and the body at once, not in two turns of its loop (two writes were two
+        # sends, and the client took two reads for each answer).
         if result[0] == "truncate":
-            transport.write(body[: len(body) // 2])
+            transport.write(head + body[: len(body) // 2])
             self._close()
             return
-        transport.write(body)
+        transport.write(head + body)
         if not keep_alive:
             self._close()
             return
