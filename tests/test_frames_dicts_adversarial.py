@@ -118,3 +118,20 @@ def test_a_record_of_more_rows_than_a_line_holds_keeps_input_order(
         ids = [f"job_many{k}" for k in range(5)] + [HISTORY[1]["id"], "job_many5"]
         assert list(fast.jobs["job_id"]) == ids
         assert fast.jobs["status"].iloc[-1] == "failed"
+
+
+@pytest.mark.parametrize("block_bytes", [1, 32 * 2**20])
+def test_strict_names_the_problem_the_careful_path_names(block_bytes: int) -> None:
+    """strict=True stops at the first problem: a record that cannot be written as JSON
+    (a NaN) is converted with the lines around it, not after every other one, so a
+    later record's problem does not come first."""
+    records = copy.deepcopy(HISTORY)
+    records[1]["x"] = float("nan")
+    records[1]["tasks"][0]["progress"] = "lots"
+    records[4]["tasks"][0]["progress"] = "abc"  # SQL leaves its line
+    with pytest.raises(itf.SchemaError) as careful:
+        itf.to_frames(records, strict=True, _reader=CAREFUL)
+    with pytest.raises(itf.SchemaError) as fast:
+        itf.to_frames(records, strict=True, _reader=NdjsonReader(block_bytes=block_bytes))
+    assert str(fast.value) == str(careful.value)
+    assert records[1]["id"] in str(fast.value)

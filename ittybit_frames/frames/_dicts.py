@@ -164,11 +164,12 @@ def _text(record: Any) -> bytes | None:
 
 class Serialised:
     """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
-    careful way are kept in ``careful`` with their row numbers (``line * LINE_ROWS +
-    k``, as NDJSON's)."""
+    careful way are kept in ``careful[i]`` (``i``: their piece) with their row numbers
+    (``line * LINE_ROWS + k``, as NDJSON's), to be converted with the lines SQL leaves
+    in that piece (in row order, as the careful path would meet them)."""
 
     def __init__(self, records: Any, p: Problems, piece_bytes: int) -> None:
-        self.careful: list[tuple[int, Any]] = []
+        self.careful: list[list[tuple[int, Any]]] = [[]]
         self._records = records
         self._p = p
         self._piece_bytes = piece_bytes
@@ -183,7 +184,7 @@ class Serialised:
             text = _text(record)
             if text is None:
                 found = opened(record, self._p)
-                self.careful += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+                self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
                 # More rows than a line numbers (an array of millions): the lines after
                 # it are its too, so that the next record's rows still come after.
                 spare = max(len(found) - 1, 0) // LINE_ROWS
@@ -192,6 +193,7 @@ class Serialised:
             texts.append(text)
             size += len(text)
             if size >= self._piece_bytes:
+                self.careful.append([])
                 yield b"".join(texts)
                 texts, size = [], 0
         if texts:
