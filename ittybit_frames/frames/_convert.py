@@ -97,31 +97,49 @@ def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonR
     if not reader.use_sql:
         return _build_records(records, p)
     serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes))
-    job_parts, task_parts = _build_blocks(reader.pieces(serialised.pieces(), threads), p)
-    careful = serialised.careful
-    for start in range(0, len(careful), CHUNK):
-        numbers, chunk = zip(*careful[start : start + CHUNK], strict=True)
-        jobs_t, tasks_t = _build(list(chunk), list(numbers), p)
-        job_parts.append(jobs_t)
-        task_parts.append(tasks_t)
-    return job_parts, task_parts
+    return _build_blocks(reader.pieces(serialised.pieces(), threads), p, serialised.careful)
 
 
-def _build_blocks(blocks: Iterator[FastBlock], p: Problems) -> _Parts:
+def _build_blocks(
+    blocks: Iterator[FastBlock], p: Problems, careful: list[list[tuple[int, Any]]] | None = None
+) -> _Parts:
+    """SQL's rows of each block, and the lines it leaves the careful way. ``careful``
+    (parsed records): each block's records that were not written, by row number, which
+    join its left lines in row order (where the careful path meets them: with
+    ``strict``, the problem it names first is named first)."""
     job_parts: list[pa.Table] = []
     task_parts: list[pa.Table] = []
-    for block in blocks:
+    for i, block in enumerate(blocks):
         if len(block.jobs):
             jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
             job_parts.append(jobs_t)
             task_parts.append(tasks_t)
-        for start in range(0, len(block.left), CHUNK):
-            records, numbers = parse_lines(block.left[start : start + CHUNK], p)
-            if records:
-                jobs_t, tasks_t = _build(records, numbers, p)
-                job_parts.append(jobs_t)
-                task_parts.append(tasks_t)
+        kept = None if careful is None else careful[i]
+        for records, numbers in _left_batches(block.left, kept, p):
+            jobs_t, tasks_t = _build(records, numbers, p)
+            job_parts.append(jobs_t)
+            task_parts.append(tasks_t)
+        if careful is not None:
+            careful[i] = []  # converted: let them go
     return job_parts, task_parts
+
+
+def _left_batches(
+    lines: list[tuple[int, bytes]], kept: list[tuple[int, Any]] | None, p: Problems
+) -> Iterator[tuple[list[Any], list[int]]]:
+    """(records, row numbers) of the lines SQL left, ``CHUNK`` lines at a time; with
+    ``kept`` records (by row number), all of them at once, joined in row order."""
+    if kept is None:
+        for start in range(0, len(lines), CHUNK):
+            records, numbers = parse_lines(lines[start : start + CHUNK], p)
+            if records:
+                yield records, numbers
+        return
+    records, numbers = parse_lines(lines, p)
+    joined = sorted([*kept, *zip(numbers, records, strict=True)], key=lambda pair: pair[0])
+    for start in range(0, len(joined), CHUNK):
+        rows, chunk = zip(*joined[start : start + CHUNK], strict=True)
+        yield list(chunk), list(rows)
 
 
 _DEFAULT_READER = NdjsonReader()

@@ -7,14 +7,16 @@ route, in pieces: each piece is made while DuckDB reads the one before.
 
 A record goes this way only when its JSON text stands for it exactly: it holds only the
 exact built-in types of JSON (tuples read as lists on both paths) and no NaN or
-infinity (told cheaply from ``marshal``'s bytes), or else its text, read again, equals
-it. That rules out what JSON cannot say or orjson would say otherwise: NaN and
-infinities (orjson writes null), integers beyond 64 bits, non-text keys, sets, text
-subclasses, enums, dates, lone surrogates, nesting deeper than orjson's limit.
-``Mapping`` records and numpy scalars are written as the careful path reads them
-(:func:`._values.plain`), and are then compared with the original like the rest.
-Envelopes are written whole: their lines are opened as NDJSON lines are (one around a
-job of a documented shape the fast way), as the careful path opens them. Every other
+infinity (told cheaply from ``marshal``'s bytes), or else its text, read again, is it
+type for type (``==`` would take an enum for its value). That rules out what JSON
+cannot say or orjson would say otherwise: NaN and infinities (orjson writes null),
+integers beyond 64 bits, non-text keys, sets, text subclasses, enums, dates, lone
+surrogates, nesting deeper than orjson's limit. ``Mapping`` records and numpy scalars
+are written as the careful path reads them (:func:`._values.plain`), and are then
+compared with the original like the rest.
+Envelopes of one record are written whole: their lines are opened as NDJSON lines are
+(one around a job of a documented shape the fast way), as the careful path opens them;
+pages of records (which SQL leaves) are opened here. Every other
 record (an array, a value of no JSON type...) keeps its line number with an empty line
 and goes the careful way, so that rows keep input order and the result is the careful
 path's (``tests/test_frames_properties.py`` checks it).
@@ -88,25 +90,56 @@ def _marshal_ok() -> bool:
 _MARSHAL_OK = _marshal_ok()
 
 
-def _plain_and_finite(record: Any) -> bool:
-    """Whether a record orjson wrote without asking :func:`_default` holds only the
-    exact built-in types JSON has (and tuples, read as lists on both paths) and no NaN
-    or infinity: ``marshal`` (C, ~2x orjson's writing) refuses other types but those
-    with a byte buffer (numpy values: orjson asks about those), and its bytes show a
-    non-finite float. A faster check than reading the text back, which it spares most
-    records."""
+def _marshalled(record: Any) -> bytes | None:
+    """``marshal``'s bytes of a record (C, ~2x orjson's writing), or None when it holds
+    a type other than the exact built-in ones (and byte buffers: numpy values)."""
     if not _MARSHAL_OK:
-        return False
+        return None
     try:
-        return _finite(marshal.dumps(record))
+        return marshal.dumps(record)
     except (ValueError, RecursionError):
-        return False
+        return None
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _same(read: Any, value: Any) -> bool:
+    """Whether ``read`` (the record's text read back) is ``value`` as the careful path
+    reads it, type for type: ``==`` alone would let an enum pass as its number or text
+    (orjson writes an enum's value unasked), and would compare a dict subclass by its
+    storage, which orjson writes, not by the ``items()`` the careful path reads."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return type(read) is kind and bool(read == value)
+    if kind is list or kind is tuple:
+        return type(read) is list and len(read) == len(value) and all(map(_same, read, value))
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+        return (
+            type(read) is dict
+            and len(read) == len(pairs)
+            and all(type(k) is str and k in read and _same(read[k], v) for k, v in pairs)
+        )
+    return isinstance(value, np.generic) and _same(read, value.item())
+
+
+def _pages(record: dict[str, Any]) -> bool:
+    """Whether a dict may be (or hold) an envelope of a page of records: SQL leaves
+    those, and the careful path, reading its line, could number more rows than a line
+    has (see :meth:`Serialised.pieces`); it is opened here instead."""
+    data = record.get("data")
+    while type(data) is dict:
+        data = data.get("data")
+    return type(data) is list
 
 
 def _text(record: Any) -> bytes | None:
     """The record's NDJSON line, or None when that line would not stand for it exactly.
     A dict is opened (an envelope, an error body) as its line is; another ``Mapping``
     never is, so it is written only when its line would not be opened either."""
+    if type(record) is dict and _pages(record):
+        return None
     if type(record) is not dict and (
         not isinstance(record, Mapping) or "id" not in record or "data" in record
     ):
@@ -114,20 +147,29 @@ def _text(record: Any) -> bytes | None:
     try:
         asked = _asked[0]
         text = orjson.dumps(record, default=_default, option=_OPTIONS)
-        if asked == _asked[0] and _plain_and_finite(record):
+        raw = _marshalled(record)
+        if raw is not None and asked == _asked[0] and _finite(raw):
+            # Only the exact built-in types JSON has (and tuples, read as lists on
+            # both paths), and no NaN or infinity: the text is the record. A faster
+            # check than reading the text back, which it spares most records.
             return text
-        return text if orjson.loads(text) == record else None
+        read = orjson.loads(text)
+        # Exact built-in types and numpy scalars (written as their item(), which the
+        # careful path reads too): == is exact. Other types: compared type for type.
+        exact = read == record if raw is not None else _same(read, record)
+        return text if exact else None
     except (TypeError, ValueError, RecursionError):
         return None
 
 
 class Serialised:
     """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
-    careful way are kept in ``careful`` with their row numbers (``line * LINE_ROWS +
-    k``, as NDJSON's)."""
+    careful way are kept in ``careful[i]`` (``i``: their piece) with their row numbers
+    (``line * LINE_ROWS + k``, as NDJSON's), to be converted with the lines SQL leaves
+    in that piece (in row order, as the careful path would meet them)."""
 
     def __init__(self, records: Any, p: Problems, piece_bytes: int) -> None:
-        self.careful: list[tuple[int, Any]] = []
+        self.careful: list[list[tuple[int, Any]]] = [[]]
         self._records = records
         self._p = p
         self._piece_bytes = piece_bytes
@@ -136,16 +178,22 @@ class Serialised:
         """The NDJSON, piece by piece; a record of no exact line leaves an empty one,
         and its records (an array's, say) are kept with their row numbers."""
         texts: list[bytes] = []
-        size = 0
-        for line, record in enumerate(each_record(self._records, self._p), 1):
+        size = line = 0
+        for record in each_record(self._records, self._p):
+            line += 1
             text = _text(record)
             if text is None:
                 found = opened(record, self._p)
-                self.careful += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
-                text = _BLANK
+                self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+                # More rows than a line numbers (an array of millions): the lines after
+                # it are its too, so that the next record's rows still come after.
+                spare = max(len(found) - 1, 0) // LINE_ROWS
+                text = _BLANK * (1 + spare)
+                line += spare
             texts.append(text)
             size += len(text)
             if size >= self._piece_bytes:
+                self.careful.append([])
                 yield b"".join(texts)
                 texts, size = [], 0
         if texts:

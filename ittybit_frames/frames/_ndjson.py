@@ -220,7 +220,19 @@ def _trailing_commas(lines: pa.Array, look: bool) -> pa.Array:
 
 
 def _result(future: Any) -> pa.Table | None:
-    return None if future is None else future.result()
+    """DuckDB's reading of a block. Ctrl-C while DuckDB runs a query comes back as
+    "Query interrupted": the caller gets the KeyboardInterrupt it pressed, so a sync
+    stops cleanly (exit 3). Only DuckDB's errors are looked at: the caller's own (say,
+    from the iterable of records being written) stay what they are."""
+    if future is None:
+        return None
+    try:
+        result: pa.Table | None = future.result()
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from exc
+        raise
+    return result
 
 
 def scan(
@@ -257,12 +269,6 @@ def scan(
     con = duckdb.connect(":memory:", config=config)
     try:
         yield from _scan_with(con, blocks, read, commas)
-    except RuntimeError as exc:
-        # Ctrl-C while DuckDB runs a query comes back as "Query interrupted": give the
-        # caller the KeyboardInterrupt it pressed, so a sync stops cleanly (exit 3).
-        if "interrupted" in str(exc).lower():
-            raise KeyboardInterrupt from exc
-        raise
     finally:
         con.close()
 
