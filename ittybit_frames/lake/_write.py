@@ -152,25 +152,31 @@ def write_locked(
             manifest = {}  # a new lake: the sync state described the old one
         else:
             index = _upsert(frames, plan, mode == "append")
+        if commit.empty and manifest:
+            return report  # nothing changed: leave every file alone
+        _commit(plan, index, manifest)
     except BaseException:
-        commit.discard()  # nothing committed: the lake is as it was
+        commit.discard()  # before the commit point: the lake is as it was, nothing left
         raise
-    if commit.empty and manifest:
-        return report  # nothing changed: leave every file alone
+    report.partitions.sort()
+    return report
+
+
+def _commit(plan: _Plan, index: pd.DataFrame | None, manifest: dict[str, Any]) -> None:
+    """Stage the index and the manifest, then commit everything staged."""
+    commit, root = plan.commit, plan.root
     if index is not None and commit.jobs_token() not in plan.indexed:
         commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
-        "partition_by": partition_by,
-        "profile": profile,
+        "partition_by": plan.partition_by,
+        "profile": plan.profile.name,
         "updated_at": dt.datetime.now(dt.UTC).isoformat(),
         "schema_version": SCHEMA_VERSION,
         "package_version": __version__,
     }
     commit.stage_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2), root / MANIFEST)
     commit.run()
-    report.partitions.sort()
-    return report
 
 
 def refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
