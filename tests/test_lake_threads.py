@@ -206,3 +206,61 @@ def test_a_failing_fsync_in_any_thread_aborts_the_write_and_leaves_nothing(
     expected = ids_of(new) if mode == "overwrite" else before | ids_of(new)
     assert whole(tmp_path, expected) == expected
     healthy(tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# A read-only partition (as another user: root's child drops to nobody)
+# --------------------------------------------------------------------------------------
+NOBODY = 65534
+
+
+def nobody_writes(lake: str, out: Any) -> None:
+    """As nobody: make the first partition read-only, then merge elsewhere (the table,
+    read-only folder and all, is swapped out into the twin), merge into that partition,
+    overwrite; report what happened."""
+    seen: list[str] = []
+    try:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        part = sorted((Path(lake) / "jobs").glob("created_date=*"))[0]
+        (part / "part-0.parquet").chmod(0o444)
+        part.chmod(0o555)
+        elsewhere = spec({"prefix": "f", "n": 5, "days": 1, "shift": 60})
+        into = spec({"prefix": "o", "n": 1, "days": 12, "version": 5})
+        for name, frames, mode in (("elsewhere", elsewhere, "merge"), ("into", into, "merge")):
+            itf.write_parquet(frames_of(frames), lake, mode=mode, lock_timeout=1)  # type: ignore[arg-type]
+            seen.append(name)
+        itf.write_parquet(frames_of(NEW), lake, mode="overwrite", lock_timeout=1)
+        seen.append("overwrite")
+    except (itf.IttybitError, OSError) as exc:
+        seen.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        out.put(seen)
+
+
+def test_a_read_only_partition_swapped_into_a_twin_is_still_rewritten(ctx: Any) -> None:
+    """A user made a partition read-only; once a merge swapped it out into the twin, the
+    next merge into it failed with PermissionError on its own staging file."""
+    import shutil
+    import tempfile
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root, to act as another user (as one user, permissions are moot)")
+    top = Path(tempfile.mkdtemp(prefix="lake-perm-"))
+    try:
+        top.chmod(0o755)
+        lake = top / "lake"
+        itf.write_parquet(frames_of(OLD), lake)
+        itf.write_parquet(frames_of(CHANGE), lake)  # the twins exist
+        for p in [lake, *lake.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY, follow_symlinks=False)
+        out = ctx.Queue()
+        proc = ctx.Process(target=nobody_writes, args=(str(lake), out))
+        proc.start()
+        seen = out.get(timeout=120)
+        proc.join(60)
+        assert seen == ["elsewhere", "into", "overwrite"]
+        assert whole(lake, ids_of(NEW)) == ids_of(NEW)
+        healthy(lake)
+    finally:
+        shutil.rmtree(top)
