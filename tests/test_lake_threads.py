@@ -264,3 +264,38 @@ def test_a_read_only_partition_swapped_into_a_twin_is_still_rewritten(ctx: Any) 
         healthy(lake)
     finally:
         shutil.rmtree(top)
+
+
+# --------------------------------------------------------------------------------------
+# Frames that hold a job twice (two sources concatenated by hand)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("newer_first", [False, True])
+@pytest.mark.parametrize("mode", ["overwrite", "merge"])
+def test_frames_holding_a_job_twice_on_two_days_write_one_row(
+    tmp_path: Path, mode: str, newer_first: bool
+) -> None:
+    """An overwrite wrote both rows (the lake then held 50 jobs twice, its index not
+    matching); a merge kept one job row but both versions' tasks."""
+    import pandas as pd
+
+    older = frames_of(spec({"prefix": "o", "n": 50, "days": 5}))
+    newer = frames_of(spec({"prefix": "o", "n": 50, "days": 5, "shift": 7, "version": 1}))
+    first, second = (newer, older) if newer_first else (older, newer)
+    both = itf.JobFrames(
+        pd.concat([first.jobs, second.jobs]),  # the index repeats too
+        pd.concat([first.tasks, second.tasks]),
+        first.problems,
+    )
+    if mode == "merge":
+        itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), tmp_path)
+    itf.write_parquet(both, tmp_path, mode=mode)  # type: ignore[arg-type]
+    expected = ids_of(spec({"prefix": "o", "n": 50})) | (set() if mode == "overwrite" else {"job_z00000"})
+    assert whole(tmp_path, expected) == expected
+    back = itf.read_parquet(tmp_path)
+    assert len(back.tasks) == len(expected)  # one task per job: the newer version's
+    mine = back.jobs.set_index("job_id").loc[sorted(ids_of(spec({"prefix": "o", "n": 50})))]
+    want = newer.jobs.set_index("job_id").loc[mine.index]
+    assert (mine["updated_at"] == want["updated_at"]).all()
+    tasks = back.tasks.set_index("job_id").loc[mine.index]
+    assert (tasks["job_created_at"] == want["created_at"]).all()
+    healthy(tmp_path)
