@@ -21,7 +21,17 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.lake import INDEX, JOURNAL
 from ittybit_frames.lake._commit import leftovers
-from tests.test_lake_safety import CHANGE, NEW, OLD, duck, duck_ids, frames_of, healthy, ids_of, spec
+from tests.test_lake_safety import (
+    CHANGE,
+    NEW,
+    OLD,
+    duck,
+    duck_ids,
+    frames_of,
+    healthy,
+    ids_of,
+    spec,
+)
 
 #: 50 of CHANGE's moved jobs move again, 100 old jobs change in place, 30 are new.
 MOVE = spec(
@@ -61,7 +71,7 @@ def killing_writer(lake: str, mode: str, new: dict[str, Any], where: str, nth: i
             calls[0] += 1
             return calls[0] == nth
 
-    real_fsync, real_settle, real_drop = _commit.fsync_file, _commit.Commit.settle, _swap.drop
+    real_fsync, real_drop = _commit.fsync_file, _swap.drop
     real_finish = _commit.Commit._finish_tables
 
     def fsync(path: Path) -> None:
@@ -88,7 +98,6 @@ def killing_writer(lake: str, mode: str, new: dict[str, Any], where: str, nth: i
     _commit.fsync_file = fsync  # type: ignore[assignment]
     _commit.Commit._finish_tables = finish  # type: ignore[method-assign]
     _swap.drop = drop  # type: ignore[assignment]
-    assert real_settle is _commit.Commit.settle
     itf.write_parquet(frames_of(new), lake, mode=mode, on_step=step)  # type: ignore[arg-type]
     os._exit(0)
 
@@ -289,7 +298,9 @@ def test_frames_holding_a_job_twice_on_two_days_write_one_row(
     if mode == "merge":
         itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), tmp_path)
     itf.write_parquet(both, tmp_path, mode=mode)  # type: ignore[arg-type]
-    expected = ids_of(spec({"prefix": "o", "n": 50})) | (set() if mode == "overwrite" else {"job_z00000"})
+    expected = ids_of(spec({"prefix": "o", "n": 50})) | (
+        set() if mode == "overwrite" else {"job_z00000"}
+    )
     assert whole(tmp_path, expected) == expected
     back = itf.read_parquet(tmp_path)
     assert len(back.tasks) == len(expected)  # one task per job: the newer version's

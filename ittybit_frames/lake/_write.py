@@ -146,6 +146,8 @@ def write_locked(
     # An overwrite replaces every partition: its twins need none of the old files.
     commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
     plan = _Plan(commit, partition_by, prof, report)
+    if mode != "append":
+        frames = one_row_per_job(frames)
     try:
         if mode == "overwrite":
             index = _overwrite(frames, plan)
@@ -312,6 +314,29 @@ def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
         np.nan_to_num(epoch_ms_array(jobs["updated_at"]), nan=-np.inf), kind="stable"
     )
     return jobs.iloc[order].drop_duplicates("job_id", keep="last")
+
+
+def one_row_per_job(frames: JobFrames) -> JobFrames:
+    """``frames`` with one row per job ID (:func:`newest_per_job`) and the winning
+    version's tasks (those born with it: same ``job_created_at``; one per index), for
+    frames that hold a job twice (two sources concatenated by hand)."""
+    jobs = frames.jobs.reset_index(drop=True)
+    twice = jobs["job_id"].duplicated(keep=False) & jobs["job_id"].notna()
+    if not twice.any():
+        return frames
+    winners = newest_per_job(jobs[twice])
+    jobs = jobs[~twice | jobs.index.isin(winners.index)]
+    tasks = frames.tasks.reset_index(drop=True)
+    theirs = tasks["job_id"].isin(set(winners["job_id"]))
+    ids = tasks.loc[theirs, "job_id"]
+    born = pd.Series(epoch_ms_array(winners["created_at"]), index=winners["job_id"].to_numpy())
+    want = born.reindex(ids.to_numpy()).to_numpy()
+    have = epoch_ms_array(tasks.loc[theirs, "job_created_at"])
+    match = pd.Series((want == have) | (np.isnan(want) & np.isnan(have)), index=ids.index)
+    keep = match | ~match.groupby(ids).transform("any")  # none born with it: keep them
+    mine = tasks.loc[keep[keep].index].drop_duplicates(["job_id", "task_index"], keep="last")
+    tasks = pd.concat([tasks[~theirs], mine]).sort_index()
+    return JobFrames(jobs, tasks, frames.problems)
 
 
 def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
