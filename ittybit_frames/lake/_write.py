@@ -74,8 +74,8 @@ def write_parquet(
         the newest ``updated_at`` (on a tie, this write's row if it differs); a job whose
         creation day changed moves, with its tasks. Only the partitions it touches are
         rewritten; writing the same frames again changes nothing. ``overwrite``
-        replaces the whole lake and resets its sync state; ``append`` adds rows without
-        checks.
+        replaces the whole lake (one row per job too) and resets its sync state;
+        ``append`` adds rows without checks.
     partition_by : {"day", None}
         ``day`` partitions by the job's UTC creation date (jobs without one go to
         ``created_date=__HIVE_DEFAULT_PARTITION__``); None writes one ``jobs.parquet``
