@@ -44,7 +44,9 @@ Then one write is:
    their tokens, tasks before jobs; temporary -> target renames; files to remove) is
    written atomically. Its appearance is the commit point: a write killed before it is
    rolled back (the next writer or ``check --repair`` deletes its temporaries and brings
-   the twins level again); a write killed after it is rolled forward.
+   the twins level again; a write that fails with an error before it, a full disk or a
+   failing fsync on any of its threads, does that itself before raising); a write
+   killed after it is rolled forward.
 4. **applying** -- each twin is exchanged with its live table in one atomic step (Linux
    ``renameat2(RENAME_EXCHANGE)``; a plain rename for a new lake), ``tasks/`` then
    ``jobs/``; the markers tell a recovering writer whether a swap happened. Then the

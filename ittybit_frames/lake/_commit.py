@@ -205,14 +205,19 @@ class Commit:
         self._background.wait()
 
     def discard(self) -> None:
-        """Remove what was staged, when the write fails before its commit point (a twin
-        is simply brought level again by the next write)."""
+        """Remove what was staged, when the write fails before its commit point: the
+        temporary files, and the twins' files of their own (links of the table stay), so
+        a failed write holds no disk and leaves nothing for ``check`` to report."""
         with contextlib.suppress(Exception):
             self._background.wait()
-        if not (self.root / JOURNAL).exists():
-            for tmp, _ in self.renames:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+        if (self.root / JOURNAL).exists():
+            return  # committed: the next writer rolls it forward
+        for tmp, _ in self.renames:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        for name, table in self.tables.items():
+            with contextlib.suppress(OSError):  # else the next writer's recovery does it
+                fsync_dirs(reconcile(self.root / name, table.folder, "held"))
 
     def delete(self, target: Path) -> None:
         """Remove ``target`` on commit."""

@@ -159,9 +159,12 @@ def drop(path: Path, top: Path) -> None:
 
 def real_folder(folder: Path) -> None:
     """Make ``folder`` (in a twin) a folder of the lake's own: a symlink or a file there
-    is removed (the link, not what it points to), so a write never writes through it."""
+    is removed (the link, not what it points to), so a write never writes through it; a
+    folder a user made read-only (then swapped out of the table) is made writable."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         unlink(folder)
+    elif folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IWUSR | stat.S_IXUSR)
 
 
 def _make_room(shadow: Path, rel: str) -> None:

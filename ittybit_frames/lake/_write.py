@@ -74,8 +74,8 @@ def write_parquet(
         the newest ``updated_at`` (on a tie, this write's row if it differs); a job whose
         creation day changed moves, with its tasks. Only the partitions it touches are
         rewritten; writing the same frames again changes nothing. ``overwrite``
-        replaces the whole lake and resets its sync state; ``append`` adds rows without
-        checks.
+        replaces the whole lake (one row per job too) and resets its sync state;
+        ``append`` adds rows without checks.
     partition_by : {"day", None}
         ``day`` partitions by the job's UTC creation date (jobs without one go to
         ``created_date=__HIVE_DEFAULT_PARTITION__``); None writes one ``jobs.parquet``
@@ -146,31 +146,39 @@ def write_locked(
     # An overwrite replaces every partition: its twins need none of the old files.
     commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
     plan = _Plan(commit, partition_by, prof, report)
+    if mode != "append":
+        frames = one_row_per_job(frames)
     try:
         if mode == "overwrite":
             index = _overwrite(frames, plan)
             manifest = {}  # a new lake: the sync state described the old one
         else:
             index = _upsert(frames, plan, mode == "append")
+        if commit.empty and manifest:
+            return report  # nothing changed: leave every file alone
+        _commit(plan, index, manifest)
     except BaseException:
-        commit.discard()  # nothing committed: the lake is as it was
+        commit.discard()  # before the commit point: the lake is as it was, nothing left
         raise
-    if commit.empty and manifest:
-        return report  # nothing changed: leave every file alone
+    report.partitions.sort()
+    return report
+
+
+def _commit(plan: _Plan, index: pd.DataFrame | None, manifest: dict[str, Any]) -> None:
+    """Stage the index and the manifest, then commit everything staged."""
+    commit, root = plan.commit, plan.root
     if index is not None and commit.jobs_token() not in plan.indexed:
         commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
     body = {
         **manifest,
-        "partition_by": partition_by,
-        "profile": profile,
+        "partition_by": plan.partition_by,
+        "profile": plan.profile.name,
         "updated_at": dt.datetime.now(dt.UTC).isoformat(),
         "schema_version": SCHEMA_VERSION,
         "package_version": __version__,
     }
     commit.stage_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2), root / MANIFEST)
     commit.run()
-    report.partitions.sort()
-    return report
 
 
 def refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
@@ -306,6 +314,29 @@ def newest_per_job(jobs: pd.DataFrame) -> pd.DataFrame:
         np.nan_to_num(epoch_ms_array(jobs["updated_at"]), nan=-np.inf), kind="stable"
     )
     return jobs.iloc[order].drop_duplicates("job_id", keep="last")
+
+
+def one_row_per_job(frames: JobFrames) -> JobFrames:
+    """``frames`` with one row per job ID (:func:`newest_per_job`) and the winning
+    version's tasks (those born with it: same ``job_created_at``; one per index), for
+    frames that hold a job twice (two sources concatenated by hand)."""
+    jobs = frames.jobs.reset_index(drop=True)
+    twice = jobs["job_id"].duplicated(keep=False) & jobs["job_id"].notna()
+    if not twice.any():
+        return frames
+    winners = newest_per_job(jobs[twice])
+    jobs = jobs[~twice | jobs.index.isin(winners.index)]
+    tasks = frames.tasks.reset_index(drop=True)
+    theirs = tasks["job_id"].isin(set(winners["job_id"]))
+    ids = tasks.loc[theirs, "job_id"]
+    born = pd.Series(epoch_ms_array(winners["created_at"]), index=winners["job_id"].to_numpy())
+    want = born.reindex(ids.to_numpy()).to_numpy()
+    have = epoch_ms_array(tasks.loc[theirs, "job_created_at"])
+    match = pd.Series((want == have) | (np.isnan(want) & np.isnan(have)), index=ids.index)
+    keep = match | ~match.groupby(ids).transform("any")  # none born with it: keep them
+    mine = tasks.loc[keep[keep].index].drop_duplicates(["job_id", "task_index"], keep="last")
+    tasks = pd.concat([tasks[~theirs], mine]).sort_index()
+    return JobFrames(jobs, tasks, frames.problems)
 
 
 def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
