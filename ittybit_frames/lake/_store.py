@@ -1,0 +1,223 @@
+"""Lake locations as URLs, and the object store behind a remote lake.
+
+``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or
+``abfs://``/``abfss://``) name a lake in an object store; ``file://...`` and plain paths a
+folder. Remote lakes go through fsspec (``s3fs``, ``gcsfs``, ``adlfs``: the extras
+``ittybit-frames[s3]``, ``[gcs]``, ``[azure]``), imported only when a URL needs them.
+Credentials and endpoints come from each cloud's own environment and config files
+(``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`` for
+S3-compatible stores, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``...): never
+from a URL or our own variables, and never written to a log, an error or a repr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ittybit_frames.errors import ConfigurationError, LakeError
+
+#: URL scheme -> (fsspec protocol, the package it needs, our extra that installs it).
+SCHEMES: dict[str, tuple[str, str, str]] = {
+    "s3": ("s3", "s3fs", "s3"),
+    "s3a": ("s3", "s3fs", "s3"),
+    "gs": ("gcs", "gcsfs", "gcs"),
+    "gcs": ("gcs", "gcsfs", "gcs"),
+    "az": ("abfs", "adlfs", "azure"),
+    "abfs": ("abfs", "adlfs", "azure"),
+    "abfss": ("abfs", "adlfs", "azure"),
+}
+_FILESYSTEMS: dict[str, Any] = {}
+_GUARD = threading.Lock()
+
+
+def _scheme(path: object) -> str:
+    if not isinstance(path, str) or "://" not in path:
+        return ""
+    return path.split("://", 1)[0].lower()
+
+
+def is_remote(path: object) -> bool:
+    """True for a lake URL in an object store (``s3://``, ``gs://``, ``az://``...)."""
+    return _scheme(path) in SCHEMES
+
+
+def local_path(path: str | os.PathLike[str]) -> Path:
+    """A local lake's folder: a path, or a ``file://`` URL."""
+    scheme = _scheme(path)
+    if scheme == "file":
+        parsed = urllib.parse.urlparse(str(path))
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigurationError("a file:// URL names a local folder: file:///path/to/lake")
+        return Path(urllib.parse.unquote(parsed.path))
+    if scheme and len(scheme) > 1:  # (a Windows drive letter is no scheme)
+        known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
+        raise ConfigurationError(f"unknown lake URL scheme {scheme}://; use a path or {known}")
+    return Path(path)
+
+
+def _filesystem(protocol: str, package: str, extra: str) -> Any:
+    """One fsspec filesystem per protocol, configured from the environment only, with
+    listings never cached (other writers change the lake)."""
+    with _GUARD:
+        if protocol not in _FILESYSTEMS:
+            try:
+                import fsspec  # noqa: PLC0415  (optional: remote lakes only)
+
+                _FILESYSTEMS[protocol] = fsspec.filesystem(
+                    protocol, use_listings_cache=False, skip_instance_cache=True
+                )
+            except ImportError:
+                raise ConfigurationError(
+                    f"a {protocol} lake needs {package}: pip install 'ittybit-frames[{extra}]'"
+                ) from None
+        return _FILESYSTEMS[protocol]
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """A remote lake: its URL and the objects under it, addressed by their key relative
+    to the lake (``jobs/created_date=2026-10-01/part-0.parquet``)."""
+
+    url: str  # scheme://bucket/prefix, no trailing slash
+    base: str  # bucket/prefix, as fsspec names it
+    protocol: str
+    fs: Any = field(repr=False, compare=False)
+
+    @classmethod
+    def open(cls, url: str) -> ObjectStore:
+        """The store of ``url``.
+
+        Raises
+        ------
+        ConfigurationError
+            Credentials in the URL (use the cloud's environment), no bucket, or the
+            cloud's package is not installed.
+        """
+        scheme = _scheme(url)
+        protocol, package, extra = SCHEMES[scheme]
+        rest = url.split("://", 1)[1].strip("/")
+        bucket = rest.split("/", 1)[0]
+        if "@" in bucket or ":" in bucket:  # user:secret@bucket: never taken, never echoed
+            raise ConfigurationError(
+                f"a {scheme}:// lake URL carries no credentials: they come from the cloud's "
+                "standard environment or config (for S3: AWS_ACCESS_KEY_ID, AWS_PROFILE...)"
+            )
+        if not bucket:
+            raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
+        return cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+
+    def __str__(self) -> str:
+        return self.url
+
+    def key(self, rel: str) -> str:
+        return f"{self.base}/{rel}" if rel else self.base
+
+    def get(self, rel: str) -> bytes | None:
+        """An object's bytes (None: there is none)."""
+        try:
+            data: bytes = self.fs.cat_file(self.key(rel))
+        except FileNotFoundError:
+            return None
+        return data
+
+    def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """An object's bytes and the ETag of a version no newer than them (its tag is read
+        first, so a conditional write on it fails if the object changed since)."""
+        try:
+            tag = self.tag(rel)
+            data: bytes = self.fs.cat_file(self.key(rel))
+        except FileNotFoundError:
+            return None
+        return data, tag
+
+    def tag(self, rel: str) -> str:
+        info = self.fs.info(self.key(rel))
+        return str(info.get("ETag") or info.get("etag") or info.get("generation") or "")
+
+    def put(self, rel: str, data: bytes) -> None:
+        """Write an object whole (each object write is atomic)."""
+        self.fs.pipe_file(self.key(rel), data)
+
+    def create(self, rel: str, data: bytes) -> bool:
+        """Write an object only if there is none (``If-None-Match: *``); False if one is."""
+        try:
+            self.fs.pipe_file(self.key(rel), data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    def replace(self, rel: str, data: bytes, tag: str) -> str | None:
+        """Replace an object only if it is still the version ``tag`` (``If-Match``); its
+        new tag, or None when it changed meanwhile."""
+        bucket, key = self._split(rel)
+        try:
+            answer = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=tag)
+        except (OSError, FileNotFoundError) as exc:
+            if _precondition(exc):
+                return None
+            raise
+        return str(answer.get("ETag", ""))
+
+    def remove(self, rel: str, tag: str) -> bool:
+        """Delete an object only if it is still the version ``tag``; False if it changed."""
+        bucket, key = self._split(rel)
+        try:
+            self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=tag)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if _precondition(exc):
+                return False
+            raise
+        return True
+
+    def _split(self, rel: str) -> tuple[str, str]:
+        if self.protocol != "s3":
+            raise LakeError(
+                f"taking over or releasing a lease in {self.url} needs conditional writes "
+                "(If-Match), which this package does on S3 only so far",
+                path=self.url,
+            )
+        bucket, _, key = self.key(rel).partition("/")
+        return bucket, key
+
+    def exists(self, rel: str) -> bool:
+        return bool(self.fs.exists(self.key(rel)))
+
+    def copy(self, pairs: list[tuple[str, str]]) -> None:
+        """Server-side copies (no data through this machine), run concurrently."""
+        if pairs:
+            self.fs.copy([self.key(a) for a, _ in pairs], [self.key(b) for _, b in pairs])
+
+    def delete(self, rels: list[str]) -> None:
+        """Delete objects (missing ones are no error)."""
+        if rels:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm([self.key(r) for r in rels])
+
+    def find(self, prefix: str) -> list[str]:
+        """Every object under ``prefix`` (one listing), relative to the lake."""
+        try:
+            found = self.fs.find(self.key(prefix))
+        except FileNotFoundError:
+            return []
+        cut = len(self.base) + 1
+        return sorted(str(k)[cut:] for k in found if str(k).startswith(self.base + "/"))
+
+
+def _precondition(exc: BaseException) -> bool:
+    """True for a failed ``If-Match`` (HTTP 412; 409 when a concurrent write raced it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            return code in ("PreconditionFailed", "ConditionalRequestConflict")
+        cause = cause.__cause__
+    return False
