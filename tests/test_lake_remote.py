@@ -23,7 +23,10 @@ _BUCKETS = itertools.count()
 # Small lakes (each partition is a few requests to the server): 40 jobs on 4 days; then
 # 20 of them updated, most moving to another day (days=3), and 10 new: 50 jobs.
 OLD = spec({"prefix": "o", "n": 40, "days": 4})
-MOVE = spec({"prefix": "o", "n": 20, "days": 3, "version": 1}, {"prefix": "m", "n": 10, "shift": 5})
+MOVE = spec(
+    {"prefix": "o", "n": 20, "days": 3, "version": 1},
+    {"prefix": "m", "n": 10, "days": 2, "shift": 5},
+)
 NEW = spec({"prefix": "n", "n": 30, "days": 3, "shift": 2})
 
 

@@ -167,12 +167,11 @@ def _scan(place: Place) -> _Scan:
     profile = PROFILES.get((scan.manifest or {}).get("profile", "default"), PROFILES["default"])
     for name, table, sink in (("jobs", JOBS, scan.jobs), ("tasks", TASKS, scan.tasks)):
         expected = arrow_schema(table, profile)
-        for file in place.files(name):
+        files = place.files(name)
+        for file, arrow in zip(files, place.read_many(files), strict=True):
             rel = place.rel(file)
-            try:
-                arrow = place.read(file)
-            except (OSError, pa.ArrowException) as exc:
-                scan.problems.append(f"unreadable: {rel}: {exc}")
+            if isinstance(arrow, Exception):
+                scan.problems.append(f"unreadable: {rel}: {arrow}")
                 continue
             older = _older_schema(arrow.schema, expected)
             if older is not None:

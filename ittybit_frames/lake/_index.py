@@ -37,7 +37,7 @@ def build_index(root: Path | str, filesystem: Any = None) -> pd.DataFrame:
     parts = []
     for file in data_files(root, "jobs"):
         where = file.split("://", 1)[1] if filesystem is not None else file
-        arrow = pq.read_table(where, filesystem=filesystem)
+        arrow = pq.read_table(where, filesystem=filesystem, pre_buffer=True)
         jobs = conform(from_arrow(arrow, JOBS), JOBS)  # v1 files too
         parts.append(
             pd.DataFrame(

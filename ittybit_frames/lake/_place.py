@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,10 @@ class LocalPlace:
     def read(self, file: str) -> pa.Table:
         return pq.read_table(file)
 
+    def read_many(self, files: list[str]) -> list[pa.Table | Exception]:
+        """Each file's table, or why it is unreadable."""
+        return [_table(functools.partial(pq.read_table, f)) for f in files]
+
     def rel(self, file: str) -> str:
         return str(Path(file).relative_to(self.root))
 
@@ -106,7 +111,7 @@ class RemotePlace:
         return self.store.url
 
     def exists(self) -> bool:
-        return bool(self.store.find(""))
+        return bool(self.store.fs.exists(self.store.base))
 
     def pending(self) -> bool:
         return self.store.exists(JOURNAL)
@@ -115,23 +120,29 @@ class RemotePlace:
         """(staging of writes that did not commit, objects that are not the lake's)."""
         ours, foreign = [], []
         known = {MANIFEST, INDEX, JOURNAL, LEASE, JOBS_MARKER}
+        journal = Journal.read(self.store)
+        committed = f"{STAGING}/{journal.token}/" if journal is not None else None
         for rel in self.store.find(""):
             if rel.startswith(f"{STAGING}/"):
-                if not self._committed(rel):
+                if committed is None or not rel.startswith(committed):
                     ours.append(rel)
             elif rel not in known and not own_key(rel):
                 foreign.append(rel)  # reported, never removed (any other folder too)
         return ours, foreign
 
-    def _committed(self, rel: str) -> bool:
-        journal = Journal.read(self.store)
-        return journal is not None and rel.startswith(f"{STAGING}/{journal.token}/")
-
     def files(self, name: str) -> list[str]:
         return data_files(self.store.url, name)
 
     def read(self, file: str) -> pa.Table:
-        return pq.read_table(file.split("://", 1)[1], filesystem=self.store.fs)
+        return pq.read_table(pa.BufferReader(self.store.fetch([file.split("://", 1)[1]])[0]))
+
+    def read_many(self, files: list[str]) -> list[pa.Table | Exception]:
+        """Each file's table, or why it is unreadable (all fetched at once)."""
+        try:
+            blobs = self.store.fetch([f.split("://", 1)[1] for f in files])
+        except OSError:  # one is gone or unreadable: say which
+            return [_table(functools.partial(self.read, f)) for f in files]
+        return [_table(functools.partial(pq.read_table, pa.BufferReader(b))) for b in blobs]
 
     def rel(self, file: str) -> str:
         return file.removeprefix(self.store.url + "/")
@@ -176,6 +187,13 @@ class RemotePlace:
     def drop_manifest(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.store.delete([MANIFEST])
+
+
+def _table(read: Callable[[], pa.Table]) -> pa.Table | Exception:
+    try:
+        return read()
+    except (OSError, pa.ArrowException) as exc:
+        return exc
 
 
 Place = LocalPlace | RemotePlace

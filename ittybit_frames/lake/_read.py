@@ -106,10 +106,11 @@ def _remote_files(
     store: ObjectStore, name: str, since_ms: int | None, until_ms: int | None
 ) -> list[str]:
     """:func:`data_files` of a remote lake, as the store's keys (one listing)."""
-    view = RemoteView.of(store)
+    top = store.top()
+    view = RemoteView.of(store, top)
     rels = {r for r in store.find(f"{name}/") if r.endswith(f"/{PART_FILE}")}
     rels |= {r for r in view.redirect if r.startswith(f"{name}/")}
-    if store.exists(f"{name}.parquet") or f"{name}.parquet" in view.redirect:
+    if f"{name}.parquet" in top or f"{name}.parquet" in view.redirect:
         rels.add(f"{name}.parquet")
     keys = []
     for rel in sorted(rels):
@@ -147,13 +148,8 @@ class _Where:
     def token(self) -> object:
         if self.store is None:
             return _state_token(Path(self.root))
-        tags = []
-        for rel in (MANIFEST, JOURNAL):
-            try:
-                tags.append(self.store.tag(rel))
-            except FileNotFoundError:
-                tags.append("")
-        return tuple(tags)
+        top = self.store.top()  # one listing: the manifest's and the journal's ETags
+        return top.get(MANIFEST, ""), top.get(JOURNAL, "")
 
     def days(self) -> list[str]:
         if self.store is None:
@@ -301,12 +297,12 @@ def _read_state(where: _Where, q: _Query) -> tuple[pd.DataFrame, pd.DataFrame]:
         task_filter = q.task_filter
         try:
             jobs = _read_table(
-                where, "jobs", JOBS, q.since_ms, q.until_ms, q.job_filter, q.job_columns
+                root, "jobs", JOBS, q.since_ms, q.until_ms, q.job_filter, q.job_columns
             )
             if q.kind_raw is not None:
                 ids = pa.array(jobs["job_id"].astype(object), pa.string())
                 task_filter = _and(task_filter, ds.field("job_id").isin(ids))
-            tasks = _read_table(where, "tasks", TASKS, q.since_ms, q.until_ms, task_filter, None)
+            tasks = _read_table(root, "tasks", TASKS, q.since_ms, q.until_ms, task_filter, None)
         except FileNotFoundError:
             if attempt == _ATTEMPTS - 1:
                 raise
@@ -363,8 +359,18 @@ def _filters(
     return expr
 
 
+def _dataset(where: _Where, files: list[str]) -> ds.Dataset:
+    """The files as a dataset: on disk, opened where they are; in an object store, each
+    fetched whole, all at once (one GET each, rather than a HEAD and ranged GETs per
+    file), and their schemas unified (older versions' files lack columns)."""
+    if where.store is None:
+        return ds.dataset(files, format="parquet")
+    tables = [pq.read_table(pa.BufferReader(b)) for b in where.store.fetch(files)]
+    return ds.dataset(pa.concat_tables(tables, promote_options="default"))
+
+
 def _read_table(
-    where: _Where,
+    root: Path | str,
     name: str,
     table: Table,
     since_ms: int | None,
@@ -377,21 +383,28 @@ def _read_table(
         if unknown:
             raise ConfigurationError(f"unknown {name} columns {sorted(unknown)}")
         columns = [c for c in table.names if c in columns]
+    where = _Where(root, ObjectStore.open(root) if isinstance(root, str) else None)
     files = where.files(name, since_ms, until_ms)
     if not files:
         frame = table.empty()
         return frame[columns] if columns is not None else frame
-    fs = where.filesystem
-    dataset = ds.dataset(files, format="parquet", filesystem=fs)
+    dataset = _dataset(where, files)
     if not set(table.names) <= set(dataset.schema.names):
         # The first file is of an older schema version (v1: no kind_raw, no task input_*):
         # read every file against the union of their schemas, so newer files keep theirs.
-        more = [pq.read_schema(f, filesystem=fs) for f in files[1:]]
+        more = [pq.read_schema(f) for f in files[1:]] if where.store is None else []
         schema = pa.unify_schemas([dataset.schema, *more])
         for column in table.columns:  # in no file at all: still filterable, all null
             if column.name not in schema.names:
                 schema = schema.append(pa.field(column.name, column.arrow))
-        dataset = ds.dataset(files, format="parquet", schema=schema, filesystem=fs)
+        if where.store is None:
+            dataset = ds.dataset(files, format="parquet", schema=schema)
+        else:
+            arrow = dataset.to_table()
+            nulls = [
+                pa.nulls(arrow.num_rows, f.type) for f in schema if f.name not in arrow.schema.names
+            ]
+            dataset = ds.dataset(pa.Table.from_arrays([*arrow.columns, *nulls], schema=schema))
     present = None if columns is None else [c for c in columns if c in dataset.schema.names]
     arrow = dataset.to_table(columns=present, filter=row_filter)
     frame = conform(from_arrow(arrow, table), table, columns)  # older files' columns: null

@@ -22,6 +22,7 @@ exists, :func:`ittybit_frames.read_parquet` reads the committed state through it
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import logging
 import threading
@@ -53,6 +54,7 @@ STAGING = "_ittybit_frames.staging"
 #: The lake's root as a write names its targets (keys relative to the lake).
 ROOT = PurePosixPath(".")
 JOBS_MARKER = f"jobs/{TABLE_MARKER}"
+UPLOADS = 8  # objects staged at once
 
 
 def _order(rel: str) -> tuple[int, str]:
@@ -121,6 +123,12 @@ class RemoteCommit:
     copies: set[str] = field(default_factory=set)
     deletes: list[str] = field(default_factory=list)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Uploads run here, so the threads that encode partitions go on encoding meanwhile.
+    _uploads: cf.ThreadPoolExecutor = field(
+        default_factory=lambda: cf.ThreadPoolExecutor(UPLOADS, thread_name_prefix="lake-put"),
+        repr=False,
+    )
+    _pending: list[cf.Future[None]] = field(default_factory=list, repr=False)
 
     @property
     def root(self) -> PurePath:
@@ -144,11 +152,13 @@ class RemoteCommit:
         return self.token if ours else marker_of(self.store)
 
     def _stage(self, rel: str, data: bytes) -> None:
-        self.store.put(f"{STAGING}/{self.token}/{rel}", data)
+        upload = self._uploads.submit(self.store.put, f"{STAGING}/{self.token}/{rel}", data)
         with self._guard:
             first = not self.copies
             self.copies.add(rel)
-        if first:
+            self._pending.append(upload)
+        if first:  # (once an object is in the store, as on disk)
+            upload.result()
             self._step("staging")
 
     def stage_table(self, arrow: pa.Table, target: PurePath, profile: Profile) -> None:
@@ -163,12 +173,18 @@ class RemoteCommit:
         self.deletes.append(PurePosixPath(target).as_posix())
 
     def settle(self) -> None:
-        """Nothing to wait for: each staged object was written whole."""
+        """Wait until every staged object is uploaded; raise the first failure."""
+        with self._guard:
+            uploads, self._pending = self._pending, []
+        for upload in uploads:
+            upload.result()
 
     def run(self) -> None:
         """Commit: renew the lease, create the journal (the commit point), apply it."""
         if self.jobs_token() == self.token:
             self._stage(JOBS_MARKER, self.token.encode())
+        self.settle()
+        self._uploads.shutdown()
         self._step("staged")
         self.confirm()
         copies = sorted(self.copies, key=_order)
@@ -180,6 +196,9 @@ class RemoteCommit:
 
     def discard(self) -> None:
         """Delete what was staged (a write failing before its commit point)."""
+        with contextlib.suppress(Exception):
+            self.settle()
+        self._uploads.shutdown()
         journal = Journal.read(self.store)
         if journal is not None and journal.token == self.token:
             return  # committed: the next writer rolls it forward
@@ -229,7 +248,10 @@ class RemoteView:
     redirect: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, store: ObjectStore) -> RemoteView:
+    def of(cls, store: ObjectStore, top: dict[str, str] | None = None) -> RemoteView:
+        """The view (``top``: :meth:`ObjectStore.top`, when the caller listed it)."""
+        if top is not None and JOURNAL not in top:
+            return cls()
         journal = Journal.read(store)
         view = cls()
         if journal is None:

@@ -12,6 +12,7 @@ from a URL or our own variables, and never written to a log, an error or a repr.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
@@ -121,10 +122,9 @@ class ObjectStore:
     def get(self, rel: str) -> bytes | None:
         """An object's bytes (None: there is none)."""
         try:
-            data: bytes = self.fs.cat_file(self.key(rel))
+            return self.fetch([self.key(rel)])[0]
         except FileNotFoundError:
             return None
-        return data
 
     def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
         """An object's bytes and the ETag of a version no newer than them (its tag is read
@@ -192,14 +192,52 @@ class ObjectStore:
 
     def copy(self, pairs: list[tuple[str, str]]) -> None:
         """Server-side copies (no data through this machine), run concurrently."""
-        if pairs:
+        if not pairs:
+            return
+        if self.protocol != "s3":
             self.fs.copy([self.key(a) for a, _ in pairs], [self.key(b) for _, b in pairs])
+            return
+        # CopyObject at once (fs.copy HEADs each source first; a partition is < 5 GB).
+        self._gather([self.fs._copy_basic(self.key(a), self.key(b)) for a, b in pairs])
+
+    def _gather(self, calls: list[Any]) -> list[Any]:
+        """Run coroutines of the (asynchronous) file system concurrently, on its loop."""
+        from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
+
+        async def every() -> list[Any]:
+            return list(await asyncio.gather(*calls))
+
+        answers: list[Any] = sync(self.fs.loop, every)
+        return answers
 
     def delete(self, rels: list[str]) -> None:
         """Delete objects (missing ones are no error)."""
         if rels:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm([self.key(r) for r in rels])
+
+    def top(self) -> dict[str, str]:
+        """The objects at the lake's top level (manifest, index, journal...) and their
+        ETags, from one listing."""
+        try:
+            entries = self.fs.ls(self.base, detail=True)
+        except FileNotFoundError:
+            return {}
+        return {
+            str(e["name"]).rsplit("/", 1)[-1]: str(e.get("ETag") or e.get("etag") or "")
+            for e in entries
+            if e.get("type") == "file"
+        }
+
+    def fetch(self, keys: list[str]) -> list[bytes]:
+        """Several whole objects (by their full keys), fetched concurrently."""
+        if not keys:
+            return []
+        if not getattr(self.fs, "async_impl", False):
+            return [bytes(self.fs.cat_file(k)) for k in keys]
+        # One GET each (fs.cat, and s3fs unless told one part, HEAD each object first).
+        options = {"max_concurrency": 1} if self.protocol == "s3" else {}
+        return self._gather([self.fs._cat_file(k, **options) for k in keys])
 
     def find(self, prefix: str) -> list[str]:
         """Every object under ``prefix`` (one listing), relative to the lake."""
