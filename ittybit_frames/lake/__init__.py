@@ -119,7 +119,14 @@ from ittybit_frames.lake._format import (
     write_manifest,
 )
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
-from ittybit_frames.lake._read import data_files, lake_location, read_columns, read_parquet
+from ittybit_frames.lake._read import (
+    data_files,
+    lake_location,
+    lake_objects,
+    read_columns,
+    read_parquet,
+)
+from ittybit_frames.lake._store import is_remote
 from ittybit_frames.lake._write import write_parquet
 
 __all__ = [
@@ -137,7 +144,9 @@ __all__ = [
     "WriteReport",
     "check_lake",
     "data_files",
+    "is_remote",
     "lake_location",
+    "lake_objects",
     "lock_lake",
     "read_columns",
     "read_manifest",

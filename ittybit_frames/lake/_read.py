@@ -171,6 +171,11 @@ def lake_location(path: str | os.PathLike[str]) -> Path | str:
     return ObjectStore.open(str(path)).url if is_remote(path) else local_path(path)
 
 
+def lake_objects(url: str) -> dict[str, int]:
+    """A remote lake's objects (relative keys) and their sizes, from one listing."""
+    return ObjectStore.open(url).sizes()
+
+
 def read_columns(root: Path | str, name: str, columns: list[str]) -> pa.Table | None:
     """``columns`` of table ``name`` as of the last committed write (None: no files);
     only those columns are fetched."""

@@ -239,6 +239,15 @@ class ObjectStore:
         options = {"max_concurrency": 1} if self.protocol == "s3" else {}
         return self._gather([self.fs._cat_file(k, **options) for k in keys])
 
+    def sizes(self) -> dict[str, int]:
+        """Every object of the lake and its size (one listing), relative to the lake."""
+        try:
+            found = self.fs.find(self.base, detail=True)
+        except FileNotFoundError:
+            return {}
+        cut = len(self.base) + 1
+        return {str(k)[cut:]: int(v.get("size") or 0) for k, v in found.items()}
+
     def find(self, prefix: str) -> list[str]:
         """Every object under ``prefix`` (one listing), relative to the lake."""
         try:
