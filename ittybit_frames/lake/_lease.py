@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ittybit_frames.errors import ConfigurationError, LakeLockedError
+from ittybit_frames.errors import ConfigurationError, LakeError, LakeLockedError
 from ittybit_frames.lake._remote_commit import recover
 from ittybit_frames.lake._store import ObjectStore
 
@@ -74,6 +74,13 @@ class Lease:
             return {}  # released meanwhile: try again
         holder = _record(found[0])
         if float(holder.get("expires", 0)) < time.time():  # lapsed: its writer is gone
+            if not self.store.conditional:
+                raise LakeError(
+                    f"{self.store}/{LEASE} is a lapsed lease of {describe_holder(holder)}; "
+                    "taking it over needs conditional writes, done on S3 only so far: "
+                    "delete it once that writer is surely gone",
+                    path=self.store.url,
+                )
             tag = self.store.replace(LEASE, self._body(), found[1])
             if tag is not None:
                 logger.info(

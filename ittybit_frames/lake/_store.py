@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ittybit_frames.errors import ConfigurationError, LakeError
+from ittybit_frames.errors import ConfigurationError
 
 #: URL scheme -> (fsspec protocol, the package it needs, our extra that installs it).
 SCHEMES: dict[str, tuple[str, str, str]] = {
@@ -152,9 +152,21 @@ class ObjectStore:
             return False
         return True
 
+    @property
+    def conditional(self) -> bool:
+        """True where replaces and deletes are conditional (``If-Match``): S3."""
+        return self.protocol == "s3"
+
     def replace(self, rel: str, data: bytes, tag: str) -> str | None:
         """Replace an object only if it is still the version ``tag`` (``If-Match``); its
-        new tag, or None when it changed meanwhile."""
+        new tag, or None when it changed meanwhile. Where the store is not
+        :attr:`conditional`, the tag is compared first (not atomic: for an object only
+        its owner writes, such as a held lease)."""
+        if not self.conditional:
+            if self.tag(rel) != tag:
+                return None
+            self.put(rel, data)
+            return self.tag(rel)
         bucket, key = self._split(rel)
         try:
             answer = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=tag)
@@ -165,7 +177,13 @@ class ObjectStore:
         return str(answer.get("ETag", ""))
 
     def remove(self, rel: str, tag: str) -> bool:
-        """Delete an object only if it is still the version ``tag``; False if it changed."""
+        """Delete an object only if it is still the version ``tag``; False if it changed
+        (compared first where the store is not :attr:`conditional`)."""
+        if not self.conditional:
+            if self.tag(rel) != tag:
+                return False
+            self.delete([rel])
+            return True
         bucket, key = self._split(rel)
         try:
             self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=tag)
@@ -178,12 +196,6 @@ class ObjectStore:
         return True
 
     def _split(self, rel: str) -> tuple[str, str]:
-        if self.protocol != "s3":
-            raise LakeError(
-                f"taking over or releasing a lease in {self.url} needs conditional writes "
-                "(If-Match), which this package does on S3 only so far",
-                path=self.url,
-            )
         bucket, _, key = self.key(rel).partition("/")
         return bucket, key
 
