@@ -1,5 +1,11 @@
 """The Parquet lake: write, merge and read job frames; one writer at a time, kill-safe.
 
+A lake is a folder (a path or ``file://`` URL), or a prefix in an object store
+(``s3://``, ``gs://``, ``az://``/``abfs://``: :mod:`ittybit_frames.lake._store`). This
+docstring describes a folder; in an object store the same layout is written with the
+protocol of :mod:`ittybit_frames.lake._remote_commit` (staged objects, a journal, server-side
+copies) under a lease (:mod:`ittybit_frames.lake._lease`) instead of the lock and twins.
+
 Layout::
 
     LAKE/_ittybit_frames.json                          manifest: schema version, profile, sync state

@@ -99,7 +99,7 @@ def check_lake(
     Parameters
     ----------
     path : str or path
-        The lake's root folder.
+        The lake's root folder, or its URL (``s3://bucket/prefix``, ``gs://...``...).
     repair : bool, default False
         Fix what can be fixed from the lake itself (holding the lake's lock): finish or
         roll back an interrupted write, remove leftovers, keep one row per job (the

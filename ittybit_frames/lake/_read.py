@@ -217,7 +217,7 @@ def read_parquet(
     Parameters
     ----------
     path : str or path
-        The lake's root folder.
+        The lake's root folder, or its URL (``s3://bucket/prefix``, ``gs://...``...).
     since, until : datetime, str or int, optional
         Jobs created in ``[since, until)`` (ISO, epoch, or spans such as ``"7d"``).
     kind, status : str, optional
