@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +81,23 @@ def test_export_into_s3_and_mistakes_are_one_line(
     assert "no lake at s3://" in said.err and "carries no credentials" in said.err
     assert S3_SECRET not in said.err + said.out
     assert "Traceback" not in said.err
+
+
+def test_no_credentials_is_one_line_exit_2(s3_lake: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"],
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ittybit_frames.cli", "check", s3_lake],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Unable to locate credentials" in done.stderr

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.errors import ConfigurationError, LakeError
 
 #: URL scheme -> (fsspec protocol, the package it needs, our extra that installs it).
 SCHEMES: dict[str, tuple[str, str, str]] = {
@@ -80,6 +82,35 @@ def _filesystem(protocol: str, package: str, extra: str) -> Any:
         return _FILESYSTEMS[protocol]
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+_SDKS = ("botocore", "aiobotocore", "s3fs", "google", "gcsfs", "azure", "adlfs")
+
+
+def _cloud_errors(method: _F) -> _F:
+    """A cloud SDK's own errors (no credentials found, an expired token...) become one
+    :class:`LakeError` line naming the lake; OS errors (a missing bucket, access denied)
+    pass as they are."""
+
+    @functools.wraps(method)
+    def call(self: ObjectStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, LakeError):
+            raise
+        except Exception as exc:
+            if not type(exc).__module__.startswith(_SDKS):
+                raise
+            line = (
+                f"{self.url}: {exc} (credentials and endpoints come from the cloud's "
+                "standard environment and config, e.g. AWS_ACCESS_KEY_ID or AWS_PROFILE)"
+            )
+            if "Credential" in type(exc).__name__:  # none found: a set-up mistake
+                raise ConfigurationError(line) from None
+            raise LakeError(line, path=self.url) from None
+
+    return cast(_F, call)
+
+
 @dataclass(frozen=True)
 class ObjectStore:
     """A remote lake: its URL and the objects under it, addressed by their key relative
@@ -119,6 +150,7 @@ class ObjectStore:
     def key(self, rel: str) -> str:
         return f"{self.base}/{rel}" if rel else self.base
 
+    @_cloud_errors
     def get(self, rel: str) -> bytes | None:
         """An object's bytes (None: there is none)."""
         try:
@@ -126,6 +158,7 @@ class ObjectStore:
         except FileNotFoundError:
             return None
 
+    @_cloud_errors
     def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
         """An object's bytes and the ETag of a version no newer than them (its tag is read
         first, so a conditional write on it fails if the object changed since)."""
@@ -136,14 +169,17 @@ class ObjectStore:
             return None
         return data, tag
 
+    @_cloud_errors
     def tag(self, rel: str) -> str:
         info = self.fs.info(self.key(rel))
         return str(info.get("ETag") or info.get("etag") or info.get("generation") or "")
 
+    @_cloud_errors
     def put(self, rel: str, data: bytes) -> None:
         """Write an object whole (each object write is atomic)."""
         self.fs.pipe_file(self.key(rel), data)
 
+    @_cloud_errors
     def create(self, rel: str, data: bytes) -> bool:
         """Write an object only if there is none (``If-None-Match: *``); False if one is."""
         try:
@@ -157,6 +193,7 @@ class ObjectStore:
         """True where replaces and deletes are conditional (``If-Match``): S3."""
         return self.protocol == "s3"
 
+    @_cloud_errors
     def replace(self, rel: str, data: bytes, tag: str) -> str | None:
         """Replace an object only if it is still the version ``tag`` (``If-Match``); its
         new tag, or None when it changed meanwhile. Where the store is not
@@ -176,6 +213,7 @@ class ObjectStore:
             raise
         return str(answer.get("ETag", ""))
 
+    @_cloud_errors
     def remove(self, rel: str, tag: str) -> bool:
         """Delete an object only if it is still the version ``tag``; False if it changed
         (compared first where the store is not :attr:`conditional`)."""
@@ -199,9 +237,11 @@ class ObjectStore:
         bucket, _, key = self.key(rel).partition("/")
         return bucket, key
 
+    @_cloud_errors
     def exists(self, rel: str) -> bool:
         return bool(self.fs.exists(self.key(rel)))
 
+    @_cloud_errors
     def copy(self, pairs: list[tuple[str, str]]) -> None:
         """Server-side copies (no data through this machine), run concurrently."""
         if not pairs:
@@ -222,12 +262,14 @@ class ObjectStore:
         answers: list[Any] = sync(self.fs.loop, every)
         return answers
 
+    @_cloud_errors
     def delete(self, rels: list[str]) -> None:
         """Delete objects (missing ones are no error)."""
         if rels:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm([self.key(r) for r in rels])
 
+    @_cloud_errors
     def top(self) -> dict[str, str]:
         """The objects at the lake's top level (manifest, index, journal...) and their
         ETags, from one listing."""
@@ -241,6 +283,7 @@ class ObjectStore:
             if e.get("type") == "file"
         }
 
+    @_cloud_errors
     def fetch(self, keys: list[str]) -> list[bytes]:
         """Several whole objects (by their full keys), fetched concurrently."""
         if not keys:
@@ -251,6 +294,7 @@ class ObjectStore:
         options = {"max_concurrency": 1} if self.protocol == "s3" else {}
         return self._gather([self.fs._cat_file(k, **options) for k in keys])
 
+    @_cloud_errors
     def sizes(self) -> dict[str, int]:
         """Every object of the lake and its size (one listing), relative to the lake."""
         try:
@@ -260,6 +304,7 @@ class ObjectStore:
         cut = len(self.base) + 1
         return {str(k)[cut:]: int(v.get("size") or 0) for k, v in found.items()}
 
+    @_cloud_errors
     def find(self, prefix: str) -> list[str]:
         """Every object under ``prefix`` (one listing), relative to the lake."""
         try:
