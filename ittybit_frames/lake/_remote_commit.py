@@ -34,6 +34,7 @@ from pathlib import PurePath, PurePosixPath
 import orjson
 import pyarrow as pa
 
+from ittybit_frames.errors import LakeError
 from ittybit_frames.lake._format import (
     INDEX,
     JOURNAL,
@@ -190,7 +191,11 @@ class RemoteCommit:
         copies = sorted(self.copies, key=_order)
         body = {"token": self.token, "copies": copies, "deletes": sorted(self.deletes)}
         if not self.store.create(JOURNAL, orjson.dumps(body)):
-            raise RuntimeError(f"{self.store}: another write's journal appeared during ours")
+            raise LakeError(
+                f"{self.store}: another writer's journal appeared during this write (is a "
+                "writer running without the lease?); nothing of this write was committed",
+                path=self.store.url,
+            )
         self._step("committed")
         apply(self.store, Journal(self.token, copies, sorted(self.deletes)), self._step)
 
