@@ -250,17 +250,7 @@ class ObjectStore:
             self.fs.copy([self.key(a) for a, _ in pairs], [self.key(b) for _, b in pairs])
             return
         # CopyObject at once (fs.copy HEADs each source first; a partition is < 5 GB).
-        self._gather([self.fs._copy_basic(self.key(a), self.key(b)) for a, b in pairs])
-
-    def _gather(self, calls: list[Any]) -> list[Any]:
-        """Run coroutines of the (asynchronous) file system concurrently, on its loop."""
-        from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
-
-        async def every() -> list[Any]:
-            return list(await asyncio.gather(*calls))
-
-        answers: list[Any] = sync(self.fs.loop, every)
-        return answers
+        _gather(self.fs, [self.fs._copy_basic(self.key(a), self.key(b)) for a, b in pairs])
 
     @_cloud_errors
     def delete(self, rels: list[str]) -> None:
@@ -292,7 +282,7 @@ class ObjectStore:
             return [bytes(self.fs.cat_file(k)) for k in keys]
         # One GET each (fs.cat, and s3fs unless told one part, HEAD each object first).
         options = {"max_concurrency": 1} if self.protocol == "s3" else {}
-        return self._gather([self.fs._cat_file(k, **options) for k in keys])
+        return _gather(self.fs, [self.fs._cat_file(k, **options) for k in keys])
 
     @_cloud_errors
     def sizes(self) -> dict[str, int]:
@@ -313,6 +303,17 @@ class ObjectStore:
             return []
         cut = len(self.base) + 1
         return sorted(str(k)[cut:] for k in found if str(k).startswith(self.base + "/"))
+
+
+def _gather(fs: Any, calls: list[Any]) -> list[Any]:
+    """Run coroutines of an asynchronous file system concurrently, on its loop."""
+    from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
+
+    async def every() -> list[Any]:
+        return list(await asyncio.gather(*calls))
+
+    answers: list[Any] = sync(fs.loop, every)
+    return answers
 
 
 def _precondition(exc: BaseException) -> bool:
