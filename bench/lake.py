@@ -17,18 +17,29 @@
 4. A first ``sync`` of those 100,000 jobs from the simulator (its own process), then a
    second sync of the unchanged lake. Target: the second under 5 % of the first's time
    and requests.
+5. The same figures for a lake on S3 (``s3://bench/...``), against moto's S3 server on
+   127.0.0.1 in its own process, next to local disk (the last column: S3 / local disk).
+   moto is a Python server: its figures show the protocol's requests and round trips
+   on a local network, not a cloud's throughput. ``--no-s3`` leaves them out.
 
-Run: ``.venv/bin/python -m bench.lake [--jobs 100000]``.
+Run: ``.venv/bin/python -m bench.lake [--jobs 100000] [--no-s3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -42,9 +53,11 @@ from ittybit_frames.simulator import generate_history
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--no-s3", action="store_true", help="local disk only")
     args = parser.parse_args()
     frames = itf.to_frames(generate_history(args.jobs, seed=0))
     rows = []
+    local: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bare, ours, again = _full_writes(frames, root, rounds=3)
@@ -81,6 +94,7 @@ def main() -> None:
             ]
         )
         narrow, wide = (_one_day_merge(root / f"days{d}", d) for d in (30, 365))
+        local.update(write=ours, again=again, merge=merge, narrow=narrow, wide=wide)
         rows.append(["merge 10 jobs of one day into a 30-day lake", f"{narrow:.3f}", "", "1.00x"])
         rows.append(
             [
@@ -94,6 +108,8 @@ def main() -> None:
             options = {"api_key": sim["api_key"], "base_url": sim["url"], "progress": False}
             first = itf.sync(root / "synced", **options)
             second = itf.sync(root / "synced", **options)
+            local.update(first=first.elapsed_seconds, second=second.elapsed_seconds)
+            s3_rows = [] if args.no_s3 else _on_s3(frames, options, local)
         rows.append(
             [
                 f"first `sync` ({first.new_jobs:,} new jobs)",
@@ -114,6 +130,89 @@ def main() -> None:
         )
     print(f"{args.jobs:,} jobs, {len(frames.tasks):,} tasks\n")
     print(markdown_table(["what", "seconds", "requests", "vs baseline"], rows))
+    if s3_rows:
+        print("\nThe same on S3 (moto's S3 server on 127.0.0.1, its own process)\n")
+        print(markdown_table(["what", "seconds", "requests", "vs local disk"], s3_rows))
+
+
+def _on_s3(
+    frames: itf.JobFrames, options: dict[str, Any], local: dict[str, float]
+) -> list[list[str]]:
+    """Section 5: the local-disk figures again, on a lake in a bucket of moto's server."""
+    with s3_server() as bucket:
+        url = f"s3://{bucket}/lake"
+        timed: dict[str, float] = {}
+        for name in ("write", "again"):  # into a new prefix, then over that lake
+            t = time.perf_counter()
+            itf.write_parquet(frames, url, mode="overwrite")
+            timed[name] = time.perf_counter() - t
+        t = time.perf_counter()
+        merged = itf.write_parquet(_changed(frames, 1000), url, mode="merge")
+        timed["merge"] = time.perf_counter() - t
+        timed["narrow"] = _one_day_merge(f"s3://{bucket}/days30", 30)
+        timed["wide"] = _one_day_merge(f"s3://{bucket}/days365", 365)
+        first = itf.sync(f"s3://{bucket}/synced", **options)
+        second = itf.sync(f"s3://{bucket}/synced", **options)
+        timed.update(first=first.elapsed_seconds, second=second.elapsed_seconds)
+    what = {
+        "write": "`write_parquet` into a new prefix",
+        "again": "the same `write_parquet` again, overwriting that lake",
+        "merge": f"merge 1,000 changed jobs ({len(merged.partitions)} partitions rewritten)",
+        "narrow": "merge 10 jobs of one day into a 30-day lake",
+        "wide": "merge 10 jobs of one day into a 365-day lake",
+        "first": f"first `sync` ({first.new_jobs:,} new jobs)",
+        "second": "second `sync`, unchanged lake",
+    }
+    requests = {"first": f"{first.requests:,}", "second": f"{second.requests:,}"}
+    return [
+        [
+            f"S3: {label}",
+            f"{timed[key]:.3f}" if timed[key] < 1 else f"{timed[key]:.2f}",
+            requests.get(key, ""),
+            f"{timed[key] / local[key]:.2f}x",
+        ]
+        for key, label in what.items()
+    ]
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (its own process); yields a new bucket's name. The
+    standard AWS variables point the lake at it (credentials are moto's dummies)."""
+    import boto3
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        boto3.client("s3").create_bucket(Bucket="bench")
+        yield "bench"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        proc.terminate()
+        proc.wait(10)
 
 
 def _full_writes(frames: itf.JobFrames, root: Path, rounds: int) -> tuple[float, float, float]:
@@ -156,7 +255,7 @@ def _day_jobs(ids: range, days: int, version: int) -> itf.JobFrames:
     return itf.to_frames(records)
 
 
-def _one_day_merge(lake: Path, days: int) -> float:
+def _one_day_merge(lake: Path | str, days: int) -> float:
     """Median seconds of merging 10 changed jobs of one day into a ``days``-day lake."""
     itf.write_parquet(_day_jobs(range(100 * days), days, 0), lake)
     times = []

@@ -177,7 +177,7 @@ def report(
     Parameters
     ----------
     frames_or_path : JobFrames or path
-        Frames, or the folder of a Parquet lake.
+        Frames, or a Parquet lake: its folder, or its URL (``s3://...``, ``gs://...``).
     out_dir : str or path
         Where to write. Created if needed; the report appears whole or not at all.
     since, until : optional

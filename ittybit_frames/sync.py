@@ -25,18 +25,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.dataset as ds
 
 from ittybit_frames.client import Client, check_job_id, records_of
 from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
-    MANIFEST,
     LakeLock,
     WriteReport,
-    data_files,
+    lake_location,
     lock_lake,
+    read_columns,
     read_manifest,
     write_manifest,
     write_parquet,
@@ -112,12 +111,11 @@ class SyncReport:
         self.unchanged_jobs += written.unchanged
 
 
-def _lake_jobs(root: Path) -> pd.DataFrame:
+def _lake_jobs(root: Path | str) -> pd.DataFrame:
     """job_id, status, created_at of every job in the lake (three columns only)."""
-    files = data_files(root, "jobs")
-    if not files:
+    table = read_columns(root, "jobs", ["job_id", "status", "created_at"])
+    if table is None:
         return pd.DataFrame({"job_id": [], "status": [], "created_at": []})
-    table = ds.dataset(files, format="parquet").to_table(columns=["job_id", "status", "created_at"])
     frame: pd.DataFrame = table.to_pandas()
     return frame
 
@@ -138,7 +136,8 @@ def sync(
     Parameters
     ----------
     path : str or path
-        The lake's root folder (created if needed).
+        The lake's root folder (created if needed), or its URL (``s3://bucket/prefix``,
+        ``gs://...``, ``az://...``, ``file://...``).
     client : Client, optional
         A client to use (it stays open). Default: a new one from ``client_options``.
     since : datetime, str or int, optional
@@ -165,7 +164,7 @@ def sync(
     if batch_jobs < 1:
         raise ConfigurationError("batch_jobs must be at least 1")
     began = time.monotonic()
-    root = Path(path)
+    root = lake_location(path)
     own = client is None
     active = client if client is not None else Client(**client_options)
     start_stats = active.stats
@@ -192,18 +191,18 @@ def sync(
     return report
 
 
-def _state(root: Path) -> dict[str, Any]:
+def _state(root: Path | str) -> dict[str, Any]:
     state: dict[str, Any] = read_manifest(root).get("sync", {})
     state.setdefault("frontiers", {})
     state.setdefault("walks", {})
     return state
 
 
-def _save_last_sync(root: Path, report: SyncReport, requests: int, began: float) -> None:
+def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: float) -> None:
     """What this sync did, in the manifest, for ``ittybit-frames info`` (lock held)."""
-    if not (root / MANIFEST).exists():
-        return  # nothing was written: there is no lake to describe yet
     manifest = read_manifest(root)
+    if not manifest:
+        return  # nothing was written: there is no lake to describe yet
     manifest["last_sync"] = {
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "new_jobs": report.new_jobs,
@@ -217,7 +216,7 @@ def _save_last_sync(root: Path, report: SyncReport, requests: int, began: float)
     write_manifest(root, manifest)
 
 
-def _save_state(root: Path, state: dict[str, Any]) -> None:
+def _save_state(root: Path | str, state: dict[str, Any]) -> None:
     manifest = read_manifest(root)
     manifest["sync"] = state
     write_manifest(root, manifest)
@@ -232,7 +231,7 @@ class _Out:
     report: SyncReport
 
     @property
-    def root(self) -> Path:
+    def root(self) -> Path | str:
         return self.held.root
 
     def write(self, records: list[dict[str, Any]]) -> None:
@@ -248,7 +247,7 @@ class _Out:
         self.report.add(written)
 
 
-def _plan_refresh(root: Path) -> tuple[int | None, list[str]]:
+def _plan_refresh(root: Path | str) -> tuple[int | None, list[str]]:
     """Decide how to re-read the lake's unfinished jobs, in the fewest requests.
 
     Unfinished jobs are mostly the newest ones, so listing newest-first down to a cut

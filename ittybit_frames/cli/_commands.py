@@ -152,7 +152,7 @@ def _demo_steps(console: Console, frames: JobFrames, lake: Path) -> None:
     )
 
 
-def _export_target(args: argparse.Namespace) -> Path | None:
+def _export_target(args: argparse.Namespace) -> Path | str | None:
     if args.out == "-":
         if args.format != "ndjson":
             raise ConfigurationError("--out - (stdout) works with --format ndjson only")
@@ -220,14 +220,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "problems": len(frames.problems),
                 "requests": stats.requests,
                 "retries": stats.retries,
-                "out": str(Path(args.out).resolve()),
+                "out": target if isinstance(target, str) else str(Path(args.out).resolve()),
             }
         )
     return EXIT_PARTIAL if n_failed else EXIT_OK
 
 
 def _write_export(
-    args: argparse.Namespace, frames: JobFrames, records: list[Any], target: Path | None
+    args: argparse.Namespace, frames: JobFrames, records: list[Any], target: Path | str | None
 ) -> None:
     lines = b"".join(orjson.dumps(r) + b"\n" for r in records) if args.format == "ndjson" else b""
     if target is None:
@@ -239,9 +239,9 @@ def _write_export(
         )
     elif args.format == "csv":
         for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
-            write_bytes_atomic(target / f"{name}.csv", frame.to_csv(index=False).encode())
+            write_bytes_atomic(Path(target) / f"{name}.csv", frame.to_csv(index=False).encode())
     else:
-        write_bytes_atomic(target, lines)
+        write_bytes_atomic(Path(target), lines)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from ittybit_frames.cli._commands import EXIT_OK, EXIT_PARTIAL, client_for
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import file_to_write, lake_to_read
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.lake import MANIFEST, read_manifest, read_parquet
+from ittybit_frames.lake import MANIFEST, lake_objects, read_manifest, read_parquet
 from ittybit_frames.plots import plot_job_timeline
 
 _TASK_COLUMNS = {
@@ -57,12 +57,13 @@ def _counts(column: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items() if v}
 
 
-def lake_info(lake: Path) -> dict[str, Any]:
-    """Everything ``info`` says about a lake, as plain JSON-able values."""
-    manifest = read_manifest(lake)
-    frames = read_parquet(lake)
-    jobs, tasks = frames.jobs, frames.tasks
-    created = jobs["created_at"].dropna()
+def _files(lake: Path | str) -> tuple[list[int], list[str], str | None]:
+    """(file sizes, partition days, when the manifest was written) of a folder or URL."""
+    if isinstance(lake, str):
+        objects = lake_objects(lake)
+        folders = {k.split("/")[1] for k in objects if k.startswith("jobs/created_date=")}
+        when = read_manifest(lake).get("updated_at")
+        return list(objects.values()), sorted(d.split("=", 1)[1] for d in folders), when
     # The twins (.jobs.swap, .tasks.swap) are hard links: count each file once.
     files = {
         (st.st_dev, st.st_ino): st.st_size
@@ -71,10 +72,24 @@ def lake_info(lake: Path) -> dict[str, Any]:
         for st in [p.stat()]
     }
     days = sorted(p.name.split("=", 1)[1] for p in (lake / "jobs").glob("created_date=*"))
-    state = manifest.get("sync", {})
     written = lake / MANIFEST
+    return (
+        list(files.values()),
+        days,
+        _iso_ms(written.stat().st_mtime * 1000) if written.exists() else None,
+    )
+
+
+def lake_info(lake: Path | str) -> dict[str, Any]:
+    """Everything ``info`` says about a lake, as plain JSON-able values."""
+    manifest = read_manifest(lake)
+    frames = read_parquet(lake)
+    jobs, tasks = frames.jobs, frames.tasks
+    created = jobs["created_at"].dropna()
+    files, days, written = _files(lake)
+    state = manifest.get("sync", {})
     return {
-        "lake": str(lake.resolve()),
+        "lake": lake if isinstance(lake, str) else str(lake.resolve()),
         "schema_version": manifest.get("schema_version"),
         "written_by": manifest.get("package_version"),
         "profile": manifest.get("profile"),
@@ -90,8 +105,8 @@ def lake_info(lake: Path) -> dict[str, Any]:
         "first_partition": days[0] if days else None,
         "last_partition": days[-1] if days else None,
         "files": len(files),
-        "size_bytes": sum(files.values()),
-        "last_written_at": _iso_ms(written.stat().st_mtime * 1000) if written.exists() else None,
+        "size_bytes": sum(files),
+        "last_written_at": written,
         "synced_up_to": {
             ("all kinds" if key in ("", "*") else key): _iso_ms(ms)
             for key, ms in state.get("frontiers", {}).items()

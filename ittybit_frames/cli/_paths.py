@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ittybit_frames.errors import ConfigurationError
-from ittybit_frames.lake import MANIFEST
+from ittybit_frames.lake import MANIFEST, is_remote, lake_location, read_manifest
 
 __all__ = ["file_to_write", "folder_to_write", "lake_to_read", "lake_to_write", "read_ids_file"]
 
@@ -72,9 +72,12 @@ def _holds_others(path: Path) -> bool:
     return any(not p.name.startswith((".", "_ittybit_frames")) for p in path.iterdir())
 
 
-def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Path:
-    """A lake to write into: a lake, an empty folder, or a folder that can be made."""
-    target = folder_to_write(path, option)
+def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Path | str:
+    """A lake to write into: a lake, an empty folder, or a folder that can be made; or
+    a remote lake's URL (``s3://...``: checked by its first write)."""
+    if is_remote(path):
+        return lake_location(path)
+    target = folder_to_write(lake_location(path), option)
     if target.is_dir() and not _is_lake(target) and _holds_others(target):
         raise ConfigurationError(
             f"{target} is not an ittybit-frames lake and not empty: give a new or empty "
@@ -85,9 +88,17 @@ def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Pat
     return target
 
 
-def lake_to_read(path: str | os.PathLike[str]) -> Path:
-    """An existing lake."""
-    target = Path(path)
+def lake_to_read(path: str | os.PathLike[str]) -> Path | str:
+    """An existing lake (a folder, or a remote lake's URL)."""
+    if is_remote(path):
+        url = lake_location(path)
+        if not read_manifest(url):
+            raise ConfigurationError(
+                f"no lake at {url} (no {MANIFEST}): run 'ittybit-frames sync {url}' first "
+                "to make one"
+            )
+        return url
+    target = Path(lake_location(path))
     if not target.exists():
         raise ConfigurationError(
             f"no lake at {target}: run 'ittybit-frames sync {target}' first to make one"

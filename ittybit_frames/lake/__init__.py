@@ -1,5 +1,11 @@
 """The Parquet lake: write, merge and read job frames; one writer at a time, kill-safe.
 
+A lake is a folder (a path or ``file://`` URL), or a prefix in an object store
+(``s3://``, ``gs://``, ``az://``/``abfs://``: :mod:`ittybit_frames.lake._store`). This
+docstring describes a folder; in an object store the same layout is written with the
+protocol of :mod:`ittybit_frames.lake._remote_commit` (staged objects, a journal, server-side
+copies) under a lease (:mod:`ittybit_frames.lake._lease`) instead of the lock and twins.
+
 Layout::
 
     LAKE/_ittybit_frames.json                          manifest: schema version, profile, sync state
@@ -119,7 +125,14 @@ from ittybit_frames.lake._format import (
     write_manifest,
 )
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
-from ittybit_frames.lake._read import data_files, read_parquet
+from ittybit_frames.lake._read import (
+    data_files,
+    lake_location,
+    lake_objects,
+    read_columns,
+    read_parquet,
+)
+from ittybit_frames.lake._store import is_remote
 from ittybit_frames.lake._write import write_parquet
 
 __all__ = [
@@ -137,7 +150,11 @@ __all__ = [
     "WriteReport",
     "check_lake",
     "data_files",
+    "is_remote",
+    "lake_location",
+    "lake_objects",
     "lock_lake",
+    "read_columns",
     "read_manifest",
     "read_parquet",
     "write_bytes_atomic",

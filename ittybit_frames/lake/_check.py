@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ittybit_frames.errors import LakeCorruptError
 from ittybit_frames.frames import JobFrames
-from ittybit_frames.lake._commit import leftovers, pending
 from ittybit_frames.lake._format import (
     INDEX,
-    JOURNAL,
     MANIFEST,
     NULL_PARTITION,
     PROFILES,
@@ -30,14 +27,13 @@ from ittybit_frames.lake._format import (
     file_version,
     from_arrow,
     read_manifest,
-    write_bytes_atomic,
     write_manifest,
 )
-from ittybit_frames.lake._index import build_index, index_of, index_table
-from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, lock_lake
-from ittybit_frames.lake._read import data_files, partition_label
-from ittybit_frames.lake._swap import marker
-from ittybit_frames.lake._write import index_bytes, newest_per_job, refuse_newer, write_locked
+from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT
+from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
+from ittybit_frames.lake._read import partition_label
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
+from ittybit_frames.lake._write import newest_per_job, refuse_newer
 from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
 
 
@@ -57,7 +53,7 @@ class CheckReport:
         What is fine but worth knowing (files of an earlier schema version).
     """
 
-    path: Path
+    path: Path | str  # a folder, or a remote lake's URL
     problems: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
@@ -103,7 +99,7 @@ def check_lake(
     Parameters
     ----------
     path : str or path
-        The lake's root folder.
+        The lake's root folder, or its URL (``s3://bucket/prefix``, ``gs://...``...).
     repair : bool, default False
         Fix what can be fixed from the lake itself (holding the lake's lock): finish or
         roll back an interrupted write, remove leftovers, keep one row per job (the
@@ -122,23 +118,28 @@ def check_lake(
     LakeError
         The lake was written by a newer ittybit-frames (upgrade to check it).
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no lake at {root}")
+    place: Place = (
+        RemotePlace(ObjectStore.open(str(path)))
+        if is_remote(path)
+        else LocalPlace(local_path(path))
+    )
+    root = place.root
+    if not place.exists():
+        raise FileNotFoundError(f"no lake at {place.name}")
     with contextlib.suppress(LakeCorruptError):  # a newer lake: judged by a newer version
         refuse_newer(root, read_manifest(root))
     report = CheckReport(root)
-    scan = _scan(root)
+    scan = _scan(place)
     report.found = list(scan.problems)
     if not repair or not scan.problems:
         report.problems = scan.problems
         report.notes = _notes(scan)
         return report
-    with lock_lake(root, timeout=lock_timeout):  # finishes a pending write, removes leftovers
+    with place.locked(lock_timeout):  # finishes a pending write, removes leftovers
         report.repaired += [p for p in scan.problems if "leftover" in p or "interrupted" in p]
-        scan = _scan(root)
-        _repair(root, scan, report)
-    scan = _scan(root)
+        scan = _scan(place)
+        _repair(place, scan, report)
+    scan = _scan(place)
     report.problems = scan.problems
     report.notes = _notes(scan)
     return report
@@ -152,26 +153,25 @@ def _notes(scan: _Scan) -> list[str]:
     ]
 
 
-def _scan(root: Path) -> _Scan:
+def _scan(place: Place) -> _Scan:
     scan = _Scan()
     try:
-        scan.manifest = read_manifest(root)
+        scan.manifest = read_manifest(place.root)
     except LakeCorruptError as exc:
         scan.problems.append(f"manifest: {exc}")
-    if pending(root) or (root / JOURNAL).exists():  # a journal left: a write not finished
+    if place.pending():  # a journal left: a write not finished
         scan.problems.append("an interrupted write is pending (the next writer finishes it)")
-    ours, foreign = leftovers(root)
-    scan.problems += [f"leftover of a dead writer: {p.relative_to(root)}" for p in ours]
-    scan.problems += [f"not the lake's (ignored): {p.relative_to(root)}" for p in foreign]
+    ours, foreign = place.leftovers()
+    scan.problems += [f"leftover of a dead writer: {p}" for p in ours]
+    scan.problems += [f"not the lake's (ignored): {p}" for p in foreign]
     profile = PROFILES.get((scan.manifest or {}).get("profile", "default"), PROFILES["default"])
     for name, table, sink in (("jobs", JOBS, scan.jobs), ("tasks", TASKS, scan.tasks)):
         expected = arrow_schema(table, profile)
-        for file in data_files(root, name):
-            rel = Path(file).relative_to(root)
-            try:
-                arrow = pq.read_table(file)
-            except (OSError, pa.ArrowException) as exc:
-                scan.problems.append(f"unreadable: {rel}: {exc}")
+        files = place.files(name)
+        for file, arrow in zip(files, place.read_many(files), strict=True):
+            rel = place.rel(file)
+            if isinstance(arrow, Exception):
+                scan.problems.append(f"unreadable: {rel}: {arrow}")
                 continue
             older = _older_schema(arrow.schema, expected)
             if older is not None:
@@ -182,7 +182,7 @@ def _scan(root: Path) -> _Scan:
             frame = conform(from_arrow(arrow, table), table)
             frame["_label"] = partition_label(Path(file))
             sink.append(frame)
-    _check_rows(root, scan)
+    _check_rows(place, scan)
     return scan
 
 
@@ -222,7 +222,7 @@ def _all(frames: list[pd.DataFrame], table: Table) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _check_rows(root: Path, scan: _Scan) -> None:
+def _check_rows(place: Place, scan: _Scan) -> None:
     jobs, tasks = _all(scan.jobs, JOBS), _all(scan.tasks, TASKS)
     dup = jobs["job_id"].duplicated(keep=False)
     if dup.any():
@@ -239,16 +239,17 @@ def _check_rows(root: Path, scan: _Scan) -> None:
         if wrong.any():
             scan.problems.append(f"{int(wrong.sum())} jobs in the wrong day partition")
             scan.data_problem = True
-    if jobs.empty and not (root / INDEX).exists():
+    has_index = place.has(INDEX)
+    if jobs.empty and not has_index:
         pass
-    elif not (root / INDEX).exists():
+    elif not has_index:
         scan.problems.append(f"no job index {INDEX}")
         scan.index_problem = True
-    elif index_table(root) != marker(root / "jobs") and not pending(root):
+    elif not place.index_of_live_table() and not place.pending():
         scan.problems.append(f"the job index {INDEX} is not of the jobs/ table (a backup?)")
         scan.index_problem = True
     else:
-        index = index_of(root)
+        index = place.index()
         lake = jobs.drop_duplicates("job_id").set_index("job_id")["_label"]
         if (
             set(index.index) != set(lake.index)
@@ -281,20 +282,21 @@ def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
         scan.sync_fix = {**state, "frontiers": fixed}
 
 
-def _guess_manifest(root: Path, scan: _Scan) -> dict[str, Any]:
-    partition_by = None if (root / "jobs.parquet").exists() else "day"
+def _guess_manifest(place: Place) -> dict[str, Any]:
+    partition_by = None if place.has("jobs.parquet") else "day"
     profile = "default"
-    files = data_files(root, "jobs")
-    if files and not pa.types.is_dictionary(pq.read_schema(files[0]).field("kind").type):
+    files = place.files("jobs")
+    if files and not pa.types.is_dictionary(place.read(files[0]).schema.field("kind").type):
         profile = "spark"
     return {"partition_by": partition_by, "profile": profile}
 
 
-def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
+def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
+    root = place.root
     manifest = scan.manifest
     if manifest is None:
-        manifest = _guess_manifest(root, scan)
-        (root / MANIFEST).unlink(missing_ok=True)
+        manifest = _guess_manifest(place)
+        place.drop_manifest()
         write_manifest(root, manifest)
         report.repaired.append(
             f"rebuilt {MANIFEST} from the files ({manifest}); the sync state was lost, so "
@@ -306,13 +308,10 @@ def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
         tasks = tasks.drop(columns="_label")
         tasks = tasks[tasks["job_id"].isin(set(jobs["job_id"]))]
         tasks = tasks.drop_duplicates(["job_id", "task_index"], keep="last")
-        write_locked(
+        place.rewrite(
             JobFrames(jobs, tasks, PROBLEMS.empty()),
-            root,
-            "overwrite",
             manifest.get("partition_by", "day"),
             manifest.get("profile", "default"),
-            None,
         )
         write_manifest(root, {**read_manifest(root), "sync": manifest.get("sync", {})})
         report.repaired.append(
@@ -320,7 +319,7 @@ def _repair(root: Path, scan: _Scan, report: CheckReport) -> None:
             "newest updated_at kept, orphan tasks dropped, jobs in their day partition"
         )
     elif scan.index_problem:
-        write_bytes_atomic(root / INDEX, index_bytes(build_index(root), marker(root / "jobs")))
+        place.rebuild_index()
         report.repaired.append(f"rebuilt the job index {INDEX}")
     if scan.sync_fix is not None:
         body = {**read_manifest(root), "sync": scan.sync_fix}

@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 import orjson
 import pyarrow as pa
@@ -143,7 +143,7 @@ class Commit:
         """True when nothing has been staged."""
         return not (self.renames or self.deletes or self.tables or self.removed)
 
-    def _partition_of(self, target: Path) -> tuple[str, str] | None:
+    def _partition_of(self, target: PurePath) -> tuple[str, str] | None:
         """(table, partition folder) when ``target`` is a partition file of a table."""
         part, table = target.parent, target.parent.parent
         ours = table.parent == self.root and table.name in TABLES
@@ -159,7 +159,7 @@ class Commit:
                 self.tables[name] = _StagedTable(twin(live), self.tokens[name], changed)
             return self.tables[name]
 
-    def stage_table(self, arrow: pa.Table, target: Path, profile: Profile) -> None:
+    def stage_table(self, arrow: pa.Table, target: PurePath, profile: Profile) -> None:
         """Write a Parquet file that will replace ``target`` on commit; its fsync (then,
         into a twin, its rename) finishes in the background (:meth:`settle`)."""
         where = self._partition_of(target)
@@ -174,9 +174,9 @@ class Commit:
                 table.parts.add(where[1])
                 table.changed.add(final.parent)
         else:
-            tmp = temp_name(target)
+            tmp = temp_name(Path(target))
             with self._guard:
-                self.renames.append((tmp, target))
+                self.renames.append((tmp, Path(target)))
             write_table_file(arrow, tmp, profile, sync=False)
             self._background.submit(_settle, tmp, None)
         with self._guard:
@@ -191,12 +191,12 @@ class Commit:
             return self._table("jobs").token
         return marker(self.root / "jobs")
 
-    def stage_bytes(self, data: bytes, target: Path) -> None:
+    def stage_bytes(self, data: bytes, target: PurePath) -> None:
         """A small file (index, manifest) that will replace ``target`` on commit (the
         last one staged for a target wins); fsynced in the background (:meth:`settle`)."""
-        tmp = temp_name(target)
+        tmp = temp_name(Path(target))
         with self._guard:
-            self.renames.append((tmp, target))
+            self.renames.append((tmp, Path(target)))
         tmp.write_bytes(data)
         self._background.submit(_settle, tmp, None)
 
@@ -219,13 +219,13 @@ class Commit:
             with contextlib.suppress(OSError):  # else the next writer's recovery does it
                 fsync_dirs(reconcile(self.root / name, table.folder, "held"))
 
-    def delete(self, target: Path) -> None:
+    def delete(self, target: PurePath) -> None:
         """Remove ``target`` on commit."""
         where = self._partition_of(target)
         if where is not None:
             self.removed.append(where)
         else:
-            self.deletes.append(target)
+            self.deletes.append(Path(target))
 
     def _finish_tables(self) -> None:
         """Remove the partitions that go from the twins, mark them, make them durable."""

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.schema import ARROW_TO_PANDAS, SCHEMA_VERSION, Table
 from ittybit_frames.version import __version__
 
@@ -43,6 +44,7 @@ PART_FILE = "part-0.parquet"
 TABLE_GLOB = f"{PARTITION}=[0-9_]*/{PART_FILE}"
 TABLE_MARKER = ".ittybit_frames.table"  # in jobs/, tasks/ and twins: the write it holds
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=PurePath)
 #: Threads that wait on fsyncs and unlinks (holding no GIL and little CPU).
 IO_THREADS = 4
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -121,7 +123,7 @@ PROFILES: dict[str, Profile] = {
 class WriteReport:
     """What a write did."""
 
-    path: Path
+    path: Path | str  # a folder, or a remote lake's URL
     mode: str
     jobs_written: int = 0
     tasks_written: int = 0
@@ -143,33 +145,56 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     LakeCorruptError
         The file is empty, not JSON, or not an ittybit-frames manifest.
     """
-    target = Path(path) / MANIFEST
+    if is_remote(path):
+        store = ObjectStore.open(str(path))
+        return parse_manifest(store.get(MANIFEST), f"{store}/{MANIFEST}", store.url)
+    root = local_path(path)
+    target = root / MANIFEST
     if not target.exists():
         return {}
     try:
-        data = orjson.loads(target.read_bytes())
+        raw = target.read_bytes()
+    except OSError as exc:
+        raise _corrupt(str(target), str(root), f"not JSON: {exc}") from None
+    return parse_manifest(raw, str(target), str(root))
+
+
+def parse_manifest(raw: bytes | None, name: str, lake: str) -> dict[str, Any]:
+    """A manifest's content (``{}`` for none); :class:`LakeCorruptError` when unreadable."""
+    if raw is None:
+        return {}
+    try:
+        data = orjson.loads(raw)
         reason = "" if isinstance(data, dict) else f"a JSON {type(data).__name__}, not an object"
         if not reason and "schema_version" not in data:
             reason = "no schema_version: not written by ittybit-frames"
-    except (orjson.JSONDecodeError, OSError) as exc:
-        reason = "empty" if target.stat().st_size == 0 else f"not JSON: {exc}"
+    except orjson.JSONDecodeError as exc:
+        reason = "empty" if not raw else f"not JSON: {exc}"
     if reason:
-        raise LakeCorruptError(
-            f"{target} is unreadable ({reason}); run 'ittybit-frames check "
-            f"{Path(path)} --repair' to rebuild it from the lake's files",
-            path=str(path),
-        )
+        raise _corrupt(name, lake, reason)
     result: dict[str, Any] = data
     return result
+
+
+def _corrupt(name: str, lake: str, reason: str) -> LakeCorruptError:
+    return LakeCorruptError(
+        f"{name} is unreadable ({reason}); run 'ittybit-frames check "
+        f"{lake} --repair' to rebuild it from the lake's files",
+        path=lake,
+    )
 
 
 def write_manifest(path: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Replace the manifest atomically."""
 
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
     body = {**manifest, "schema_version": SCHEMA_VERSION, "package_version": __version__}
-    write_bytes_atomic(root / MANIFEST, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    data = orjson.dumps(body, option=orjson.OPT_INDENT_2)
+    if is_remote(path):
+        ObjectStore.open(str(path)).put(MANIFEST, data)  # an object is written whole
+        return
+    root = local_path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(root / MANIFEST, data)
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -287,10 +312,31 @@ def file_version(schema: pa.Schema) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def table_file(root: Path, name: str, partition: str | None) -> Path:
+def table_file(root: _P, name: str, partition: str | None) -> _P:
     if partition is None:
         return root / f"{name}.parquet"
     return root / name / f"{PARTITION}={partition}" / PART_FILE
+
+
+def encode_table(arrow: pa.Table, sink: Path | pa.NativeFile, profile: Profile) -> None:
+    """Write ``arrow`` as a lake file (the profile's options, our metadata) to ``sink``."""
+    meta = {
+        **(arrow.schema.metadata or {}),
+        b"ittybit_frames.schema_version": str(SCHEMA_VERSION).encode(),
+        b"ittybit_frames.package_version": __version__.encode(),
+        b"ittybit_frames.written_at": dt.datetime.now(dt.UTC).isoformat().encode(),
+    }
+    pq.write_table(
+        arrow.replace_schema_metadata(meta),
+        sink,
+        compression=profile.compression,
+        version="2.6",
+        coerce_timestamps="ms",
+        allow_truncated_timestamps=False,
+        use_dictionary=True,
+        write_statistics=True,
+        row_group_size=128 * 1024,
+    )
 
 
 def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile, *, sync: bool = True) -> None:
@@ -298,25 +344,8 @@ def write_table_file(arrow: pa.Table, tmp: Path, profile: Profile, *, sync: bool
     caller fsyncs it, with :func:`fsync_file`, before anything names it); removed on
     failure."""
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        **(arrow.schema.metadata or {}),
-        b"ittybit_frames.schema_version": str(SCHEMA_VERSION).encode(),
-        b"ittybit_frames.package_version": __version__.encode(),
-        b"ittybit_frames.written_at": dt.datetime.now(dt.UTC).isoformat().encode(),
-    }
-    arrow = arrow.replace_schema_metadata(meta)
     try:
-        pq.write_table(
-            arrow,
-            tmp,
-            compression=profile.compression,
-            version="2.6",
-            coerce_timestamps="ms",
-            allow_truncated_timestamps=False,
-            use_dictionary=True,
-            write_statistics=True,
-            row_group_size=128 * 1024,
-        )
+        encode_table(arrow, tmp, profile)
         if sync:
             fsync_file(tmp)
     except BaseException:

@@ -32,16 +32,18 @@ def row_hashes(jobs: pd.DataFrame) -> np.ndarray[Any, Any]:
     return hashed.to_numpy(dtype=np.uint64)
 
 
-def build_index(root: Path) -> pd.DataFrame:
+def build_index(root: Path | str, filesystem: Any = None) -> pd.DataFrame:
     """The index, rebuilt from the jobs files (a lake written before the index existed)."""
     parts = []
     for file in data_files(root, "jobs"):
-        jobs = conform(from_arrow(pq.read_table(file), JOBS), JOBS)  # v1 files too
+        where = file.split("://", 1)[1] if filesystem is not None else file
+        arrow = pq.read_table(where, filesystem=filesystem, pre_buffer=True)
+        jobs = conform(from_arrow(arrow, JOBS), JOBS)  # v1 files too
         parts.append(
             pd.DataFrame(
                 {
                     "job_id": jobs["job_id"].astype(object).to_numpy(),
-                    "partition": partition_label(Path(file)),
+                    "partition": partition_label(Path(where)),
                     "updated_at": epoch_ms_array(jobs["updated_at"]),
                     "row_hash": row_hashes(jobs),
                 }

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ import orjson
 from ittybit_frames.errors import ConfigurationError, LakeLockedError
 from ittybit_frames.lake._commit import recover
 from ittybit_frames.lake._format import HOLDER, LOCK, write_bytes_atomic
+from ittybit_frames.lake._lease import DEFAULT_LEASE_SECONDS, Lease, describe_holder, lease_lake
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 
 logger = logging.getLogger("ittybit_frames.lake")
 
@@ -44,9 +46,11 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class LakeLock:
-    """Proof that this process holds the lake at ``root`` (from :func:`lock_lake`)."""
+    """Proof that this process holds the lake at ``root`` (from :func:`lock_lake`): a
+    folder, or a remote lake's URL with the lease it holds."""
 
-    root: Path
+    root: Path | str
+    lease: Lease | None = field(default=None, repr=False, compare=False)
 
 
 def _holder(root: Path) -> dict[str, Any]:
@@ -88,20 +92,19 @@ def _acquire(root: Path, lock: filelock.FileLock, timeout: float) -> int | None:
         raise
 
 
-def _describe(holder: dict[str, Any]) -> str:
-    if not holder:
-        return "another writer"
-    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
-
-
 @contextmanager
 def lock_lake(
-    path: str | os.PathLike[str], *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    path: str | os.PathLike[str],
+    *,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> Iterator[LakeLock]:
     """Hold the lake exclusively; wait up to ``timeout`` seconds for another writer.
 
     On acquisition an interrupted write is finished (or its leftovers removed): see the
-    protocol in :mod:`ittybit_frames.lake`.
+    protocol in :mod:`ittybit_frames.lake`. A remote lake (``s3://...``) is held through
+    a lease object that lapses ``lease_seconds`` after its writer stops renewing it
+    (:mod:`ittybit_frames.lake._lease`).
 
     Raises
     ------
@@ -110,7 +113,12 @@ def lock_lake(
     """
     if not timeout >= 0:  # NaN too: it would wait forever
         raise ConfigurationError("lock_timeout must be 0 or more seconds")
-    root = Path(path)
+    if is_remote(path):
+        store = ObjectStore.open(str(path))
+        with lease_lake(store, timeout=timeout, seconds=lease_seconds) as lease:
+            yield LakeLock(store.url, lease)
+        return
+    root = local_path(path)
     root.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(root / LOCK)
     try:
@@ -119,7 +127,7 @@ def lock_lake(
         logger.info(
             "the lake at %s is held by %s; waiting up to %.0f s",
             root,
-            _describe(_holder(root)),
+            describe_holder(_holder(root)),
             timeout,
         )
         try:
@@ -127,7 +135,7 @@ def lock_lake(
         except filelock.Timeout:
             holder = _holder(root)
             raise LakeLockedError(
-                f"the lake at {root} is held by {_describe(holder)}; gave up after "
+                f"the lake at {root} is held by {describe_holder(holder)}; gave up after "
                 f"{timeout:.0f} s (raise lock_timeout / --lock-timeout, or stop that writer)",
                 path=str(root),
                 holder=holder,

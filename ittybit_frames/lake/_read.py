@@ -34,6 +34,8 @@ from ittybit_frames.lake._format import (
     sort,
     valid_partition,
 )
+from ittybit_frames.lake._remote_commit import RemoteView
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import marker
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
 from ittybit_frames.vocabulary import category, parse_when
@@ -61,7 +63,7 @@ def _in_window(label: str, since_ms: int | None, until_ms: int | None) -> bool:
 
 
 def data_files(
-    root: Path, name: str, *, since_ms: int | None = None, until_ms: int | None = None
+    root: Path | str, name: str, *, since_ms: int | None = None, until_ms: int | None = None
 ) -> list[str]:
     """The Parquet files of table ``name`` (jobs, tasks) as of the last committed write.
 
@@ -69,9 +71,15 @@ def data_files(
     part-0.parquet`` (or ``name.parquet`` unpartitioned); anything else is ignored. Day
     partitions outside ``[since_ms, until_ms)`` are left out without being opened. While
     a committed write is still being applied, its new files are returned (from their
-    temporary names) and the files it removes are not.
+    temporary names) and the files it removes are not. For a remote lake, URLs.
     """
-    root = Path(root)
+    if is_remote(root):
+        store = ObjectStore.open(str(root))
+        return [
+            f"{store.url.split('://')[0]}://{k}"
+            for k in _remote_files(store, name, since_ms, until_ms)
+        ]
+    root = local_path(root)
     view = pending(root)
     single = root / f"{name}.parquet"
     candidates: set[Path] = set()
@@ -92,6 +100,92 @@ def data_files(
         if resolved is not None:
             files.append(str(resolved))
     return files
+
+
+def _remote_files(
+    store: ObjectStore, name: str, since_ms: int | None, until_ms: int | None
+) -> list[str]:
+    """:func:`data_files` of a remote lake, as the store's keys (one listing)."""
+    top = store.top()
+    view = RemoteView.of(store, top)
+    rels = {r for r in store.find(f"{name}/") if r.endswith(f"/{PART_FILE}")}
+    rels |= {r for r in view.redirect if r.startswith(f"{name}/")}
+    if f"{name}.parquet" in top or f"{name}.parquet" in view.redirect:
+        rels.add(f"{name}.parquet")
+    keys = []
+    for rel in sorted(rels):
+        parts = rel.split("/")
+        if len(parts) == 3:
+            label = parts[1].removeprefix(f"{PARTITION}=")
+            if label == parts[1] or not valid_partition(label):
+                continue
+            if not _in_window(label, since_ms, until_ms):
+                continue
+        elif rel != f"{name}.parquet":
+            continue
+        resolved = view.redirect.get(rel, rel)
+        if resolved is not None:
+            keys.append(store.key(resolved))
+    return keys
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A lake to read: a folder, or an object store."""
+
+    root: Path | str
+    store: ObjectStore | None = None
+
+    @property
+    def filesystem(self) -> Any:
+        return None if self.store is None else self.store.fs
+
+    def files(self, name: str, since_ms: int | None, until_ms: int | None) -> list[str]:
+        if self.store is None:
+            return data_files(self.root, name, since_ms=since_ms, until_ms=until_ms)
+        return _remote_files(self.store, name, since_ms, until_ms)
+
+    def token(self) -> object:
+        if self.store is None:
+            return _state_token(Path(self.root))
+        top = self.store.top()  # one listing: the manifest's and the journal's ETags
+        return top.get(MANIFEST, ""), top.get(JOURNAL, "")
+
+    def days(self) -> list[str]:
+        if self.store is None:
+            folder = Path(self.root) / "jobs"
+            names = [e.name for e in (folder.iterdir() if folder.is_dir() else [])]
+        else:
+            names = [r.split("/")[1] for r in self.store.find("jobs/") if r.count("/") == 2]
+        return sorted(
+            label
+            for name in set(names)
+            if (label := name.removeprefix(f"{PARTITION}=")) != name
+            and label != NULL_PARTITION
+            and valid_partition(label)
+        )
+
+
+def lake_location(path: str | os.PathLike[str]) -> Path | str:
+    """A lake's folder (a path or ``file://`` URL), or a remote lake's URL as given."""
+    return ObjectStore.open(str(path)).url if is_remote(path) else local_path(path)
+
+
+def lake_objects(url: str) -> dict[str, int]:
+    """A remote lake's objects (relative keys) and their sizes, from one listing."""
+    return ObjectStore.open(url).sizes()
+
+
+def read_columns(root: Path | str, name: str, columns: list[str]) -> pa.Table | None:
+    """``columns`` of table ``name`` as of the last committed write (None: no files);
+    only those columns are fetched."""
+    store = ObjectStore.open(str(root)) if is_remote(root) else None
+    where = _Where(root, store)
+    files = where.files(name, None, None)
+    if not files:
+        return None
+    dataset = ds.dataset(files, format="parquet", filesystem=where.filesystem)
+    return dataset.to_table(columns=columns)
 
 
 def _state_token(root: Path) -> tuple[int, bool, str, str]:
@@ -123,7 +217,7 @@ def read_parquet(
     Parameters
     ----------
     path : str or path
-        The lake's root folder.
+        The lake's root folder, or its URL (``s3://bucket/prefix``, ``gs://...``...).
     since, until : datetime, str or int, optional
         Jobs created in ``[since, until)`` (ISO, epoch, or spans such as ``"7d"``).
     kind, status : str, optional
@@ -149,10 +243,18 @@ def read_parquet(
     LakeError
         Writers changed the lake during each of 20 attempts to read it: read again.
     """
-    root = Path(path)
-    if not root.exists():
-        raise FileNotFoundError(f"no lake at {root}: write one with write_parquet or sync")
-    read_manifest(root)  # a corrupt manifest is named, not skipped
+    if is_remote(path):
+        store = ObjectStore.open(str(path))
+        where = _Where(store.url, store)
+        if not read_manifest(store.url) and not store.find("jobs/"):
+            raise FileNotFoundError(f"no lake at {store}: write one with write_parquet or sync")
+    else:
+        where = _Where(local_path(path))
+        if not Path(where.root).exists():
+            raise FileNotFoundError(
+                f"no lake at {where.root}: write one with write_parquet or sync"
+            )
+        read_manifest(where.root)  # a corrupt manifest is named, not skipped
     since_ms, until_ms = parse_when(since), parse_when(until)
     words = _Words(_category(kind, "kind"), _category(status, "status"), kind_raw)
     job_filter = _filters(since_ms, until_ms, words, "created_at", "kind", "status")
@@ -161,24 +263,17 @@ def read_parquet(
     if kind_raw is not None and columns is not None and "job_id" not in columns:
         job_columns = [*columns, "job_id"]  # the tasks follow the jobs by ID
     query = _Query(since_ms, until_ms, job_filter, task_filter, job_columns, kind_raw)
-    jobs, tasks = _read_state(root, query)
+    jobs, tasks = _read_state(where, query)
     if job_columns is not columns:
         jobs = jobs.drop(columns="job_id")
     if jobs.empty and (since_ms is not None or until_ms is not None):
-        _say_the_window_is_empty(root, since_ms, until_ms)
+        _say_the_window_is_empty(where, since_ms, until_ms)
     return JobFrames(jobs, tasks, PROBLEMS.empty())
 
 
-def _say_the_window_is_empty(root: Path, since_ms: int | None, until_ms: int | None) -> None:
+def _say_the_window_is_empty(where: _Where, since_ms: int | None, until_ms: int | None) -> None:
     """Warn (EmptyWindowWarning) naming the days the lake covers, if it holds any."""
-    folder = root / "jobs"
-    days = sorted(
-        label
-        for entry in (folder.iterdir() if folder.is_dir() else [])
-        if (label := entry.name.removeprefix(f"{PARTITION}=")) != entry.name
-        and label != NULL_PARTITION
-        and valid_partition(label)
-    )
+    days = where.days()
     if not days:
         return
     first, last = (
@@ -199,10 +294,11 @@ class _Query:
     kind_raw: str | None
 
 
-def _read_state(root: Path, q: _Query) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_state(where: _Where, q: _Query) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Jobs and tasks of one committed state: read again while writers change the lake."""
+    root = where.root
     for attempt in range(_ATTEMPTS):
-        token = _state_token(root)
+        token = where.token()
         task_filter = q.task_filter
         try:
             jobs = _read_table(
@@ -216,7 +312,7 @@ def _read_state(root: Path, q: _Query) -> tuple[pd.DataFrame, pd.DataFrame]:
             if attempt == _ATTEMPTS - 1:
                 raise
             continue  # a writer renamed or removed a file under us: read again
-        if _state_token(root) == token:
+        if where.token() == token:
             return jobs, tasks
     # Never two same tokens around a read: a mix of two states must not be returned.
     raise LakeError(
@@ -268,8 +364,18 @@ def _filters(
     return expr
 
 
+def _dataset(where: _Where, files: list[str]) -> ds.Dataset:
+    """The files as a dataset: on disk, opened where they are; in an object store, each
+    fetched whole, all at once (one GET each, rather than a HEAD and ranged GETs per
+    file), and their schemas unified (older versions' files lack columns)."""
+    if where.store is None:
+        return ds.dataset(files, format="parquet")
+    tables = [pq.read_table(pa.BufferReader(b)) for b in where.store.fetch(files)]
+    return ds.dataset(pa.concat_tables(tables, promote_options="default"))
+
+
 def _read_table(
-    root: Path,
+    root: Path | str,
     name: str,
     table: Table,
     since_ms: int | None,
@@ -282,19 +388,28 @@ def _read_table(
         if unknown:
             raise ConfigurationError(f"unknown {name} columns {sorted(unknown)}")
         columns = [c for c in table.names if c in columns]
-    files = data_files(root, name, since_ms=since_ms, until_ms=until_ms)
+    where = _Where(root, ObjectStore.open(root) if isinstance(root, str) else None)
+    files = where.files(name, since_ms, until_ms)
     if not files:
         frame = table.empty()
         return frame[columns] if columns is not None else frame
-    dataset = ds.dataset(files, format="parquet")
+    dataset = _dataset(where, files)
     if not set(table.names) <= set(dataset.schema.names):
         # The first file is of an older schema version (v1: no kind_raw, no task input_*):
         # read every file against the union of their schemas, so newer files keep theirs.
-        schema = pa.unify_schemas([dataset.schema, *(pq.read_schema(f) for f in files[1:])])
+        more = [pq.read_schema(f) for f in files[1:]] if where.store is None else []
+        schema = pa.unify_schemas([dataset.schema, *more])
         for column in table.columns:  # in no file at all: still filterable, all null
             if column.name not in schema.names:
                 schema = schema.append(pa.field(column.name, column.arrow))
-        dataset = ds.dataset(files, format="parquet", schema=schema)
+        if where.store is None:
+            dataset = ds.dataset(files, format="parquet", schema=schema)
+        else:
+            arrow = dataset.to_table()
+            nulls = [
+                pa.nulls(arrow.num_rows, f.type) for f in schema if f.name not in arrow.schema.names
+            ]
+            dataset = ds.dataset(pa.Table.from_arrays([*arrow.columns, *nulls], schema=schema))
     present = None if columns is None else [c for c in columns if c in dataset.schema.names]
     arrow = dataset.to_table(columns=present, filter=row_filter)
     frame = conform(from_arrow(arrow, table), table, columns)  # older files' columns: null

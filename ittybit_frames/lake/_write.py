@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import numpy as np
@@ -38,9 +38,13 @@ from ittybit_frames.lake._format import (
     table_file,
     to_arrow,
 )
-from ittybit_frames.lake._index import INDEX_TABLE_KEY, index_of, row_hashes
+from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
-from ittybit_frames.lake._read import data_files
+from ittybit_frames.lake._remote import RemoteSource
+from ittybit_frames.lake._remote import held as held_lease
+from ittybit_frames.lake._remote_commit import RemoteCommit
+from ittybit_frames.lake._source import LocalSource, Source, Staging
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import Exchange, exchange_dirs
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
@@ -68,7 +72,8 @@ def write_parquet(
     frames : JobFrames
         From :func:`to_frames`, :func:`read_jobs` or :func:`read_parquet`.
     path : str or path
-        The lake's root folder.
+        The lake's root folder, or its URL: ``s3://bucket/prefix``, ``gs://...``,
+        ``az://...``, ``file://...`` (see the README's "Remote lakes").
     mode : {"merge", "overwrite", "append"}
         ``merge`` upserts by job ID across the whole lake: one row per job, the one with
         the newest ``updated_at`` (on a tie, this write's row if it differs); a job whose
@@ -108,7 +113,18 @@ def write_parquet(
         raise ConfigurationError("partition_by must be 'day' or None")
     if profile not in PROFILES:
         raise ConfigurationError(f"unknown profile {profile!r}; use one of {sorted(PROFILES)}")
-    root = Path(path)
+    if is_remote(path):
+        store = ObjectStore.open(str(path))
+        with held_lease(lock, store, lock_timeout) as lease:
+            commit = RemoteCommit(store, lease.confirm, on_step)
+            source = RemoteSource(store)
+            manifest = read_manifest(store.url)
+            report = write_with(
+                frames, commit, source, manifest, mode, partition_by, profile, store
+            )
+        report.elapsed_seconds = time.monotonic() - began
+        return report
+    root = local_path(path)
     held: contextlib.AbstractContextManager[LakeLock] = (
         contextlib.nullcontext(lock) if lock is not None else lock_lake(root, timeout=lock_timeout)
     )
@@ -128,7 +144,26 @@ def write_locked(
     exchange: Exchange = exchange_dirs,
 ) -> WriteReport:
     """``write_parquet`` with the lock held; ``exchange`` swaps the table folders."""
+    # An overwrite replaces every partition: its twins need none of the old files.
+    commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
+    source = LocalSource(root)
     manifest = read_manifest(root)
+    return write_with(frames, commit, source, manifest, mode, partition_by, profile, root)
+
+
+def write_with(
+    frames: JobFrames,
+    commit: Staging,
+    source: Source,
+    manifest: dict[str, Any],
+    mode: str,
+    partition_by: str | None,
+    profile: str,
+    where: object,
+) -> WriteReport:
+    """One write, on disk or in an object store: plan it, stage it through ``commit``
+    (reading ``source``), commit it; ``where`` names the lake in messages."""
+    root = where
     if mode != "overwrite":
         refuse_newer(root, manifest)
         if manifest and manifest.get("partition_by", "day") != partition_by:
@@ -142,10 +177,8 @@ def write_locked(
                 "rewrite the lake with mode='overwrite'"
             )
     prof = PROFILES[profile]
-    report = WriteReport(root, mode)
-    # An overwrite replaces every partition: its twins need none of the old files.
-    commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
-    plan = _Plan(commit, partition_by, prof, report)
+    report = WriteReport(root if isinstance(root, Path) else str(root), mode)
+    plan = _Plan(commit, source, partition_by, prof, report)
     if mode != "append":
         frames = one_row_per_job(frames)
     try:
@@ -181,22 +214,26 @@ def _commit(plan: _Plan, index: pd.DataFrame | None, manifest: dict[str, Any]) -
     commit.run()
 
 
-def refuse_newer(root: Path, manifest: dict[str, Any]) -> None:
+def refuse_newer(root: object, manifest: dict[str, Any]) -> None:
     """A lake of a newer schema version is never merged into (it would be downgraded)."""
     version = manifest.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise LakeError(
-            f"{root / MANIFEST} was written by a newer ittybit-frames (schema v{version}; "
+            f"{_join(root, MANIFEST)} was written by a newer ittybit-frames (schema v{version}; "
             f"this one writes v{SCHEMA_VERSION}); upgrade ittybit-frames to write to this lake",
             path=str(root),
         )
+
+
+def _join(root: object, name: str) -> str:
+    return str(root / name) if isinstance(root, PurePath) else f"{root}/{name}"
 
 
 def _label(partition: str | None) -> str:
     return "" if partition is None else partition
 
 
-def _target(root: Path, name: str, label: str) -> Path:
+def _target(root: PurePath, name: str, label: str) -> PurePath:
     return table_file(root, name, label or None)
 
 
@@ -244,14 +281,15 @@ def _day_labels(jobs: pd.DataFrame, partition_by: str | None) -> np.ndarray[Any,
 class _Plan:
     """One write under way: where, how, and what it has done."""
 
-    commit: Commit
+    commit: Staging
+    source: Source
     partition_by: str | None
     profile: Profile
     report: WriteReport
     indexed: set[str] = field(default_factory=set)  # the jobs/ tokens an index is staged for
 
     @property
-    def root(self) -> Path:
+    def root(self) -> PurePath:
         return self.commit.root
 
 
@@ -297,13 +335,13 @@ def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
     report.tasks_written = len(frames.tasks)
     keep = {t for _, t in work}
     for name in TABLES:
-        for existing in data_files(root, name):
-            if Path(existing) not in keep:
-                commit.delete(Path(existing))
+        for existing in plan.source.files(name):
+            if existing not in keep:
+                commit.delete(existing)
     return index
 
 
-def _stage_rows(commit: Commit, rows: Rows, target: Path, profile: Profile) -> None:
+def _stage_rows(commit: Staging, rows: Rows, target: PurePath, profile: Profile) -> None:
     commit.stage_table(rows.table(), target, profile)  # gathered on the encoding thread
 
 
@@ -341,8 +379,8 @@ def one_row_per_job(frames: JobFrames) -> JobFrames:
 
 def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     """Merge (or append): rewrite the partitions the winning rows enter or leave."""
-    root, partition_by, profile, report = plan.root, plan.partition_by, plan.profile, plan.report
-    index = index_of(root)
+    partition_by, profile, report = plan.partition_by, plan.profile, plan.report
+    index = plan.source.index()
     incoming = frames.jobs if append else newest_per_job(frames.jobs)
     labels = _day_labels(incoming, partition_by)
     new = _new_index(incoming, labels)
@@ -372,8 +410,8 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
         futures = []  # read one partition while the previous ones encode
         for label in sorted(set(labels[win]) | set(leaving_from)):
             gone = pa.array([] if append else leaving[leaving_from == label], pa.string())
-            new_jobs = _partition_table(root, "jobs", label, gone, in_jobs, labels[win] == label)
-            new_tasks = _partition_table(root, "tasks", label, gone, in_tasks, task_labels == label)
+            new_jobs = _partition_table(plan, "jobs", label, gone, in_jobs, labels[win] == label)
+            new_tasks = _partition_table(plan, "tasks", label, gone, in_tasks, task_labels == label)
             futures += _stage_partition(plan, label, new_jobs, new_tasks, pool)
         for future in futures:
             future.result()
@@ -387,7 +425,7 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
 
 
 def _partition_table(
-    root: Path,
+    plan: _Plan,
     name: str,
     label: str,
     gone: pa.Array,
@@ -396,10 +434,11 @@ def _partition_table(
 ) -> pa.Table:
     """A partition's old rows without the jobs that leave it, plus its incoming rows."""
     schema = incoming.schema
-    target = _target(root, name, label)
+    target = _target(plan.root, name, label)
     parts = [incoming.filter(pa.array(mine, pa.bool_()))]
-    if target.exists():
-        old = conform_arrow(pq.read_table(target), schema)  # an older writer's file too
+    found = plan.source.read(target)
+    if found is not None:
+        old = conform_arrow(found, schema)  # an older writer's file too
         if len(gone):
             old = old.filter(pc.invert(pc.is_in(old["job_id"], value_set=gone)))
         parts.insert(0, old)
@@ -416,7 +455,7 @@ def _stage_partition(
     targets = [_target(root, name, label) for name in ("tasks", "jobs")]
     if jobs_a.num_rows == 0 and tasks_a.num_rows == 0:
         for target in targets:  # every job moved out: the partition goes
-            if target.exists():
+            if plan.source.exists(target):
                 commit.delete(target)
         report.partitions.append(label or "(all)")
         return []

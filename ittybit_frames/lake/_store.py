@@ -1,0 +1,328 @@
+"""Lake locations as URLs, and the object store behind a remote lake.
+
+``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or
+``abfs://``/``abfss://``) name a lake in an object store; ``file://...`` and plain paths a
+folder. Remote lakes go through fsspec (``s3fs``, ``gcsfs``, ``adlfs``: the extras
+``ittybit-frames[s3]``, ``[gcs]``, ``[azure]``), imported only when a URL needs them.
+Credentials and endpoints come from each cloud's own environment and config files
+(``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`` for
+S3-compatible stores, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``...): never
+from a URL or our own variables, and never written to a log, an error or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from ittybit_frames.errors import ConfigurationError, LakeError
+
+#: URL scheme -> (fsspec protocol, the package it needs, our extra that installs it).
+SCHEMES: dict[str, tuple[str, str, str]] = {
+    "s3": ("s3", "s3fs", "s3"),
+    "s3a": ("s3", "s3fs", "s3"),
+    "gs": ("gcs", "gcsfs", "gcs"),
+    "gcs": ("gcs", "gcsfs", "gcs"),
+    "az": ("abfs", "adlfs", "azure"),
+    "abfs": ("abfs", "adlfs", "azure"),
+    "abfss": ("abfs", "adlfs", "azure"),
+}
+_FILESYSTEMS: dict[str, Any] = {}
+_GUARD = threading.Lock()
+
+
+def _scheme(path: object) -> str:
+    if not isinstance(path, str) or "://" not in path:
+        return ""
+    return path.split("://", 1)[0].lower()
+
+
+def is_remote(path: object) -> bool:
+    """True for a lake URL in an object store (``s3://``, ``gs://``, ``az://``...)."""
+    return _scheme(path) in SCHEMES
+
+
+def local_path(path: str | os.PathLike[str]) -> Path:
+    """A local lake's folder: a path, or a ``file://`` URL."""
+    scheme = _scheme(path)
+    if scheme == "file":
+        parsed = urllib.parse.urlparse(str(path))
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigurationError("a file:// URL names a local folder: file:///path/to/lake")
+        return Path(urllib.parse.unquote(parsed.path))
+    if scheme and len(scheme) > 1:  # (a Windows drive letter is no scheme)
+        known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
+        raise ConfigurationError(f"unknown lake URL scheme {scheme}://; use a path or {known}")
+    return Path(path)
+
+
+def _filesystem(protocol: str, package: str, extra: str) -> Any:
+    """One fsspec filesystem per protocol, configured from the environment only, with
+    listings never cached (other writers change the lake)."""
+    with _GUARD:
+        if protocol not in _FILESYSTEMS:
+            try:
+                import fsspec  # noqa: PLC0415  (optional: remote lakes only)
+
+                _FILESYSTEMS[protocol] = fsspec.filesystem(
+                    protocol, use_listings_cache=False, skip_instance_cache=True
+                )
+            except ImportError:
+                raise ConfigurationError(
+                    f"a {protocol} lake needs {package}: pip install 'ittybit-frames[{extra}]'"
+                ) from None
+        return _FILESYSTEMS[protocol]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_SDKS = ("botocore", "aiobotocore", "s3fs", "google", "gcsfs", "azure", "adlfs")
+
+
+def _cloud_errors(method: _F) -> _F:
+    """A cloud SDK's own errors (no credentials found, an expired token...) become one
+    :class:`LakeError` line naming the lake; OS errors (a missing bucket, access denied)
+    pass as they are."""
+
+    @functools.wraps(method)
+    def call(self: ObjectStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, LakeError):
+            raise
+        except Exception as exc:
+            if not type(exc).__module__.startswith(_SDKS):
+                raise
+            line = (
+                f"{self.url}: {exc} (credentials and endpoints come from the cloud's "
+                "standard environment and config, e.g. AWS_ACCESS_KEY_ID or AWS_PROFILE)"
+            )
+            if "Credential" in type(exc).__name__:  # none found: a set-up mistake
+                raise ConfigurationError(line) from None
+            raise LakeError(line, path=self.url) from None
+
+    return cast(_F, call)
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """A remote lake: its URL and the objects under it, addressed by their key relative
+    to the lake (``jobs/created_date=2026-10-01/part-0.parquet``)."""
+
+    url: str  # scheme://bucket/prefix, no trailing slash
+    base: str  # bucket/prefix, as fsspec names it
+    protocol: str
+    fs: Any = field(repr=False, compare=False)
+
+    @classmethod
+    def open(cls, url: str) -> ObjectStore:
+        """The store of ``url``.
+
+        Raises
+        ------
+        ConfigurationError
+            Credentials in the URL (use the cloud's environment), no bucket, or the
+            cloud's package is not installed.
+        """
+        scheme = _scheme(url)
+        protocol, package, extra = SCHEMES[scheme]
+        rest = url.split("://", 1)[1].strip("/")
+        bucket = rest.split("/", 1)[0]
+        if "@" in bucket or ":" in bucket:  # user:secret@bucket: never taken, never echoed
+            raise ConfigurationError(
+                f"a {scheme}:// lake URL carries no credentials: they come from the cloud's "
+                "standard environment or config (for S3: AWS_ACCESS_KEY_ID, AWS_PROFILE...)"
+            )
+        if not bucket:
+            raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
+        return cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+
+    def __str__(self) -> str:
+        return self.url
+
+    def key(self, rel: str) -> str:
+        return f"{self.base}/{rel}" if rel else self.base
+
+    @_cloud_errors
+    def get(self, rel: str) -> bytes | None:
+        """An object's bytes (None: there is none)."""
+        try:
+            return self.fetch([self.key(rel)])[0]
+        except FileNotFoundError:
+            return None
+
+    @_cloud_errors
+    def get_tagged(self, rel: str) -> tuple[bytes, str] | None:
+        """An object's bytes and the ETag of a version no newer than them (its tag is read
+        first, so a conditional write on it fails if the object changed since)."""
+        try:
+            tag = self.tag(rel)
+            data: bytes = self.fs.cat_file(self.key(rel))
+        except FileNotFoundError:
+            return None
+        return data, tag
+
+    @_cloud_errors
+    def tag(self, rel: str) -> str:
+        info = self.fs.info(self.key(rel))
+        return str(info.get("ETag") or info.get("etag") or info.get("generation") or "")
+
+    @_cloud_errors
+    def put(self, rel: str, data: bytes) -> None:
+        """Write an object whole (each object write is atomic)."""
+        self.fs.pipe_file(self.key(rel), data)
+
+    @_cloud_errors
+    def create(self, rel: str, data: bytes) -> bool:
+        """Write an object only if there is none (``If-None-Match: *``); False if one is."""
+        try:
+            self.fs.pipe_file(self.key(rel), data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    @property
+    def conditional(self) -> bool:
+        """True where replaces and deletes are conditional (``If-Match``): S3."""
+        return self.protocol == "s3"
+
+    @_cloud_errors
+    def replace(self, rel: str, data: bytes, tag: str) -> str | None:
+        """Replace an object only if it is still the version ``tag`` (``If-Match``); its
+        new tag, or None when it changed meanwhile. Where the store is not
+        :attr:`conditional`, the tag is compared first (not atomic: for an object only
+        its owner writes, such as a held lease)."""
+        if not self.conditional:
+            if self.tag(rel) != tag:
+                return None
+            self.put(rel, data)
+            return self.tag(rel)
+        bucket, key = self._split(rel)
+        try:
+            answer = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=tag)
+        except (OSError, FileNotFoundError) as exc:
+            if _precondition(exc):
+                return None
+            raise
+        return str(answer.get("ETag", ""))
+
+    @_cloud_errors
+    def remove(self, rel: str, tag: str) -> bool:
+        """Delete an object only if it is still the version ``tag``; False if it changed
+        (compared first where the store is not :attr:`conditional`)."""
+        if not self.conditional:
+            if self.tag(rel) != tag:
+                return False
+            self.delete([rel])
+            return True
+        bucket, key = self._split(rel)
+        try:
+            self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=tag)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if _precondition(exc):
+                return False
+            raise
+        return True
+
+    def _split(self, rel: str) -> tuple[str, str]:
+        bucket, _, key = self.key(rel).partition("/")
+        return bucket, key
+
+    @_cloud_errors
+    def exists(self, rel: str) -> bool:
+        return bool(self.fs.exists(self.key(rel)))
+
+    @_cloud_errors
+    def copy(self, pairs: list[tuple[str, str]]) -> None:
+        """Server-side copies (no data through this machine), run concurrently."""
+        if not pairs:
+            return
+        if self.protocol != "s3":
+            self.fs.copy([self.key(a) for a, _ in pairs], [self.key(b) for _, b in pairs])
+            return
+        # CopyObject at once (fs.copy HEADs each source first; a partition is < 5 GB).
+        _gather(self.fs, [self.fs._copy_basic(self.key(a), self.key(b)) for a, b in pairs])
+
+    @_cloud_errors
+    def delete(self, rels: list[str]) -> None:
+        """Delete objects (missing ones are no error)."""
+        if rels:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm([self.key(r) for r in rels])
+
+    @_cloud_errors
+    def top(self) -> dict[str, str]:
+        """The objects at the lake's top level (manifest, index, journal...) and their
+        ETags, from one listing."""
+        try:
+            entries = self.fs.ls(self.base, detail=True)
+        except FileNotFoundError:
+            return {}
+        return {
+            str(e["name"]).rsplit("/", 1)[-1]: str(e.get("ETag") or e.get("etag") or "")
+            for e in entries
+            if e.get("type") == "file"
+        }
+
+    @_cloud_errors
+    def fetch(self, keys: list[str]) -> list[bytes]:
+        """Several whole objects (by their full keys), fetched concurrently."""
+        if not keys:
+            return []
+        if not getattr(self.fs, "async_impl", False):
+            return [bytes(self.fs.cat_file(k)) for k in keys]
+        # One GET each (fs.cat, and s3fs unless told one part, HEAD each object first).
+        options = {"max_concurrency": 1} if self.protocol == "s3" else {}
+        return _gather(self.fs, [self.fs._cat_file(k, **options) for k in keys])
+
+    @_cloud_errors
+    def sizes(self) -> dict[str, int]:
+        """Every object of the lake and its size (one listing), relative to the lake."""
+        try:
+            found = self.fs.find(self.base, detail=True)
+        except FileNotFoundError:
+            return {}
+        cut = len(self.base) + 1
+        return {str(k)[cut:]: int(v.get("size") or 0) for k, v in found.items()}
+
+    @_cloud_errors
+    def find(self, prefix: str) -> list[str]:
+        """Every object under ``prefix`` (one listing), relative to the lake."""
+        try:
+            found = self.fs.find(self.key(prefix))
+        except FileNotFoundError:
+            return []
+        cut = len(self.base) + 1
+        return sorted(str(k)[cut:] for k in found if str(k).startswith(self.base + "/"))
+
+
+def _gather(fs: Any, calls: list[Any]) -> list[Any]:
+    """Run coroutines of an asynchronous file system concurrently, on its loop."""
+    from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
+
+    async def every() -> list[Any]:
+        return list(await asyncio.gather(*calls))
+
+    answers: list[Any] = sync(fs.loop, every)
+    return answers
+
+
+def _precondition(exc: BaseException) -> bool:
+    """True for a failed ``If-Match`` (HTTP 412; 409 when a concurrent write raced it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            return code in ("PreconditionFailed", "ConditionalRequestConflict")
+        cause = cause.__cause__
+    return False
