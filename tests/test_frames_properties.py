@@ -351,7 +351,7 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     data = ("\n".join(lines) + "\n").encode()
-    assert_same(itf.to_frames(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+    assert_same(through_sql(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
 
 
 class _Frozen(Mapping[Any, Any]):
@@ -434,7 +434,28 @@ def test_dicts_through_ndjson_equal_careful_path(records: list[Any]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     careful = itf.to_frames(records, _reader=NdjsonReader(use_sql=False))
-    assert_same(itf.to_frames(records), careful)
+    assert_same(through_sql(records), careful)
+
+
+def through_sql(
+    records: Any, *, strict: bool = False, must_read: bool = True, **knobs: Any
+) -> itf.JobFrames:
+    """``to_frames`` by the fast route (DuckDB, for dicts after writing them to NDJSON)
+    whatever the input's size: small inputs go the careful way by default, and a test
+    comparing the routes would compare that path with itself. With ``must_read``, checks
+    that DuckDB did read the input. ``knobs``: the reader's."""
+    from ittybit_frames.frames import _ndjson
+
+    passes: list[int] = []
+
+    def read(*args: Any) -> Any:
+        passes.append(1)
+        return _ndjson._read(*args)
+
+    reader = _ndjson.NdjsonReader(**{"min_lines": 0, "min_records": 0, "read": read, **knobs})
+    frames = itf.to_frames(records, strict=strict, _reader=reader)
+    assert passes or not must_read, "DuckDB read nothing: the fast route was not taken"
+    return frames
 
 
 def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:
@@ -609,5 +630,7 @@ def test_every_leaf_accounted_for_once(history: tuple[list[dict[str, Any]], list
             assert not kept & MAPPED, kept & MAPPED
     # Identical from NDJSON, on both paths.
     data = ("\n".join(json.dumps(r) for r in records) + "\n\n").encode()
-    for reader in (NdjsonReader(), NdjsonReader(use_sql=False)):
-        assert_same(itf.to_frames(data, _reader=reader), frames)
+    # ...and from the dicts by the fast route (small inputs go the careful way).
+    assert_same(through_sql(copy.deepcopy(records)), frames)
+    assert_same(through_sql(data), frames)
+    assert_same(itf.to_frames(data, _reader=NdjsonReader(use_sql=False)), frames)
