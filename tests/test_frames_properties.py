@@ -394,10 +394,16 @@ odd_values = st.sampled_from(
 )
 
 
+#: JSON values a converter may take for another type: bools where numbers go, whole
+#: floats where integers go, numbers where text goes.
+confusable = st.sampled_from([True, False, 1.0, 100.0, 1.7e12, 0, -1, 7, ""])
+
+
 @st.composite
 def odd_records(draw: st.DrawFn) -> list[Any]:
     """Simulated jobs (some of an older shape) as Python objects: some values or
-    containers of types JSON has not (numpy scalars, Mappings, tuples, non-text keys)."""
+    containers of types JSON has not (numpy scalars, Mappings, tuples, non-text keys),
+    values of a confusable type, and a job given twice."""
     records: list[Any] = []
     for _ in range(draw(st.integers(1, 8))):
         job: Any = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
@@ -407,7 +413,8 @@ def odd_records(draw: st.DrawFn) -> list[Any]:
             records.append(job)
             continue
         task = draw(st.sampled_from(job["tasks"]))
-        change = draw(st.sampled_from(["as is", "value", "key", "mapping", "tuple", "deep"]))
+        changes = ["as is", "value", "key", "mapping", "tuple", "deep", "confusable"]
+        change = draw(st.sampled_from(changes))
         target = draw(st.sampled_from([job, task]))
         if change == "value":
             target[draw(st.sampled_from([*target, "surprise"]))] = draw(odd_values)
@@ -422,7 +429,12 @@ def odd_records(draw: st.DrawFn) -> list[Any]:
             job["tasks"] = tuple(job["tasks"])
         elif change == "deep":
             task["options"] = {"a": {"b": [draw(odd_values)]}}
+        elif change == "confusable":
+            target[draw(st.sampled_from([*target, "progress", "width"]))] = draw(confusable)
         records.append(job)
+    if draw(st.booleans()) and type(records[0]) is dict:
+        # The same job again, later: the later record wins on every route.
+        records.append({**records[0], "status": draw(st.sampled_from(["failed", "ready", 3]))})
     return records
 
 
