@@ -15,6 +15,7 @@ import ittybit_frames as itf
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.simulator import DEFAULT_START, generate_history
+from tests.test_frames_properties import assert_same, through_sql
 
 T0 = 1711900000000  # 2024-03-31T15:46:40Z
 
@@ -338,10 +339,12 @@ def test_strict_raises_at_the_first_problem() -> None:
 
 def test_strict_on_ndjson_raises_from_either_path(history: list[dict[str, Any]]) -> None:
     lines = [orjson.dumps(j) for j in history]
-    assert len(itf.to_frames(b"\n".join(lines), strict=True)) == len(history)
+    for convert in (itf.to_frames, through_sql):  # 400 lines: the careful path, then SQL
+        assert len(convert(b"\n".join(lines), strict=True)) == len(history)
     lines[7] = orjson.dumps({**history[7], "status": "weird"})
-    with pytest.raises(itf.SchemaError, match="status"):
-        itf.to_frames(b"\n".join(lines), strict=True)
+    for convert in (itf.to_frames, through_sql):
+        with pytest.raises(itf.SchemaError, match="status"):
+            convert(b"\n".join(lines), strict=True)
 
 
 def test_empty_input_has_exact_dtypes() -> None:
@@ -412,8 +415,6 @@ def sorted_problems(frames: JobFrames) -> pd.DataFrame:
 
 
 def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]]) -> None:
-    from ittybit_frames.frames._ndjson import NdjsonReader
-
     lines = [orjson.dumps(j) for j in history]
     lines[5] = b"{broken"
     lines[9] = orjson.dumps({**history[9], "created": 1_711_900_000})  # an old alias
@@ -428,7 +429,7 @@ def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]])
     lines[inf] = lines[inf].replace(b'"duration":', b'"duration":Infinity,"y":', 1)
     lines[300] = lines[300].replace(b"job_", "jöb_".encode("latin-1"), 1)  # not UTF-8
     data = b"\n".join(lines) + b"\n" + orjson.dumps(history[3]) + b"\n"  # a duplicate
-    fast = itf.to_frames(data, _reader=NdjsonReader(block_bytes=40_000))  # several blocks
+    fast = through_sql(data, block_bytes=40_000)  # several blocks
     careful = careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
@@ -450,7 +451,9 @@ def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
     reads = []
     read = _ndjson._read
-    counted = _ndjson.NdjsonReader(block_bytes=20_000, read=lambda *a: reads.append(1) or read(*a))
+    counted = _ndjson.NdjsonReader(
+        block_bytes=20_000, read=lambda *a: reads.append(1) or read(*a), min_lines=0
+    )
     fast = itf.to_frames(data, _reader=counted)
     blocks = len(list(_ndjson._blocks(data, 20_000)))
     assert blocks > 40 and len(reads) <= 2 + blocks // _ndjson._RETRY_EVERY + 1
@@ -464,12 +467,12 @@ def test_ndjson_fast_path_with_64_bit_offsets(history: list[dict[str, Any]]) -> 
     from ittybit_frames.frames import _ndjson
 
     data = b"".join(orjson.dumps(j) + b"\n" for j in history[:50])
-    normal = itf.to_frames(data)
+    normal = through_sql(data)
     # large_block=1: as for a block with a 2 GiB line
     assert isinstance(_ndjson._lines(data, 0, len(data), 1)[0], pa.LargeStringArray)
     # DuckDB took them
     assert not any(block.left for block in _ndjson.scan(data, 1 << 20, large_block=1))
-    large = itf.to_frames(data, _reader=_ndjson.NdjsonReader(large_block=1))
+    large = through_sql(data, large_block=1)
     pd.testing.assert_frame_equal(large.jobs, normal.jobs)
     pd.testing.assert_frame_equal(large.tasks, normal.tasks)
 
@@ -524,7 +527,7 @@ def test_documented_older_shapes_go_the_fast_way(history: list[dict[str, Any]]) 
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
     taken = sum(len(block.jobs) for block in _ndjson.scan(data, 1 << 20))
     assert taken == len(old)
-    fast = itf.to_frames(data)
+    fast = through_sql(data)
     careful = careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
@@ -561,7 +564,8 @@ def test_every_generation_gives_the_frames_of_the_current_one(generation: str) -
     data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
     # Value by value: SQL reads every line (older words, names, units, envelopes).
     assert sum(len(b.jobs) for b in _ndjson_scan(data)) == len(jobs)
-    for frames in (itf.to_frames(jobs), itf.to_frames(data), careful_frames(data)):
+    fast = (through_sql(jobs), through_sql(data))
+    for frames in (*fast, itf.to_frames(jobs), careful_frames(data)):
         assert frames.problems.empty
         assert_schema(frames)
         for table, base, volatile in (
@@ -598,7 +602,7 @@ def test_framerate_and_single_codec_go_the_fast_way_unless_beside_their_twin() -
     data = b"".join(orjson.dumps(j) + b"\n" for j in lines)
     taken = [int(r) for b in _ndjson.scan(data, 1 << 20) for r in b.jobs["r"].to_pylist()]
     assert taken == [1, 2]
-    fast, careful = itf.to_frames(data), careful_frames(data)
+    fast, careful = through_sql(data), careful_frames(data)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     t = fast.tasks.set_index("job_id")
@@ -618,8 +622,9 @@ def test_integers_wider_than_64_bits_stay_exact_from_ndjson() -> None:
     text = json.dumps(job) + "\n" + json.dumps(free) + "\n"
     for frames in (
         itf.to_frames([job, free]),
-        itf.to_frames(text),
-        itf.to_frames(json.dumps([job, free])),
+        through_sql([job, free]),
+        through_sql(text),
+        through_sql(json.dumps([job, free])),
         careful_frames(text.encode()),
     ):
         assert json.loads(frames.jobs.loc[0, "extra"]) == {"zz": wide}
@@ -648,7 +653,7 @@ def test_envelope_lines_go_the_fast_way_with_their_fields_in_extra() -> None:
     data = b"\n".join(lines) + b"\n"
     taken = [int(r) for b in _ndjson.scan(data, 1 << 20) for r in b.jobs["r"].to_pylist()]
     assert taken == [1, 2, 3]
-    fast, careful = itf.to_frames(data), careful_frames(data)
+    fast, careful = through_sql(data), careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
     pd.testing.assert_frame_equal(fast.tasks, careful.tasks)
     pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
@@ -674,7 +679,7 @@ def read(con, *args):
     return _ndjson._read(con, *args)
 
 data = b"".join(orjson.dumps(j) + b"\\n" for j in generate_history(20))
-itf.to_frames(data, _reader=_ndjson.NdjsonReader(read=read))
+itf.to_frames(data, _reader=_ndjson.NdjsonReader(read=read, min_lines=0))
 print(seen)
 """
 
@@ -708,7 +713,7 @@ def test_parsed_records_go_the_fast_way_in_order(history: list[dict[str, Any]]) 
         taken.append(0 if table is None else table["st"].to_pylist().count(True))
         return table
 
-    reader = _ndjson.NdjsonReader(block_bytes=20_000, read=counted)
+    reader = _ndjson.NdjsonReader(block_bytes=20_000, read=counted, min_records=0)
     fast = itf.to_frames(records, _reader=reader)
     assert sum(taken) == len(records) - 1 and len(taken) > 10  # in pieces
     careful = itf.to_frames(records, _reader=_ndjson.NdjsonReader(use_sql=False))
@@ -717,3 +722,32 @@ def test_parsed_records_go_the_fast_way_in_order(history: list[dict[str, Any]]) 
     pd.testing.assert_frame_equal(sorted_problems(fast), sorted_problems(careful))
     assert list(fast.jobs["job_id"]) == list(dict.fromkeys(r["id"] for r in records))
     assert "progress" in set(fast.problems["column"])
+
+
+def test_few_records_skip_duckdb_and_many_take_it(history: list[dict[str, Any]]) -> None:
+    """DuckDB's start costs more than the careful path takes for a few records: below
+    ``min_records`` parsed records (a page counting its records) and ``min_lines`` NDJSON
+    lines, DuckDB is not started; from there on it reads them."""
+    from ittybit_frames.frames import _ndjson
+
+    passes = []
+
+    def read(*args: Any) -> Any:
+        passes.append(1)
+        return _ndjson._read(*args)
+
+    jobs = history[:20]
+    data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
+    page = [{"meta": {"page": 1}, "data": jobs}]  # one record that stands for 20 jobs
+    for source in (jobs, data, page):
+        careful = itf.to_frames(source, _reader=_ndjson.NdjsonReader(use_sql=False))
+        for knob in (21, 20):
+            reader = _ndjson.NdjsonReader(read=read, min_records=knob, min_lines=knob)
+            assert_same(itf.to_frames(source, _reader=reader), careful)
+            assert len(passes) == (knob == 20), (type(source), knob)
+            passes.clear()
+    default = _ndjson.NdjsonReader(read=read)
+    assert default.min_records > len(jobs) and default.min_lines > len(jobs)
+    itf.to_frames(jobs, _reader=default)
+    itf.to_frames(data, _reader=default)
+    assert passes == []

@@ -26,7 +26,7 @@ from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
 from ittybit_frames.vocabulary import MS_MAX, MS_MIN, S_MAX, S_MIN
 from tests.accounting import lost
-from tests.test_frames_properties import assert_same
+from tests.test_frames_properties import assert_same, through_sql
 
 HISTORY = generate_history(4, seed=5)
 CAREFUL = NdjsonReader(use_sql=False)
@@ -41,18 +41,20 @@ def _ndjson(lines: list[str]) -> bytes:
 
 
 def _all_paths(records: list[Any], lines: list[str] | None = None) -> itf.JobFrames:
-    """Frames from dicts, equal to those from NDJSON (both paths) and a JSON array."""
+    """Frames from dicts (both paths), equal to those from NDJSON (both paths) and a
+    JSON array (the fast route: a few records go the careful way by default)."""
     frames = itf.to_frames(copy.deepcopy(records))
+    assert_same(through_sql(copy.deepcopy(records)), frames)
     lines = [json.dumps(r) for r in records] if lines is None else lines
     data = _ndjson(lines)
-    assert_same(itf.to_frames(data), frames)
+    assert_same(through_sql(data), frames)
     assert_same(itf.to_frames(data, _reader=CAREFUL), frames)
-    assert_same(itf.to_frames(("[" + ",".join(lines) + "]").encode()), frames)
+    assert_same(through_sql(("[" + ",".join(lines) + "]").encode()), frames)
     return frames
 
 
 def _same_from_text(data: bytes, expected: itf.JobFrames) -> None:
-    assert_same(itf.to_frames(data), expected)
+    assert_same(through_sql(data), expected)
     assert_same(itf.to_frames(data, _reader=CAREFUL), expected)
 
 
@@ -94,16 +96,14 @@ def test_line_ends_and_blank_lines_change_nothing(change: Any) -> None:
 )
 def test_one_undecodable_line_is_one_problem(bad: bytes) -> None:
     data = NDJSON_TEXT.encode().replace(b"\n", b"\n" + bad + b"\n", 1)
-    for reader in (NdjsonReader(), CAREFUL):
-        frames = itf.to_frames(data, _reader=reader)
+    for frames in (through_sql(data), itf.to_frames(data, _reader=CAREFUL)):
         assert_same(itf.JobFrames(frames.jobs, frames.tasks, REFERENCE.problems), REFERENCE)
         assert frames.problems["problem"].tolist() == ["line 2 is not valid JSON; skipped"]
 
 
 def test_lone_surrogates_in_text_input_are_one_problem() -> None:
     text = NDJSON_TEXT + '{"id": "job_\ud800", "tasks": []}\n'
-    for reader in (NdjsonReader(), CAREFUL):
-        frames = itf.to_frames(text, _reader=reader)
+    for frames in (through_sql(text), itf.to_frames(text, _reader=CAREFUL)):
         assert len(frames.jobs) == len(HISTORY) and len(frames.problems) == 1
 
 
@@ -115,10 +115,10 @@ def test_lone_surrogates_in_dicts_are_one_problem_with_the_record(where: str) ->
         job = _job(tasks=[{**HISTORY[0]["tasks"][0], "output": {"url": bad}}])
     else:
         job = _job(**{where: bad})
-    frames = itf.to_frames([job, HISTORY[1]])
-    assert frames.jobs["job_id"].tolist() == [HISTORY[1]["id"]]
-    assert frames.problems["column"].tolist() == ["record"]
-    assert json.loads(frames.problems.loc[0, "raw_value"]) == job
+    for frames in (itf.to_frames([job, HISTORY[1]]), through_sql([job, HISTORY[1]])):
+        assert frames.jobs["job_id"].tolist() == [HISTORY[1]["id"]]
+        assert frames.problems["column"].tolist() == ["record"]
+        assert json.loads(frames.problems.loc[0, "raw_value"]) == job
 
 
 @pytest.mark.parametrize("text", [b"null", b"\nnull", b"7", b'"job"', b"true"])
@@ -144,12 +144,16 @@ def _nested(depth: int, leaf: Any = 1) -> Any:
     return value
 
 
+#: Small inputs go the careful way by default; then the same by the fast route.
+_BOTH_ROUTES = (itf.to_frames, through_sql)
+
+
 @pytest.mark.parametrize("depth", [200, 1000, 5000])
 def test_deep_nesting_is_a_problem_not_a_crash(depth: int) -> None:
     records = [_job(deep=_nested(depth)), HISTORY[1]]
     line = json.dumps(HISTORY[0])[:-1] + ', "deep": ' + "[" * depth + "1" + "]" * depth + "}"
-    for source in (records, _ndjson([line, json.dumps(HISTORY[1])])):
-        frames = itf.to_frames(source)
+    sources = (records, _ndjson([line, json.dumps(HISTORY[1])]))
+    for frames in (convert(source) for source in sources for convert in _BOTH_ROUTES):
         assert frames.jobs["job_id"].tolist()[-1] == HISTORY[1]["id"]
         if depth == 200:  # shallow enough: kept in extra
             assert len(frames.jobs) == 2 and frames.problems.empty
@@ -197,12 +201,13 @@ def test_keys_differing_in_case_are_kept_in_extra() -> None:
 def test_non_finite_floats_from_dicts_are_kept_not_nulled(value: float, text: str) -> None:
     # JSON has no NaN: orjson would write null. Python's tokens are written instead.
     task = {**HISTORY[0]["tasks"][0], "progress": value}
-    frames = itf.to_frames([_job(created_at=value, surprise=[value], tasks=[task])])
-    kept = json.loads(frames.jobs.loc[0, "extra"])["surprise"]
-    assert kept == [pytest.approx(value, nan_ok=True)]
-    assert frames.jobs.loc[0, "extra"] == f'{{"surprise":[{text}]}}'
-    raw = frames.problems.set_index("column")["raw_value"]
-    assert raw["created_at"] == text and raw["progress"] == text
+    for convert in _BOTH_ROUTES:
+        frames = convert([_job(created_at=value, surprise=[value], tasks=[task])])
+        kept = json.loads(frames.jobs.loc[0, "extra"])["surprise"]
+        assert kept == [pytest.approx(value, nan_ok=True)]
+        assert frames.jobs.loc[0, "extra"] == f'{{"surprise":[{text}]}}'
+        raw = frames.problems.set_index("column")["raw_value"]
+        assert raw["created_at"] == text and raw["progress"] == text
 
 
 @pytest.mark.parametrize("value", [-0.0, 1e308, 5e-324])
@@ -218,8 +223,7 @@ def test_nan_and_overflowing_numbers_in_text_are_one_problem_each() -> None:
         '{"id": "job_i", "created_at": 1e400, "tasks": []}',
         json.dumps(HISTORY[1]),
     ]
-    for reader in (NdjsonReader(), CAREFUL):
-        frames = itf.to_frames(_ndjson(lines), _reader=reader)
+    for frames in (through_sql(_ndjson(lines)), itf.to_frames(_ndjson(lines), _reader=CAREFUL)):
         assert frames.jobs["job_id"].tolist() == [HISTORY[0]["id"], HISTORY[1]["id"]]
         assert len(frames.problems) == 2
 
@@ -395,6 +399,7 @@ def _numpy(job: dict[str, Any]) -> dict[str, Any]:
 def test_python_containers_and_numpy_scalars(convert: Any) -> None:
     records, expected = _retyped(convert)
     assert_same(itf.to_frames(records), expected)
+    assert_same(through_sql(_retyped(convert)[0]), expected)
 
 
 @pytest.mark.parametrize(
@@ -446,7 +451,7 @@ junk_lines = st.one_of(
 def test_junk_lines_never_crash_and_paths_agree(lines: list[str]) -> None:
     data = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8", "surrogatepass")
     results, errors = [], []
-    for reader in (NdjsonReader(), CAREFUL):
+    for reader in (NdjsonReader(min_lines=0, min_records=0), CAREFUL):
         try:
             results.append(itf.to_frames(data, _reader=reader))
         except ValueError as exc:  # one document that is not JSON: a one-line error
@@ -486,6 +491,7 @@ def _retype(draw: st.DrawFn, value: Any) -> Any:
 def test_any_python_types_give_the_plain_dicts_frames(data: st.DataObject) -> None:
     records = [_retype(data.draw, copy.deepcopy(h)) for h in HISTORY]
     assert_same(itf.to_frames(records), REFERENCE)
+    assert_same(through_sql(records), REFERENCE)
 
 
 @st.composite

@@ -15,10 +15,12 @@ import ittybit_frames as itf
 from ittybit_frames.frames import _assembly, _dicts, _input
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
-from tests.test_frames_properties import assert_same
+from tests.test_frames_properties import assert_same, through_sql
 
 HISTORY = generate_history(6, seed=7)
 CAREFUL = NdjsonReader(use_sql=False)
+#: The fast route whatever the input's size (a few records go the careful way by default).
+FAST = NdjsonReader(min_records=0)
 
 
 class _Number(enum.IntEnum):
@@ -72,7 +74,7 @@ def test_values_that_only_compare_equal_to_their_json_go_the_careful_way(record:
     storage (what orjson writes) may differ from its ``items()`` (what the careful path
     reads): neither text stands for the record."""
     records = [record, HISTORY[1]]
-    assert_same(itf.to_frames(records), itf.to_frames(records, _reader=CAREFUL))
+    assert_same(through_sql(records), itf.to_frames(records, _reader=CAREFUL))
 
 
 def _raising(error: BaseException) -> Iterator[dict[str, Any]]:
@@ -88,13 +90,15 @@ def test_an_error_of_the_records_iterable_surfaces_as_itself() -> None:
     """A RuntimeError whose text says "interrupted" (a dropped download, say) is the
     caller's error, not a Ctrl-C: only DuckDB's own interruption is turned into one."""
     with pytest.raises(RuntimeError, match="connection interrupted"):
-        itf.to_frames(_raising(RuntimeError("connection interrupted")))
+        itf.to_frames(_raising(RuntimeError("connection interrupted")), _reader=FAST)
     assert _reader_threads() == []
 
 
 def test_ctrl_c_while_records_are_written_stops_the_reader() -> None:
     with pytest.raises(KeyboardInterrupt):
-        itf.to_frames(_raising(KeyboardInterrupt()), _reader=NdjsonReader(block_bytes=1))
+        itf.to_frames(
+            _raising(KeyboardInterrupt()), _reader=NdjsonReader(block_bytes=1, min_records=0)
+        )
     assert _reader_threads() == []
 
 
@@ -113,7 +117,7 @@ def test_a_record_of_more_rows_than_a_line_holds_keeps_input_order(
     later["status"] = "failed"  # the same updated_at: the later record wins
     page = {"meta": {"page": 2}, "data": copy.deepcopy(many)}
     for records in ([many, HISTORY[1], later], [page, HISTORY[1], later]):
-        fast = itf.to_frames(records, _reader=NdjsonReader(block_bytes=1))
+        fast = through_sql(records, block_bytes=1)
         assert_same(fast, itf.to_frames(records, _reader=CAREFUL))
         ids = [f"job_many{k}" for k in range(5)] + [HISTORY[1]["id"], "job_many5"]
         assert list(fast.jobs["job_id"]) == ids
@@ -132,6 +136,6 @@ def test_strict_names_the_problem_the_careful_path_names(block_bytes: int) -> No
     with pytest.raises(itf.SchemaError) as careful:
         itf.to_frames(records, strict=True, _reader=CAREFUL)
     with pytest.raises(itf.SchemaError) as fast:
-        itf.to_frames(records, strict=True, _reader=NdjsonReader(block_bytes=block_bytes))
+        through_sql(records, strict=True, block_bytes=block_bytes)
     assert str(fast.value) == str(careful.value)
     assert records[1]["id"] in str(fast.value)

@@ -351,7 +351,7 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     data = ("\n".join(lines) + "\n").encode()
-    assert_same(itf.to_frames(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+    assert_same(through_sql(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
 
 
 class _Frozen(Mapping[Any, Any]):
@@ -394,10 +394,16 @@ odd_values = st.sampled_from(
 )
 
 
+#: JSON values a converter may take for another type: bools where numbers go, whole
+#: floats where integers go, numbers where text goes.
+confusable = st.sampled_from([True, False, 1.0, 100.0, 1.7e12, 0, -1, 7, ""])
+
+
 @st.composite
 def odd_records(draw: st.DrawFn) -> list[Any]:
     """Simulated jobs (some of an older shape) as Python objects: some values or
-    containers of types JSON has not (numpy scalars, Mappings, tuples, non-text keys)."""
+    containers of types JSON has not (numpy scalars, Mappings, tuples, non-text keys),
+    values of a confusable type, and a job given twice."""
     records: list[Any] = []
     for _ in range(draw(st.integers(1, 8))):
         job: Any = copy.deepcopy(draw(st.sampled_from(CLEAN_JOBS)))
@@ -407,7 +413,8 @@ def odd_records(draw: st.DrawFn) -> list[Any]:
             records.append(job)
             continue
         task = draw(st.sampled_from(job["tasks"]))
-        change = draw(st.sampled_from(["as is", "value", "key", "mapping", "tuple", "deep"]))
+        changes = ["as is", "value", "key", "mapping", "tuple", "deep", "confusable"]
+        change = draw(st.sampled_from(changes))
         target = draw(st.sampled_from([job, task]))
         if change == "value":
             target[draw(st.sampled_from([*target, "surprise"]))] = draw(odd_values)
@@ -422,7 +429,12 @@ def odd_records(draw: st.DrawFn) -> list[Any]:
             job["tasks"] = tuple(job["tasks"])
         elif change == "deep":
             task["options"] = {"a": {"b": [draw(odd_values)]}}
+        elif change == "confusable":
+            target[draw(st.sampled_from([*target, "progress", "width"]))] = draw(confusable)
         records.append(job)
+    if draw(st.booleans()) and type(records[0]) is dict:
+        # The same job again, later: the later record wins on every route.
+        records.append({**records[0], "status": draw(st.sampled_from(["failed", "ready", 3]))})
     return records
 
 
@@ -434,7 +446,28 @@ def test_dicts_through_ndjson_equal_careful_path(records: list[Any]) -> None:
     from ittybit_frames.frames._ndjson import NdjsonReader
 
     careful = itf.to_frames(records, _reader=NdjsonReader(use_sql=False))
-    assert_same(itf.to_frames(records), careful)
+    assert_same(through_sql(records), careful)
+
+
+def through_sql(
+    records: Any, *, strict: bool = False, must_read: bool = True, **knobs: Any
+) -> itf.JobFrames:
+    """``to_frames`` by the fast route (DuckDB, for dicts after writing them to NDJSON)
+    whatever the input's size: small inputs go the careful way by default, and a test
+    comparing the routes would compare that path with itself. With ``must_read``, checks
+    that DuckDB did read the input. ``knobs``: the reader's."""
+    from ittybit_frames.frames import _ndjson
+
+    passes: list[int] = []
+
+    def read(*args: Any) -> Any:
+        passes.append(1)
+        return _ndjson._read(*args)
+
+    reader = _ndjson.NdjsonReader(**{"min_lines": 0, "min_records": 0, "read": read, **knobs})
+    frames = itf.to_frames(records, strict=strict, _reader=reader)
+    assert passes or not must_read, "DuckDB read nothing: the fast route was not taken"
+    return frames
 
 
 def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:
@@ -609,5 +642,7 @@ def test_every_leaf_accounted_for_once(history: tuple[list[dict[str, Any]], list
             assert not kept & MAPPED, kept & MAPPED
     # Identical from NDJSON, on both paths.
     data = ("\n".join(json.dumps(r) for r in records) + "\n\n").encode()
-    for reader in (NdjsonReader(), NdjsonReader(use_sql=False)):
-        assert_same(itf.to_frames(data, _reader=reader), frames)
+    # ...and from the dicts by the fast route (small inputs go the careful way).
+    assert_same(through_sql(copy.deepcopy(records)), frames)
+    assert_same(through_sql(data), frames)
+    assert_same(itf.to_frames(data, _reader=NdjsonReader(use_sql=False)), frames)

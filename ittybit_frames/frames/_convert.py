@@ -4,7 +4,9 @@ Pure: no network, no files. NDJSON goes block by block through DuckDB (the fast 
 :mod:`._ndjson`), the lines it leaves through the careful path (:mod:`._careful`) in
 chunks. Parsed records (dicts as the client returns them, or the records of one JSON
 document) are written back to NDJSON where their text stands for them exactly and take
-the same route (:mod:`._dicts`); the others go the careful way. The parts are then
+the same route (:mod:`._dicts`); the others go the careful way. A small input (fewer
+than ``NdjsonReader.min_lines`` lines or ``min_records`` records) goes the careful way
+whole: DuckDB's start would cost more than it saves. The parts are then
 joined, put in input order, de-duplicated and given their durations
 (:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
 declared in :mod:`ittybit_frames.schema`.
@@ -16,7 +18,8 @@ Nothing is dropped silently: a value that cannot be used becomes NA plus a row i
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -31,7 +34,7 @@ from ittybit_frames.frames._assembly import (
 )
 from ittybit_frames.frames._container import JobFrames
 from ittybit_frames.frames._dicts import Serialised
-from ittybit_frames.frames._input import CHUNK, chunks, parse_lines, read_input
+from ittybit_frames.frames._input import CHUNK, chunks, each_record, parse_lines, read_input
 from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader
 from ittybit_frames.frames._values import MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
@@ -91,11 +94,41 @@ def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonR
     return _build_blocks(reader.blocks(data, threads), p)
 
 
+def _weight(record: Any) -> int:
+    """How many jobs a record handed over stands for, roughly: a page's or an array's
+    length, else one."""
+    if type(record) is dict:
+        record = record.get("data")
+    return len(record) if type(record) is list else 1
+
+
+def _at_least(records: Any, p: Problems, count: int) -> tuple[list[Any], Iterable[Any] | None]:
+    """The records taken until they stand for ``count`` jobs, and all of them again (the
+    taken ones, then the rest), or None when they ran out first."""
+    taken: list[Any] = []
+    rest = iter(each_record(records, p))
+    weight = 0
+    while weight < count:
+        record = next(rest, _END)
+        if record is _END:
+            return taken, None
+        taken.append(record)
+        weight += _weight(record)
+    return taken, itertools.chain(taken, rest)
+
+
+_END = object()
+
+
 def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonReader) -> _Parts:
     """Parsed records: written back to NDJSON where the text stands for the record
-    exactly (:mod:`._dicts`), and read as NDJSON; the others the careful way."""
+    exactly (:mod:`._dicts`), and read as NDJSON; the others (and all of them when
+    they are few) the careful way."""
     if not reader.use_sql:
         return _build_records(records, p)
+    few, records = _at_least(records, p, reader.min_records)
+    if records is None:
+        return _build_records(few, p)
     serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes))
     return _build_blocks(reader.pieces(serialised.pieces(), threads), p, serialised.careful)
 

@@ -301,6 +301,17 @@ def _scan_with(con: Any, blocks: Iterator[Block], read: Read, commas: bool) -> I
             yield scan_block(_result(pending[0]), *pending[1])
 
 
+def _fewer_lines(data: bytes, count: int) -> bool:
+    """Whether ``data`` has fewer than ``count`` line ends (found one by one, so that a
+    large input is not counted through)."""
+    at = -1
+    for _ in range(count):
+        at = data.find(b"\n", at + 1)
+        if at < 0:
+            return True
+    return False
+
+
 def unscanned(data: bytes) -> Iterator[FastBlock]:
     """Every line left for the careful path (the reference the fast path must equal)."""
     lines, offsets = _lines(data, 0, len(data))
@@ -323,16 +334,25 @@ class NdjsonReader:
         Blocks of this many bytes or more get Arrow's 64-bit string offsets.
     read : callable
         One DuckDB pass over a block's lines (see :func:`scan`).
+    min_lines : int
+        NDJSON of fewer lines goes the careful way: DuckDB's start (a connection, a
+        thread, the queries planned: ~40 ms) costs more than Python takes for it.
+    min_records : int
+        Parsed records: fewer than this many go the careful way (writing them to NDJSON
+        for DuckDB costs more than the careful path saves below ~10,000 jobs). A page
+        envelope counts its records.
     """
 
     use_sql: bool = True
     block_bytes: int = 32 * 2**20
     large_block: int = _LARGE_BLOCK
     read: Read = _read
+    min_lines: int = 1000
+    min_records: int = 10_000
 
     def blocks(self, data: bytes, threads: int | None) -> Iterator[FastBlock]:
         """``data`` block by block, each split into what SQL took and what it left."""
-        if not self.use_sql:
+        if not self.use_sql or _fewer_lines(data, self.min_lines):
             return unscanned(data)
         return scan(data, self.block_bytes, threads, large_block=self.large_block, read=self.read)
 
