@@ -12,9 +12,11 @@ Spark SQL::
     CREATE TEMPORARY VIEW jobs USING parquet OPTIONS (
         path 'LAKE/jobs/created_date=[0-9_]*/part-0.parquet', basePath 'LAKE/jobs');
 
-The glob (:data:`ittybit_frames.lake.TABLE_GLOB`) reads only the lake's own files: a
-copied folder or a stray file in the lake is not read (``basePath`` keeps Spark's
-``created_date`` partition column).
+The glob (:data:`ittybit_frames.lake.TABLE_GLOB`) skips the hidden twins, stray files
+and folders whose names do not start like a partition (``basePath`` keeps Spark's
+``created_date`` partition column). It cannot skip a copied folder named from a day
+(``created_date=2026-11-02 copy``): ``check`` names such folders as not the lake's, and
+:func:`ittybit_frames.read_parquet` never reads them.
 
 Set the session time zone to UTC on both (``SET TimeZone = 'UTC'`` in DuckDB,
 ``spark.sql.session.timeZone=UTC`` in Spark) so hour buckets are UTC hours.

@@ -437,20 +437,20 @@ def test_readers_ignore_foreign_files(tmp_path: Path) -> None:
         (tmp_path / "jobs" / name / "part-0.parquet").write_bytes(first.read_bytes())
     (first.parent / "part-0 (copy).parquet").write_bytes(first.read_bytes())
     assert duck(tmp_path)[:2] == (300, 300)  # the README's glob skips them too
-    (tmp_path / "jobs" / "created_date=2026-13-45").mkdir()  # only our reader knows dates
-    (tmp_path / "jobs" / "created_date=2026-13-45" / "part-0.parquet").write_bytes(
-        first.read_bytes()
-    )
+    # Only our reader knows dates, and where a name ends (a glob cannot: README).
+    for name in ("created_date=2026-13-45", f"{first.parent.name} copy"):
+        (tmp_path / "jobs" / name).mkdir()
+        (tmp_path / "jobs" / name / "part-0.parquet").write_bytes(first.read_bytes())
     assert len(itf.read_parquet(tmp_path).jobs) == 300
     assert len(itf.read_parquet(tmp_path, since=T0).jobs) == 300
     report = itf.check_lake(tmp_path, repair=True)
-    assert not report.healthy and len(report.problems) == 4  # reported, never deleted
+    assert not report.healthy and len(report.problems) == 5  # reported, never deleted
     assert all("not the lake's" in p for p in report.problems)
     foreign = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     itf.write_parquet(frames_of(CHANGE), tmp_path)  # swaps whole tables in: they move along
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert set(foreign) <= set(after)  # none lost
-    assert len(itf.check_lake(tmp_path).problems) == 4
+    assert len(itf.check_lake(tmp_path).problems) == 5
     assert len(itf.read_parquet(tmp_path).jobs) == 400
 
 
