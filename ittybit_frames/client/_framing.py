@@ -105,6 +105,7 @@ class Body:
         self.complete = framing == "length" and self.left == 0
         self.keep_alive = True
         self.raw_deflate = encoding == "deflate"
+        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
         # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
         compressed = encoding in ("gzip", "x-gzip", "deflate")
         self.inflate: Any = zlib.decompressobj(47) if compressed else None
@@ -207,9 +208,12 @@ class Body:
         except zlib.error:
             if not (self.raw_deflate and self.size == 0):
                 raise Broken("a body that its Content-Encoding cannot decode") from None
-            self.inflate = zlib.decompressobj(-15)  # "deflate" sent raw, without a header
+            # "deflate" sent raw, without the zlib header: the same bytes again, as such.
+            self.inflate = zlib.decompressobj(-15)
             self.raw_deflate = False
-            return self._inflated(data)
+            return self._inflated(self.early + data)
+        if self.raw_deflate and self.size == 0 and not out and len(self.early) < 64:
+            self.early += data  # the header check may fail only on a later byte
         if self.inflate.unconsumed_tail:  # more than the cap waits to be unpacked
             raise BodyTooLarge(self.cap or 0)
         return out

@@ -1,13 +1,14 @@
-"""The network: httpx's transport interface over aiohttp's connection pool.
+"""The transport interface, and a transport on aiohttp's connection pool.
 
 Requests can be handed to any :class:`httpx.AsyncBaseTransport`, so tests and users can
-swap the socket (``transport=httpx.MockTransport(...)``). The default transport runs on
-aiohttp's connection pool: measured here at 20 ms latency, httpx's own pool topped out
-at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
-well over 1,000 (see BENCHMARKS.md). The client talks to the default transport through
-:meth:`AiohttpTransport.exchange`, without httpx's request and response objects, whose
-URL parsing and header handling cost about a quarter of a request's CPU. This is the
-only module that imports aiohttp.
+swap the socket (``transport=httpx.MockTransport(...)``). The client's default is
+:class:`~ittybit_frames.client._wire.WireTransport`, its own HTTP/1.1; before it, the
+default was :class:`AiohttpTransport` here: measured at 20 ms latency, httpx's own pool
+topped out at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp kept
+up with well over 1,000 (see BENCHMARKS.md), at ~100 us of CPU per request that the
+client's own transport does not spend. Both are spoken to through ``exchange``, without
+httpx's request and response objects, whose URL parsing and header handling cost about
+a quarter of a request's CPU. This is the only module that imports aiohttp.
 """
 
 from __future__ import annotations
