@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import threading
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,6 +18,7 @@ import pytest
 from ittybit_frames.client._framing import Body, Broken, read_head
 from ittybit_frames.client._transport import BodyTooLarge
 from ittybit_frames.client._wire import WireTransport
+from tests.test_client_adversarial import Raw
 
 
 def _read(wire: bytes, cap: int | None = None, *, split: int = 0) -> tuple[int, Any, Body]:
@@ -130,52 +129,8 @@ def test_heads_say_how_the_body_ends_and_whether_the_connection_stays() -> None:
     assert body.complete and body.whole() == b""
 
 
-# -- the transport, against servers of the tests' own ---------------------------------------
-Serve = Callable[[socket.socket, bytes], bool]  # answer one request; False closes
-
-
-class Loopback:
-    """A thread per connection; counts connections and keeps each request's bytes."""
-
-    def __init__(self, serve: Serve) -> None:
-        self.serve = serve
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def __enter__(self) -> Loopback:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._each, args=(conn,), daemon=True).start()
-
-    def _each(self, conn: socket.socket) -> None:
-        buf = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    got = conn.recv(65536)
-                    if not got:
-                        return
-                    buf += got
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                self.requests.append(head)
-                if not self.serve(conn, head):
-                    return
-
-
-def _ok(conn: socket.socket, head: bytes) -> bool:
+# -- the transport, against the raw servers of the adversarial tests ----------------------
+def _ok(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
     return True
 
@@ -195,38 +150,39 @@ def _run(transport: WireTransport, urls: list[str], **headers: str) -> list[tupl
 
 
 def test_one_connection_carries_one_request_after_another() -> None:
-    with Loopback(_ok) as server:
+    with Raw(_ok) as server:
         got = _run(WireTransport(), [f"{server.url}/jobs/a", f"{server.url}/jobs/b"] * 3)
     assert got == [(200, b"{}")] * 6 and server.connections == 1
 
 
 def test_a_kept_connection_the_server_closed_is_replaced_without_an_error() -> None:
-    def once(conn: socket.socket, head: bytes) -> bool:
-        _ok(conn, head)
+    def once(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        _ok(server, conn, path, headers)
         return False  # says nothing of closing, then closes
 
-    with Loopback(once) as server:
+    with Raw(once) as server:
         got = _run(WireTransport(), [f"{server.url}/jobs/a"] * 3)
     assert got == [(200, b"{}")] * 3 and server.connections == 3
 
 
 def test_a_body_that_ends_with_the_connection_is_read_whole() -> None:
-    def close_framed(conn: socket.socket, head: bytes) -> bool:
+    def close_framed(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
         conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + PAYLOAD)
         return False
 
-    with Loopback(close_framed) as server:
+    with Raw(close_framed) as server:
         got = _run(WireTransport(), [f"{server.url}/jobs/a"] * 2)
     assert got == [(200, PAYLOAD)] * 2 and server.connections == 2
 
 
 def test_the_request_says_its_host_and_target_as_a_server_expects() -> None:
-    with Loopback(_ok) as server:
+    with Raw(_ok) as server:
         _run(WireTransport(), [f"{server.url}/jobs/é x?q=1#frag"], Authorization="Bearer k")
-    lines = server.requests[0].decode("latin-1").split("\r\n")
-    assert lines[0] == "GET /jobs/%C3%A9%20x?q=1 HTTP/1.1"
-    assert f"Host: {server.url.removeprefix('http://')}" in lines
-    assert "Authorization: Bearer k" in lines and "Accept-Encoding: gzip, deflate" in lines
+    [(target, headers)] = server.requests
+    assert target == "/jobs/%C3%A9%20x?q=1"
+    assert headers["host"] == server.url.removeprefix("http://")
+    assert headers["authorization"] == "Bearer k"
+    assert headers["accept-encoding"] == "gzip, deflate"
 
 
 @pytest.mark.parametrize(
@@ -235,6 +191,7 @@ def test_the_request_says_its_host_and_target_as_a_server_expects() -> None:
         ("ftp://127.0.0.1/jobs", httpx.InvalidURL),
         ("http://127.0.0.1:99999/jobs", httpx.InvalidURL),
         ("http:///jobs", httpx.InvalidURL),
+        ("http://127.0.0.1/jobs/\udcff", httpx.InvalidURL),  # not text: never guessed at
         ("http://127.0.0.1:1/jobs", httpx.ConnectError),  # nothing listens on port 1
     ],
 )
@@ -244,7 +201,7 @@ def test_urls_that_cannot_be_requested_are_httpx_errors(url: str, error: type) -
 
 
 def test_a_header_with_a_line_break_is_never_sent() -> None:
-    with Loopback(_ok) as server, pytest.raises(httpx.LocalProtocolError):
+    with Raw(_ok) as server, pytest.raises(httpx.LocalProtocolError):
         _run(WireTransport(), [f"{server.url}/jobs/a"], Authorization="Bearer k\r\nX-Evil: 1")
     assert server.requests == []
 
@@ -254,6 +211,6 @@ def test_through_httpx_the_transport_answers_httpx_responses() -> None:
         async with httpx.AsyncClient(transport=WireTransport()) as client:
             return await client.get(url)
 
-    with Loopback(_ok) as server:
+    with Raw(_ok) as server:
         response = asyncio.run(go(f"{server.url}/jobs/a"))
     assert response.status_code == 200 and response.json() == {}

@@ -18,8 +18,8 @@ from ittybit_frames.client._decode import UnreadableBody, bad_answer, error_from
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.client._transport import (
-    AiohttpTransport,
     BodyTooLarge,
+    ExchangeTransport,
     Headers,
     OnHead,
     read_capped,
@@ -163,7 +163,7 @@ class Requester:
         self.stats.requests += 1
         cap = _decode.MAX_BODY_BYTES  # looked up here, so that tests can lower it
         try:
-            if isinstance(self._transport, WireTransport | AiohttpTransport):  # no httpx objects
+            if isinstance(self._transport, ExchangeTransport):  # no httpx objects
                 return await self._transport.exchange(
                     "GET", url, headers, on_head=on_head, max_body=cap
                 )

@@ -21,7 +21,14 @@ from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport", "BodyTooLarge", "Headers", "OnHead", "read_capped"]
+__all__ = [
+    "AiohttpTransport",
+    "BodyTooLarge",
+    "ExchangeTransport",
+    "Headers",
+    "OnHead",
+    "read_capped",
+]
 
 #: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
 #: ``CIMultiDictProxy`` on the default transport).
@@ -59,7 +66,40 @@ async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:
     return b"".join(parts)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class ExchangeTransport(httpx.AsyncBaseTransport):
+    """A transport the client speaks to through :meth:`exchange` (no httpx objects);
+    httpx's own interface is served through it too."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        on_head: OnHead | None = None,
+        max_body: int | None = None,
+    ) -> tuple[int, Headers, bytes]:
+        """Send one request; answer with the status, the headers and the whole body."""
+        raise NotImplementedError
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in request.headers.raw
+            if k.lower() not in (b"host", b"content-length")
+        }
+        try:
+            status, got, body = await self.exchange(
+                request.method, str(request.url), headers, request.content or None
+            )
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
+        return httpx.Response(status, headers=kept, content=body, request=request)
+
+
+class AiohttpTransport(ExchangeTransport):
     """An :class:`httpx.AsyncBaseTransport` backed by an :class:`aiohttp.ClientSession`.
 
     Redirects are never followed here (the client decides), bodies are read whole, and
@@ -147,22 +187,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"cannot connect: {exc.strerror or exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise httpx.NetworkError(f"{type(exc).__name__}: {exc}") from exc
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in request.headers.raw
-            if k.lower() not in (b"host", b"content-length")
-        }
-        try:
-            status, got, body = await self.exchange(
-                request.method, str(request.url), headers, request.content or None
-            )
-        except httpx.TransportError as exc:
-            exc.request = request
-            raise
-        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
-        return httpx.Response(status, headers=kept, content=body, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:

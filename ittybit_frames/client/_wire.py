@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ittybit_frames.client._framing import AnswerHeaders, Body, Broken, read_head
-from ittybit_frames.client._transport import _HOP_BY_HOP, BodyTooLarge, Headers, OnHead
+from ittybit_frames.client._transport import BodyTooLarge, ExchangeTransport, Headers, OnHead
 
 __all__ = ["WireTransport"]
 
@@ -129,7 +129,7 @@ class _Answer(asyncio.Protocol):
         self.closed = True
 
 
-class WireTransport(httpx.AsyncBaseTransport):
+class WireTransport(ExchangeTransport):
     """An :class:`httpx.AsyncBaseTransport` of keep-alive HTTP/1.1 connections.
 
     Parameters
@@ -263,11 +263,16 @@ class WireTransport(httpx.AsyncBaseTransport):
         key = f"{scheme.lower()}://{netloc}"
         origin = self._origins.get(key)
         if origin is None:
+            if len(self._origins) > 64:  # redirects to ever new hosts: forget the old
+                self._origins.clear()
             origin = self._origins[key] = _origin(key, scheme.lower(), sep)
         if not target.startswith("/"):
             target = "/" + target
         if _UNSAFE.search(target):
-            target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
+            try:
+                target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
+            except UnicodeEncodeError as exc:  # bytes that were never text
+                raise httpx.InvalidURL(f"invalid URL: {exc}") from exc
         return origin, target
 
     @staticmethod
@@ -290,22 +295,6 @@ class WireTransport(httpx.AsyncBaseTransport):
         except UnicodeEncodeError as exc:
             raise httpx.LocalProtocolError(f"a header that is not Latin-1: {exc}") from exc
         return head + content if content else head
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in request.headers.raw
-            if k.lower() not in (b"host", b"content-length")
-        }
-        try:
-            status, got, body = await self.exchange(
-                request.method, str(request.url), headers, request.content or None
-            )
-        except httpx.TransportError as exc:
-            exc.request = request
-            raise
-        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
-        return httpx.Response(status, headers=kept, content=body, request=request)
 
     async def aclose(self) -> None:
         for conn in list(self._open):
