@@ -214,3 +214,20 @@ def test_through_httpx_the_transport_answers_httpx_responses() -> None:
     with Raw(_ok) as server:
         response = asyncio.run(go(f"{server.url}/jobs/a"))
     assert response.status_code == 200 and response.json() == {}
+
+
+def test_one_transport_serves_one_loop_after_another() -> None:
+    """An AsyncClient used in one ``asyncio.run`` after another (and closed in each):
+    every loop gets connections of its own and a pool whose waiting line is its own."""
+    transport = WireTransport(limit=1)
+
+    async def two(url: str) -> list[int]:
+        try:  # two at once through a pool of one: the second waits in the loop's line
+            got = await asyncio.gather(*(transport.exchange("GET", url, {}) for _ in "ab"))
+            return [status for status, _, _ in got]
+        finally:
+            await transport.aclose()
+
+    with Raw(_ok) as server:
+        assert [asyncio.run(two(f"{server.url}/jobs/a")) for _ in range(3)] == [[200, 200]] * 3
+        assert server.connections == 3

@@ -2,12 +2,15 @@
 
 What the client asks of HTTP is small: a GET, an answer framed by ``Content-Length``, by
 chunks or by the connection's end, perhaps gzip- or deflate-encoded, read whole under a
-cap. Written directly on protocols, that costs a fraction of a general-purpose client:
-measured at 0 ms latency against the simulator, aiohttp spent ~100 us of CPU on each
-request, this ~20 us (BENCHMARKS.md), which is what lets 32 requests in flight, each a
-round trip of 20 ms, come near their bound on two cores. Redirects, retries and the
-meaning of an answer stay above, in the requester. :class:`AiohttpTransport` remains
-for whoever wants aiohttp's pool.
+cap (:mod:`~ittybit_frames.client._framing` parses it). Written directly on protocols,
+that costs a fraction of a general-purpose client: at 0 ms latency against the
+simulator, a bare aiohttp loop spent ~120 us of CPU per request, a bare asyncio one
+~25 us, and the whole client's CPU per fetched job fell from ~225-270 us through
+aiohttp to ~100-170 us through this (A/B runs on one loaded machine). That CPU is what
+keeps 32 requests in flight, each a round trip of 20 ms, near their bound on two cores.
+Redirects, retries and the meaning of an answer stay above, in the requester;
+:class:`~ittybit_frames.client._transport.AiohttpTransport` remains for whoever wants
+aiohttp's pool.
 """
 
 from __future__ import annotations
@@ -147,6 +150,7 @@ class WireTransport(ExchangeTransport):
         self._open: set[_Answer] = set()
         self._origins: dict[str, tuple[str, str, int, bool]] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tls: ssl.SSLContext | None = None
 
     async def exchange(
@@ -169,12 +173,17 @@ class WireTransport(ExchangeTransport):
         """
         origin, target = self._split(url)
         request = self._request_bytes(method, target, origin[1], headers, content)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._limit)
-            tidy = weakref.finalize(self, _release, self._open, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        if self._slots is None or loop is not self._loop:
+            # First use, or a new loop (an AsyncClient reused across asyncio.run calls):
+            # connections and the pool's waiting line belong to the loop they were made on.
+            self._idle, self._open = {}, set()
+            self._slots, self._loop = asyncio.Semaphore(self._limit), loop
+            tidy = weakref.finalize(self, _release, self._open, loop)
             tidy.atexit = False
+        slots = self._slots
         try:
-            async with asyncio.timeout(self._timeout), self._slots:
+            async with asyncio.timeout(self._timeout), slots:
                 return await self._exchange(origin, request, on_head, max_body)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
