@@ -6,7 +6,9 @@ Compares, in one run against one simulator process:
   ``concurrency / latency``;
 - a full ``Client.iter_jobs`` walk of the listing;
 - ``read_jobs`` end to end (the walk, or ``fetch_jobs``, then ``to_frames``), next to the
-  same client's bare rate measured just before it (issue 14: target >= 90 %).
+  same client's bare rate measured just before it (issue 14: target >= 90 %);
+- how late the simulator itself answers: the round trip of plain GETs on one raw socket
+  minus the stated latency (what no client can win back).
 
 Run: ``.venv/bin/python bench/fetch.py`` (prints a Markdown table).
 """
@@ -14,6 +16,8 @@ Run: ``.venv/bin/python bench/fetch.py`` (prints a Markdown table).
 from __future__ import annotations
 
 import argparse
+import socket
+import statistics
 import time
 
 import requests
@@ -76,6 +80,7 @@ def main() -> None:
             ]
         )
         rows += _read_jobs_rows(url, key, ids[: args.fetch], sequential)
+        rows.append(_simulator_lateness(url, key, ids[: args.sequential]))
     print(
         markdown_table(
             ["what", "in flight", "jobs/s", "bound (in flight or page)/latency", "vs baseline"],
@@ -117,6 +122,35 @@ def _read_jobs_rows(url: str, key: str, ids: list[str], sequential: float) -> li
                 ]
             )
     return rows
+
+
+def _simulator_lateness(url: str, key: str, ids: list[str]) -> list[str]:
+    """Round trips of plain keep-alive GETs on one raw socket, less the stated latency:
+    the time the simulator (and the loopback) adds, which no client can win back."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    late = []
+    with socket.create_connection((host, int(port))) as sock:
+        for jid in ids:
+            request = f"GET /jobs/{jid} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+            t = time.perf_counter()
+            sock.sendall(request.encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(65536)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(body) < length:
+                body += sock.recv(65536)
+            late.append((time.perf_counter() - t) * 1000 - LATENCY_MS)
+    cuts = statistics.quantiles(late, n=100)
+    return [
+        f"simulator's answers over its stated {LATENCY_MS:.0f} ms ({len(late)} GETs on one "
+        "raw socket; p50 / p90 / p99)",
+        "1",
+        "",
+        f"{cuts[49]:.2f} / {cuts[89]:.2f} / {cuts[98]:.2f} ms",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Raw:
         self.stop = threading.Event()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.sent = 0
+        self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -66,6 +67,7 @@ class Raw:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:

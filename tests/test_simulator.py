@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import http.client
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -315,3 +317,127 @@ def test_an_answer_is_one_write_head_and_body(kind: str) -> None:
     head, _, rest = writes[0].partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nHas-More: false" in head
     assert rest == (body if kind == "ok" else body[: len(body) // 2])
+
+
+class _Wire(asyncio.Transport):
+    """A transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Clock(asyncio.SelectorEventLoop):
+    """A loop whose clock the test moves, and whose timers the test fires."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+        self.timers: list[tuple[float, Any, tuple[Any, ...]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.timers.append((when, callback, args))
+
+    def fire(self) -> None:
+        when, callback, args = self.timers.pop(0)
+        self.now = max(self.now, when)
+        callback(*args)
+
+
+def _connection(handling: float, delays: list[float]) -> tuple[Any, _Clock, _Wire, list[str]]:
+    """A connection on a test clock whose handler takes ``handling`` seconds."""
+    from ittybit_frames.simulator._http import Connection
+
+    loop, wire, seen = _Clock(), _Wire(), []
+
+    def handle(method: str, target: str, headers: dict[str, str]) -> tuple[Any, ...]:
+        seen.append(target)
+        loop.now += handling  # deciding what to answer takes time
+        return ("ok", 200, {}, b"{}")
+
+    conn = Connection(handle, lambda: delays.pop(0), loop, set())
+    conn.connection_made(wire)
+    return conn, loop, wire, seen
+
+
+def _request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+
+
+def test_latency_is_counted_from_the_request_not_from_the_answer() -> None:
+    """A 20 ms server answers 20 ms after the request's head arrived, however long it
+    took to decide the answer (5 ms here): not 25 ms after."""
+    conn, loop, wire, _ = _connection(0.005, [0.020])
+    try:
+        conn.data_received(_request("/jobs/a")[:10])
+        loop.now += 0.003  # the rest of the head comes 3 ms later: the clock starts then
+        conn.data_received(_request("/jobs/a")[10:])
+        assert [t[0] for t in loop.timers] == [pytest.approx(1000.023)]
+        assert wire.writes == []  # not before its time
+        loop.fire()
+        assert len(wire.writes) == 1 and wire.writes[0].startswith(b"HTTP/1.1 200 OK")
+    finally:
+        loop.close()
+
+
+def test_a_pipelined_request_is_answered_on_its_own_clock_in_order() -> None:
+    """Two requests in one segment: each is due its latency after it arrived; the
+    second, which waited for the first to be answered, leaves at once, and the third
+    (jitter made it slower) at its own time. Answers keep the order of the requests."""
+    conn, loop, wire, seen = _connection(0.001, [0.020, 0.010, 0.050])
+    try:
+        conn.data_received(_request("/jobs/a") + _request("/jobs/b"))
+        assert seen == ["/jobs/a"]  # one at a time
+        assert [t[0] for t in loop.timers] == [pytest.approx(1000.020)]
+        loop.now += 0.002
+        conn.data_received(_request("/jobs/c"))  # arrives at 1000.002
+        loop.fire()  # a answered at 1000.020; b (due 1000.010) at once
+        assert seen == ["/jobs/a", "/jobs/b", "/jobs/c"] and len(wire.writes) == 2
+        assert [t[0] for t in loop.timers] == [pytest.approx(1000.052)]  # 1000.002 + 50 ms
+        loop.fire()
+        assert len(wire.writes) == 3
+    finally:
+        loop.close()
+
+
+def test_a_request_body_is_skipped_even_when_it_comes_later() -> None:
+    """Bytes of a body (no GET route reads one) never pass for the next request."""
+    conn, loop, wire, seen = _connection(0.0, [0.0, 0.0])
+    try:
+        body = b"GET /nope HTTP/1.1\r\n\r\n"  # looks like a request, is a body
+        head = b"GET /jobs/a HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+        conn.data_received(head + body[:5])
+        conn.data_received(body[5:] + _request("/jobs/b"))
+        assert seen == ["/jobs/a", "/jobs/b"] and len(wire.writes) == 2 and not wire.closed
+    finally:
+        loop.close()
+
+
+def test_answers_never_come_before_the_stated_latency() -> None:
+    """Over a real socket, no answer of a 30 ms server comes sooner than 30 ms after
+    its request was sent, whatever the load (the clock may only run late)."""
+    with serve(generate_history(5), latency=0.030) as api:
+        host, port = api.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            for job in api.jobs:
+                began = time.monotonic()
+                conn.request(
+                    "GET", f"/jobs/{job['id']}", headers={"Authorization": f"Bearer {api.api_key}"}
+                )
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 200
+                assert time.monotonic() - began >= 0.030
+        finally:
+            conn.close()

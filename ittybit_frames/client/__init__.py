@@ -11,7 +11,11 @@ and dlt (one small class per pagination style):
 ``_config``     the options (one typed signature for both clients), the API key,
                 base URL, API version and job IDs, checked once
 ``_results``    :class:`FetchResult` and the :class:`ClientStats` counters
-``_transport``  :class:`AiohttpTransport`, the network (the only aiohttp user)
+``_transport``  the transport interface, and :class:`AiohttpTransport` (the only
+                aiohttp user), for whoever wants aiohttp's pool
+``_framing``    HTTP/1.1 answers parsed as they arrive: head, framing, decoding, cap
+``_wire``       :class:`WireTransport`, the default network: keep-alive HTTP/1.1
+                connections on asyncio protocols
 ``_retry``      the retry policy on stamina, ``Retry-After``, the rate limiter
 ``_decode``     JSON bodies decoded, error answers mapped to the error tree, the
                 checked jobs handed on as NDJSON (``records_of``, for ``to_frames``)
@@ -33,6 +37,7 @@ from ittybit_frames.client._decode import records_of, to_ndjson
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._sync import Client
 from ittybit_frames.client._transport import AiohttpTransport
+from ittybit_frames.client._wire import WireTransport
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -41,6 +46,7 @@ __all__ = [
     "Client",
     "ClientStats",
     "FetchResult",
+    "WireTransport",
     "check_job_id",
     "records_of",
     "to_ndjson",

@@ -66,7 +66,7 @@ class AsyncClient:
     progress : bool, optional
         Progress bar on stderr. Default: only in a terminal or notebook.
     transport : httpx.AsyncBaseTransport, optional
-        Replace the network layer (tests, proxies). Default: :class:`AiohttpTransport`.
+        Replace the network layer (tests, proxies). Default: :class:`WireTransport`.
     api_version : str, optional
         Sent as ``Accept-Version``. Default: ``ITTYBIT_API_VERSION``, else none.
     sleep : async callable, optional

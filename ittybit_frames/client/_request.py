@@ -18,12 +18,13 @@ from ittybit_frames.client._decode import UnreadableBody, bad_answer, error_from
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.client._transport import (
-    AiohttpTransport,
     BodyTooLarge,
+    ExchangeTransport,
     Headers,
     OnHead,
     read_capped,
 )
+from ittybit_frames.client._wire import WireTransport
 from ittybit_frames.errors import APIError, ConfigurationError, IttybitError, NetworkError
 
 __all__ = ["Requester"]
@@ -44,8 +45,9 @@ class Requester:
     options : ClientOptions
         The client's settings: the retry policy and its rate limiter (which paces every
         attempt), the timeout of one exchange, the pool size (twice ``concurrency``),
-        the transport (default :class:`AiohttpTransport`, opened on first use) and the
-        API version, sent as ``Accept-Version`` (the header the official SDKs send).
+        the transport (default :class:`~ittybit_frames.client._wire.WireTransport`,
+        opened on first use) and the API version, sent as ``Accept-Version`` (the header
+        the official SDKs send).
     stats : ClientStats
         Counters to update.
     max_redirects : int
@@ -157,11 +159,11 @@ class Requester:
         self, url: str, headers: dict[str, str], on_head: OnHead | None
     ) -> tuple[int, Headers, bytes]:
         if self._transport is None:
-            self._transport = AiohttpTransport(limit=self._pool_size, timeout=self.timeout)
+            self._transport = WireTransport(limit=self._pool_size, timeout=self.timeout)
         self.stats.requests += 1
         cap = _decode.MAX_BODY_BYTES  # looked up here, so that tests can lower it
         try:
-            if isinstance(self._transport, AiohttpTransport):  # the default: no httpx objects
+            if isinstance(self._transport, ExchangeTransport):  # no httpx objects
                 return await self._transport.exchange(
                     "GET", url, headers, on_head=on_head, max_body=cap
                 )

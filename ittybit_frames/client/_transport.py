@@ -1,13 +1,14 @@
-"""The network: httpx's transport interface over aiohttp's connection pool.
+"""The transport interface, and a transport on aiohttp's connection pool.
 
 Requests can be handed to any :class:`httpx.AsyncBaseTransport`, so tests and users can
-swap the socket (``transport=httpx.MockTransport(...)``). The default transport runs on
-aiohttp's connection pool: measured here at 20 ms latency, httpx's own pool topped out
-at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp keeps up with
-well over 1,000 (see BENCHMARKS.md). The client talks to the default transport through
-:meth:`AiohttpTransport.exchange`, without httpx's request and response objects, whose
-URL parsing and header handling cost about a quarter of a request's CPU. This is the
-only module that imports aiohttp.
+swap the socket (``transport=httpx.MockTransport(...)``). The client's default is
+:class:`~ittybit_frames.client._wire.WireTransport`, its own HTTP/1.1; before it, the
+default was :class:`AiohttpTransport` here: measured at 20 ms latency, httpx's own pool
+topped out at 200-400 requests/s, CPU-bound in its pool bookkeeping, while aiohttp kept
+up with well over 1,000 (see BENCHMARKS.md), at ~100 us of CPU per request that the
+client's own transport does not spend. Both are spoken to through ``exchange``, without
+httpx's request and response objects, whose URL parsing and header handling cost about
+a quarter of a request's CPU. This is the only module that imports aiohttp.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any
 
 import httpx
 
-__all__ = ["AiohttpTransport", "BodyTooLarge", "Headers", "OnHead", "read_capped"]
+__all__ = [
+    "AiohttpTransport",
+    "BodyTooLarge",
+    "ExchangeTransport",
+    "Headers",
+    "OnHead",
+    "read_capped",
+]
 
 #: Response headers, looked up without regard to case (``httpx.Headers``, or aiohttp's
 #: ``CIMultiDictProxy`` on the default transport).
@@ -58,7 +66,40 @@ async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:
     return b"".join(parts)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class ExchangeTransport(httpx.AsyncBaseTransport):
+    """A transport the client speaks to through :meth:`exchange` (no httpx objects);
+    httpx's own interface is served through it too."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        on_head: OnHead | None = None,
+        max_body: int | None = None,
+    ) -> tuple[int, Headers, bytes]:
+        """Send one request; answer with the status, the headers and the whole body."""
+        raise NotImplementedError
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in request.headers.raw
+            if k.lower() not in (b"host", b"content-length")
+        }
+        try:
+            status, got, body = await self.exchange(
+                request.method, str(request.url), headers, request.content or None
+            )
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
+        return httpx.Response(status, headers=kept, content=body, request=request)
+
+
+class AiohttpTransport(ExchangeTransport):
     """An :class:`httpx.AsyncBaseTransport` backed by an :class:`aiohttp.ClientSession`.
 
     Redirects are never followed here (the client decides), bodies are read whole, and
@@ -146,22 +187,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"cannot connect: {exc.strerror or exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise httpx.NetworkError(f"{type(exc).__name__}: {exc}") from exc
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in request.headers.raw
-            if k.lower() not in (b"host", b"content-length")
-        }
-        try:
-            status, got, body = await self.exchange(
-                request.method, str(request.url), headers, request.content or None
-            )
-        except httpx.TransportError as exc:
-            exc.request = request
-            raise
-        kept = [(k, v) for k, v in got.items() if k.lower() not in _HOP_BY_HOP]
-        return httpx.Response(status, headers=kept, content=body, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:

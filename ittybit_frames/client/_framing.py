@@ -1,0 +1,219 @@
+"""HTTP/1.1 answers as bytes arrive: the head parsed, the body framed, decoded and capped.
+
+Pure parsing for :mod:`~ittybit_frames.client._wire`, which owns the sockets: an answer's
+body is framed by ``Content-Length``, by chunks or by the connection's end, perhaps gzip-
+or deflate-encoded, and refused (:class:`BodyTooLarge`) as soon as it passes the cap.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from ittybit_frames.client._transport import BodyTooLarge
+
+__all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
+
+_NO_BODY = frozenset({204, 304})
+
+
+class Broken(Exception):
+    """The answer breaks HTTP framing or its encoding (a network error, retried)."""
+
+
+class AnswerHeaders(dict[str, str]):
+    """An answer's headers, names lower-cased; looked up without regard to case. A name
+    sent twice keeps its first value, as aiohttp's ``get`` gives."""
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name.lower() if isinstance(name, str) else name)
+
+
+def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
+    """The status, the headers and a reader for the body of an answer's ``head`` (the
+    bytes before its blank line).
+
+    Raises
+    ------
+    Broken
+        Not an HTTP/1.x answer, a malformed header line, an impossible length.
+    """
+    # As aiohttp reads them: UTF-8, and bytes that are not are kept as surrogates (a
+    # redirect to such a Location is then refused as not text, never guessed at).
+    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
+    headers = AnswerHeaders()
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise Broken(f"a malformed header line: {line[:40]!r}")
+        headers.setdefault(name.strip().lower(), value.strip())
+    status = int(code)
+    keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+    length: int | None = None
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        framing = "chunked"
+    elif status in _NO_BODY or 100 <= status < 200:
+        framing, length = "length", 0
+    elif "content-length" in headers:
+        try:
+            length = int(headers["content-length"])
+        except ValueError:
+            raise Broken("a Content-Length that is not a number") from None
+        if length < 0:
+            raise Broken("a negative Content-Length")
+        framing = "length"
+    else:
+        framing, keep_alive = "close", False
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    body = Body(framing, length, encoding, cap)
+    body.keep_alive = keep_alive
+    return status, headers, body
+
+
+class Body:
+    """One answer's body as it arrives: framed, decoded, checked against the cap.
+
+    Parameters
+    ----------
+    framing : {"length", "chunked", "close"}
+        How its end is known.
+    length : int or None
+        Its ``Content-Length`` (framing ``"length"``).
+    encoding : str
+        Its ``Content-Encoding``: gzip and deflate are decoded, anything else kept.
+    cap : int or None
+        Most bytes (decoded) accepted.
+    """
+
+    def __init__(self, framing: str, length: int | None, encoding: str, cap: int | None) -> None:
+        self.framing, self.announced, self.cap = framing, length, cap
+        self.left = length or 0  # bytes of the body (or of the current chunk) to come
+        self.chunk_state = "size"
+        self.buf = bytearray()
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.complete = framing == "length" and self.left == 0
+        self.keep_alive = True
+        self.raw_deflate = encoding == "deflate"
+        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
+        # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
+        compressed = encoding in ("gzip", "x-gzip", "deflate")
+        self.inflate: Any = zlib.decompressobj(47) if compressed else None
+
+    def feed(self, data: bytes) -> None:
+        """Take the next bytes of the connection.
+
+        Raises
+        ------
+        Broken
+            Bad chunk framing, or a body its encoding cannot decode.
+        BodyTooLarge
+            The body passed the cap.
+        """
+        if self.complete:
+            self.keep_alive = self.keep_alive and not data  # bytes nobody asked for
+            return
+        if self.framing == "length":
+            if len(data) > self.left:
+                data, self.keep_alive = data[: self.left], False
+            self.left -= len(data)
+            self._keep(data)
+            if self.left == 0:
+                self.end()
+        elif self.framing == "chunked":
+            self.buf += data
+            self._chunks()
+        else:
+            self._keep(data)
+
+    def end(self) -> None:
+        """The body is whole (its length reached, its last chunk, or the connection's end).
+
+        Raises
+        ------
+        Broken
+            A compressed stream that stops before its end.
+        """
+        if self.inflate is not None and not self.inflate.eof:
+            raise Broken("a compressed body that ends before its stream does")
+        self.complete = True
+
+    def whole(self) -> bytes:
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+    def _chunks(self) -> None:
+        buf = self.buf
+        while not self.complete:
+            if self.chunk_state == "data":
+                if not buf:
+                    return
+                piece = bytes(buf[: self.left])
+                del buf[: len(piece)]
+                self.left -= len(piece)
+                self._keep(piece)
+                if self.left == 0:
+                    self.chunk_state = "crlf"
+                continue
+            if self.chunk_state == "crlf":
+                if len(buf) < 2:
+                    return
+                if buf[:2] != b"\r\n":
+                    raise Broken("a chunk longer than announced")
+                del buf[:2]
+                self.chunk_state = "size"
+                continue
+            end = buf.find(b"\r\n")
+            if end < 0:
+                if len(buf) > 4096:
+                    raise Broken("a chunk size line over 4 kB")
+                return
+            line = bytes(buf[:end])
+            del buf[: end + 2]
+            if self.chunk_state == "trailer":
+                if not line:
+                    self.end()
+                continue
+            size = line.split(b";", 1)[0].strip()
+            if not size or size.strip(b"0123456789abcdefABCDEF"):
+                raise Broken(f"a chunk size that is not hexadecimal: {size[:20]!r}")
+            self.left = int(size, 16)
+            self.chunk_state = "data" if self.left else "trailer"
+
+    def _keep(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.inflate is not None:
+            data = self._inflated(data)
+        self.size += len(data)
+        if self.cap is not None and self.size > self.cap:
+            raise BodyTooLarge(self.cap)
+        self.parts.append(data)
+
+    def _inflated(self, data: bytes) -> bytes:
+        # Never more than the cap unpacked at once: a few kB of a "gzip bomb" can stand for
+        # gigabytes, which are refused here without ever being held.
+        room = self.cap - self.size + 1 if self.cap is not None else 0
+        try:
+            out: bytes = self.inflate.decompress(data, room)
+        except zlib.error:
+            if not (self.raw_deflate and self.size == 0):
+                raise Broken("a body that its Content-Encoding cannot decode") from None
+            # "deflate" sent raw, without the zlib header: the same bytes again, as such.
+            self.inflate = zlib.decompressobj(-15)
+            self.raw_deflate = False
+            return self._inflated(self.early + data)
+        if self.raw_deflate and self.size == 0 and not out and len(self.early) < 64:
+            self.early += data  # the header check may fail only on a later byte
+        if self.inflate.unconsumed_tail:  # more than the cap waits to be unpacked
+            raise BodyTooLarge(self.cap or 0)
+        return out
