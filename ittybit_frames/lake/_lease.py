@@ -73,7 +73,7 @@ class Lease:
         if found is None:
             return {}  # released meanwhile: try again
         holder = _record(found[0])
-        if float(holder.get("expires", 0)) < time.time():  # lapsed: its writer is gone
+        if _expiry(holder) < time.time():  # lapsed: its writer is gone
             if not self.store.conditional:
                 raise LakeError(
                     f"{self.store}/{LEASE} is a lapsed lease of {describe_holder(holder)}; "
@@ -157,6 +157,13 @@ def _record(data: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _expiry(holder: dict[str, Any]) -> float:
+    """When a lease lapses (0: a lease object not of ours, e.g. no number there)."""
+    expires = holder.get("expires")
+    ok = isinstance(expires, int | float) and not isinstance(expires, bool)
+    return float(expires) if ok else 0.0
 
 
 def describe_holder(holder: dict[str, Any]) -> str:

@@ -58,6 +58,12 @@ def local_path(path: str | os.PathLike[str]) -> Path:
         if parsed.netloc not in ("", "localhost"):
             raise ConfigurationError("a file:// URL names a local folder: file:///path/to/lake")
         return Path(urllib.parse.unquote(parsed.path))
+    typo = str(path).split(":", 1)[0].lower() if ":" in str(path) else ""
+    if not scheme and typo in (*SCHEMES, "file"):  # s3:/bucket, s3:bucket: never a folder
+        raise ConfigurationError(
+            f"{path} looks like a mistyped lake URL: write {typo}://BUCKET/PREFIX "
+            "(or ./ before a folder whose name has a colon)"
+        )
     if scheme and len(scheme) > 1:  # (a Windows drive letter is no scheme)
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
         raise ConfigurationError(f"unknown lake URL scheme {scheme}://; use a path or {known}")
@@ -133,7 +139,10 @@ class ObjectStore:
         """
         scheme = _scheme(url)
         protocol, package, extra = SCHEMES[scheme]
-        rest = url.split("://", 1)[1].strip("/")
+        rest = url.split("://", 1)[1]
+        if rest.startswith("/"):  # s3:///prefix: no bucket
+            rest = ""
+        rest = rest.strip("/")
         bucket = rest.split("/", 1)[0]
         if "@" in bucket or ":" in bucket:  # user:secret@bucket: never taken, never echoed
             raise ConfigurationError(
@@ -187,6 +196,16 @@ class ObjectStore:
         except FileExistsError:
             return False
         return True
+
+    @_cloud_errors
+    def create_tagged(self, rel: str, data: bytes) -> str | None:
+        """:meth:`create`, giving the new object's ETag (None: one was there)."""
+        try:
+            answer = self.fs.pipe_file(self.key(rel), data, mode="create")
+        except FileExistsError:
+            return None
+        tag = answer.get("ETag") if isinstance(answer, dict) else None
+        return str(tag) if tag else self.tag(rel)
 
     @property
     def conditional(self) -> bool:

@@ -1,0 +1,153 @@
+"""Attacks on the lake in an object store (moto's S3 server on 127.0.0.1): foreign
+objects shaped like the lake's, a lease object that is not one of ours, URL typos, and
+a writer that lost its lease while paused (simulated at the instant it would be paused,
+so each test is deterministic)."""
+
+from __future__ import annotations
+
+import time
+import types
+from pathlib import Path
+
+import orjson
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.cli import main
+from ittybit_frames.lake import lock_lake
+from ittybit_frames.lake._format import JOURNAL
+from ittybit_frames.lake._lease import LEASE
+from ittybit_frames.lake._remote_commit import STAGING, recover
+from ittybit_frames.lake._store import ObjectStore
+from tests import test_lake_remote
+from tests.test_lake_remote import MOVE, NEW, OLD, objects
+from tests.test_lake_safety import frames_of, ids_of, spec
+
+s3_endpoint = test_lake_remote.s3_endpoint  # the fixtures: moto's server, a bucket per test
+s3_lake = test_lake_remote.s3_lake
+
+
+def _lapse_lease(store: ObjectStore) -> None:
+    """As if this writer's lease lapsed (its holder paused) and another took it over."""
+    other = {"holder": "other", "host": "h", "pid": 2, "since": "now", "expires": 0}
+    store.put(LEASE, orjson.dumps(other))
+
+
+def test_overwrite_never_deletes_foreign_objects_shaped_like_partitions(s3_lake: str) -> None:
+    itf.write_parquet(frames_of(OLD), s3_lake)
+    store = ObjectStore.open(s3_lake)
+    mine = ["jobs/backup/part-0.parquet", "tasks/created_date=2026-09-21/old/part-0.parquet"]
+    for key in mine:
+        store.put(key, b"the user's")
+    itf.write_parquet(frames_of(NEW), s3_lake, mode="overwrite")
+    assert [store.get(k) for k in mine] == [b"the user's"] * 2
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == ids_of(NEW)
+    assert JOURNAL not in store.top()
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b'{"expires": "soon"}', b'{"expires": null}', b"[1, 2]"]
+)
+def test_a_lease_object_not_of_ours_is_taken_over_not_a_traceback(
+    s3_lake: str, body: bytes
+) -> None:
+    store = ObjectStore.open(s3_lake)
+    store.put(LEASE, body)
+    report = itf.write_parquet(frames_of(OLD), s3_lake, lock_timeout=0)
+    assert report.inserted == len(ids_of(OLD))
+    assert LEASE not in store.top()
+
+
+@pytest.mark.parametrize("typo", ["s3:/bucket/lake", "s3:bucket/lake", "gs:/bucket", "S3:/b/l"])
+def test_a_mistyped_lake_url_is_one_line_exit_2_and_makes_no_folder(
+    typo: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ITTYBIT_API_KEY", "k")
+    monkeypatch.setenv("ITTYBIT_BASE_URL", "http://127.0.0.1:9")
+    assert main(["sync", typo]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "://" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(itf.ConfigurationError, match="mistyped"):
+        itf.write_parquet(frames_of(OLD), typo)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_url_without_a_bucket_says_so(s3_lake: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "s3:///lake"]) == 2
+    assert "names a bucket" in capsys.readouterr().err
+
+
+def test_a_writer_paused_past_its_lease_before_the_commit_point_commits_nothing(
+    s3_lake: str,
+) -> None:
+    """Renewed just before the commit point, then paused: meanwhile its lease lapsed, and
+    the next writer took it over and removed its staging. On waking it must not commit
+    (a journal without its staged objects would only delete partitions)."""
+    itf.write_parquet(frames_of(OLD), s3_lake)
+    store = ObjectStore.open(s3_lake)
+    with lock_lake(s3_lake) as held:
+        assert held.lease is not None
+        confirm = held.lease.confirm
+
+        def renewed_then_paused() -> None:
+            confirm()
+            _lapse_lease(store)  # ... the pause: another writer takes over and recovers
+            recover(store)
+
+        held.lease.confirm = renewed_then_paused  # type: ignore[method-assign]
+        with pytest.raises(itf.LakeLockedError, match="lost the lease"):
+            itf.write_parquet(frames_of(MOVE), s3_lake, lock=held)
+    store.delete([LEASE])
+    assert JOURNAL not in store.top()
+    jobs = itf.read_parquet(s3_lake).jobs
+    assert set(jobs["job_id"]) == ids_of(OLD)
+    assert itf.check_lake(s3_lake).healthy
+
+
+def test_a_writer_paused_before_forgetting_its_journal_leaves_the_next_ones_alone(
+    s3_lake: str,
+) -> None:
+    """Paused after applying, before deleting its journal: the next writer took over,
+    rolled it forward, and committed a journal of its own (then died). The first one,
+    waking, must not delete that journal: the next one's write would be lost."""
+    itf.write_parquet(frames_of(OLD), s3_lake)
+    store = ObjectStore.open(s3_lake)
+    later = spec({"prefix": "l", "n": 5, "days": 2})
+
+    def killed(step: str) -> None:
+        if step == "committed":
+            raise KeyboardInterrupt  # as if killed just after its commit point
+
+    def paused(step: str) -> None:
+        if step == "applied":
+            _lapse_lease(store)
+            with pytest.raises(KeyboardInterrupt):
+                itf.write_parquet(frames_of(later), s3_lake, lock_timeout=0, on_step=killed)
+
+    itf.write_parquet(frames_of(MOVE), s3_lake, on_step=paused)
+    assert JOURNAL in store.top()  # the later write's, still there to roll forward
+    expected = ids_of(OLD) | ids_of(MOVE) | ids_of(later)
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == expected
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), s3_lake, lock_timeout=0)
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == expected | {"job_z00000"}
+    assert not [k for k in objects(s3_lake) if k.startswith(STAGING)]
+    assert itf.check_lake(s3_lake).healthy
+
+
+def test_a_writer_whose_clock_runs_ahead_does_not_take_a_live_lease(
+    s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with lock_lake(s3_lake, lease_seconds=30):  # a live writer, renewing its lease
+        clock = types.SimpleNamespace(
+            time=lambda: time.time() + 120,  # this writer's clock: two minutes fast
+            monotonic=time.monotonic,
+            sleep=time.sleep,
+        )
+        monkeypatch.setattr("ittybit_frames.lake._lease.time", clock)
+        with pytest.raises(itf.LakeLockedError):
+            itf.write_parquet(frames_of(OLD), s3_lake, lock_timeout=0.5)
