@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import ConfigurationError
-from ittybit_frames.lake._format import INDEX
+from ittybit_frames.lake._format import INDEX, PART_FILE
 from ittybit_frames.lake._index import INDEX_COLUMNS, INDEX_TABLE_KEY, build_index
 from ittybit_frames.lake._lease import Lease, lease_lake
 from ittybit_frames.lake._lock import LakeLock
@@ -36,7 +36,9 @@ class RemoteSource:
             if name not in self._listed:
                 # The lake's own keys only: a user's jobs/backup/part-0.parquet is never
                 # read, and never deleted by an overwrite.
-                found = {r for r in self.store.find(f"{name}/") if own_key(r)}
+                found = {
+                    r for r in self.store.find(f"{name}/") if r.endswith(PART_FILE) and own_key(r)
+                }
                 self._listed[name] = found
             return self._listed[name]
 

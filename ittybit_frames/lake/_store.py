@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.utils
 import functools
 import os
 import threading
@@ -189,17 +191,9 @@ class ObjectStore:
         self.fs.pipe_file(self.key(rel), data)
 
     @_cloud_errors
-    def create(self, rel: str, data: bytes) -> bool:
-        """Write an object only if there is none (``If-None-Match: *``); False if one is."""
-        try:
-            self.fs.pipe_file(self.key(rel), data, mode="create")
-        except FileExistsError:
-            return False
-        return True
-
-    @_cloud_errors
-    def create_tagged(self, rel: str, data: bytes) -> str | None:
-        """:meth:`create`, giving the new object's ETag (None: one was there)."""
+    def create(self, rel: str, data: bytes) -> str | None:
+        """Write an object only if there is none (``If-None-Match: *``): its ETag; None
+        if one is there."""
         try:
             answer = self.fs.pipe_file(self.key(rel), data, mode="create")
         except FileExistsError:
@@ -322,6 +316,24 @@ class ObjectStore:
             return []
         cut = len(self.base) + 1
         return sorted(str(k)[cut:] for k in found if str(k).startswith(self.base + "/"))
+
+
+@_cloud_errors
+def age(store: ObjectStore, rel: str) -> float | None:
+    """Seconds since the object was last written, on the store's own clock (its
+    ``Last-Modified`` against the ``Date`` of the answer; whole seconds); None: no
+    such object. S3 only."""
+    bucket, key = store._split(rel)
+    try:
+        answer = store.fs.call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return None
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        now = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):  # no Date: this machine's clock, then
+        now = dt.datetime.now(dt.UTC)
+    return float((now - answer["LastModified"]).total_seconds())
 
 
 def _gather(fs: Any, calls: list[Any]) -> list[Any]:
