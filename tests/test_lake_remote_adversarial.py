@@ -151,3 +151,47 @@ def test_a_writer_whose_clock_runs_ahead_does_not_take_a_live_lease(
         monkeypatch.setattr("ittybit_frames.lake._lease.time", clock)
         with pytest.raises(itf.LakeLockedError):
             itf.write_parquet(frames_of(OLD), s3_lake, lock_timeout=0.5)
+
+
+def test_a_journal_put_whose_answer_was_lost_is_still_this_writes_commit(
+    s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stored the journal but its answer was lost (a 500, a reset): the SDK's
+    retry of the ``If-None-Match`` PUT then fails, as if another writer's journal were
+    there. It is this write's own: the write goes on, and says it committed."""
+    itf.write_parquet(frames_of(OLD), s3_lake)
+    real = ObjectStore.create
+
+    def answer_lost(self: ObjectStore, rel: str, data: bytes) -> str | None:
+        first = real(self, rel, data)
+        return real(self, rel, data) if rel == JOURNAL else first  # (the retry)
+
+    monkeypatch.setattr(ObjectStore, "create", answer_lost)
+    itf.write_parquet(frames_of(MOVE), s3_lake)
+    monkeypatch.undo()
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == ids_of(OLD) | ids_of(MOVE)
+    assert JOURNAL not in ObjectStore.open(s3_lake).top()
+    assert itf.check_lake(s3_lake).healthy
+
+
+def test_a_store_failing_after_the_commit_point_says_the_write_will_be_finished(
+    s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies failing after the journal exists (a 503 that outlasts the SDK's retries):
+    the error says the write is committed and how it gets finished; readers already see
+    it, and the next writer finishes it."""
+    itf.write_parquet(frames_of(OLD), s3_lake)
+
+    def unavailable(self: ObjectStore, pairs: list[tuple[str, str]]) -> None:
+        raise OSError("503 Slow Down")
+
+    monkeypatch.setattr(ObjectStore, "copy", unavailable)
+    with pytest.raises(itf.LakeError, match=r"committed.*503 Slow Down.*next write") as info:
+        itf.write_parquet(frames_of(MOVE), s3_lake)
+    assert "\n" not in str(info.value)
+    monkeypatch.undo()
+    expected = ids_of(OLD) | ids_of(MOVE)
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == expected
+    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), s3_lake, lock_timeout=0)
+    assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == expected | {"job_z00000"}
+    assert itf.check_lake(s3_lake).healthy

@@ -193,6 +193,9 @@ class RemoteCommit:
         copies = sorted(self.copies, key=_order)
         body = {"token": self.token, "copies": copies, "deletes": sorted(self.deletes)}
         tag = self.store.create(JOURNAL, orjson.dumps(body))
+        found = Journal.read(self.store) if tag is None else None
+        if found is not None and found.token == self.token:
+            tag = found.tag  # our own PUT: its answer was lost, and the SDK's retry refused
         if tag is None:
             raise LakeError(
                 f"{self.store}: another writer's journal appeared during this write (is a "
@@ -206,7 +209,14 @@ class RemoteCommit:
             if self.store.remove(JOURNAL, tag):
                 raise  # taken back before anyone applied it: nothing committed
             return  # the writer that took over found it and rolled it forward
-        apply(self.store, Journal(self.token, copies, sorted(self.deletes), tag), self._step)
+        try:
+            apply(self.store, Journal(self.token, copies, sorted(self.deletes), tag), self._step)
+        except (OSError, LakeError) as exc:
+            raise LakeError(
+                f"{self.store}: this write is committed (readers see it), but applying it "
+                f"failed: {exc}; the next write or 'ittybit-frames check --repair' finishes it",
+                path=self.store.url,
+            ) from None
 
     def discard(self) -> None:
         """Delete what was staged (a write failing before its commit point)."""
