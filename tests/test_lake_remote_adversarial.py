@@ -5,6 +5,7 @@ so each test is deterministic)."""
 
 from __future__ import annotations
 
+import threading
 import time
 import types
 from pathlib import Path
@@ -16,7 +17,7 @@ import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.lake import lock_lake
 from ittybit_frames.lake._format import JOURNAL
-from ittybit_frames.lake._lease import LEASE
+from ittybit_frames.lake._lease import LEASE, Lease
 from ittybit_frames.lake._remote_commit import STAGING, recover
 from ittybit_frames.lake._store import ObjectStore
 from tests import test_lake_remote
@@ -195,3 +196,31 @@ def test_a_store_failing_after_the_commit_point_says_the_write_will_be_finished(
     itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), s3_lake, lock_timeout=0)
     assert set(itf.read_parquet(s3_lake).jobs["job_id"]) == expected | {"job_z00000"}
     assert itf.check_lake(s3_lake).healthy
+
+
+def test_a_renewal_that_fails_once_is_tried_again(
+    s3_lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal failing for a moment (a 503 past the SDK's retries, a reset) must not
+    stop the renewals: the lease would lapse under a long write, which would then fail."""
+    store = ObjectStore.open(s3_lake)
+    lease = Lease(store, 0.3)
+    lease.acquire(0)
+    real = ObjectStore.replace
+    calls: list[str] = []
+    again = threading.Event()
+
+    def flaky(self: ObjectStore, rel: str, data: bytes, tag: str) -> str | None:
+        calls.append(rel)
+        if len(calls) == 1:
+            raise OSError("503 Slow Down")
+        again.set()
+        return real(self, rel, data, tag)
+
+    monkeypatch.setattr(ObjectStore, "replace", flaky)
+    try:
+        assert again.wait(30), "no renewal after the failed one"
+        lease.confirm()  # still held
+    finally:
+        lease.release()
+    assert LEASE not in store.top()

@@ -131,8 +131,10 @@ class Lease:
         while not self._stop.wait(self.seconds / 3):
             try:
                 self.confirm()
-            except Exception:  # lost: the commit refuses to go on
+            except LakeLockedError:  # lost: the commit refuses to go on
                 return
+            except Exception:  # a moment's failure (a 503, a reset): at the next renewal
+                logger.debug("%s: a lease renewal failed; trying again", self.store)
 
     def confirm(self) -> None:
         """Renew the lease now.
