@@ -6,8 +6,10 @@ while it writes, a thread renews it with ``If-Match`` on its own ETag. A writer 
 finds a lapsed lease (its holder died) replaces it with ``If-Match`` on the ETag it read,
 so exactly one waiting writer takes it over. A writer whose renewal fails has lost the
 lease and never commits: the commit renews it once more, synchronously, just before the
-commit point. Expiry is judged on the clocks of the machines involved: keep them in
-sync (NTP), as any lease needs.
+commit point, and once more just after it (a writer paused in between takes its journal
+back). On S3 a lease lapses when it has not been renewed for its length on the store's
+own clock (``Last-Modified`` against the answer's ``Date``), so writers whose clocks
+disagree never take a live lease; elsewhere its expiry is judged on the waiter's clock.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import orjson
 
 from ittybit_frames.errors import ConfigurationError, LakeError, LakeLockedError
 from ittybit_frames.lake._remote_commit import recover
-from ittybit_frames.lake._store import ObjectStore
+from ittybit_frames.lake._store import ObjectStore, age
 
 logger = logging.getLogger("ittybit_frames.lake")
 
@@ -61,19 +63,21 @@ class Lease:
             "pid": os.getpid(),
             "since": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds"),
             "expires": now + self.seconds,
+            "seconds": self.seconds,
         }
         return orjson.dumps(record)
 
     def _take(self) -> dict[str, Any] | None:
         """Try once: None when taken, else the current holder's record."""
-        if self.store.create(LEASE, self._body()):
-            self.tag = self.store.tag(LEASE)
+        tag = self.store.create(LEASE, self._body())
+        if tag is not None:
+            self.tag = tag
             return None
         found = self.store.get_tagged(LEASE)
         if found is None:
             return {}  # released meanwhile: try again
         holder = _record(found[0])
-        if float(holder.get("expires", 0)) < time.time():  # lapsed: its writer is gone
+        if self._lapsed(holder):  # its writer is gone
             if not self.store.conditional:
                 raise LakeError(
                     f"{self.store}/{LEASE} is a lapsed lease of {describe_holder(holder)}; "
@@ -89,6 +93,15 @@ class Lease:
                 self.tag = tag
                 return None
         return holder
+
+    def _lapsed(self, holder: dict[str, Any]) -> bool:
+        """Whether a lease lapsed: for a lease of ours on S3, not renewed for its length
+        on the store's clock (the writers' clocks may disagree); else by its expiry."""
+        length = _number(holder.get("seconds"))
+        if self.store.conditional and length is not None:
+            since = age(self.store, LEASE)
+            return since is None or since > length + 1  # (Last-Modified: whole seconds)
+        return _expiry(holder) < time.time()
 
     def acquire(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -118,8 +131,10 @@ class Lease:
         while not self._stop.wait(self.seconds / 3):
             try:
                 self.confirm()
-            except Exception:  # lost: the commit refuses to go on
+            except LakeLockedError:  # lost: the commit refuses to go on
                 return
+            except Exception:  # a moment's failure (a 503, a reset): at the next renewal
+                logger.debug("%s: a lease renewal failed; trying again", self.store)
 
     def confirm(self) -> None:
         """Renew the lease now.
@@ -157,6 +172,18 @@ def _record(data: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _expiry(holder: dict[str, Any]) -> float:
+    """When a lease lapses (0: a lease object not of ours, e.g. no number there)."""
+    return _number(holder.get("expires")) or 0.0
+
+
+def _number(value: object) -> float | None:
+    """A JSON number as a float (None: not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def describe_holder(holder: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from ittybit_frames.lake._format import INDEX, PART_FILE
 from ittybit_frames.lake._index import INDEX_COLUMNS, INDEX_TABLE_KEY, build_index
 from ittybit_frames.lake._lease import Lease, lease_lake
 from ittybit_frames.lake._lock import LakeLock
-from ittybit_frames.lake._remote_commit import ROOT, marker_of
+from ittybit_frames.lake._remote_commit import ROOT, marker_of, own_key
 from ittybit_frames.lake._store import ObjectStore
 
 
@@ -34,7 +34,11 @@ class RemoteSource:
     def _listing(self, name: str) -> set[str]:
         with self._guard:  # partitions are read from several threads
             if name not in self._listed:
-                found = {r for r in self.store.find(f"{name}/") if r.endswith(f"/{PART_FILE}")}
+                # The lake's own keys only: a user's jobs/backup/part-0.parquet is never
+                # read, and never deleted by an overwrite.
+                found = {
+                    r for r in self.store.find(f"{name}/") if r.endswith(PART_FILE) and own_key(r)
+                }
                 self._listed[name] = found
             return self._listed[name]
 

@@ -34,7 +34,7 @@ from pathlib import PurePath, PurePosixPath
 import orjson
 import pyarrow as pa
 
-from ittybit_frames.errors import LakeError
+from ittybit_frames.errors import LakeError, LakeLockedError
 from ittybit_frames.lake._format import (
     INDEX,
     JOURNAL,
@@ -89,6 +89,7 @@ class Journal:
     token: str
     copies: list[str]
     deletes: list[str]
+    tag: str = ""  # the journal object's ETag: only that version is deleted once applied
 
     def staged(self, rel: str) -> str:
         return f"{STAGING}/{self.token}/{rel}"
@@ -97,9 +98,10 @@ class Journal:
     def read(cls, store: ObjectStore) -> Journal | None:
         """The journal (None: none); an empty one when it is not one this package wrote
         (never followed: above all not to keys outside the lake)."""
-        data = store.get(JOURNAL)
-        if data is None:
+        found = store.get_tagged(JOURNAL)
+        if found is None:
             return None
+        data, tag = found
         try:
             body = orjson.loads(data)
             token, copies, deletes = body["token"], body["copies"], body["deletes"]
@@ -109,8 +111,8 @@ class Journal:
             good = False
         if not good:
             logger.warning("ignoring a journal this package did not write")
-            return cls("", [], [])
-        return cls(token, list(copies), list(deletes))
+            return cls("", [], [], tag)
+        return cls(token, list(copies), list(deletes), tag)
 
 
 @dataclass
@@ -190,14 +192,31 @@ class RemoteCommit:
         self.confirm()
         copies = sorted(self.copies, key=_order)
         body = {"token": self.token, "copies": copies, "deletes": sorted(self.deletes)}
-        if not self.store.create(JOURNAL, orjson.dumps(body)):
+        tag = self.store.create(JOURNAL, orjson.dumps(body))
+        found = Journal.read(self.store) if tag is None else None
+        if found is not None and found.token == self.token:
+            tag = found.tag  # our own PUT: its answer was lost, and the SDK's retry refused
+        if tag is None:
             raise LakeError(
                 f"{self.store}: another writer's journal appeared during this write (is a "
                 "writer running without the lease?); nothing of this write was committed",
                 path=self.store.url,
             )
         self._step("committed")
-        apply(self.store, Journal(self.token, copies, sorted(self.deletes)), self._step)
+        try:  # a writer paused past its lease (another took over meanwhile) stops here
+            self.confirm()
+        except LakeLockedError:
+            if self.store.remove(JOURNAL, tag):
+                raise  # taken back before anyone applied it: nothing committed
+            return  # the writer that took over found it and rolled it forward
+        try:
+            apply(self.store, Journal(self.token, copies, sorted(self.deletes), tag), self._step)
+        except (OSError, LakeError) as exc:
+            raise LakeError(
+                f"{self.store}: this write is committed (readers see it), but applying it "
+                f"failed: {exc}; the next write or 'ittybit-frames check --repair' finishes it",
+                path=self.store.url,
+            ) from None
 
     def discard(self) -> None:
         """Delete what was staged (a write failing before its commit point)."""
@@ -225,7 +244,10 @@ def apply(store: ObjectStore, journal: Journal, step: Callable[[str], None]) -> 
     store.delete(journal.deletes)
     store.delete(sorted(staged))
     step("applied")
-    store.delete([JOURNAL])
+    if journal.tag:  # only this journal: a writer that took over may have one of its own
+        store.remove(JOURNAL, journal.tag)
+    else:
+        store.delete([JOURNAL])
 
 
 def recover(store: ObjectStore) -> list[str]:

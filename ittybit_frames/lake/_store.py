@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.utils
 import functools
 import os
 import threading
@@ -58,6 +60,12 @@ def local_path(path: str | os.PathLike[str]) -> Path:
         if parsed.netloc not in ("", "localhost"):
             raise ConfigurationError("a file:// URL names a local folder: file:///path/to/lake")
         return Path(urllib.parse.unquote(parsed.path))
+    typo = str(path).split(":", 1)[0].lower() if ":" in str(path) else ""
+    if not scheme and typo in (*SCHEMES, "file"):  # s3:/bucket, s3:bucket: never a folder
+        raise ConfigurationError(
+            f"{path} looks like a mistyped lake URL: write {typo}://BUCKET/PREFIX "
+            "(or ./ before a folder whose name has a colon)"
+        )
     if scheme and len(scheme) > 1:  # (a Windows drive letter is no scheme)
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
         raise ConfigurationError(f"unknown lake URL scheme {scheme}://; use a path or {known}")
@@ -133,7 +141,10 @@ class ObjectStore:
         """
         scheme = _scheme(url)
         protocol, package, extra = SCHEMES[scheme]
-        rest = url.split("://", 1)[1].strip("/")
+        rest = url.split("://", 1)[1]
+        if rest.startswith("/"):  # s3:///prefix: no bucket
+            rest = ""
+        rest = rest.strip("/")
         bucket = rest.split("/", 1)[0]
         if "@" in bucket or ":" in bucket:  # user:secret@bucket: never taken, never echoed
             raise ConfigurationError(
@@ -180,13 +191,15 @@ class ObjectStore:
         self.fs.pipe_file(self.key(rel), data)
 
     @_cloud_errors
-    def create(self, rel: str, data: bytes) -> bool:
-        """Write an object only if there is none (``If-None-Match: *``); False if one is."""
+    def create(self, rel: str, data: bytes) -> str | None:
+        """Write an object only if there is none (``If-None-Match: *``): its ETag; None
+        if one is there."""
         try:
-            self.fs.pipe_file(self.key(rel), data, mode="create")
+            answer = self.fs.pipe_file(self.key(rel), data, mode="create")
         except FileExistsError:
-            return False
-        return True
+            return None
+        tag = answer.get("ETag") if isinstance(answer, dict) else None
+        return str(tag) if tag else self.tag(rel)
 
     @property
     def conditional(self) -> bool:
@@ -303,6 +316,24 @@ class ObjectStore:
             return []
         cut = len(self.base) + 1
         return sorted(str(k)[cut:] for k in found if str(k).startswith(self.base + "/"))
+
+
+@_cloud_errors
+def age(store: ObjectStore, rel: str) -> float | None:
+    """Seconds since the object was last written, on the store's own clock (its
+    ``Last-Modified`` against the ``Date`` of the answer; whole seconds); None: no
+    such object. S3 only."""
+    bucket, key = store._split(rel)
+    try:
+        answer = store.fs.call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return None
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        now = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):  # no Date: this machine's clock, then
+        now = dt.datetime.now(dt.UTC)
+    return float((now - answer["LastModified"]).total_seconds())
 
 
 def _gather(fs: Any, calls: list[Any]) -> list[Any]:
