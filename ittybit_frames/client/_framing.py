@@ -49,35 +49,45 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     lines = head.decode("utf-8", "surrogateescape").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
+    if (
+        not version.startswith("HTTP/1.")
+        or not _digits(code)
+        or rest[3:4] not in ("", " ")
+        or not 100 <= int(code) <= 599
+    ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
     headers = AnswerHeaders()
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep:
             raise Broken(f"a malformed header line: {line[:40]!r}")
-        headers.setdefault(name.strip().lower(), value.strip())
+        name, value = name.strip().lower(), value.strip()
+        if name == "content-length" and headers.get(name, value) != value:
+            raise Broken("two different Content-Length headers")
+        headers.setdefault(name, value)
     status = int(code)
     keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
     length: int | None = None
     if "chunked" in headers.get("transfer-encoding", "").lower():
         framing = "chunked"
+        # A length too is a sign of smuggling (RFC 9112 6.3): read the chunks, then close.
+        keep_alive = keep_alive and "content-length" not in headers
     elif status in _NO_BODY or 100 <= status < 200:
         framing, length = "length", 0
     elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise Broken("a Content-Length that is not a number") from None
-        if length < 0:
-            raise Broken("a negative Content-Length")
-        framing = "length"
+        if not _digits(headers["content-length"]):  # int() takes "+1", "1_0", "\u0661"
+            raise Broken("a Content-Length that is not a number of bytes")
+        framing, length = "length", int(headers["content-length"])
     else:
         framing, keep_alive = "close", False
     encoding = headers.get("content-encoding", "identity").strip().lower()
     body = Body(framing, length, encoding, cap)
     body.keep_alive = keep_alive
     return status, headers, body
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 class Body:

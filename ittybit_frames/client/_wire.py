@@ -105,16 +105,18 @@ class _Answer(asyncio.Protocol):
         if self.error is not None:
             return
         try:
-            if self.body is None:
+            while self.body is None:
                 self.buf += data
-                end = self.buf.find(b"\r\n\r\n")
+                end = self.buf.find(b"\r\n\r\n", 0, _MAX_HEAD + 4)
                 if end < 0:
-                    if len(self.buf) > _MAX_HEAD:
+                    if len(self.buf) >= _MAX_HEAD + 4:
                         raise Broken("an answer head over 64 kB")
                     return
                 data = bytes(self.buf[end + 4 :])
-                self.status, self.headers, self.body = read_head(bytes(self.buf[:end]), self.cap)
+                status, headers, body = read_head(bytes(self.buf[:end]), self.cap)
                 self.buf = bytearray()
+                if not 100 <= status < 200 or status == 101:  # 1xx: the final answer follows
+                    self.status, self.headers, self.body = status, headers, body
             self.body.feed(data)
         except Broken as exc:
             self._fail(httpx.RemoteProtocolError(str(exc)))

@@ -1,0 +1,190 @@
+"""The client's own HTTP/1.1 (WireTransport) against answers HTTP allows but rarely sees,
+and against answers it forbids: interim 1xx answers, impossible status codes, lengths
+that disagree, heads over the cap in one read, cancellation mid-body, TLS to a plain
+server. Servers are raw sockets of the tests' own on 127.0.0.1; each test asserts the
+answer or the error it must end with, never how long it took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import threading
+import warnings
+from typing import Any
+
+import httpx
+import pytest
+
+from ittybit_frames.client._framing import Broken, read_head
+from ittybit_frames.client._wire import _MAX_HEAD, WireTransport, _Answer
+from tests.test_client_adversarial import Raw
+from tests.test_client_wire import _read, _run
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def _sends(*pieces: bytes, keep: bool = True) -> Any:
+    """A handler writing ``pieces`` one ``sendall`` each, for every request."""
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        for piece in pieces:
+            conn.sendall(piece)
+        return keep
+
+    return handle
+
+
+# -- interim answers -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + OK,),
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n", OK),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n", OK),
+    ],
+    ids=["one-read", "apart", "two-interims"],
+)
+def test_interim_1xx_answers_are_passed_over_for_the_final_one(pieces: tuple[bytes, ...]) -> None:
+    # aiohttp reads past them; so must this transport, or every fetch behind a server
+    # sending 103 Early Hints fails with a status 1xx "error".
+    with Raw(_sends(*pieces)) as server:
+        got = _run(WireTransport(timeout=2), [f"{server.url}/jobs/a"] * 2)
+    assert got == [(200, b"{}")] * 2 and server.connections == 1
+
+
+def test_the_final_answer_keeps_its_own_headers_not_the_interims() -> None:
+    pieces = (b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n", OK)
+
+    async def go(url: str) -> Any:
+        transport = WireTransport(timeout=2)
+        try:
+            return await transport.exchange("GET", url, {})
+        finally:
+            await transport.aclose()
+
+    with Raw(_sends(*pieces)) as server:
+        status, headers, body = asyncio.run(go(f"{server.url}/jobs/a"))
+    assert (status, body) == (200, b"{}") and "link" not in headers
+
+
+# -- heads HTTP forbids --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 7\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1_0\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}",
+        "HTTP/1.1 200 OK\r\nContent-Length: \u0662\r\n\r\n{}".encode(),
+    ],
+    ids=["000", "099", "2000", "two-lengths", "underscore", "plus", "arabic-digit"],
+)
+def test_impossible_statuses_and_lengths_are_broken(wire: bytes) -> None:
+    with pytest.raises(Broken):
+        _read(wire)
+
+
+def test_a_length_said_twice_alike_is_that_length() -> None:
+    _, _, body = _read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}")
+    assert body.complete and body.whole() == b"{}" and body.keep_alive
+
+
+def test_a_status_zero_is_a_protocol_error_not_a_wait_for_the_timeout() -> None:
+    # The answer is whole, yet "status 0" once read as "no head yet" left the request
+    # waiting on an open connection until its timeout.
+    zero = _sends(b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\n{}")
+    with Raw(zero) as server, pytest.raises(httpx.RemoteProtocolError):
+        _run(WireTransport(timeout=5), [f"{server.url}/jobs/a"])
+
+
+def test_chunked_with_a_length_too_is_read_chunked_and_the_connection_not_kept() -> None:
+    wire = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    _, _, body = _read(wire + b"2\r\n{}\r\n0\r\n\r\n")
+    # RFC 9112 6.3: a smuggling sign; the body is the chunks, the connection is not reused.
+    assert body.complete and body.whole() == b"{}" and not body.keep_alive
+
+
+def test_a_head_over_the_cap_is_refused_even_when_it_arrives_in_one_read() -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: %s\r\n" % (b"a" * (_MAX_HEAD + 10)) + b"\r\n"
+
+    async def go() -> Exception | None:
+        answer = _Answer(asyncio.get_running_loop())
+        answer.expect(None)
+        answer.data_received(head + b"{}")
+        return answer.error
+
+    assert isinstance(asyncio.run(go()), httpx.RemoteProtocolError)
+
+
+def test_read_head_refuses_a_status_line_of_garbage_in_one_line() -> None:
+    with pytest.raises(Broken) as caught:
+        read_head(b"\x16\x03\x01\x02\x00garbage\nmore", None)
+    assert "\n" not in str(caught.value)
+
+
+# -- a kept connection that dies -----------------------------------------------------------
+def test_a_kept_connection_dying_mid_head_is_an_error_never_the_previous_body() -> None:
+    count = {"n": 0}
+
+    def handle(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        count["n"] += 1
+        if count["n"] == 1:
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{"a":1}')
+            return True
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")  # bytes came: a retry could repeat
+        return False
+
+    with Raw(handle) as server, pytest.raises(httpx.RemoteProtocolError):
+        _run(WireTransport(timeout=2), [f"{server.url}/jobs/a"] * 2)
+    assert count["n"] == 2 and server.connections == 1
+
+
+# -- cancellation, TLS ---------------------------------------------------------------------
+def test_a_fetch_cancelled_mid_body_leaves_no_connection_open() -> None:
+    def half(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+        server.stop.wait()
+        return False
+
+    async def go(url: str) -> tuple[int, int]:
+        transport = WireTransport(timeout=30)
+        got_head = asyncio.Event()
+        task = asyncio.ensure_future(
+            transport.exchange("GET", url, {}, on_head=lambda s, h: got_head.set())
+        )
+        await got_head.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        open_now = len(transport._open)
+        await transport.aclose()
+        return open_now, len(asyncio.all_tasks()) - 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        with Raw(half) as server:
+            assert asyncio.run(go(f"{server.url}/jobs/a")) == (0, 0)
+        gc.collect()
+
+
+def test_https_to_a_plain_http_server_is_a_one_line_connect_error() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+
+    def plain() -> None:
+        conn, _ = sock.accept()
+        with conn:
+            conn.recv(65536)  # the TLS hello, which a plain server cannot read
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=plain, daemon=True).start()
+    url = f"https://127.0.0.1:{sock.getsockname()[1]}/jobs/a"
+    try:
+        with pytest.raises(httpx.ConnectError) as caught:
+            _run(WireTransport(timeout=5), [url])
+    finally:
+        sock.close()
+    assert "\n" not in str(caught.value) and str(caught.value)
