@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import socket
 import threading
 import warnings
@@ -19,7 +20,7 @@ import pytest
 
 from ittybit_frames.client._framing import Broken, read_head
 from ittybit_frames.client._wire import _MAX_HEAD, WireTransport, _Answer
-from tests.test_client_adversarial import Raw
+from tests.test_client_adversarial import Raw, answer, job, query
 from tests.test_client_wire import _read, _run
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
@@ -188,3 +189,31 @@ def test_https_to_a_plain_http_server_is_a_one_line_connect_error() -> None:
     finally:
         sock.close()
     assert "\n" not in str(caught.value) and str(caught.value)
+
+
+# -- headers sent more than once -----------------------------------------------------------
+def _two_link_lines(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+    """Page n=0 names its links in two ``Link`` lines, ``first`` before ``next``."""
+    if query(path).get("n", "0") == "0":
+        body, links = [job("job_a"), job("job_b")], [("first", "n=0"), ("next", "n=1")]
+    else:
+        body, links = [job("job_c")], [("first", "n=0")]
+    lines = [f'Link: </jobs?{q}>; rel="{rel}"' for rel, q in links]
+    conn.sendall(answer(200, json.dumps(body).encode(), *lines))
+    return True
+
+
+def test_a_next_link_in_a_second_link_line_is_followed() -> None:
+    # RFC 9110 5.3: field lines of one name are one list. Keeping only the first line
+    # ended the listing after page one, the later pages' jobs silently missing.
+    with Raw(_two_link_lines) as server, server.client() as client:
+        got = [j["id"] for j in client.iter_jobs(page_size=2)]
+    assert got == ["job_a", "job_b", "job_c"]
+
+
+def test_repeated_list_headers_are_one_list_but_a_repeated_single_value_is_not() -> None:
+    _, headers, _ = _read(
+        b"HTTP/1.1 200 OK\r\nLink: <a>\r\nRetry-After: 1\r\nlink: <b>\r\n"
+        b"Retry-After: 9\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert headers["Link"] == "<a>, <b>" and headers["retry-after"] == "1"

@@ -15,6 +15,8 @@ from ittybit_frames.client._transport import BodyTooLarge
 __all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
 
 _NO_BODY = frozenset({204, 304})
+#: Headers whose repeated lines are joined into one list; any other keeps its first value.
+_LISTS = frozenset({"link", "connection", "transfer-encoding"})
 
 
 class Broken(Exception):
@@ -23,7 +25,8 @@ class Broken(Exception):
 
 class AnswerHeaders(dict[str, str]):
     """An answer's headers, names lower-cased; looked up without regard to case. A name
-    sent twice keeps its first value, as aiohttp's ``get`` gives."""
+    sent twice keeps its first value, as aiohttp's ``get`` gives, except the lists named
+    in ``_LISTS``, joined with ", " as httpx joins them."""
 
     def __getitem__(self, name: str) -> str:
         return super().__getitem__(name.lower())
@@ -64,6 +67,10 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
         name, value = name.strip().lower(), value.strip()
         if name == "content-length" and headers.get(name, value) != value:
             raise Broken("two different Content-Length headers")
+        if name in _LISTS and name in headers:
+            # RFC 9110 5.3: lines of a list-valued field are one list (a second Link line
+            # may hold rel="next").
+            dict.__setitem__(headers, name, f"{dict.__getitem__(headers, name)}, {value}")
         headers.setdefault(name, value)
     status = int(code)
     keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
