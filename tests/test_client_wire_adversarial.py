@@ -217,3 +217,33 @@ def test_repeated_list_headers_are_one_list_but_a_repeated_single_value_is_not()
         b"Retry-After: 9\r\nContent-Length: 0\r\n\r\n"
     )
     assert headers["Link"] == "<a>, <b>" and headers["retry-after"] == "1"
+
+
+# -- the pool ------------------------------------------------------------------------------
+def _second_request_closes(
+    server: Raw, conn: socket.socket, path: str, headers: dict[str, str]
+) -> bool:
+    """Each connection answers one request; the next on it is closed unanswered."""
+    served = server.__dict__.setdefault("served", set())
+    if conn.fileno() in served:
+        served.discard(conn.fileno())
+        return False
+    served.add(conn.fileno())
+    conn.sendall(OK)
+    return True
+
+
+def test_connections_the_server_dropped_do_not_pile_up_in_the_pool() -> None:
+    # Every reuse meets a closed connection and is retried on a new one, answered.
+    async def go(url: str) -> tuple[list[int], int]:
+        transport = WireTransport(timeout=5)
+        try:
+            got = [(await transport.exchange("GET", url, {}))[0] for _ in range(20)]
+            return got, len(transport._open)
+        finally:
+            await transport.aclose()
+
+    with Raw(_second_request_closes) as server:
+        statuses, still_open = asyncio.run(go(f"{server.url}/jobs/a"))
+    assert statuses == [200] * 20 and server.connections == 20
+    assert still_open == 1  # the last one; each dropped one (and its body) is let go

@@ -209,6 +209,7 @@ class WireTransport(ExchangeTransport):
                 if not reused or conn.got_bytes:
                     raise
                 # A kept-alive connection the server had closed meanwhile: once more, anew.
+                self._open.discard(conn)
                 conn, reused = await self._connection(origin, fresh=True)
                 conn.expect(cap)
                 assert conn.transport is not None
