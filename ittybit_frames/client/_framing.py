@@ -205,6 +205,8 @@ class Body:
                 raise Broken(f"a chunk size that is not hexadecimal: {size[:20]!r}")
             self.left = int(size, 16)
             self.chunk_state = "data" if self.left else "trailer"
+        if buf:  # bytes after the last chunk, nobody asked for: the framing is not trusted
+            self.keep_alive = False
 
     def _keep(self, data: bytes) -> None:
         if not data:
