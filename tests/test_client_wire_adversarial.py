@@ -8,8 +8,11 @@ answer or the error it must end with, never how long it took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
+import logging
+import signal
 import socket
 import threading
 import warnings
@@ -284,3 +287,40 @@ def test_a_body_longer_than_its_length_never_becomes_the_next_answer() -> None:
     with Raw(_sends(OK + poison)) as server:
         got = _run(WireTransport(timeout=5), [f"{server.url}/jobs/a"] * 3)
     assert got == [(200, b"{}")] * 3
+
+
+def test_ctrl_c_mid_body_in_fetch_jobs_leaves_no_socket_task_or_warning() -> None:
+    closed_by_client = threading.Event()
+
+    def half(server: Raw, conn: socket.socket, path: str, headers: dict[str, str]) -> bool:
+        if not path.endswith("job_a"):
+            server.stop.wait()
+            return False
+        conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id":"job_a"')
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # Ctrl-C
+        conn.settimeout(10)  # a bound for a broken client, not a timing
+        with contextlib.suppress(OSError):
+            if conn.recv(1) == b"":
+                closed_by_client.set()
+        return False
+
+    destroyed: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: destroyed.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with Raw(half) as server:
+                client = server.client(timeout=30, concurrency=4)
+                with pytest.raises(KeyboardInterrupt):
+                    client.fetch_jobs(["job_a", "job_b", "job_c"])
+                runner = client._runner
+                client.close()
+                assert runner is not None
+                left = [t for t in asyncio.all_tasks(runner._loop) if not t.done()]
+            gc.collect()
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert closed_by_client.wait(10)
+    assert left == [] and destroyed == []  # no "Task was destroyed but it is pending!"
