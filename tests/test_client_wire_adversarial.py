@@ -21,9 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+import ittybit_frames as itf
 from ittybit_frames.client._framing import Broken, read_head
 from ittybit_frames.client._transport import BodyTooLarge
 from ittybit_frames.client._wire import _MAX_HEAD, WireTransport, _Answer
+from tests.conftest import SECRET
 from tests.test_client_adversarial import Raw, answer, job, query
 from tests.test_client_wire import _read, _run
 
@@ -324,3 +326,29 @@ def test_ctrl_c_mid_body_in_fetch_jobs_leaves_no_socket_task_or_warning() -> Non
         logging.getLogger("asyncio").removeHandler(handler)
     assert closed_by_client.wait(10)
     assert left == [] and destroyed == []  # no "Task was destroyed but it is pending!"
+
+
+def _sockets_to(port: int) -> int:
+    """Open client sockets of this process connected to ``port``."""
+    count = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() != -1:
+            with contextlib.suppress(OSError):
+                if obj.getpeername()[1] == port:
+                    count += 1
+    return count
+
+
+def test_an_async_client_run_in_one_asyncio_run_after_another_keeps_no_old_sockets() -> None:
+    # Each asyncio.run starts a new pool; the old loop's sockets stayed open as long as the
+    # client lived, one more per run, until the process ran out of file descriptors.
+    job_body = json.dumps(job("job_a")).encode()
+    with Raw(_sends(answer(200, job_body))) as server:
+        client = itf.AsyncClient(SECRET, base_url=server.url, progress=False, timeout=5)
+        try:
+            for _ in range(6):
+                assert asyncio.run(client.get_job("job_a"))["id"] == "job_a"
+            still_open = _sockets_to(int(server.url.rsplit(":", 1)[1]))
+        finally:
+            asyncio.run(client.aclose())  # from a loop of its own: "Event loop is closed"
+    assert still_open <= 1  # the last run's connection, at most

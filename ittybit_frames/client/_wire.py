@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 import weakref
 from collections.abc import Mapping
@@ -129,9 +130,26 @@ class _Answer(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        self.closed = True
+        """Close the connection from any loop or thread, even after its loop has closed."""
+        transport, self.transport, self.closed = self.transport, None, True
+        if transport is None:
+            return
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self.loop or not (self.loop.is_running() or self.loop.is_closed()):
+            transport.close()
+        elif self.loop.is_closed():
+            # Its asyncio.run has ended: the transport cannot close (it would schedule on
+            # the dead loop), so its socket is closed here, or it stays open for good. The
+            # selector transport's own socket attribute, as its connection_lost does.
+            sock = getattr(transport, "_sock", None)
+            if isinstance(sock, socket.socket):
+                sock.close()
+                transport._sock = None  # type: ignore[attr-defined]
+        else:
+            self.loop.call_soon_threadsafe(transport.close)
 
 
 class WireTransport(ExchangeTransport):
@@ -179,9 +197,10 @@ class WireTransport(ExchangeTransport):
         if self._slots is None or loop is not self._loop:
             # First use, or a new loop (an AsyncClient reused across asyncio.run calls):
             # connections and the pool's waiting line belong to the loop they were made on.
+            _release(self._open)  # a closed loop's connections would stay open
             self._idle, self._open = {}, set()
             self._slots, self._loop = asyncio.Semaphore(self._limit), loop
-            tidy = weakref.finalize(self, _release, self._open, loop)
+            tidy = weakref.finalize(self, _release, self._open)
             tidy.atexit = False
         slots = self._slots
         try:
@@ -333,17 +352,8 @@ def _origin(key: str, scheme: str, sep: str) -> tuple[str, str, int, bool]:
     return key, host, port or (443 if scheme == "https" else 80), scheme == "https"
 
 
-def _release(conns: set[_Answer], loop: asyncio.AbstractEventLoop) -> None:
-    """Close a transport's connections when it is collected unclosed, on their loop."""
-    if not conns or loop.is_closed():
-        return
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
+def _release(conns: set[_Answer]) -> None:
+    """Close ``conns`` (a transport collected unclosed, or a pool left on an old loop)."""
     for conn in list(conns):
-        if here is loop or not loop.is_running():
-            conn.close()
-        else:
-            loop.call_soon_threadsafe(conn.close)
+        conn.close()
     conns.clear()
