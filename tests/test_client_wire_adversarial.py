@@ -352,3 +352,16 @@ def test_an_async_client_run_in_one_asyncio_run_after_another_keeps_no_old_socke
         finally:
             asyncio.run(client.aclose())  # from a loop of its own: "Event loop is closed"
     assert still_open <= 1  # the last run's connection, at most
+
+
+def test_a_folded_header_line_is_unfolded_never_read_as_a_header_of_its_own() -> None:
+    # RFC 9112 5.2: obs-fold is replaced by a space. Read as a line of its own, the folded
+    # " Content-Length: 99" framed the body (or now clashes with the real one).
+    status, headers, body = _read(
+        b"HTTP/1.1 200 OK\r\nX-Note: one\r\n Content-Length: 99\r\n\ttwo\r\n"
+        b"Content-Length: 2\r\n\r\n{}"
+    )
+    assert (status, body.complete, body.whole()) == (200, True, b"{}")
+    assert headers["x-note"] == "one Content-Length: 99 two"
+    with pytest.raises(Broken):  # a fold with nothing to continue
+        _read(b"HTTP/1.1 200 OK\r\n Content-Length: 2\r\n\r\n{}")

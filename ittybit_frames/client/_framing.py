@@ -60,11 +60,7 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
     headers = AnswerHeaders()
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise Broken(f"a malformed header line: {line[:40]!r}")
-        name, value = name.strip().lower(), value.strip()
+    for name, value in _fields(lines[1:]):
         if name == "content-length" and headers.get(name, value) != value:
             raise Broken("two different Content-Length headers")
         if name in _LISTS and name in headers:
@@ -91,6 +87,22 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     body = Body(framing, length, encoding, cap)
     body.keep_alive = keep_alive
     return status, headers, body
+
+
+def _fields(lines: list[str]) -> list[tuple[str, str]]:
+    """``(lower-cased name, value)`` of header lines, folded ones unfolded (RFC 9112 5.2:
+    a line starting with a space or tab continues the one before)."""
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {line.strip()}".strip())
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or line[:1] in (" ", "\t"):
+            raise Broken(f"a malformed header line: {line[:40]!r}")
+        fields.append((name.strip().lower(), value.strip()))
+    return fields
 
 
 def _digits(text: str) -> bool:
