@@ -17,6 +17,7 @@ __all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
 _NO_BODY = frozenset({204, 304})
 #: Headers whose repeated lines are joined into one list; any other keeps its first value.
 _LISTS = frozenset({"link", "connection", "transfer-encoding"})
+_FOLD = (" ", "\t")
 
 
 class Broken(Exception):
@@ -59,49 +60,55 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
         or not 100 <= int(code) <= 599
     ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
-    headers = AnswerHeaders()
-    for name, value in _fields(lines[1:]):
-        if name == "content-length" and headers.get(name, value) != value:
-            raise Broken("two different Content-Length headers")
-        if name in _LISTS and name in headers:
-            # RFC 9110 5.3: lines of a list-valued field are one list (a second Link line
-            # may hold rel="next").
-            dict.__setitem__(headers, name, f"{dict.__getitem__(headers, name)}, {value}")
-        headers.setdefault(name, value)
+    fields = _fields(lines[1:])
     status = int(code)
-    keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+    keep_alive = version == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     length: int | None = None
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if "chunked" in fields.get("transfer-encoding", "").lower():
         framing = "chunked"
         # A length too is a sign of smuggling (RFC 9112 6.3): read the chunks, then close.
-        keep_alive = keep_alive and "content-length" not in headers
+        keep_alive = keep_alive and "content-length" not in fields
     elif status in _NO_BODY or 100 <= status < 200:
         framing, length = "length", 0
-    elif "content-length" in headers:
-        if not _digits(headers["content-length"]):  # int() takes "+1", "1_0", "\u0661"
+    elif "content-length" in fields:
+        if not _digits(fields["content-length"]):  # int() takes "+1", "1_0", "\u0661"
             raise Broken("a Content-Length that is not a number of bytes")
-        framing, length = "length", int(headers["content-length"])
+        framing, length = "length", int(fields["content-length"])
     else:
         framing, keep_alive = "close", False
+    headers = AnswerHeaders(fields)
     encoding = headers.get("content-encoding", "identity").strip().lower()
     body = Body(framing, length, encoding, cap)
     body.keep_alive = keep_alive
     return status, headers, body
 
 
-def _fields(lines: list[str]) -> list[tuple[str, str]]:
-    """``(lower-cased name, value)`` of header lines, folded ones unfolded (RFC 9112 5.2:
-    a line starting with a space or tab continues the one before)."""
-    fields: list[tuple[str, str]] = []
+def _fields(lines: list[str]) -> dict[str, str]:
+    """Header lines by lower-cased name. A name sent twice keeps its first value, but
+    the lists of ``_LISTS`` are joined (RFC 9110 5.3: a second Link line may hold
+    rel="next") and two different Content-Lengths are broken; a line starting with a
+    space or tab continues the one before (RFC 9112 5.2)."""
+    fields: dict[str, str] = {}
+    last: str | None = None  # the field a folded line continues (None: one not kept)
     for line in lines:
-        if line[:1] in (" ", "\t") and fields:
-            name, value = fields[-1]
-            fields[-1] = (name, f"{value} {line.strip()}".strip())
+        if line[:1] in _FOLD:
+            if not fields:
+                raise Broken(f"a malformed header line: {line[:40]!r}")
+            if last is not None:
+                fields[last] = f"{fields[last]} {line.strip()}".strip()
             continue
         name, sep, value = line.partition(":")
-        if not sep or line[:1] in (" ", "\t"):
+        if not sep:
             raise Broken(f"a malformed header line: {line[:40]!r}")
-        fields.append((name.strip().lower(), value.strip()))
+        name, value = name.strip().lower(), value.strip()
+        if name not in fields:
+            fields[name], last = value, name
+        elif name in _LISTS:
+            fields[name], last = f"{fields[name]}, {value}", name
+        elif name == "content-length" and fields[name] != value:
+            raise Broken("two different Content-Length headers")
+        else:
+            last = None
     return fields
 
 
