@@ -113,7 +113,7 @@ def test_heads_say_how_the_body_ends_and_whether_the_connection_stays() -> None:
     _, headers, body = _read(
         b"HTTP/1.1 200 OK\r\nLINK: <a>\r\nlink: <b>\r\nContent-Length: 2\r\n\r\n{}"
     )
-    assert headers["Link"] == headers.get("link") == "<a>" and "LiNk" in headers
+    assert headers["Link"] == headers.get("link") == "<a>, <b>" and "LiNk" in headers
     assert body.complete and body.keep_alive
     _, _, body = _read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra")
     assert body.whole() == b"{}" and not body.keep_alive  # bytes nobody asked for

@@ -15,6 +15,9 @@ from ittybit_frames.client._transport import BodyTooLarge
 __all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
 
 _NO_BODY = frozenset({204, 304})
+#: Headers whose repeated lines are joined into one list; any other keeps its first value.
+_LISTS = frozenset({"link", "connection", "transfer-encoding"})
+_FOLD = (" ", "\t")
 
 
 class Broken(Exception):
@@ -23,7 +26,8 @@ class Broken(Exception):
 
 class AnswerHeaders(dict[str, str]):
     """An answer's headers, names lower-cased; looked up without regard to case. A name
-    sent twice keeps its first value, as aiohttp's ``get`` gives."""
+    sent twice keeps its first value, as aiohttp's ``get`` gives, except the lists named
+    in ``_LISTS``, joined with ", " as httpx joins them."""
 
     def __getitem__(self, name: str) -> str:
         return super().__getitem__(name.lower())
@@ -49,35 +53,67 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     lines = head.decode("utf-8", "surrogateescape").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
+    if (
+        not version.startswith("HTTP/1.")
+        or not _digits(code)
+        or rest[3:4] not in ("", " ")
+        or not 100 <= int(code) <= 599
+    ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
-    headers = AnswerHeaders()
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise Broken(f"a malformed header line: {line[:40]!r}")
-        headers.setdefault(name.strip().lower(), value.strip())
+    fields = _fields(lines[1:])
     status = int(code)
-    keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+    keep_alive = version == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     length: int | None = None
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if "chunked" in fields.get("transfer-encoding", "").lower():
         framing = "chunked"
+        # A length too is a sign of smuggling (RFC 9112 6.3): read the chunks, then close.
+        keep_alive = keep_alive and "content-length" not in fields
     elif status in _NO_BODY or 100 <= status < 200:
         framing, length = "length", 0
-    elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise Broken("a Content-Length that is not a number") from None
-        if length < 0:
-            raise Broken("a negative Content-Length")
-        framing = "length"
+    elif "content-length" in fields:
+        if not _digits(fields["content-length"]):  # int() takes "+1", "1_0", "\u0661"
+            raise Broken("a Content-Length that is not a number of bytes")
+        framing, length = "length", int(fields["content-length"])
     else:
         framing, keep_alive = "close", False
+    headers = AnswerHeaders(fields)
     encoding = headers.get("content-encoding", "identity").strip().lower()
     body = Body(framing, length, encoding, cap)
     body.keep_alive = keep_alive
     return status, headers, body
+
+
+def _fields(lines: list[str]) -> dict[str, str]:
+    """Header lines by lower-cased name. A name sent twice keeps its first value, but
+    the lists of ``_LISTS`` are joined (RFC 9110 5.3: a second Link line may hold
+    rel="next") and two different Content-Lengths are broken; a line starting with a
+    space or tab continues the one before (RFC 9112 5.2)."""
+    fields: dict[str, str] = {}
+    last: str | None = None  # the field a folded line continues (None: one not kept)
+    for line in lines:
+        if line[:1] in _FOLD:
+            if not fields:
+                raise Broken(f"a malformed header line: {line[:40]!r}")
+            if last is not None:
+                fields[last] = f"{fields[last]} {line.strip()}".strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise Broken(f"a malformed header line: {line[:40]!r}")
+        name, value = name.strip().lower(), value.strip()
+        if name not in fields:
+            fields[name], last = value, name
+        elif name in _LISTS:
+            fields[name], last = f"{fields[name]}, {value}", name
+        elif name == "content-length" and fields[name] != value:
+            raise Broken("two different Content-Length headers")
+        else:
+            last = None
+    return fields
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 class Body:
@@ -188,6 +224,8 @@ class Body:
                 raise Broken(f"a chunk size that is not hexadecimal: {size[:20]!r}")
             self.left = int(size, 16)
             self.chunk_state = "data" if self.left else "trailer"
+        if buf:  # bytes after the last chunk, nobody asked for: the framing is not trusted
+            self.keep_alive = False
 
     def _keep(self, data: bytes) -> None:
         if not data:

@@ -52,10 +52,22 @@ class LoopThread:
     def stop(self) -> None:
         """Stop the loop and its thread."""
         if self._loop.is_running():
+            # Work a Ctrl-C cancelled may still be unwinding: let it end first, or the
+            # loop stops under it ("Task was destroyed but it is pending!").
+            self.run(_settle())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self.thread.join(10)
         if not self._loop.is_running():
             self._loop.close()
+
+
+async def _settle() -> None:
+    """Cancel the loop's other tasks and wait until they have ended."""
+    rest = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in rest:
+        task.cancel()
+    if rest:
+        await asyncio.wait(rest, timeout=10)  # a bound for a task deaf to cancellation
 
 
 async def gather_or_cancel(coros: list[Coroutine[Any, Any, None]]) -> None:

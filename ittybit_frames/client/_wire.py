@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 import weakref
 from collections.abc import Mapping
@@ -105,16 +106,18 @@ class _Answer(asyncio.Protocol):
         if self.error is not None:
             return
         try:
-            if self.body is None:
+            while self.body is None:
                 self.buf += data
-                end = self.buf.find(b"\r\n\r\n")
+                end = self.buf.find(b"\r\n\r\n", 0, _MAX_HEAD + 4)
                 if end < 0:
-                    if len(self.buf) > _MAX_HEAD:
+                    if len(self.buf) >= _MAX_HEAD + 4:
                         raise Broken("an answer head over 64 kB")
                     return
                 data = bytes(self.buf[end + 4 :])
-                self.status, self.headers, self.body = read_head(bytes(self.buf[:end]), self.cap)
+                status, headers, body = read_head(bytes(self.buf[:end]), self.cap)
                 self.buf = bytearray()
+                if not 100 <= status < 200 or status == 101:  # 1xx: the final answer follows
+                    self.status, self.headers, self.body = status, headers, body
             self.body.feed(data)
         except Broken as exc:
             self._fail(httpx.RemoteProtocolError(str(exc)))
@@ -127,9 +130,26 @@ class _Answer(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        self.closed = True
+        """Close the connection from any loop or thread, even after its loop has closed."""
+        transport, self.transport, self.closed = self.transport, None, True
+        if transport is None:
+            return
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self.loop or not (self.loop.is_running() or self.loop.is_closed()):
+            transport.close()
+        elif self.loop.is_closed():
+            # Its asyncio.run has ended: the transport cannot close (it would schedule on
+            # the dead loop), so its socket is closed here, or it stays open for good. The
+            # selector transport's own socket attribute, as its connection_lost does.
+            sock = getattr(transport, "_sock", None)
+            if isinstance(sock, socket.socket):
+                sock.close()
+                transport._sock = None  # type: ignore[attr-defined]
+        else:
+            self.loop.call_soon_threadsafe(transport.close)
 
 
 class WireTransport(ExchangeTransport):
@@ -177,9 +197,10 @@ class WireTransport(ExchangeTransport):
         if self._slots is None or loop is not self._loop:
             # First use, or a new loop (an AsyncClient reused across asyncio.run calls):
             # connections and the pool's waiting line belong to the loop they were made on.
+            _release(self._open)  # a closed loop's connections would stay open
             self._idle, self._open = {}, set()
             self._slots, self._loop = asyncio.Semaphore(self._limit), loop
-            tidy = weakref.finalize(self, _release, self._open, loop)
+            tidy = weakref.finalize(self, _release, self._open)
             tidy.atexit = False
         slots = self._slots
         try:
@@ -207,6 +228,7 @@ class WireTransport(ExchangeTransport):
                 if not reused or conn.got_bytes:
                     raise
                 # A kept-alive connection the server had closed meanwhile: once more, anew.
+                self._open.discard(conn)
                 conn, reused = await self._connection(origin, fresh=True)
                 conn.expect(cap)
                 assert conn.transport is not None
@@ -330,17 +352,8 @@ def _origin(key: str, scheme: str, sep: str) -> tuple[str, str, int, bool]:
     return key, host, port or (443 if scheme == "https" else 80), scheme == "https"
 
 
-def _release(conns: set[_Answer], loop: asyncio.AbstractEventLoop) -> None:
-    """Close a transport's connections when it is collected unclosed, on their loop."""
-    if not conns or loop.is_closed():
-        return
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
+def _release(conns: set[_Answer]) -> None:
+    """Close ``conns`` (a transport collected unclosed, or a pool left on an old loop)."""
     for conn in list(conns):
-        if here is loop or not loop.is_running():
-            conn.close()
-        else:
-            loop.call_soon_threadsafe(conn.close)
+        conn.close()
     conns.clear()
