@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 import ittybit_frames as itf
@@ -502,6 +503,23 @@ def test_check_finds_and_repairs(tmp_path: Path, capsys: pytest.CaptureFixture[s
         jobs["created_at"].max().value // 1_000_000
     )
     assert main(["check", str(tmp_path / "nope")]) == 2
+
+
+def test_check_finds_and_repairs_a_task_given_twice(tmp_path: Path) -> None:
+    """Why: a task row written twice (a hand copy, an old writer) passed ``check``."""
+    import pyarrow.parquet as pq
+
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    part = next((tmp_path / "tasks").glob("created_date=*/part-0.parquet"))
+    table = pq.read_table(part)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 2)]), part)
+    report = itf.check_lake(tmp_path)
+    assert any("2 tasks" in p and "several rows" in p for p in report.problems), report
+    assert itf.check_lake(tmp_path, repair=True).repaired
+    tasks = itf.read_parquet(tmp_path).tasks
+    assert not tasks.duplicated(["job_id", "task_index"]).any()
+    assert len(tasks) == len(frames_of(OLD).tasks)
+    healthy(tmp_path)
 
 
 def test_the_next_write_removes_old_leftovers(tmp_path: Path) -> None:

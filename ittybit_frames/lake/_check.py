@@ -228,6 +228,11 @@ def _check_rows(place: Place, scan: _Scan) -> None:
     if dup.any():
         scan.problems.append(f"{jobs.loc[dup, 'job_id'].nunique()} job IDs have several rows")
         scan.data_problem = True
+    twice = tasks.duplicated(["job_id", "task_index"], keep=False)
+    if twice.any():
+        pairs = len(tasks.loc[twice, ["job_id", "task_index"]].drop_duplicates())
+        scan.problems.append(f"{pairs} tasks have several rows (job_id, task_index)")
+        scan.data_problem = True
     orphans = ~tasks["job_id"].isin(set(jobs["job_id"]))
     if orphans.any():
         scan.problems.append(f"{int(orphans.sum())} tasks without their job")
