@@ -478,6 +478,19 @@ def test_a_full_disk_leaves_the_old_state_and_one_line(small_disk: Path, mode: s
     healthy(lake)
 
 
+def test_a_small_file_that_does_not_fit_leaves_no_temporary(small_disk: Path) -> None:
+    """Why: write_bytes_atomic (manifest, journal) left its temporary file behind when
+    its own write failed, on a full disk until a later writer cleaned it."""
+    from ittybit_frames.lake import write_bytes_atomic
+
+    target = small_disk / "lake" / MANIFEST
+    write_bytes_atomic(target, b'{"old": true}')
+    with pytest.raises(OSError, match="No space left"):
+        write_bytes_atomic(target, b"x" * (4 * 2**20))  # twice the disk
+    assert sorted(p.name for p in target.parent.iterdir()) == [MANIFEST]
+    assert target.read_bytes() == b'{"old": true}'
+
+
 def test_a_reader_outpaced_by_writers_never_returns_a_mixed_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

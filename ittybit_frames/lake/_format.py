@@ -201,11 +201,15 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write a small file whole or not at all: a temporary name, fsync, then rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(target)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk, a failing fsync: leave nothing behind
+        raise
     fsync_dir(target.parent)
 
 
