@@ -618,3 +618,33 @@ def test_a_stale_job_index_never_makes_a_duplicate(tmp_path: Path) -> None:
     assert lake_state(tmp_path)[0] == ids_of(OLD) | ids_of(CHANGE)
     assert duck(tmp_path)[:2] == (400, 400)
     healthy(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "merge"])
+def test_a_job_created_before_1970_lands_where_the_index_says(tmp_path: Path, mode: str) -> None:
+    """Hand-built frames (``to_frames`` turns such dates into null) with a job created
+    on 1969-12-31: its file and the job index must name one partition, so that a later
+    upsert of the job replaces its row instead of writing a second one."""
+    import pandas as pd
+
+    frames = frames_of(OLD)
+    first = frames.jobs["job_id"].iloc[0]
+    when = pd.Timestamp("1969-12-31 12:00", tz="UTC").as_unit("ms")
+    frames.jobs.loc[frames.jobs["job_id"] == first, "created_at"] = when
+    frames.tasks.loc[frames.tasks["job_id"] == first, "job_created_at"] = when
+    if mode == "merge":
+        itf.write_parquet(frames_of(NEW), tmp_path)
+    itf.write_parquet(frames, tmp_path, mode=mode)
+    assert (tmp_path / "jobs" / "created_date=1969-12-31" / "part-0.parquet").is_file()
+    healthy(tmp_path)
+    again = frames_of(OLD)
+    again.jobs = again.jobs[again.jobs["job_id"] == first].copy()
+    again.tasks = again.tasks[again.tasks["job_id"] == first].copy()
+    again.jobs["created_at"] = when
+    again.tasks["job_created_at"] = when
+    again.jobs["status"] = "failed"
+    itf.write_parquet(again, tmp_path)
+    back = itf.read_parquet(tmp_path)
+    assert back.jobs["job_id"].is_unique
+    assert back.jobs.loc[back.jobs["job_id"] == first, "status"].tolist() == ["failed"]
+    healthy(tmp_path)

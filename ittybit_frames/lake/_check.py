@@ -20,10 +20,10 @@ from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._format import (
     INDEX,
     MANIFEST,
-    NULL_PARTITION,
     PROFILES,
     arrow_schema,
     conform,
+    day_labels,
     file_version,
     from_arrow,
     read_manifest,
@@ -238,9 +238,8 @@ def _check_rows(place: Place, scan: _Scan) -> None:
         scan.problems.append(f"{int(orphans.sum())} tasks without their job")
         scan.data_problem = True
     if (scan.manifest or {}).get("partition_by", "day") == "day" and len(jobs):
-        ms = epoch_ms_array(jobs["created_at"])
-        days = pd.to_datetime(pd.Series(ms), unit="ms", utc=True).dt.strftime("%Y-%m-%d")
-        wrong = days.fillna(NULL_PARTITION).to_numpy(dtype=object) != jobs["_label"].to_numpy()
+        days = day_labels(epoch_ms_array(jobs["created_at"]))
+        wrong = days != jobs["_label"].to_numpy(dtype=object)
         if wrong.any():
             scan.problems.append(f"{int(wrong.sum())} jobs in the wrong day partition")
             scan.data_problem = True

@@ -417,16 +417,35 @@ def slices(
         return {None: rows}
     steps = breaks(rows.indices)
     epoch = table[time_column].cast(pa.int64()).to_numpy(zero_copy_only=False)[rows.indices]
-    day = np.where(np.isnan(epoch), -1, np.floor_divide(np.nan_to_num(epoch), 86_400_000))
-    starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()]
-    ends = [*starts[1:], len(day)]
+    labels = day_labels(epoch)
+    starts = [0, *(np.flatnonzero(labels[1:] != labels[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(labels)]
     out: dict[str | None, Rows] = {}
     for a, b in zip(starts, ends, strict=True):
         if b > a:
-            label = (
-                NULL_PARTITION
-                if day[a] < 0
-                else (dt.date(1970, 1, 1) + dt.timedelta(days=int(day[a]))).isoformat()
-            )
-            out[label] = rows.part(a, b, steps)
+            out[str(labels[a])] = rows.part(a, b, steps)
     return out
+
+
+DAY_MS = 86_400_000
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def day_labels(ms: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Each epoch-millisecond value's partition: its UTC day (``1969-12-31`` too), or
+    the null partition for a missing value or a day no calendar date names (beyond year
+    9999). The one rule for the files and the job index, so they always agree."""
+    ms = np.asarray(ms, dtype=np.float64)
+    day = np.floor_divide(np.nan_to_num(ms, nan=0.0), DAY_MS).astype(np.int64)
+    unique, inverse = np.unique(day, return_inverse=True)  # format each day once
+    names = [_day_name(int(d)) for d in unique]
+    out = np.array(names, dtype=object)[inverse] if len(day) else np.array([], dtype=object)
+    out[np.isnan(ms)] = NULL_PARTITION
+    return out
+
+
+def _day_name(day: int) -> str:
+    try:
+        return (_EPOCH_DAY + dt.timedelta(days=day)).isoformat()
+    except OverflowError:
+        return NULL_PARTITION

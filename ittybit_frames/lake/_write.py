@@ -25,13 +25,13 @@ from ittybit_frames.lake._commit import Commit, OnStep
 from ittybit_frames.lake._format import (
     INDEX,
     MANIFEST,
-    NULL_PARTITION,
     PROFILES,
     TABLES,
     Profile,
     Rows,
     WriteReport,
     conform_arrow,
+    day_labels,
     read_manifest,
     slices,
     sorted_rows,
@@ -49,7 +49,6 @@ from ittybit_frames.lake._swap import Exchange, exchange_dirs
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
 
-DAY_MS = 86_400_000
 _JOB_KEYS = ["created_at", "job_id"]
 _TASK_KEYS = ["job_created_at", "job_id", "task_index"]
 
@@ -267,14 +266,7 @@ def _new_index(jobs: pd.DataFrame, labels: np.ndarray[Any, Any]) -> pd.DataFrame
 def _day_labels(jobs: pd.DataFrame, partition_by: str | None) -> np.ndarray[Any, Any]:
     if partition_by is None:
         return np.full(len(jobs), "", dtype=object)
-    ms = epoch_ms_array(jobs["created_at"])
-    day = np.floor_divide(np.nan_to_num(ms, nan=-DAY_MS), DAY_MS).astype(np.int64)
-    unique, inverse = np.unique(day, return_inverse=True)  # format each day once
-    epoch = dt.date(1970, 1, 1)
-    names = [(epoch + dt.timedelta(days=int(d))).isoformat() for d in unique]
-    out = np.array(names, dtype=object)[inverse] if len(day) else np.array([], dtype=object)
-    out[np.isnan(ms)] = NULL_PARTITION
-    return out
+    return day_labels(epoch_ms_array(jobs["created_at"]))
 
 
 @dataclass(frozen=True)
