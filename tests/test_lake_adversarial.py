@@ -648,3 +648,32 @@ def test_a_job_created_before_1970_lands_where_the_index_says(tmp_path: Path, mo
     assert back.jobs["job_id"].is_unique
     assert back.jobs.loc[back.jobs["job_id"] == first, "status"].tolist() == ["failed"]
     healthy(tmp_path)
+
+
+def test_a_filesystem_without_hard_links_gets_one_line_and_keeps_the_lake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake on a filesystem that refuses hard links (FAT/exFAT drives, some network
+    shares answer EPERM): a merge, which links the table into its twin, stops before
+    anything changes, with one line that says what to do; the lake keeps its state and
+    passes check. An overwrite links nothing of the lake's, and works."""
+    import errno
+
+    itf.write_parquet(frames_of(OLD), tmp_path)
+    before = files_below(tmp_path / "jobs"), files_below(tmp_path / "tasks")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    with pytest.raises(itf.LakeError) as info:
+        itf.write_parquet(frames_of(CHANGE), tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and "hard-link" in message, message
+    assert str(tmp_path) in message and "s3://" in message  # where, and what to do
+    assert (files_below(tmp_path / "jobs"), files_below(tmp_path / "tasks")) == before
+    assert lake_state(tmp_path)[0] == ids_of(OLD)
+    itf.write_parquet(frames_of(CHANGE), tmp_path, mode="overwrite")
+    monkeypatch.undo()
+    assert lake_state(tmp_path)[0] == ids_of(CHANGE)
+    healthy(tmp_path)

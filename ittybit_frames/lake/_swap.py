@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.errors import LakeCorruptError, LakeError
 from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
@@ -49,6 +49,8 @@ from ittybit_frames.lake._format import (
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # <linux/fs.h>
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+#: How a filesystem without hard links (FAT, exFAT, some network shares) refuses one.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
 
 #: Swap two folders atomically; False when the platform or filesystem cannot.
 Exchange = Callable[[Path, Path], bool]
@@ -202,6 +204,22 @@ def check_twin(shadow: Path) -> None:
         )
 
 
+def link(source: Path, target: Path, root: Path) -> None:
+    """Hard-link ``source`` as ``target``, or say in one line why the lake (``root``)
+    cannot be written where it is: its twins are made of hard links."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        raise LakeError(
+            f"cannot hard-link files in {root} ({exc.strerror}): a local lake keeps each "
+            "table's hidden twin as hard links; write it to a disk that allows them (ext4, "
+            "xfs, btrfs, APFS, NTFS) or to an object store (s3://, gs://, az://)",
+            path=str(root),
+        ) from exc
+
+
 def restore(live: Path, shadow: Path) -> set[Path]:
     """Put back in ``live`` the users' files that only ``shadow`` holds (dropped into
     the table while a write staged, then swapped out with the old table); the folders
@@ -211,7 +229,7 @@ def restore(live: Path, shadow: Path) -> set[Path]:
     for rel in _inodes(shadow).keys() - wanted.keys():
         if not _ours(rel) and not os.path.lexists(live / rel):
             (live / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.link(shadow / rel, live / rel, follow_symlinks=False)
+            link(shadow / rel, live / rel, live.parent)
             changed.add((live / rel).parent)
     return changed
 
@@ -242,7 +260,7 @@ def reconcile(live: Path, shadow: Path, scope: Scope = "table") -> set[Path]:
         _make_room(shadow, rel)
         if rel in have:
             unlink(copy)
-        os.link(live / rel, copy, follow_symlinks=False)
+        link(live / rel, copy, live.parent)
         changed.add(copy.parent)
     for rel in have.keys() - wanted.keys():  # gone from the table, or a dead writer's
         drop(shadow / rel, shadow)
@@ -271,7 +289,7 @@ def replace_files(live: Path, shadow: Path) -> None:
                 continue  # a hard link of the live file: unchanged
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_name(target)
-        os.link(shadow / rel, tmp, follow_symlinks=False)
+        link(shadow / rel, tmp, live.parent)
         os.replace(tmp, target)
     for old in sorted(live.glob(f"{PARTITION}=*/{PART_FILE}")):
         if not (shadow / old.relative_to(live)).exists():
