@@ -28,7 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from ittybit_frames.lake import TABLE_GLOB
+from ittybit_frames.errors import LakeError
+from ittybit_frames.lake import TABLE_GLOB, data_files
 from ittybit_frames.rules import (
     DURATIONS,
     FAILED_TASKS,
@@ -89,15 +90,39 @@ def _instant(column: Any, tz: str) -> Any:
 def read_lake(session: Any, path: str) -> tuple[Any, Any]:
     """The lake's jobs and tasks as Spark DataFrames (partition column dropped).
 
-    Only the lake's own files are read (:data:`ittybit_frames.lake.TABLE_GLOB`): a copied
-    folder or a stray file in the lake is not.
+    Only the lake's own files are read, as :func:`~ittybit_frames.read_parquet` reads
+    them: on a local disk Spark is handed the exact list of partition files (a copied
+    day folder such as ``created_date=2026-10-01 copy`` or a stray file is not read); an
+    object-store lake is read through :data:`ittybit_frames.lake.TABLE_GLOB`, which a
+    copied day folder still matches (Hadoop globs cannot refuse it).
+
+    Raises
+    ------
+    LakeError
+        The lake holds no Parquet files of a table (nothing written there yet).
     """
     frames = []
     for name in ("jobs", "tasks"):
-        table = f"{path.rstrip('/')}/{name}"
-        reader = session.read.option("basePath", table)
-        frames.append(reader.parquet(f"{table}/{TABLE_GLOB}").drop("created_date"))
+        if not _on_this_disk(path):
+            table = f"{path.rstrip('/')}/{name}"
+            reader = session.read.option("basePath", table)
+            frames.append(reader.parquet(f"{table}/{TABLE_GLOB}").drop("created_date"))
+            continue
+        # Files named one by one (no basePath): Spark finds no partition column in them,
+        # and a write being applied may name files in two folders (see data_files).
+        files = data_files(path, name)
+        if not files:
+            raise LakeError(
+                f"no Parquet files of {name} in {path}: write or sync the lake first",
+                path=str(path),
+            )
+        frames.append(session.read.parquet(*files).drop("created_date"))
     return frames[0], frames[1]
+
+
+def _on_this_disk(path: str) -> bool:
+    """A path or ``file://`` URL (listed here), not a URL Spark's Hadoop reads itself."""
+    return "://" not in path or path.startswith("file://")
 
 
 def throughput(

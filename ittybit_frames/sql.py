@@ -16,7 +16,8 @@ The glob (:data:`ittybit_frames.lake.TABLE_GLOB`) skips the hidden twins, stray 
 and folders whose names do not start like a partition (``basePath`` keeps Spark's
 ``created_date`` partition column). It cannot skip a copied folder named from a day
 (``created_date=2026-11-02 copy``): ``check`` names such folders as not the lake's, and
-:func:`ittybit_frames.read_parquet` never reads them.
+:func:`ittybit_frames.read_parquet` never reads them, nor does
+:func:`ittybit_frames.spark.read_lake` on a local disk.
 
 Set the session time zone to UTC on both (``SET TimeZone = 'UTC'`` in DuckDB,
 ``spark.sql.session.timeZone=UTC`` in Spark) so hour buckets are UTC hours.

@@ -273,6 +273,31 @@ def test_the_spark_view_and_read_lake_read_only_the_lakes_files(
 
 
 @pytest.mark.slow
+def test_spark_read_lake_skips_a_copied_day_folder(
+    spark: Any, lake_path: Path, expected: dict[str, Any], tmp_path: Path
+) -> None:
+    """A folder copied in a file manager (``created_date=2026-10-01 copy``) matches the
+    plain glob (DuckDB and Hadoop globs have no way to refuse it): ``read_lake`` reads the
+    lake's own files only, as ``read_parquet`` does."""
+    import shutil
+
+    from ittybit_frames import spark as itf_spark
+
+    lake = tmp_path / "lake"
+    shutil.copytree(lake_path, lake)
+    for table in ("jobs", "tasks"):
+        first = sorted((lake / table).glob("created_date=*"))[0]
+        shutil.copytree(first, first.with_name(f"{first.name} copy"))
+    jobs, tasks = itf_spark.read_lake(spark, str(lake))
+    assert (jobs.count(), tasks.count()) == (expected["jobs"], expected["tasks"])
+    assert jobs.select("job_id").distinct().count() == expected["jobs"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(itf.LakeError, match="no Parquet files"):
+        itf_spark.read_lake(spark, str(empty))
+
+
+@pytest.mark.slow
 def test_spark_metrics_match_pandas(spark: Any, lake_path: Path) -> None:
     import calendar
 
