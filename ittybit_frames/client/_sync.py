@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 import pandas as pd
@@ -18,6 +19,7 @@ from ittybit_frames.client._runtime import LoopThread
 __all__ = ["Client"]
 
 _T = TypeVar("_T")
+Jobs = list[dict[str, Any]]
 
 
 class Client:
@@ -103,6 +105,29 @@ class Client:
             if self._runner is not None:
                 self._runner.run(pages.aclose())
 
+    @takes_options(JobQuery)
+    def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
+        """The pages of :meth:`iter_pages`, walked by a task of the client's loop up to
+        :data:`PAGES_AHEAD` pages ahead of the caller: the caller's work on a page
+        (converting it) does not hold the walk up. Closing the iterator stops the walk."""
+
+        async def start() -> tuple[asyncio.Queue[Any], asyncio.Future[None]]:
+            queue: asyncio.Queue[Any] = asyncio.Queue(PAGES_AHEAD)
+            return queue, asyncio.ensure_future(_fill(queue, self._async._pages(query)))
+
+        queue, task = self._run(start)
+        try:
+            while True:
+                page = self._run(queue.get)
+                if page is _END:
+                    return
+                if isinstance(page, _Raised):
+                    raise page.exc
+                yield page
+        finally:
+            if self._runner is not None:
+                self._runner.run(_cancelled(task))
+
     def close(self) -> None:
         """Close connections and stop the loop thread."""
         if self._finalizer is not None:
@@ -115,6 +140,40 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: How far (in pages) a walk for read_jobs may run ahead of the conversion: a few tenths
+#: of a second of round trips, enough to cover the conversion of a piece.
+PAGES_AHEAD = 16
+_END = object()
+
+
+class _Raised:
+    """What the walk raised, handed to the caller in its place among the pages."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+async def _fill(queue: asyncio.Queue[Any], pages: AsyncGenerator[Jobs, None]) -> None:
+    """Put the walk's pages in ``queue``, then its end (or what it raised)."""
+    try:
+        async for page in pages:
+            await queue.put(page)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # the caller raises it (Ctrl-C too) where it came
+        await queue.put(_Raised(exc))
+    else:
+        await queue.put(_END)
+    finally:
+        await pages.aclose()
+
+
+async def _cancelled(task: asyncio.Future[None]) -> None:
+    """Stop ``task`` and wait until it has ended."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
