@@ -11,9 +11,9 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from ittybit_frames.client import Client, ndjson_parts, records_of
+from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
-from ittybit_frames.frames import JobFrames, to_frames, to_frames_in_parts
+from ittybit_frames.frames import JobFrames, to_frames_in_parts
 from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = ["read_jobs"]
@@ -65,10 +65,12 @@ def read_jobs(
     active = client if client is not None else Client(**client_options)
     try:
         if ids is not None:
-            result = active.fetch_jobs(ids)
-            frames = to_frames(records_of([result.jobs]))
+            # Converted while the rest are fetched, in the order of the IDs.
+            done: list[FetchResult] = []
+            with contextlib.closing(active._fetch_in_order(ids, done)) as fetched:
+                frames = to_frames_in_parts(ndjson_parts(fetched))
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
-            frames.failures = result.failures
+            frames.failures = done[0].failures
         else:
             before = len(active.walk_failures)
             # Converted while the walk goes on (the walk runs ahead, not held up by the

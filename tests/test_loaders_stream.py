@@ -190,3 +190,49 @@ def test_ctrl_c_mid_walk_leaves_no_thread_and_closes_the_client(
     left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == []  # the client's loop thread and DuckDB's reader have ended
     assert 8 <= transport.pages < len(many) // 100  # stopped mid-walk
+
+
+class WatchingIds(itf.Client):
+    """A client that notes, as it hands over each batch of jobs fetched by ID, whether
+    the batches before it are being converted already."""
+
+    converting: list[bool]
+
+    def _fetch_in_order(self, ids: Any, into: Any) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+        self.converting = []
+        for batch in super()._fetch_in_order(ids, into):
+            self.converting.append(bool(_ndjson_threads()))
+            yield batch
+
+
+def test_jobs_by_id_are_converted_as_they_arrive_in_the_order_of_the_ids(
+    many: list[dict[str, Any]],
+) -> None:
+    jobs = copy.deepcopy(many)
+    jobs[600]["metadata"] = {"big": BIG}
+    ids = [j["id"] for j in reversed(jobs)]  # not the listing's order
+    ids[5:5] = ["job_missing", ids[40], "bad id/../x", ""]  # a 404, a repeat, invalid, blank
+    with serve(jobs, api_key=SECRET, latency=0.002) as api:
+        client = WatchingIds(api.api_key, base_url=api.url, progress=False, concurrency=8)
+        with client:
+            frames = itf.read_jobs(ids, client=client)
+            fetched = client.fetch_jobs(ids)
+            failed = itf.read_jobs(ids, status="failed", client=client)
+    want = itf.to_frames(records_of([fetched.jobs]))
+    _same_rows(frames, want)
+    assert list(frames.jobs["job_id"]) == list(
+        dict.fromkeys(i for i in ids if i.startswith("job_") and i != "job_missing")
+    )
+    assert frames.failures is not None
+    pd.testing.assert_frame_equal(frames.failures, fetched.failures)
+    assert set(failed.jobs["status"]) == {"failed"}
+    assert len(failed.jobs) == sum(j["status"] == "failed" for j in jobs)
+    assert frames.jobs.set_index("job_id").loc[jobs[600]["id"], "metadata"] == f'{{"big":{BIG}}}'
+    assert len(client.converting) > 1 and any(client.converting[:-1])
+    assert _ndjson_threads() == []
+
+
+def test_no_ids_give_empty_frames(api: SimulatorAPI) -> None:
+    with fast_client(api) as client:
+        frames = itf.read_jobs([], client=client)
+    assert frames.jobs.empty and frames.failures is not None and frames.failures.empty
