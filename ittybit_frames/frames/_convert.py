@@ -11,6 +11,12 @@ joined, put in input order, de-duplicated and given their durations
 (:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
 declared in :mod:`ittybit_frames.schema`.
 
+``to_frames_in_parts`` takes the same way for NDJSON handed over part by part as it
+comes (``read_jobs``: a listing walked, jobs fetched by ID): each piece of about 2 MB is
+read while the next parts are on their way, so that only the last piece and the final
+assembly are left when the last part comes. The rows are those of ``to_frames`` on the
+joined input; problems come piece by piece (as they come block by block there).
+
 Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
 ``problems``; a field this version does not know lands in the ``extra`` JSON column.
 """
