@@ -5,8 +5,9 @@ Compares, in one run against one simulator process:
 - ``Client.fetch_jobs`` at concurrency 8 / 32 / 64, next to the bound
   ``concurrency / latency``;
 - a full ``Client.iter_jobs`` walk of the listing;
-- ``read_jobs`` end to end (the walk, or ``fetch_jobs``, then ``to_frames``), next to the
-  same client's bare rate measured just before it (issue 14: target >= 90 %);
+- ``read_jobs`` end to end (the walk, or the fetch by ID, converted piece by piece as the
+  jobs arrive), next to the same client's bare rate measured just before it (issue 14:
+  target >= 90 %);
 - how late the simulator itself answers: the round trip of plain GETs on one raw socket
   minus the stated latency (what no client can win back).
 

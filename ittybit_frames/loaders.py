@@ -6,13 +6,14 @@ The glue between :mod:`ittybit_frames.client` (network) and
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from ittybit_frames.client import Client, records_of
+from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
-from ittybit_frames.frames import JobFrames, to_frames
+from ittybit_frames.frames import JobFrames, to_frames_in_parts
 from ittybit_frames.vocabulary import created_ms, parse_when
 
 __all__ = ["read_jobs"]
@@ -64,14 +65,20 @@ def read_jobs(
     active = client if client is not None else Client(**client_options)
     try:
         if ids is not None:
-            result = active.fetch_jobs(ids)
-            frames = to_frames(records_of([result.jobs]))
+            # Converted while the rest are fetched, in the order of the IDs.
+            done: list[FetchResult] = []
+            with contextlib.closing(active._fetch_in_order(ids, done)) as fetched:
+                frames = to_frames_in_parts(ndjson_parts(fetched))
             frames = frames.subset(kind=kind, status=status, since=since, until=until)
-            frames.failures = result.failures
+            frames.failures = done[0].failures
         else:
             before = len(active.walk_failures)
-            pages = active.iter_pages(kind=kind, status=status, since=since, until=until)
-            frames = to_frames(records_of(pages))
+            # Converted while the walk goes on (the walk runs ahead, not held up by the
+            # conversion): each page's jobs as NDJSON, read in pieces as they come.
+            # Closed here, whatever stops the conversion.
+            pages = active._pages_ahead(kind=kind, status=status, since=since, until=until)
+            with contextlib.closing(pages):
+                frames = to_frames_in_parts(ndjson_parts(pages))
             frames.failures = active.walk_failures.iloc[before:].reset_index(drop=True)
             if frames.jobs.empty and (since is not None or until is not None):
                 _say_the_window_is_empty(active, since, until)

@@ -15,6 +15,7 @@ without fetching again what it already wrote.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -327,24 +328,28 @@ def _walk(
         _save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
 
-    for page in client.iter_pages(
+    # The walk goes on (a few pages ahead) while a batch is converted and written; it
+    # stops when the loop ends, whatever ends it.
+    ahead = client._pages_ahead(
         kind=kind,
         since=lower,
         order="desc",
         page_size=100,
         after=walk.get("cursor") if walk else None,
-    ):
-        for job in page:
-            created = created_ms(job)
-            if created is not None and (newest is None or created > newest):
-                newest = created
-        for job in page:
-            if isinstance(job.get("id"), str):
-                buffer.append(job)
-            else:  # a lake row is keyed by its id: say so rather than skip it silently
-                unusable.append(_unusable(job.get("id")))
-        if len(buffer) >= batch_jobs:
-            flush()
+    )
+    with contextlib.closing(ahead) as pages:
+        for page in pages:
+            for job in page:
+                created = created_ms(job)
+                if created is not None and (newest is None or created > newest):
+                    newest = created
+            for job in page:
+                if isinstance(job.get("id"), str):
+                    buffer.append(job)
+                else:  # a lake row is keyed by its id: say so rather than skip it silently
+                    unusable.append(_unusable(job.get("id")))
+            if len(buffer) >= batch_jobs:
+                flush()
     flush()
     incomplete = client.walk_failures.iloc[failed_before:]  # listed, tasks not fetched
     parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]

@@ -98,7 +98,7 @@ def test_interrupted_sync_resumes_without_refetching(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history = generate_history(1000, seed=4)
-    real_pages = itf.Client.iter_pages
+    real_pages = itf.Client._pages_ahead  # the walk sync reads (ahead of its writes)
 
     def ctrl_c_after_six_pages(self: itf.Client, **options: Any) -> Any:
         for n, page in enumerate(real_pages(self, **options)):
@@ -108,7 +108,7 @@ def test_interrupted_sync_resumes_without_refetching(
 
     with serve(history) as api:
         with monkeypatch.context() as patch:
-            patch.setattr(itf.Client, "iter_pages", ctrl_c_after_six_pages)
+            patch.setattr(itf.Client, "_pages_ahead", ctrl_c_after_six_pages)
             with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
                 itf.sync(tmp_path / "lake", client=client, batch_jobs=200)
         walk = read_manifest(tmp_path / "lake")["sync"]["walks"]["*"]

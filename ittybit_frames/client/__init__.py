@@ -18,7 +18,8 @@ and dlt (one small class per pagination style):
                 connections on asyncio protocols
 ``_retry``      the retry policy on stamina, ``Retry-After``, the rate limiter
 ``_decode``     JSON bodies decoded, error answers mapped to the error tree, the
-                checked jobs handed on as NDJSON (``records_of``, for ``to_frames``)
+                checked jobs handed on as NDJSON (``records_of``, for ``to_frames``;
+                ``ndjson_parts``, page by page as they come)
 ``_request``    one GET: pacing, redirects, errors, JSON, under the policy
 ``_paging``     one paginator per listing style, loop detection, the time window
 ``_walk``       the walk of the listing, the next page requested ahead
@@ -33,7 +34,7 @@ Inside ``ittybit_frames`` these modules import only ``errors``, ``schema`` and
 
 from ittybit_frames.client._async import AsyncClient
 from ittybit_frames.client._config import DEFAULT_BASE_URL, check_job_id
-from ittybit_frames.client._decode import records_of, to_ndjson
+from ittybit_frames.client._decode import ndjson_parts, records_of, to_ndjson
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._sync import Client
 from ittybit_frames.client._transport import AiohttpTransport
@@ -48,6 +49,7 @@ __all__ = [
     "FetchResult",
     "WireTransport",
     "check_job_id",
+    "ndjson_parts",
     "records_of",
     "to_ndjson",
 ]

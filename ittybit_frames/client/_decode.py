@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import orjson
@@ -25,6 +25,7 @@ __all__ = [
     "error_from_response",
     "job_object",
     "loads",
+    "ndjson_parts",
     "records_of",
     "to_ndjson",
 ]
@@ -130,6 +131,22 @@ def records_of(pages: Iterable[list[dict[str, Any]]]) -> bytes | list[dict[str, 
             parts.clear()
         held.extend(page)
     return b"".join(parts) if held is None else held
+
+
+def ndjson_parts(pages: Iterable[list[dict[str, Any]]]) -> Iterator[bytes | list[dict[str, Any]]]:
+    """The jobs of the client's pages as they come, for ``to_frames_in_parts``: each
+    page as NDJSON (see :func:`to_ndjson`); a page with a job that holds an integer
+    beyond 64 bits job by job, that job as itself (a list of one), so every digit is
+    kept, the others as NDJSON.
+    """
+    for page in pages:
+        data = to_ndjson(page)
+        if data is not None:
+            yield data
+            continue
+        for job in page:
+            line = to_ndjson([job])
+            yield [job] if line is None else line
 
 
 def _judged(exc: ValueError, body: bytes) -> ValueError:

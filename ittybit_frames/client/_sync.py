@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
-from ittybit_frames.client._async import AsyncClient
-from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
+from ittybit_frames.client._async import AsyncClient, _fetch_each, _result
+from ittybit_frames.client._config import ClientOptions, check_job_ids, clean_job_id, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
@@ -18,6 +19,7 @@ from ittybit_frames.client._runtime import LoopThread
 __all__ = ["Client"]
 
 _T = TypeVar("_T")
+Jobs = list[dict[str, Any]]
 
 
 class Client:
@@ -103,6 +105,60 @@ class Client:
             if self._runner is not None:
                 self._runner.run(pages.aclose())
 
+    @takes_options(JobQuery)
+    def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
+        """The pages of :meth:`iter_pages`, walked by a task of the client's loop up to
+        :data:`PAGES_AHEAD` pages ahead of the caller: the caller's work on a page
+        (converting it) does not hold the walk up. Closing the iterator stops the walk."""
+
+        async def start() -> tuple[asyncio.Queue[Any], asyncio.Future[None]]:
+            queue: asyncio.Queue[Any] = asyncio.Queue(PAGES_AHEAD)
+            return queue, asyncio.ensure_future(_fill(queue, self._async._pages(query)))
+
+        queue, task = self._run(start)
+        try:
+            while True:
+                page = self._run(queue.get)
+                if page is _END:
+                    return
+                if isinstance(page, _Raised):
+                    raise page.exc
+                yield page
+        finally:
+            if self._runner is not None:
+                self._runner.run(_cancelled(task))
+
+    def _fetch_in_order(
+        self, ids: Iterable[str], into: list[FetchResult]
+    ) -> Generator[Jobs, None, None]:
+        """The jobs of :meth:`fetch_jobs`, handed over in the order of ``ids`` as they
+        arrive (each batch: the jobs whose IDs, and all before them, are answered), while
+        the rest are fetched; then its :class:`FetchResult` is appended to ``into``.
+        Closing the iterator stops the fetch."""
+        check_job_ids(ids)
+        ids = list(ids)
+
+        async def start() -> tuple[asyncio.Queue[Any], asyncio.Future[None]]:
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            return queue, asyncio.ensure_future(_fetch_into(queue, self._async, ids))
+
+        queue, task = self._run(start)
+        try:
+            while True:
+                items = self._run(lambda: _drained(queue))
+                batch = [job for item in items if isinstance(item, list) for job in item]
+                if batch:
+                    yield batch
+                last = items[-1]  # the end comes last
+                if isinstance(last, _Raised):
+                    raise last.exc
+                if isinstance(last, FetchResult):
+                    into.append(last)
+                    return
+        finally:
+            if self._runner is not None:
+                self._runner.run(_cancelled(task))
+
     def close(self) -> None:
         """Close connections and stop the loop thread."""
         if self._finalizer is not None:
@@ -115,6 +171,84 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: How far (in pages) a walk for read_jobs may run ahead of the conversion: a few tenths
+#: of a second of round trips, enough to cover the conversion of a piece.
+PAGES_AHEAD = 16
+_END = object()
+
+
+class _Raised:
+    """What the walk raised, handed to the caller in its place among the pages."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+async def _fill(queue: asyncio.Queue[Any], pages: AsyncGenerator[Jobs, None]) -> None:
+    """Put the walk's pages in ``queue``, then its end (or what it raised)."""
+    try:
+        async for page in pages:
+            await queue.put(page)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # the caller raises it (Ctrl-C too) where it came
+        await queue.put(_Raised(exc))
+    else:
+        await queue.put(_END)
+    finally:
+        await pages.aclose()
+
+
+async def _fetch_into(queue: asyncio.Queue[Any], client: AsyncClient, ids: list[str]) -> None:
+    """``client.fetch_jobs(ids)``, putting the jobs in ``queue`` in the order of the IDs as
+    they are answered, then the :class:`FetchResult` (or what it raised)."""
+    unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+    answered: dict[str, dict[str, Any] | None] = {}
+    at = 0
+
+    async def get(job_id: str) -> dict[str, Any]:
+        nonlocal at
+        job = None
+        try:
+            job = await client._get_job(job_id)
+            return job
+        finally:
+            answered[job_id] = job
+            batch = []
+            while at < len(unique) and unique[at] in answered:
+                got = answered.pop(unique[at])
+                if got is not None:
+                    batch.append(got)
+                at += 1
+            if batch:
+                queue.put_nowait(batch)
+
+    try:
+        with client._clock.running():
+            found, failed = await _fetch_each(
+                get, unique, "collect", client.concurrency, client.progress, client._stats
+            )
+        queue.put_nowait(_result(unique, found, failed, client.stats))
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # the caller raises it where it came
+        queue.put_nowait(_Raised(exc))
+
+
+async def _drained(queue: asyncio.Queue[Any]) -> list[Any]:
+    """The next item of ``queue`` (waited for), and all that are there already."""
+    items = [await queue.get()]
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _cancelled(task: asyncio.Future[None]) -> None:
+    """Stop ``task`` and wait until it has ended."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _shut_down(runner: LoopThread, client: AsyncClient) -> None:

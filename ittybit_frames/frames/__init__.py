@@ -4,7 +4,8 @@ One module per job (lower ones never import higher ones):
 
 - ``_container``: :class:`JobFrames`, the result, with its reprs, ``subset`` and
   ``to_parquet`` (which imports the lake writer when called).
-- ``_convert``: :func:`to_frames`, which drives the rest.
+- ``_convert``: :func:`to_frames`, which drives the rest (and ``to_frames_in_parts``, the
+  same for records handed over as they come, converted meanwhile).
 - ``_input``: what the caller handed over (NDJSON, a JSON array, an envelope of any
   kind, dicts), a byte order mark skipped; a bad first line does not hide NDJSON.
 - ``_ndjson``: the fast path for NDJSON (DuckDB reads the lines of the documented
@@ -18,6 +19,6 @@ One module per job (lower ones never import higher ones):
 """
 
 from ittybit_frames.frames._container import ArrowFrames, JobFrames, PolarsFrames
-from ittybit_frames.frames._convert import to_frames
+from ittybit_frames.frames._convert import to_frames, to_frames_in_parts
 
-__all__ = ["ArrowFrames", "JobFrames", "PolarsFrames", "to_frames"]
+__all__ = ["ArrowFrames", "JobFrames", "PolarsFrames", "to_frames", "to_frames_in_parts"]

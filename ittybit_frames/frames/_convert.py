@@ -11,6 +11,12 @@ joined, put in input order, de-duplicated and given their durations
 (:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
 declared in :mod:`ittybit_frames.schema`.
 
+``to_frames_in_parts`` takes the same way for NDJSON handed over part by part as it
+comes (``read_jobs``: a listing walked, jobs fetched by ID): each piece of about 2 MB is
+read while the next parts are on their way, so that only the last piece and the final
+assembly are left when the last part comes. The rows are those of ``to_frames`` on the
+joined input; problems come piece by piece (as they come block by block there).
+
 Nothing is dropped silently: a value that cannot be used becomes NA plus a row in
 ``problems``; a field this version does not know lands in the ``extra`` JSON column.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -34,17 +40,28 @@ from ittybit_frames.frames._assembly import (
 )
 from ittybit_frames.frames._container import JobFrames
 from ittybit_frames.frames._dicts import Serialised
-from ittybit_frames.frames._input import CHUNK, chunks, each_record, parse_lines, read_input
-from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader
-from ittybit_frames.frames._values import MISSING, Problems
+from ittybit_frames.frames._input import (
+    CHUNK,
+    chunks,
+    each_record,
+    opened,
+    parse_lines,
+    read_input,
+)
+from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader, unscanned
+from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
 
-__all__ = ["to_frames"]
+__all__ = ["to_frames", "to_frames_in_parts"]
 
 _Parts = tuple[list[pa.Table], list[pa.Table]]
 #: Parsed records are written to NDJSON in pieces of about this size (see _dicts).
 _PIECE_BYTES = 8 * 2**20
+#: NDJSON handed over in parts (a listing walked) is read in pieces of about this size:
+#: each while the next parts are still on their way, so that little is left after the
+#: last one (about a tenth of a second's work at most).
+_PART_PIECE_BYTES = 2 * 2**20
 
 
 #: Why a record is skipped that is nested too deeply for Python's recursion, or holds
@@ -230,6 +247,25 @@ def to_frames(
     >>> frames.jobs.loc[0, ["status", "status_raw", "total_seconds"]].tolist()
     ['succeeded', 'ready', 45.0]
     """
+
+    def build(p: Problems) -> _Parts:
+        _check_workers(workers)
+        ndjson, parsed = read_input(records)
+        if ndjson is not None:
+            return _build_ndjson(ndjson, p, workers, _reader)
+        return _build_dicts(parsed, p, workers, _reader)
+
+    return _converted(build, strict, as_of)
+
+
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be at least 1")
+
+
+def _converted(build: Callable[[Problems], _Parts], strict: bool, as_of: Any) -> JobFrames:
+    """The frames of the parts ``build`` converts: joined, put in input order,
+    de-duplicated and given their durations."""
     p = Problems(strict)
     as_of_ms = parse_when(as_of)
     gc_was_enabled = gc.isenabled()
@@ -237,13 +273,7 @@ def to_frames(
     # cyclic GC would only walk them (and the caller's payloads) again and again.
     gc.disable()
     try:
-        if workers is not None and workers < 1:
-            raise ValueError("workers must be at least 1")
-        ndjson, parsed = read_input(records)
-        if ndjson is not None:
-            job_parts, task_parts = _build_ndjson(ndjson, p, workers, _reader)
-        else:
-            job_parts, task_parts = _build_dicts(parsed, p, workers, _reader)
+        job_parts, task_parts = build(p)
         if not job_parts:
             job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
         jobs_t = pa.concat_tables(job_parts)
@@ -258,3 +288,92 @@ def to_frames(
     problems = pd.DataFrame(p.rows, columns=PROBLEMS.names).astype(PROBLEMS.dtypes())
     stamp = pd.Timestamp(as_of_ms, unit="ms", tz="UTC") if as_of_ms is not None else None
     return JobFrames(jobs, tasks, problems, as_of=stamp)
+
+
+def to_frames_in_parts(
+    parts: Iterable[bytes | list[Any]],
+    *,
+    strict: bool = False,
+    workers: int | None = None,
+    piece_bytes: int = _PART_PIECE_BYTES,
+    _reader: NdjsonReader = _DEFAULT_READER,
+) -> JobFrames:
+    """:func:`to_frames` of records handed over part by part as they come (a listing
+    walked, jobs fetched), converted while the later parts are still on their way.
+
+    Parameters
+    ----------
+    parts : iterable of bytes or lists
+        NDJSON of whole lines as orjson writes JSON (no byte order mark, no trailing
+        commas), or a list of records that could not be written so (an integer beyond
+        64 bits, say), which go the careful way in their place.
+    strict, workers
+        As :func:`to_frames`.
+    piece_bytes : int
+        The NDJSON is read in pieces of about this many bytes, each while the parts
+        after it come (the first holds at least ``NdjsonReader.min_lines`` lines: fewer
+        lines in all go the careful way, as :func:`to_frames` sends them).
+
+    Returns
+    -------
+    JobFrames
+        The frames :func:`to_frames` makes of the same records in one input.
+    """
+
+    def build(p: Problems) -> _Parts:
+        _check_workers(workers)
+        stream = _Pieces(parts, p, piece_bytes, _reader.min_lines if _reader.use_sql else 0)
+        pieces = stream.pieces()
+        first = next(pieces, None)
+        if first is None:
+            return [], []
+        if not _reader.use_sql or stream.lines < _reader.min_lines:
+            careful = (
+                block for piece in itertools.chain([first], pieces) for block in unscanned(piece)
+            )
+            return _build_blocks(careful, p, stream.careful)
+        blocks = _reader.pieces(itertools.chain([first], pieces), workers)
+        return _build_blocks(blocks, p, stream.careful)
+
+    return _converted(build, strict, None)
+
+
+class _Pieces:
+    """Parts (NDJSON bytes, or lists of records) -> NDJSON pieces of about
+    ``piece_bytes`` (the first of at least ``first_lines`` lines). A listed record
+    leaves an empty line per record it stands for, and is kept in ``careful[i]`` (``i``:
+    its piece) with its row number, as :class:`._dicts.Serialised` keeps those it
+    cannot write."""
+
+    def __init__(
+        self, parts: Iterable[bytes | list[Any]], p: Problems, piece_bytes: int, first_lines: int
+    ) -> None:
+        self.careful: list[list[tuple[int, Any]]] = [[]]
+        self.lines = 0  # so far
+        self._parts = parts
+        self._p = p
+        self._piece_bytes = piece_bytes
+        self._first_lines = first_lines
+
+    def pieces(self) -> Iterator[bytes]:
+        held: list[bytes] = []
+        size = 0
+        for part in self._parts:
+            if isinstance(part, bytes):
+                held.append(part)
+                size += len(part)
+                self.lines += part.count(b"\n")
+            else:
+                for record in part:
+                    for found in opened(record, self._p):
+                        self.lines += 1
+                        self.careful[-1].append((self.lines * LINE_ROWS, found))
+                        held.append(b"\n")
+                        size += 1
+            if size >= self._piece_bytes and self.lines >= self._first_lines:
+                self._first_lines = 0
+                self.careful.append([])
+                yield b"".join(held)
+                held, size = [], 0
+        if size:
+            yield b"".join(held)
