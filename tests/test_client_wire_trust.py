@@ -1,0 +1,119 @@
+"""Defects of the client's own HTTP/1.1 found after the speed work: a TLS connection left
+on a closed loop, gzip of several members, encodings it cannot or need not decode, and
+header names followed by whitespace. Servers are the tests' own, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gc
+import ipaddress
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ittybit_frames.client._wire import WireTransport
+from tests.test_client_wire_adversarial import _sockets_to
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class _TlsServer:
+    """A loopback HTTPS server answering every request ``{}``, keeping connections."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        raw.settimeout(10)  # a bound for a broken client, not a timing
+        try:
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                while not self.stop.is_set():
+                    got = b""
+                    while b"\r\n\r\n" not in got:
+                        piece = conn.recv(65536)
+                        if not piece:
+                            return
+                        got += piece
+                    conn.sendall(OK)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_an_https_connection_left_on_a_closed_loop_is_closed(tmp_path: Path) -> None:
+    # The plain connection's socket is closed by hand when its loop is gone; a TLS
+    # transport has no socket of its own (the one below it has), so it stayed open.
+    cert, key = _certificate(tmp_path)
+    server = _TlsServer(cert, key)
+    try:
+        transport = WireTransport(timeout=10)
+        transport._tls = ssl.create_default_context(cafile=str(cert))
+        url = f"https://127.0.0.1:{server.port}/jobs/a"
+
+        async def one() -> int:
+            status, _, body = await transport.exchange("GET", url, {})
+            assert body == b"{}"
+            return status
+
+        assert asyncio.run(one()) == 200  # its loop closes with the connection kept
+        assert _sockets_to(server.port) == 1
+        asyncio.run(transport.aclose())  # from a loop of its own
+        assert _sockets_to(server.port) == 0
+        gc.collect()
+    finally:
+        server.close()
