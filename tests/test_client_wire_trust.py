@@ -7,18 +7,23 @@ from __future__ import annotations
 import asyncio
 import datetime
 import gc
+import gzip
 import ipaddress
 import socket
 import ssl
 import threading
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ittybit_frames.client._framing import Broken
+from ittybit_frames.client._transport import BodyTooLarge
 from ittybit_frames.client._wire import WireTransport
+from tests.test_client_wire import _read
 from tests.test_client_wire_adversarial import _sockets_to
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
@@ -117,3 +122,41 @@ def test_an_https_connection_left_on_a_closed_loop_is_closed(tmp_path: Path) -> 
         gc.collect()
     finally:
         server.close()
+
+
+# -- content codings -----------------------------------------------------------------------
+PAYLOAD = b'{"id":"job_a","tasks":[' + b'{"kind":"ingest"},' * 50 + b'{"kind":"video"}]}'
+
+
+def _encoded(coding: bytes, body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        coding,
+        len(body),
+        body,
+    )
+
+
+@pytest.mark.parametrize("split", [1, 5, 0])
+def test_a_gzip_body_of_several_members_is_decoded_whole(split: int) -> None:
+    # RFC 1952 2.2: a gzip file is a series of members; a server that gzips each piece
+    # it writes sends one member a piece. Only the first was decoded.
+    members = b"".join(gzip.compress(PAYLOAD[i : i + 100]) for i in range(0, len(PAYLOAD), 100))
+    _, _, body = _read(_encoded(b"gzip", members), split=split)
+    assert body.complete and body.whole() == PAYLOAD
+
+
+def test_bytes_after_a_gzip_member_that_are_no_member_are_broken() -> None:
+    with pytest.raises(Broken):
+        _read(_encoded(b"gzip", gzip.compress(PAYLOAD) + b"not gzip"))
+
+
+def test_a_bomb_in_the_second_member_is_refused_by_the_cap() -> None:
+    bomb = gzip.compress(b"[" * (8 << 20))
+    with pytest.raises(BodyTooLarge):
+        _read(_encoded(b"gzip", gzip.compress(PAYLOAD) + bomb), cap=1 << 20)
+
+
+def test_many_small_members_past_the_cap_are_refused() -> None:
+    member = gzip.compress(b"[" * 1000)
+    with pytest.raises(BodyTooLarge):
+        _read(_encoded(b"gzip", member * 20), cap=4000)

@@ -140,11 +140,8 @@ class Body:
         self.size = 0
         self.complete = framing == "length" and self.left == 0
         self.keep_alive = True
-        self.raw_deflate = encoding == "deflate"
-        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
-        # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
         compressed = encoding in ("gzip", "x-gzip", "deflate")
-        self.inflate: Any = zlib.decompressobj(47) if compressed else None
+        self.inflate = _Inflater(encoding, cap) if compressed else None
 
     def feed(self, data: bytes) -> None:
         """Take the next bytes of the connection.
@@ -180,8 +177,8 @@ class Body:
         Broken
             A compressed stream that stops before its end.
         """
-        if self.inflate is not None and not self.inflate.eof:
-            raise Broken("a compressed body that ends before its stream does")
+        if self.inflate is not None:
+            self.inflate.end()
         self.complete = True
 
     def whole(self) -> bytes:
@@ -231,11 +228,46 @@ class Body:
         if not data:
             return
         if self.inflate is not None:
-            data = self._inflated(data)
+            data = self.inflate.feed(data)
         self.size += len(data)
         if self.cap is not None and self.size > self.cap:
             raise BodyTooLarge(self.cap)
         self.parts.append(data)
+
+
+class _Inflater:
+    """One content coding undone as its bytes arrive: gzip (every member of it: RFC 1952
+    2.2 makes a gzip file a series of members), zlib-wrapped or raw deflate."""
+
+    def __init__(self, coding: str, cap: int | None) -> None:
+        self.cap, self.size = cap, 0
+        self.gzip = coding != "deflate"
+        self.raw_deflate = coding == "deflate"
+        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
+        # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
+        self.inflate: Any = zlib.decompressobj(47)
+
+    def feed(self, data: bytes) -> bytes:
+        """The decoded bytes of the next ``data``.
+
+        Raises
+        ------
+        Broken
+            Bytes the coding cannot decode.
+        BodyTooLarge
+            More than the cap unpacked.
+        """
+        out = self._inflated(data)
+        while self.gzip and self.inflate.eof and self.inflate.unused_data:
+            rest = self.inflate.unused_data  # the next member begins
+            self.inflate = zlib.decompressobj(31)
+            out += self._inflated(rest)
+        return out
+
+    def end(self) -> None:
+        """Raise :class:`Broken` if the stream stopped before its end."""
+        if not self.inflate.eof:
+            raise Broken("a compressed body that ends before its stream does")
 
     def _inflated(self, data: bytes) -> bytes:
         # Never more than the cap unpacked at once: a few kB of a "gzip bomb" can stand for
@@ -252,6 +284,7 @@ class Body:
             return self._inflated(self.early + data)
         if self.raw_deflate and self.size == 0 and not out and len(self.early) < 64:
             self.early += data  # the header check may fail only on a later byte
-        if self.inflate.unconsumed_tail:  # more than the cap waits to be unpacked
-            raise BodyTooLarge(self.cap or 0)
+        self.size += len(out)
+        if self.inflate.unconsumed_tail or (self.cap is not None and self.size > self.cap):
+            raise BodyTooLarge(self.cap or 0)  # more than the cap unpacked, or waiting to be
         return out
