@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import ittybit_frames as itf
 from ittybit_frames.client._framing import Broken
-from ittybit_frames.client._transport import BodyTooLarge
+from ittybit_frames.client._transport import BodyTooLarge, UnknownEncoding
 from ittybit_frames.client._wire import WireTransport
+from tests.test_client_adversarial import Raw, answer
 from tests.test_client_wire import _read
-from tests.test_client_wire_adversarial import _sockets_to
+from tests.test_client_wire_adversarial import _sends, _sockets_to
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -160,3 +163,45 @@ def test_many_small_members_past_the_cap_are_refused() -> None:
     member = gzip.compress(b"[" * 1000)
     with pytest.raises(BodyTooLarge):
         _read(_encoded(b"gzip", member * 20), cap=4000)
+
+
+@pytest.mark.parametrize(
+    ("coding", "packed"),
+    [
+        (b"gzip, gzip", gzip.compress(gzip.compress(PAYLOAD))),  # applied in this order
+        (b"deflate, gzip", gzip.compress(zlib.compress(PAYLOAD))),
+        (b"identity", PAYLOAD),
+        (b"Identity, GZIP", gzip.compress(PAYLOAD)),
+        (b"gzip,identity", gzip.compress(PAYLOAD)),
+    ],
+    ids=["gzip-gzip", "deflate-gzip", "identity", "identity-gzip", "gzip-identity"],
+)
+def test_stacked_and_identity_codings_are_decoded(coding: bytes, packed: bytes) -> None:
+    _, _, body = _read(_encoded(coding, packed), split=3)
+    assert body.complete and body.whole() == PAYLOAD
+
+
+@pytest.mark.parametrize("coding", [b"br", b"zstd", b"gzip, br", b"compress"])
+def test_a_coding_the_client_cannot_decode_is_named(coding: bytes) -> None:
+    with pytest.raises(UnknownEncoding, match=repr(coding.decode().split(", ")[-1])):
+        _read(_encoded(coding, gzip.compress(PAYLOAD)))
+
+
+def test_an_empty_body_in_an_unknown_coding_is_no_error() -> None:
+    _, _, body = _read(_encoded(b"br", b""))
+    assert body.complete and body.whole() == b""
+
+
+def test_a_job_in_brotli_is_one_error_naming_it_never_retried() -> None:
+    # It ended as "invalid JSON (cut short?)", a network error retried until the attempts
+    # ran out, though no retry can change the coding a server chose.
+    packed = b"\x1b\x01\x00\x00{}"  # any bytes (text here, not JSON): never decoded
+    sends = answer(200, packed, "Content-Encoding: br")
+    with Raw(_sends(sends)) as server:
+        client = server.client(max_attempts=3)
+        with client, pytest.raises(itf.APIError) as caught:
+            client.get_job("job_a")
+    message = str(caught.value)
+    assert "'br'" in message and "\n" not in message
+    assert not isinstance(caught.value, itf.NetworkError)
+    assert len(server.paths("/jobs/job_a")) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from ittybit_frames.client._transport import BodyTooLarge
+from ittybit_frames.client._transport import BodyTooLarge, UnknownEncoding
 
 __all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
 
@@ -18,6 +18,7 @@ _NO_BODY = frozenset({204, 304})
 #: Headers whose repeated lines are joined into one list; any other keeps its first value.
 _LISTS = frozenset({"link", "connection", "transfer-encoding"})
 _FOLD = (" ", "\t")
+_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
 
 class Broken(Exception):
@@ -77,8 +78,7 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     else:
         framing, keep_alive = "close", False
     headers = AnswerHeaders(fields)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    body = Body(framing, length, encoding, cap)
+    body = Body(framing, length, headers.get("content-encoding", "identity"), cap)
     body.keep_alive = keep_alive
     return status, headers, body
 
@@ -126,7 +126,9 @@ class Body:
     length : int or None
         Its ``Content-Length`` (framing ``"length"``).
     encoding : str
-        Its ``Content-Encoding``: gzip and deflate are decoded, anything else kept.
+        Its ``Content-Encoding``: gzip and deflate are decoded, stacked too ("gzip, gzip"),
+        identity is nothing to decode, anything else refused (:class:`UnknownEncoding`)
+        as soon as the body has a byte.
     cap : int or None
         Most bytes (decoded) accepted.
     """
@@ -140,8 +142,11 @@ class Body:
         self.size = 0
         self.complete = framing == "length" and self.left == 0
         self.keep_alive = True
-        compressed = encoding in ("gzip", "x-gzip", "deflate")
-        self.inflate = _Inflater(encoding, cap) if compressed else None
+        # Codings in the order they were applied (RFC 9110 8.4), so undone from the last.
+        codings = [c.strip().lower() for c in encoding.split(",")]
+        codings = [c for c in reversed(codings) if c not in ("", "identity")]
+        self.unknown = next((c for c in codings if c not in _CODINGS), None)
+        self.inflate = [_Inflater(c, cap) for c in codings]
 
     def feed(self, data: bytes) -> None:
         """Take the next bytes of the connection.
@@ -177,8 +182,8 @@ class Body:
         Broken
             A compressed stream that stops before its end.
         """
-        if self.inflate is not None:
-            self.inflate.end()
+        for inflater in self.inflate:
+            inflater.end()
         self.complete = True
 
     def whole(self) -> bytes:
@@ -227,8 +232,10 @@ class Body:
     def _keep(self, data: bytes) -> None:
         if not data:
             return
-        if self.inflate is not None:
-            data = self.inflate.feed(data)
+        if self.unknown is not None:
+            raise UnknownEncoding(self.unknown)
+        for inflater in self.inflate:
+            data = inflater.feed(data)
         self.size += len(data)
         if self.cap is not None and self.size > self.cap:
             raise BodyTooLarge(self.cap)

@@ -27,6 +27,8 @@ __all__ = [
     "ExchangeTransport",
     "Headers",
     "OnHead",
+    "UnknownEncoding",
+    "UnreadableAnswer",
     "read_capped",
 ]
 
@@ -47,11 +49,25 @@ _PLAIN_URL = re.compile(
 )
 
 
-class BodyTooLarge(Exception):
+class UnreadableAnswer(Exception):
+    """An answer no retry can make readable: the client refuses it, never retries it."""
+
+
+class BodyTooLarge(UnreadableAnswer):
     """An answer's body is (or is announced as) over the cap: it is not read further."""
 
     def __init__(self, cap: int) -> None:
         super().__init__(f"the body is over the {cap} byte cap")
+
+
+class UnknownEncoding(UnreadableAnswer):
+    """An answer's body is in a ``Content-Encoding`` the client cannot decode."""
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(
+            f"the body is in the Content-Encoding {coding[:40]!r}, which the client cannot"
+            " decode (it asks for gzip or deflate): check the server or a proxy between"
+        )
 
 
 async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:

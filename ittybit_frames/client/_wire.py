@@ -26,7 +26,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ittybit_frames.client._framing import AnswerHeaders, Body, Broken, read_head
-from ittybit_frames.client._transport import BodyTooLarge, ExchangeTransport, Headers, OnHead
+from ittybit_frames.client._transport import (
+    BodyTooLarge,
+    ExchangeTransport,
+    Headers,
+    OnHead,
+    UnreadableAnswer,
+)
 
 __all__ = ["WireTransport"]
 
@@ -121,7 +127,7 @@ class _Answer(asyncio.Protocol):
             self.body.feed(data)
         except Broken as exc:
             self._fail(httpx.RemoteProtocolError(str(exc)))
-        except BodyTooLarge as exc:
+        except UnreadableAnswer as exc:  # too large, or in a coding it cannot decode
             self._fail(exc)
         self._wake()
 
