@@ -205,3 +205,24 @@ def test_a_job_in_brotli_is_one_error_naming_it_never_retried() -> None:
     assert "'br'" in message and "\n" not in message
     assert not isinstance(caught.value, itf.NetworkError)
     assert len(server.paths("/jobs/job_a")) == 1
+
+
+# -- header names --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [b"Content-Length : 2", b"Content-Length\t: 2", b"X Note: 1", b": no name", b"X\x00: 1"],
+    ids=["space", "tab", "inside", "empty", "control"],
+)
+def test_a_header_name_with_whitespace_or_no_token_is_broken(line: bytes) -> None:
+    # RFC 9112 5.1: no whitespace between a field name and its colon; a server must
+    # reject such a message, and a proxy strip it: read as "Content-Length", it framed
+    # the body as the server never meant to (a smuggling vector).
+    with pytest.raises(Broken):
+        _read(b"HTTP/1.1 200 OK\r\n%s\r\nContent-Length: 2\r\n\r\n{}" % line)
+
+
+def test_header_values_keep_their_spaces_trimmed_and_names_any_token() -> None:
+    _, headers, body = _read(
+        b"HTTP/1.1 200 OK\r\nX-Odd_Name.1~!: \t v a l \t\r\nContent-Length:2\r\n\r\n{}"
+    )
+    assert headers["x-odd_name.1~!"] == "v a l" and body.whole() == b"{}"

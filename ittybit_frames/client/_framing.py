@@ -7,6 +7,7 @@ or deflate-encoded, and refused (:class:`BodyTooLarge`) as soon as it passes the
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -18,6 +19,8 @@ _NO_BODY = frozenset({204, 304})
 #: Headers whose repeated lines are joined into one list; any other keeps its first value.
 _LISTS = frozenset({"link", "connection", "transfer-encoding"})
 _FOLD = (" ", "\t")
+#: A field name: a token (RFC 9110 5.1), so no whitespace before its colon.
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
 
@@ -98,9 +101,9 @@ def _fields(lines: list[str]) -> dict[str, str]:
                 fields[last] = f"{fields[last]} {line.strip()}".strip()
             continue
         name, sep, value = line.partition(":")
-        if not sep:
+        if not sep or not _TOKEN.fullmatch(name):  # RFC 9112 5.1: "Name :" is invalid
             raise Broken(f"a malformed header line: {line[:40]!r}")
-        name, value = name.strip().lower(), value.strip()
+        name, value = name.lower(), value.strip()
         if name not in fields:
             fields[name], last = value, name
         elif name in _LISTS:
