@@ -18,8 +18,10 @@ import datetime as dt
 import email.utils
 import functools
 import os
+import socket
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "abfss": ("abfs", "adlfs", "azure"),
 }
 _FILESYSTEMS: dict[str, Any] = {}
+_REACHED: set[str] = set()  # endpoints that took a connection (see _check_endpoint)
+_PORTS = {"http": 80, "https": 443}
 _GUARD = threading.Lock()
 
 
@@ -153,7 +157,10 @@ class ObjectStore:
             )
         if not bucket:
             raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
-        return cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+        store = cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+        if protocol == "s3":
+            _check_endpoint(store)
+        return store
 
     def __str__(self) -> str:
         return self.url
@@ -336,6 +343,46 @@ def age(store: ObjectStore, rel: str) -> float | None:
     return float((now - answer["LastModified"]).total_seconds())
 
 
+def _check_endpoint(store: ObjectStore) -> None:
+    """Fail at once where an S3 store's endpoint refuses connections (nothing listens):
+    the SDK would try again and again, seconds of backoff, before saying so. Checked
+    once a process per endpoint that answered; a name that does not resolve, a timeout
+    or a proxy in between are left to the SDK's own first call.
+
+    Raises
+    ------
+    ConfigurationError
+        The endpoint refused the connection.
+    """
+    try:
+        store.fs.connect()
+        endpoint = str(store.fs.s3.meta.endpoint_url)
+    except Exception:  # no client to be had: its first call will say why
+        return
+    if endpoint in _REACHED:
+        return
+    parts = urllib.parse.urlsplit(endpoint)
+    host = parts.hostname or ""
+    if not host or (parts.scheme in urllib.request.getproxies() and not _bypass(host)):
+        return
+    shown = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"  # no user info
+    try:
+        socket.create_connection((host, parts.port or _PORTS.get(parts.scheme, 443)), 5).close()
+    except ConnectionRefusedError:
+        raise ConfigurationError(
+            f"{store.url}: the S3 endpoint {shown} refused the connection: check "
+            "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3, a profile's endpoint_url) and that "
+            "the store is running"
+        ) from None
+    except OSError:
+        return
+    _REACHED.add(endpoint)
+
+
+def _bypass(host: str) -> bool:
+    return bool(urllib.request.proxy_bypass(host))
+
+
 def _gather(fs: Any, calls: list[Any]) -> list[Any]:
     """Run coroutines of an asynchronous file system concurrently, on its loop."""
     from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
@@ -349,11 +396,15 @@ def _gather(fs: Any, calls: list[Any]) -> list[Any]:
 
 def _precondition(exc: BaseException) -> bool:
     """True for a failed ``If-Match`` (HTTP 412; 409 when a concurrent write raced it)."""
+    return _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+def _code(exc: BaseException) -> str:
+    """The store's error code behind ``exc`` (``NoSuchBucket``...); "" if none."""
     cause: BaseException | None = exc
     while cause is not None:
         response = getattr(cause, "response", None)
         if isinstance(response, dict):
-            code = str(response.get("Error", {}).get("Code", ""))
-            return code in ("PreconditionFailed", "ConditionalRequestConflict")
+            return str(response.get("Error", {}).get("Code", ""))
         cause = cause.__cause__
-    return False
+    return ""
