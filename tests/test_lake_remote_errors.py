@@ -13,8 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import ittybit_frames as itf
 from tests import test_lake_remote
-from tests.test_lake_remote import S3_SECRET, s3_environment
+from tests.test_lake_remote import OLD, S3_SECRET, s3_environment
+from tests.test_lake_safety import frames_of
 
 s3_endpoint = test_lake_remote.s3_endpoint  # the fixtures: moto's server, a bucket per test
 s3_lake = test_lake_remote.s3_lake
@@ -55,3 +59,13 @@ def test_an_endpoint_where_nothing_listens_is_one_line_naming_it() -> None:
         assert "s3://bucket/lake" in err and f"{endpoint} refused the connection" in err
         assert "AWS_ENDPOINT_URL" in err and S3_SECRET not in err
 
+
+def test_a_missing_bucket_names_the_lake_and_the_bucket(s3_lake: str) -> None:
+    # A write said "The specified bucket does not exist", naming neither.
+    missing = s3_lake.replace("s3://", "s3://no-such-")
+    with pytest.raises(FileNotFoundError) as caught:
+        itf.write_parquet(frames_of(OLD), missing)
+    bucket = missing.split("/")[2]
+    message = str(caught.value)
+    assert missing in message and f"bucket {bucket!r} does not exist" in message
+    assert "\n" not in message

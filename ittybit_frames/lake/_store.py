@@ -107,6 +107,14 @@ def _cloud_errors(method: _F) -> _F:
     def call(self: ObjectStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except FileNotFoundError as exc:
+            if _code(exc) != "NoSuchBucket":
+                raise
+            bucket = self.base.split("/", 1)[0]
+            raise FileNotFoundError(
+                f"{self.url}: the bucket {bucket!r} does not exist: create it, or check the "
+                "lake URL and the endpoint (AWS_ENDPOINT_URL)"
+            ) from None
         except (OSError, LakeError):
             raise
         except Exception as exc:
