@@ -11,6 +11,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,17 +35,18 @@ def _free_port() -> int:
 
 
 def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``ittybit-frames ARGS`` in a process of its own, with the store at ``endpoint``."""
+    """``python ARGS`` in a process of its own, with the store at ``endpoint``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(s3_environment(endpoint), AWS_CONFIG_FILE=os.devnull, PYTHONPATH=SRC)
     env.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
     return subprocess.run(
-        [sys.executable, "-m", "ittybit_frames.cli", *args],
+        [sys.executable, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,  # a bound for a hung process, not a timing
         check=False,
+        cwd=SRC,
     )
 
 
@@ -52,7 +55,7 @@ def test_an_endpoint_where_nothing_listens_is_one_line_naming_it() -> None:
     # is known at once: one line, naming the endpoint and what to check.
     endpoint = f"http://127.0.0.1:{_free_port()}"
     for args in (["check", "s3://bucket/lake"], ["info", "s3://bucket/lake"]):
-        done = _cli(endpoint, *args)
+        done = _cli(endpoint, "-m", "ittybit_frames.cli", *args)
         err = done.stderr
         assert done.returncode == 2, err
         assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -69,3 +72,75 @@ def test_a_missing_bucket_names_the_lake_and_the_bucket(s3_lake: str) -> None:
     message = str(caught.value)
     assert missing in message and f"bucket {bucket!r} does not exist" in message
     assert "\n" not in message
+
+
+_REFUSAL = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code>'
+    b"<Message>The AWS Access Key Id you provided does not exist in our records.</Message>"
+    b"<AWSAccessKeyId>ittybit-test-key-id</AWSAccessKeyId><RequestId>r1</RequestId></Error>"
+)
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """An S3 that knows no key: 403 InvalidAccessKeyId to every request (a HEAD's answer
+    has no body, as S3's has not), without reading a body it was not sent yet."""
+
+    def _refuse(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length and self.headers.get("Expect", "").lower() != "100-continue":
+            self.rfile.read(length)
+        body = b"" if self.command == "HEAD" else _REFUSAL
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _refuse
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+_CALLS = """
+import ittybit_frames as itf
+from tests.test_lake_remote import OLD
+from tests.test_lake_safety import frames_of
+url = "s3://bucket/lake"
+for call in (
+    lambda: itf.read_parquet(url),
+    lambda: itf.write_parquet(frames_of(OLD), url),
+    lambda: itf.check_lake(url),
+):
+    try:
+        call()
+    except Exception as exc:
+        print(type(exc).__name__, "|", exc)
+"""
+
+
+def test_credentials_the_store_refuses_are_one_line_naming_the_lake() -> None:
+    # They passed as the SDK's PermissionError ("The AWS Access Key Id you provided does
+    # not exist in our records.", or "Forbidden"), naming neither the lake nor a fix.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        done = _cli(endpoint, "-c", _CALLS)
+        lines = done.stdout.splitlines()
+        cli = _cli(endpoint, "-m", "ittybit_frames.cli", "info", "s3://bucket/lake")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0 and len(lines) == 3, done.stdout + done.stderr
+    read, write, check = lines
+    for line in (read, write):
+        assert line.startswith("ConfigurationError | s3://bucket/lake: "), line
+        assert "InvalidAccessKeyId" in line and "AWS_SECRET_ACCESS_KEY" in line, line
+    assert check.startswith("PermissionError | s3://bucket/lake: "), check
+    assert "403" in check and "AWS_ACCESS_KEY_ID" in check, check
+    assert cli.returncode == 2 and cli.stderr.count("\n") == 1, cli.stderr
+    assert "s3://bucket/lake" in cli.stderr and "InvalidAccessKeyId" in cli.stderr
+    assert S3_SECRET not in done.stdout + done.stderr + cli.stderr

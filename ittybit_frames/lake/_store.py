@@ -115,6 +115,8 @@ def _cloud_errors(method: _F) -> _F:
                 f"{self.url}: the bucket {bucket!r} does not exist: create it, or check the "
                 "lake URL and the endpoint (AWS_ENDPOINT_URL)"
             ) from None
+        except PermissionError as exc:
+            raise _refused(self.url, exc) from None
         except (OSError, LakeError):
             raise
         except Exception as exc:
@@ -129,6 +131,31 @@ def _cloud_errors(method: _F) -> _F:
             raise LakeError(line, path=self.url) from None
 
     return cast(_F, call)
+
+
+#: The store's codes for credentials it does not take (a key it does not know, a wrong
+#: secret, an expired session).
+_BAD_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+)
+
+
+def _refused(url: str, exc: PermissionError) -> Exception:
+    """The one line for a store refusing a request: the lake, the store's code, what to
+    check; a :class:`ConfigurationError` for credentials it does not take. The SDK's
+    message is the store's own, which never holds the secret (requests carry only a
+    signature made with it)."""
+    code = _code(exc) or "Forbidden"
+    told = str(exc.strerror or exc)[:200]
+    if code in _BAD_CREDENTIALS:
+        return ConfigurationError(
+            f"{url}: the store refused the credentials ({code}: {told}): check "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        )
+    return PermissionError(
+        f"{url}: the store refused access ({code}): check the credentials "
+        "(AWS_ACCESS_KEY_ID, AWS_PROFILE) and that they may read and write this bucket"
+    )
 
 
 @dataclass(frozen=True)
