@@ -181,7 +181,18 @@ def each_record(records: Any, p: Problems) -> Iterable[Any]:
             "records is a DataFrame (iterating it gives column names): pass "
             "frame.to_dict('records'), or the payloads the frame was made from"
         )
+    if iter(records) is records:
+        # One-shot (a generator): it may hand the same object again, changed, while the
+        # ones before wait in a chunk; each is taken as it was when handed over.
+        return map(_own, records)
     return records
+
+
+def _own(record: Any) -> Any:
+    """A record's own top level (a dict or list handed over again, changed, stays as
+    it was); the values inside are shared, as a row buffer's reassigned values are."""
+    kind = type(record)
+    return dict(record) if kind is dict else list(record) if kind is list else record
 
 
 def opened(record: Any, p: Problems) -> list[Any]:

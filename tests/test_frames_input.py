@@ -1,0 +1,41 @@
+"""What to_frames is handed, read as it was handed: generators that hand the same
+object again, 0-d arrays, JSON arrays with one bad element, listing pages holding
+non-objects."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.frames._ndjson import NdjsonReader
+from ittybit_frames.simulator import generate_history
+
+HISTORY = generate_history(6, seed=11)
+CAREFUL = NdjsonReader(use_sql=False)
+FAST = NdjsonReader(min_records=2)  # parsed records through DuckDB even when few
+
+
+def _reused(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each job in one dict, the same object every time, changed between yields (as a
+    reader filling one row buffer hands its rows)."""
+    row: dict[str, Any] = {}
+    for job in history:
+        row.clear()
+        row.update(copy.deepcopy(job))
+        yield row
+
+
+@pytest.mark.parametrize("reader", [CAREFUL, FAST], ids=["careful", "fast"])
+def test_a_generator_handing_one_dict_again_gives_each_record_as_it_was(
+    reader: NdjsonReader,
+) -> None:
+    # The records were kept by reference and converted a chunk later: every row was the
+    # last record (one job, the others lost).
+    got = itf.to_frames(_reused(HISTORY), _reader=reader)
+    want = itf.to_frames(copy.deepcopy(HISTORY), _reader=reader)
+    assert sorted(got.jobs["job_id"]) == sorted(want.jobs["job_id"])
+    assert len(got.tasks) == len(want.tasks) and got.problems.empty
