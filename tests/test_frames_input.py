@@ -8,6 +8,8 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import ittybit_frames as itf
@@ -39,3 +41,21 @@ def test_a_generator_handing_one_dict_again_gives_each_record_as_it_was(
     want = itf.to_frames(copy.deepcopy(HISTORY), _reader=reader)
     assert sorted(got.jobs["job_id"]) == sorted(want.jobs["job_id"])
     assert len(got.tasks) == len(want.tasks) and got.problems.empty
+
+
+@pytest.mark.parametrize("reader", [CAREFUL, FAST], ids=["careful", "fast"])
+def test_a_0d_numpy_array_is_its_scalar(reader: NdjsonReader) -> None:
+    # np.array(x).tolist() is x itself: iterated as a list, a number raised TypeError
+    # and a text became a list of its letters ("unknown status").
+    job = copy.deepcopy(HISTORY[0])
+    odd = {
+        **job,
+        "created_at": np.array(job["created_at"]),
+        "status": np.array(job["status"]),
+        "tasks": [{**t, "kind": np.array(t["kind"])} for t in job["tasks"]],
+    }
+    got = itf.to_frames([odd, copy.deepcopy(HISTORY[1])], _reader=reader)
+    want = itf.to_frames([job, copy.deepcopy(HISTORY[1])], _reader=reader)
+    pd.testing.assert_frame_equal(got.jobs, want.jobs)
+    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert got.problems.empty
