@@ -5,6 +5,7 @@ non-objects."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,3 +60,40 @@ def test_a_0d_numpy_array_is_its_scalar(reader: NdjsonReader) -> None:
     pd.testing.assert_frame_equal(got.jobs, want.jobs)
     pd.testing.assert_frame_equal(got.tasks, want.tasks)
     assert got.problems.empty
+
+
+def _with_nan(texts: list[str]) -> list[str]:
+    return [texts[0], texts[1].replace('"kind"', '"x": NaN, "kind"', 1), *texts[2:]]
+
+
+_TEXTS = [json.dumps(job) for job in HISTORY[:3]]
+_ARRAYS = {
+    "one-line": "[" + ", ".join(_with_nan(_TEXTS)) + "]",
+    "one-a-line": "[\n" + ",\n".join(_with_nan(_TEXTS)) + "\n]\n",
+    "indented": "[\n" + ",\n".join(_with_nan([json.dumps(j, indent=2) for j in HISTORY[:3]])) + "]",
+}
+
+
+@pytest.mark.parametrize("reader", [CAREFUL, FAST], ids=["careful", "fast"])
+@pytest.mark.parametrize("layout", list(_ARRAYS))
+def test_a_json_array_with_one_bad_element_keeps_the_others(
+    layout: str, reader: NdjsonReader
+) -> None:
+    # One NaN (not JSON) failed the whole array (one line), or made every line of a
+    # pretty-printed one a problem and lost the jobs.
+    text = _ARRAYS[layout]
+    assert text.count("NaN") == 1
+    frames = itf.to_frames(text, _reader=reader)
+    assert len(frames.jobs) == 2 and set(frames.jobs["job_id"]) == {
+        HISTORY[0]["id"],
+        HISTORY[2]["id"],
+    }
+    [problem] = frames.problems.to_dict("records")
+    assert "not valid JSON" in problem["problem"] and "NaN" in problem["raw_value"]
+
+
+@pytest.mark.parametrize("text", ['[{"id": "a"}, {"id": ', '[{"id": "a"}] trailing', "[1, 2"])
+def test_an_array_whose_brackets_do_not_close_is_one_line_saying_what_to_pass(text: str) -> None:
+    with pytest.raises(ValueError, match="not valid JSON or NDJSON") as caught:
+        itf.to_frames(text)
+    assert "\n" not in str(caught.value)

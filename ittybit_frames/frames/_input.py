@@ -101,7 +101,7 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return data, None  # nothing: no records
     first = data.find(b"\n", start.start())
     if first < 0 or not _NOT_SPACE.search(data, first):
-        return None, _document(data)  # one line: one document
+        return _document(data)  # one line: one document
     # A first line that is JSON by itself: NDJSON. Else one document spread over lines
     # (pretty-printed), if it parses whole; else NDJSON with a bad first line, which
     # the careful path reports while the other lines are read.
@@ -110,17 +110,58 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
     try:
         return None, loads_exact(data)
     except orjson.JSONDecodeError:
-        return data, None
+        return _array_lines(data) or data, None
 
 
-def _document(data: bytes) -> Any:
-    """One JSON document; a bare value (``null``, a number, text) is one record, which
-    is reported as no object, as the same NDJSON line would be."""
+def _document(data: bytes) -> tuple[bytes | None, Any]:
+    """One JSON document (a bare value, ``null``, a number, text, is one record, which
+    is reported as no object, as the same NDJSON line would be); an array of which an
+    element is not JSON, as NDJSON of its elements."""
     try:
         value = loads_exact(data)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
-    return value if type(value) in (list, dict) else [value]
+        lines = _array_lines(data)
+        if lines is not None:
+            return lines, None
+        raise ValueError(
+            f"records are not valid JSON or NDJSON: {exc}; pass a JSON array or object, "
+            "or NDJSON (one record a line)"
+        ) from None
+    return None, value if type(value) in (list, dict) else [value]
+
+
+#: A JSON string whole, or a bracket or comma outside strings.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
+
+
+def _array_lines(data: bytes) -> bytes | None:
+    """A JSON array text that did not parse, as NDJSON of its top-level elements (found
+    by its brackets, commas and strings alone), so that an element that is not JSON
+    (``NaN``...) is judged alone, as an NDJSON line is; None when the text is no array
+    whose brackets close at its end (then no element is guessed at)."""
+    start = _NOT_SPACE.search(data)
+    if start is None or data[start.start()] != ord("["):
+        return None
+    depth, begin, elements = 0, start.start() + 1, []
+    for match in _STRUCTURE.finditer(data, start.start()):
+        mark = match.group()
+        if mark[0] in b"[{":
+            depth += 1
+        elif mark[0] in b"]}":
+            depth -= 1
+            if depth == 0:
+                elements.append(data[begin : match.start()])
+                if _NOT_SPACE.search(data, match.end()):
+                    return None  # more after the array: no array
+                break
+        elif mark == b"," and depth == 1:
+            elements.append(data[begin : match.start()])
+            begin = match.end()
+    else:
+        return None  # never closed: cut short
+    # JSON text has line breaks only between its tokens: each element on one line.
+    lines = [e.replace(b"\r", b" ").replace(b"\n", b" ").strip() for e in elements]
+    return b"\n".join(lines) + b"\n"
 
 
 def _is_envelope(value: dict[str, Any]) -> bool:
