@@ -7,7 +7,6 @@ or deflate-encoded, and refused (:class:`BodyTooLarge`) as soon as it passes the
 
 from __future__ import annotations
 
-import re
 import zlib
 from typing import Any
 
@@ -19,8 +18,6 @@ _NO_BODY = frozenset({204, 304})
 #: Headers whose repeated lines are joined into one list; any other keeps its first value.
 _LISTS = frozenset({"link", "connection", "transfer-encoding"})
 _FOLD = (" ", "\t")
-#: A field name: a token (RFC 9110 5.1), so no whitespace before its colon.
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
 
@@ -54,7 +51,8 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     """
     # As aiohttp reads them: UTF-8, and bytes that are not are kept as surrogates (a
     # redirect to such a Location is then refused as not text, never guessed at).
-    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    text = head.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
     if (
@@ -64,7 +62,9 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
         or not 100 <= int(code) <= 599
     ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
-    fields = _fields(lines[1:])
+    # RFC 9112 5.1: no whitespace between a field name and its colon (nor no name); a
+    # line is checked only where the head has such a pair at all (values may, rarely).
+    fields = _fields(lines[1:], " :" in text or "\t:" in text or "\n:" in text)
     status = int(code)
     keep_alive = version == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     length: int | None = None
@@ -86,7 +86,7 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     return status, headers, body
 
 
-def _fields(lines: list[str]) -> dict[str, str]:
+def _fields(lines: list[str], suspect: bool = True) -> dict[str, str]:
     """Header lines by lower-cased name. A name sent twice keeps its first value, but
     the lists of ``_LISTS`` are joined (RFC 9110 5.3: a second Link line may hold
     rel="next") and two different Content-Lengths are broken; a line starting with a
@@ -101,7 +101,7 @@ def _fields(lines: list[str]) -> dict[str, str]:
                 fields[last] = f"{fields[last]} {line.strip()}".strip()
             continue
         name, sep, value = line.partition(":")
-        if not sep or not _TOKEN.fullmatch(name):  # RFC 9112 5.1: "Name :" is invalid
+        if not sep or (suspect and (not name or name[-1] in _FOLD)):  # "Name :", ": x"
             raise Broken(f"a malformed header line: {line[:40]!r}")
         name, value = name.lower(), value.strip()
         if name not in fields:
@@ -145,11 +145,14 @@ class Body:
         self.size = 0
         self.complete = framing == "length" and self.left == 0
         self.keep_alive = True
-        # Codings in the order they were applied (RFC 9110 8.4), so undone from the last.
-        codings = [c.strip().lower() for c in encoding.split(",")]
-        codings = [c for c in reversed(codings) if c not in ("", "identity")]
-        self.unknown = next((c for c in codings if c not in _CODINGS), None)
-        self.inflate = [_Inflater(c, cap) for c in codings]
+        self.unknown: str | None = None
+        self.inflate: list[_Inflater] = []
+        if encoding != "identity":  # what an answer without the header says
+            # Codings in the order they were applied (RFC 9110 8.4): undone from the last.
+            codings = [c.strip().lower() for c in reversed(encoding.split(","))]
+            codings = [c for c in codings if c not in ("", "identity")]
+            self.unknown = next((c for c in codings if c not in _CODINGS), None)
+            self.inflate = [_Inflater(c, cap) for c in codings]
 
     def feed(self, data: bytes) -> None:
         """Take the next bytes of the connection.
@@ -235,14 +238,19 @@ class Body:
     def _keep(self, data: bytes) -> None:
         if not data:
             return
-        if self.unknown is not None:
-            raise UnknownEncoding(self.unknown)
-        for inflater in self.inflate:
-            data = inflater.feed(data)
+        if self.inflate or self.unknown:  # not identity
+            data = self._decoded(data)
         self.size += len(data)
         if self.cap is not None and self.size > self.cap:
             raise BodyTooLarge(self.cap)
         self.parts.append(data)
+
+    def _decoded(self, data: bytes) -> bytes:
+        if self.unknown is not None:
+            raise UnknownEncoding(self.unknown)
+        for inflater in self.inflate:
+            data = inflater.feed(data)
+        return data
 
 
 class _Inflater:
