@@ -97,3 +97,25 @@ def test_an_array_whose_brackets_do_not_close_is_one_line_saying_what_to_pass(te
     with pytest.raises(ValueError, match="not valid JSON or NDJSON") as caught:
         itf.to_frames(text)
     assert "\n" not in str(caught.value)
+
+
+def _page_with_odd_elements() -> dict[str, Any]:
+    first, second, third = copy.deepcopy(HISTORY[:3])
+    odd = [first, 5, "text", None, True, [], [second], third]
+    return {"meta": {"page": 1}, "data": odd, "links": {"next": None}}
+
+
+@pytest.mark.parametrize("reader", [CAREFUL, NdjsonReader(min_lines=1, min_records=1)])
+@pytest.mark.parametrize("form", ["dict", "text", "ndjson"])
+def test_every_non_object_in_a_listing_page_is_a_problem_row(
+    form: str, reader: NdjsonReader
+) -> None:
+    # An empty array among a page's jobs was opened to no record and dropped without a
+    # word (an array of jobs there is opened, as arrays anywhere are).
+    page = _page_with_odd_elements()
+    given: Any = {"dict": page, "text": json.dumps(page), "ndjson": json.dumps(page) + "\n"}
+    frames = itf.to_frames(given[form], _reader=reader)
+    assert list(frames.jobs["job_id"]) == [h["id"] for h in HISTORY[:3]]
+    skipped = frames.problems[frames.problems["problem"].str.startswith("not a JSON object")]
+    assert list(skipped["raw_value"]) == ["5", '"text"', "null", "true", "[]"]
+    assert len(frames.problems) == 5

@@ -189,20 +189,26 @@ def _with_envelope(record: Any, rest: dict[str, Any]) -> Any:
     return {**record, "envelope": rest}
 
 
-def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
+def records_of(value: Any, p: Problems, depth: int = 0, *, page: bool = False) -> list[Any]:
     """The records one parsed value stands for: an envelope's (its other fields with
     each record), an array's elements, or the value itself; none for an error body.
-    Arrays and envelopes inside them are opened too."""
+    Arrays and envelopes inside them are opened too, but an empty array among a
+    ``page``'s elements (an envelope's ``data``) is a record, which the conversion
+    reports as no object: opened, it stood for nothing, dropped without a word."""
     if depth > _MAX_NESTING:
         return [value]
     if type(value) is list:
-        return [r for v in value for r in (records_of(v, p, depth + 1) if _opens(v) else [v])]
+        return [
+            r
+            for v in value
+            for r in (records_of(v, p, depth + 1) if _opens(v) and not _listed(v, page) else [v])
+        ]
     if type(value) is not dict:
         return [value]
     if _is_envelope(value):
         data = value["data"]
         rest = {k: v for k, v in value.items() if k != "data"}
-        listed = records_of(data, p, depth + 1)
+        listed = records_of(data, p, depth + 1, page=True)
         return [_with_envelope(r, rest) for r in listed] if rest else listed
     if "id" not in value and value.keys() <= _ERROR_BODY and value.keys() & {"message", "error"}:
         p.add(None, None, "record", "an API error answer, not a job; skipped", value)
@@ -210,11 +216,15 @@ def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
     return [value]
 
 
+def _listed(value: Any, page: bool) -> bool:
+    return page and type(value) is list and not value
+
+
 def each_record(records: Any, p: Problems) -> Iterable[Any]:
     """The records handed over, one by one (not NDJSON; containers not yet opened),
     or a ``TypeError`` saying what to pass instead."""
     if isinstance(records, Mapping):
-        records = records_of(dict(records), p)
+        records = [dict(records)]  # one record, opened once, as any record is (opened)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
     if hasattr(records, "columns") and hasattr(records, "to_dict"):
