@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from ittybit_frames.client._transport import BodyTooLarge
+from ittybit_frames.client._transport import BodyTooLarge, UnknownEncoding
 
 __all__ = ["AnswerHeaders", "Body", "Broken", "read_head"]
 
@@ -18,6 +18,7 @@ _NO_BODY = frozenset({204, 304})
 #: Headers whose repeated lines are joined into one list; any other keeps its first value.
 _LISTS = frozenset({"link", "connection", "transfer-encoding"})
 _FOLD = (" ", "\t")
+_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 
 
 class Broken(Exception):
@@ -50,7 +51,8 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     """
     # As aiohttp reads them: UTF-8, and bytes that are not are kept as surrogates (a
     # redirect to such a Location is then refused as not text, never guessed at).
-    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    text = head.decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
     if (
@@ -60,7 +62,9 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
         or not 100 <= int(code) <= 599
     ):
         raise Broken(f"not an HTTP answer: {lines[0][:40]!r}")
-    fields = _fields(lines[1:])
+    # RFC 9112 5.1: no whitespace between a field name and its colon (nor no name); a
+    # line is checked only where the head has such a pair at all (values may, rarely).
+    fields = _fields(lines[1:], " :" in text or "\t:" in text or "\n:" in text)
     status = int(code)
     keep_alive = version == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     length: int | None = None
@@ -77,13 +81,12 @@ def read_head(head: bytes, cap: int | None) -> tuple[int, AnswerHeaders, Body]:
     else:
         framing, keep_alive = "close", False
     headers = AnswerHeaders(fields)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    body = Body(framing, length, encoding, cap)
+    body = Body(framing, length, headers.get("content-encoding", "identity"), cap)
     body.keep_alive = keep_alive
     return status, headers, body
 
 
-def _fields(lines: list[str]) -> dict[str, str]:
+def _fields(lines: list[str], suspect: bool = True) -> dict[str, str]:
     """Header lines by lower-cased name. A name sent twice keeps its first value, but
     the lists of ``_LISTS`` are joined (RFC 9110 5.3: a second Link line may hold
     rel="next") and two different Content-Lengths are broken; a line starting with a
@@ -98,9 +101,9 @@ def _fields(lines: list[str]) -> dict[str, str]:
                 fields[last] = f"{fields[last]} {line.strip()}".strip()
             continue
         name, sep, value = line.partition(":")
-        if not sep:
+        if not sep or (suspect and (not name or name[-1] in _FOLD)):  # "Name :", ": x"
             raise Broken(f"a malformed header line: {line[:40]!r}")
-        name, value = name.strip().lower(), value.strip()
+        name, value = name.lower(), value.strip()
         if name not in fields:
             fields[name], last = value, name
         elif name in _LISTS:
@@ -126,7 +129,9 @@ class Body:
     length : int or None
         Its ``Content-Length`` (framing ``"length"``).
     encoding : str
-        Its ``Content-Encoding``: gzip and deflate are decoded, anything else kept.
+        Its ``Content-Encoding``: gzip and deflate are decoded, stacked too ("gzip, gzip"),
+        identity is nothing to decode, anything else refused (:class:`UnknownEncoding`)
+        as soon as the body has a byte.
     cap : int or None
         Most bytes (decoded) accepted.
     """
@@ -140,11 +145,14 @@ class Body:
         self.size = 0
         self.complete = framing == "length" and self.left == 0
         self.keep_alive = True
-        self.raw_deflate = encoding == "deflate"
-        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
-        # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
-        compressed = encoding in ("gzip", "x-gzip", "deflate")
-        self.inflate: Any = zlib.decompressobj(47) if compressed else None
+        self.unknown: str | None = None
+        self.inflate: list[_Inflater] = []
+        if encoding != "identity":  # what an answer without the header says
+            # Codings in the order they were applied (RFC 9110 8.4): undone from the last.
+            codings = [c.strip().lower() for c in reversed(encoding.split(","))]
+            codings = [c for c in codings if c not in ("", "identity")]
+            self.unknown = next((c for c in codings if c not in _CODINGS), None)
+            self.inflate = [_Inflater(c, cap) for c in codings]
 
     def feed(self, data: bytes) -> None:
         """Take the next bytes of the connection.
@@ -180,8 +188,8 @@ class Body:
         Broken
             A compressed stream that stops before its end.
         """
-        if self.inflate is not None and not self.inflate.eof:
-            raise Broken("a compressed body that ends before its stream does")
+        for inflater in self.inflate:
+            inflater.end()
         self.complete = True
 
     def whole(self) -> bytes:
@@ -230,12 +238,54 @@ class Body:
     def _keep(self, data: bytes) -> None:
         if not data:
             return
-        if self.inflate is not None:
-            data = self._inflated(data)
+        if self.inflate or self.unknown:  # not identity
+            data = self._decoded(data)
         self.size += len(data)
         if self.cap is not None and self.size > self.cap:
             raise BodyTooLarge(self.cap)
         self.parts.append(data)
+
+    def _decoded(self, data: bytes) -> bytes:
+        if self.unknown is not None:
+            raise UnknownEncoding(self.unknown)
+        for inflater in self.inflate:
+            data = inflater.feed(data)
+        return data
+
+
+class _Inflater:
+    """One content coding undone as its bytes arrive: gzip (every member of it: RFC 1952
+    2.2 makes a gzip file a series of members), zlib-wrapped or raw deflate."""
+
+    def __init__(self, coding: str, cap: int | None) -> None:
+        self.cap, self.size = cap, 0
+        self.gzip = coding != "deflate"
+        self.raw_deflate = coding == "deflate"
+        self.early = b""  # a "deflate" body's first bytes, until it is known which kind
+        # wbits 47: a gzip or a zlib header, detected; "deflate" without one is raw.
+        self.inflate: Any = zlib.decompressobj(47)
+
+    def feed(self, data: bytes) -> bytes:
+        """The decoded bytes of the next ``data``.
+
+        Raises
+        ------
+        Broken
+            Bytes the coding cannot decode.
+        BodyTooLarge
+            More than the cap unpacked.
+        """
+        out = self._inflated(data)
+        while self.gzip and self.inflate.eof and self.inflate.unused_data:
+            rest = self.inflate.unused_data  # the next member begins
+            self.inflate = zlib.decompressobj(31)
+            out += self._inflated(rest)
+        return out
+
+    def end(self) -> None:
+        """Raise :class:`Broken` if the stream stopped before its end."""
+        if not self.inflate.eof:
+            raise Broken("a compressed body that ends before its stream does")
 
     def _inflated(self, data: bytes) -> bytes:
         # Never more than the cap unpacked at once: a few kB of a "gzip bomb" can stand for
@@ -252,6 +302,7 @@ class Body:
             return self._inflated(self.early + data)
         if self.raw_deflate and self.size == 0 and not out and len(self.early) < 64:
             self.early += data  # the header check may fail only on a later byte
-        if self.inflate.unconsumed_tail:  # more than the cap waits to be unpacked
-            raise BodyTooLarge(self.cap or 0)
+        self.size += len(out)
+        if self.inflate.unconsumed_tail or (self.cap is not None and self.size > self.cap):
+            raise BodyTooLarge(self.cap or 0)  # more than the cap unpacked, or waiting to be
         return out

@@ -18,10 +18,10 @@ from ittybit_frames.client._decode import UnreadableBody, bad_answer, error_from
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.client._transport import (
-    BodyTooLarge,
     ExchangeTransport,
     Headers,
     OnHead,
+    UnreadableAnswer,
     read_capped,
 )
 from ittybit_frames.client._wire import WireTransport
@@ -168,7 +168,7 @@ class Requester:
                     "GET", url, headers, on_head=on_head, max_body=cap
                 )
             return await _through_httpx(self._transport, url, headers, on_head, cap)
-        except BodyTooLarge as exc:  # no retry can make it smaller
+        except UnreadableAnswer as exc:  # too large, an unknown coding: no retry helps
             raise _unreadable(exc, url) from exc
         except httpx.InvalidURL as exc:  # IDs and links are checked before: a bad setting
             raise ConfigurationError(f"cannot request {url[:200]!r}: {exc}") from exc

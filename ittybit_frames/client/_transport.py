@@ -27,6 +27,8 @@ __all__ = [
     "ExchangeTransport",
     "Headers",
     "OnHead",
+    "UnknownEncoding",
+    "UnreadableAnswer",
     "read_capped",
 ]
 
@@ -47,11 +49,25 @@ _PLAIN_URL = re.compile(
 )
 
 
-class BodyTooLarge(Exception):
+class UnreadableAnswer(Exception):
+    """An answer no retry can make readable: the client refuses it, never retries it."""
+
+
+class BodyTooLarge(UnreadableAnswer):
     """An answer's body is (or is announced as) over the cap: it is not read further."""
 
     def __init__(self, cap: int) -> None:
         super().__init__(f"the body is over the {cap} byte cap")
+
+
+class UnknownEncoding(UnreadableAnswer):
+    """An answer's body is in a ``Content-Encoding`` the client cannot decode."""
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(
+            f"the body is in the Content-Encoding {coding[:40]!r}, which the client cannot"
+            " decode (it asks for gzip or deflate): check the server or a proxy between"
+        )
 
 
 async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:
@@ -172,9 +188,10 @@ class AiohttpTransport(ExchangeTransport):
             async with self._session.request(
                 method, target, headers=headers, data=content, allow_redirects=False
             ) as resp:
+                got = _joined(resp.headers)
                 if on_head is not None:
-                    on_head(resp.status, resp.headers)
-                return resp.status, resp.headers, await _body(resp, max_body)
+                    on_head(resp.status, got)
+                return resp.status, got, await _body(resp, max_body)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no answer within {self._timeout} s") from exc
         except aiohttp.InvalidURL as exc:
@@ -208,6 +225,23 @@ async def _body(resp: Any, cap: int | None) -> bytes:
         return bytes(await resp.read())  # the common case: aiohttp stops at the length
     # No length, or a compressed body whose unpacked size is unknown (a gzip bomb).
     return await read_capped(resp.content.iter_any(), cap)
+
+
+def _joined(headers: Any) -> Headers:
+    """aiohttp's headers, but a ``Link`` sent in several lines is one list (RFC 9110 5.3),
+    as the client's own transport reads it: aiohttp's ``get`` gives its first line alone,
+    which ended a listing whose ``rel="next"`` came in a second. Other names sent twice
+    keep their first value, as there."""
+    if len(headers.getall("link", ())) < 2:
+        return headers  # type: ignore[no-any-return]  # the common case: as they are
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        if key not in kept:
+            kept[key] = value
+        elif key == "link":
+            kept[key] = f"{kept[key]}, {value}"
+    return httpx.Headers(kept)
 
 
 def _release(connector: Any, loop: asyncio.AbstractEventLoop) -> None:

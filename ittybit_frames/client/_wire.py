@@ -26,7 +26,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ittybit_frames.client._framing import AnswerHeaders, Body, Broken, read_head
-from ittybit_frames.client._transport import BodyTooLarge, ExchangeTransport, Headers, OnHead
+from ittybit_frames.client._transport import (
+    BodyTooLarge,
+    ExchangeTransport,
+    Headers,
+    OnHead,
+    UnreadableAnswer,
+)
 
 __all__ = ["WireTransport"]
 
@@ -121,7 +127,7 @@ class _Answer(asyncio.Protocol):
             self.body.feed(data)
         except Broken as exc:
             self._fail(httpx.RemoteProtocolError(str(exc)))
-        except BodyTooLarge as exc:
+        except UnreadableAnswer as exc:  # too large, or in a coding it cannot decode
             self._fail(exc)
         self._wake()
 
@@ -141,13 +147,7 @@ class _Answer(asyncio.Protocol):
         if here is self.loop or not (self.loop.is_running() or self.loop.is_closed()):
             transport.close()
         elif self.loop.is_closed():
-            # Its asyncio.run has ended: the transport cannot close (it would schedule on
-            # the dead loop), so its socket is closed here, or it stays open for good. The
-            # selector transport's own socket attribute, as its connection_lost does.
-            sock = getattr(transport, "_sock", None)
-            if isinstance(sock, socket.socket):
-                sock.close()
-                transport._sock = None  # type: ignore[attr-defined]
+            _close_socket_of(transport)
         else:
             self.loop.call_soon_threadsafe(transport.close)
 
@@ -350,6 +350,27 @@ def _origin(key: str, scheme: str, sep: str) -> tuple[str, str, int, bool]:
         raise httpx.InvalidURL(f"invalid URL: no host in {key[:80]!r}")
     host = parts.netloc.rpartition("@")[2]
     return key, host, port or (443 if scheme == "https" else 80), scheme == "https"
+
+
+def _close_socket_of(transport: object) -> None:
+    """Close the socket under ``transport``, whose loop has closed.
+
+    Its asyncio.run has ended: the transport cannot close (it would schedule on the dead
+    loop), so its socket is closed here, or it stays open for good: the selector
+    transport's own socket attribute, as its connection_lost does. A TLS transport has
+    none of its own; the selector transport under its SSL protocol has.
+    """
+    for _ in range(4):  # TLS in TLS at most: never a loop on an odd transport
+        sock = getattr(transport, "_sock", None)
+        if isinstance(sock, socket.socket):
+            sock.close()
+            transport._sock = None  # type: ignore[attr-defined]
+            return
+        if isinstance(getattr(transport, "_closed", None), bool):
+            transport._closed = True  # type: ignore[attr-defined]  # as its close() says
+        transport = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+        if transport is None:
+            return
 
 
 def _release(conns: set[_Answer]) -> None:

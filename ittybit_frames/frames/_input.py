@@ -101,7 +101,7 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return data, None  # nothing: no records
     first = data.find(b"\n", start.start())
     if first < 0 or not _NOT_SPACE.search(data, first):
-        return None, _document(data)  # one line: one document
+        return _document(data)  # one line: one document
     # A first line that is JSON by itself: NDJSON. Else one document spread over lines
     # (pretty-printed), if it parses whole; else NDJSON with a bad first line, which
     # the careful path reports while the other lines are read.
@@ -110,17 +110,58 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
     try:
         return None, loads_exact(data)
     except orjson.JSONDecodeError:
-        return data, None
+        return _array_lines(data) or data, None
 
 
-def _document(data: bytes) -> Any:
-    """One JSON document; a bare value (``null``, a number, text) is one record, which
-    is reported as no object, as the same NDJSON line would be."""
+def _document(data: bytes) -> tuple[bytes | None, Any]:
+    """One JSON document (a bare value, ``null``, a number, text, is one record, which
+    is reported as no object, as the same NDJSON line would be); an array of which an
+    element is not JSON, as NDJSON of its elements."""
     try:
         value = loads_exact(data)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"records are not valid JSON or NDJSON: {exc}") from None
-    return value if type(value) in (list, dict) else [value]
+        lines = _array_lines(data)
+        if lines is not None:
+            return lines, None
+        raise ValueError(
+            f"records are not valid JSON or NDJSON: {exc}; pass a JSON array or object, "
+            "or NDJSON (one record a line)"
+        ) from None
+    return None, value if type(value) in (list, dict) else [value]
+
+
+#: A JSON string whole, or a bracket or comma outside strings.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
+
+
+def _array_lines(data: bytes) -> bytes | None:
+    """A JSON array text that did not parse, as NDJSON of its top-level elements (found
+    by its brackets, commas and strings alone), so that an element that is not JSON
+    (``NaN``...) is judged alone, as an NDJSON line is; None when the text is no array
+    whose brackets close at its end (then no element is guessed at)."""
+    start = _NOT_SPACE.search(data)
+    if start is None or data[start.start()] != ord("["):
+        return None
+    depth, begin, elements = 0, start.start() + 1, []
+    for match in _STRUCTURE.finditer(data, start.start()):
+        mark = match.group()
+        if mark[0] in b"[{":
+            depth += 1
+        elif mark[0] in b"]}":
+            depth -= 1
+            if depth == 0:
+                elements.append(data[begin : match.start()])
+                if _NOT_SPACE.search(data, match.end()):
+                    return None  # more after the array: no array
+                break
+        elif mark == b"," and depth == 1:
+            elements.append(data[begin : match.start()])
+            begin = match.end()
+    else:
+        return None  # never closed: cut short
+    # JSON text has line breaks only between its tokens: each element on one line.
+    lines = [e.replace(b"\r", b" ").replace(b"\n", b" ").strip() for e in elements]
+    return b"\n".join(lines) + b"\n"
 
 
 def _is_envelope(value: dict[str, Any]) -> bool:
@@ -148,20 +189,26 @@ def _with_envelope(record: Any, rest: dict[str, Any]) -> Any:
     return {**record, "envelope": rest}
 
 
-def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
+def records_of(value: Any, p: Problems, depth: int = 0, *, page: bool = False) -> list[Any]:
     """The records one parsed value stands for: an envelope's (its other fields with
     each record), an array's elements, or the value itself; none for an error body.
-    Arrays and envelopes inside them are opened too."""
+    Arrays and envelopes inside them are opened too, but an empty array among a
+    ``page``'s elements (an envelope's ``data``) is a record, which the conversion
+    reports as no object: opened, it stood for nothing, dropped without a word."""
     if depth > _MAX_NESTING:
         return [value]
     if type(value) is list:
-        return [r for v in value for r in (records_of(v, p, depth + 1) if _opens(v) else [v])]
+        return [
+            r
+            for v in value
+            for r in (records_of(v, p, depth + 1) if _opens(v) and not _listed(v, page) else [v])
+        ]
     if type(value) is not dict:
         return [value]
     if _is_envelope(value):
         data = value["data"]
         rest = {k: v for k, v in value.items() if k != "data"}
-        listed = records_of(data, p, depth + 1)
+        listed = records_of(data, p, depth + 1, page=True)
         return [_with_envelope(r, rest) for r in listed] if rest else listed
     if "id" not in value and value.keys() <= _ERROR_BODY and value.keys() & {"message", "error"}:
         p.add(None, None, "record", "an API error answer, not a job; skipped", value)
@@ -169,11 +216,15 @@ def records_of(value: Any, p: Problems, depth: int = 0) -> list[Any]:
     return [value]
 
 
+def _listed(value: Any, page: bool) -> bool:
+    return page and type(value) is list and not value
+
+
 def each_record(records: Any, p: Problems) -> Iterable[Any]:
     """The records handed over, one by one (not NDJSON; containers not yet opened),
     or a ``TypeError`` saying what to pass instead."""
     if isinstance(records, Mapping):
-        records = records_of(dict(records), p)
+        records = [dict(records)]  # one record, opened once, as any record is (opened)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
         raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
     if hasattr(records, "columns") and hasattr(records, "to_dict"):
@@ -181,7 +232,18 @@ def each_record(records: Any, p: Problems) -> Iterable[Any]:
             "records is a DataFrame (iterating it gives column names): pass "
             "frame.to_dict('records'), or the payloads the frame was made from"
         )
+    if iter(records) is records:
+        # One-shot (a generator): it may hand the same object again, changed, while the
+        # ones before wait in a chunk; each is taken as it was when handed over.
+        return map(_own, records)
     return records
+
+
+def _own(record: Any) -> Any:
+    """A record's own top level (a dict or list handed over again, changed, stays as
+    it was); the values inside are shared, as a row buffer's reassigned values are."""
+    kind = type(record)
+    return dict(record) if kind is dict else list(record) if kind is list else record
 
 
 def opened(record: Any, p: Problems) -> list[Any]:

@@ -35,7 +35,8 @@ _PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
 
 def plain(value: Any) -> Any:
     """A value as JSON would give it: any ``Mapping`` a dict (keys as text), any other
-    non-text sequence or numpy array a list, a numpy scalar its Python number."""
+    non-text sequence or numpy array a list, a numpy scalar (or 0-d array) its Python
+    number."""
     kind = type(value)
     if kind in (str, int, float, bool) or value is None:
         return value
@@ -46,7 +47,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return number_of(value)
     if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
+        items = value.tolist()  # a 0-d array's is its scalar
+        return [plain(v) for v in items] if value.ndim else plain(items)
     if isinstance(value, Sequence | Set) and not isinstance(value, str | bytes | bytearray):
         return [plain(v) for v in value]
     return value

@@ -111,7 +111,7 @@ class RemotePlace:
         return self.store.url
 
     def exists(self) -> bool:
-        return bool(self.store.fs.exists(self.store.base))
+        return self.store.exists("")  # the lake's own prefix
 
     def pending(self) -> bool:
         return self.store.exists(JOURNAL)

@@ -18,8 +18,10 @@ import datetime as dt
 import email.utils
 import functools
 import os
+import socket
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "abfss": ("abfs", "adlfs", "azure"),
 }
 _FILESYSTEMS: dict[str, Any] = {}
+_REACHED: set[str] = set()  # endpoints that took a connection (see _check_endpoint)
+_PORTS = {"http": 80, "https": 443}
 _GUARD = threading.Lock()
 
 
@@ -103,6 +107,16 @@ def _cloud_errors(method: _F) -> _F:
     def call(self: ObjectStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except FileNotFoundError as exc:
+            if _code(exc) != "NoSuchBucket":
+                raise
+            bucket = self.base.split("/", 1)[0]
+            raise FileNotFoundError(
+                f"{self.url}: the bucket {bucket!r} does not exist: create it, or check the "
+                "lake URL and the endpoint (AWS_ENDPOINT_URL)"
+            ) from None
+        except PermissionError as exc:
+            raise _refused(self.url, exc) from None
         except (OSError, LakeError):
             raise
         except Exception as exc:
@@ -117,6 +131,31 @@ def _cloud_errors(method: _F) -> _F:
             raise LakeError(line, path=self.url) from None
 
     return cast(_F, call)
+
+
+#: The store's codes for credentials it does not take (a key it does not know, a wrong
+#: secret, an expired session).
+_BAD_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+)
+
+
+def _refused(url: str, exc: PermissionError) -> Exception:
+    """The one line for a store refusing a request: the lake, the store's code, what to
+    check; a :class:`ConfigurationError` for credentials it does not take. The SDK's
+    message is the store's own, which never holds the secret (requests carry only a
+    signature made with it)."""
+    code = _code(exc) or "Forbidden"
+    told = str(exc.strerror or exc)[:200]
+    if code in _BAD_CREDENTIALS:
+        return ConfigurationError(
+            f"{url}: the store refused the credentials ({code}: {told}): check "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        )
+    return PermissionError(
+        f"{url}: the store refused access ({code}): check the credentials "
+        "(AWS_ACCESS_KEY_ID, AWS_PROFILE) and that they may read and write this bucket"
+    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +192,10 @@ class ObjectStore:
             )
         if not bucket:
             raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
-        return cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+        store = cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
+        if protocol == "s3":
+            _check_endpoint(store)
+        return store
 
     def __str__(self) -> str:
         return self.url
@@ -336,6 +378,46 @@ def age(store: ObjectStore, rel: str) -> float | None:
     return float((now - answer["LastModified"]).total_seconds())
 
 
+def _check_endpoint(store: ObjectStore) -> None:
+    """Fail at once where an S3 store's endpoint refuses connections (nothing listens):
+    the SDK would try again and again, seconds of backoff, before saying so. Checked
+    once a process per endpoint that answered; a name that does not resolve, a timeout
+    or a proxy in between are left to the SDK's own first call.
+
+    Raises
+    ------
+    ConfigurationError
+        The endpoint refused the connection.
+    """
+    try:
+        store.fs.connect()
+        endpoint = str(store.fs.s3.meta.endpoint_url)
+    except Exception:  # no client to be had: its first call will say why
+        return
+    if endpoint in _REACHED:
+        return
+    parts = urllib.parse.urlsplit(endpoint)
+    host = parts.hostname or ""
+    if not host or (parts.scheme in urllib.request.getproxies() and not _bypass(host)):
+        return
+    shown = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"  # no user info
+    try:
+        socket.create_connection((host, parts.port or _PORTS.get(parts.scheme, 443)), 5).close()
+    except ConnectionRefusedError:
+        raise ConfigurationError(
+            f"{store.url}: the S3 endpoint {shown} refused the connection: check "
+            "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3, a profile's endpoint_url) and that "
+            "the store is running"
+        ) from None
+    except OSError:
+        return
+    _REACHED.add(endpoint)
+
+
+def _bypass(host: str) -> bool:
+    return bool(urllib.request.proxy_bypass(host))
+
+
 def _gather(fs: Any, calls: list[Any]) -> list[Any]:
     """Run coroutines of an asynchronous file system concurrently, on its loop."""
     from fsspec.asyn import sync  # noqa: PLC0415  (optional: remote lakes only)
@@ -349,11 +431,15 @@ def _gather(fs: Any, calls: list[Any]) -> list[Any]:
 
 def _precondition(exc: BaseException) -> bool:
     """True for a failed ``If-Match`` (HTTP 412; 409 when a concurrent write raced it)."""
+    return _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+def _code(exc: BaseException) -> str:
+    """The store's error code behind ``exc`` (``NoSuchBucket``...); "" if none."""
     cause: BaseException | None = exc
     while cause is not None:
         response = getattr(cause, "response", None)
         if isinstance(response, dict):
-            code = str(response.get("Error", {}).get("Code", ""))
-            return code in ("PreconditionFailed", "ConditionalRequestConflict")
+            return str(response.get("Error", {}).get("Code", ""))
         cause = cause.__cause__
-    return False
+    return ""
