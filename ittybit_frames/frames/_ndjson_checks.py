@@ -168,17 +168,17 @@ def _file_tags(tasks: pa.Table) -> pa.Array:
         codes.append(encoded.indices.fill_null(len(words)).to_numpy().astype(np.int64))
         texts.append([*words, None])
     size = len(texts[1])
-    pair = codes[0] * size + codes[1]
-    distinct, back = np.unique(pair, return_inverse=True)
+    # Distinct pairs by hashing (no sort): in order of first appearance.
+    pairs = pa.array(codes[0] * size + codes[1]).dictionary_encode()
     extras: list[str | None] = []
-    for code in distinct.tolist():
+    for code in pairs.dictionary.to_pylist():
         tags = {
             name: {"object": words[c]}
             for name, words, c in zip(_FILES, texts, (code // size, code % size), strict=True)
             if words[c] is not None
         }
         extras.append(json_many([tags])[0] if tags else None)
-    return pa.array(extras, type=pa.string()).take(pa.array(back.astype(np.int64)))
+    return pa.array(extras, type=pa.string()).take(pairs.indices)
 
 
 def scan_block(
@@ -226,8 +226,11 @@ def scan_block(
     task_ok = _all(*task_checks)
     bad_parents = pc.unique(tasks["r"].filter(pc.invert(task_ok)))
     job_checks.append(pc.invert(pc.is_in(jobs["r"], value_set=bad_parents)))
-    jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
-    tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
+    job_ok = _all(*job_checks)
+    if not pc.all(job_ok).as_py():  # else (the common case) every line is taken: no copy
+        jobs = jobs.filter(job_ok)
+        tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
+    jobs = jobs.drop_columns(["st", "lenient", "tag"])
     tasks = tasks.drop_columns(["missing", "tag"])
     tasks = tasks.append_column("extra", _file_tags(tasks)).drop_columns(
         [f"{name}_object" for name in _FILES]
