@@ -34,7 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.frames._jsontext import json_many, loads_exact
-from ittybit_frames.frames._ndjson_checks import FastBlock, left_lines, scan_block, whole
+from ittybit_frames.frames._ndjson_checks import (
+    FastBlock,
+    left_lines,
+    scan_block,
+    storage,
+    whole,
+)
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
     envelope_query,
@@ -160,25 +166,30 @@ def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first
     finally:
         con.unregister("env")
     read = read.take(pc.sort_indices(read["r"]))
-    extras, fine = _envelope_extras(texts.to_pylist())
+    extras, fine = _envelope_extras(storage(read["rest"]).to_pylist())
     read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
-    read = read.append_column("extra", pa.array(extras, pa.string()))
+    read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
     return pa.concat_tables([table.filter(pc.invert(envelopes)), read.cast(table.schema)])
 
 
 def _envelope_extras(texts: list[str]) -> tuple[list[Any], list[bool]]:
-    """Each envelope line's fields beside ``data`` as ``extra`` JSON text (None when
-    there are none), and whether the line is JSON at all (DuckDB takes NaN, orjson not)."""
-    rests: list[Any] = []
-    fine: list[bool] = []
-    for text in texts:
-        try:
-            value = loads_exact(text)
-        except orjson.JSONDecodeError:
-            value = {}
-        fine.append(bool(value))
-        rest = {k: v for k, v in value.items() if k != "data"}
-        rests.append({"envelope": rest} if rest else None)
+    """Each envelope's fields beside ``data`` (``texts``: JSON text of each envelope
+    without it) as ``extra`` JSON text (None when there are none), and whether they are
+    JSON (DuckDB takes NaN, orjson not; the job in ``data`` is checked as a job line
+    is). One orjson call for all of them in the common case."""
+    try:
+        values = loads_exact("[" + ",".join(texts) + "]")
+        fine = [True] * len(texts)
+    except orjson.JSONDecodeError:
+        values, fine = [], []
+        for text in texts:
+            try:
+                values.append(loads_exact(text))
+                fine.append(True)
+            except orjson.JSONDecodeError:
+                values.append({})
+                fine.append(False)
+    rests = [{"envelope": value} if value else None for value in values]
     present = [r for r in rests if r is not None]
     texts_out = iter(json_many(present))
     return [None if r is None else next(texts_out) for r in rests], fine

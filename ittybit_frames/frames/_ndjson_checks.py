@@ -28,7 +28,7 @@ from ittybit_frames.vocabulary import (
     STATUS_WORDS,
 )
 
-__all__ = ["FastBlock", "left_lines", "scan_block", "whole"]
+__all__ = ["FastBlock", "left_lines", "scan_block", "storage", "whole"]
 
 
 class FastBlock:
@@ -66,7 +66,7 @@ def whole(array: Any) -> Any:
     return array
 
 
-def _storage(array: Any) -> Any:
+def storage(array: Any) -> Any:
     """Plain values of a column DuckDB may export as an extension type (JSON)."""
     array = whole(array)
     return array.storage if isinstance(array, pa.ExtensionArray) else array
@@ -118,7 +118,7 @@ _TASK_INTS = (
 
 
 def _columns(struct: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    return {alias: _storage(pc.struct_field(struct, name)) for name, alias in pairs}
+    return {alias: storage(pc.struct_field(struct, name)) for name, alias in pairs}
 
 
 def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Table]:
@@ -148,7 +148,7 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
         codecs = pc.struct_field(file, "codecs")
         pairs = (*_FILE_COLUMNS, ("video", "codec_video"), ("audio", "codec_audio"))
         columns |= {
-            f"{name}_{alias}": _storage(
+            f"{name}_{alias}": storage(
                 pc.struct_field(codecs if key in ("video", "audio") else file, key)
             )
             for key, alias in pairs
