@@ -405,6 +405,26 @@ def test_envelope_fields_equal_careful_path(lines: list[str]) -> None:
     assert_same(through_sql(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
 
 
+def test_envelope_numbers_are_read_as_their_own_line_reads_them() -> None:
+    """A number just past 64 bits is a float where its line has no long run of digits
+    (orjson's reading, the careful path's), even beside a line that has one."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    data = [json.dumps({"data": job})[1:-1] for job in CLEAN_JOBS[:2]]
+    lines = [
+        json.dumps(CLEAN_JOBS[2]),
+        '{"m": -9223372036854775809, ' + data[0] + "}",
+        '{"m": 123456789012345678901234567890, ' + data[1] + "}",
+    ]
+    text = ("\n".join(lines) + "\n").encode()
+    careful = itf.to_frames(text, _reader=NdjsonReader(use_sql=False))
+    assert careful.jobs["extra"].tolist()[1:] == [
+        '{"envelope":{"m":-9.223372036854776e+18}}',
+        '{"envelope":{"m":123456789012345678901234567890}}',
+    ]
+    assert_same(through_sql(text), careful)
+
+
 class _Frozen(Mapping[Any, Any]):
     """A read-only Mapping that is no dict."""
 
