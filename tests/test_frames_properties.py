@@ -425,6 +425,25 @@ def test_envelope_numbers_are_read_as_their_own_line_reads_them() -> None:
     assert_same(through_sql(text), careful)
 
 
+def test_free_form_numbers_are_read_as_their_own_line_reads_them() -> None:
+    """As above, in ``metadata``: the fast path parses a block's distinct values
+    together, the careful path each line on its own."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    jobs = copy.deepcopy(CLEAN_JOBS[:3])
+    jobs[0]["metadata"], jobs[1]["metadata"] = {"a": 1}, {"a": 2}
+    lines = [json.dumps(job) for job in jobs]
+    lines[0] = lines[0].replace('{"a": 1}', '{"a": -9223372036854775809}')
+    lines[1] = lines[1].replace('{"a": 2}', '{"a": 123456789012345678901234567890}')
+    text = ("\n".join(lines) + "\n").encode()
+    careful = itf.to_frames(text, _reader=NdjsonReader(use_sql=False))
+    assert careful.jobs["metadata"].tolist()[:2] == [
+        '{"a":-9.223372036854776e+18}',
+        '{"a":123456789012345678901234567890}',
+    ]
+    assert_same(through_sql(text), careful)
+
+
 class _Frozen(Mapping[Any, Any]):
     """A read-only Mapping that is no dict."""
 

@@ -376,13 +376,21 @@ def _values_ok(table: pa.Table, id_col: str, tag: str) -> pa.Array:
     return _all(*checks)
 
 
+#: A negative integer of 19 digits may be past 64 bits: orjson reads it as a float,
+#: ``loads_exact`` exactly when its text has a longer run of digits elsewhere. The
+#: careful path decides that line by line, so such a value goes its way.
+_NEAR_WIDE = r"-[0-9]{19}"
+
+
 def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
     """A column of JSON texts -> its dictionary indices, the parsed distinct values, and
-    the positions of the distinct texts orjson refuses (NaN, say; their value is None).
-    One orjson call for all of them in the common case."""
+    the positions of the distinct texts orjson refuses (NaN, say; their value is None)
+    or that hold a number of ``_NEAR_WIDE``. One orjson call for all of them in the
+    common case."""
     encoded = whole(column).dictionary_encode()
     distinct = encoded.dictionary.to_pylist()
-    refused: list[int] = []
+    near_wide = pc.match_substring_regex(encoded.dictionary, _NEAR_WIDE)
+    refused: list[int] = np.flatnonzero(near_wide.to_numpy(zero_copy_only=False)).tolist()
     try:
         values = loads_exact("[" + ",".join(distinct) + "]")
     except orjson.JSONDecodeError:
