@@ -354,6 +354,96 @@ def test_ndjson_fast_path_equals_careful_path(lines: list[str]) -> None:
     assert_same(through_sql(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
 
 
+#: Envelope fields as text, in forms a parser may write back otherwise: numbers past
+#: 64 bits or a double's range, negative zero, long fractions, escapes, a key twice,
+#: NaN deep inside.
+envelope_texts = st.sampled_from(
+    [
+        '"m": 1e400',
+        '"m": -1E+400',
+        '"m": -0.0',
+        '"m": 1.0',
+        '"m": 0.10000000000000000000001',
+        '"m": 123456789012345678901234567890',
+        '"m": -9223372036854775809',
+        '"m": "\\u00e9\\ud83d\\ude00\\n\\/"',
+        '"m": 1, "m": 2',
+        '"m": {"x": 1, "x": [2]}',
+        '"m": [1, {"a": NaN}]',
+        '"m": Infinity',
+        '"\\u0064ata": 5',
+        '"links": null',
+    ]
+)
+
+
+@st.composite
+def envelope_lines(draw: st.DrawFn) -> list[str]:
+    """Simulated jobs, some in a single-object envelope with any fields beside
+    ``data``, before or after it, some written as text."""
+    lines = [json.dumps(CLEAN_JOBS[0])]
+    for _ in range(draw(st.integers(1, 6))):
+        job = draw(st.sampled_from(CLEAN_JOBS))
+        keys = st.text(max_size=4).filter(lambda k: k != "data")
+        envelope = draw(st.dictionaries(keys, json_values, max_size=3))
+        data = json.dumps({"data": job})[1:-1]
+        rest = json.dumps(envelope)[1:-1]  # NaN, Infinity and 70-bit integers included
+        fields = [f for f in (rest, draw(envelope_texts) if draw(st.booleans()) else "") if f]
+        fields.insert(draw(st.integers(0, len(fields))), data)
+        lines.append("{" + ", ".join(fields) + "}")
+    return lines
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(envelope_lines())
+def test_envelope_fields_equal_careful_path(lines: list[str]) -> None:
+    """An envelope's fields beside ``data`` go to ``extra`` as the careful path puts
+    them there (DuckDB writes them back as text for it), or the line goes its way."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    data = ("\n".join(lines) + "\n").encode()
+    assert_same(through_sql(data), itf.to_frames(data, _reader=NdjsonReader(use_sql=False)))
+
+
+def test_envelope_numbers_are_read_as_their_own_line_reads_them() -> None:
+    """A number just past 64 bits is a float where its line has no long run of digits
+    (orjson's reading, the careful path's), even beside a line that has one."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    data = [json.dumps({"data": job})[1:-1] for job in CLEAN_JOBS[:2]]
+    lines = [
+        json.dumps(CLEAN_JOBS[2]),
+        '{"m": -9223372036854775809, ' + data[0] + "}",
+        '{"m": 123456789012345678901234567890, ' + data[1] + "}",
+    ]
+    text = ("\n".join(lines) + "\n").encode()
+    careful = itf.to_frames(text, _reader=NdjsonReader(use_sql=False))
+    assert careful.jobs["extra"].tolist()[1:] == [
+        '{"envelope":{"m":-9.223372036854776e+18}}',
+        '{"envelope":{"m":123456789012345678901234567890}}',
+    ]
+    assert_same(through_sql(text), careful)
+
+
+def test_free_form_numbers_are_read_as_their_own_line_reads_them() -> None:
+    """As above, in ``metadata``: the fast path parses a block's distinct values
+    together, the careful path each line on its own."""
+    from ittybit_frames.frames._ndjson import NdjsonReader
+
+    jobs = copy.deepcopy(CLEAN_JOBS[:3])
+    jobs[0]["metadata"], jobs[1]["metadata"] = {"a": 1}, {"a": 2}
+    lines = [json.dumps(job) for job in jobs]
+    lines[0] = lines[0].replace('{"a": 1}', '{"a": -9223372036854775809}')
+    lines[1] = lines[1].replace('{"a": 2}', '{"a": 123456789012345678901234567890}')
+    text = ("\n".join(lines) + "\n").encode()
+    careful = itf.to_frames(text, _reader=NdjsonReader(use_sql=False))
+    assert careful.jobs["metadata"].tolist()[:2] == [
+        '{"a":-9.223372036854776e+18}',
+        '{"a":123456789012345678901234567890}',
+    ]
+    assert_same(through_sql(text), careful)
+
+
 class _Frozen(Mapping[Any, Any]):
     """A read-only Mapping that is no dict."""
 

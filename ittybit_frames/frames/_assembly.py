@@ -74,9 +74,19 @@ def _first_per_job(
     """``out[job]`` = the value of the job's first task where ``where``, if still NaN."""
     where = where & ~np.isnan(values)
     if where.any():
-        rows, first = np.unique(parent[where], return_index=True)
+        rows, first = _firsts(parent[where])
         gaps = np.isnan(out[rows])
         out[rows[gaps]] = values[where][first][gaps]
+
+
+def _firsts(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``jobs`` and where each first is: without a sort when
+    they come in order (tasks follow their jobs), as ``np.unique`` gives them."""
+    if len(jobs) > 1 and not bool(np.all(jobs[1:] >= jobs[:-1])):
+        rows, first = np.unique(jobs, return_index=True)
+        return rows, first
+    first = np.flatnonzero(np.concatenate(([True], jobs[1:] != jobs[:-1])))
+    return jobs[first], first
 
 
 def _media_durations(
@@ -121,7 +131,7 @@ def _typed(table: pa.Table, schema: Table) -> dict[str, pa.Array]:
     """The plain (not category) columns of ``schema`` that ``table`` has, cast to their
     schema types (DuckDB's int64 milliseconds -> timestamps, for one)."""
     return {
-        c.name: table[c.name].combine_chunks().cast(c.arrow)
+        c.name: table[c.name].cast(c.arrow)
         for c in schema.columns
         if c.categories is None and c.name in table.column_names
     }

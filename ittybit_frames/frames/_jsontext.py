@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["json_many", "json_text", "loads_exact", "number_of"]
+__all__ = ["has_wide_digits", "json_many", "json_text", "loads_exact", "number_of"]
 
 _JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
@@ -109,7 +109,8 @@ _WIDE_DIGITS = b"0" * 20
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
-def _has_wide_digits(data: bytes | str) -> bool:
+def has_wide_digits(data: bytes | str) -> bool:
+    """Whether ``data`` has a run of 20 digits or more (see :func:`loads_exact`)."""
     raw = data.encode(errors="surrogatepass") if isinstance(data, str) else data
     return _WIDE_DIGITS in raw.translate(_DIGITS_TO_ZERO)
 
@@ -119,4 +120,4 @@ def loads_exact(data: bytes | str) -> Any:
     integers of any width exact: a text with a long run of digits is read again by the
     stdlib, as the careful path keeps such integers."""
     value = orjson.loads(data)
-    return json.loads(data) if _has_wide_digits(data) else value
+    return json.loads(data) if has_wide_digits(data) else value

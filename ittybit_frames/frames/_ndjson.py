@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import json_many, loads_exact
-from ittybit_frames.frames._ndjson_checks import FastBlock, left_lines, scan_block, whole
+from ittybit_frames.frames._jsontext import has_wide_digits, json_many
+from ittybit_frames.frames._ndjson_checks import (
+    FastBlock,
+    left_lines,
+    scan_block,
+    storage,
+    whole,
+)
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
     envelope_query,
@@ -160,28 +167,50 @@ def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first
     finally:
         con.unregister("env")
     read = read.take(pc.sort_indices(read["r"]))
-    extras, fine = _envelope_extras(texts.to_pylist())
+    extras, fine = _envelope_extras(storage(read["rest"]).to_pylist(), texts)
     read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
-    read = read.append_column("extra", pa.array(extras, pa.string()))
+    read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
     return pa.concat_tables([table.filter(pc.invert(envelopes)), read.cast(table.schema)])
 
 
-def _envelope_extras(texts: list[str]) -> tuple[list[Any], list[bool]]:
-    """Each envelope line's fields beside ``data`` as ``extra`` JSON text (None when
-    there are none), and whether the line is JSON at all (DuckDB takes NaN, orjson not)."""
-    rests: list[Any] = []
+def _bytes_of(lines: pa.Array) -> bytes:
+    """The text of all ``lines`` (each ends in its newline), in one piece."""
+    if len(lines) == 0:
+        return b""
+    _, offsets, values = lines.buffers()
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    start, end = np.frombuffer(offsets, dtype=width)[[lines.offset, lines.offset + len(lines)]]
+    data: bytes = values.slice(int(start), int(end - start)).to_pybytes()
+    return data
+
+
+def _envelope_extras(rests: list[str], lines: pa.Array) -> tuple[list[Any], list[bool]]:
+    """Each envelope's fields beside ``data`` (``rests``: JSON text of each envelope
+    without it; ``lines``: the envelopes) as ``extra`` JSON text (None when there are
+    none), and whether they are JSON (DuckDB takes NaN, orjson not; the job in ``data``
+    is checked as a job line is). Parsed as :func:`loads_exact` parses each whole line
+    (integers kept exact when the line has a long run of digits); one orjson call for
+    all of them when no line has."""
+    values: list[Any] = []
     fine: list[bool] = []
-    for text in texts:
-        try:
-            value = loads_exact(text)
-        except orjson.JSONDecodeError:
-            value = {}
-        fine.append(bool(value))
-        rest = {k: v for k, v in value.items() if k != "data"}
-        rests.append({"envelope": rest} if rest else None)
-    present = [r for r in rests if r is not None]
-    texts_out = iter(json_many(present))
-    return [None if r is None else next(texts_out) for r in rests], fine
+    if not has_wide_digits(_bytes_of(lines)):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            values = orjson.loads("[" + ",".join(rests) + "]")
+            fine = [True] * len(rests)
+    if len(values) != len(rests):
+        values, fine = [], []
+        for rest, line in zip(rests, lines.to_pylist(), strict=True):
+            try:
+                value = orjson.loads(rest)
+            except orjson.JSONDecodeError:
+                values.append({})
+                fine.append(False)
+                continue
+            values.append(json.loads(rest) if has_wide_digits(line) else value)
+            fine.append(True)
+    wrapped = [{"envelope": value} if value else None for value in values]
+    texts_out = iter(json_many([w for w in wrapped if w is not None]))
+    return [None if w is None else next(texts_out) for w in wrapped], fine
 
 
 #: One block: the bytes its lines are in, the lines, their offsets, their numbers.

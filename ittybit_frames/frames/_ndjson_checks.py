@@ -28,7 +28,7 @@ from ittybit_frames.vocabulary import (
     STATUS_WORDS,
 )
 
-__all__ = ["FastBlock", "left_lines", "scan_block", "whole"]
+__all__ = ["FastBlock", "left_lines", "scan_block", "storage", "whole"]
 
 
 class FastBlock:
@@ -66,7 +66,7 @@ def whole(array: Any) -> Any:
     return array
 
 
-def _storage(array: Any) -> Any:
+def storage(array: Any) -> Any:
     """Plain values of a column DuckDB may export as an extension type (JSON)."""
     array = whole(array)
     return array.storage if isinstance(array, pa.ExtensionArray) else array
@@ -118,7 +118,7 @@ _TASK_INTS = (
 
 
 def _columns(struct: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    return {alias: _storage(pc.struct_field(struct, name)) for name, alias in pairs}
+    return {alias: storage(pc.struct_field(struct, name)) for name, alias in pairs}
 
 
 def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Table]:
@@ -148,7 +148,7 @@ def _flatten(read: pa.Table, lenient: Any, first: int) -> tuple[pa.Table, pa.Tab
         codecs = pc.struct_field(file, "codecs")
         pairs = (*_FILE_COLUMNS, ("video", "codec_video"), ("audio", "codec_audio"))
         columns |= {
-            f"{name}_{alias}": _storage(
+            f"{name}_{alias}": storage(
                 pc.struct_field(codecs if key in ("video", "audio") else file, key)
             )
             for key, alias in pairs
@@ -168,17 +168,17 @@ def _file_tags(tasks: pa.Table) -> pa.Array:
         codes.append(encoded.indices.fill_null(len(words)).to_numpy().astype(np.int64))
         texts.append([*words, None])
     size = len(texts[1])
-    pair = codes[0] * size + codes[1]
-    distinct, back = np.unique(pair, return_inverse=True)
+    # Distinct pairs by hashing (no sort): in order of first appearance.
+    pairs = pa.array(codes[0] * size + codes[1]).dictionary_encode()
     extras: list[str | None] = []
-    for code in distinct.tolist():
+    for code in pairs.dictionary.to_pylist():
         tags = {
             name: {"object": words[c]}
             for name, words, c in zip(_FILES, texts, (code // size, code % size), strict=True)
             if words[c] is not None
         }
         extras.append(json_many([tags])[0] if tags else None)
-    return pa.array(extras, type=pa.string()).take(pa.array(back.astype(np.int64)))
+    return pa.array(extras, type=pa.string()).take(pairs.indices)
 
 
 def scan_block(
@@ -226,8 +226,11 @@ def scan_block(
     task_ok = _all(*task_checks)
     bad_parents = pc.unique(tasks["r"].filter(pc.invert(task_ok)))
     job_checks.append(pc.invert(pc.is_in(jobs["r"], value_set=bad_parents)))
-    jobs = jobs.filter(_all(*job_checks)).drop_columns(["st", "lenient", "tag"])
-    tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
+    job_ok = _all(*job_checks)
+    if not pc.all(job_ok).as_py():  # else (the common case) every line is taken: no copy
+        jobs = jobs.filter(job_ok)
+        tasks = tasks.filter(pc.is_in(tasks["r"], value_set=whole(jobs["r"])))
+    jobs = jobs.drop_columns(["st", "lenient", "tag"])
     tasks = tasks.drop_columns(["missing", "tag"])
     tasks = tasks.append_column("extra", _file_tags(tasks)).drop_columns(
         [f"{name}_object" for name in _FILES]
@@ -373,13 +376,21 @@ def _values_ok(table: pa.Table, id_col: str, tag: str) -> pa.Array:
     return _all(*checks)
 
 
+#: A negative integer of 19 digits may be past 64 bits: orjson reads it as a float,
+#: ``loads_exact`` exactly when its text has a longer run of digits elsewhere. The
+#: careful path decides that line by line, so such a value goes its way.
+_NEAR_WIDE = r"-[0-9]{19}"
+
+
 def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
     """A column of JSON texts -> its dictionary indices, the parsed distinct values, and
-    the positions of the distinct texts orjson refuses (NaN, say; their value is None).
-    One orjson call for all of them in the common case."""
+    the positions of the distinct texts orjson refuses (NaN, say; their value is None)
+    or that hold a number of ``_NEAR_WIDE``. One orjson call for all of them in the
+    common case."""
     encoded = whole(column).dictionary_encode()
     distinct = encoded.dictionary.to_pylist()
-    refused: list[int] = []
+    near_wide = pc.match_substring_regex(encoded.dictionary, _NEAR_WIDE)
+    refused: list[int] = np.flatnonzero(near_wide.to_numpy(zero_copy_only=False)).tolist()
     try:
         values = loads_exact("[" + ",".join(distinct) + "]")
     except orjson.JSONDecodeError:

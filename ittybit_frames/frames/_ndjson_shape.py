@@ -198,8 +198,10 @@ def envelope_shape_ok(text: str) -> bool:
 
 def envelope_query() -> str:
     """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
-    of each, read as :func:`query` reads a job line."""
+    of each, read as :func:`query` reads a job line, and the envelope without ``data``
+    as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
     return f"""
-SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j
+SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j,
+    json_merge_patch(line, '{{"data": null}}') AS rest
 FROM env
 """
