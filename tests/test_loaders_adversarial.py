@@ -4,14 +4,22 @@ those of to_frames over the same jobs."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import itertools
 import threading
 from typing import Any
 
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ittybit_frames as itf
 import ittybit_frames.frames._convert as convert
+from ittybit_frames.client import ndjson_parts, records_of
+from ittybit_frames.frames import to_frames_in_parts
+from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
 
@@ -53,3 +61,59 @@ def test_ctrl_c_while_a_piece_is_converted_leaves_no_reader_behind(
         del caught
         monkeypatch.setattr(convert, "assemble_read", real)
         assert len(itf.read_jobs(ids, client=client)) == len(many)  # the client works
+
+
+_POOL = generate_history(60, seed=5, end=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
+
+
+def _variant(job: dict[str, Any], how: str, n: int) -> dict[str, Any]:
+    """``job`` as a misbehaving server might list it again, or with an odd value."""
+    job = copy.deepcopy(job)
+    if how == "later":  # changed between pages: updated later
+        job["updated_at"] = f"2026-12-0{1 + n % 9}T00:00:00Z"
+        job["status"] = "failed"
+    elif how == "earlier":  # a stale copy
+        job["updated_at"] = "2020-01-01T00:00:00Z"
+        job["status"] = "processing"
+    elif how == "big":
+        job["metadata"] = {"big": 10**30 + n}
+    elif how == "bad":
+        job["status"] = "bogus"
+    return job
+
+
+@st.composite
+def _listings(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
+    """Pages of jobs from a small pool: repeats (some changed, some stale), skips, odd
+    values, cut into pages of random sizes (some empty)."""
+    picks = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(_POOL) - 1),
+                st.sampled_from(["same", "same", "later", "earlier", "big", "bad"]),
+            ),
+            max_size=80,
+        )
+    )
+    jobs = [_variant(_POOL[i], how, n) for n, (i, how) in enumerate(picks)]
+    cuts = sorted(draw(st.lists(st.integers(0, len(jobs)), max_size=12)))
+    bounds = [0, *cuts, len(jobs)]
+    return [jobs[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pages=_listings(), piece=st.integers(1, 6000), min_lines=st.integers(1, 30))
+def test_pieces_of_any_listing_equal_to_frames_after_the_walk(
+    pages: list[list[dict[str, Any]]], piece: int, min_lines: int
+) -> None:
+    """What read_jobs hands to_frames_in_parts (ndjson_parts of the pages) gives the
+    frames to_frames makes of the whole listing (main's way: records_of, then convert),
+    whatever the repeats (the record updated last wins), pieces and odd values."""
+    reader = NdjsonReader(min_lines=min_lines, min_records=1)
+    got = to_frames_in_parts(ndjson_parts(pages), piece_bytes=piece, _reader=reader)
+    want = itf.to_frames(records_of(pages), _reader=NdjsonReader(use_sql=False))
+    pd.testing.assert_frame_equal(got.jobs, want.jobs)
+    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert sorted(map(str, got.problems.itertuples(index=False))) == sorted(
+        map(str, want.problems.itertuples(index=False))
+    )
