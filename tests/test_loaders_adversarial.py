@@ -10,6 +10,7 @@ import itertools
 import threading
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 import ittybit_frames as itf
 import ittybit_frames.frames._convert as convert
-from ittybit_frames.client import ndjson_parts, records_of
+from ittybit_frames.client import AiohttpTransport, ndjson_parts, records_of
 from ittybit_frames.frames import to_frames_in_parts
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history, serve
@@ -66,9 +67,13 @@ def test_ctrl_c_while_a_piece_is_converted_leaves_no_reader_behind(
 _POOL = generate_history(60, seed=5, end=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
 
 
-def _variant(job: dict[str, Any], how: str, n: int) -> dict[str, Any]:
+def _variant(job: dict[str, Any], how: str, n: int) -> Any:
     """``job`` as a misbehaving server might list it again, or with an odd value."""
     job = copy.deepcopy(job)
+    if how == "envelope":  # a page inside the page, with a huge integer or not
+        return {"data": [job, _variant(job, "big" if n % 2 else "later", n)]}
+    if how == "not-a-job":
+        return ["not", "a", "job"] if n % 2 else f"job {n}"
     if how == "later":  # changed between pages: updated later
         job["updated_at"] = f"2026-12-0{1 + n % 9}T00:00:00Z"
         job["status"] = "failed"
@@ -90,7 +95,9 @@ def _listings(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
         st.lists(
             st.tuples(
                 st.integers(0, len(_POOL) - 1),
-                st.sampled_from(["same", "same", "later", "earlier", "big", "bad"]),
+                st.sampled_from(
+                    ["same", "same", "later", "earlier", "big", "bad", "envelope", "not-a-job"]
+                ),
             ),
             max_size=80,
         )
@@ -117,3 +124,55 @@ def test_pieces_of_any_listing_equal_to_frames_after_the_walk(
     assert sorted(map(str, got.problems.itertuples(index=False))) == sorted(
         map(str, want.problems.itertuples(index=False))
     )
+
+
+class Odd(httpx.AsyncBaseTransport):
+    """The default transport, except that ``GET /jobs/{id}`` of some IDs answers another
+    job, and of one (once ``refuse`` is set) a 401, as a key revoked mid-fetch."""
+
+    def __init__(self, wrong: dict[str, str]) -> None:
+        self.inner = AiohttpTransport()
+        self.wrong = wrong
+        self.refuse: str | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        asked = request.url.path.rsplit("/", 1)[-1]
+        if asked == self.refuse:
+            return httpx.Response(401, json={"kind": "unauthorized", "message": "key revoked"})
+        if asked in self.wrong:
+            path = request.url.path.replace(asked, self.wrong[asked])
+            request = httpx.Request(
+                request.method, request.url.copy_with(path=path), headers=request.headers
+            )
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_by_id_wrong_jobs_and_a_revoked_key_as_fetch_jobs_says(
+    many: list[dict[str, Any]],
+) -> None:
+    ids = [j["id"] for j in many]
+    wrong = {ids[3]: ids[4], ids[1200]: ids[0]}  # a cache answering another job
+    with serve(many, api_key=SECRET) as api:
+        transport = Odd(wrong)
+        with fast_client(api, transport=transport, max_attempts=1, concurrency=4) as client:
+            frames = itf.read_jobs(ids, client=client)
+            fetched = client.fetch_jobs(ids)
+            transport.refuse = ids[900]
+            with pytest.raises(itf.AuthenticationError) as caught:
+                itf.read_jobs(ids, client=client)
+            assert SECRET not in str(caught.value)
+            assert _ndjson_threads() == []
+            transport.refuse = None
+            again = itf.read_jobs(ids, client=client)  # the client still works
+            client._run(transport.aclose)
+    want = itf.to_frames(records_of([fetched.jobs]))
+    pd.testing.assert_frame_equal(frames.jobs, want.jobs)
+    pd.testing.assert_frame_equal(frames.tasks, want.tasks)
+    assert frames.failures is not None
+    pd.testing.assert_frame_equal(frames.failures, fetched.failures)
+    assert set(frames.failures["job_id"]) == set(wrong)
+    assert len(frames.jobs) == len(many) - 2
+    pd.testing.assert_frame_equal(again.jobs, frames.jobs)
