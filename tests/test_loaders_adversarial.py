@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import ittybit_frames as itf
 import ittybit_frames.frames._convert as convert
+import ittybit_frames.frames._ndjson as ndjson
 from ittybit_frames.client import AiohttpTransport, ndjson_parts, records_of
 from ittybit_frames.frames import to_frames_in_parts
 from ittybit_frames.frames._ndjson import NdjsonReader
@@ -37,14 +38,22 @@ def _ndjson_threads() -> list[threading.Thread]:
 
 
 @pytest.mark.parametrize("by_id", [False, True])
+@pytest.mark.parametrize(
+    "where",
+    [
+        (convert, "assemble_read"),  # converting a piece DuckDB has read (it reads the next)
+        (ndjson, "_result"),  # waiting for DuckDB's read of a piece
+    ],
+)
 def test_ctrl_c_while_a_piece_is_converted_leaves_no_reader_behind(
-    many: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, by_id: bool
+    many: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, by_id: bool, where: Any
 ) -> None:
     """Ctrl-C lands while the caller's thread converts a piece DuckDB has read (the
-    next piece being read meanwhile): DuckDB's reader thread and connection end before
-    the exception reaches the caller, even while its traceback is kept (as a notebook
-    or ``sys.last_traceback`` keeps it)."""
-    real = convert.assemble_read
+    next piece being read meanwhile), or waits for DuckDB: DuckDB's reader thread and
+    connection end before the exception reaches the caller, even while its traceback
+    is kept (as a notebook or ``sys.last_traceback`` keeps it)."""
+    module, name = where
+    real = getattr(module, name)
     calls: list[int] = []
 
     def interrupted(*args: Any) -> Any:
@@ -53,14 +62,15 @@ def test_ctrl_c_while_a_piece_is_converted_leaves_no_reader_behind(
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(convert, "assemble_read", interrupted)
+    monkeypatch.setattr(module, name, interrupted)
     ids = [j["id"] for j in many] if by_id else None
     with serve(many, api_key=SECRET) as api, fast_client(api) as client:
         with pytest.raises(KeyboardInterrupt) as caught:
             itf.read_jobs(ids, client=client)
+        assert len(calls) == 2
         assert _ndjson_threads() == []  # the traceback is still held here
         del caught
-        monkeypatch.setattr(convert, "assemble_read", real)
+        monkeypatch.setattr(module, name, real)
         assert len(itf.read_jobs(ids, client=client)) == len(many)  # the client works
 
 
