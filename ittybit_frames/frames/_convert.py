@@ -159,18 +159,26 @@ def _build_blocks(
     ``strict``, the problem it names first is named first)."""
     job_parts: list[pa.Table] = []
     task_parts: list[pa.Table] = []
-    for i, block in enumerate(blocks):
-        if len(block.jobs):
-            jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
-            job_parts.append(jobs_t)
-            task_parts.append(tasks_t)
-        kept = None if careful is None else careful[i]
-        for records, numbers in _left_batches(block.left, kept, p):
-            jobs_t, tasks_t = _build(records, numbers, p)
-            job_parts.append(jobs_t)
-            task_parts.append(tasks_t)
-        if careful is not None:
-            careful[i] = []  # converted: let them go
+    try:
+        for i, block in enumerate(blocks):
+            if len(block.jobs):
+                jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
+                job_parts.append(jobs_t)
+                task_parts.append(tasks_t)
+            kept = None if careful is None else careful[i]
+            for records, numbers in _left_batches(block.left, kept, p):
+                jobs_t, tasks_t = _build(records, numbers, p)
+                job_parts.append(jobs_t)
+                task_parts.append(tasks_t)
+            if careful is not None:
+                careful[i] = []  # converted: let them go
+    finally:
+        # Whatever stops the conversion here (Ctrl-C, a strict problem) stops DuckDB's
+        # reader of the next block and closes its connection now, not when the
+        # traceback that holds this frame is let go (a notebook keeps it).
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
     return job_parts, task_parts
 
 
