@@ -109,3 +109,33 @@ def test_fetch_in_order_hands_jobs_in_the_order_of_the_ids(
         next(stopped)
         stopped.close()  # stops the fetch
         assert _pending(client) == [] and len(done) == 1
+
+
+@pytest.mark.parametrize("route", ["listing", "ids"])
+def test_ctrl_c_as_the_run_ahead_starts_leaves_no_task_running(
+    jobs: list[dict[str, Any]], route: str
+) -> None:
+    """Ctrl-C landing just as the walk's (or the fetch's) task has been started on the
+    loop, before the caller's generator holds it: the task must still be stopped, or a
+    ``client=`` the caller keeps would go on fetching in the background."""
+    with serve(jobs, api_key=SECRET) as api, fast_client(api) as client:
+        run = client._run
+
+        def interrupted_after_start(make: Any) -> Any:
+            result = run(make)
+            if getattr(make, "__name__", "") == "start":
+                raise KeyboardInterrupt
+            return result
+
+        client._run = interrupted_after_start  # type: ignore[method-assign]
+        ids = [job["id"] for job in jobs[:2000]]
+        ahead = (
+            client._pages_ahead(page_size=100)
+            if route == "listing"
+            else client._fetch_in_order(ids, [])
+        )
+        with pytest.raises(KeyboardInterrupt):
+            next(ahead)
+        del client._run
+        assert _pending(client) == []
+        assert len(next(client.iter_pages(page_size=100))) == 100  # the client still works

@@ -111,12 +111,15 @@ class Client:
         :data:`PAGES_AHEAD` pages ahead of the caller: the caller's work on a page
         (converting it) does not hold the walk up. Closing the iterator stops the walk."""
 
-        async def start() -> tuple[asyncio.Queue[Any], asyncio.Future[None]]:
-            queue: asyncio.Queue[Any] = asyncio.Queue(PAGES_AHEAD)
-            return queue, asyncio.ensure_future(_fill(queue, self._async._pages(query)))
+        started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
-        queue, task = self._run(start)
+        async def start() -> asyncio.Queue[Any]:
+            queue: asyncio.Queue[Any] = asyncio.Queue(PAGES_AHEAD)
+            started.append(asyncio.ensure_future(_fill(queue, self._async._pages(query))))
+            return queue
+
         try:
+            queue = self._run(start)
             while True:
                 page = self._run(queue.get)
                 if page is _END:
@@ -125,8 +128,8 @@ class Client:
                     raise page.exc
                 yield page
         finally:
-            if self._runner is not None:
-                self._runner.run(_cancelled(task))
+            if self._runner is not None and started:
+                self._runner.run(_cancelled(started[0]))
 
     def _fetch_in_order(
         self, ids: Iterable[str], into: list[FetchResult]
@@ -138,12 +141,15 @@ class Client:
         check_job_ids(ids)
         ids = list(ids)
 
-        async def start() -> tuple[asyncio.Queue[Any], asyncio.Future[None]]:
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            return queue, asyncio.ensure_future(_fetch_into(queue, self._async, ids))
+        started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
-        queue, task = self._run(start)
+        async def start() -> asyncio.Queue[Any]:
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            started.append(asyncio.ensure_future(_fetch_into(queue, self._async, ids)))
+            return queue
+
         try:
+            queue = self._run(start)
             while True:
                 items = self._run(lambda: _drained(queue))
                 batch = [job for item in items if isinstance(item, list) for job in item]
@@ -156,8 +162,8 @@ class Client:
                     into.append(last)
                     return
         finally:
-            if self._runner is not None:
-                self._runner.run(_cancelled(task))
+            if self._runner is not None and started:
+                self._runner.run(_cancelled(started[0]))
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
