@@ -217,7 +217,13 @@ class AsyncClient:
         complete = functools.partial(_complete, self.fetch_jobs, self._walk_failures)
         pager = JobPager(self.base_url, query)
         return walk_pages(
-            self._http.get, complete, pager, self._clock, progress=self.progress, stats=self._stats
+            self._http.get,
+            complete,
+            pager,
+            self._clock,
+            progress=self.progress,
+            stats=self._stats,
+            failures=self._walk_failures,
         )
 
 

@@ -59,8 +59,18 @@ class Page:
     has_more: bool | None
 
 
-def read_page(payload: Any, headers: Headers) -> tuple[list[dict[str, Any]], bool | None]:
-    """The jobs of a listing answer, and its ``has_more`` flag if it gave one."""
+def read_page(
+    payload: Any, headers: Headers, url: str = ""
+) -> tuple[list[dict[str, Any]], bool | None, list[dict[str, Any]]]:
+    """The jobs of a listing answer, its ``has_more`` flag if it gave one, and a
+    failure row for each item that is not a JSON object (the walk goes on without it).
+
+    Raises
+    ------
+    APIError
+        The answer is no list of jobs, or a page whose items are all non-objects (going
+        on would end the walk there as if the listing were over).
+    """
     has_more: bool | None = None
     header = headers.get("has-more")
     if header is not None:
@@ -76,15 +86,43 @@ def read_page(payload: Any, headers: Headers) -> tuple[list[dict[str, Any]], boo
             kind="bad_payload",
         )
     items = [j for j in payload if isinstance(j, dict)]
-    if len(items) < len(payload):
+    if payload and not items:
+        raise APIError(
+            f"the job listing page {url} holds {len(payload)} items and none is a JSON "
+            "object (a job): is the base URL the ittybit API?",
+            status_code=200,
+            kind="bad_payload",
+        )
+    strays = [
+        {
+            "job_id": "",
+            "status_code": 200,
+            "kind": "not_a_job",
+            "message": f"item {i + 1} of the job listing page {url} is not a JSON object "
+            f"(a {_json_type(item)}): skipped",
+        }
+        for i, item in enumerate(payload)
+        if not isinstance(item, dict)
+    ]
+    if strays:
         logger.warning(
             "%d items of a job listing page are not JSON objects (not jobs): skipped",
-            len(payload) - len(items),
+            len(strays),
         )
     for job in items:
         if "id" in job:  # numeric IDs become strings; stray whitespace is dropped
             job["id"] = clean_job_id(job["id"])
-    return items, has_more
+    return items, has_more, strays
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "text" if isinstance(value, str) else "list"
 
 
 class Paginator(Protocol):

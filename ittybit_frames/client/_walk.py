@@ -39,6 +39,7 @@ async def walk_pages(
     *,
     progress: bool | None,
     stats: Any = None,
+    failures: list[dict[str, Any]] | None = None,
 ) -> AsyncGenerator[Jobs, None]:
     """Yield the new jobs of each page inside the pager's time window, in order.
 
@@ -55,6 +56,8 @@ async def walk_pages(
         Counts the time spent waiting for pages.
     progress : bool or None
         Progress bar on stderr (None: only in a terminal or notebook).
+    failures : list, optional
+        Gets a failure row for each listed item that is not a JSON object.
     """
 
     early: tuple[str, asyncio.Future[tuple[Page, Jobs]]] | None = None
@@ -81,7 +84,9 @@ async def walk_pages(
     async def read(url: str) -> tuple[Page, Jobs]:
         with clock.running():
             payload, headers = await get(url, start_early(url))
-            items, has_more = read_page(payload, headers)
+            items, has_more, strays = read_page(payload, headers, url)
+            if failures is not None:
+                failures.extend(strays)
             new = await complete(pager.fresh(url, items))
         return Page(url, payload, headers, items, has_more), new
 
