@@ -3,10 +3,14 @@ draw: each case is a line edited as text, read both ways (and from dicts)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ittybit_frames as itf
 from ittybit_frames.frames._ndjson import NdjsonReader
@@ -51,6 +55,15 @@ KEY_TWICE = {
     "input url": (r'"url": "https', '"url": "other", "url": "https'),
     "output width": (r'"width": (\d+), "height"', r'"width": 1, "width": \1, "height"'),
     "output codec": (r'"video": "(\w+)"', r'"video": "vp9", "video": "\1"'),
+    # The same key, once written with an escape.
+    "job status, escaped": (
+        r'"status": "succeeded"',
+        r'"status": "succeeded", "st\\u0061tus": "x"',
+    ),
+    "output width, escaped": (
+        r'"width": (\d+), "height"',
+        r'"w\\u0069dth": 1, "width": \1, "height"',
+    ),
 }
 
 
@@ -68,3 +81,34 @@ def test_a_key_twice_in_an_envelope_is_read_as_the_careful_path_reads_it() -> No
         '{"data": ' + _edit(r'"status": "succeeded"', '"status": "x", "status": "succeeded"') + "}",
     ):
         _same_both_ways(line)
+
+
+@st.composite
+def lines_with_a_key_twice(draw: st.DrawFn) -> str:
+    """A simulated job line with one key of one of its objects (the job, a task, an
+    input or output file, codecs) written twice: another value first or last."""
+    job = copy.deepcopy(draw(st.sampled_from(JOBS)))
+    objects: list[dict[str, Any]] = [job, *job["tasks"]]
+    for task in job["tasks"]:
+        for name in ("input", "output"):
+            if isinstance(task.get(name), dict):
+                objects.append(task[name])
+                if isinstance(task[name].get("codecs"), dict):
+                    objects.append(task[name]["codecs"])
+    target = draw(st.sampled_from([o for o in objects if o]))
+    key = draw(st.sampled_from(sorted(target)))
+    other = draw(st.sampled_from([None, 1, 2.5, "x", "failed", "video", 1_700_000_000_000]))
+    items = list(target.items())
+    if draw(st.booleans()):  # the other value first
+        target.clear()
+        target["__twice__"] = None
+        target.update(items)
+    else:
+        target["__twice__"] = None
+    return json.dumps(job).replace('"__twice__": null', json.dumps({key: other})[1:-1])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines_with_a_key_twice())
+def test_any_key_twice_reads_as_the_careful_path_reads_it(line: str) -> None:
+    _same_both_ways(line)
