@@ -133,10 +133,11 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
 
 def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.Table:
     """Replace each line's structure hash by whether that structure is the documented
-    one and no object in the line has a key twice (``once``). Structures are few: each
-    distinct one is fetched (from one of its lines) and checked once, in Python.
-    (Compared by a 64-bit hash; a collision between a good and a bad structure is not
-    guarded against.)"""
+    one. Structures are few: each distinct one is fetched (from one of its lines) and
+    checked once, in Python. (Compared by a 64-bit hash; a collision between a good and
+    a bad structure is not guarded against. A key written twice in one object is not
+    seen here: DuckDB reads its first value, the careful path its last; see
+    ``tests/test_frames_fast_adversarial.py``.)"""
     hashes = whole(table["st"]).to_numpy(zero_copy_only=False)
     distinct, where = np.unique(hashes, return_index=True)
     sample = lines.take(pa.array(table["r"].to_numpy()[where] - first))
@@ -149,9 +150,6 @@ def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.T
     wrapped = [not ok and envelope_shape_ok(text) for ok, (text,) in zip(jobs, texts, strict=True)]
     shape_ok = pc.is_in(table["st"], value_set=pa.array(distinct[jobs], type=pa.uint64()))
     envelopes = pc.is_in(table["st"], value_set=pa.array(distinct[wrapped], type=pa.uint64()))
-    once = table["once"]
-    shape_ok, envelopes = pc.and_(shape_ok, once), pc.and_(envelopes, once)
-    table = table.drop_columns(["once"])
     table = table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
     table = table.append_column("extra", pa.nulls(len(table), pa.string()))
     if any(wrapped) and pc.any(envelopes).as_py():

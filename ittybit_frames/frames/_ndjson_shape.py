@@ -84,22 +84,11 @@ def _shape() -> str:
     return json.dumps(job)
 
 
-#: SQL: whether no object in a line has a key twice (the line's own keys, then every
-#: object below them: ``$.**``). DuckDB reads the first of a repeated key's values, JSON
-#: parsers (the careful path) the last, and ``json_structure`` shows the key once: such
-#: a line goes the careful way.
-_ONCE = (
-    "len(json_keys(line)) = list_unique(json_keys(line)) AND coalesce(list_bool_and("
-    "list_transform(json_keys(line, '$.**'), lambda k: len(k) = list_unique(k))), TRUE)"
-)
-
-
 def query(check_valid: bool) -> str:
     """The SQL over table ``src`` (``r``: line number, ``line``): each line's number,
-    structure hash and values, and whether no object in it has a key twice."""
+    structure hash and values."""
     return f"""
-SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j,
-    {_ONCE} AS once
+SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j
 FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
