@@ -299,11 +299,19 @@ def test_ctrl_c_mid_body_in_fetch_jobs_leaves_no_socket_task_or_warning() -> Non
             server.stop.wait()
             return False
         conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id":"job_a"')
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # Ctrl-C
-        conn.settimeout(10)  # a bound for a broken client, not a timing
-        with contextlib.suppress(OSError):
-            if conn.recv(1) == b"":
-                closed_by_client.set()
+        # Ctrl-C, pressed again while the client has not let go (Python drops a
+        # KeyboardInterrupt that lands inside a finalizer: seen on a loaded machine).
+        conn.settimeout(2)  # how long before pressing again, not a timing under test
+        for _ in range(5):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+            try:
+                if conn.recv(1) == b"":
+                    closed_by_client.set()
+                return False
+            except TimeoutError:
+                continue
+            except OSError:
+                return False
         return False
 
     destroyed: list[str] = []
@@ -334,7 +342,8 @@ def _sockets_to(port: int) -> int:
     for obj in gc.get_objects():
         if isinstance(obj, socket.socket) and obj.fileno() != -1:
             with contextlib.suppress(OSError):
-                if obj.getpeername()[1] == port:
+                peer = obj.getpeername()  # a Unix socket's is a text: not ours
+                if isinstance(peer, tuple) and peer[1] == port:
                     count += 1
     return count
 
