@@ -83,12 +83,7 @@ async def walk_pages(
 
     async def read(url: str) -> tuple[Page, Jobs]:
         with clock.running():
-            payload, headers = await get(url, start_early(url))
-            items, has_more, strays = read_page(payload, headers, url)
-            if failures is not None:
-                failures.extend(strays)
-            new = await complete(pager.fresh(url, items))
-        return Page(url, payload, headers, items, has_more), new
+            return await _read(get, complete, pager, url, start_early(url), failures)
 
     bar = progress_bar(progress, None, "listing jobs", stats)
     ahead: asyncio.Future[tuple[Page, Jobs]] | None = reading(pager.url)
@@ -115,6 +110,24 @@ async def walk_pages(
         for future in pending:
             future.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _read(
+    get: Get,
+    complete: Complete,
+    pager: JobPager,
+    url: str,
+    on_headers: OnHeaders,
+    failures: list[dict[str, Any]] | None,
+) -> tuple[Page, Jobs]:
+    """One listing page read: its answer, and its new jobs completed with their tasks;
+    a row in ``failures`` for each listed item that is not a JSON object."""
+    payload, headers = await get(url, on_headers)
+    items, has_more, strays = read_page(payload, headers, url)
+    if failures is not None:
+        failures.extend(strays)
+    new = await complete(pager.fresh(url, items))
+    return Page(url, payload, headers, items, has_more), new
 
 
 def _settle(future: asyncio.Future[Any]) -> None:
