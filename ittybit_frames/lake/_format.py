@@ -444,6 +444,11 @@ def day_labels(ms: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out
 
 
+def day_label(ms: int) -> str:
+    """The partition of one epoch-millisecond value (the rule of :func:`day_labels`)."""
+    return _day_name(ms // DAY_MS)
+
+
 def _day_name(day: int) -> str:
     try:
         return (_EPOCH_DAY + dt.timedelta(days=day)).isoformat()

@@ -29,6 +29,7 @@ from ittybit_frames.lake._format import (
     PART_FILE,
     PARTITION,
     conform,
+    day_label,
     from_arrow,
     read_manifest,
     sort,
@@ -50,16 +51,12 @@ def partition_label(file: Path) -> str:
     return ""
 
 
-def _day(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
-
-
 def _in_window(label: str, since_ms: int | None, until_ms: int | None) -> bool:
     if label == NULL_PARTITION:
         return since_ms is None and until_ms is None  # no creation time: outside every window
-    if since_ms is not None and label < _day(since_ms):
+    if since_ms is not None and label < day_label(since_ms):
         return False
-    return until_ms is None or label <= _day(until_ms - 1)
+    return until_ms is None or label <= day_label(until_ms - 1)
 
 
 def data_files(
