@@ -119,3 +119,21 @@ def test_every_non_object_in_a_listing_page_is_a_problem_row(
     skipped = frames.problems[frames.problems["problem"].str.startswith("not a JSON object")]
     assert list(skipped["raw_value"]) == ["5", '"text"', "null", "true", "[]"]
     assert len(frames.problems) == 5
+
+
+@pytest.mark.parametrize("reader", [CAREFUL, FAST], ids=["careful", "fast"])
+@pytest.mark.parametrize("layout", list(_ARRAYS))
+def test_a_bad_array_element_is_named_by_its_place_in_the_array(
+    layout: str, reader: NdjsonReader
+) -> None:
+    # It said "line 2": a one-line array has no line 2, and in the pretty-printed ones
+    # line 2 is another part of the text than the second element.
+    frames = itf.to_frames(_ARRAYS[layout], _reader=reader)
+    [problem] = frames.problems["problem"].tolist()
+    assert problem == "element 2 of the JSON array is not valid JSON; skipped"
+
+
+def test_a_bad_ndjson_line_is_still_named_by_its_line() -> None:
+    text = "\n".join(_with_nan(_TEXTS)) + "\n"
+    [problem] = itf.to_frames(text, _reader=CAREFUL).problems["problem"].tolist()
+    assert problem == "line 2 is not valid JSON; skipped"

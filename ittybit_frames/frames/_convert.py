@@ -42,13 +42,14 @@ from ittybit_frames.frames._container import JobFrames
 from ittybit_frames.frames._dicts import Serialised
 from ittybit_frames.frames._input import (
     CHUNK,
+    ArrayElements,
     chunks,
     each_record,
     opened,
     parse_lines,
     read_input,
 )
-from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader, unscanned
+from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader, unscanned_pieces
 from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
@@ -259,6 +260,8 @@ def to_frames(
     def build(p: Problems) -> _Parts:
         _check_workers(workers)
         ndjson, parsed = read_input(records)
+        if isinstance(ndjson, ArrayElements):
+            p.unit = "element"
         if ndjson is not None:
             return _build_ndjson(ndjson, p, workers, _reader)
         return _build_dicts(parsed, p, workers, _reader)
@@ -328,22 +331,45 @@ def to_frames_in_parts(
         The frames :func:`to_frames` makes of the same records in one input.
     """
 
+    caller_gc = gc.isenabled()
+
     def build(p: Problems) -> _Parts:
         _check_workers(workers)
-        stream = _Pieces(parts, p, piece_bytes, _reader.min_lines if _reader.use_sql else 0)
+        stream = _Pieces(
+            _awaited_as_caller(parts, caller_gc),
+            p,
+            piece_bytes,
+            _reader.min_lines if _reader.use_sql else 0,
+        )
         pieces = stream.pieces()
         first = next(pieces, None)
         if first is None:
             return [], []
         if not _reader.use_sql or stream.lines < _reader.min_lines:
-            careful = (
-                block for piece in itertools.chain([first], pieces) for block in unscanned(piece)
-            )
+            careful = unscanned_pieces(itertools.chain([first], pieces))
             return _build_blocks(careful, p, stream.careful)
         blocks = _reader.pieces(itertools.chain([first], pieces), workers)
         return _build_blocks(blocks, p, stream.careful)
 
     return _converted(build, strict, None)
+
+
+def _awaited_as_caller(parts: Iterable[Any], gc_on: bool) -> Iterator[Any]:
+    """``parts``, each awaited with the cyclic GC as the caller had it: the conversion
+    pauses it (see :func:`_converted`), but a walk waiting on the network for minutes
+    must not keep the caller's process (its other threads too) without it."""
+    it = iter(parts)
+    while True:
+        if gc_on:
+            gc.enable()
+        try:
+            part = next(it)
+        except StopIteration:
+            return
+        finally:
+            if gc_on:
+                gc.disable()
+        yield part
 
 
 class _Pieces:

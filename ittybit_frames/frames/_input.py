@@ -20,7 +20,16 @@ import orjson
 from ittybit_frames.frames._jsontext import loads_exact
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
-__all__ = ["CHUNK", "chunks", "each_record", "opened", "parse_lines", "read_input", "records_of"]
+__all__ = [
+    "CHUNK",
+    "ArrayElements",
+    "chunks",
+    "each_record",
+    "opened",
+    "parse_lines",
+    "read_input",
+    "records_of",
+]
 
 #: Records converted together on the careful path.
 CHUNK = 5000
@@ -130,11 +139,16 @@ def _document(data: bytes) -> tuple[bytes | None, Any]:
     return None, value if type(value) in (list, dict) else [value]
 
 
+class ArrayElements(bytes):
+    """NDJSON made of a JSON array's elements, one a line: its line n is the array's
+    element n, and problems name it so."""
+
+
 #: A JSON string whole, or a bracket or comma outside strings.
 _STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
 
 
-def _array_lines(data: bytes) -> bytes | None:
+def _array_lines(data: bytes) -> ArrayElements | None:
     """A JSON array text that did not parse, as NDJSON of its top-level elements (found
     by its brackets, commas and strings alone), so that an element that is not JSON
     (``NaN``...) is judged alone, as an NDJSON line is; None when the text is no array
@@ -161,7 +175,7 @@ def _array_lines(data: bytes) -> bytes | None:
         return None  # never closed: cut short
     # JSON text has line breaks only between its tokens: each element on one line.
     lines = [e.replace(b"\r", b" ").replace(b"\n", b" ").strip() for e in elements]
-    return b"\n".join(lines) + b"\n"
+    return ArrayElements(b"\n".join(lines) + b"\n")
 
 
 def _is_envelope(value: dict[str, Any]) -> bool:
@@ -279,7 +293,7 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
                 None,
                 None,
                 "record",
-                f"line {n} is not valid JSON; skipped",
+                f"{p.place(n)} is not valid JSON; skipped",
                 line[:200].decode(errors="replace").rstrip("\r\n"),
             )
             continue

@@ -69,6 +69,13 @@ class Problems:
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.rows: list[tuple[Any, Any, str, str, str | None]] = []
+        #: What a line of the NDJSON read stands for: "line", or "element" when it
+        #: was made of a JSON array's elements (see ``_input.ArrayElements``).
+        self.unit = "line"
+
+    def place(self, n: int) -> str:
+        """Where line ``n`` of the input came from, in the words of what was passed."""
+        return f"element {n} of the JSON array" if self.unit == "element" else f"line {n}"
 
     def add(self, job_id: Any, task_id: Any, column: str, problem: str, raw: Any) -> None:
         raw_text = None if raw is MISSING else json_text(raw)
