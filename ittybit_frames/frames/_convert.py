@@ -220,7 +220,9 @@ def to_frames(
         Jobs as the client returns them (any ``Mapping``; task lists as any sequence;
         numpy scalars as their numbers), a JSON array, a lone job or task object, an
         envelope (``{"meta", "data": [...] or {...}, "links"}``, an event), or NDJSON
-        (whose lines may be envelopes), with or without a UTF-8 byte order mark. Every
+        (whose lines may be envelopes), with or without a UTF-8 byte order mark; or a
+        path (``pathlib.Path``; a ``str`` is text) or an open file holding any of these,
+        gzip-compressed or not. Every
         documented API generation is accepted (timestamps in ms, s or ISO-8601; old
         field names; every kind and status vocabulary).
     strict : bool, default False

@@ -11,8 +11,12 @@ problem, not a row.
 
 from __future__ import annotations
 
+import gzip
+import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -99,10 +103,34 @@ def _parses(data: bytes) -> bool:
     return True
 
 
+_GZIP = b"\x1f\x8b"
+_BYTES = bytes | bytearray | memoryview
+
+
+def _opened_source(records: Any) -> Any:
+    """A path (``os.PathLike``; a ``str`` stays text) or an open file read whole, and
+    gzip-compressed bytes decompressed (every member); anything else as it is."""
+    if isinstance(records, os.PathLike):
+        records = Path(records).read_bytes()  # a missing file: OSError naming it
+    elif not isinstance(records, _BYTES | str) and callable(getattr(records, "read", None)):
+        records = records.read()
+    if isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP:
+        try:
+            return gzip.decompress(records)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(
+                f"records look gzip-compressed but do not decompress ({exc}); "
+                "pass the whole file, or its text"
+            ) from None
+    return records
+
+
 def read_input(records: Any) -> tuple[bytes | None, Any]:
     """``(bytes, None)`` if ``records`` is NDJSON text, else ``(None, records)`` (text
-    that is one JSON document is parsed)."""
-    if not isinstance(records, bytes | bytearray | memoryview | str):
+    that is one JSON document is parsed). A path or an open file is read first, and
+    gzip bytes decompressed."""
+    records = _opened_source(records)
+    if not isinstance(records, _BYTES | str):
         return None, records
     data = _text(records)
     start = _NOT_SPACE.search(data)
