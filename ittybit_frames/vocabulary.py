@@ -310,6 +310,8 @@ def _from_number(value: int | float) -> int:
 
 
 def _from_iso(text: str) -> int:
+    if text.endswith("z"):  # RFC 3339 allows a lower-case "z" (and "t", which Python reads)
+        text = text[:-1] + "Z"
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:

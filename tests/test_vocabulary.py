@@ -61,3 +61,13 @@ def test_vocabularies() -> None:
     assert canonical_kind("speech") == canonical_kind("SPEECH ") == "speech"
     assert canonical_kind("vidoe") == "other"
     assert canonical_kind("ingest", task=True) == "import"
+
+
+@pytest.mark.parametrize(
+    "text", ["2025-03-01t10:00:00z", "2025-03-01T10:00:00z", "2025-03-01t10:00:00.250+01:00"]
+)
+def test_rfc3339_lower_case_t_and_z_are_read(text: str) -> None:
+    # RFC 3339 section 5.6 allows "t" and "z" in lower case; "z" was 'not an ISO-8601
+    # timestamp' (a problem row and NA).
+    upper = text.upper()
+    assert epoch_ms(text) == epoch_ms(upper) is not None
