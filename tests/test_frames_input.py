@@ -44,6 +44,44 @@ def test_a_generator_handing_one_dict_again_gives_each_record_as_it_was(
     assert len(got.tasks) == len(want.tasks) and got.problems.empty
 
 
+def _reused_deep(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each job in the same objects all the way down (the job, its task list, each task
+    and file object), refilled between yields, as a streaming parser that recycles its
+    containers hands them."""
+    row: dict[str, Any] = {}
+    tasks: list[dict[str, Any]] = [{} for _ in range(max(len(j["tasks"]) for j in history))]
+    inputs: list[dict[str, Any]] = [{} for _ in tasks]
+    for job in history:
+        fresh = copy.deepcopy(job)
+        for task, slot, inp in zip(fresh["tasks"], tasks, inputs, strict=False):
+            slot.clear()
+            slot.update(task)
+            if isinstance(task.get("input"), dict):
+                inp.clear()
+                inp.update(task["input"])
+                slot["input"] = inp
+        row.clear()
+        row.update(fresh, tasks=tasks[: len(fresh["tasks"])])
+        yield row
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [CAREFUL, FAST, NdjsonReader(min_records=2, use_sql=False)],
+    ids=["careful", "fast", "careful-kept"],
+)
+def test_a_generator_recycling_nested_objects_gives_each_record_as_it_was(
+    reader: NdjsonReader,
+) -> None:
+    # Only the top level was copied: the tasks of every job but the last were the last
+    # job's tasks when the chunk was converted.
+    got = itf.to_frames(_reused_deep(HISTORY), _reader=reader)
+    want = itf.to_frames(copy.deepcopy(HISTORY), _reader=reader)
+    pd.testing.assert_frame_equal(got.jobs, want.jobs)
+    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert got.problems.empty
+
+
 @pytest.mark.parametrize("reader", [CAREFUL, FAST], ids=["careful", "fast"])
 def test_a_0d_numpy_array_is_its_scalar(reader: NdjsonReader) -> None:
     # np.array(x).tolist() is x itself: iterated as a list, a number raised TypeError

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ittybit_frames.frames._input import each_record, opened
+from ittybit_frames.frames._input import each_record, held, opened
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
 __all__ = ["Serialised"]
@@ -183,7 +183,7 @@ class Serialised:
             line += 1
             text = _text(record)
             if text is None:
-                found = opened(record, self._p)
+                found = opened(held(record), self._p)  # kept while more are pulled
                 self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
                 # More rows than a line numbers (an array of millions): the lines after
                 # it are its too, so that the next record's rows still come after.

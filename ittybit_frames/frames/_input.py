@@ -29,6 +29,8 @@ __all__ = [
     "ArrayElements",
     "chunks",
     "each_record",
+    "held",
+    "one_shot",
     "opened",
     "parse_lines",
     "read_input",
@@ -262,13 +264,18 @@ def _listed(value: Any, page: bool) -> bool:
     return page and type(value) is list and not value
 
 
-def each_record(records: Any, p: Problems) -> Iterable[Any]:
+def each_record(records: Any, p: Problems, *, kept: bool = False) -> Iterable[Any]:
     """The records handed over, one by one (not NDJSON; containers not yet opened),
-    or a ``TypeError`` saying what to pass instead."""
+    or a ``TypeError`` saying what to pass instead. ``kept``: the caller keeps them
+    while it pulls more, so a one-shot iterable's are copied all the way down
+    (:func:`held`), not only at their top level."""
     if isinstance(records, Mapping):
         records = [dict(records)]  # one record, opened once, as any record is (opened)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
-        raise TypeError("records must be job dicts, a JSON array, or NDJSON bytes/text")
+        raise TypeError(
+            "records must be job dicts, a JSON array, NDJSON bytes/text, or a path or open "
+            "file of them"
+        )
     if hasattr(records, "columns") and hasattr(records, "to_dict"):
         raise TypeError(
             "records is a DataFrame (iterating it gives column names): pass "
@@ -277,8 +284,33 @@ def each_record(records: Any, p: Problems) -> Iterable[Any]:
     if iter(records) is records:
         # One-shot (a generator): it may hand the same object again, changed, while the
         # ones before wait in a chunk; each is taken as it was when handed over.
-        return map(_own, records)
+        return map(held if kept else _own, records)
     return records
+
+
+def one_shot(records: Any) -> bool:
+    """Whether ``records`` is an iterator (a generator), which may hand the same objects
+    again, changed, as a parser recycling its containers does."""
+    return isinstance(records, Iterator)
+
+
+def held(record: Any) -> Any:
+    """A record with its own dicts and lists all the way down (other values shared), so
+    that a generator recycling its containers cannot change it once handed over. Past
+    Python's recursion limit only its top level is its own."""
+    try:
+        return _copied(record)
+    except RecursionError:
+        return _own(record)
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    return value
 
 
 def _own(record: Any) -> Any:
@@ -296,7 +328,7 @@ def opened(record: Any, p: Problems) -> list[Any]:
 def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
     """Job records in lists of at most ``CHUNK``, whatever form (not NDJSON) they came in."""
     batch = []
-    for record in each_record(records, p):
+    for record in each_record(records, p, kept=True):
         batch.extend(opened(record, p))
         if len(batch) >= CHUNK:
             yield batch
