@@ -44,11 +44,12 @@ def test_a_generator_handing_one_dict_again_gives_each_record_as_it_was(
     assert len(got.tasks) == len(want.tasks) and got.problems.empty
 
 
-def _reused_deep(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Each job in the same objects all the way down (the job, its task list, each task
-    and file object), refilled between yields, as a streaming parser that recycles its
-    containers hands them."""
+def _reused_deep(history: list[dict[str, Any]], fresh_top: bool) -> Iterator[dict[str, Any]]:
+    """Each job in the same objects all the way down (its task list, each task and file
+    object; the job itself too unless ``fresh_top``), refilled between yields, as a
+    streaming parser that recycles its containers hands them."""
     row: dict[str, Any] = {}
+    listed: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = [{} for _ in range(max(len(j["tasks"]) for j in history))]
     inputs: list[dict[str, Any]] = [{} for _ in tasks]
     for job in history:
@@ -60,8 +61,11 @@ def _reused_deep(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                 inp.clear()
                 inp.update(task["input"])
                 slot["input"] = inp
+        listed[:] = tasks[: len(fresh["tasks"])]
+        if fresh_top:
+            row = {}
         row.clear()
-        row.update(fresh, tasks=tasks[: len(fresh["tasks"])])
+        row.update(fresh, tasks=listed)
         yield row
 
 
@@ -70,12 +74,13 @@ def _reused_deep(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     [CAREFUL, FAST, NdjsonReader(min_records=2, use_sql=False)],
     ids=["careful", "fast", "careful-kept"],
 )
+@pytest.mark.parametrize("fresh_top", [False, True], ids=["same job dict", "fresh job dicts"])
 def test_a_generator_recycling_nested_objects_gives_each_record_as_it_was(
-    reader: NdjsonReader,
+    reader: NdjsonReader, fresh_top: bool
 ) -> None:
     # Only the top level was copied: the tasks of every job but the last were the last
     # job's tasks when the chunk was converted.
-    got = itf.to_frames(_reused_deep(HISTORY), _reader=reader)
+    got = itf.to_frames(_reused_deep(HISTORY, fresh_top), _reader=reader)
     want = itf.to_frames(copy.deepcopy(HISTORY), _reader=reader)
     pd.testing.assert_frame_equal(got.jobs, want.jobs)
     pd.testing.assert_frame_equal(got.tasks, want.tasks)

@@ -45,8 +45,6 @@ from ittybit_frames.frames._input import (
     ArrayElements,
     chunks,
     each_record,
-    held,
-    one_shot,
     opened,
     parse_lines,
     read_input,
@@ -126,15 +124,13 @@ def _at_least(records: Any, p: Problems, count: int) -> tuple[list[Any], Iterabl
     """The records taken until they stand for ``count`` jobs, and all of them again (the
     taken ones, then the rest), or None when they ran out first."""
     taken: list[Any] = []
-    # Taken records wait while more are pulled: a generator's are copied all the way down.
-    keep = held if one_shot(records) else None
     rest = iter(each_record(records, p))
     weight = 0
     while weight < count:
         record = next(rest, _END)
         if record is _END:
             return taken, None
-        taken.append(record if keep is None else keep(record))
+        taken.append(record)
         weight += _weight(record)
     return taken, itertools.chain(taken, rest)
 

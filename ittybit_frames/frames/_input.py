@@ -30,7 +30,6 @@ __all__ = [
     "chunks",
     "each_record",
     "held",
-    "one_shot",
     "opened",
     "parse_lines",
     "read_input",
@@ -264,11 +263,9 @@ def _listed(value: Any, page: bool) -> bool:
     return page and type(value) is list and not value
 
 
-def each_record(records: Any, p: Problems, *, kept: bool = False) -> Iterable[Any]:
+def each_record(records: Any, p: Problems) -> Iterable[Any]:
     """The records handed over, one by one (not NDJSON; containers not yet opened),
-    or a ``TypeError`` saying what to pass instead. ``kept``: the caller keeps them
-    while it pulls more, so a one-shot iterable's are copied all the way down
-    (:func:`held`), not only at their top level."""
+    or a ``TypeError`` saying what to pass instead."""
     if isinstance(records, Mapping):
         records = [dict(records)]  # one record, opened once, as any record is (opened)
     if not isinstance(records, Iterable) or isinstance(records, str | bytes):
@@ -284,14 +281,33 @@ def each_record(records: Any, p: Problems, *, kept: bool = False) -> Iterable[An
     if iter(records) is records:
         # One-shot (a generator): it may hand the same object again, changed, while the
         # ones before wait in a chunk; each is taken as it was when handed over.
-        return map(held if kept else _own, records)
+        return _as_handed(records)
     return records
 
 
-def one_shot(records: Any) -> bool:
-    """Whether ``records`` is an iterator (a generator), which may hand the same objects
-    again, changed, as a parser recycling its containers does."""
-    return isinstance(records, Iterator)
+def _as_handed(records: Iterator[Any]) -> Iterator[Any]:
+    """A generator's records as they were when handed over. Each gets its own top level;
+    the first, and every one after the generator is seen to recycle its containers
+    (it hands the previous record, or its task list, again), get their own dicts and
+    lists all the way down (:func:`held`; ~1/3 of the careful path's time per record,
+    so only where needed). A generator that recycles only objects deeper down, and
+    only after its first record, is not seen."""
+    previous: Any = None
+    first, recycling = True, False
+    for record in records:
+        recycling = recycling or (not first and _recycles(record, previous))
+        previous = record
+        yield held(record) if first or recycling else _own(record)
+        first = False
+
+
+def _recycles(record: Any, previous: Any) -> bool:
+    if record is previous:
+        return True
+    if type(record) is not dict or type(previous) is not dict:
+        return False
+    tasks = record.get("tasks")
+    return type(tasks) is list and tasks is previous.get("tasks")
 
 
 def held(record: Any) -> Any:
@@ -328,7 +344,7 @@ def opened(record: Any, p: Problems) -> list[Any]:
 def chunks(records: Any, p: Problems) -> Iterator[list[Any]]:
     """Job records in lists of at most ``CHUNK``, whatever form (not NDJSON) they came in."""
     batch = []
-    for record in each_record(records, p, kept=True):
+    for record in each_record(records, p):
         batch.extend(opened(record, p))
         if len(batch) >= CHUNK:
             yield batch
