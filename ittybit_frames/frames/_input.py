@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ittybit_frames.frames._jsontext import loads_exact
+from ittybit_frames.frames._jsontext import TooDeep, loads_exact
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
 __all__ = [
@@ -147,7 +147,7 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return data, None
     try:
         return None, loads_exact(data)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TooDeep):
         return _array_lines(data) or data, None
 
 
@@ -157,6 +157,8 @@ def _document(data: bytes) -> tuple[bytes | None, Any]:
     element is not JSON, as NDJSON of its elements."""
     try:
         value = loads_exact(data)
+    except TooDeep:
+        return _array_lines(data) or data, None  # read as lines: a problem row each
     except orjson.JSONDecodeError as exc:
         lines = _array_lines(data)
         if lines is not None:
@@ -364,6 +366,10 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
             continue
         try:
             value = loads_exact(line)
+        except TooDeep as exc:
+            raw = line[:200].decode(errors="replace").rstrip("\r\n")
+            p.add(None, None, "record", f"{p.place(n)} is {exc}; skipped", raw)
+            continue
         except orjson.JSONDecodeError:
             p.add(
                 None,

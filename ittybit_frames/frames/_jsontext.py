@@ -11,7 +11,20 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["has_wide_digits", "json_many", "json_text", "loads_exact", "number_of"]
+__all__ = [
+    "TooDeep",
+    "has_wide_digits",
+    "json_many",
+    "json_text",
+    "loads_exact",
+    "number_of",
+]
+
+
+class TooDeep(ValueError):
+    """JSON text nested deeper than the parsers read (orjson stops at 1,024 levels,
+    the stdlib near Python's recursion limit)."""
+
 
 _JSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
@@ -116,8 +129,15 @@ def has_wide_digits(data: bytes | str) -> bool:
 
 
 def loads_exact(data: bytes | str) -> Any:
-    """Parse JSON (orjson checks it; raises ``orjson.JSONDecodeError``), keeping
-    integers of any width exact: a text with a long run of digits is read again by the
-    stdlib, as the careful path keeps such integers."""
-    value = orjson.loads(data)
-    return json.loads(data) if has_wide_digits(data) else value
+    """Parse JSON (orjson checks it; raises ``orjson.JSONDecodeError``, or
+    :class:`TooDeep`), keeping integers of any width exact: a text with a long run of
+    digits is read again by the stdlib, as the careful path keeps such integers."""
+    try:
+        value = orjson.loads(data)
+        return json.loads(data) if has_wide_digits(data) else value
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise TooDeep("nested too deeply to read (over 1,000 levels)") from None
+        raise
+    except RecursionError:
+        raise TooDeep("nested too deeply to read (over 1,000 levels)") from None

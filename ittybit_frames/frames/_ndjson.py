@@ -34,7 +34,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import has_wide_digits, json_many
+from ittybit_frames.frames._jsontext import TooDeep, has_wide_digits, json_many, loads_exact
 from ittybit_frames.frames._ndjson_checks import (
     FastBlock,
     left_lines,
@@ -203,12 +203,16 @@ def _envelope_extras(rests: list[str], lines: pa.Array) -> tuple[list[Any], list
         values, fine = [], []
         for rest, line in zip(rests, lines.to_pylist(), strict=True):
             try:
-                value = orjson.loads(rest)
-            except orjson.JSONDecodeError:
+                # orjson checks it; the stdlib reads it again when the whole line has
+                # a long run of digits, as loads_exact reads the line.
+                value = loads_exact(rest)
+                if has_wide_digits(line) and not has_wide_digits(rest):
+                    value = json.loads(rest)
+            except (orjson.JSONDecodeError, TooDeep, RecursionError):
                 values.append({})
                 fine.append(False)
                 continue
-            values.append(json.loads(rest) if has_wide_digits(line) else value)
+            values.append(value)
             fine.append(True)
     wrapped = [{"envelope": value} if value else None for value in values]
     texts_out = iter(json_many([w for w in wrapped if w is not None]))

@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import json_many, loads_exact
+from ittybit_frames.frames._jsontext import TooDeep, json_many, json_text, loads_exact
 from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
 from ittybit_frames.schema import TIMESTAMP
 from ittybit_frames.vocabulary import (
@@ -393,12 +393,12 @@ def _distinct_values(column: Any) -> tuple[pa.Array, list[Any], list[int]]:
     refused: list[int] = np.flatnonzero(near_wide.to_numpy(zero_copy_only=False)).tolist()
     try:
         values = loads_exact("[" + ",".join(distinct) + "]")
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TooDeep):
         values = []
         for i, text in enumerate(distinct):
             try:
                 values.append(loads_exact(text))
-            except orjson.JSONDecodeError:
+            except (orjson.JSONDecodeError, TooDeep):
                 refused.append(i)
                 values.append(None)
     return encoded.indices, values, refused
@@ -443,8 +443,25 @@ def _free_form(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.
     ok: Any = pa.array(np.ones(len(table), dtype=bool))
     for name in columns:
         indices, values, bad = _distinct_values(table[name])
-        column = pa.array(json_many(values), type=pa.string()).take(indices)
+        column = pa.array(_written(values, bad), type=pa.string()).take(indices)
         table = table.set_column(table.schema.get_field_index(name), name, column)
         if bad:
             ok = pc.and_(ok, _rows_fine(indices, bad))
     return table, ok
+
+
+def _written(values: list[Any], bad: list[int]) -> list[Any]:
+    """:func:`json_many` of the values; one nested too deeply for the stdlib's writer
+    (orjson writes 255 levels) is None, its position added to ``bad``."""
+    try:
+        return json_many(values)
+    except RecursionError:
+        pass
+    texts: list[Any] = []
+    for i, value in enumerate(values):
+        try:
+            texts.append(json_text(value))
+        except RecursionError:
+            texts.append(None)
+            bad.append(i)
+    return texts
