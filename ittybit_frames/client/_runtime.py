@@ -18,10 +18,25 @@ class LoopThread:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self._loop.run_forever, name="ittybit-client", daemon=True
-        )
+        self._stopping = False
+        self.thread = threading.Thread(target=self._serve, name="ittybit-client", daemon=True)
         self.thread.start()
+
+    def _serve(self) -> None:
+        """Run the loop until :meth:`stop`.
+
+        A KeyboardInterrupt or SystemExit raised in a task (a user's transport, on this
+        thread) is recorded in that task, then stops ``run_forever``: the loop goes on, so
+        that it reaches what awaits the task and, through :meth:`run`, the caller, who
+        would otherwise wait forever for a loop that is gone.
+        """
+        while True:
+            try:
+                self._loop.run_forever()
+            except (KeyboardInterrupt, SystemExit):
+                if not self._stopping:
+                    continue
+            return
 
     def run(self, coro: Awaitable[_T]) -> _T:
         """Run ``coro`` on the loop thread and wait for its result here."""
@@ -51,6 +66,7 @@ class LoopThread:
 
     def stop(self) -> None:
         """Stop the loop and its thread."""
+        self._stopping = True
         if self._loop.is_running():
             # Work a Ctrl-C cancelled may still be unwinding: let it end first, or the
             # loop stops under it ("Task was destroyed but it is pending!").

@@ -1,0 +1,154 @@
+"""read_jobs and sync keep their promises when the caller's side misbehaves: a transport
+that raises Ctrl-C on the client's loop thread, a Client subclass overriding the public
+calls, one slow early ID among many fetched by ID."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.client import WireTransport
+from ittybit_frames.client._transport import OnHead
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+JOIN = 20  # seconds: a bound that fails the test when the caller hangs
+
+
+@pytest.fixture(scope="module")
+def jobs() -> list[dict[str, Any]]:
+    return generate_history(1200, seed=11)
+
+
+class CtrlCHttpx(httpx.AsyncBaseTransport):
+    """An httpx transport that raises KeyboardInterrupt at its ``at``-th request."""
+
+    def __init__(self, at: int) -> None:
+        self.inner = WireTransport()
+        self.at = at
+        self.sent = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        if self.sent == self.at:
+            raise KeyboardInterrupt
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class CtrlCExchange(WireTransport):
+    """The project's transport interface (``exchange``), raising KeyboardInterrupt at its
+    ``at``-th request."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.sent = 0
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        on_head: OnHead | None = None,
+        max_body: int | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        self.sent += 1
+        if self.sent == self.at:
+            raise KeyboardInterrupt
+        return await super().exchange(method, url, headers, content, on_head, max_body)
+
+
+TRANSPORTS: dict[str, Callable[[int], httpx.AsyncBaseTransport]] = {
+    "httpx": CtrlCHttpx,
+    "exchange": CtrlCExchange,
+}
+
+
+def _in_a_thread(work: Callable[[], Any]) -> BaseException | None:
+    """Run ``work`` in a thread; what it raised. Fails the test if it hangs."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # Ctrl-C included: it is what the test waits for
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, name="caller", daemon=True)
+    thread.start()
+    thread.join(JOIN)
+    assert not thread.is_alive(), "the caller is still waiting: the call hangs"
+    return raised[0] if raised else None
+
+
+def _others(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [t for t in set(threading.enumerate()) - before if t.is_alive()]
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+@pytest.mark.parametrize("route", ["listing", "ids"])
+def test_ctrl_c_in_a_transport_reaches_the_read_jobs_caller(
+    jobs: list[dict[str, Any]], route: str, transport: str
+) -> None:
+    ids = [j["id"] for j in jobs] if route == "ids" else None
+    with serve(jobs, api_key=SECRET) as api:
+        before = set(threading.enumerate())
+        sender = TRANSPORTS[transport](5)
+        raised = _in_a_thread(
+            lambda: itf.read_jobs(
+                ids, api_key=api.api_key, base_url=api.url, progress=False, transport=sender
+            )
+        )
+        assert isinstance(raised, KeyboardInterrupt)
+        assert _others(before) == []  # the client's loop thread (and readers) have ended
+        kept = TRANSPORTS[transport](3)
+        with fast_client(api, transport=kept) as client:
+            raised = _in_a_thread(lambda: itf.read_jobs(ids, client=client))
+            assert isinstance(raised, KeyboardInterrupt)
+            # A client the caller keeps still works afterwards, the same transport too.
+            again = itf.read_jobs(ids[:50] if ids else None, client=client)
+            assert len(again) == (50 if ids else len(jobs))
+        assert _others(before) == []
+
+
+def _files(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".ittybit_frames.holder.json"  # who last held the lock
+    }
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_ctrl_c_in_a_transport_reaches_the_sync_caller_and_leaves_the_lake_as_it_was(
+    tmp_path: Path, jobs: list[dict[str, Any]], transport: str
+) -> None:
+    lake = tmp_path / "lake"
+    with serve(jobs, api_key=SECRET) as api:
+        with fast_client(api) as client:
+            itf.sync(lake, client=client, kind="video")  # a lake, with its own frontier
+        was = _files(lake)
+        before = set(threading.enumerate())
+        sender = TRANSPORTS[transport](4)  # mid-walk, before the first batch is written
+        raised = _in_a_thread(
+            lambda: itf.sync(
+                lake, api_key=api.api_key, base_url=api.url, progress=False, transport=sender
+            )
+        )
+        assert isinstance(raised, KeyboardInterrupt)
+        assert _others(before) == []
+        assert _files(lake) == was  # nothing written, nothing half-written
+        with fast_client(api) as client:
+            report = itf.sync(lake, client=client, lock_timeout=1)  # the lock was let go
+    assert report.lake_jobs == len(jobs)
