@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.client import WireTransport
 from ittybit_frames.client._transport import OnHead
-from ittybit_frames.simulator import generate_history, serve
+from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
 
 JOIN = 20  # seconds: a bound that fails the test when the caller hangs
@@ -152,3 +152,44 @@ def test_ctrl_c_in_a_transport_reaches_the_sync_caller_and_leaves_the_lake_as_it
         with fast_client(api) as client:
             report = itf.sync(lake, client=client, lock_timeout=1)  # the lock was let go
     assert report.lake_jobs == len(jobs)
+
+
+class OnlyVideos(itf.Client):
+    """A subclass that overrides the public calls (here: keeps video jobs only)."""
+
+    def iter_pages(self, **query: Any) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+        for page in super().iter_pages(**query):
+            yield [job for job in page if job.get("kind") == "video"]
+
+    def fetch_jobs(self, ids: Iterable[str], *, errors: Any = "collect") -> itf.FetchResult:
+        result = super().fetch_jobs(ids, errors=errors)
+        result.jobs = [job for job in result.jobs if job.get("kind") == "video"]
+        return result
+
+
+def _only_videos(api: SimulatorAPI) -> OnlyVideos:
+    return OnlyVideos(api.api_key, base_url=api.url, progress=False)
+
+
+@pytest.mark.parametrize("route", ["listing", "ids"])
+def test_read_jobs_honours_a_subclass_overriding_iter_pages_and_fetch_jobs(
+    jobs: list[dict[str, Any]], route: str
+) -> None:
+    videos = [j["id"] for j in jobs if j["kind"] == "video"]
+    ids = [j["id"] for j in jobs] if route == "ids" else None
+    with serve(jobs, api_key=SECRET) as api, _only_videos(api) as client:
+        frames = itf.read_jobs(ids, client=client)
+        failed = itf.read_jobs(ids, status="failed", client=client)
+    assert 0 < len(videos) < len(jobs)
+    assert sorted(frames.jobs["job_id"]) == sorted(videos)
+    assert set(failed.jobs["kind"]) == {"video"} and set(failed.jobs["status"]) == {"failed"}
+
+
+def test_sync_honours_a_subclass_overriding_iter_pages(
+    tmp_path: Path, jobs: list[dict[str, Any]]
+) -> None:
+    videos = [j["id"] for j in jobs if j["kind"] == "video"]
+    with serve(jobs, api_key=SECRET) as api, _only_videos(api) as client:
+        report = itf.sync(tmp_path / "lake", client=client, batch_jobs=100)
+    assert report.new_jobs == len(videos)
+    assert sorted(itf.read_parquet(tmp_path / "lake").jobs["job_id"]) == sorted(videos)

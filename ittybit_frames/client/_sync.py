@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
@@ -109,7 +110,13 @@ class Client:
     def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
         """The pages of :meth:`iter_pages`, walked by a task of the client's loop up to
         :data:`PAGES_AHEAD` pages ahead of the caller: the caller's work on a page
-        (converting it) does not hold the walk up. Closing the iterator stops the walk."""
+        (converting it) does not hold the walk up. Closing the iterator stops the walk.
+
+        A subclass's own ``iter_pages`` (one that filters, say) is walked instead, as it
+        is: what it yields is what read_jobs and sync get, without the run ahead."""
+        if _overridden(self, "iter_pages"):
+            yield from self.iter_pages(**_given(query))
+            return
 
         started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
@@ -137,9 +144,17 @@ class Client:
         """The jobs of :meth:`fetch_jobs`, handed over in the order of ``ids`` as they
         arrive (each batch: the jobs whose IDs, and all before them, are answered), while
         the rest are fetched; then its :class:`FetchResult` is appended to ``into``.
-        Closing the iterator stops the fetch."""
+        Closing the iterator stops the fetch.
+
+        A subclass's own ``fetch_jobs`` is called instead, its jobs handed over at once."""
         check_job_ids(ids)
         ids = list(ids)
+        if _overridden(self, "fetch_jobs"):
+            result = self.fetch_jobs(ids)
+            if result.jobs:
+                yield list(result.jobs)
+            into.append(result)
+            return
 
         started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
@@ -177,6 +192,21 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _overridden(client: Client, name: str) -> bool:
+    """Whether ``client``'s public method ``name`` is not :class:`Client`'s own (a
+    subclass's, or one set on the instance)."""
+    return getattr(getattr(client, name), "__func__", None) is not getattr(Client, name)
+
+
+def _given(query: JobQuery) -> dict[str, Any]:
+    """The arguments ``query`` was made of, those left at their default left out."""
+    return {
+        f.name: getattr(query, f.name)
+        for f in dataclasses.fields(query)
+        if getattr(query, f.name) is not f.default
+    }
 
 
 #: How far (in pages) a walk for read_jobs may run ahead of the conversion: a few tenths
