@@ -4,6 +4,7 @@ calls, one slow early ID among many fetched by ID."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -193,3 +194,62 @@ def test_sync_honours_a_subclass_overriding_iter_pages(
         report = itf.sync(tmp_path / "lake", client=client, batch_jobs=100)
     assert report.new_jobs == len(videos)
     assert sorted(itf.read_parquet(tmp_path / "lake").jobs["job_id"]) == sorted(videos)
+
+
+class HoldsTheFirst(httpx.AsyncBaseTransport):
+    """Answers ``GET /jobs/{id}`` from memory, at once, except the first ID's: held until
+    ``bound`` requests have started. Notes the most requests started while the first
+    was unanswered, and the most started beyond the jobs the caller has been handed."""
+
+    def __init__(self, jobs: list[dict[str, Any]], first: str, bound: int) -> None:
+        self.jobs = {job["id"]: job for job in jobs}
+        self.first = first
+        self.bound = bound
+        self.release = asyncio.Event()
+        self.answered_first = False
+        self.started = 0
+        self.most_while_held = 0
+        self.handed = 0  # set by the caller as it is handed jobs
+        self.most_ahead = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.started += 1
+        if not self.answered_first:
+            self.most_while_held = self.started
+        self.most_ahead = max(self.most_ahead, self.started - self.handed)
+        if self.started == self.bound:
+            self.release.set()
+        job_id = request.url.path.rsplit("/", 1)[-1]
+        if job_id == self.first:
+            await self.release.wait()
+            self.answered_first = True
+        if job_id not in self.jobs:
+            return httpx.Response(404, json={"kind": "not_found", "message": "no such job"})
+        return httpx.Response(200, json=self.jobs[job_id])
+
+
+def test_a_fetch_by_id_holds_at_most_a_window_of_jobs_when_the_first_is_slow(
+    jobs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ittybit_frames.client._sync.IDS_AHEAD", 40, raising=False)
+    bound = 40  # IDS_AHEAD, above 2 x concurrency
+    ids = [j["id"] for j in jobs[:400]]
+    ids[200:200] = ["job_missing"]
+    transport = HoldsTheFirst(jobs, ids[0], bound)
+    got: list[dict[str, Any]] = []
+    done: list[itf.FetchResult] = []
+    client = itf.Client(
+        SECRET, base_url="http://127.0.0.1:9", progress=False, concurrency=4, transport=transport
+    )
+
+    def take_all() -> None:
+        for batch in client._fetch_in_order(ids, done):
+            got.extend(batch)
+            transport.handed = len(got)
+
+    with client:
+        assert _in_a_thread(take_all) is None
+    assert transport.most_while_held == bound  # the window filled, and no further
+    assert transport.most_ahead <= 2 * bound  # the window, and one batch on its way
+    assert [j["id"] for j in got] == [i for i in ids if i != "job_missing"]
+    assert list(done[0].failures["job_id"]) == ["job_missing"]

@@ -6,11 +6,12 @@ import asyncio
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["LoopThread", "for_each", "gather_or_cancel", "progress_bar"]
 
 _T = TypeVar("_T")
+_NONE = object()
 
 
 class LoopThread:
@@ -99,17 +100,31 @@ async def gather_or_cancel(coros: list[Coroutine[Any, Any, None]]) -> None:
 
 
 async def for_each(
-    items: Sequence[_T], work: Callable[[_T], Awaitable[None]], concurrency: int
+    items: Sequence[_T],
+    work: Callable[[_T], Awaitable[None]],
+    concurrency: int,
+    gate: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Await ``work(item)`` for every item, ``concurrency`` at a time, in order of start.
 
+    With a ``gate``, each item is started only once ``gate()`` (awaited before the item
+    is taken) has returned: a semaphore's ``acquire`` bounds how far the work runs ahead
+    of whoever releases it, and the items started are always the first ones.
     The first exception cancels the work under way and is re-raised.
     """
     pending = iter(items)
 
     async def worker() -> None:
-        for item in pending:
-            await work(item)
+        if gate is None:
+            for item in pending:
+                await work(item)
+            return
+        while True:
+            await gate()
+            taken: object = next(pending, _NONE)
+            if taken is _NONE:
+                return
+            await work(cast(_T, taken))
 
     await gather_or_cancel([worker() for _ in range(min(concurrency, len(items)))])
 
