@@ -16,7 +16,6 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.client import WireTransport
-from ittybit_frames.client._transport import OnHead
 from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
 
@@ -55,19 +54,11 @@ class CtrlCExchange(WireTransport):
         self.at = at
         self.sent = 0
 
-    async def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        on_head: OnHead | None = None,
-        max_body: int | None = None,
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    async def exchange(self, *args: Any, **kwargs: Any) -> tuple[int, Mapping[str, str], bytes]:
         self.sent += 1
         if self.sent == self.at:
             raise KeyboardInterrupt
-        return await super().exchange(method, url, headers, content, on_head, max_body)
+        return await super().exchange(*args, **kwargs)
 
 
 TRANSPORTS: dict[str, Callable[[int], httpx.AsyncBaseTransport]] = {
@@ -234,7 +225,7 @@ def test_a_fetch_by_id_holds_at_most_a_window_of_jobs_when_the_first_is_slow(
     monkeypatch.setattr("ittybit_frames.client._sync.IDS_AHEAD", 40, raising=False)
     bound = 40  # IDS_AHEAD, above 2 x concurrency
     ids = [j["id"] for j in jobs[:400]]
-    ids[200:200] = ["job_missing"]
+    ids[1:1] = ["job_missing"]  # a failure inside a batch (not at its end: see handed)
     transport = HoldsTheFirst(jobs, ids[0], bound)
     got: list[dict[str, Any]] = []
     done: list[itf.FetchResult] = []
@@ -245,7 +236,7 @@ def test_a_fetch_by_id_holds_at_most_a_window_of_jobs_when_the_first_is_slow(
     def take_all() -> None:
         for batch in client._fetch_in_order(ids, done):
             got.extend(batch)
-            transport.handed = len(got)
+            transport.handed = ids.index(got[-1]["id"]) + 1  # the IDs behind the caller
 
     with client:
         assert _in_a_thread(take_all) is None
