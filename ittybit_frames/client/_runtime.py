@@ -67,14 +67,14 @@ class LoopThread:
 
     def stop(self) -> None:
         """Stop the loop and its thread."""
-        self._stopping = True
-        if self._loop.is_running():
+        if self.thread.is_alive():  # the loop may be between two runs (see _serve)
             # Work a Ctrl-C cancelled may still be unwinding: let it end first, or the
             # loop stops under it ("Task was destroyed but it is pending!").
             self.run(_settle())
+            self._stopping = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self.thread.join(10)
-        if not self._loop.is_running():
+        if not self.thread.is_alive():
             self._loop.close()
 
 
