@@ -245,15 +245,21 @@ async def _fetch_each(
     concurrency: int,
     progress: bool | None,
     stats: ClientStats | None = None,
+    *,
+    gate: Callable[[], Awaitable[object]] | None = None,
+    keep: bool = True,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Jobs found by ID, and a failure row per ID that could not be fetched."""
+    """Jobs found by ID (none kept without ``keep``: ``get_job`` hands them on), and a
+    failure row per ID that could not be fetched. ``gate``: see :func:`for_each`."""
     found: dict[str, dict[str, Any]] = {}
     failed: list[dict[str, Any]] = []
     bar = progress_bar(progress, len(ids), "fetching jobs", stats)
 
     async def fetch_one(jid: str) -> None:
         try:
-            found[jid] = await get_job(jid)
+            job = await get_job(jid)
+            if keep:
+                found[jid] = job
         except AuthenticationError:
             raise
         except IttybitError as exc:
@@ -263,7 +269,7 @@ async def _fetch_each(
         bar.update(1)
 
     try:
-        await for_each(ids, fetch_one, concurrency)
+        await for_each(ids, fetch_one, concurrency, gate)
     finally:
         bar.close()
     return found, failed

@@ -6,11 +6,12 @@ import asyncio
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["LoopThread", "for_each", "gather_or_cancel", "progress_bar"]
 
 _T = TypeVar("_T")
+_NONE = object()
 
 
 class LoopThread:
@@ -18,10 +19,25 @@ class LoopThread:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self._loop.run_forever, name="ittybit-client", daemon=True
-        )
+        self._stopping = False
+        self.thread = threading.Thread(target=self._serve, name="ittybit-client", daemon=True)
         self.thread.start()
+
+    def _serve(self) -> None:
+        """Run the loop until :meth:`stop`.
+
+        A KeyboardInterrupt or SystemExit raised in a task (a user's transport, on this
+        thread) is recorded in that task, then stops ``run_forever``: the loop goes on, so
+        that it reaches what awaits the task and, through :meth:`run`, the caller, who
+        would otherwise wait forever for a loop that is gone.
+        """
+        while True:
+            try:
+                self._loop.run_forever()
+            except (KeyboardInterrupt, SystemExit):
+                if not self._stopping:
+                    continue
+            return
 
     def run(self, coro: Awaitable[_T]) -> _T:
         """Run ``coro`` on the loop thread and wait for its result here."""
@@ -51,13 +67,14 @@ class LoopThread:
 
     def stop(self) -> None:
         """Stop the loop and its thread."""
-        if self._loop.is_running():
+        if self.thread.is_alive():  # the loop may be between two runs (see _serve)
             # Work a Ctrl-C cancelled may still be unwinding: let it end first, or the
             # loop stops under it ("Task was destroyed but it is pending!").
             self.run(_settle())
+            self._stopping = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self.thread.join(10)
-        if not self._loop.is_running():
+        if not self.thread.is_alive():
             self._loop.close()
 
 
@@ -83,17 +100,31 @@ async def gather_or_cancel(coros: list[Coroutine[Any, Any, None]]) -> None:
 
 
 async def for_each(
-    items: Sequence[_T], work: Callable[[_T], Awaitable[None]], concurrency: int
+    items: Sequence[_T],
+    work: Callable[[_T], Awaitable[None]],
+    concurrency: int,
+    gate: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Await ``work(item)`` for every item, ``concurrency`` at a time, in order of start.
 
+    With a ``gate``, each item is started only once ``gate()`` (awaited before the item
+    is taken) has returned: a semaphore's ``acquire`` bounds how far the work runs ahead
+    of whoever releases it, and the items started are always the first ones.
     The first exception cancels the work under way and is re-raised.
     """
     pending = iter(items)
 
     async def worker() -> None:
-        for item in pending:
-            await work(item)
+        if gate is None:
+            for item in pending:
+                await work(item)
+            return
+        while True:
+            await gate()
+            taken: object = next(pending, _NONE)
+            if taken is _NONE:
+                return
+            await work(cast(_T, taken))
 
     await gather_or_cancel([worker() for _ in range(min(concurrency, len(items)))])
 

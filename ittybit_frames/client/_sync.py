@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator
@@ -109,7 +110,13 @@ class Client:
     def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
         """The pages of :meth:`iter_pages`, walked by a task of the client's loop up to
         :data:`PAGES_AHEAD` pages ahead of the caller: the caller's work on a page
-        (converting it) does not hold the walk up. Closing the iterator stops the walk."""
+        (converting it) does not hold the walk up. Closing the iterator stops the walk.
+
+        A subclass's own ``iter_pages`` (one that filters, say) is walked instead, as it
+        is: what it yields is what read_jobs and sync get, without the run ahead."""
+        if _overridden(self, "iter_pages"):
+            yield from self.iter_pages(**_given(query))
+            return
 
         started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
@@ -136,23 +143,34 @@ class Client:
     ) -> Generator[Jobs, None, None]:
         """The jobs of :meth:`fetch_jobs`, handed over in the order of ``ids`` as they
         arrive (each batch: the jobs whose IDs, and all before them, are answered), while
-        the rest are fetched; then its :class:`FetchResult` is appended to ``into``.
-        Closing the iterator stops the fetch."""
+        the rest are fetched; then its :class:`FetchResult` (its failures; its jobs were
+        handed over) is appended to ``into``. The fetch holds at most :data:`IDS_AHEAD`
+        jobs (requests in flight, and jobs waiting for an earlier ID or for the caller),
+        however slow an early ID is. Closing the iterator stops the fetch.
+
+        A subclass's own ``fetch_jobs`` is called instead, its jobs handed over at once."""
         check_job_ids(ids)
         ids = list(ids)
+        if _overridden(self, "fetch_jobs"):
+            result = self.fetch_jobs(ids)
+            if result.jobs:
+                yield list(result.jobs)
+            into.append(result)
+            return
 
         started: list[asyncio.Future[None]] = []  # the task, however start() returns
 
-        async def start() -> asyncio.Queue[Any]:
+        async def start() -> tuple[asyncio.Queue[Any], asyncio.Semaphore]:
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            started.append(asyncio.ensure_future(_fetch_into(queue, self._async, ids)))
-            return queue
+            window = asyncio.Semaphore(max(IDS_AHEAD, 2 * self._async.concurrency))
+            started.append(asyncio.ensure_future(_fetch_into(queue, window, self._async, ids)))
+            return queue, window
 
         try:
-            queue = self._run(start)
+            queue, window = self._run(start)
             while True:
-                items = self._run(lambda: _drained(queue))
-                batch = [job for item in items if isinstance(item, list) for job in item]
+                items = self._run(lambda: _drained(queue, window))
+                batch = [job for item in items if isinstance(item, tuple) for job in item[0]]
                 if batch:
                     yield batch
                 last = items[-1]  # the end comes last
@@ -179,9 +197,28 @@ class Client:
         self.close()
 
 
+def _overridden(client: Client, name: str) -> bool:
+    """Whether ``client``'s public method ``name`` is not :class:`Client`'s own (a
+    subclass's, or one set on the instance)."""
+    return getattr(getattr(client, name), "__func__", None) is not getattr(Client, name)
+
+
+def _given(query: JobQuery) -> dict[str, Any]:
+    """The arguments ``query`` was made of, those left at their default left out."""
+    return {
+        f.name: getattr(query, f.name)
+        for f in dataclasses.fields(query)
+        if getattr(query, f.name) is not f.default
+    }
+
+
 #: How far (in pages) a walk for read_jobs may run ahead of the conversion: a few tenths
 #: of a second of round trips, enough to cover the conversion of a piece.
 PAGES_AHEAD = 16
+#: How many jobs a fetch by ID for read_jobs may hold at once: requests in flight, and
+#: jobs answered but waiting for an earlier ID or for the caller (the listing's run ahead,
+#: in jobs). At least twice the concurrency, so that the window never idles the requests.
+IDS_AHEAD = PAGES_AHEAD * 100
 _END = object()
 
 
@@ -207,9 +244,13 @@ async def _fill(queue: asyncio.Queue[Any], pages: AsyncGenerator[Jobs, None]) ->
         await pages.aclose()
 
 
-async def _fetch_into(queue: asyncio.Queue[Any], client: AsyncClient, ids: list[str]) -> None:
+async def _fetch_into(
+    queue: asyncio.Queue[Any], window: asyncio.Semaphore, client: AsyncClient, ids: list[str]
+) -> None:
     """``client.fetch_jobs(ids)``, putting the jobs in ``queue`` in the order of the IDs as
-    they are answered, then the :class:`FetchResult` (or what it raised)."""
+    they are answered, each batch with the number of IDs it stands for (failed ones too),
+    then the :class:`FetchResult` without the jobs (or what it raised). An ID is started
+    only with a place in ``window``, given back when the caller takes its batch."""
     unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
     answered: dict[str, dict[str, Any] | None] = {}
     at = 0
@@ -222,19 +263,26 @@ async def _fetch_into(queue: asyncio.Queue[Any], client: AsyncClient, ids: list[
             return job
         finally:
             answered[job_id] = job
-            batch = []
+            batch, begun = [], at
             while at < len(unique) and unique[at] in answered:
                 got = answered.pop(unique[at])
                 if got is not None:
                     batch.append(got)
                 at += 1
-            if batch:
-                queue.put_nowait(batch)
+            if at > begun:
+                queue.put_nowait((batch, at - begun))
 
     try:
         with client._clock.running():
             found, failed = await _fetch_each(
-                get, unique, "collect", client.concurrency, client.progress, client._stats
+                get,
+                unique,
+                "collect",
+                client.concurrency,
+                client.progress,
+                client._stats,
+                gate=window.acquire,
+                keep=False,
             )
         queue.put_nowait(_result(unique, found, failed, client.stats))
     except asyncio.CancelledError:
@@ -243,11 +291,16 @@ async def _fetch_into(queue: asyncio.Queue[Any], client: AsyncClient, ids: list[
         queue.put_nowait(_Raised(exc))
 
 
-async def _drained(queue: asyncio.Queue[Any]) -> list[Any]:
-    """The next item of ``queue`` (waited for), and all that are there already."""
+async def _drained(queue: asyncio.Queue[Any], window: asyncio.Semaphore) -> list[Any]:
+    """The next item of ``queue`` (waited for), and all that are there already; the
+    places in ``window`` of the IDs of the batches taken are given back."""
     items = [await queue.get()]
     while not queue.empty():
         items.append(queue.get_nowait())
+    for item in items:
+        if isinstance(item, tuple):
+            for _ in range(item[1]):
+                window.release()
     return items
 
 
