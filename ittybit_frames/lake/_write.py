@@ -82,10 +82,9 @@ def write_parquet(
         creation day changed moves, with its tasks. Only the partitions it touches are
         rewritten; writing the same frames again changes nothing. ``overwrite``
         replaces the whole lake (one row per job too) and resets its sync state;
-        ``append`` adds rows without checks. In every mode a task is written with its
-        job (its day partition, and the job's ``created_at``, ``kind`` and ``status`` as
-        ``job_created_at``, ``job_kind``, ``job_status``): where hand-built frames
-        disagree, the job's values win and ``WriteReport.problems`` says so.
+        ``append`` adds rows without checks. A task is written with its job (its
+        partition; the job's values as ``job_created_at``, ``job_kind``, ``job_status``,
+        which hand-built frames may get wrong: ``WriteReport.problems`` says so).
     partition_by : {"day", None}
         ``day`` partitions by the job's UTC creation date (jobs without one go to
         ``created_date=__HIVE_DEFAULT_PARTITION__``); None writes one ``jobs.parquet``
