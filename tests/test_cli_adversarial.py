@@ -1,0 +1,54 @@
+"""The command line on a bad day: odd places, odd input, interruptions.
+
+Each test here failed before the fix it names (see the commit that added it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ittybit_frames.cli import main
+from ittybit_frames.simulator import generate_history, serve
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Any]:
+    with serve(generate_history(20, seed=2)) as running:
+        yield running
+
+
+@pytest.fixture
+def env(api: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
+    monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
+    return api
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("blocked", ["jobs.csv", "tasks.csv"])
+def test_a_csv_export_that_cannot_write_one_file_writes_neither(
+    tmp_path: Path, env: Any, capsys: pytest.CaptureFixture[str], blocked: str
+) -> None:
+    """Why: jobs.csv was written before tasks.csv was tried, so a folder named tasks.csv
+    in --out (or a full disk, or Ctrl-C between them) left a new jobs.csv beside an old
+    or missing tasks.csv. Now the place is checked first (exit 2, no request made) and
+    both files are written before either replaces what was there."""
+    out = tmp_path / "csv"
+    (out / blocked).mkdir(parents=True)
+    before = len(env.requests)
+    code = main(["export", "--all", "--format", "csv", "--out", str(out)])
+    line = _one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert blocked in line
+    assert sorted(p.name for p in out.iterdir()) == [blocked]
+    assert len(env.requests) == before
