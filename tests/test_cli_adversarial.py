@@ -52,3 +52,17 @@ def test_a_csv_export_that_cannot_write_one_file_writes_neither(
     assert blocked in line
     assert sorted(p.name for p in out.iterdir()) == [blocked]
     assert len(env.requests) == before
+
+
+def test_show_png_in_a_folder_yet_to_be_made(
+    tmp_path: Path, env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Why: --png was checked as a place that can be made, then drawn without making its
+    folder: the job was printed, then 'error: No such file or directory', exit 1."""
+    png = tmp_path / "new" / "dir" / "job.png"
+    job_id = env.jobs[0]["id"]
+    code = main(["show", job_id, "--png", str(png)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert sorted(p.name for p in png.parent.iterdir()) == ["job.png"]  # no temporary left
