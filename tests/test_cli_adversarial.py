@@ -66,3 +66,35 @@ def test_show_png_in_a_folder_yet_to_be_made(
     assert code == 0, err
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert sorted(p.name for p in png.parent.iterdir()) == ["job.png"]  # no temporary left
+
+
+def test_ctrl_c_mid_export_writes_nothing(tmp_path: Path) -> None:
+    """Ctrl-C while the listing is walked: exit 3, one line, no output and no
+    temporary file left (the walk cannot end first: each page takes a second)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.ndjson"
+    with serve(generate_history(3000, seed=3), latency=1.0) as slow:
+        env = {**os.environ, "ITTYBIT_API_KEY": slow.api_key, "ITTYBIT_BASE_URL": slow.url}
+        command = [sys.executable, "-m", "ittybit_frames.cli", "export", "--all"]
+        proc = subprocess.Popen(
+            [*command, "--format", "ndjson", "--out", str(out), "--concurrency", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not slow.requests:  # the walk has begun: a page was answered
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)  # polling for a request, not waiting for luck
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 3, text
+    assert "nothing was written" in _one_line(text)
+    assert slow.api_key not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
