@@ -45,3 +45,34 @@ def test_error_messages_in_a_script_the_font_lacks_draw_without_warnings(
     assert "客户" in text
     assert EVIL not in text
     assert "&lt;script&gt;" in text
+
+
+def test_jobs_that_took_no_time_draw_without_warnings(tmp_path: Path) -> None:
+    """Why: the latency chart is on a log scale, and percentiles of 0 s (jobs answered
+    at once: cached, refused) have no place on it: matplotlib warned 'Data has no
+    positive values' (a warning line around the CLI's one line; an error where warnings
+    are errors). The chart now says it has nothing above 0 s to draw."""
+    from matplotlib.figure import Figure
+
+    from ittybit_frames.plots import plot_latency
+
+    at = "2026-11-01T10:00:00Z"
+    frames = to_frames(
+        [
+            {
+                "id": f"job_{i}",
+                "kind": "video",
+                "status": "succeeded",
+                "created_at": at,
+                "started_at": at,
+                "finished_at": at,
+            }
+            for i in range(3)
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report(frames, tmp_path / "report")
+        ax = plot_latency(frames.jobs, ax=Figure().add_subplot())
+    assert not ax.get_lines()
+    assert ax.get_title().startswith("Latency")
