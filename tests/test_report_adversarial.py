@@ -9,6 +9,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pytest
+
 from ittybit_frames import to_frames
 from ittybit_frames.report import report
 
@@ -76,3 +79,37 @@ def test_jobs_that_took_no_time_draw_without_warnings(tmp_path: Path) -> None:
         ax = plot_latency(frames.jobs, ax=Figure().add_subplot())
     assert not ax.get_lines()
     assert ax.get_title().startswith("Latency")
+
+
+@pytest.mark.parametrize(
+    ("span", "freq"), [("4h30min", "10min"), ("4D12h", "1h"), ("4min30s", "10s")]
+)
+def test_time_axes_of_any_span_draw_without_warnings(span: str, freq: str) -> None:
+    """Why: the date axis asked for 5 to 8 ticks, which no tick step gives for spans of
+    4 to 5 hours (or days, or minutes): matplotlib warned 'AutoDateLocator was unable to
+    pick an appropriate interval' while the chart was saved (a report of a lake holding
+    4.5 days, or a job timeline of 4.5 hours)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from ittybit_frames import plots
+
+    first = pd.Timestamp("2026-11-01T10:00:00Z")
+    times = pd.date_range(first, first + pd.Timedelta(span), periods=40).as_unit("ms")
+    jobs = pd.DataFrame(
+        {
+            "created_at": times,
+            "started_at": times,
+            "finished_at": times,
+            "status": "succeeded",
+            "queue_seconds": 1.0,
+            "processing_seconds": 2.0,
+        }
+    )
+    for draw in (plots.plot_throughput, plots.plot_backlog, plots.plot_in_flight):
+        figure = Figure()
+        draw(jobs, freq=freq, ax=figure.add_subplot())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            figure.savefig(io.BytesIO(), format="png")
