@@ -5,6 +5,7 @@ Each test here failed before the fix it names (see the commit that added it).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,33 +69,127 @@ def test_show_png_in_a_folder_yet_to_be_made(
     assert sorted(p.name for p in png.parent.iterdir()) == ["job.png"]  # no temporary left
 
 
+class _PressCtrlC:
+    """A server of the test's own in front of the simulator: the first page is the
+    simulator's; asked for the second, it presses Ctrl-C in the command (SIGINT) and
+    holds the answer back, so the command is always waiting for a page when it lands."""
+
+    def __init__(self, upstream: Any) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        self.proc: Any = None
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                if outer.served:
+                    outer.proc.send_signal(signal.SIGINT)
+                    outer.released.wait(60)  # the command hangs up, or the test ends
+                    return
+                outer.served = True
+                ask = urllib.request.Request(upstream.url + self.path, headers=dict(self.headers))
+                with urllib.request.urlopen(ask) as answer:
+                    body = answer.read()
+                    link = answer.headers.get("Link", "").replace(upstream.url, outer.url)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Link", link)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.served = False
+        self.released = threading.Event()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_ctrl_c_mid_export_writes_nothing(tmp_path: Path) -> None:
-    """Ctrl-C while the listing is walked: exit 3, one line, no output and no
-    temporary file left (the walk cannot end first: each page takes a second)."""
+    """Why: Ctrl-C while export waited for a page of the listing ended, one time in
+    two, in a traceback (exit 1): the listing's generator was closed while its page was
+    still being cancelled ('aclose(): asynchronous generator is already running').
+    Now: exit 3, one line, no output and no temporary file left."""
+    with serve(generate_history(300, seed=3)) as api:
+        _export_and_press_ctrl_c(api, tmp_path)
+
+
+def _export_and_press_ctrl_c(api: Any, tmp_path: Path) -> None:
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
-    out = tmp_path / "out.ndjson"
-    with serve(generate_history(3000, seed=3), latency=1.0) as slow:
-        env = {**os.environ, "ITTYBIT_API_KEY": slow.api_key, "ITTYBIT_BASE_URL": slow.url}
+    front = _PressCtrlC(api)
+    try:
+        env = {**os.environ, "ITTYBIT_API_KEY": api.api_key, "ITTYBIT_BASE_URL": front.url}
         command = [sys.executable, "-m", "ittybit_frames.cli", "export", "--all"]
-        proc = subprocess.Popen(
-            [*command, "--format", "ndjson", "--out", str(out), "--concurrency", "1"],
+        front.proc = subprocess.Popen(
+            [*command, "--format", "ndjson", "--out", str(tmp_path / "out.ndjson")],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 60
-        while not slow.requests:  # the walk has begun: a page was answered
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)  # polling for a request, not waiting for luck
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = front.proc.communicate(timeout=60)
+    finally:
+        front.close()
     text = err.decode()
-    assert proc.returncode == 3, text
+    assert front.proc.returncode == 3, text
     assert "nothing was written" in _one_line(text)
-    assert slow.api_key not in text
+    assert api.api_key not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+EMPTY_PATHS = [
+    ["export", "--all", "--format", "csv", "--out", ""],
+    ["export", "--ids-file", "", "--format", "ndjson", "--out", "{tmp}/x.ndjson"],
+    ["report", "{lake}", "--out", ""],
+    ["report", "", "--out", "{tmp}/r"],
+    ["show", "job_1", "--lake", ""],
+    ["show", "job_1", "--lake", "{lake}", "--png", ""],
+    ["sync", ""],
+    ["demo", "--out", "", "--jobs", "5"],
+    ["info", ""],
+    ["check", ""],
+]
+
+
+@pytest.mark.parametrize("argv", EMPTY_PATHS, ids=[" ".join(a) for a in EMPTY_PATHS])
+def test_an_empty_path_is_refused(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Why: an empty path (``--out "$OUT"`` with OUT unset) was read as the current
+    folder, or as no option at all: ``export --ids-file ""`` walked and exported the
+    whole listing, ``show --lake ""`` asked the API, ``export --format csv --out ""`` and
+    ``report --out ""`` wrote into the current folder. Now: exit 2 before any work."""
+    import ittybit_frames as itf
+
+    lake = tmp_path / "lake"
+    itf.write_parquet(itf.to_frames(generate_history(5, seed=1)), lake)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("ITTYBIT_API_KEY", "k")
+    monkeypatch.setenv("ITTYBIT_BASE_URL", "http://127.0.0.1:9")  # nothing listens
+    args = [a.format(tmp=tmp_path, lake=lake) for a in argv]
+    code = main(args)
+    line = _one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "empty" in line
+    assert list(here.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "lake"]

@@ -41,6 +41,18 @@ from ittybit_frames.vocabulary import parse_when
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
+def from_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a Ctrl-C was being handled (the client's
+    clean-up of a listing cut short can fail so: the user pressed Ctrl-C, and that is
+    what they are told, not a traceback)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
+
+
 def _console(args: argparse.Namespace) -> Console:
     console: Console = args.console
     return console
@@ -198,6 +210,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.step("fetching %s", plural(len(ids), "job") if ids else "the listing")
         try:
             records, failures = _fetch(args, client, ids)
+        except Exception as exc:
+            if not from_ctrl_c(exc):
+                raise
+            console.problem("Interrupted: nothing was written.")
+            return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             console.problem("Interrupted: nothing was written.")
             return EXIT_INTERRUPTED
