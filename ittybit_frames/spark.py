@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from collections.abc import Sequence
 from functools import reduce
 from typing import Any
@@ -65,9 +66,23 @@ def _f() -> Any:
 
 
 def _seconds(freq: str) -> int:
-    seconds = int(pd.Timedelta(freq).total_seconds())
+    """A fixed bucket size in seconds. Weeks, months and bare units are refused: buckets
+    here are cut every so many seconds from the epoch, and ``1W`` would give weeks from
+    Thursday where :mod:`ittybit_frames.metrics` gives ISO weeks from Monday."""
+    hint = (
+        f"freq={freq!r}: Spark buckets take a fixed span with a number, such as '15min', "
+        "'1h', '1D' or '7D' (weeks and months: use ittybit_frames.metrics)"
+    )
+    if not isinstance(freq, str) or "w" in freq.lower():
+        raise ValueError(hint)
+    try:
+        with warnings.catch_warnings():  # pandas' deprecated spellings ('1MS') are refused
+            warnings.simplefilter("ignore")
+            seconds = int(pd.Timedelta(freq).total_seconds())
+    except ValueError:
+        raise ValueError(hint) from None
     if seconds <= 0:
-        raise ValueError(f"freq must be a positive span, got {freq!r}")
+        raise ValueError(hint)
     return seconds
 
 
@@ -204,6 +219,7 @@ def failure_rate(
     ``failure_rate`` = (failed + cancelled_by_failure) / finished: like
     :func:`ittybit_frames.metrics.failure_rate`."""
     F = _f()
+    step = _seconds(freq) if freq is not None else 0
     status = F.col(STATUS).cast("string")
     task_failed = F.coalesce(F.col(FAILED_TASKS), F.lit(0)) > 0
 
@@ -218,7 +234,7 @@ def failure_rate(
     if freq is not None:
         # As pandas' groupby: a finished job without a finish time is in no bucket.
         data = data.where(F.col("finished_at").isNotNull()).withColumn(
-            "bucket", _floor(F.col("finished_at"), _seconds(freq))
+            "bucket", _floor(F.col("finished_at"), step)
         )
         keys.append("bucket")
     out = data.groupBy(*keys).agg(F.count(F.lit(1)).alias(FINISHED), *[has(o) for o in OUTCOMES])

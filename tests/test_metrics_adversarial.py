@@ -58,3 +58,18 @@ def test_next_start_is_the_next_bucket_across_a_clock_change(
     starts = sorted(set(bucket(_every(first, last, "5min")["finished_at"], freq, tz)))
     for here, after in itertools.pairwise(starts):
         assert next_start(here, freq, tz) == after
+
+
+@pytest.mark.parametrize("freq", ["1W", "2W", "W", "M", "1MS", "D", "hourly"])
+def test_spark_refuses_a_grain_it_would_cut_otherwise_than_pandas(freq: str) -> None:
+    """Why: Spark's functions cut buckets of a fixed number of seconds from the epoch,
+    so freq="1W" gave weeks from Thursday where pandas' weeks start on Monday: silently
+    other numbers. Calendar grains and bare units are now refused with what to write
+    (no Spark session is needed to see it: the check comes first)."""
+    pytest.importorskip("pyspark")
+    from ittybit_frames import spark as itf_spark
+
+    with pytest.raises(ValueError, match="7D"):
+        itf_spark.throughput(None, freq=freq)
+    with pytest.raises(ValueError, match="7D"):
+        itf_spark.failure_rate(None, freq=freq)
