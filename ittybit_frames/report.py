@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +77,12 @@ def _figure(size: tuple[float, float]) -> tuple[Any, Axes]:
 
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    with warnings.catch_warnings():
+        # Error messages and customers in a script the font lacks (Chinese, Arabic...)
+        # are drawn as boxes; the tables hold their text. One warning per glyph would
+        # bury the command's one line.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 

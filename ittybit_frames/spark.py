@@ -21,7 +21,9 @@ buckets are then UTC hours and days, as in pandas.
 
 from __future__ import annotations
 
+import math
 import operator
+import warnings
 from collections.abc import Sequence
 from functools import reduce
 from typing import Any
@@ -64,9 +66,23 @@ def _f() -> Any:
 
 
 def _seconds(freq: str) -> int:
-    seconds = int(pd.Timedelta(freq).total_seconds())
+    """A fixed bucket size in seconds. Weeks, months and bare units are refused: buckets
+    here are cut every so many seconds from the epoch, and ``1W`` would give weeks from
+    Thursday where :mod:`ittybit_frames.metrics` gives ISO weeks from Monday."""
+    hint = (
+        f"freq={freq!r}: Spark buckets take a fixed span with a number, such as '15min', "
+        "'1h', '1D' or '7D' (weeks and months: use ittybit_frames.metrics)"
+    )
+    if not isinstance(freq, str) or "w" in freq.lower():
+        raise ValueError(hint)
+    try:
+        with warnings.catch_warnings():  # pandas' deprecated spellings ('1MS') are refused
+            warnings.simplefilter("ignore")
+            seconds = int(pd.Timedelta(freq).total_seconds())
+    except ValueError:
+        raise ValueError(hint) from None
     if seconds <= 0:
-        raise ValueError(f"freq must be a positive span, got {freq!r}")
+        raise ValueError(hint)
     return seconds
 
 
@@ -140,24 +156,59 @@ def throughput(
     instant each bucket starts."""
     F = _f()
     step = _seconds(freq)
+    # Shorter than a day in a zone with clock changes: buckets are instants cut on the
+    # local clock (as pandas: the hour the clocks repeat is two buckets); days and longer
+    # are local midnights, cut and listed on the wall clock.
+    zoned = tz != "UTC" and step < _DAY_SECONDS
     data = jobs.where(F.col(on).isNotNull()).withColumn(
-        "bucket", _floor(_wall(F.col(on), tz), step)
+        "bucket",
+        _local_floor(F.col(on), step, tz) if zoned else _floor(_wall(F.col(on), tz), step),
     )
     keys = ["bucket", *([by] if by else [])]
     counts = data.groupBy(*keys).agg(F.count(F.lit(1)).alias("jobs"))
     bounds = data.agg(F.min("bucket").alias("lo"), F.max("bucket").alias("hi"))
-    buckets = bounds.select(
-        F.explode(
-            F.sequence(F.col("lo"), F.col("hi"), F.expr(f"make_dt_interval(0, 0, 0, {step})"))
-        ).alias("bucket")
-    )
+    buckets = _bucket_starts(bounds, step, tz) if zoned else _every(bounds, step)
     grid = buckets.crossJoin(data.select(by).distinct()) if by else buckets
-    out = (
-        grid.join(counts, on=keys, how="left")
-        .withColumn("jobs", F.coalesce(F.col("jobs"), F.lit(0)).cast("long"))
-        .withColumn("bucket", _instant(F.col("bucket"), tz))
+    out = grid.join(counts, on=keys, how="left").withColumn(
+        "jobs", F.coalesce(F.col("jobs"), F.lit(0)).cast("long")
     )
+    if not zoned:
+        out = out.withColumn("bucket", _instant(F.col("bucket"), tz))
     return out.select(*keys, "jobs").orderBy(*keys)
+
+
+_DAY_SECONDS = 86_400
+#: Every UTC offset in use, and every change of one, falls on a quarter hour.
+_QUARTER_SECONDS = 900
+
+
+def _local_floor(column: Any, step: int, tz: str) -> Any:
+    """The instant starting ``column``'s bucket of ``step`` seconds on ``tz``'s clock
+    (``metrics``' rule: the local time floored, less the offset at that instant)."""
+    F = _f()
+    wall = F.unix_seconds(_wall(column, tz))
+    return F.timestamp_seconds(F.unix_seconds(column) - F.pmod(wall, F.lit(step)))
+
+
+def _every(bounds: Any, step: int, *, upto: Any = None) -> Any:
+    """One row per time ``step`` seconds apart from ``lo`` to ``hi`` (or ``upto``)."""
+    F = _f()
+    interval = F.expr(f"make_dt_interval(0, 0, 0, {step})")
+    end = F.col("hi") if upto is None else upto
+    return bounds.select(F.explode(F.sequence(F.col("lo"), end, interval)).alias("bucket"))
+
+
+def _bucket_starts(bounds: Any, step: int, tz: str) -> Any:
+    """Every bucket start from ``lo`` to ``hi`` on ``tz``'s clock: a clock change makes
+    one bucket shorter or longer, so the starts are found by bucketing instants a step
+    apart that no bucket can fall between (as ``metrics``' grid)."""
+    F = _f()
+    probe = math.gcd(step, _QUARTER_SECONDS)
+    beyond = F.col("hi") + F.expr(f"make_dt_interval(0, 0, 0, {step})")
+    probes = _every(bounds, probe, upto=beyond).crossJoin(bounds)
+    starts = probes.select(_local_floor(F.col("bucket"), step, tz).alias("bucket"), "lo", "hi")
+    inside = (F.col("bucket") >= F.col("lo")) & (F.col("bucket") <= F.col("hi"))
+    return starts.where(inside).select("bucket").distinct()
 
 
 def failure_rate(
@@ -168,6 +219,7 @@ def failure_rate(
     ``failure_rate`` = (failed + cancelled_by_failure) / finished: like
     :func:`ittybit_frames.metrics.failure_rate`."""
     F = _f()
+    step = _seconds(freq) if freq is not None else 0
     status = F.col(STATUS).cast("string")
     task_failed = F.coalesce(F.col(FAILED_TASKS), F.lit(0)) > 0
 
@@ -182,7 +234,7 @@ def failure_rate(
     if freq is not None:
         # As pandas' groupby: a finished job without a finish time is in no bucket.
         data = data.where(F.col("finished_at").isNotNull()).withColumn(
-            "bucket", _floor(F.col("finished_at"), _seconds(freq))
+            "bucket", _floor(F.col("finished_at"), step)
         )
         keys.append("bucket")
     out = data.groupBy(*keys).agg(F.count(F.lit(1)).alias(FINISHED), *[has(o) for o in OUTCOMES])

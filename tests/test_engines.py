@@ -425,3 +425,32 @@ def test_spark_in_flight_as_of_matches_pandas(spark: Any, lake_path: Path) -> No
     assert want["time"].max() == pd.Timestamp(as_of)
     assert itf_spark.in_flight_peak(jobs, as_of=as_of) == want.attrs["peak"]
     assert itf_spark.in_flight_peak(jobs.limit(0), as_of=as_of)["in_flight"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("freq", "tz", "first"),
+    [
+        ("1h", "America/New_York", "2026-11-01T03:00:00Z"),  # 01:00-02:00 twice
+        ("2h", "Europe/Berlin", "2026-03-28T18:00:00Z"),  # 02:00-03:00 skipped
+    ],
+)
+def test_spark_throughput_across_a_clock_change_matches_pandas(
+    spark: Any, freq: str, tz: str, first: str
+) -> None:
+    """Why: Spark cut hours on the wall clock, so the hour the clocks repeat was one
+    bucket of two hours' jobs (and one bucket start was missing), where pandas has two."""
+    from pyspark.sql import functions as F
+
+    from ittybit_frames import metrics
+    from ittybit_frames import spark as itf_spark
+
+    start, step, n = int(pd.Timestamp(first).timestamp() * 1000), 20 * 60_000, 55
+    jobs = spark.range(n).select(
+        F.timestamp_millis(F.lit(start) + F.col("id") * step).alias("finished_at")
+    )
+    times = pd.Series(pd.to_datetime([start + i * step for i in range(n)], unit="ms", utc=True))
+    want = metrics.throughput(
+        pd.DataFrame({"finished_at": times.dt.as_unit("ms")}), freq=freq, tz=tz
+    )
+    assert _rows(itf_spark.throughput(jobs, freq=freq, tz=tz).collect()) == _rows(want)

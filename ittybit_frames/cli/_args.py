@@ -102,3 +102,13 @@ def job_id(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("a job ID is empty")
     return text.strip()
+
+
+def path(text: str) -> str:
+    """A path that is not empty (``--out "$OUT"`` with OUT unset would otherwise be the
+    current folder, or no option at all)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the path is empty (an unset shell variable?): give a file or folder"
+        )
+    return text

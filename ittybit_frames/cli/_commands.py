@@ -41,6 +41,18 @@ from ittybit_frames.vocabulary import parse_when
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
+def from_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a Ctrl-C was being handled (the client's
+    clean-up of a listing cut short can fail so: the user pressed Ctrl-C, and that is
+    what they are told, not a traceback)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
+
+
 def _console(args: argparse.Namespace) -> Console:
     console: Console = args.console
     return console
@@ -160,8 +172,19 @@ def _export_target(args: argparse.Namespace) -> Path | str | None:
     if args.format == "parquet":
         return lake_to_write(args.out, "--out")
     if args.format == "csv":
-        return folder_to_write(args.out, "--out")
+        folder = folder_to_write(args.out, "--out")
+        for name in _CSV_TABLES:
+            if (folder / f"{name}.csv").is_dir():
+                raise ConfigurationError(
+                    f"--out {folder} holds a folder named {name}.csv where the export "
+                    "writes a file: move it away, or give another folder"
+                )
+        return folder
     return file_to_write(args.out, "--out")
+
+
+#: The files of a CSV export, one per table.
+_CSV_TABLES = ("jobs", "tasks")
 
 
 def _fetch(args: argparse.Namespace, client: Client, ids: list[str] | None) -> tuple[Any, Any]:
@@ -187,6 +210,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         console.step("fetching %s", plural(len(ids), "job") if ids else "the listing")
         try:
             records, failures = _fetch(args, client, ids)
+        except Exception as exc:
+            if not from_ctrl_c(exc):
+                raise
+            console.problem("Interrupted: nothing was written.")
+            return EXIT_INTERRUPTED
         except KeyboardInterrupt:
             console.problem("Interrupted: nothing was written.")
             return EXIT_INTERRUPTED
@@ -238,10 +266,27 @@ def _write_export(
             frames, target, mode=args.mode, profile=args.profile, lock_timeout=args.lock_timeout
         )
     elif args.format == "csv":
-        for name, frame in (("jobs", frames.jobs), ("tasks", frames.tasks)):
-            write_bytes_atomic(Path(target) / f"{name}.csv", frame.to_csv(index=False).encode())
+        _write_csv(Path(target), {"jobs": frames.jobs, "tasks": frames.tasks})
     else:
         write_bytes_atomic(Path(target), lines)
+
+
+def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
+    """Each table as ``NAME.csv``, both or neither: every file is written whole under
+    a hidden name first, then they replace what was there (a full disk or Ctrl-C while
+    writing leaves the earlier export as it was, not a new jobs.csv beside old tasks)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name in _CSV_TABLES:
+            target = folder / f"{name}.csv"
+            hidden = folder / f".{name}.csv.{os.getpid()}.part"
+            write_bytes_atomic(hidden, tables[name].to_csv(index=False).encode())
+            staged.append((hidden, target))
+        for hidden, target in staged:
+            os.replace(hidden, target)
+    finally:
+        for hidden, _ in staged:
+            hidden.unlink(missing_ok=True)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

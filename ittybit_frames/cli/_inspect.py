@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from ittybit_frames.cli._commands import EXIT_OK, EXIT_PARTIAL, client_for
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import file_to_write, lake_to_read
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.lake import MANIFEST, lake_objects, read_manifest, read_parquet
+from ittybit_frames.lake import (
+    MANIFEST,
+    lake_objects,
+    read_manifest,
+    read_parquet,
+    write_bytes_atomic,
+)
 from ittybit_frames.plots import plot_job_timeline
 
 _TASK_COLUMNS = {
@@ -218,7 +225,10 @@ def _draw_timeline(frames: JobFrames, job_id: str, png: Path) -> None:
     figure = Figure(figsize=(9, 3.5), layout="constrained", dpi=110)
     FigureCanvasAgg(figure)
     plot_job_timeline(frames, job_id, ax=figure.add_subplot())
-    figure.savefig(png, format="png")
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    # Whole or not at all, its folder made if needed (as --png was checked).
+    write_bytes_atomic(png, image.getvalue())
 
 
 def cmd_show(args: argparse.Namespace) -> int:

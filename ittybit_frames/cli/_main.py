@@ -16,7 +16,12 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from ittybit_frames.cli._commands import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
+from ittybit_frames.cli._commands import (
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    from_ctrl_c,
+)
 from ittybit_frames.cli._output import Console, configure_logging
 from ittybit_frames.cli._parser import build_parser
 from ittybit_frames.errors import (
@@ -85,7 +90,12 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (IttybitError, OSError) as exc:
+    except Exception as exc:
+        if from_ctrl_c(exc):  # a clean-up that failed after Ctrl-C: the Ctrl-C is the news
+            print("Interrupted.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if not isinstance(exc, IttybitError | OSError):
+            raise
         code, line = _explain(exc)
         if args.verbose:
             traceback.print_exc(file=sys.stderr)

@@ -157,7 +157,9 @@ def _add_lake_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames demo --jobs 2000 --out /tmp/demo",
         "ittybit-frames demo --out /tmp/demo --replace   (run again into the same folder)",
     )
-    demo.add_argument("--out", default="ittybit-demo", help="output folder (a new one)")
+    demo.add_argument(
+        "--out", type=_args.path, default="ittybit-demo", help="output folder (a new one)"
+    )
     demo.add_argument(
         "--replace",
         action="store_true",
@@ -178,7 +180,7 @@ def _add_lake_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames sync lake --since 30d   (first run: how far back)",
         "ittybit-frames sync lake               (later runs: what changed)",
     )
-    syn.add_argument("path", help="the lake folder (created if needed)")
+    syn.add_argument("path", type=_args.path, help="the lake folder (created if needed)")
     syn.add_argument(
         "--since",
         type=_args.when,
@@ -211,12 +213,15 @@ def _add_export_command(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     exp.add_argument(
         "--out",
+        type=_args.path,
         required=True,
         help="lake folder (parquet), folder (csv) or file (ndjson; - for stdout)",
     )
     which = exp.add_mutually_exclusive_group(required=True)
     which.add_argument("--ids", nargs="+", type=_args.job_id, metavar="ID", help="job IDs")
-    which.add_argument("--ids-file", help="UTF-8 file with one job ID per line (# comments)")
+    which.add_argument(
+        "--ids-file", type=_args.path, help="UTF-8 file with one job ID per line (# comments)"
+    )
     which.add_argument("--all", action="store_true", help="walk the whole listing")
     exp.add_argument("--kind", type=_args.kind, help="only jobs of this kind")
     exp.add_argument("--status", type=_args.status, help="only jobs with this status")
@@ -246,7 +251,7 @@ def _add_reading_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames check lake",
         "ittybit-frames check lake --repair",
     )
-    chk.add_argument("path", help="the lake folder")
+    chk.add_argument("path", type=_args.path, help="the lake folder")
     chk.add_argument("--repair", action="store_true", help="fix what the lake itself can fix")
     _add_lock_argument(chk)
     chk.set_defaults(func=cmd_check)
@@ -259,8 +264,10 @@ def _add_reading_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames report lake --out report/",
         "ittybit-frames report lake --out report/ --since 7d",
     )
-    rep.add_argument("path", help="the lake folder")
-    rep.add_argument("--out", required=True, help="folder for report.html and the PNGs")
+    rep.add_argument("path", type=_args.path, help="the lake folder")
+    rep.add_argument(
+        "--out", type=_args.path, required=True, help="folder for report.html and the PNGs"
+    )
     rep.add_argument(
         "--customer-key",
         default="customer_id",
@@ -294,7 +301,7 @@ def _add_inspect_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames info lake",
         "ittybit-frames info lake --json",
     )
-    info.add_argument("path", help="the lake folder")
+    info.add_argument("path", type=_args.path, help="the lake folder")
     info.set_defaults(func=cmd_info)
 
     show = _add(
@@ -306,8 +313,12 @@ def _add_inspect_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames show job_abc123 --lake lake --png job.png",
     )
     show.add_argument("job_id", type=_args.job_id, metavar="JOB_ID", help="the job's ID")
-    show.add_argument("--lake", help="read the job from this lake instead of the API")
-    show.add_argument("--png", help="also draw the job's timeline into this PNG file")
+    show.add_argument(
+        "--lake", type=_args.path, help="read the job from this lake instead of the API"
+    )
+    show.add_argument(
+        "--png", type=_args.path, help="also draw the job's timeline into this PNG file"
+    )
     show.add_argument(
         "--base-url", metavar="URL", help="API base URL (default: ITTYBIT_BASE_URL or the API)"
     )

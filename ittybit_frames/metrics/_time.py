@@ -10,6 +10,7 @@ midnight, so a day is 23 or 25 hours long when the clocks change.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 _DAY = pd.Timedelta(days=1)
+#: Every UTC offset in use, and every change of one, falls on a quarter hour.
+_QUARTER = pd.Timedelta(minutes=15)
 
 # Unit words and aliases -> (pandas unit for a fixed grain, or a period code; label).
 _FIXED = {
@@ -152,7 +155,7 @@ def edges(buckets: pd.Series, freq: str | Grain, tz: str = "UTC") -> pd.Datetime
         return present
     first, last = present[0], present[-1]
     if g.fixed is not None and g.fixed < _DAY:
-        grid = pd.date_range(first, last, freq=g.fixed)
+        grid = _fixed_starts(first, last, g, zone)
     else:
         lo, hi = first.tz_localize(None), last.tz_localize(None)
         naive = (
@@ -169,9 +172,30 @@ def next_start(start: pd.Timestamp, freq: str | Grain, tz: str = "UTC") -> pd.Ti
     """The start of the bucket after the one that starts at ``start``."""
     g = grain(freq)
     if g.fixed is not None and g.fixed < _DAY:
-        return start + g.fixed
+        later = _fixed_starts(start, start + g.fixed, g, check_tz(tz))
+        found_fixed: pd.Timestamp = later[later > start][0]
+        return found_fixed
     # 1.2 lengths on lands inside the next bucket for every grain (days are 23-25 h,
     # months 28-31 days, years 365-366): its start is the one we want.
     probe = pd.Series([start + pd.Timedelta(days=g.days * 1.2)])
     found: pd.Timestamp = bucket(probe, g, tz).iloc[0]
     return found
+
+
+def _fixed_starts(first: pd.Timestamp, last: pd.Timestamp, g: Grain, zone: str) -> pd.DatetimeIndex:
+    """The bucket starts of a grain shorter than a day from ``first`` to ``last``.
+
+    In UTC they are ``g.fixed`` apart. Where the zone's clock changes, a bucket that
+    follows the local clock is shorter or longer (a 2h bucket is 1h or 3h long when the
+    clocks go back), and the starts after it are no longer ``first + n * g.fixed``: they
+    are found by bucketing instants a step apart that no bucket can fall between (every
+    bucket edge is a multiple of the step: the grain's edges on the local clock less an
+    offset in quarter hours, or a clock change on a quarter hour).
+    """
+    assert g.fixed is not None
+    if zone == "UTC":
+        return pd.date_range(first, last, freq=g.fixed)
+    step = pd.Timedelta(math.gcd(g.fixed.value, _QUARTER.value), unit="ns")
+    probes = pd.Series(pd.date_range(first, last + g.fixed, freq=step))
+    starts = pd.DatetimeIndex(bucket(probes, g, zone).unique()).sort_values()
+    return starts[(starts >= first) & (starts <= last)]

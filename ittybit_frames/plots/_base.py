@@ -75,7 +75,9 @@ def _time_axis(ax: Axes) -> None:
     lo, hi = ax.dataLim.intervalx
     if hi - lo < 1 / 86_400:  # one instant (a single bucket): show an hour around it
         ax.set_xlim(lo - 1 / 48, hi + 1 / 48)
-    locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
+    # 3 to 8 ticks: some step of the unit gives that for every span (5 to 8 did not for
+    # spans of 4 to 5 hours, days or minutes, and matplotlib warned while saving).
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 

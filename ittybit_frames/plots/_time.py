@@ -119,7 +119,10 @@ def plot_latency(
     data = metrics.latency_over_time(
         jobs, freq=freq, percentiles=percentiles, column=list(columns), tz=tz
     )
-    if data.empty:
+    names = [percentile_name(q) for q in percentiles]
+    # A log scale has no place for 0 s (jobs answered at once): those points are left out.
+    data = data.assign(**{n: data[n].where(data[n] > 0) for n in names})
+    if data.empty or data[names].isna().all(axis=None):
         return _empty(ax, title, _time_label(tz), "seconds")
     styles = ["-", "--", ":", "-."]
     colors = {
