@@ -193,3 +193,17 @@ def test_an_empty_path_is_refused(
     assert "empty" in line
     assert list(here.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "lake"]
+
+
+@pytest.mark.parametrize("name", ["job.jpg", "job.svg", "job"])
+def test_show_png_into_a_file_of_another_kind_is_refused_at_once(
+    name: str, env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Why: --png x.jpg wrote PNG bytes into a file named .jpg (a viewer then refuses
+    it, or a pipeline treats it as a JPEG). Now: exit 2, one line, before any request."""
+    before = len(env.requests)
+    code = main(["show", env.jobs[0]["id"], "--png", str(tmp_path / name)])
+    line = _one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert ".png" in line
+    assert list(tmp_path.iterdir()) == [] and len(env.requests) == before

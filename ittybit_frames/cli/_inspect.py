@@ -19,6 +19,7 @@ import pandas as pd
 from ittybit_frames.cli._commands import EXIT_OK, EXIT_PARTIAL, client_for
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import file_to_write, lake_to_read
+from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import (
     MANIFEST,
@@ -231,9 +232,20 @@ def _draw_timeline(frames: JobFrames, job_id: str, png: Path) -> None:
     write_bytes_atomic(png, image.getvalue())
 
 
+def _png_path(given: str) -> Path:
+    """Where ``--png`` draws: a writable path ending in ``.png`` (PNG bytes in a file
+    named otherwise would be taken for another kind of image)."""
+    path = file_to_write(given, "--png")
+    if path.suffix.lower() != ".png":
+        raise ConfigurationError(
+            f"--png {given}: the timeline is drawn as PNG; give a path ending in .png"
+        )
+    return path
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     console: Console = args.console
-    png = file_to_write(args.png, "--png") if args.png else None
+    png = _png_path(args.png) if args.png else None
     frames = _job_frames(args)
     job = frames.jobs[frames.jobs["job_id"] == args.job_id]
     if job.empty:
