@@ -207,3 +207,20 @@ def test_show_png_into_a_file_of_another_kind_is_refused_at_once(
     assert code == 2, line
     assert ".png" in line
     assert list(tmp_path.iterdir()) == [] and len(env.requests) == before
+
+
+def test_since_on_a_later_sync_says_it_is_not_used(
+    env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Why: --since is read by a lake's first sync only; given again later it was
+    ignored without a word (the user believes the lake now reaches back that far)."""
+    lake = str(tmp_path / "lake")
+    assert main(["sync", lake, "--since", "3650d"]) == 0
+    first = capsys.readouterr().err
+    assert "--since" not in first
+    assert main(["sync", lake, "--since", "1d"]) == 0
+    err = capsys.readouterr().err
+    [note] = [line for line in err.splitlines() if "--since" in line]
+    assert "first sync" in note and "Traceback" not in err
+    assert main(["sync", lake]) == 0
+    assert "--since" not in capsys.readouterr().err

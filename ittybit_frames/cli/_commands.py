@@ -8,6 +8,7 @@ each step) and returns its exit code.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import socket
@@ -30,7 +31,13 @@ from ittybit_frames.cli._paths import (
 from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
-from ittybit_frames.lake import check_lake, read_parquet, write_bytes_atomic, write_parquet
+from ittybit_frames.lake import (
+    check_lake,
+    read_manifest,
+    read_parquet,
+    write_bytes_atomic,
+    write_parquet,
+)
 from ittybit_frames.loaders import empty_window_hint
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
@@ -289,9 +296,27 @@ def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
             hidden.unlink(missing_ok=True)
 
 
+def _since_not_used(console: Console, lake: Path | str, kind: str | None) -> None:
+    """Say so when ``--since`` will not be used: a lake already synced (for this kind)
+    goes on from where it is; only its first sync reads how far back to go."""
+    frontiers = read_manifest(lake).get("sync", {}).get("frontiers", {})
+    reached = frontiers.get(kind or "*")
+    if reached is None:
+        return
+    what = f"{kind} jobs" if kind else "all kinds"
+    console.problem(
+        f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
+        f"{dt.datetime.fromtimestamp(reached / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC and goes on "
+        "from "
+        "there (sync into a new lake to reach back another way)"
+    )
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     console = _console(args)
     lake = lake_to_write(args.path)
+    if args.since:
+        _since_not_used(console, lake, args.kind)
     with client_for(args) as client:
         console.step("syncing %s from %s", lake, client.base_url)
         try:
