@@ -307,8 +307,7 @@ def _since_not_used(console: Console, lake: Path | str, kind: str | None) -> Non
     console.problem(
         f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
         f"{dt.datetime.fromtimestamp(reached / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC and goes on "
-        "from "
-        "there (sync into a new lake to reach back another way)"
+        "from there (sync into a new lake to reach back another way)"
     )
 
 
