@@ -315,5 +315,7 @@ def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
     if threading.current_thread() is runner.thread:  # collected on the loop itself
         runner.call_soon(client.aclose)
         return
-    runner.run(client.aclose())
-    runner.stop()
+    try:
+        runner.run(client.aclose())
+    finally:  # a Ctrl-C while the connections close still ends the thread
+        runner.stop()

@@ -1,0 +1,64 @@
+"""Adversarial pass over this session's client and frames-input changes: a Ctrl-C that
+lands while a client closes, gzip inside gzip, two threads starting one client."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import signal
+import threading
+from typing import Any
+
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.client import AsyncClient
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+JOIN = 20  # seconds: a bound that fails the test when something hangs
+HISTORY = generate_history(8, seed=13)
+NDJSON = "".join(json.dumps(job) + "\n" for job in HISTORY).encode()
+
+
+def _client_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ittybit-client" and t.is_alive()]
+
+
+def test_ctrl_c_while_a_client_closes_still_ends_its_loop_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C (SIGINT to the main thread) while close() waits for the connections to
+    # close: the KeyboardInterrupt reaches the caller, and the loop thread still ends
+    # (it was left running for good: a second close() did nothing).
+    closing = AsyncClient.aclose
+    released = asyncio.Event()
+
+    async def interrupted_aclose(self: AsyncClient) -> None:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        await released.wait()  # held until cancelled: the caller is interrupted meanwhile
+        await closing(self)
+
+    assert threading.current_thread() is threading.main_thread()
+    with serve(HISTORY, api_key=SECRET) as api:
+        before = set(_client_threads())
+        client = fast_client(api)
+        assert len(client.fetch_jobs([HISTORY[0]["id"]]).jobs) == 1
+        monkeypatch.setattr(AsyncClient, "aclose", interrupted_aclose)
+        with pytest.raises(KeyboardInterrupt):
+            client.close()
+        client.close()
+        left = [t for t in _client_threads() if t not in before]
+        for thread in left:
+            thread.join(JOIN)
+        assert [t for t in left if t.is_alive()] == []
+
+
+def test_gzip_inside_gzip_is_read() -> None:
+    # A .gz file downloaded with Content-Encoding: gzip kept: gzip of gzip. It gave 0 jobs
+    # and one 'not valid JSON' problem per line of compressed bytes.
+    frames = itf.to_frames(gzip.compress(gzip.compress(NDJSON)))
+    reference = itf.to_frames(HISTORY)
+    assert len(frames.jobs) == len(reference.jobs) == len(HISTORY)
+    assert frames.problems.empty
