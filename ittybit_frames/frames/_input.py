@@ -105,6 +105,8 @@ def _parses(data: bytes) -> bool:
 
 
 _GZIP = b"\x1f\x8b"
+#: Gzip layers opened at most (text is never gzip-compressed more than twice or so).
+_GZIP_LAYERS = 4
 _BYTES = bytes | bytearray | memoryview
 
 
@@ -115,9 +117,12 @@ def _opened_source(records: Any) -> Any:
         records = Path(records).read_bytes()  # a missing file: OSError naming it
     elif not isinstance(records, _BYTES | str) and callable(getattr(records, "read", None)):
         records = records.read()
-    if isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP:
+    # A .gz file fetched with ``Content-Encoding: gzip`` and kept so: gzip inside gzip.
+    for _ in range(_GZIP_LAYERS):
+        if not (isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP):
+            break
         try:
-            return gzip.decompress(records)
+            records = gzip.decompress(records)
         except (OSError, EOFError, zlib.error) as exc:
             raise ValueError(
                 f"records look gzip-compressed but do not decompress ({exc}); "
