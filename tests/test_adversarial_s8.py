@@ -62,3 +62,64 @@ def test_gzip_inside_gzip_is_read() -> None:
     reference = itf.to_frames(HISTORY)
     assert len(frames.jobs) == len(reference.jobs) == len(HISTORY)
     assert frames.problems.empty
+
+
+def test_two_threads_starting_one_client_share_one_loop_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two threads make a fresh Client's first calls at once: each started a loop thread of
+    # its own, and the call on the loop it lost raised RuntimeError ('attached to a
+    # different loop') or hung; the lost loop thread outlived close().
+    import ittybit_frames.client._sync as sync_module
+
+    made: list[str] = []
+    a_starting, b_looked = threading.Event(), threading.Event()
+    original = sync_module.LoopThread
+
+    class FirstWaits(original):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            made.append(threading.current_thread().name)
+            if len(made) == 1:  # A: let B look for the runner while A is making it
+                a_starting.set()
+                assert b_looked.wait(JOIN)
+            super().__init__()
+
+    class Watched(itf.Client):
+        @property  # type: ignore[override]
+        def _runner(self) -> Any:
+            if threading.current_thread().name == "B":
+                b_looked.set()
+            return self.__dict__.get("_watched_runner")
+
+        @_runner.setter
+        def _runner(self, value: Any) -> None:
+            self.__dict__["_watched_runner"] = value
+
+    monkeypatch.setattr(sync_module, "LoopThread", FirstWaits)
+    with serve(HISTORY, api_key=SECRET) as api:
+        before = set(_client_threads())
+        client = Watched(api.api_key, base_url=api.url, progress=False)
+        got: dict[str, Any] = {}
+
+        def fetch(name: str, job: dict[str, Any]) -> None:
+            try:
+                got[name] = client.fetch_jobs([job["id"]]).jobs
+            except BaseException as exc:  # what the test reports
+                got[name] = exc
+
+        a = threading.Thread(target=fetch, args=("A", HISTORY[0]), name="A", daemon=True)
+        b = threading.Thread(target=fetch, args=("B", HISTORY[1]), name="B", daemon=True)
+        a.start()
+        assert a_starting.wait(JOIN)
+        b.start()
+        a.join(JOIN)
+        b.join(JOIN)
+        assert not a.is_alive() and not b.is_alive(), f"a call hangs: {got}"
+        assert made == ["A"]
+        assert [j["id"] for j in got["A"]] == [HISTORY[0]["id"]]
+        assert [j["id"] for j in got["B"]] == [HISTORY[1]["id"]]
+        client.close()
+        left = [t for t in _client_threads() if t not in before]
+        for thread in left:
+            thread.join(JOIN)
+        assert [t for t in left if t.is_alive()] == []
