@@ -4,12 +4,14 @@ lands while a client closes, gzip inside gzip, two threads starting one client."
 from __future__ import annotations
 
 import asyncio
+import copy
 import gzip
 import json
 import signal
 import threading
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import ittybit_frames as itf
@@ -123,3 +125,51 @@ def test_two_threads_starting_one_client_share_one_loop_thread(
         for thread in left:
             thread.join(JOIN)
         assert [t for t in left if t.is_alive()] == []
+
+
+def _recycled_task_dicts() -> Any:
+    """Fresh job dicts and task lists, but task dicts refilled from a pool."""
+    pool: list[dict[str, Any]] = [{} for _ in range(8)]
+    for job in HISTORY:
+        tasks = []
+        for task, slot in zip(job["tasks"], pool, strict=False):
+            slot.clear()
+            slot.update(copy.deepcopy(task))
+            tasks.append(slot)
+        yield {**{k: v for k, v in job.items() if k != "tasks"}, "tasks": tasks}
+
+
+def _recycled_page_data() -> Any:
+    """Fresh envelopes (list pages), their ``data`` list refilled."""
+    data: list[dict[str, Any]] = []
+    for start in range(0, len(HISTORY), 3):
+        data.clear()
+        data.extend(copy.deepcopy(HISTORY[start : start + 3]))
+        yield {"meta": {"start": start}, "data": data}
+
+
+def _fresh_pages() -> list[dict[str, Any]]:
+    return [
+        {"meta": {"start": start}, "data": copy.deepcopy(HISTORY[start : start + 3])}
+        for start in range(0, len(HISTORY), 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("recycling", "fresh"),
+    [
+        (_recycled_task_dicts, lambda: copy.deepcopy(HISTORY)),
+        (_recycled_page_data, _fresh_pages),
+    ],
+    ids=["task dicts from a pool", "a page's data list refilled"],
+)
+def test_a_generator_recycling_what_its_records_hold_gives_them_as_they_were(
+    recycling: Any, fresh: Any
+) -> None:
+    # Task dicts refilled under fresh job dicts: every job got the last job's tasks; a
+    # page's data refilled under fresh envelopes: the last page's jobs twice, one page lost.
+    frames = itf.to_frames(recycling())
+    reference = itf.to_frames(fresh())
+    pd.testing.assert_frame_equal(frames.jobs, reference.jobs)
+    pd.testing.assert_frame_equal(frames.tasks, reference.tasks)
+    pd.testing.assert_frame_equal(frames.problems, reference.problems)
