@@ -28,6 +28,14 @@ def _client_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ittybit-client" and t.is_alive()]
 
 
+def _assert_ended(before: set[threading.Thread]) -> None:
+    """The client loop threads started since ``before`` end (within JOIN seconds)."""
+    left = [t for t in _client_threads() if t not in before]
+    for thread in left:
+        thread.join(JOIN)
+    assert [t for t in left if t.is_alive()] == []
+
+
 def test_ctrl_c_while_a_client_closes_still_ends_its_loop_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -51,10 +59,7 @@ def test_ctrl_c_while_a_client_closes_still_ends_its_loop_thread(
         with pytest.raises(KeyboardInterrupt):
             client.close()
         client.close()
-        left = [t for t in _client_threads() if t not in before]
-        for thread in left:
-            thread.join(JOIN)
-        assert [t for t in left if t.is_alive()] == []
+        _assert_ended(before)
 
 
 def test_gzip_inside_gzip_is_read() -> None:
@@ -121,10 +126,7 @@ def test_two_threads_starting_one_client_share_one_loop_thread(
         assert [j["id"] for j in got["A"]] == [HISTORY[0]["id"]]
         assert [j["id"] for j in got["B"]] == [HISTORY[1]["id"]]
         client.close()
-        left = [t for t in _client_threads() if t not in before]
-        for thread in left:
-            thread.join(JOIN)
-        assert [t for t in left if t.is_alive()] == []
+        _assert_ended(before)
 
 
 def _recycled_task_dicts() -> Any:
