@@ -2,8 +2,8 @@
 bucket, credentials the store refuses. Each is one line naming the lake (and the
 endpoint where that is the trouble) and what to check, never a secret. Stores are
 moto's server or small servers of the tests' own, on 127.0.0.1; a store at another
-endpoint than moto's is used from a process of its own (a process keeps one S3 file
-system, made from the environment it first saw)."""
+endpoint than moto's is used from a process of its own (the CLI's exit codes and
+stderr are part of what is tested)."""
 
 from __future__ import annotations
 

@@ -10,9 +10,11 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
@@ -92,24 +94,48 @@ def healthy(url: str) -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize("step", ["staging", "committed", "applying"])
-def test_killed_at_a_step_then_the_next_writer(ctx: Any, s3_lake: str, step: str) -> None:
-    itf.write_parquet(frames_of(OLD), s3_lake)
-    proc, _, go = start(ctx, s3_lake, "merge", MOVE, kill_at=step)
-    go.set()
-    proc.join(60)
-    assert proc.exitcode == -signal.SIGKILL
-    committed = STEPS.index(step) >= STEPS.index("committed")
-    expected = ids_of(OLD) | ids_of(MOVE) if committed else ids_of(OLD)
-    frames = itf.read_parquet(s3_lake)  # through the journal: one whole state
-    assert set(frames.jobs["job_id"]) == expected and frames.jobs["job_id"].is_unique
-    assert set(frames.tasks["job_id"]) == expected
-    assert not itf.check_lake(s3_lake).healthy  # a journal or staging is left
-    # The next writer waits for the lapsed lease, then finishes or rolls back.
-    itf.write_parquet(frames_of(spec({"prefix": "z", "n": 1})), s3_lake, lock_timeout=30)
-    after = itf.read_parquet(s3_lake).jobs
-    assert set(after["job_id"]) == expected | {"job_z00000"}
-    healthy(s3_lake)
+def test_killed_at_each_step_then_run_again(ctx: Any, s3_lake: str, tmp_path: Path) -> None:
+    """A writer SIGKILLed at each of the five steps (a lake each, all at once: the leases
+    lapse together): the lake reads whole old or whole new, a plain-glob reader never
+    sees a job twice, ``check`` names only what the next writer finishes or removes, and
+    the write run again completes, leaving what a write never killed leaves."""
+    never_killed = tmp_path / "lake"
+    for what in (OLD, MOVE):
+        itf.write_parquet(frames_of(what), never_killed)
+    whole = itf.read_parquet(never_killed)
+    urls = {step: f"{s3_lake}-{step}" for step in STEPS}
+    for url in urls.values():
+        itf.write_parquet(frames_of(OLD), url)
+    procs = {step: start(ctx, url, "merge", MOVE, kill_at=step) for step, url in urls.items()}
+    for _, _, go in procs.values():
+        go.set()
+    for step, (proc, _, _) in procs.items():
+        proc.join(60)
+        assert proc.exitcode == -signal.SIGKILL, step
+    for step, url in urls.items():
+        committed = STEPS.index(step) >= STEPS.index("committed")
+        expected = ids_of(OLD) | ids_of(MOVE) if committed else ids_of(OLD)
+        frames = itf.read_parquet(url)  # through the journal: one whole state
+        assert set(frames.jobs["job_id"]) == expected and frames.jobs["job_id"].is_unique, step
+        assert set(frames.tasks["job_id"]) == expected, step
+        # A plain-glob reader: the old jobs until the jobs objects are copied in (at
+        # "applying" only the tasks are), then the new ones; never a job twice.
+        seen = ids_of(OLD) | ids_of(MOVE) if step == "applied" else ids_of(OLD)
+        ids = glob_ids(url)
+        assert set(ids) == seen and len(ids) == len(seen), step
+        # check names what is left and how it goes: a staging or a journal to finish.
+        problems = itf.check_lake(url).problems
+        assert problems and all(
+            "leftover of a dead writer" in p or "interrupted write" in p for p in problems
+        ), (step, problems)
+    for step, url in urls.items():
+        # The killed write, run again: it waits for the lapsed lease, finishes or rolls
+        # back what it finds, and completes.
+        itf.write_parquet(frames_of(MOVE), url, lock_timeout=30)
+        healthy(url)
+        back = itf.read_parquet(url)
+        pd.testing.assert_frame_equal(back.jobs, whole.jobs, obj=step)
+        pd.testing.assert_frame_equal(back.tasks, whole.tasks, obj=step)
 
 
 def test_sigkill_at_random_instants(ctx: Any, s3_lake: str) -> None:

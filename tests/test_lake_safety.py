@@ -318,6 +318,10 @@ def test_killed_at_each_step_of_the_protocol(
     new_ids = ids_of(new) | (set() if mode == "overwrite" else old_ids)
     assert duck_ids(lake) == (new_ids if step == "applied" else old_ids)
     assert (lake / "jobs").is_dir() and (lake / "tasks").is_dir()
+    problems = itf.check_lake(lake).problems  # only what the next writer finishes or removes
+    assert all("leftover of a dead writer" in p or "interrupted" in p for p in problems), problems
+    if committed:  # its new index and manifest are the write's, not a dead writer's leftovers
+        assert problems == ["an interrupted write is pending (the next writer finishes it)"]
     with lock_lake(lake):  # the next writer finishes or rolls back
         pass
     assert duck(lake)[:2] == (expected, expected)

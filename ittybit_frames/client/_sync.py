@@ -23,6 +23,29 @@ _T = TypeVar("_T")
 Jobs = list[dict[str, Any]]
 
 
+async def _read_page(pages: AsyncGenerator[Any, None], reading: list[asyncio.Future[Any]]) -> Any:
+    task = asyncio.current_task()
+    reading[:] = [] if task is None else [task]
+    return await pages.__anext__()
+
+
+async def _close_pages(
+    pages: AsyncGenerator[Any, None], reading: list[asyncio.Future[Any]]
+) -> None:
+    """Close the listing's generator once the page being read has unwound (a Ctrl-C
+    cancels it from the caller's thread; it ends on this loop a little later): closed
+    while it runs, the generator raises RuntimeError ('aclose(): asynchronous generator
+    is already running'), which would replace the caller's KeyboardInterrupt."""
+    pending = [task for task in reading if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=10)  # a bound for a task deaf to cancellation
+        if not all(task.done() for task in pending):
+            return  # still running: left to be closed when it is collected
+    await pages.aclose()
+
+
 class Client:
     """Client for the ittybit jobs API, for scripts and notebooks.
 
@@ -102,16 +125,17 @@ class Client:
 
     def _pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:
         pages = self._async._pages(query)  # the one walk of the listing, run on our loop
+        reading: list[asyncio.Future[Any]] = []  # the task reading the current page
         try:
             while True:
                 try:
-                    page = self._run(pages.__anext__)
+                    page = self._run(lambda: _read_page(pages, reading))
                 except StopAsyncIteration:
                     return
                 yield page
         finally:
             if self._runner is not None:
-                self._runner.run(pages.aclose())
+                self._runner.run(_close_pages(pages, reading))
 
     @takes_options(JobQuery)
     def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:

@@ -30,11 +30,20 @@ from ittybit_frames.lake._format import (
     write_manifest,
 )
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT
+from ittybit_frames.lake._parents import Parents
 from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
 from ittybit_frames.lake._read import partition_label
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._write import newest_per_job, refuse_newer
-from ittybit_frames.schema import JOBS, PROBLEMS, SCHEMA_VERSION, TASKS, Table, epoch_ms_array
+from ittybit_frames.schema import (
+    JOBS,
+    PROBLEMS,
+    SCHEMA_VERSION,
+    TASKS,
+    Table,
+    counted,
+    epoch_ms_array,
+)
 
 
 @dataclass
@@ -243,13 +252,14 @@ def _check_rows(place: Place, scan: _Scan) -> None:
         if wrong.any():
             scan.problems.append(f"{int(wrong.sum())} jobs in the wrong day partition")
             scan.data_problem = True
+    _check_parents(jobs, tasks, scan)
     has_index = place.has(INDEX)
-    if jobs.empty and not has_index:
-        pass
+    if (jobs.empty and not has_index) or place.pending():
+        pass  # (a pending write brings its index: judged once that write is finished)
     elif not has_index:
         scan.problems.append(f"no job index {INDEX}")
         scan.index_problem = True
-    elif not place.index_of_live_table() and not place.pending():
+    elif not place.index_of_live_table():
         scan.problems.append(f"the job index {INDEX} is not of the jobs/ table (a backup?)")
         scan.index_problem = True
     else:
@@ -262,6 +272,27 @@ def _check_rows(place: Place, scan: _Scan) -> None:
             scan.problems.append(f"the job index {INDEX} does not match the jobs files")
             scan.index_problem = True
     _check_sync(jobs, scan)
+
+
+def _check_parents(jobs: pd.DataFrame, tasks: pd.DataFrame, scan: _Scan) -> None:
+    """Every task with its job: its job's parent columns, in its job's partition."""
+    if jobs.empty or tasks.empty:
+        return
+    parents = Parents.of(jobs, tasks)
+    if parents.any.any():
+        scan.problems.append(
+            parents.describe(tasks)
+            + ": a read by window, kind or status splits them (--repair writes the job's)"
+        )
+        scan.data_problem = True
+    mine = parents.at >= 0
+    labels = jobs["_label"].to_numpy(dtype=object)[parents.at[mine]]
+    away = int((tasks["_label"].to_numpy(dtype=object)[mine] != labels).sum())
+    if away:
+        scan.problems.append(
+            f"{counted(away, 'task')} not in their job's partition (--repair moves them)"
+        )
+        scan.data_problem = True
 
 
 def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
@@ -320,7 +351,8 @@ def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
         write_manifest(root, {**read_manifest(root), "sync": manifest.get("sync", {})})
         report.repaired.append(
             f"rewrote the lake with one row per job ({len(jobs)} jobs, {len(tasks)} tasks): "
-            "newest updated_at kept, orphan tasks dropped, jobs in their day partition"
+            "newest updated_at kept, orphan tasks dropped, jobs in their day partition, "
+            "tasks with their job"
         )
     elif scan.index_problem:
         place.rebuild_index()

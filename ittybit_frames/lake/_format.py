@@ -132,6 +132,9 @@ class WriteReport:
     unchanged: int = 0
     partitions: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    #: What was wrong with the frames and what the write did about it, one line each
+    #: (tasks that disagreed with their job: written with their job's values).
+    problems: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------

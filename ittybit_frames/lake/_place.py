@@ -53,6 +53,9 @@ class LocalPlace:
 
     def leftovers(self) -> tuple[list[str], list[str]]:
         ours, foreign = leftovers(self.root)
+        # A committed write's files, still to be renamed in, are that write's (pending).
+        staged = set(pending(self.root).files.values())
+        ours = [p for p in ours if p not in staged]
         return [str(p.relative_to(self.root)) for p in ours], [
             str(p.relative_to(self.root)) for p in foreign
         ]

@@ -7,7 +7,10 @@ folder. Remote lakes go through fsspec (``s3fs``, ``gcsfs``, ``adlfs``: the extr
 Credentials and endpoints come from each cloud's own environment and config files
 (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`` for
 S3-compatible stores, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``...): never
-from a URL or our own variables, and never written to a log, an error or a repr.
+from a URL or our own variables, and never written to a log, an error or a repr. They
+are read as they are at each use: a process keeps a file system per protocol only
+while the variables that configure it (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``...) stay
+the same (changed config files are not noticed: start a new process).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import contextlib
 import datetime as dt
 import email.utils
 import functools
+import hashlib
+import logging
 import os
 import socket
 import threading
@@ -29,6 +34,8 @@ from typing import Any, TypeVar, cast
 
 from ittybit_frames.errors import ConfigurationError, LakeError
 
+logger = logging.getLogger("ittybit_frames.lake")
+
 #: URL scheme -> (fsspec protocol, the package it needs, our extra that installs it).
 SCHEMES: dict[str, tuple[str, str, str]] = {
     "s3": ("s3", "s3fs", "s3"),
@@ -39,7 +46,15 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "abfs": ("abfs", "adlfs", "azure"),
     "abfss": ("abfs", "adlfs", "azure"),
 }
-_FILESYSTEMS: dict[str, Any] = {}
+#: Protocol -> (its settings, as :func:`_settings` gives them; the file system made with them).
+_FILESYSTEMS: dict[str, tuple[dict[str, str], Any]] = {}
+#: The environment variables (prefixes) each protocol's SDK configures itself from.
+_SETTINGS: dict[str, tuple[str, ...]] = {
+    "s3": ("AWS_",),
+    "gcs": ("GOOGLE_", "GCSFS_", "CLOUDSDK_", "STORAGE_EMULATOR_HOST"),
+    "abfs": ("AZURE_",),
+}
+_SALT = os.urandom(16)  # this process's: the digests of secrets are worth nothing outside it
 _REACHED: set[str] = set()  # endpoints that took a connection (see _check_endpoint)
 _PORTS = {"http": 80, "https": 443}
 _GUARD = threading.Lock()
@@ -76,22 +91,40 @@ def local_path(path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def _filesystem(protocol: str, package: str, extra: str) -> Any:
-    """One fsspec filesystem per protocol, configured from the environment only, with
-    listings never cached (other writers change the lake)."""
-    with _GUARD:
-        if protocol not in _FILESYSTEMS:
-            try:
-                import fsspec  # noqa: PLC0415  (optional: remote lakes only)
+def _settings(protocol: str) -> dict[str, str]:
+    """The environment variables that configure ``protocol``'s file system (its SDK
+    reads them when the file system is made), each with a salted digest of its value:
+    some are secrets, and a digest is all a comparison needs."""
+    prefixes = _SETTINGS.get(protocol, ())
+    return {
+        name: hashlib.blake2b(value.encode(), key=_SALT, digest_size=16).hexdigest()
+        for name, value in os.environ.items()
+        if name.startswith(prefixes)
+    }
 
-                _FILESYSTEMS[protocol] = fsspec.filesystem(
-                    protocol, use_listings_cache=False, skip_instance_cache=True
-                )
-            except ImportError:
-                raise ConfigurationError(
-                    f"a {protocol} lake needs {package}: pip install 'ittybit-frames[{extra}]'"
-                ) from None
-        return _FILESYSTEMS[protocol]
+
+def _filesystem(protocol: str, package: str, extra: str) -> Any:
+    """The fsspec filesystem of ``protocol`` for the environment as it is now (a new one
+    whenever a variable that configures it changed, e.g. ``AWS_ENDPOINT_URL``), with
+    listings never cached (other writers change the lake)."""
+    settings = _settings(protocol)
+    with _GUARD:
+        kept = _FILESYSTEMS.get(protocol)
+        if kept is not None and kept[0] == settings:
+            return kept[1]
+        try:
+            import fsspec  # noqa: PLC0415  (optional: remote lakes only)
+
+            fs = fsspec.filesystem(protocol, use_listings_cache=False, skip_instance_cache=True)
+        except ImportError:
+            raise ConfigurationError(
+                f"a {protocol} lake needs {package}: pip install 'ittybit-frames[{extra}]'"
+            ) from None
+        if kept is not None:  # the variables' names only, never a value
+            changed = sorted(k for k in {*settings, *kept[0]} if settings.get(k) != kept[0].get(k))
+            logger.debug("a new %s file system (%s changed)", protocol, ", ".join(changed))
+        _FILESYSTEMS[protocol] = (settings, fs)
+        return fs
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from ittybit_frames.lake._format import (
 )
 from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
+from ittybit_frames.lake._parents import align_parents
 from ittybit_frames.lake._remote import RemoteSource
 from ittybit_frames.lake._remote import held as held_lease
 from ittybit_frames.lake._remote_commit import RemoteCommit
@@ -49,6 +51,7 @@ from ittybit_frames.lake._swap import Exchange, exchange_dirs
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
 
+logger = logging.getLogger("ittybit_frames.lake")
 _JOB_KEYS = ["created_at", "job_id"]
 _TASK_KEYS = ["job_created_at", "job_id", "task_index"]
 
@@ -79,7 +82,9 @@ def write_parquet(
         creation day changed moves, with its tasks. Only the partitions it touches are
         rewritten; writing the same frames again changes nothing. ``overwrite``
         replaces the whole lake (one row per job too) and resets its sync state;
-        ``append`` adds rows without checks.
+        ``append`` adds rows without checks. A task is written with its job (its
+        partition; the job's values as ``job_created_at``, ``job_kind``, ``job_status``,
+        which hand-built frames may get wrong: ``WriteReport.problems`` says so).
     partition_by : {"day", None}
         ``day`` partitions by the job's UTC creation date (jobs without one go to
         ``created_date=__HIVE_DEFAULT_PARTITION__``); None writes one ``jobs.parquet``
@@ -180,6 +185,9 @@ def write_with(
     plan = _Plan(commit, source, partition_by, prof, report)
     if mode != "append":
         frames = one_row_per_job(frames)
+    frames, report.problems = align_parents(frames)  # a task lives with its job
+    for line in report.problems:
+        logger.warning("%s: %s", root, line)
     try:
         if mode == "overwrite":
             index = _overwrite(frames, plan)

@@ -1,0 +1,119 @@
+"""A task lives with its job: the job's values of the parent columns on every task.
+
+Each task row repeats its job's creation time, kind and status (``job_created_at``,
+``job_kind``, ``job_status``). The lake puts a task in its job's day partition and
+:func:`~ittybit_frames.lake.read_parquet` filters tasks by these columns (a window by
+``job_created_at``, ``kind``/``status`` by ``job_kind``/``job_status``), so a task whose
+columns disagree with its job would be read apart from it, or left behind in another
+partition when the job moves. Frames from ``to_frames`` always agree; hand-built ones
+(a job's ``created_at`` changed, tasks taken from elsewhere) may not. The rule: the
+job's values win. A write writes them (and says so in ``WriteReport.problems``);
+``check`` names a lake whose tasks disagree, and ``--repair`` rewrites them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.schema import counted, epoch_ms_array
+
+#: Task column -> the job column it repeats.
+PARENT_COLUMNS = {"job_created_at": "created_at", "job_kind": "kind", "job_status": "status"}
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Where tasks disagree with their job. ``at``: each task's job (a row of the jobs
+    given), -1 for none (no such job, or one given twice); ``differ``: task column -> which
+    tasks hold another value than their job's."""
+
+    at: np.ndarray[Any, Any]
+    differ: dict[str, np.ndarray[Any, Any]]
+
+    @classmethod
+    def of(cls, jobs: pd.DataFrame, tasks: pd.DataFrame) -> Parents:
+        ids = pd.Index(jobs["job_id"])
+        if ids.is_unique and not ids.hasnans:  # (merges and overwrites: one row per job)
+            at = ids.get_indexer(pd.Index(tasks["job_id"]))
+        else:
+            once = (~ids.duplicated(keep=False) & ~ids.isna()).nonzero()[0]
+            found = ids[once].get_indexer(pd.Index(tasks["job_id"]))
+            at = np.where(found >= 0, once[found] if len(once) else found, -1)
+        differ = {}
+        for column, source in PARENT_COLUMNS.items():
+            if column in tasks.columns and source in jobs.columns:
+                differ[column] = _differ(jobs[source], tasks[column], at)
+        return cls(at, differ)
+
+    @property
+    def any(self) -> np.ndarray[Any, Any]:
+        """Tasks that disagree with their job on any parent column."""
+        out = np.zeros(len(self.at), dtype=bool)
+        for mask in self.differ.values():
+            out |= mask
+        return out
+
+    def describe(self, tasks: pd.DataFrame) -> str:
+        """How many tasks, of which jobs, disagree with their job on which columns."""
+        wrong = self.any
+        jobs = pd.unique(tasks["job_id"].to_numpy(dtype=object)[wrong])
+        columns = ", ".join(c for c, mask in self.differ.items() if mask.any())
+        return (
+            f"{counted(int(wrong.sum()), 'task')} of {counted(len(jobs), 'job')} "
+            f"(first: {jobs[0]}) with another {columns} than their job's"
+        )
+
+
+def _differ(job_values: pd.Series, task_values: pd.Series, at: np.ndarray[Any, Any]) -> Any:
+    """Which tasks (with a job: ``at >= 0``) hold another value than their job's."""
+    mine = at >= 0
+    out = np.zeros(len(at), dtype=bool)
+    if not mine.any():
+        return out
+    jd, td = job_values.dtype, task_values.dtype
+    if (
+        isinstance(jd, pd.CategoricalDtype)
+        and isinstance(td, pd.CategoricalDtype)
+        and list(jd.categories) == list(td.categories)
+    ):  # the schema's categories: compare the codes (-1: none)
+        same = job_values.cat.codes.to_numpy()[at[mine]] == task_values.cat.codes.to_numpy()[mine]
+    elif isinstance(jd, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(jd):
+        want = epoch_ms_array(job_values)[at[mine]]
+        have = epoch_ms_array(task_values)[mine]
+        same = (want == have) | (np.isnan(want) & np.isnan(have))
+    else:
+        want_o = job_values.astype(object).to_numpy()[at[mine]]
+        have_o = task_values.astype(object).to_numpy()[mine]
+        none_w, none_h = pd.isna(want_o), pd.isna(have_o)
+        same = (none_w & none_h) | (~none_w & ~none_h & (want_o == have_o))
+    out[mine] = ~same
+    return out
+
+
+def align_parents(frames: JobFrames) -> tuple[JobFrames, list[str]]:
+    """``frames`` with every task's parent columns set to its job's (new frames; the
+    caller's are not changed), and a line saying what was changed (none: ``[]``). Tasks
+    without a job among ``frames.jobs`` (or of a job given twice, as an append may) keep
+    theirs."""
+    tasks = frames.tasks
+    if tasks.empty or frames.jobs.empty:
+        return frames, []
+    parents = Parents.of(frames.jobs, tasks)
+    wrong = parents.any
+    if not wrong.any():
+        return frames, []
+    line = parents.describe(tasks) + ": written with their job's values"
+    fixed = {}
+    for column, mask in parents.differ.items():
+        if mask.any():
+            values = tasks[column].astype(object).to_numpy(copy=True)
+            values[mask] = (
+                frames.jobs[PARENT_COLUMNS[column]].astype(object).to_numpy()[parents.at[mask]]
+            )
+            fixed[column] = pd.Series(values, index=tasks.index).astype(tasks[column].dtype)
+    return replace(frames, tasks=tasks.assign(**fixed)), [line]
