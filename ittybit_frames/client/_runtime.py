@@ -70,9 +70,11 @@ class LoopThread:
         if self.thread.is_alive():  # the loop may be between two runs (see _serve)
             # Work a Ctrl-C cancelled may still be unwinding: let it end first, or the
             # loop stops under it ("Task was destroyed but it is pending!").
-            self.run(_settle())
-            self._stopping = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            try:
+                self.run(_settle())
+            finally:  # a Ctrl-C while the work settles still ends the thread
+                self._stopping = True
+                self._loop.call_soon_threadsafe(self._loop.stop)
             self.thread.join(10)
         if not self.thread.is_alive():
             self._loop.close()

@@ -68,16 +68,23 @@ class Client:
         self._async = AsyncClient._from_options(options)
         self._runner: LoopThread | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._starting = threading.Lock()  # two threads' first calls make one loop thread
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncClient", "Client", 1)
 
     def _run(self, make: Callable[[], Awaitable[_T]]) -> _T:
-        if self._runner is None:
-            self._runner = LoopThread()
-            # Holds the runner and the async client, never self: so self can be collected.
-            self._finalizer = weakref.finalize(self, _shut_down, self._runner, self._async)
-        return self._runner.run(make())
+        runner = self._runner
+        if runner is None:
+            with self._starting:
+                runner = self._runner
+                if runner is None:
+                    runner = LoopThread()
+                    # Holds the runner and the async client, never self: so self can be
+                    # collected.
+                    self._finalizer = weakref.finalize(self, _shut_down, runner, self._async)
+                    self._runner = runner
+        return runner.run(make())
 
     @property
     def base_url(self) -> str:
@@ -339,5 +346,7 @@ def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
     if threading.current_thread() is runner.thread:  # collected on the loop itself
         runner.call_soon(client.aclose)
         return
-    runner.run(client.aclose())
-    runner.stop()
+    try:
+        runner.run(client.aclose())
+    finally:  # a Ctrl-C while the connections close still ends the thread
+        runner.stop()

@@ -105,6 +105,8 @@ def _parses(data: bytes) -> bool:
 
 
 _GZIP = b"\x1f\x8b"
+#: Gzip layers opened at most (text is never gzip-compressed more than twice or so).
+_GZIP_LAYERS = 4
 _BYTES = bytes | bytearray | memoryview
 
 
@@ -115,9 +117,12 @@ def _opened_source(records: Any) -> Any:
         records = Path(records).read_bytes()  # a missing file: OSError naming it
     elif not isinstance(records, _BYTES | str) and callable(getattr(records, "read", None)):
         records = records.read()
-    if isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP:
+    # A .gz file fetched with ``Content-Encoding: gzip`` and kept so: gzip inside gzip.
+    for _ in range(_GZIP_LAYERS):
+        if not (isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP):
+            break
         try:
-            return gzip.decompress(records)
+            records = gzip.decompress(records)
         except (OSError, EOFError, zlib.error) as exc:
             raise ValueError(
                 f"records look gzip-compressed but do not decompress ({exc}); "
@@ -290,10 +295,11 @@ def each_record(records: Any, p: Problems) -> Iterable[Any]:
 def _as_handed(records: Iterator[Any]) -> Iterator[Any]:
     """A generator's records as they were when handed over. Each gets its own top level;
     the first, and every one after the generator is seen to recycle its containers
-    (it hands the previous record, or its task list, again), get their own dicts and
+    (it hands the previous record, or a container of it, again), get their own dicts and
     lists all the way down (:func:`held`; ~1/3 of the careful path's time per record,
-    so only where needed). A generator that recycles only objects deeper down, and
-    only after its first record, is not seen."""
+    so only where needed). Seen: the record, its task list or first task, an envelope's
+    ``data`` or its first record handed again (see :func:`_inner`). A generator that
+    recycles only objects deeper down, and only after its first record, is not seen."""
     previous: Any = None
     first, recycling = True, False
     for record in records:
@@ -306,10 +312,26 @@ def _as_handed(records: Iterator[Any]) -> Iterator[Any]:
 def _recycles(record: Any, previous: Any) -> bool:
     if record is previous:
         return True
-    if type(record) is not dict or type(previous) is not dict:
-        return False
-    tasks = record.get("tasks")
-    return type(tasks) is list and tasks is previous.get("tasks")
+    before = _inner(previous)
+    return any(a is b for a in _inner(record) for b in before)
+
+
+def _inner(record: Any) -> tuple[Any, ...]:
+    """The containers a recycling generator refills under a fresh record: a job's task
+    list and its first task, an envelope's ``data`` and its first record, a list page's
+    first record (a few identity checks a record, not a walk)."""
+    if type(record) is list:
+        return (record[0],) if record and type(record[0]) in (dict, list) else ()
+    if type(record) is not dict:
+        return ()
+    found: tuple[Any, ...] = ()
+    for key in ("tasks", "data"):
+        value = record.get(key)
+        if type(value) in (list, dict):
+            found += (value,)
+            if type(value) is list and value and type(value[0]) in (dict, list):
+                found += (value[0],)
+    return found
 
 
 def held(record: Any) -> Any:
