@@ -177,3 +177,14 @@ def test_a_generator_recycling_what_its_records_hold_gives_them_as_they_were(
     pd.testing.assert_frame_equal(frames.jobs, reference.jobs)
     pd.testing.assert_frame_equal(frames.tasks, reference.tasks)
     pd.testing.assert_frame_equal(frames.problems, reference.problems)
+
+
+@pytest.mark.parametrize("message", ["The API key is not valid.", "Bad key!", "no key", ""])
+def test_a_refused_key_reads_as_one_sentence_per_stop(message: str) -> None:
+    # The server's own full stop, then ours: "The API key is not valid.. Set ...".
+    from ittybit_frames.client._decode import error_from_response
+
+    body = json.dumps({"kind": "token_invalid", "message": message}).encode()
+    text = str(error_from_response(401, {}, body, "GET", "http://127.0.0.1/jobs"))
+    assert ".." not in text and "!." not in text
+    assert "Set ITTYBIT_API_KEY" in text

@@ -223,8 +223,10 @@ def error_from_response(
     detail = f" ({kind}): {message}" if kind else (f": {message}" if message else "")
     where = {"method": method, "url": url}
     if status in (401, 403):
+        said = detail.rstrip()
+        said += "" if said.endswith((".", "!", "?")) else "."  # one full stop, not two
         return AuthenticationError(
-            f"ittybit refused the API key, HTTP {status}{detail}. Set ITTYBIT_API_KEY "
+            f"ittybit refused the API key, HTTP {status}{said} Set ITTYBIT_API_KEY "
             "(or pass api_key=) to a valid key for this project",
             status_code=status,
             kind=kind,
