@@ -74,3 +74,10 @@ def test_a_plain_string_is_still_text_not_a_path(tmp_path: Path) -> None:
     (tmp_path / "x").write_text(NDJSON)
     with pytest.raises(ValueError, match="not valid JSON"):
         itf.to_frames(str(tmp_path / "x"))
+
+
+def test_a_folder_is_one_line_saying_what_to_pass(tmp_path: Path) -> None:
+    # A lake is a folder: IsADirectoryError named it but not what to do.
+    with pytest.raises(ValueError, match="read_parquet") as caught:
+        itf.to_frames(tmp_path)
+    assert str(tmp_path) in str(caught.value) and "\n" not in str(caught.value)

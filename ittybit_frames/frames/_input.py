@@ -114,7 +114,13 @@ def _opened_source(records: Any) -> Any:
     """A path (``os.PathLike``; a ``str`` stays text) or an open file read whole, and
     gzip-compressed bytes decompressed (every member); anything else as it is."""
     if isinstance(records, os.PathLike):
-        records = Path(records).read_bytes()  # a missing file: OSError naming it
+        path = Path(records)
+        if path.is_dir():
+            raise ValueError(
+                f"{path} is a folder: pass a file of job payloads (a lake's folder is read "
+                "with read_parquet)"
+            )
+        records = path.read_bytes()  # a missing file: OSError naming it
     elif not isinstance(records, _BYTES | str) and callable(getattr(records, "read", None)):
         records = records.read()
     # A .gz file fetched with ``Content-Encoding: gzip`` and kept so: gzip inside gzip.
