@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,24 @@ def cli_sync(lake: Path, api: SimulatorAPI, *extra: str) -> subprocess.Popen[byt
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_at_a_prompt() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in every test, as at an interactive prompt. A
+    suite started in the background by a shell without job control (``cmd &``) inherits
+    SIGINT ignored, and PySpark's context leaves a handler of its own behind: the tests
+    that press Ctrl-C (SIGINT to the main thread) then waited for a KeyboardInterrupt
+    that never came. Put back as it was after the test."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(autouse=True)
