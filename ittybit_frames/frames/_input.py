@@ -394,18 +394,10 @@ def parse_lines(lines: list[tuple[int, bytes]], p: Problems) -> tuple[list[Any],
             continue
         try:
             value = loads_exact(line)
-        except TooDeep as exc:
+        except (TooDeep, orjson.JSONDecodeError) as exc:
+            why = exc if isinstance(exc, TooDeep) else "not valid JSON"
             raw = line[:200].decode(errors="replace").rstrip("\r\n")
-            p.add(None, None, "record", f"{p.place(n)} is {exc}; skipped", raw)
-            continue
-        except orjson.JSONDecodeError:
-            p.add(
-                None,
-                None,
-                "record",
-                f"{p.place(n)} is not valid JSON; skipped",
-                line[:200].decode(errors="replace").rstrip("\r\n"),
-            )
+            p.add(None, None, "record", f"{p.place(n)} is {why}; skipped", raw)
             continue
         found = records_of(value, p)
         records += found

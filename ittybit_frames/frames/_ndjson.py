@@ -349,9 +349,7 @@ def _fewer_lines(data: bytes, count: int) -> bool:
 
 def unscanned(data: bytes) -> Iterator[FastBlock]:
     """Every line left for the careful path (the reference the fast path must equal)."""
-    lines, offsets = _lines(data, 0, len(data))
-    rows = np.arange(1, len(lines) + 1, dtype=np.int64)
-    yield FastBlock.careful(left_lines(data, offsets, rows, set()))
+    return unscanned_pieces([data])
 
 
 def unscanned_pieces(pieces: Iterable[bytes]) -> Iterator[FastBlock]:
