@@ -50,6 +50,7 @@ from ittybit_frames.frames._input import (
     read_input,
 )
 from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader, unscanned_pieces
+from ittybit_frames.frames._pool import conversion_pool
 from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
@@ -281,23 +282,25 @@ def _converted(build: Callable[[Problems], _Parts], strict: bool, as_of: Any) ->
     de-duplicated and given their durations."""
     p = Problems(strict)
     as_of_ms = parse_when(as_of)
-    gc_was_enabled = gc.isenabled()
-    # Millions of small containers are made and dropped here; none forms a cycle, so the
-    # cyclic GC would only walk them (and the caller's payloads) again and again.
-    gc.disable()
-    try:
-        job_parts, task_parts = build(p)
-        if not job_parts:
-            job_parts, task_parts = (list(t) for t in zip(_careful.build([], 0, p), strict=True))
-        jobs_t = pa.concat_tables(job_parts)
-        tasks_t = pa.concat_tables(task_parts)
-        jobs_t, tasks_t = in_input_order(jobs_t, tasks_t)
-        jobs_t, tasks_t = dedupe(jobs_t, tasks_t, p)
-        jobs = finish(JOBS, jobs_t, as_of_ms, p, task_level=False)
-        tasks = finish(TASKS, tasks_t, as_of_ms, p, task_level=True)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    with conversion_pool():  # see _pool: a sixth of the CPU was the kernel's
+        gc_was_enabled = gc.isenabled()
+        # Millions of small containers are made and dropped here; none forms a cycle, so the
+        # cyclic GC would only walk them (and the caller's payloads) again and again.
+        gc.disable()
+        try:
+            job_parts, task_parts = build(p)
+            if not job_parts:
+                empty = _careful.build([], 0, p)
+                job_parts, task_parts = (list(t) for t in zip(empty, strict=True))
+            jobs_t = pa.concat_tables(job_parts)
+            tasks_t = pa.concat_tables(task_parts)
+            jobs_t, tasks_t = in_input_order(jobs_t, tasks_t)
+            jobs_t, tasks_t = dedupe(jobs_t, tasks_t, p)
+            jobs = finish(JOBS, jobs_t, as_of_ms, p, task_level=False)
+            tasks = finish(TASKS, tasks_t, as_of_ms, p, task_level=True)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     problems = pd.DataFrame(p.rows, columns=PROBLEMS.names).astype(PROBLEMS.dtypes())
     stamp = pd.Timestamp(as_of_ms, unit="ms", tz="UTC") if as_of_ms is not None else None
     return JobFrames(jobs, tasks, problems, as_of=stamp)

@@ -1,0 +1,71 @@
+"""Arrow's memory pool while frames are made.
+
+pyarrow's wheels allocate from mimalloc by default. On Linux with transparent huge pages,
+the conversion's pattern (many buffers of a block made, used and dropped, block after
+block) had the kernel zero fresh huge pages for a sixth of the process's CPU time
+(``perf``: ``clear_page_erms`` under ``mi_page_free_list_extend``); the system allocator
+halves that kernel time (BENCHMARKS.md, "Arrow's memory pool"). A library must not change
+its caller's process for good, so the pool is switched only while conversions run and put
+back when the last one ends.
+
+Left alone: a pool the caller chose (``pa.set_memory_pool``, or the
+``ARROW_DEFAULT_MEMORY_POOL`` variable, even when it names mimalloc). A buffer remembers
+the pool it came from and goes back to it, so another thread of the caller allocating
+meanwhile is served by the system allocator with no other difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+_SWAPPED_FROM = "mimalloc"  # pyarrow's default backend where it is built in
+
+
+class _Switch:
+    """The process's one switch: counts the conversions running in every thread; the
+    first swaps the pool in, the last puts the caller's back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved: pa.MemoryPool | None = None  # the caller's pool, while ours is in
+
+    def enter(self) -> None:
+        with self._lock:
+            self._running += 1
+            if self._running > 1:
+                return
+            current = pa.default_memory_pool()
+            chosen = "ARROW_DEFAULT_MEMORY_POOL" in os.environ
+            if current.backend_name == _SWAPPED_FROM and not chosen:
+                self._saved = current
+                pa.set_memory_pool(pa.system_memory_pool())
+
+    def leave(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running or self._saved is None:
+                return
+            # Put back only our own switch: a pool the caller set meanwhile stays theirs.
+            if pa.default_memory_pool().backend_name == "system":
+                pa.set_memory_pool(self._saved)
+            self._saved = None
+
+
+_SWITCH = _Switch()
+
+
+@contextlib.contextmanager
+def conversion_pool() -> Iterator[None]:
+    """Run the body with Arrow's default pool as the system allocator (see the module
+    docstring); nested and concurrent uses share one switch."""
+    _SWITCH.enter()
+    try:
+        yield
+    finally:
+        _SWITCH.leave()
