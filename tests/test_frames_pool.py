@@ -130,3 +130,9 @@ def test_concurrent_conversions_share_one_switch() -> None:
     thread.join(60)
     assert not thread.is_alive() and errors == []
     assert seen == ["system"] and backend() == "mimalloc"
+
+
+def test_reading_a_lake_puts_the_callers_pool_back(tmp_path: Any) -> None:
+    itf.write_parquet(itf.to_frames([JOB]), tmp_path / "lake")
+    assert len(itf.read_parquet(tmp_path / "lake").jobs) == 1
+    assert backend() == "mimalloc"

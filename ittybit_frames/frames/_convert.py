@@ -50,8 +50,8 @@ from ittybit_frames.frames._input import (
     read_input,
 )
 from ittybit_frames.frames._ndjson import FastBlock, NdjsonReader, unscanned_pieces
-from ittybit_frames.frames._pool import conversion_pool
 from ittybit_frames.frames._values import LINE_ROWS, MISSING, Problems
+from ittybit_frames.memory import conversion_pool
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS
 from ittybit_frames.vocabulary import parse_when
 
@@ -282,7 +282,7 @@ def _converted(build: Callable[[Problems], _Parts], strict: bool, as_of: Any) ->
     de-duplicated and given their durations."""
     p = Problems(strict)
     as_of_ms = parse_when(as_of)
-    with conversion_pool():  # see _pool: a sixth of the CPU was the kernel's
+    with conversion_pool():  # see memory.py: a sixth of the CPU was the kernel's
         gc_was_enabled = gc.isenabled()
         # Millions of small containers are made and dropped here; none forms a cycle, so the
         # cyclic GC would only walk them (and the caller's payloads) again and again.

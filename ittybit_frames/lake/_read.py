@@ -38,6 +38,7 @@ from ittybit_frames.lake._format import (
 from ittybit_frames.lake._remote_commit import RemoteView
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import marker
+from ittybit_frames.memory import conversion_pool
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
 from ittybit_frames.vocabulary import category, parse_when
 
@@ -260,7 +261,8 @@ def read_parquet(
     if kind_raw is not None and columns is not None and "job_id" not in columns:
         job_columns = [*columns, "job_id"]  # the tasks follow the jobs by ID
     query = _Query(since_ms, until_ms, job_filter, task_filter, job_columns, kind_raw)
-    jobs, tasks = _read_state(where, query)
+    with conversion_pool():  # Arrow's buffers to pandas: see memory.py
+        jobs, tasks = _read_state(where, query)
     if job_columns is not columns:
         jobs = jobs.drop(columns="job_id")
     if jobs.empty and (since_ms is not None or until_ms is not None):
