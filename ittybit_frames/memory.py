@@ -8,10 +8,12 @@ halves that kernel time (BENCHMARKS.md, "Arrow's memory pool"). A library must n
 its caller's process for good, so the pool is switched only while conversions run and put
 back when the last one ends.
 
-Left alone: a pool the caller chose (``pa.set_memory_pool``, or the
-``ARROW_DEFAULT_MEMORY_POOL`` variable, even when it names mimalloc). A buffer remembers
-the pool it came from and goes back to it, so another thread of the caller allocating
-meanwhile is served by the system allocator with no other difference.
+Left alone: a pool the caller set other than mimalloc (``pa.set_memory_pool``), and any
+pool named by the ``ARROW_DEFAULT_MEMORY_POOL`` variable, mimalloc too (the way to keep
+mimalloc: pyarrow's default cannot be told from a choice of it). A buffer remembers the
+pool it came from and goes back to it, so another thread of the caller allocating
+meanwhile is served by the system allocator with no other difference. The switch is
+pyarrow's Python-level default: Arrow's C++ internals keep their own.
 """
 
 from __future__ import annotations
