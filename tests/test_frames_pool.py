@@ -116,7 +116,7 @@ def test_concurrent_conversions_share_one_switch() -> None:
     def run() -> None:
         try:
             itf.to_frames(slow())
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+        except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
     thread = threading.Thread(target=run)
