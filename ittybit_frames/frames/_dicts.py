@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import marshal
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import orjson
 
-from ittybit_frames.frames._input import each_record, held, opened
+from ittybit_frames.frames._input import held, opened
 from ittybit_frames.frames._values import LINE_ROWS, Problems
 
 __all__ = ["Serialised"]
@@ -166,9 +166,11 @@ class Serialised:
     """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
     careful way are kept in ``careful[i]`` (``i``: their piece) with their row numbers
     (``line * LINE_ROWS + k``, as NDJSON's), to be converted with the lines SQL leaves
-    in that piece (in row order, as the careful path would meet them)."""
+    in that piece (in row order, as the careful path would meet them). ``records``: as
+    :func:`._input.each_record` hands them (a generator's already held as handed: taken
+    through it twice, a list's records were copied and compared as a generator's)."""
 
-    def __init__(self, records: Any, p: Problems, piece_bytes: int) -> None:
+    def __init__(self, records: Iterable[Any], p: Problems, piece_bytes: int) -> None:
         self.careful: list[list[tuple[int, Any]]] = [[]]
         self._records = records
         self._p = p
@@ -179,7 +181,7 @@ class Serialised:
         and its records (an array's, say) are kept with their row numbers."""
         texts: list[bytes] = []
         size = line = 0
-        for record in each_record(self._records, self._p):
+        for record in self._records:
             line += 1
             text = _text(record)
             if text is None:
