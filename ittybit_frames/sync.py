@@ -77,6 +77,10 @@ class SyncReport:
         Jobs in the lake afterwards.
     newest_created_at : pandas.Timestamp or None
         The lake's frontier afterwards.
+    problems : list of str
+        What the writes said was wrong with what they wrote and what they did about it,
+        one line each (:attr:`WriteReport.problems`: rows set aside, tasks written with
+        their job's values).
     """
 
     new_jobs: int = 0
@@ -90,6 +94,7 @@ class SyncReport:
     resumed: bool = False
     lake_jobs: int = 0
     newest_created_at: pd.Timestamp | None = None
+    problems: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         newest = (
@@ -103,13 +108,15 @@ class SyncReport:
             f" {describe_failures(self.failures)};"
             f" {counted(self.requests, 'request')} ({counted(self.retries, 'retry', 'retries')})"
             f" in {self.elapsed_seconds:.1f} s{'; resumed' if self.resumed else ''};"
-            f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
+            + (f" {counted(len(self.problems), 'write problem')};" if self.problems else "")
+            + f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
         )
 
     def add(self, written: WriteReport) -> None:
         self.new_jobs += written.inserted
         self.updated_jobs += written.updated
         self.unchanged_jobs += written.unchanged
+        self.problems += written.problems
 
 
 def _lake_jobs(root: Path | str) -> pd.DataFrame:
@@ -211,6 +218,7 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
         "unchanged_jobs": report.unchanged_jobs,
         "refreshed": report.refreshed,
         "failures": len(report.failures),
+        "write_problems": len(report.problems),
         "requests": requests,
         "seconds": round(time.monotonic() - began, 1),
     }

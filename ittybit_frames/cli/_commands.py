@@ -72,6 +72,13 @@ def _failures(console: Console, failures: Any) -> int:
     return len(failures)
 
 
+def say_write_problems(console: Console, problems: list[str]) -> None:
+    """One line (at every level) when a sync's writes set rows aside or changed them: how
+    many, and the first (each is logged as a warning as it happens)."""
+    if problems:
+        console.problem(f"{plural(len(problems), 'write problem')} (first: {problems[0]})")
+
+
 def client_for(args: argparse.Namespace, **extra: Any) -> Client:
     """A client from the command's options: key, base URL and limits are checked here,
     before any request (a mistake is a ConfigurationError, exit 2)."""
@@ -138,6 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     page = write_report(frames, out / "report")
     _demo_steps(console, frames, lake)
     n_failed = _failures(console, report.failures)
+    say_write_problems(console, report.problems)
     console.summary(
         f"Demo: {plural(len(frames.jobs), 'job')} ({plural(len(frames.tasks), 'task')}) in "
         f"{lake}, {plural(report.requests, 'request')}; report {page} "
@@ -335,6 +343,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
     n_failed = _failures(console, report.failures)
+    say_write_problems(console, report.problems)
     if args.since and not report.lake_jobs:
         with client_for(args) as client:
             hint = empty_window_hint(client, args.since, None)
@@ -355,6 +364,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "unchanged_jobs": report.unchanged_jobs,
             "refreshed": report.refreshed,
             "failures": n_failed,
+            "write_problems": len(report.problems),
             "requests": report.requests,
             "retries": report.retries,
             "lake_jobs": report.lake_jobs,
