@@ -149,8 +149,11 @@ def sync(
     client : Client, optional
         A client to use (it stays open). Default: a new one from ``client_options``.
     since : datetime, str or int, optional
-        On the first sync only: how far back to go (``"30d"``, an ISO date...).
-        Default: the whole history.
+        How far back the first sync of the lake goes (``"30d"``, an ISO date...); it is
+        recorded in the lake, and the first sync of another ``kind`` (or of all kinds)
+        keeps to it too. Given again for a kind not synced yet, it is that kind's bound
+        (the lake's stays); for a kind already synced it is not used (the sync goes on
+        from the kind's frontier). Default: the lake's bound, or the whole history.
     kind : str, optional
         Sync only jobs of this kind (its own frontier is kept).
     batch_jobs : int, default 2000
@@ -310,7 +313,7 @@ def _walk(
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    lower = frontier if frontier is not None else since_ms
+    lower = frontier if frontier is not None else _first_bound(state, since_ms)
     if frontier is not None and cut is not None and kind is None:
         lower = min(frontier, cut)
     if walk is not None:
@@ -369,6 +372,16 @@ def _walk(
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _first_bound(state: dict[str, Any], since_ms: int | None) -> int | None:
+    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given, else
+    the lake's own lower bound, recorded by its first sync (``None``: the whole history),
+    so a lake first synced from D holds every kind from D. A lake synced before the bound
+    was recorded has none: its later kinds are read whole, as they were."""
+    if not state["frontiers"] and not state["walks"]:
+        state.setdefault("since", since_ms)  # the lake's first sync: its bound (saved with it)
+    return since_ms if since_ms is not None else state.get("since")
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

@@ -304,26 +304,40 @@ def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
             hidden.unlink(missing_ok=True)
 
 
-def _since_not_used(console: Console, lake: Path | str, kind: str | None) -> None:
-    """Say so when ``--since`` will not be used: a lake already synced (for this kind)
-    goes on from where it is; only its first sync reads how far back to go."""
-    frontiers = read_manifest(lake).get("sync", {}).get("frontiers", {})
+def _say_since(console: Console, lake: Path | str, kind: str | None, since: str) -> None:
+    """Say what ``--since`` does on a lake already synced: nothing for a kind it has
+    synced (the sync goes on from its frontier); for a kind not synced yet, it is that
+    kind's bound instead of the lake's (recorded by its first sync)."""
+    state = read_manifest(lake).get("sync", {})
+    frontiers = state.get("frontiers", {})
     reached = frontiers.get(kind or "*")
-    if reached is None:
-        return
     what = f"{kind} jobs" if kind else "all kinds"
+    if reached is not None:
+        console.problem(
+            f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
+            f"{_utc(reached)} and goes on from there (sync into a new lake to reach back "
+            "another way)"
+        )
+        return
+    if not frontiers or "since" not in state or state["since"] == parse_when(since):
+        return
+    bound = state["since"]
+    lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
     console.problem(
-        f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
-        f"{dt.datetime.fromtimestamp(reached / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC and goes on "
-        "from there (sync into a new lake to reach back another way)"
+        f"--since {since}: {what} are read from there; {lake} was first synced {lake_from}, "
+        "and a kind synced later without --since keeps to that"
     )
+
+
+def _utc(ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     console = _console(args)
     lake = lake_to_write(args.path)
     if args.since:
-        _since_not_used(console, lake, args.kind)
+        _say_since(console, lake, args.kind, args.since)
     with client_for(args) as client:
         console.step("syncing %s from %s", lake, client.base_url)
         try:
