@@ -5,6 +5,8 @@ CancelledError (6)."""
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -69,3 +71,74 @@ def test_a_long_key_is_blotted_wherever_it_appears(shape: str) -> None:
     error = refused(SECRET, echo_key(shape))
     assert SECRET not in f"{error}{error!r}{vars(error)}"
     assert "***" in str(error)
+
+
+# --------------------------------------------------------------------------------------
+# 6. A client closed from another thread: its reader gets a clear error
+# --------------------------------------------------------------------------------------
+class Held:
+    """A route that answers the first listing page at once and holds every later request
+    (a job by ID, the next page) until released, saying when one has arrived."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def route(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
+        if path == "/jobs" and "after" not in query:
+            return 200, {"Has-More": "true"}, orjson.dumps(JOBS)
+        self.arrived.set()
+        self.release.wait(60)
+        return 503, {}, b'{"kind":"unavailable","message":"released"}'
+
+
+JOBS = [
+    {"id": f"job_c{i}", "object": "job", "kind": "video", "status": "succeeded"} for i in range(3)
+]
+
+
+def closed_under(read: Callable[[itf.Client], Any]) -> BaseException | None:
+    """What ``read(client)``, run in a thread, raised when the client was closed from this
+    thread while its request was held by the server."""
+    held = Held()
+    caught: list[BaseException] = []
+
+    def reader(client: itf.Client) -> None:
+        try:
+            read(client)
+        except BaseException as exc:  # the test looks at what it was
+            caught.append(exc)
+
+    with Hostile(held.route) as server:
+        client = itf.Client(SECRET, base_url=server.url, progress=False, max_attempts=1)
+        thread = threading.Thread(target=reader, args=(client,), daemon=True)
+        try:
+            thread.start()
+            assert held.arrived.wait(60), "the reader's request never reached the server"
+            client.close()
+            thread.join(60)
+            assert not thread.is_alive(), "the reader still waits on a closed client"
+        finally:
+            held.release.set()
+    return caught[0] if caught else None
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda client: client.get_job("job_c9"),
+        lambda client: list(client.iter_jobs()),
+        lambda client: client.fetch_jobs(["job_c7", "job_c8"], errors="raise"),
+    ],
+    ids=["get_job", "iter_jobs", "fetch_jobs"],
+)
+def test_a_reader_of_a_client_closed_from_another_thread_gets_client_closed(
+    read: Callable[[itf.Client], Any],
+) -> None:
+    """Why: the reader got a bare CancelledError (concurrent.futures'), no message."""
+    error = closed_under(read)
+    assert isinstance(error, itf.ClientClosedError), repr(error)
+    assert isinstance(error, itf.IttybitError)
+    text = str(error)
+    assert "\n" not in text and "closed" in text and "new Client" in text, text
+    assert error.__cause__ is None and error.__suppress_context__
