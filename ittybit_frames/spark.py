@@ -339,7 +339,7 @@ def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None, tz: str = "UT
     # events summed at the first such multiple at or after them, then put before an edge
     # at the same time (rank 0, edges 1), hold in a running sum at each edge every event
     # up to it.
-    probe_ms = math.gcd(step, _QUARTER_SECONDS) * 1000
+    probe_ms = (step if tz == "UTC" else math.gcd(step, _QUARTER_SECONDS)) * 1000
     at = (F.ceil(F.col("t") / probe_ms) * probe_ms).cast("long")
     per_probe = events.groupBy(F.timestamp_millis(at).alias("time")).agg(
         F.lit(0).alias("rank"), F.sum("dq").alias("dq"), F.sum("dp").alias("dp")
@@ -368,6 +368,12 @@ def _edges(events: Any, horizon: Any, step: int, tz: str) -> Any:
     """The bucket starts (``time``) from the first event's to the first at or after the
     horizon, as ``metrics``' sample times."""
     F = _f()
+    if tz == "UTC":  # multiples of the step from the epoch: no clock to follow
+        ms = step * 1000
+        lo = events.agg((F.floor(F.min("t") / ms) * ms).cast("long").alias("lo"))
+        hi = horizon.select((F.ceil(F.col("h") / ms) * ms).cast("long").alias("hi"))
+        edges = lo.crossJoin(hi).select(F.explode(F.sequence("lo", "hi", F.lit(ms))).alias("ms"))
+        return edges.select(F.timestamp_millis(F.col("ms")).alias("time"))
     bounds = events.agg(F.min("t").alias("lo")).crossJoin(horizon)
     lo, h = F.timestamp_millis(F.col("lo")), F.timestamp_millis(F.col("h"))
     span = F.expr(f"make_dt_interval(0, 0, 0, {step})")
