@@ -14,6 +14,7 @@ from ittybit_frames.client import AsyncClient, Client, ClientStats, FetchResult
 from ittybit_frames.errors import (
     APIError,
     AuthenticationError,
+    ClientClosedError,
     ConfigurationError,
     EmptyWindowWarning,
     InvalidJobIdError,
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "Client",
+    "ClientClosedError",
     "ClientStats",
     "ConfigurationError",
     "EmptyWindowWarning",

@@ -9,6 +9,7 @@ Every error is an :class:`IttybitError`. The tree::
     ├── LakeError                                   the Parquet lake cannot be used as it is
     │   ├── LakeCorruptError                        its manifest is unreadable or foreign
     │   └── LakeLockedError                         another writer holds it (``holder``)
+    ├── ClientClosedError                           the client was closed while a call used it
     ├── NetworkError                                connection refused/dropped, timeout, bad body
     └── APIError                                    the API answered with an error status
         ├── AuthenticationError                     401 / 403: the key is missing or wrong
@@ -26,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "ClientClosedError",
     "ConfigurationError",
     "EmptyWindowWarning",
     "InvalidJobIdError",
@@ -84,6 +86,11 @@ class LakeLockedError(LakeError):
     def __init__(self, message: str, *, path: str = "", holder: dict[str, object]) -> None:
         super().__init__(message, path=path)
         self.holder = holder
+
+
+class ClientClosedError(IttybitError):
+    """The client was closed (``close()``, from another thread) while a call of it was
+    under way: the call stops, and a new client is needed to go on."""
 
 
 class _RequestError(IttybitError):

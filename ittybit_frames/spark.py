@@ -211,13 +211,29 @@ def _bucket_starts(bounds: Any, step: int, tz: str) -> Any:
     return starts.where(inside).select("bucket").distinct()
 
 
+def _bucket(column: Any, step: int, tz: str) -> Any:
+    """The instant starting ``column``'s bucket of ``step`` seconds in ``tz``, by
+    ``metrics``' rules: shorter than a day, cut in absolute time on the zone's wall-clock
+    grid; a day or longer, from local midnight."""
+    if tz != "UTC" and step < _DAY_SECONDS:
+        return _local_floor(column, step, tz)
+    return _instant(_floor(_wall(column, tz), step), tz)
+
+
 def failure_rate(
-    jobs: Any, *, by: str | Sequence[str] | None = "kind", freq: str | None = None
+    jobs: Any,
+    *,
+    by: str | Sequence[str] | None = "kind",
+    freq: str | None = None,
+    tz: str = "UTC",
 ) -> Any:
     """Finished jobs per group (and per ``freq`` bucket of ``finished_at``, if given) with
     succeeded, failed, cancelled by a failed task, cancelled by the user, and
     ``failure_rate`` = (failed + cancelled_by_failure) / finished: like
-    :func:`ittybit_frames.metrics.failure_rate`."""
+    :func:`ittybit_frames.metrics.failure_rate`.
+
+    ``tz`` places the bucket edges (days start at midnight there); ``bucket`` holds the
+    instant each bucket starts."""
     F = _f()
     step = _seconds(freq) if freq is not None else 0
     status = F.col(STATUS).cast("string")
@@ -234,7 +250,7 @@ def failure_rate(
     if freq is not None:
         # As pandas' groupby: a finished job without a finish time is in no bucket.
         data = data.where(F.col("finished_at").isNotNull()).withColumn(
-            "bucket", _floor(F.col("finished_at"), step)
+            "bucket", _bucket(F.col("finished_at"), step, tz)
         )
         keys.append("bucket")
     out = data.groupBy(*keys).agg(F.count(F.lit(1)).alias(FINISHED), *[has(o) for o in OUTCOMES])
@@ -308,39 +324,80 @@ def _events(jobs: Any, as_of: Any) -> tuple[Any, Any]:
     return queued.unionByName(processing), horizon
 
 
-def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None) -> Any:
+def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None, tz: str = "UTC") -> Any:
     """Jobs queued and processing at every ``freq`` edge (``time``, ``queued``,
     ``processing``, ``in_flight``), exact: like :func:`ittybit_frames.metrics.in_flight`
-    (unfinished jobs count until ``as_of``, default the newest timestamp in the data)."""
+    (unfinished jobs count until ``as_of``, default the newest timestamp in the data;
+    the edges in the time zone ``tz``, as for :func:`throughput`)."""
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
-    step_ms = _seconds(freq) * 1000
+    step = _seconds(freq)
     events, horizon = _events(jobs, as_of)
-    # An event at time t counts at every edge >= t: attach it to the first such edge.
-    edge_of = (F.ceil(F.col("t") / step_ms) * step_ms).cast("long")
-    per_edge = events.groupBy(edge_of.alias("edge")).agg(
-        F.sum("dq").alias("dq"), F.sum("dp").alias("dp")
+    # An event counts at every edge at or after it. Every edge falls on a multiple of
+    # ``probe`` (a UTC offset, and a change of one, is a whole number of quarter hours):
+    # events summed at the first such multiple at or after them, then put before an edge
+    # at the same time (rank 0, edges 1), hold in a running sum at each edge every event
+    # up to it.
+    probe_ms = (step if tz == "UTC" else math.gcd(step, _QUARTER_SECONDS)) * 1000
+    at = (F.ceil(F.col("t") / probe_ms) * probe_ms).cast("long")
+    per_probe = events.groupBy(F.timestamp_millis(at).alias("time")).agg(
+        F.lit(0).alias("rank"), F.sum("dq").alias("dq"), F.sum("dp").alias("dp")
     )
-    lo = events.agg((F.floor(F.min("t") / step_ms) * step_ms).cast("long").alias("lo"))
-    hi = horizon.select((F.ceil(F.col("h") / step_ms) * step_ms).cast("long").alias("hi"))
-    edges = lo.crossJoin(hi).select(F.explode(F.sequence("lo", "hi", F.lit(step_ms))).alias("edge"))
-    running = Window.orderBy("edge").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    edges = _edges(events, horizon, step, tz).select(
+        "time",
+        F.lit(1).alias("rank"),
+        F.lit(0).cast("long").alias("dq"),
+        F.lit(0).cast("long").alias("dp"),
+    )
+    running = Window.orderBy("time", "rank").rowsBetween(
+        Window.unboundedPreceding, Window.currentRow
+    )
     out = (
-        edges.join(per_edge, "edge", "left")
-        .fillna(0, ["dq", "dp"])
+        per_probe.unionByName(edges)
         .withColumn("queued", F.sum("dq").over(running).cast("long"))
         .withColumn("processing", F.sum("dp").over(running).cast("long"))
-        .withColumn("time", F.timestamp_millis(F.col("edge")))
+        .where(F.col("rank") == 1)
     )
     return out.select(
         "time", "queued", "processing", (F.col("queued") + F.col("processing")).alias("in_flight")
     ).orderBy("time")
 
 
-def in_flight_peak(jobs: Any, *, as_of: Any = None) -> dict[str, Any]:
+def _edges(events: Any, horizon: Any, step: int, tz: str) -> Any:
+    """The bucket starts (``time``) from the first event's to the first at or after the
+    horizon, as ``metrics``' sample times."""
+    F = _f()
+    if tz == "UTC":  # multiples of the step from the epoch: no clock to follow
+        ms = step * 1000
+        lo = events.agg((F.floor(F.min("t") / ms) * ms).cast("long").alias("lo"))
+        hi = horizon.select((F.ceil(F.col("h") / ms) * ms).cast("long").alias("hi"))
+        edges = lo.crossJoin(hi).select(F.explode(F.sequence("lo", "hi", F.lit(ms))).alias("ms"))
+        return edges.select(F.timestamp_millis(F.col("ms")).alias("time"))
+    bounds = events.agg(F.min("t").alias("lo")).crossJoin(horizon)
+    lo, h = F.timestamp_millis(F.col("lo")), F.timestamp_millis(F.col("h"))
+    span = F.expr(f"make_dt_interval(0, 0, 0, {step})")
+    if tz != "UTC" and step < _DAY_SECONDS:
+        # The bucket after the horizon's starts within a step and a clock change of it.
+        hour = F.expr("make_dt_interval(0, 1, 0, 0)")
+        wide = bounds.select(_local_floor(lo, step, tz).alias("lo"), (h + span + hour).alias("hi"))
+        starts = _bucket_starts(wide, step, tz).withColumnRenamed("bucket", "time")
+    else:
+        walls = bounds.select(
+            F.explode(
+                F.sequence(_floor(_wall(lo, tz), step), _floor(_wall(h, tz), step) + span, span)
+            ).alias("wall")
+        )
+        starts = walls.select(_instant(F.col("wall"), tz).alias("time"))
+    cut = starts.crossJoin(bounds.select(h.alias("h"))).where(F.col("time") >= F.col("h"))
+    last = cut.agg(F.min("time").alias("last"))
+    return starts.crossJoin(last).where(F.col("time") <= F.col("last")).select("time")
+
+
+def in_flight_peak(jobs: Any, *, as_of: Any = None, tz: str = "UTC") -> dict[str, Any]:
     """The exact peak over every event up to ``as_of`` (default: the newest timestamp):
-    ``{"in_flight", "at", "queued", "processing"}``, as ``metrics.in_flight(...).attrs``."""
+    ``{"in_flight", "at", "queued", "processing"}``, as ``metrics.in_flight(...).attrs``
+    (``at`` in the time zone ``tz``)."""
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
@@ -358,7 +415,7 @@ def in_flight_peak(jobs: Any, *, as_of: Any = None) -> dict[str, Any]:
         return {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
     return {
         "in_flight": int(best["in_flight"]),
-        "at": pd.Timestamp(int(best["t"]), unit="ms", tz="UTC"),
+        "at": pd.Timestamp(int(best["t"]), unit="ms", tz="UTC").tz_convert(tz),
         "queued": int(best["queued"]),
         "processing": int(best["processing"]),
     }

@@ -77,6 +77,10 @@ class SyncReport:
         Jobs in the lake afterwards.
     newest_created_at : pandas.Timestamp or None
         The lake's frontier afterwards.
+    problems : list of str
+        What the writes said was wrong with what they wrote and what they did about it,
+        one line each (:attr:`WriteReport.problems`: rows set aside, tasks written with
+        their job's values).
     """
 
     new_jobs: int = 0
@@ -90,6 +94,7 @@ class SyncReport:
     resumed: bool = False
     lake_jobs: int = 0
     newest_created_at: pd.Timestamp | None = None
+    problems: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         newest = (
@@ -103,13 +108,15 @@ class SyncReport:
             f" {describe_failures(self.failures)};"
             f" {counted(self.requests, 'request')} ({counted(self.retries, 'retry', 'retries')})"
             f" in {self.elapsed_seconds:.1f} s{'; resumed' if self.resumed else ''};"
-            f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
+            + (f" {counted(len(self.problems), 'write problem')};" if self.problems else "")
+            + f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
         )
 
     def add(self, written: WriteReport) -> None:
         self.new_jobs += written.inserted
         self.updated_jobs += written.updated
         self.unchanged_jobs += written.unchanged
+        self.problems += written.problems
 
 
 def _lake_jobs(root: Path | str) -> pd.DataFrame:
@@ -142,8 +149,11 @@ def sync(
     client : Client, optional
         A client to use (it stays open). Default: a new one from ``client_options``.
     since : datetime, str or int, optional
-        On the first sync only: how far back to go (``"30d"``, an ISO date...).
-        Default: the whole history.
+        How far back the first sync of the lake goes (``"30d"``, an ISO date...); it is
+        recorded in the lake, and the first sync of another ``kind`` (or of all kinds)
+        keeps to it too. Given again for a kind not synced yet, it is that kind's bound
+        (the lake's stays); for a kind already synced it is not used (the sync goes on
+        from the kind's frontier). Default: the lake's bound, or the whole history.
     kind : str, optional
         Sync only jobs of this kind (its own frontier is kept).
     batch_jobs : int, default 2000
@@ -211,6 +221,7 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
         "unchanged_jobs": report.unchanged_jobs,
         "refreshed": report.refreshed,
         "failures": len(report.failures),
+        "write_problems": len(report.problems),
         "requests": requests,
         "seconds": round(time.monotonic() - began, 1),
     }
@@ -302,7 +313,7 @@ def _walk(
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    lower = frontier if frontier is not None else since_ms
+    lower = frontier if frontier is not None else _first_bound(state, since_ms)
     if frontier is not None and cut is not None and kind is None:
         lower = min(frontier, cut)
     if walk is not None:
@@ -361,6 +372,16 @@ def _walk(
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _first_bound(state: dict[str, Any], since_ms: int | None) -> int | None:
+    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given, else
+    the lake's own lower bound, recorded by its first sync (``None``: the whole history),
+    so a lake first synced from D holds every kind from D. A lake synced before the bound
+    was recorded has none: its later kinds are read whole, as they were."""
+    if not state["frontiers"] and not state["walks"]:
+        state.setdefault("since", since_ms)  # the lake's first sync: its bound (saved with it)
+    return since_ms if since_ms is not None else state.get("since")
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

@@ -72,6 +72,13 @@ def _failures(console: Console, failures: Any) -> int:
     return len(failures)
 
 
+def say_write_problems(console: Console, problems: list[str]) -> None:
+    """One line (at every level) when a sync's writes set rows aside or changed them: how
+    many, and the first (each is logged as a warning as it happens)."""
+    if problems:
+        console.problem(f"{plural(len(problems), 'write problem')} (first: {problems[0]})")
+
+
 def client_for(args: argparse.Namespace, **extra: Any) -> Client:
     """A client from the command's options: key, base URL and limits are checked here,
     before any request (a mistake is a ConfigurationError, exit 2)."""
@@ -138,6 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     page = write_report(frames, out / "report")
     _demo_steps(console, frames, lake)
     n_failed = _failures(console, report.failures)
+    say_write_problems(console, report.problems)
     console.summary(
         f"Demo: {plural(len(frames.jobs), 'job')} ({plural(len(frames.tasks), 'task')}) in "
         f"{lake}, {plural(report.requests, 'request')}; report {page} "
@@ -296,26 +304,40 @@ def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
             hidden.unlink(missing_ok=True)
 
 
-def _since_not_used(console: Console, lake: Path | str, kind: str | None) -> None:
-    """Say so when ``--since`` will not be used: a lake already synced (for this kind)
-    goes on from where it is; only its first sync reads how far back to go."""
-    frontiers = read_manifest(lake).get("sync", {}).get("frontiers", {})
+def _say_since(console: Console, lake: Path | str, kind: str | None, since: str) -> None:
+    """Say what ``--since`` does on a lake already synced: nothing for a kind it has
+    synced (the sync goes on from its frontier); for a kind not synced yet, it is that
+    kind's bound instead of the lake's (recorded by its first sync)."""
+    state = read_manifest(lake).get("sync", {})
+    frontiers = state.get("frontiers", {})
     reached = frontiers.get(kind or "*")
-    if reached is None:
-        return
     what = f"{kind} jobs" if kind else "all kinds"
+    if reached is not None:
+        console.problem(
+            f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
+            f"{_utc(reached)} and goes on from there (sync into a new lake to reach back "
+            "another way)"
+        )
+        return
+    if not frontiers or "since" not in state or state["since"] == parse_when(since):
+        return
+    bound = state["since"]
+    lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
     console.problem(
-        f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
-        f"{dt.datetime.fromtimestamp(reached / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC and goes on "
-        "from there (sync into a new lake to reach back another way)"
+        f"--since {since}: {what} are read from there; {lake} was first synced {lake_from}, "
+        "and a kind synced later without --since keeps to that"
     )
+
+
+def _utc(ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     console = _console(args)
     lake = lake_to_write(args.path)
     if args.since:
-        _since_not_used(console, lake, args.kind)
+        _say_since(console, lake, args.kind, args.since)
     with client_for(args) as client:
         console.step("syncing %s from %s", lake, client.base_url)
         try:
@@ -335,6 +357,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             return EXIT_INTERRUPTED
     n_failed = _failures(console, report.failures)
+    say_write_problems(console, report.problems)
     if args.since and not report.lake_jobs:
         with client_for(args) as client:
             hint = empty_window_hint(client, args.since, None)
@@ -355,6 +378,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "unchanged_jobs": report.unchanged_jobs,
             "refreshed": report.refreshed,
             "failures": n_failed,
+            "write_problems": len(report.problems),
             "requests": report.requests,
             "retries": report.retries,
             "lake_jobs": report.lake_jobs,

@@ -164,6 +164,7 @@ def _last_sync(last: dict[str, Any] | None) -> str:
         f"{last['finished_at']}: {last['new_jobs']:,} new, {last['updated_jobs']:,} updated, "
         f"{last['refreshed']:,} re-read, {plural(last['failures'], 'failure')}, "
         f"{plural(last['requests'], 'request')} in {last['seconds']} s"
+        + (f", {plural(n, 'write problem')}" if (n := last.get("write_problems")) else "")
     )
 
 

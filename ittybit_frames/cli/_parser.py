@@ -185,7 +185,8 @@ def _add_lake_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--since",
         type=_args.when,
         metavar="WHEN",
-        help="first sync only: how far back (7d, 2026-11-01...)",
+        help="how far back a lake's first sync (or a kind's) goes (7d, 2026-11-01...); "
+        "kinds synced later keep to the lake's",
     )
     syn.add_argument("--kind", type=_args.kind, help="only jobs of this kind")
     _add_client_arguments(syn)

@@ -6,6 +6,7 @@ never by the transport, so the key is never forwarded to another host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -200,15 +201,31 @@ def _redirect_target(url: str, location: str, status: int) -> str:
     )
 
 
+#: Keys shorter than this are blotted only where they stand alone. No real key is so
+#: short (they begin ``ittybit_live_``, ``ittybit_`` or ``sk_test_``, see the API notes);
+#: a test's ``"k"`` blotted everywhere would turn every word with a k into ``***``.
+_SHORT_KEY = 12
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """Where ``key`` shows in a text: anywhere (a real key inside a longer token is still
+    the key), or, when it is short, as a token of its own (not next to a letter, a digit,
+    ``_`` or ``-``)."""
+    if len(key) >= _SHORT_KEY:
+        return re.compile(re.escape(key))
+    return re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(key)}(?![A-Za-z0-9_-])")
+
+
 def _blot(exc: BaseException, key: str) -> None:
     """Replace ``key`` in the text of ``exc`` (its message and attributes) by ``***``;
     drop the exception it came from if that one shows the key."""
-    exc.args = tuple(a.replace(key, "***") if isinstance(a, str) else a for a in exc.args)
+    shows = _key_pattern(key)
+    exc.args = tuple(shows.sub("***", a) if isinstance(a, str) else a for a in exc.args)
     for name, value in vars(exc).items():
-        if isinstance(value, str) and key in value:
-            setattr(exc, name, value.replace(key, "***"))
+        if isinstance(value, str) and shows.search(value):
+            setattr(exc, name, shows.sub("***", value))
     cause = exc.__cause__ or exc.__context__
-    if cause is not None and key in f"{cause!s}{cause!r}":
+    if cause is not None and shows.search(f"{cause!s}{cause!r}"):
         exc.__cause__ = None
         exc.__suppress_context__ = True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -20,6 +21,12 @@ class LoopThread:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._stopping = False
+        #: Set when the owner starts to shut the loop down: a call failing from then on
+        #: failed because of it.
+        self.closing = False
+        self._ended = False  # the loop has stopped for good: nothing more is run
+        self._waiting: set[cf.Future[Any]] = set()  # what callers of run() wait for
+        self._handing = threading.Lock()
         self.thread = threading.Thread(target=self._serve, name="ittybit-client", daemon=True)
         self.thread.start()
 
@@ -50,12 +57,21 @@ class LoopThread:
             except (KeyboardInterrupt, SystemExit) as exc:
                 return False, exc
 
-        future = asyncio.run_coroutine_threadsafe(wrap(), self._loop)
+        with self._handing:
+            if self._ended:
+                if asyncio.iscoroutine(coro):
+                    coro.close()  # never awaited: say nothing of it
+                raise RuntimeError("the client's event loop has stopped")
+            future = asyncio.run_coroutine_threadsafe(wrap(), self._loop)
+            self._waiting.add(future)
         try:
             ok, value = future.result()
         except BaseException:
             future.cancel()
             raise
+        finally:
+            with self._handing:
+                self._waiting.discard(future)
         if not ok:
             raise value
         result: _T = value
@@ -76,6 +92,10 @@ class LoopThread:
                 self._stopping = True
                 self._loop.call_soon_threadsafe(self._loop.stop)
             self.thread.join(10)
+        with self._handing:  # a caller whose work the stopped loop never ran: let it go
+            self._ended = True
+            for future in self._waiting:
+                future.cancel()
         if not self.thread.is_alive():
             self._loop.close()
 

@@ -16,10 +16,15 @@ from ittybit_frames.client._config import ClientOptions, check_job_ids, clean_jo
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
+from ittybit_frames.errors import ClientClosedError
 
 __all__ = ["Client"]
 
 _T = TypeVar("_T")
+_CLOSED = (
+    "the client was closed (close() from another thread) while this call was under way; "
+    "make a new Client to go on"
+)
 Jobs = list[dict[str, Any]]
 
 
@@ -84,7 +89,19 @@ class Client:
                     # collected.
                     self._finalizer = weakref.finalize(self, _shut_down, runner, self._async)
                     self._runner = runner
-        return runner.run(make())
+        try:
+            return runner.run(make())
+        except (Exception, asyncio.CancelledError):
+            if runner.closing:  # its loop was stopped under it: say so, not how
+                raise ClientClosedError(_CLOSED) from None
+            raise
+
+    def _tidy(self, make: Callable[[], Awaitable[object]]) -> None:
+        """Run ``make()`` (a walk's clean-up) unless the client is closed or closing:
+        its loop then cancels what is left itself."""
+        runner = self._runner
+        if runner is not None and not runner.closing:
+            runner.run(make())
 
     @property
     def base_url(self) -> str:
@@ -134,8 +151,7 @@ class Client:
                     return
                 yield page
         finally:
-            if self._runner is not None:
-                self._runner.run(_close_pages(pages, reading))
+            self._tidy(lambda: _close_pages(pages, reading))
 
     @takes_options(JobQuery)
     def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
@@ -166,8 +182,8 @@ class Client:
                     raise page.exc
                 yield page
         finally:
-            if self._runner is not None and started:
-                self._runner.run(_cancelled(started[0]))
+            if started:
+                self._tidy(lambda: _cancelled(started[0]))
 
     def _fetch_in_order(
         self, ids: Iterable[str], into: list[FetchResult]
@@ -211,8 +227,8 @@ class Client:
                     into.append(last)
                     return
         finally:
-            if self._runner is not None and started:
-                self._runner.run(_cancelled(started[0]))
+            if started:
+                self._tidy(lambda: _cancelled(started[0]))
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
@@ -343,6 +359,7 @@ async def _cancelled(task: asyncio.Future[None]) -> None:
 
 def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
     """Close ``client``'s connections on ``runner``'s loop, then stop the loop."""
+    runner.closing = True  # a call of another thread that fails from now on: closed
     if threading.current_thread() is runner.thread:  # collected on the loop itself
         runner.call_soon(client.aclose)
         return

@@ -122,7 +122,9 @@ def _opened_source(records: Any) -> Any:
             )
         records = path.read_bytes()  # a missing file: OSError naming it
     elif not isinstance(records, _BYTES | str) and callable(getattr(records, "read", None)):
-        records = records.read()
+        records = _read_handle(records)
+    if isinstance(records, str) and records[:1] == "\x1f" and records[1:2] in _GZIP_AS_TEXT:
+        raise ValueError(_binary_please("are gzip-compressed bytes decoded as text"))
     # A .gz file fetched with ``Content-Encoding: gzip`` and kept so: gzip inside gzip.
     for _ in range(_GZIP_LAYERS):
         if not (isinstance(records, _BYTES) and bytes(records[:2]) == _GZIP):
@@ -135,6 +137,30 @@ def _opened_source(records: Any) -> Any:
                 "pass the whole file, or its text"
             ) from None
     return records
+
+
+#: The gzip mark's second byte decoded as Latin-1 or as Windows-1252 (which decode any
+#: byte, so gzip bytes read through them come out as text that is no JSON).
+_GZIP_AS_TEXT = ("\x8b", "\u2039")
+
+
+def _read_handle(handle: Any) -> Any:
+    """An open file read whole; a text-mode handle of bytes that are not its encoding's
+    text (gzip, UTF-16...) is a one-line ``ValueError`` instead of the decoder's."""
+    try:
+        return handle.read()
+    except UnicodeDecodeError as exc:
+        what = f"are not {exc.encoding.upper()} text ({exc.reason})"
+        if bytes(exc.object[:2]) == _GZIP:
+            what = "are gzip-compressed"
+        raise ValueError(_binary_please(f"were opened as text but {what}")) from None
+
+
+def _binary_please(what: str) -> str:
+    return (
+        f"records {what}: open the file in binary mode (open(path, 'rb')) or pass its "
+        "path (bytes are read gzip-compressed or not, as UTF-8, UTF-16 or UTF-32)"
+    )
 
 
 def read_input(records: Any) -> tuple[bytes | None, Any]:

@@ -96,17 +96,19 @@ def _differ(job_values: pd.Series, task_values: pd.Series, at: np.ndarray[Any, A
 
 
 def align_parents(frames: JobFrames) -> tuple[JobFrames, list[str]]:
-    """``frames`` with every task's parent columns set to its job's (new frames; the
-    caller's are not changed), and a line saying what was changed (none: ``[]``). Tasks
-    without a job among ``frames.jobs`` (or of a job given twice, as an append may) keep
-    theirs."""
-    tasks = frames.tasks
-    if tasks.empty or frames.jobs.empty:
+    """``frames`` as a write writes them (new frames; the caller's are not changed), and
+    a line for each thing changed (none: ``[]``): tasks whose job is not among
+    ``frames.jobs`` are set aside (a task is written with its job, so it has nowhere to
+    go), and every other task's parent columns are set to its job's (tasks of a job given
+    twice, as an append may, keep theirs)."""
+    if frames.tasks.empty:
         return frames, []
-    parents = Parents.of(frames.jobs, tasks)
+    parents = Parents.of(frames.jobs, frames.tasks)
+    frames, parents, lines = _set_aside_orphans(frames, parents)
+    tasks = frames.tasks
     wrong = parents.any
     if not wrong.any():
-        return frames, []
+        return frames, lines
     line = parents.describe(tasks) + ": written with their job's values"
     fixed = {}
     for column, mask in parents.differ.items():
@@ -116,4 +118,26 @@ def align_parents(frames: JobFrames) -> tuple[JobFrames, list[str]]:
                 frames.jobs[PARENT_COLUMNS[column]].astype(object).to_numpy()[parents.at[mask]]
             )
             fixed[column] = pd.Series(values, index=tasks.index).astype(tasks[column].dtype)
-    return replace(frames, tasks=tasks.assign(**fixed)), [line]
+    return replace(frames, tasks=tasks.assign(**fixed)), [*lines, line]
+
+
+def _set_aside_orphans(frames: JobFrames, parents: Parents) -> tuple[JobFrames, Parents, list[str]]:
+    """``frames`` without the tasks whose job is not among its jobs, and a line saying
+    so; ``parents`` of the tasks kept."""
+    none = np.flatnonzero(parents.at < 0)  # no such job, or one given twice: look again
+    if not len(none):
+        return frames, parents, []
+    tasks = frames.tasks
+    ids = tasks["job_id"].iloc[none]
+    lost = none[(~ids.isin(frames.jobs["job_id"].dropna()) | ids.isna()).to_numpy()]
+    if not len(lost):
+        return frames, parents, []
+    keep = np.ones(len(tasks), dtype=bool)
+    keep[lost] = False
+    jobs = pd.unique(tasks["job_id"].to_numpy(dtype=object)[lost])
+    line = (
+        f"{counted(len(lost), 'task')} of {counted(len(jobs), 'job')} (first: {jobs[0]}) "
+        "not among the frames' jobs: not written (a task is written with its job)"
+    )
+    kept = replace(frames, tasks=tasks[keep])
+    return kept, Parents.of(kept.jobs, kept.tasks), [line]
