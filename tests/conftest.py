@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,36 @@ def fast_client(api: SimulatorAPI, **options: Any) -> Client:
     options.setdefault("backoff_initial", 0.001)
     options.setdefault("backoff_max", 0.01)
     return Client(api.api_key, base_url=api.url, **options)
+
+
+class StillClock:
+    """A monotonic clock that stands still for its first ``readings`` readings, then runs
+    on from there as the real one. As the simulator's rate-limit clock (see
+    :func:`still_rate_limit_clock`) it makes a burst over the limit certain, however
+    slowly a loaded machine sends the requests."""
+
+    def __init__(self, readings: int) -> None:
+        self.readings = readings
+        self.start = time.monotonic()
+        self._resumed: float | None = None
+
+    def monotonic(self) -> float:
+        if self.readings > 0:
+            self.readings -= 1
+            return self.start
+        if self._resumed is None:
+            self._resumed = time.monotonic()
+        return self.start + time.monotonic() - self._resumed
+
+
+def still_rate_limit_clock(monkeypatch: pytest.MonkeyPatch, readings: int) -> StillClock:
+    """The simulator's server-side rate limit (its token bucket) reads ``StillClock(readings)``
+    instead of the real clock: one reading when a server is made, then one per request.
+    Call before ``serve``."""
+    clock = StillClock(readings)
+    fake = types.SimpleNamespace(monotonic=clock.monotonic, time=time.time)
+    monkeypatch.setattr("ittybit_frames.simulator._faults.time", fake)
+    return clock
 
 
 def cli_sync(lake: Path, api: SimulatorAPI, *extra: str) -> subprocess.Popen[bytes]:

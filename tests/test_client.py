@@ -8,6 +8,7 @@ import logging
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ittybit_frames.client._paging import JobPager, JobQuery, Page
 from ittybit_frames.client._results import ClientStats
 from ittybit_frames.client._retry import RateLimiter, RetryPolicy
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
-from tests.conftest import SECRET, fast_client
+from tests.conftest import SECRET, fast_client, still_rate_limit_clock
 
 
 def _ordered(history: list[dict[str, Any]], order: str) -> list[str]:
@@ -144,18 +145,30 @@ def test_missing_key_and_unsafe_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert itf.Client(base_url="https://api.example.com").base_url == "https://api.example.com"
 
 
-@pytest.mark.parametrize("form", ["seconds", "date"])
-def test_retry_after_is_honoured(history: list[dict[str, Any]], form: str) -> None:
-    faults = Faults(retry_after=form, retry_after_seconds=2 if form == "date" else 1)
+@pytest.mark.parametrize(("form", "wait"), [("seconds", 1), ("date", 2)])
+def test_retry_after_is_honoured(
+    history: list[dict[str, Any]], form: str, wait: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wall clock stands still at a whole second for the server and the client: the
+    # HTTP-date (whole seconds) is exactly `wait` s away when the client reads it. With
+    # the real clock it was 1-2 s away, less the time between the server writing it and
+    # the client reading it, which a loaded machine made longer than 0.1 s.
+    now = types.SimpleNamespace(time=lambda: 1_800_000_000.0, monotonic=time.monotonic)
+    monkeypatch.setattr("ittybit_frames.simulator._faults.time", now)
+    monkeypatch.setattr("ittybit_frames.client._retry.time", now)
+    faults = Faults(retry_after=form, retry_after_seconds=wait)
     with serve(history, api_key=SECRET, faults=faults) as api, fast_client(api) as client:
         api.inject("429")
         began = time.monotonic()
         job = client.get_job(history[0]["id"])
         took = time.monotonic() - began
         stats = client.stats
+        asked, again = api.requests
     assert job["id"] == history[0]["id"]
     assert stats.rate_limited == 1 and stats.retries == 1 and stats.requests == 2
-    assert took >= 0.9 and stats.waited_seconds >= 0.9  # 1 s, or an HTTP-date 1-2 s away
+    assert (asked.status, again.status) == (429, 200)
+    assert took >= wait and stats.waited_seconds >= wait
+    assert again.time - asked.time >= wait  # the server saw the retry no sooner
 
 
 def test_retry_after_is_capped(history: list[dict[str, Any]]) -> None:
@@ -272,8 +285,13 @@ def test_rate_limiter_backs_off_after_429_and_recovers() -> None:
     assert limiter.current == 100.0
 
 
-def test_server_rate_limit_is_survived(history: list[dict[str, Any]]) -> None:
+def test_server_rate_limit_is_survived(
+    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server allows 30 requests/s and answers 429 with Retry-After: 1 beyond that.
+    # Its clock stands still until the 31st request (refused, then, however slowly a
+    # loaded machine sent the first 30), and runs as the real one from there.
+    still_rate_limit_clock(monkeypatch, readings=1 + 31)  # the bucket's start, 31 requests
     with (
         serve(history, api_key=SECRET, rate_limit=30) as api,
         fast_client(api, rate_limit=200, concurrency=8) as client,

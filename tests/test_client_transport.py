@@ -11,7 +11,7 @@ from tests.test_client_wire_adversarial import _two_link_lines
 def test_a_next_link_in_a_second_link_line_is_followed_through_aiohttp() -> None:
     # RFC 9110 5.3: field lines of one name are one list. aiohttp's headers give the
     # first line alone to get(): the listing ended after page one, jobs silently missing.
-    transport = AiohttpTransport(timeout=5)
+    transport = AiohttpTransport(timeout=30)
     with Raw(_two_link_lines) as server, server.client(transport=transport) as client:
         try:
             got = [j["id"] for j in client.iter_jobs(page_size=2)]
@@ -21,7 +21,7 @@ def test_a_next_link_in_a_second_link_line_is_followed_through_aiohttp() -> None
 
 
 def test_aiohttp_headers_keep_other_repeated_fields_as_they_came() -> None:
-    transport = AiohttpTransport(timeout=5)
+    transport = AiohttpTransport(timeout=30)
     with Raw(_two_link_lines) as server, server.client(transport=transport) as client:
         try:
             status, headers, _ = client._run(

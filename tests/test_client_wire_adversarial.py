@@ -57,7 +57,7 @@ def test_interim_1xx_answers_are_passed_over_for_the_final_one(pieces: tuple[byt
     # aiohttp reads past them; so must this transport, or every fetch behind a server
     # sending 103 Early Hints fails with a status 1xx "error".
     with Raw(_sends(*pieces)) as server:
-        got = _run(WireTransport(timeout=2), [f"{server.url}/jobs/a"] * 2)
+        got = _run(WireTransport(timeout=30), [f"{server.url}/jobs/a"] * 2)
     assert got == [(200, b"{}")] * 2 and server.connections == 1
 
 
@@ -65,7 +65,7 @@ def test_the_final_answer_keeps_its_own_headers_not_the_interims() -> None:
     pieces = (b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n", OK)
 
     async def go(url: str) -> Any:
-        transport = WireTransport(timeout=2)
+        transport = WireTransport(timeout=30)
         try:
             return await transport.exchange("GET", url, {})
         finally:
@@ -105,7 +105,7 @@ def test_a_status_zero_is_a_protocol_error_not_a_wait_for_the_timeout() -> None:
     # waiting on an open connection until its timeout.
     zero = _sends(b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\n{}")
     with Raw(zero) as server, pytest.raises(httpx.RemoteProtocolError):
-        _run(WireTransport(timeout=5), [f"{server.url}/jobs/a"])
+        _run(WireTransport(timeout=30), [f"{server.url}/jobs/a"])
 
 
 def test_chunked_with_a_length_too_is_read_chunked_and_the_connection_not_kept() -> None:
@@ -146,7 +146,7 @@ def test_a_kept_connection_dying_mid_head_is_an_error_never_the_previous_body() 
         return False
 
     with Raw(handle) as server, pytest.raises(httpx.RemoteProtocolError):
-        _run(WireTransport(timeout=2), [f"{server.url}/jobs/a"] * 2)
+        _run(WireTransport(timeout=30), [f"{server.url}/jobs/a"] * 2)
     assert count["n"] == 2 and server.connections == 1
 
 
@@ -191,7 +191,7 @@ def test_https_to_a_plain_http_server_is_a_one_line_connect_error() -> None:
     url = f"https://127.0.0.1:{sock.getsockname()[1]}/jobs/a"
     try:
         with pytest.raises(httpx.ConnectError) as caught:
-            _run(WireTransport(timeout=5), [url])
+            _run(WireTransport(timeout=30), [url])
     finally:
         sock.close()
     assert "\n" not in str(caught.value) and str(caught.value)
@@ -242,7 +242,7 @@ def _second_request_closes(
 def test_connections_the_server_dropped_do_not_pile_up_in_the_pool() -> None:
     # Every reuse meets a closed connection and is retried on a new one, answered.
     async def go(url: str) -> tuple[list[int], int]:
-        transport = WireTransport(timeout=5)
+        transport = WireTransport(timeout=30)
         try:
             got = [(await transport.exchange("GET", url, {}))[0] for _ in range(20)]
             return got, len(transport._open)
@@ -287,7 +287,7 @@ def test_a_chunk_size_past_any_integer_is_refused_by_the_cap() -> None:
 def test_a_body_longer_than_its_length_never_becomes_the_next_answer() -> None:
     poison = b'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n"poison"'
     with Raw(_sends(OK + poison)) as server:
-        got = _run(WireTransport(timeout=5), [f"{server.url}/jobs/a"] * 3)
+        got = _run(WireTransport(timeout=30), [f"{server.url}/jobs/a"] * 3)
     assert got == [(200, b"{}")] * 3
 
 
@@ -353,7 +353,7 @@ def test_an_async_client_run_in_one_asyncio_run_after_another_keeps_no_old_socke
     # client lived, one more per run, until the process ran out of file descriptors.
     job_body = json.dumps(job("job_a")).encode()
     with Raw(_sends(answer(200, job_body))) as server:
-        client = itf.AsyncClient(SECRET, base_url=server.url, progress=False, timeout=5)
+        client = itf.AsyncClient(SECRET, base_url=server.url, progress=False, timeout=30)
         try:
             for _ in range(6):
                 assert asyncio.run(client.get_job("job_a"))["id"] == "job_a"

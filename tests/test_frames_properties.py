@@ -252,7 +252,7 @@ def test_any_payload_is_accounted_for(records: list[dict[str, Any]]) -> None:
                     assert has_problem(frames, rec["id"], "output_width", task["id"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(jobs(), min_size=1, max_size=4))
 def test_strict_raises_only_when_lenient_finds_problems(records: list[dict[str, Any]]) -> None:
     lenient = itf.to_frames(records)

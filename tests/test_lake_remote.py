@@ -3,6 +3,7 @@ started on 127.0.0.1 (a bucket per test), with the same results."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -30,10 +31,14 @@ MOVE = spec(
 NEW = spec({"prefix": "n", "n": 30, "days": 3, "shift": 2})
 
 
-def _free_port() -> int:
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port where nothing listens, held for the block: bound, never listening,
+    so a connection is refused, and no other process can take the port meanwhile (a port
+    found free and let go could be taken by the next server started on the machine)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +47,12 @@ def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the server binds a free port itself (a port found free first, then bound,
+    # could be taken meanwhile by another suite's server on the same machine).
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
     server.stop()
 
 

@@ -8,7 +8,6 @@ stderr are part of what is tested)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,19 +18,13 @@ import pytest
 
 import ittybit_frames as itf
 from tests import test_lake_remote
-from tests.test_lake_remote import OLD, S3_SECRET, s3_environment
+from tests.test_lake_remote import OLD, S3_SECRET, refusing_port, s3_environment
 from tests.test_lake_safety import frames_of
 
 s3_endpoint = test_lake_remote.s3_endpoint  # the fixtures: moto's server, a bucket per test
 s3_lake = test_lake_remote.s3_lake
 
 SRC = str(Path(__file__).resolve().parents[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,14 +46,15 @@ def _cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_an_endpoint_where_nothing_listens_is_one_line_naming_it() -> None:
     # The SDK tried again and again (~7-12 s) before its own error; a connection refused
     # is known at once: one line, naming the endpoint and what to check.
-    endpoint = f"http://127.0.0.1:{_free_port()}"
-    for args in (["check", "s3://bucket/lake"], ["info", "s3://bucket/lake"]):
-        done = _cli(endpoint, "-m", "ittybit_frames.cli", *args)
-        err = done.stderr
-        assert done.returncode == 2, err
-        assert err.count("\n") == 1 and "Traceback" not in err, err
-        assert "s3://bucket/lake" in err and f"{endpoint} refused the connection" in err
-        assert "AWS_ENDPOINT_URL" in err and S3_SECRET not in err
+    with refusing_port() as port:
+        endpoint = f"http://127.0.0.1:{port}"
+        for args in (["check", "s3://bucket/lake"], ["info", "s3://bucket/lake"]):
+            done = _cli(endpoint, "-m", "ittybit_frames.cli", *args)
+            err = done.stderr
+            assert done.returncode == 2, err
+            assert err.count("\n") == 1 and "Traceback" not in err, err
+            assert "s3://bucket/lake" in err and f"{endpoint} refused the connection" in err
+            assert "AWS_ENDPOINT_URL" in err and S3_SECRET not in err
 
 
 def test_a_missing_bucket_names_the_lake_and_the_bucket(s3_lake: str) -> None:

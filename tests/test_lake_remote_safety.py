@@ -39,6 +39,7 @@ def writer(
     ready: Any,
     go: Any,
     kill_at: str,
+    lease_seconds: float,
 ) -> None:
     """A child writer: build frames, say ready, wait for go, write (or die at a step)."""
     os.environ.update(env)
@@ -50,7 +51,7 @@ def writer(
 
     ready.set()
     go.wait()
-    with lock_lake(url, timeout=60, lease_seconds=LEASE_SECONDS) as held:
+    with lock_lake(url, timeout=60, lease_seconds=lease_seconds) as held:
         itf.write_parquet(frames, url, mode=mode, on_step=hook, lock=held)  # type: ignore[arg-type]
 
 
@@ -62,11 +63,18 @@ def ctx() -> Any:
 
 
 def start(
-    ctx: Any, url: str, mode: str, what: dict[str, Any], kill_at: str = "", go: Any = None
+    ctx: Any,
+    url: str,
+    mode: str,
+    what: dict[str, Any],
+    kill_at: str = "",
+    go: Any = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> tuple[Any, Any, Any]:
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
     ready, go = ctx.Event(), go or ctx.Event()
-    proc = ctx.Process(target=writer, args=(env, url, mode, what, ready, go, kill_at))
+    args = (env, url, mode, what, ready, go, kill_at, lease_seconds)
+    proc = ctx.Process(target=writer, args=args)
     proc.start()
     assert ready.wait(60)
     return proc, ready, go
@@ -169,7 +177,10 @@ def test_two_writers_at_once_lose_nothing(ctx: Any, s3_lake: str) -> None:
     itf.write_parquet(frames_of(OLD), s3_lake)
     go = ctx.Event()
     parts = [spec({"prefix": p, "n": 20, "days": 3}) for p in ("b", "c")]
-    procs = [start(ctx, s3_lake, "merge", part, go=go)[0] for part in parts]
+    # Live writers, each with a lease that cannot lapse under load: with the 2 s lease of
+    # the killed writers, a holder whose renewals (every 0.7 s) were held up 2 s on a
+    # loaded machine lost its lease to the waiting writer, and its write failed.
+    procs = [start(ctx, s3_lake, "merge", part, go=go, lease_seconds=60)[0] for part in parts]
     go.set()  # both write from now on: one waits for the other's lease
     for proc in procs:
         proc.join(120)

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from ittybit_frames.simulator import DEFAULT_START, Faults, generate_history, serve
-from tests.conftest import SECRET
+from tests.conftest import SECRET, still_rate_limit_clock
 
 
 def _get(url: str, path: str, key: str | None = SECRET) -> tuple[int, dict[str, str], Any]:
@@ -181,10 +181,17 @@ def test_injected_faults_reach_the_wire(history: list[dict[str, Any]]) -> None:
         assert [r.status for r in api.requests] == [429, 503, 0, 200, 200]
 
 
-def test_server_side_rate_limit_answers_429(history: list[dict[str, Any]]) -> None:
+def test_server_side_rate_limit_answers_429(
+    history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bucket's clock stands still: no token comes back while the 12 requests are sent,
+    # however slowly a loaded machine sends them (with the real clock, 12 requests taking
+    # over 0.4 s earned tokens back, and fewer than 5 were refused).
+    still_rate_limit_clock(monkeypatch, readings=10**9)
     with serve(history, api_key=SECRET, rate_limit=5) as api:
-        codes = [_get(api.url, "/jobs?limit=1")[0] for _ in range(12)]
-        assert codes.count(200) >= 5 and codes.count(429) >= 5
+        answers = [_get(api.url, "/jobs?limit=1") for _ in range(12)]
+    assert [status for status, _, _ in answers] == [200] * 5 + [429] * 7  # burst of 5
+    assert all(headers["retry-after"] == "1" for _, headers, _ in answers[5:])
 
 
 def test_loopback_only() -> None:
