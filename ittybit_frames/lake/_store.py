@@ -284,7 +284,7 @@ class ObjectStore:
     @_cloud_errors
     def replace(self, rel: str, data: bytes, tag: str) -> str | None:
         """Replace an object only if it is still the version ``tag`` (``If-Match``); its
-        new tag, or None when it changed meanwhile. Where the store is not
+        new tag, or None when it changed or went meanwhile. Where the store is not
         :attr:`conditional`, the tag is compared first (not atomic: for an object only
         its owner writes, such as a held lease)."""
         if not self.conditional:
@@ -296,7 +296,9 @@ class ObjectStore:
         try:
             answer = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=tag)
         except (OSError, FileNotFoundError) as exc:
-            if _precondition(exc):
+            # Gone meanwhile (its holder let go of a lease after we read it): S3 answers
+            # If-Match on no object with 404 NoSuchKey. Not the version read, either.
+            if _precondition(exc) or _code(exc) == "NoSuchKey":
                 return None
             raise
         return str(answer.get("ETag", ""))
