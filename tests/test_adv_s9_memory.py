@@ -13,31 +13,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.frames import to_frames_in_parts
-
-JOB = {
-    "id": "job_1",
-    "kind": "video",
-    "status": "succeeded",
-    "created_at": 1_790_000_000_000,
-    "updated_at": 1_790_000_060_000,
-    "tasks": [],
-}
-
-
-@pytest.fixture(autouse=True)
-def _mimalloc_default(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
-    try:
-        pool = pa.mimalloc_memory_pool()
-    except NotImplementedError:
-        pytest.skip("this pyarrow has no mimalloc: the pool is never switched")
-    pa.set_memory_pool(pool)
-    yield
-    pa.set_memory_pool(pool)
-
-
-def backend() -> str:
-    return str(pa.default_memory_pool().backend_name)
+from tests.test_frames_pool import JOB, _mimalloc_default, backend  # noqa: F401  (autouse)
 
 
 def job(i: int) -> dict[str, Any]:
