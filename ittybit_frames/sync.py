@@ -152,8 +152,9 @@ def sync(
         How far back the first sync of the lake goes (``"30d"``, an ISO date...); it is
         recorded in the lake, and the first sync of another ``kind`` (or of all kinds)
         keeps to it too. Given again for a kind not synced yet, it is that kind's bound
-        (the lake's stays); for a kind already synced it is not used (the sync goes on
-        from the kind's frontier). Default: the lake's bound, or the whole history.
+        (the lake's stays; an interrupted first sync of it goes on down to it); for a
+        kind already synced it is not used (the sync goes on from the kind's frontier).
+        Default: an interrupted sync's bound, the lake's bound, or the whole history.
     kind : str, optional
         Sync only jobs of this kind (its own frontier is kept).
     batch_jobs : int, default 2000
@@ -313,14 +314,12 @@ def _walk(
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    lower = frontier if frontier is not None else _first_bound(state, since_ms)
-    if frontier is not None and cut is not None and kind is None:
-        lower = min(frontier, cut)
+    lower = _lower(state, frontier, walk, since_ms)
+    resumed_or_known = frontier is not None or walk is not None
+    if lower is not None and cut is not None and kind is None and resumed_or_known:
+        lower = min(lower, cut)
     if walk is not None:
         report.resumed = True
-        lower = walk.get("lower")
-        if lower is not None and cut is not None and kind is None:
-            lower = min(lower, cut)
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
     failed_before = len(client.walk_failures)
@@ -372,6 +371,24 @@ def _walk(
     state["walks"].pop(key, None)
     _save_state(root, state)
     return listed
+
+
+def _lower(
+    state: dict[str, Any],
+    frontier: int | None,
+    walk: dict[str, Any] | None,
+    since_ms: int | None,
+) -> int | None:
+    """Where a walk stops (before the cut for unfinished jobs): the kind's frontier once
+    it has one; else an interrupted walk's bound, unless ``since`` is given again (the
+    kind is not synced yet, so ``since`` is its bound: the walk goes on after its
+    checkpoint down to it); else the first bound (:func:`_first_bound`)."""
+    if frontier is not None:
+        return walk.get("lower") if walk is not None else frontier
+    if walk is not None and since_ms is None:
+        lower: int | None = walk.get("lower")
+        return lower
+    return _first_bound(state, since_ms)
 
 
 def _first_bound(state: dict[str, Any], since_ms: int | None) -> int | None:

@@ -25,6 +25,10 @@ _CLOSED = (
     "the client was closed (close() from another thread) while this call was under way; "
     "make a new Client to go on"
 )
+_CLOSED_WALK = (
+    "the client was closed while this walk of it was under way: the walk stopped there; "
+    "make a new Client (or use this one again) for a new walk"
+)
 Jobs = list[dict[str, Any]]
 
 
@@ -96,11 +100,12 @@ class Client:
                 raise ClientClosedError(_CLOSED) from None
             raise
 
-    def _tidy(self, make: Callable[[], Awaitable[object]]) -> None:
-        """Run ``make()`` (a walk's clean-up) unless the client is closed or closing:
-        its loop then cancels what is left itself."""
+    def _tidy(self, make: Callable[[], Awaitable[object]], walk: list[LoopThread]) -> None:
+        """Run ``make()`` (a walk's clean-up) on the walk's loop, unless the client is
+        closed or closing (its loop then cancels what is left itself) or has gone on
+        with a new loop (the walk's is gone)."""
         runner = self._runner
-        if runner is not None and not runner.closing:
+        if runner is not None and not runner.closing and (not walk or walk[0] is runner):
             runner.run(make())
 
     @property
@@ -143,15 +148,16 @@ class Client:
     def _pages(self, query: JobQuery) -> Iterator[list[dict[str, Any]]]:
         pages = self._async._pages(query)  # the one walk of the listing, run on our loop
         reading: list[asyncio.Future[Any]] = []  # the task reading the current page
+        loop: list[LoopThread] = []
         try:
             while True:
                 try:
-                    page = self._run(lambda: _read_page(pages, reading))
+                    page = _run_walk(self, lambda: _read_page(pages, reading), loop)
                 except StopAsyncIteration:
                     return
                 yield page
         finally:
-            self._tidy(lambda: _close_pages(pages, reading))
+            self._tidy(lambda: _close_pages(pages, reading), loop)
 
     @takes_options(JobQuery)
     def _pages_ahead(self, query: JobQuery) -> Generator[Jobs, None, None]:
@@ -172,10 +178,11 @@ class Client:
             started.append(asyncio.ensure_future(_fill(queue, self._async._pages(query))))
             return queue
 
+        loop: list[LoopThread] = []
         try:
-            queue = self._run(start)
+            queue = _run_walk(self, start, loop)
             while True:
-                page = self._run(queue.get)
+                page = _run_walk(self, queue.get, loop)
                 if page is _END:
                     return
                 if isinstance(page, _Raised):
@@ -183,7 +190,7 @@ class Client:
                 yield page
         finally:
             if started:
-                self._tidy(lambda: _cancelled(started[0]))
+                self._tidy(lambda: _cancelled(started[0]), loop)
 
     def _fetch_in_order(
         self, ids: Iterable[str], into: list[FetchResult]
@@ -213,10 +220,11 @@ class Client:
             started.append(asyncio.ensure_future(_fetch_into(queue, window, self._async, ids)))
             return queue, window
 
+        loop: list[LoopThread] = []
         try:
-            queue, window = self._run(start)
+            queue, window = _run_walk(self, start, loop)
             while True:
-                items = self._run(lambda: _drained(queue, window))
+                items = _run_walk(self, lambda: _drained(queue, window), loop)
                 batch = [job for item in items if isinstance(item, tuple) for job in item[0]]
                 if batch:
                     yield batch
@@ -228,7 +236,7 @@ class Client:
                     return
         finally:
             if started:
-                self._tidy(lambda: _cancelled(started[0]))
+                self._tidy(lambda: _cancelled(started[0]), loop)
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
@@ -242,6 +250,18 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _run_walk(client: Client, make: Callable[[], Awaitable[_T]], walk: list[LoopThread]) -> _T:
+    """A call of one of ``client``'s walks: ``walk`` holds the loop its first call ran
+    on, where its state lives. Once the client is closed (its next call would start a new
+    loop), the walk cannot go on."""
+    if walk and walk[0] is not client._runner:
+        raise ClientClosedError(_CLOSED_WALK)
+    result = client._run(make)
+    if not walk and client._runner is not None:
+        walk.append(client._runner)
+    return result
 
 
 def _overridden(client: Client, name: str) -> bool:

@@ -1,0 +1,81 @@
+"""Session 9's adversarial pass over parsed records taken through ``each_record`` once
+(frames/_dicts.py ``Serialised``): at the default ``NdjsonReader.min_records`` and
+beyond, where the fast route starts, a generator that recycles its containers (a record,
+a task list, a page) and one Mapping envelope give the frames their copies give."""
+
+from __future__ import annotations
+
+import copy
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.frames._ndjson import NdjsonReader
+from ittybit_frames.simulator import generate_history
+
+N = NdjsonReader().min_records + 321  # the default fast route, not a test's knob
+
+
+@pytest.fixture(scope="module")
+def jobs() -> list[dict[str, Any]]:
+    return generate_history(N)
+
+
+def recycled_record(jobs: list[dict[str, Any]]) -> Iterator[Any]:
+    row: dict[str, Any] = {}
+    for job in jobs:
+        row.clear()
+        row.update(copy.deepcopy(job))
+        yield row
+
+
+def recycled_tasks(jobs: list[dict[str, Any]]) -> Iterator[Any]:
+    tasks: list[Any] = []
+    for job in jobs:
+        tasks.clear()
+        tasks.extend(copy.deepcopy(job["tasks"]))
+        yield {**job, "tasks": tasks}
+
+
+def recycled_envelope(jobs: list[dict[str, Any]]) -> Iterator[Any]:
+    page: dict[str, Any] = {"data": [], "meta": {"page_size": 100}}
+    for start in range(0, len(jobs), 100):
+        page["data"].clear()
+        page["data"].extend(copy.deepcopy(jobs[start : start + 100]))
+        yield page
+
+
+def recycled_list_page(jobs: list[dict[str, Any]]) -> Iterator[Any]:
+    page: list[Any] = []
+    for start in range(0, len(jobs), 100):
+        page.clear()
+        page.extend(copy.deepcopy(jobs[start : start + 100]))
+        yield page
+
+
+def one_mapping_envelope(jobs: list[dict[str, Any]]) -> Any:
+    return types.MappingProxyType({"data": copy.deepcopy(jobs)})
+
+
+@pytest.mark.parametrize(
+    "records",
+    [recycled_record, recycled_tasks, recycled_envelope, recycled_list_page, one_mapping_envelope],
+)
+def test_recycled_containers_at_the_fast_routes_size_give_the_copies_frames(
+    jobs: list[dict[str, Any]], records: Callable[[list[dict[str, Any]]], Any]
+) -> None:
+    """The frames of each record copied as it was handed over (a list: nothing recycled)."""
+    handed = records(jobs)
+    if isinstance(handed, Iterator):
+        wanted = itf.to_frames([copy.deepcopy(r) for r in handed])
+    else:
+        wanted = itf.to_frames(copy.deepcopy(dict(handed)))
+    frames = itf.to_frames(records(jobs))
+    assert len(frames.jobs) == N
+    pd.testing.assert_frame_equal(frames.jobs, wanted.jobs)
+    pd.testing.assert_frame_equal(frames.tasks, wanted.tasks)
+    assert frames.problems.empty

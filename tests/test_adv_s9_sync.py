@@ -1,0 +1,60 @@
+"""Session 9's adversarial pass over the lake's recorded ``since``: a first sync
+interrupted, then run again with another ``since`` (``sync``'s docstring: "Given again
+for a kind not synced yet, it is that kind's bound")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.lake import read_manifest
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+SINCE = "2026-11-20"
+EARLIER = "2026-11-10"
+
+
+def ms(day: str) -> int:
+    return int(pd.Timestamp(day, tz="UTC").value // 10**6)
+
+
+@pytest.fixture
+def api() -> Iterator[Any]:
+    """Enough jobs after D for a walk of several pages (the shared history has one)."""
+    end = dt.datetime(2026, 11, 30, 15, 37, tzinfo=dt.UTC)
+    with serve(generate_history(1500, seed=7, end=end), api_key=SECRET) as sim:
+        yield sim
+
+
+def test_a_first_sync_resumed_with_an_earlier_since_reaches_back_to_it(
+    api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during ``sync(since=D)``, then ``sync(since=E)`` with E before D: the lake
+    is still not synced, so E is its bound. The resumed walk kept the interrupted one's
+    bound D and the lake had no job before D, silently."""
+    lake = tmp_path / "lake"
+    real_pages = itf.Client._pages_ahead
+
+    def ctrl_c_after_two_pages(self: itf.Client, **options: Any) -> Iterator[Any]:
+        for n, page in enumerate(real_pages(self, **options)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield page
+
+    with monkeypatch.context() as patch:
+        patch.setattr(itf.Client, "_pages_ahead", ctrl_c_after_two_pages)
+        with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
+            itf.sync(lake, client=client, since=SINCE, batch_jobs=50)
+    assert "*" in read_manifest(lake)["sync"]["walks"]  # interrupted after a checkpoint
+    with fast_client(api) as client:
+        itf.sync(lake, client=client, since=EARLIER)
+    wanted = sorted(j["id"] for j in api.jobs if j["created_at"] >= ms(EARLIER))
+    assert any(j["created_at"] < ms(SINCE) for j in api.jobs if j["id"] in set(wanted))
+    assert sorted(itf.read_parquet(lake).jobs["job_id"]) == wanted
