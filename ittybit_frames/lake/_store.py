@@ -296,8 +296,7 @@ class ObjectStore:
         try:
             answer = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfMatch=tag)
         except (OSError, FileNotFoundError) as exc:
-            # Gone meanwhile (its holder let go of a lease after we read it): S3 answers
-            # If-Match on no object with 404 NoSuchKey. Not the version read, either.
+            # NoSuchKey: gone since it was read (a lease let go), not that version either.
             if _precondition(exc) or _code(exc) == "NoSuchKey":
                 return None
             raise
