@@ -89,8 +89,9 @@ class LakeLockedError(LakeError):
 
 
 class ClientClosedError(IttybitError):
-    """The client was closed (``close()``, from another thread) while a call of it was
-    under way: the call stops, and a new client is needed to go on."""
+    """The client was closed (``close()``) while a call or a walk of it was under way: a
+    call under way in another thread stops; a walk (``iter_jobs``, ``iter_pages``) read on
+    after the close says so. A new walk needs a new call (or a new client)."""
 
 
 class _RequestError(IttybitError):
