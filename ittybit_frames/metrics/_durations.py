@@ -222,18 +222,19 @@ def realtime_factor(
     DataFrame
         [``by``], ``count``, ``mean``, ``p50``, ``p95``...
     """
+    by = by or "kind"
     if "task_id" in frame.columns:
-        data = frame[frame["kind"].astype("string").isin(ENCODE_KINDS)]
-        ratio = data["processing_seconds"] / data["output_duration_seconds"]
-        by = by or "kind"
+        rows = frame["kind"].astype("string").isin(ENCODE_KINDS).fillna(False).to_numpy(bool)
+        media = "output_duration_seconds"
     else:
-        data = frame
-        ratio = data["processing_seconds"] / data["media_duration_seconds"]
-        by = by or "kind"
-    usable = ratio.replace([np.inf, -np.inf], np.nan)
-    with_ratio = data.assign(realtime_factor=usable)
-    keep = with_ratio["realtime_factor"].notna() & (with_ratio["realtime_factor"] >= 0)
-    data = with_ratio[keep.to_numpy(dtype=bool)]
+        rows = np.ones(len(frame), dtype=bool)
+        media = "media_duration_seconds"
+    _check_columns(frame, [*group_keys(by), "processing_seconds", media], "realtime_factor")
+    ratio = (frame["processing_seconds"] / frame[media]).replace([np.inf, -np.inf], np.nan)
+    keep = rows & (ratio.notna() & (ratio >= 0)).to_numpy(dtype=bool)
+    # Only the group keys and the ratio are copied: the rows' other columns (a whole
+    # table of millions of tasks) are not needed.
+    data = frame[group_keys(by)][keep].assign(realtime_factor=ratio[keep])
     summary = duration_summary(data, by=by, columns=["realtime_factor"], percentiles=percentiles)
     return summary.drop(columns=["column"])
 
