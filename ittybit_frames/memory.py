@@ -1,4 +1,4 @@
-"""Arrow's memory pool while frames are made (``to_frames``) or read (``read_parquet``).
+"""Arrow's memory pool while ``to_frames`` reads its input and ``read_parquet`` runs.
 
 pyarrow's wheels allocate from mimalloc by default. On Linux with transparent huge pages,
 the conversion's pattern (many buffers of a block made, used and dropped, block after
