@@ -4,7 +4,7 @@ pyarrow's wheels allocate from mimalloc by default. On Linux with transparent hu
 the conversion's pattern (many buffers of a block made, used and dropped, block after
 block) had the kernel zero fresh huge pages for a sixth of the process's CPU time
 (``perf``: ``clear_page_erms`` under ``mi_page_free_list_extend``); the system allocator
-halves that kernel time (BENCHMARKS.md, "Arrow's memory pool"). A library must not change
+halves that kernel time (BENCHMARKS.md, session 9). A library must not change
 its caller's process for good, so the pool is switched only while conversions run and put
 back when the last one ends.
 
