@@ -23,6 +23,27 @@ def _equals(series: pd.Series, value: str) -> np.ndarray:
     return (series.astype(str) == value).to_numpy()
 
 
+def _isin(series: pd.Series, values: Sequence[str]) -> np.ndarray:
+    """``series.isin(values)`` as a numpy mask, NA false; on categoricals it compares
+    codes, not a string copy of every row."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        hits = np.flatnonzero(series.cat.categories.isin(list(values)))
+        mask: np.ndarray = np.isin(series.cat.codes.to_numpy(), hits)
+        return mask
+    return series.astype("string").isin(list(values)).fillna(False).to_numpy(dtype=bool)
+
+
+def _rows(frame: pd.DataFrame, mask: Any, columns: Sequence[str]) -> pd.DataFrame:
+    """The rows where ``mask`` holds, with only ``columns`` (those present, once each).
+
+    Filtering a whole jobs table copies all of its columns (input and output files, raw
+    words, extras, over 40 since issue 14); a metric reads a handful of them.
+    """
+    keep = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    out: pd.DataFrame = frame[keep][mask]
+    return out
+
+
 def _codes(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     """Integer codes and the values they stand for (categoricals: no string work)."""
     if isinstance(series.dtype, pd.CategoricalDtype):

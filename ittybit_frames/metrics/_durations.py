@@ -14,6 +14,8 @@ from ittybit_frames.metrics._common import (
     _check_columns,
     _codes,
     _equals,
+    _isin,
+    _rows,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
 from ittybit_frames.metrics._time import check_tz, grain
@@ -256,10 +258,11 @@ def stuck(jobs: pd.DataFrame, *, as_of: Any = None, factor: float = 3.0) -> pd.D
         else jobs[["created_at", "updated_at"]].max().max()
     )
     kind = _as_str(jobs["kind"])
-    finished = jobs[jobs[TOTAL_SECONDS].notna()]
+    finished = _rows(jobs, jobs[TOTAL_SECONDS].notna(), ["kind", TOTAL_SECONDS])
     p95 = finished.groupby(_as_str(finished["kind"]))[TOTAL_SECONDS].quantile(0.95)
-    status = jobs[STATUS].astype("string")
-    open_ = jobs[(~status.isin(FINISHED_STATUSES)).fillna(True).to_numpy()]
+    open_ = _rows(
+        jobs, ~_isin(jobs[STATUS], FINISHED_STATUSES), ["job_id", "kind", STATUS, "created_at"]
+    )
     age = (now - open_["created_at"]).dt.total_seconds()
     limit = kind.loc[open_.index].map(p95).astype(float) * factor
     out = open_.assign(age_seconds=age, limit_seconds=limit)
@@ -279,7 +282,7 @@ def sla(jobs: pd.DataFrame, *, within: str = "5min", by: str | None = None) -> p
     keys = group_keys(by)
     _check_columns(jobs, [TOTAL_SECONDS, *keys], "sla")
     bound = pd.Timedelta(within).total_seconds()
-    data = jobs[jobs[TOTAL_SECONDS].notna()]
+    data = _rows(jobs, jobs[TOTAL_SECONDS].notna(), [TOTAL_SECONDS, *keys])
     data = data.assign(
         ok=(data[TOTAL_SECONDS] <= bound).astype(int), n=1, **{k: _as_str(data[k]) for k in keys}
     )
@@ -316,7 +319,7 @@ def latency_over_time(
     columns = [column] if isinstance(column, str) else list(column)
     _check_columns(jobs, [on, *columns], "latency_over_time")
     size, tz = grain(freq), check_tz(tz)
-    data = jobs[jobs[on].notna()]
+    data = _rows(jobs, jobs[on].notna(), [on, *columns])
     data = data.assign(bucket=time_bucket(data[on], size, tz))
     summary = duration_summary(
         data, by="bucket", columns=columns, percentiles=percentiles, min_count=0

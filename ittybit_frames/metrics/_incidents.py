@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ittybit_frames.metrics._common import _as_str, _check_columns
+from ittybit_frames.metrics._common import _as_str, _check_columns, _rows
 from ittybit_frames.metrics._outcomes import failure_rate, normalise_error
 from ittybit_frames.metrics._time import bucket as time_bucket
 from ittybit_frames.metrics._time import check_tz, grain, next_start
-from ittybit_frames.rules import FAILURES, FINISHED, RATE, STATUS
+from ittybit_frames.rules import FAILED_TASKS, FAILURES, FINISHED, RATE, STATUS
 
 #: The columns of :func:`incidents`, in order.
 INCIDENT_COLUMNS = (
@@ -151,7 +151,8 @@ def _windows(flagged: np.ndarray, gap: int) -> list[tuple[int, int]]:
 def _queue_incidents(
     jobs: pd.DataFrame, freq: str, tz: str, by: str | None, t: _Thresholds
 ) -> list[dict[str, object]]:
-    data = jobs[jobs["created_at"].notna() & jobs["queue_seconds"].notna()]
+    mask = jobs["created_at"].notna() & jobs["queue_seconds"].notna()
+    data = _rows(jobs, mask, ["created_at", "queue_seconds", *([by] if by else [])])
     rows: list[dict[str, object]] = []
     for group, part in _groups(data, by):
         buckets = time_bucket(part["created_at"], freq, tz)
@@ -188,7 +189,9 @@ def _failure_incidents(
     jobs: pd.DataFrame, freq: str, tz: str, by: str | None, t: _Thresholds
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for group, part in _groups(jobs, by):
+    wanted = [STATUS, FAILED_TASKS, "finished_at", "error_message", "error_kind"]
+    data = _rows(jobs, slice(None), [*wanted, *([by] if by else [])])
+    for group, part in _groups(data, by):
         rates = failure_rate(part, by=None, freq=freq, tz=tz).set_index("bucket")
         failed = rates[list(FAILURES)].sum(axis=1)
         enough = rates[FINISHED] >= t.min_jobs

@@ -14,6 +14,8 @@ import pandas as pd
 from ittybit_frames.metrics._common import (
     _as_str,
     _check_columns,
+    _isin,
+    _rows,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
 from ittybit_frames.metrics._time import check_tz, grain
@@ -64,8 +66,8 @@ def failure_rate(
     _check_columns(jobs, [STATUS, FAILED_TASKS, "finished_at", *keys], "failure_rate")
     size = grain(freq) if freq is not None else None
     tz = check_tz(tz)
-    finished = jobs[STATUS].astype("string").isin(FINISHED_STATUSES)
-    data = jobs[finished.fillna(False)]
+    finished = _isin(jobs[STATUS], FINISHED_STATUSES)
+    data = _rows(jobs, finished, [STATUS, FAILED_TASKS, "finished_at", *keys])
     # Columns from `data` itself: pandas gives an empty frame the index of an assigned
     # Series, which would bring filtered-out rows back.
     data = data.assign(**{k: _as_str(data[k]) for k in keys})
@@ -181,10 +183,9 @@ def failure_causes(jobs: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame
     """
     keys = group_keys(by)
     _check_columns(jobs, [STATUS, FAILED_TASKS, "error_kind", *keys], "failure_causes")
-    status = jobs[STATUS].astype("string")
-    task_failed = jobs[FAILED_TASKS].astype("Float64").fillna(0) > 0
-    failed = (status == "failed") | ((status == "cancelled") & task_failed)
-    data = jobs[failed.fillna(False).to_numpy()]
+    task_failed = jobs[FAILED_TASKS].astype("Float64").fillna(0).to_numpy(float) > 0
+    failed = _isin(jobs[STATUS], ["failed"]) | (_isin(jobs[STATUS], ["cancelled"]) & task_failed)
+    data = _rows(jobs, failed, ["error_kind", *keys])
     kind = data["error_kind"].astype("string").fillna("(plain-text error)")
     frame = pd.DataFrame(
         {

@@ -10,6 +10,7 @@ import pandas as pd
 from ittybit_frames.metrics._common import (
     _as_str,
     _check_columns,
+    _rows,
 )
 from ittybit_frames.metrics._time import Grain, check_tz, edges, grain, next_start
 from ittybit_frames.metrics._time import bucket as time_bucket
@@ -60,8 +61,8 @@ def throughput(
     """
     _check_columns(jobs, [on, *group_keys(by)], "throughput")
     size, tz = grain(freq), check_tz(tz)
-    data = jobs[jobs[on].notna()]
     keys = group_keys(by)
+    data = _rows(jobs, jobs[on].notna(), [on, *keys])
     if data.empty:
         return pd.DataFrame(
             {
