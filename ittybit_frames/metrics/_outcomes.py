@@ -132,7 +132,8 @@ def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.Dat
     _check_columns(frame, ["error_message", "job_id"], "top_errors")
     kind_col = "job_kind" if "job_kind" in frame.columns else "kind"
     time_col = "finished_at" if "finished_at" in frame.columns else "created_at"
-    errors = frame[frame["error_message"].notna()]
+    wanted = ["error_message", "error_kind", "job_id", kind_col, time_col]
+    errors = _rows(frame, frame["error_message"].notna(), wanted)
     columns = [
         "error",
         "error_kind",
@@ -146,6 +147,9 @@ def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.Dat
     if errors.empty:
         return pd.DataFrame(columns=columns)
     data = errors.assign(error=errors["error_message"].astype(str).map(normalise_error))
+    # Plain objects for the loop below: a group's slice of Arrow strings is a take each.
+    strings = [c for c in data.columns if isinstance(data[c].dtype, pd.StringDtype)]
+    data = data.astype(dict.fromkeys(strings, object))
     rows = []
     for error, part in data.groupby("error", sort=False):
         kinds = sorted(set(part[kind_col].astype(str)))
