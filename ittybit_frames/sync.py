@@ -314,7 +314,8 @@ def _walk(
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    lower = _lower(state, frontier, walk, since_ms)
+    bound = _first_bound(state, walk, since_ms) if frontier is None else None
+    lower = bound if frontier is None else _lower(frontier, walk)
     resumed_or_known = frontier is not None or walk is not None
     if lower is not None and cut is not None and kind is None and resumed_or_known:
         lower = min(lower, cut)
@@ -334,6 +335,8 @@ def _walk(
         out.write(buffer)
         listed.update(j["id"] for j in buffer)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
+        if frontier is None:
+            walk["bound"] = bound
         state["walks"][key] = walk
         _save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
@@ -365,7 +368,9 @@ def _walk(
     parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]
     if parts:
         report.failures = pd.concat(parts, ignore_index=True)
-    # The walk reached the old frontier: only now may the frontier move.
+    # The walk reached the old frontier (or its bound): only now may the frontier move.
+    if frontier is None:
+        _record_bound(state, key, bound)
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)
     state["walks"].pop(key, None)
@@ -373,32 +378,43 @@ def _walk(
     return listed
 
 
-def _lower(
-    state: dict[str, Any],
-    frontier: int | None,
-    walk: dict[str, Any] | None,
-    since_ms: int | None,
+def _lower(frontier: int, walk: dict[str, Any] | None) -> int | None:
+    """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
+    its frontier, or an interrupted walk's own lower end."""
+    return walk.get("lower") if walk is not None else frontier
+
+
+def _first_bound(
+    state: dict[str, Any], walk: dict[str, Any] | None, since_ms: int | None
 ) -> int | None:
-    """Where a walk stops (before the cut for unfinished jobs): the kind's frontier once
-    it has one; else an interrupted walk's bound, unless ``since`` is given again (the
-    kind is not synced yet, so ``since`` is its bound: the walk goes on after its
-    checkpoint down to it); else the first bound (:func:`_first_bound`)."""
-    if frontier is not None:
-        return walk.get("lower") if walk is not None else frontier
-    if walk is not None and since_ms is None:
-        lower: int | None = walk.get("lower")
-        return lower
-    return _first_bound(state, since_ms)
+    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given (the
+    kind is not synced yet, so an interrupted walk goes on after its checkpoint down to
+    it); else an interrupted walk's bound; else the lake's bound (:func:`_record_bound`;
+    ``None`` or none recorded: the whole history), so a lake first synced from D holds
+    every kind from D."""
+    if since_ms is not None:
+        return since_ms
+    if walk is not None:
+        # A checkpoint written before the bound was kept apart has its lower end only.
+        kept: int | None = walk.get("bound", walk.get("lower"))
+        return kept
+    lake: int | None = state.get("since")
+    return lake
 
 
-def _first_bound(state: dict[str, Any], since_ms: int | None) -> int | None:
-    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given, else
-    the lake's own lower bound, recorded by its first sync (``None``: the whole history),
-    so a lake first synced from D holds every kind from D. A lake synced before the bound
-    was recorded has none: its later kinds are read whole, as they were."""
-    if not state["frontiers"] and not state["walks"]:
-        state.setdefault("since", since_ms)  # the lake's first sync: its bound (saved with it)
-    return since_ms if since_ms is not None else state.get("since")
+def _record_bound(state: dict[str, Any], key: str, bound: int | None) -> None:
+    """Record the lake's bound (``sync.since``) once a first walk has completed: the
+    lowest ``since`` a completed walk covered (``None``: the whole history).
+
+    The first walk to complete sets it, and so does each one after it while no walk has
+    found a job (a walk that found nothing does not bound the next one: the lake holds
+    what that one reads); a walk of all kinds reaching further back lowers it; a kind's
+    own ``since`` later is that kind's only. A lake synced before the bound was recorded
+    has none, which stays so: its kinds are read whole, as they were."""
+    if not state["frontiers"]:
+        state["since"] = bound
+    elif key == "*" and state.get("since") is not None:
+        state["since"] = None if bound is None else min(bound, state["since"])
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

@@ -304,14 +304,22 @@ def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
             hidden.unlink(missing_ok=True)
 
 
-def _say_since(console: Console, lake: Path | str, kind: str | None, since: str) -> None:
+def _say_since(console: Console, lake: Path | str, kind: str | None, since: str | None) -> None:
     """Say what ``--since`` does on a lake already synced: nothing for a kind it has
     synced (the sync goes on from its frontier); for a kind not synced yet, it is that
-    kind's bound instead of the lake's (recorded by its first sync)."""
+    kind's bound instead of the lake's (recorded by its first sync). Without ``--since``,
+    a lake that records no bound (synced by an older version) reads a new kind whole."""
     state = read_manifest(lake).get("sync", {})
     frontiers = state.get("frontiers", {})
     reached = frontiers.get(kind or "*")
     what = f"{kind} jobs" if kind else "all kinds"
+    if since is None:
+        if frontiers and reached is None and "since" not in state:
+            console.problem(
+                f"{lake} records no lower bound (synced by an older ittybit-frames): {what} "
+                "are read from the whole history; pass --since to bound them"
+            )
+        return
     if reached is not None:
         console.problem(
             f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
@@ -323,9 +331,14 @@ def _say_since(console: Console, lake: Path | str, kind: str | None, since: str)
         return
     bound = state["since"]
     lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
+    later = (
+        "the lake's bound moves back to it"
+        if kind is None and bound is not None and parse_when(since) < bound
+        else "a kind synced later without --since keeps to that"
+    )
     console.problem(
         f"--since {since}: {what} are read from there; {lake} was first synced {lake_from}, "
-        "and a kind synced later without --since keeps to that"
+        f"and {later}"
     )
 
 
@@ -336,8 +349,7 @@ def _utc(ms: int) -> str:
 def cmd_sync(args: argparse.Namespace) -> int:
     console = _console(args)
     lake = lake_to_write(args.path)
-    if args.since:
-        _say_since(console, lake, args.kind, args.since)
+    _say_since(console, lake, args.kind, args.since)
     with client_for(args) as client:
         console.step("syncing %s from %s", lake, client.base_url)
         try:
