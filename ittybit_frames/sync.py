@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from ittybit_frames.lake import (
 )
 from ittybit_frames.schema import (
     FAILURES,
+    PROBLEMS,
     counted,
     describe_failures,
     epoch_ms_array,
@@ -81,7 +82,16 @@ class SyncReport:
         What the writes said was wrong with what they wrote and what they did about it,
         one line each (:attr:`WriteReport.problems`: rows set aside, tasks written with
         their job's values).
+    data_problems : pandas.DataFrame
+        What :func:`to_frames` found wrong in the jobs the sync wrote (a bad timestamp, a
+        wrong-typed value, a record that is not a job; each kept as it says), with the
+        columns of :attr:`JobFrames.problems`: the first :attr:`MAX_PROBLEM_ROWS` rows.
+    data_problem_count : int
+        How many there were in all.
     """
+
+    #: At most this many rows of ``data_problems`` are kept (all are counted).
+    MAX_PROBLEM_ROWS: ClassVar[int] = 1000
 
     new_jobs: int = 0
     updated_jobs: int = 0
@@ -95,6 +105,8 @@ class SyncReport:
     lake_jobs: int = 0
     newest_created_at: pd.Timestamp | None = None
     problems: list[str] = field(default_factory=list)
+    data_problems: pd.DataFrame = field(default_factory=PROBLEMS.empty)
+    data_problem_count: int = 0
 
     def __repr__(self) -> str:
         newest = (
@@ -109,6 +121,11 @@ class SyncReport:
             f" {counted(self.requests, 'request')} ({counted(self.retries, 'retry', 'retries')})"
             f" in {self.elapsed_seconds:.1f} s{'; resumed' if self.resumed else ''};"
             + (f" {counted(len(self.problems), 'write problem')};" if self.problems else "")
+            + (
+                f" {counted(self.data_problem_count, 'data problem')};"
+                if self.data_problem_count
+                else ""
+            )
             + f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
         )
 
@@ -117,6 +134,14 @@ class SyncReport:
         self.updated_jobs += written.updated
         self.unchanged_jobs += written.unchanged
         self.problems += written.problems
+
+    def add_data_problems(self, problems: pd.DataFrame) -> None:
+        """Count a batch's :attr:`JobFrames.problems`, and keep its rows up to the bound."""
+        self.data_problem_count += len(problems)
+        room = self.MAX_PROBLEM_ROWS - len(self.data_problems)
+        if room > 0 and not problems.empty:
+            kept = [f for f in (self.data_problems, problems.head(room)) if not f.empty]
+            self.data_problems = pd.concat(kept, ignore_index=True)
 
 
 def _lake_jobs(root: Path | str) -> pd.DataFrame:
@@ -223,6 +248,7 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
         "refreshed": report.refreshed,
         "failures": len(report.failures),
         "write_problems": len(report.problems),
+        "data_problems": report.data_problem_count,
         "requests": requests,
         "seconds": round(time.monotonic() - began, 1),
     }
@@ -251,9 +277,10 @@ class _Out:
         frames = to_frames(records_of([records]))
         if not frames.problems.empty:
             logger.warning(
-                "%d data problems in this batch (kept, see to_frames problems)",
+                "%d data problems in this batch (kept, see SyncReport.data_problems)",
                 len(frames.problems),
             )
+            self.report.add_data_problems(frames.problems)
         written = write_parquet(
             frames, self.root, mode="merge", profile=self.profile, lock=self.held
         )

@@ -23,6 +23,7 @@ from ittybit_frames.cli import main
 from ittybit_frames.lake import read_manifest, write_manifest
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.test_lake_safety import records
 
 SINCE = "2026-11-20"
 EARLIER = "2026-11-10"
@@ -212,3 +213,58 @@ def test_the_cli_says_an_earlier_since_for_all_kinds_moves_the_lakes_bound_back(
     [line] = capsys.readouterr().err.splitlines()
     assert "moves back" in line and "2026-11-20" in line, line
     assert bound(lake) == ms(EARLIER)
+
+
+# --------------------------------------------------------------------------------------
+# 2. The data problems to_frames finds in a sync's batches reach its report and the CLI
+# --------------------------------------------------------------------------------------
+def troubled(n: int = 6) -> list[dict[str, Any]]:
+    """``n`` small jobs; the first three each with one data problem."""
+    jobs = records("d", n, days=2)
+    jobs[0]["started_at"] = "yesterday"  # a bad timestamp
+    jobs[1]["tasks"][0]["progress"] = "half"  # a wrong-typed value
+    jobs[2]["object"] = "media"  # a record that is not a job
+    return jobs
+
+
+def test_a_sync_carries_the_data_problems_of_what_it_wrote(tmp_path: Path) -> None:
+    """Why: a sync logged "N data problems in this batch" and dropped the rows; the
+    report and the CLI said nothing."""
+    with serve(troubled(), api_key=SECRET) as api, fast_client(api) as client:
+        report = itf.sync(tmp_path / "lake", client=client)
+    assert report.new_jobs == 6
+    assert report.data_problem_count == 3
+    rows = report.data_problems
+    assert list(rows.columns) == list(itf.to_frames([]).problems.columns)
+    assert sorted(zip(rows["job_id"], rows["column"], strict=True)) == [
+        ("job_d00000", "started_at"),
+        ("job_d00001", "progress"),
+        ("job_d00002", "object"),
+    ]
+    assert "3 data problems" in repr(report)
+    assert read_manifest(tmp_path / "lake")["last_sync"]["data_problems"] == 3
+    assert "data problem" not in repr(itf.SyncReport())
+
+
+def test_a_syncs_data_problem_rows_are_bounded_and_counted_whole(tmp_path: Path) -> None:
+    jobs = records("b", 1200, days=3)
+    for job in jobs:
+        job["started_at"] = "yesterday"
+    with serve(jobs, api_key=SECRET) as api, fast_client(api) as client:
+        report = itf.sync(tmp_path / "lake", client=client, batch_jobs=500)
+    assert report.data_problem_count == 1200
+    assert len(report.data_problems) == itf.SyncReport.MAX_PROBLEM_ROWS < 1200
+    assert report.data_problems["job_id"].is_unique
+
+
+def test_the_cli_says_a_syncs_data_problems_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve(troubled(), api_key=SECRET) as api:
+        monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
+        monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
+        assert main(["sync", str(tmp_path / "lake"), "-q"]) == 0
+    err = capsys.readouterr().err
+    [line] = [x for x in err.splitlines() if "data problem" in x]
+    assert line.startswith("3 data problems") and "job_d0000" in line, err
+    assert len(err.splitlines()) == 1, err
