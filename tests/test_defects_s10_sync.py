@@ -22,6 +22,7 @@ import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.lake import read_manifest, write_manifest
 from ittybit_frames.simulator import generate_history, serve
+from tests import test_defects_s9_sync
 from tests.conftest import SECRET, fast_client
 from tests.test_lake_safety import records
 
@@ -153,11 +154,7 @@ def test_a_kind_synced_with_a_since_does_not_move_the_lakes_bound(api: Any, tmp_
     assert bound(lake) == ms(SINCE)
 
 
-@pytest.fixture
-def env(api: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
-    monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
-    return api
+env = test_defects_s9_sync.env  # the API key and URL of this module's simulator
 
 
 def as_an_older_version_left_it(lake: Path) -> None:
