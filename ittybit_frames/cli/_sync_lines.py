@@ -43,7 +43,8 @@ def say_since(console: Console, lake: Path | str, kind: str | None, since: str |
     reached = frontiers.get(kind or "*")
     what = f"{kind} jobs" if kind else "all kinds"
     if since is None:
-        if frontiers and reached is None and "since" not in state:
+        resumed = (kind or "*") in state.get("walks", {})  # it keeps to its own bound
+        if frontiers and reached is None and "since" not in state and not resumed:
             console.problem(
                 f"{lake} records no lower bound (synced by an older ittybit-frames): {what} "
                 "are read from the whole history; pass --since to bound them"
