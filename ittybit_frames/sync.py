@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from ittybit_frames.lake import (
 )
 from ittybit_frames.schema import (
     FAILURES,
+    PROBLEMS,
     counted,
     describe_failures,
     epoch_ms_array,
@@ -81,7 +82,16 @@ class SyncReport:
         What the writes said was wrong with what they wrote and what they did about it,
         one line each (:attr:`WriteReport.problems`: rows set aside, tasks written with
         their job's values).
+    data_problems : pandas.DataFrame
+        What :func:`to_frames` found wrong in the jobs the sync wrote (a bad timestamp, a
+        wrong-typed value, a record that is not a job; each kept as it says), with the
+        columns of :attr:`JobFrames.problems`: the first :attr:`MAX_PROBLEM_ROWS` rows.
+    data_problem_count : int
+        How many there were in all.
     """
+
+    #: At most this many rows of ``data_problems`` are kept (all are counted).
+    MAX_PROBLEM_ROWS: ClassVar[int] = 1000
 
     new_jobs: int = 0
     updated_jobs: int = 0
@@ -95,6 +105,8 @@ class SyncReport:
     lake_jobs: int = 0
     newest_created_at: pd.Timestamp | None = None
     problems: list[str] = field(default_factory=list)
+    data_problems: pd.DataFrame = field(default_factory=PROBLEMS.empty)
+    data_problem_count: int = 0
 
     def __repr__(self) -> str:
         newest = (
@@ -109,6 +121,11 @@ class SyncReport:
             f" {counted(self.requests, 'request')} ({counted(self.retries, 'retry', 'retries')})"
             f" in {self.elapsed_seconds:.1f} s{'; resumed' if self.resumed else ''};"
             + (f" {counted(len(self.problems), 'write problem')};" if self.problems else "")
+            + (
+                f" {counted(self.data_problem_count, 'data problem')};"
+                if self.data_problem_count
+                else ""
+            )
             + f" lake {counted(self.lake_jobs, 'job')}, newest created {newest})"
         )
 
@@ -117,6 +134,14 @@ class SyncReport:
         self.updated_jobs += written.updated
         self.unchanged_jobs += written.unchanged
         self.problems += written.problems
+
+    def add_data_problems(self, problems: pd.DataFrame) -> None:
+        """Count a batch's :attr:`JobFrames.problems`, and keep its rows up to the bound."""
+        self.data_problem_count += len(problems)
+        room = self.MAX_PROBLEM_ROWS - len(self.data_problems)
+        if room > 0 and not problems.empty:
+            kept = [f for f in (self.data_problems, problems.head(room)) if not f.empty]
+            self.data_problems = pd.concat(kept, ignore_index=True)
 
 
 def _lake_jobs(root: Path | str) -> pd.DataFrame:
@@ -223,6 +248,7 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
         "refreshed": report.refreshed,
         "failures": len(report.failures),
         "write_problems": len(report.problems),
+        "data_problems": report.data_problem_count,
         "requests": requests,
         "seconds": round(time.monotonic() - began, 1),
     }
@@ -251,9 +277,10 @@ class _Out:
         frames = to_frames(records_of([records]))
         if not frames.problems.empty:
             logger.warning(
-                "%d data problems in this batch (kept, see to_frames problems)",
+                "%d data problems in this batch (kept, see SyncReport.data_problems)",
                 len(frames.problems),
             )
+            self.report.add_data_problems(frames.problems)
         written = write_parquet(
             frames, self.root, mode="merge", profile=self.profile, lock=self.held
         )
@@ -314,7 +341,8 @@ def _walk(
     state = _state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    lower = _lower(state, frontier, walk, since_ms)
+    bound = _first_bound(state, walk, since_ms) if frontier is None else None
+    lower = bound if frontier is None else _lower(frontier, walk)
     resumed_or_known = frontier is not None or walk is not None
     if lower is not None and cut is not None and kind is None and resumed_or_known:
         lower = min(lower, cut)
@@ -334,6 +362,8 @@ def _walk(
         out.write(buffer)
         listed.update(j["id"] for j in buffer)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
+        if frontier is None:
+            walk["bound"] = bound
         state["walks"][key] = walk
         _save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
@@ -365,7 +395,9 @@ def _walk(
     parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]
     if parts:
         report.failures = pd.concat(parts, ignore_index=True)
-    # The walk reached the old frontier: only now may the frontier move.
+    # The walk reached the old frontier (or its bound): only now may the frontier move.
+    if frontier is None:
+        _record_bound(state, key, bound)
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)
     state["walks"].pop(key, None)
@@ -373,32 +405,43 @@ def _walk(
     return listed
 
 
-def _lower(
-    state: dict[str, Any],
-    frontier: int | None,
-    walk: dict[str, Any] | None,
-    since_ms: int | None,
+def _lower(frontier: int, walk: dict[str, Any] | None) -> int | None:
+    """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
+    its frontier, or an interrupted walk's own lower end."""
+    return walk.get("lower") if walk is not None else frontier
+
+
+def _first_bound(
+    state: dict[str, Any], walk: dict[str, Any] | None, since_ms: int | None
 ) -> int | None:
-    """Where a walk stops (before the cut for unfinished jobs): the kind's frontier once
-    it has one; else an interrupted walk's bound, unless ``since`` is given again (the
-    kind is not synced yet, so ``since`` is its bound: the walk goes on after its
-    checkpoint down to it); else the first bound (:func:`_first_bound`)."""
-    if frontier is not None:
-        return walk.get("lower") if walk is not None else frontier
-    if walk is not None and since_ms is None:
-        lower: int | None = walk.get("lower")
-        return lower
-    return _first_bound(state, since_ms)
+    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given (the
+    kind is not synced yet, so an interrupted walk goes on after its checkpoint down to
+    it); else an interrupted walk's bound; else the lake's bound (:func:`_record_bound`;
+    ``None`` or none recorded: the whole history), so a lake first synced from D holds
+    every kind from D."""
+    if since_ms is not None:
+        return since_ms
+    if walk is not None:
+        # A checkpoint written before the bound was kept apart has its lower end only.
+        kept: int | None = walk.get("bound", walk.get("lower"))
+        return kept
+    lake: int | None = state.get("since")
+    return lake
 
 
-def _first_bound(state: dict[str, Any], since_ms: int | None) -> int | None:
-    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given, else
-    the lake's own lower bound, recorded by its first sync (``None``: the whole history),
-    so a lake first synced from D holds every kind from D. A lake synced before the bound
-    was recorded has none: its later kinds are read whole, as they were."""
-    if not state["frontiers"] and not state["walks"]:
-        state.setdefault("since", since_ms)  # the lake's first sync: its bound (saved with it)
-    return since_ms if since_ms is not None else state.get("since")
+def _record_bound(state: dict[str, Any], key: str, bound: int | None) -> None:
+    """Record the lake's bound (``sync.since``) once a first walk has completed: the
+    lowest ``since`` a completed walk covered (``None``: the whole history).
+
+    The first walk to complete sets it, and so does each one after it while no walk has
+    found a job (a walk that found nothing does not bound the next one: the lake holds
+    what that one reads); a walk of all kinds reaching further back lowers it; a kind's
+    own ``since`` later is that kind's only. A lake synced before the bound was recorded
+    has none, which stays so: its kinds are read whole, as they were."""
+    if not state["frontiers"]:
+        state["since"] = bound
+    elif key == "*" and state.get("since") is not None:
+        state["since"] = None if bound is None else min(bound, state["since"])
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

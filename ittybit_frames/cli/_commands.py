@@ -8,7 +8,6 @@ each step) and returns its exit code.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import shutil
 import socket
@@ -28,12 +27,12 @@ from ittybit_frames.cli._paths import (
     lake_to_write,
     read_ids_file,
 )
+from ittybit_frames.cli._sync_lines import say_data_problems, say_since, say_write_problems
 from ittybit_frames.client import Client
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import (
     check_lake,
-    read_manifest,
     read_parquet,
     write_bytes_atomic,
     write_parquet,
@@ -70,13 +69,6 @@ def _failures(console: Console, failures: Any) -> int:
     for row in failures.itertuples():
         console.problem(f"failed: {row.job_id}: {row.message}")
     return len(failures)
-
-
-def say_write_problems(console: Console, problems: list[str]) -> None:
-    """One line (at every level) when a sync's writes set rows aside or changed them: how
-    many, and the first (each is logged as a warning as it happens)."""
-    if problems:
-        console.problem(f"{plural(len(problems), 'write problem')} (first: {problems[0]})")
 
 
 def client_for(args: argparse.Namespace, **extra: Any) -> Client:
@@ -146,6 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _demo_steps(console, frames, lake)
     n_failed = _failures(console, report.failures)
     say_write_problems(console, report.problems)
+    say_data_problems(console, report)
     console.summary(
         f"Demo: {plural(len(frames.jobs), 'job')} ({plural(len(frames.tasks), 'task')}) in "
         f"{lake}, {plural(report.requests, 'request')}; report {page} "
@@ -304,40 +297,10 @@ def _write_csv(folder: Path, tables: dict[str, Any]) -> None:
             hidden.unlink(missing_ok=True)
 
 
-def _say_since(console: Console, lake: Path | str, kind: str | None, since: str) -> None:
-    """Say what ``--since`` does on a lake already synced: nothing for a kind it has
-    synced (the sync goes on from its frontier); for a kind not synced yet, it is that
-    kind's bound instead of the lake's (recorded by its first sync)."""
-    state = read_manifest(lake).get("sync", {})
-    frontiers = state.get("frontiers", {})
-    reached = frontiers.get(kind or "*")
-    what = f"{kind} jobs" if kind else "all kinds"
-    if reached is not None:
-        console.problem(
-            f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
-            f"{_utc(reached)} and goes on from there (sync into a new lake to reach back "
-            "another way)"
-        )
-        return
-    if not frontiers or "since" not in state or state["since"] == parse_when(since):
-        return
-    bound = state["since"]
-    lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
-    console.problem(
-        f"--since {since}: {what} are read from there; {lake} was first synced {lake_from}, "
-        "and a kind synced later without --since keeps to that"
-    )
-
-
-def _utc(ms: int) -> str:
-    return f"{dt.datetime.fromtimestamp(ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
     console = _console(args)
     lake = lake_to_write(args.path)
-    if args.since:
-        _say_since(console, lake, args.kind, args.since)
+    say_since(console, lake, args.kind, args.since)
     with client_for(args) as client:
         console.step("syncing %s from %s", lake, client.base_url)
         try:
@@ -358,6 +321,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     n_failed = _failures(console, report.failures)
     say_write_problems(console, report.problems)
+    say_data_problems(console, report)
     if args.since and not report.lake_jobs:
         with client_for(args) as client:
             hint = empty_window_hint(client, args.since, None)
@@ -379,6 +343,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "refreshed": report.refreshed,
             "failures": n_failed,
             "write_problems": len(report.problems),
+            "data_problems": report.data_problem_count,
             "requests": report.requests,
             "retries": report.retries,
             "lake_jobs": report.lake_jobs,

@@ -165,6 +165,7 @@ def _last_sync(last: dict[str, Any] | None) -> str:
         f"{last['refreshed']:,} re-read, {plural(last['failures'], 'failure')}, "
         f"{plural(last['requests'], 'request')} in {last['seconds']} s"
         + (f", {plural(n, 'write problem')}" if (n := last.get("write_problems")) else "")
+        + (f", {plural(n, 'data problem')}" if (n := last.get("data_problems")) else "")
     )
 
 

@@ -133,7 +133,8 @@ class WriteReport:
     partitions: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
     #: What was wrong with the frames and what the write did about it, one line each
-    #: (tasks that disagreed with their job: written with their job's values).
+    #: (tasks that disagreed with their job: written with their job's values; jobs and
+    #: tasks with no job_id, or tasks whose job is not in the frames: not written).
     problems: list[str] = field(default_factory=list)
 
 

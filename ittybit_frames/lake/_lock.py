@@ -37,7 +37,7 @@ from ittybit_frames.errors import ConfigurationError, LakeLockedError
 from ittybit_frames.lake._commit import recover
 from ittybit_frames.lake._format import HOLDER, LOCK, write_bytes_atomic
 from ittybit_frames.lake._lease import DEFAULT_LEASE_SECONDS, Lease, describe_holder, lease_lake
-from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
+from ittybit_frames.lake._store import ObjectStore, is_remote, local_path, pinned
 
 logger = logging.getLogger("ittybit_frames.lake")
 
@@ -104,7 +104,10 @@ def lock_lake(
     On acquisition an interrupted write is finished (or its leftovers removed): see the
     protocol in :mod:`ittybit_frames.lake`. A remote lake (``s3://...``) is held through
     a lease object that lapses ``lease_seconds`` after its writer stops renewing it
-    (:mod:`ittybit_frames.lake._lease`).
+    (:mod:`ittybit_frames.lake._lease`). While it is held, the process uses that lake on
+    the store it was locked on (endpoint, credentials), even if the environment that
+    configures the store changes meanwhile (``AWS_ENDPOINT_URL``...): the lease and every
+    write under it stay on one store; the new environment applies after the release.
 
     Raises
     ------
@@ -115,7 +118,7 @@ def lock_lake(
         raise ConfigurationError("lock_timeout must be 0 or more seconds")
     if is_remote(path):
         store = ObjectStore.open(str(path))
-        with lease_lake(store, timeout=timeout, seconds=lease_seconds) as lease:
+        with pinned(store), lease_lake(store, timeout=timeout, seconds=lease_seconds) as lease:
             yield LakeLock(store.url, lease)
         return
     root = local_path(path)

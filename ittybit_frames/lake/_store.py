@@ -10,7 +10,8 @@ S3-compatible stores, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``...
 from a URL or our own variables, and never written to a log, an error or a repr. They
 are read as they are at each use: a process keeps a file system per protocol only
 while the variables that configure it (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``...) stay
-the same (changed config files are not noticed: start a new process).
+the same (changed config files are not noticed: start a new process); but a lake whose
+lock is held keeps the store it was locked on until it is released (:func:`pinned`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -58,6 +59,22 @@ _SALT = os.urandom(16)  # this process's: the digests of secrets are worth nothi
 _REACHED: set[str] = set()  # endpoints that took a connection (see _check_endpoint)
 _PORTS = {"http": 80, "https": 443}
 _GUARD = threading.Lock()
+_PINNED: dict[tuple[str, str], ObjectStore] = {}  # (protocol, bucket/prefix): lakes held
+
+
+@contextlib.contextmanager
+def pinned(store: ObjectStore) -> Iterator[ObjectStore]:
+    """While the block runs, :meth:`ObjectStore.open` of the lake gives ``store``,
+    whatever the environment becomes (a held lock's lease and writes on one store)."""
+    key = (store.protocol, store.base)
+    with _GUARD:
+        _PINNED[key] = store
+    try:
+        yield store
+    finally:
+        with _GUARD:
+            if _PINNED.get(key) is store:
+                del _PINNED[key]
 
 
 def _scheme(path: object) -> str:
@@ -214,9 +231,7 @@ class ObjectStore:
         scheme = _scheme(url)
         protocol, package, extra = SCHEMES[scheme]
         rest = url.split("://", 1)[1]
-        if rest.startswith("/"):  # s3:///prefix: no bucket
-            rest = ""
-        rest = rest.strip("/")
+        rest = "" if rest.startswith("/") else rest.strip("/")  # s3:///prefix: no bucket
         bucket = rest.split("/", 1)[0]
         if "@" in bucket or ":" in bucket:  # user:secret@bucket: never taken, never echoed
             raise ConfigurationError(
@@ -225,6 +240,8 @@ class ObjectStore:
             )
         if not bucket:
             raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
+        if (held := _PINNED.get((protocol, rest))) is not None:  # locked: on its store
+            return held
         store = cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
         if protocol == "s3":
             _check_endpoint(store)

@@ -40,6 +40,7 @@ from ittybit_frames.lake._format import (
     to_arrow,
 )
 from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
+from ittybit_frames.lake._keys import keyed
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._parents import align_parents
 from ittybit_frames.lake._remote import RemoteSource
@@ -183,9 +184,11 @@ def write_with(
     prof = PROFILES[profile]
     report = WriteReport(root if isinstance(root, Path) else str(root), mode)
     plan = _Plan(commit, source, partition_by, prof, report)
+    frames, unkeyed = keyed(frames)  # a lake row is keyed by its job's ID
     if mode != "append":
         frames = one_row_per_job(frames)
     frames, report.problems = align_parents(frames)  # a task lives with its job
+    report.problems[:0] = unkeyed
     for line in report.problems:
         logger.warning("%s: %s", root, line)
     try:

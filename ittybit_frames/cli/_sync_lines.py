@@ -1,0 +1,76 @@
+"""What the ``sync`` and ``demo`` commands say about a sync, one line each: the rows its
+writes set aside, the data problems in what it wrote, and what ``--since`` does on a lake
+already synced (or that records no lower bound)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ittybit_frames.cli._output import Console, plural
+from ittybit_frames.lake import read_manifest
+from ittybit_frames.sync import SyncReport
+from ittybit_frames.vocabulary import parse_when
+
+
+def say_write_problems(console: Console, problems: list[str]) -> None:
+    """One line (at every level) when a sync's writes set rows aside or changed them: how
+    many, and the first (each is logged as a warning as it happens)."""
+    if problems:
+        console.problem(f"{plural(len(problems), 'write problem')} (first: {problems[0]})")
+
+
+def say_data_problems(console: Console, report: SyncReport) -> None:
+    """One line (at every level) when the synced jobs had data problems (each kept as
+    the line says): how many, and the first."""
+    if not report.data_problem_count:
+        return
+    first = report.data_problems.iloc[0]
+    where = " ".join(v for v in (first["job_id"], first["task_id"]) if isinstance(v, str))
+    console.problem(
+        f"{plural(report.data_problem_count, 'data problem')} in the synced jobs "
+        f"(first: {where or 'a record'} {first['column']}: {first['problem']})"
+    )
+
+
+def say_since(console: Console, lake: Path | str, kind: str | None, since: str | None) -> None:
+    """Say what ``--since`` does on a lake already synced: nothing for a kind it has
+    synced (the sync goes on from its frontier); for a kind not synced yet, it is that
+    kind's bound instead of the lake's (recorded by its first sync). Without ``--since``,
+    a lake that records no bound (synced by an older version) reads a new kind whole."""
+    state = read_manifest(lake).get("sync", {})
+    frontiers = state.get("frontiers", {})
+    reached = frontiers.get(kind or "*")
+    what = f"{kind} jobs" if kind else "all kinds"
+    if since is None:
+        resumed = (kind or "*") in state.get("walks", {})  # it keeps to its own bound
+        if frontiers and reached is None and "since" not in state and not resumed:
+            console.problem(
+                f"{lake} records no lower bound (synced by an older ittybit-frames): {what} "
+                "are read from the whole history; pass --since to bound them"
+            )
+        return
+    if reached is not None:
+        console.problem(
+            f"--since is used by a lake's first sync only: {lake} is synced ({what}) up to "
+            f"{_utc(reached)} and goes on from there (sync into a new lake to reach back "
+            "another way)"
+        )
+        return
+    if not frontiers or "since" not in state or state["since"] == parse_when(since):
+        return
+    bound = state["since"]
+    lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
+    later = (
+        "the lake's bound moves back to it"
+        if kind is None and bound is not None and parse_when(since) < bound
+        else "a kind synced later without --since keeps to that"
+    )
+    console.problem(
+        f"--since {since}: {what} are read from there; {lake} was first synced {lake_from}, "
+        f"and {later}"
+    )
+
+
+def _utc(ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"

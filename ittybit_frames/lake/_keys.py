@@ -1,0 +1,65 @@
+"""A lake row is keyed by its job's ID: the ID in the form the client lists and requests
+it, and no row without one.
+
+IDs are opaque strings (the API reference, section 8), but the client drops whitespace
+and a BOM around an ID where it lists a job or requests one by ID, so a job synced
+holds ``job_1`` where frames made from its raw payload hold `` job_1 ``. The lake keys
+both the client's way (one job, one row) and says so in ``WriteReport.problems``; the
+frames themselves keep the value as received.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ittybit_frames.frames import JobFrames
+from ittybit_frames.schema import counted
+
+#: What the client strips around a job ID (``client._config.clean_job_id``).
+ID_PADDING = " \t\r\n\v\f\ufeff"
+
+
+def keyed(frames: JobFrames) -> tuple[JobFrames, list[str]]:
+    """``frames`` keyed as the lake keys jobs, and a line for each change (none when
+    there was nothing to change): IDs without their surrounding whitespace; jobs and
+    tasks with no ``job_id`` set aside (merged, they would be dropped; written, the
+    index could not name them)."""
+    lines = []
+    jobs, tasks = frames.jobs, frames.tasks
+    padded = _padded(jobs["job_id"])
+    if padded.any():
+        first = jobs["job_id"][padded].iloc[0]
+        lines.append(
+            f"{counted(int(padded.sum()), 'job ID')} with surrounding whitespace written "
+            f"without it, as the client lists and requests it (first: {first!r})"
+        )
+        jobs = jobs.assign(job_id=_stripped(jobs["job_id"]))
+    if _padded(tasks["job_id"]).any():
+        tasks = tasks.assign(job_id=_stripped(tasks["job_id"]))
+    no_job, no_task = jobs["job_id"].isna(), tasks["job_id"].isna()
+    if no_job.any() or no_task.any():
+        lines.append(_unkeyed(jobs[no_job], no_job, no_task))
+        jobs, tasks = jobs[~no_job], tasks[~no_task]
+    if not lines:
+        return frames, []
+    return JobFrames(jobs, tasks, frames.problems), lines
+
+
+def _padded(ids: pd.Series) -> pd.Series:
+    text = ids.astype("string")
+    return (text.str.strip(ID_PADDING) != text).fillna(False).astype(bool)
+
+
+def _stripped(ids: pd.Series) -> pd.Series:
+    return ids.astype("string").str.strip(ID_PADDING).astype(ids.dtype)
+
+
+def _unkeyed(first: pd.DataFrame, jobs: pd.Series, tasks: pd.Series) -> str:
+    about = ""
+    if not first.empty:
+        about = f", first: created {first['created_at'].iloc[0]}, kind {first['kind'].iloc[0]}"
+    what = [counted(int(m.sum()), n) for m, n in ((jobs, "job"), (tasks, "task")) if m.any()]
+    return (
+        f"{' and '.join(what)} with no job_id not written (a lake row is keyed by its "
+        f"job's ID{about})"
+    )
