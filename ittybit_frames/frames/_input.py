@@ -27,7 +27,9 @@ from ittybit_frames.frames._values import LINE_ROWS, Problems
 __all__ = [
     "CHUNK",
     "ArrayElements",
+    "OneLine",
     "chunks",
+    "document",
     "each_record",
     "held",
     "opened",
@@ -163,10 +165,15 @@ def _binary_please(what: str) -> str:
     )
 
 
-def read_input(records: Any) -> tuple[bytes | None, Any]:
+class OneLine(bytes):
+    """One JSON object on one line of ``one_line`` bytes or more (a job with a huge task
+    list): read as NDJSON where SQL takes it, else as the :func:`document` it is."""
+
+
+def read_input(records: Any, *, one_line: int | None = None) -> tuple[bytes | None, Any]:
     """``(bytes, None)`` if ``records`` is NDJSON text, else ``(None, records)`` (text
-    that is one JSON document is parsed). A path or an open file is read first, and
-    gzip bytes decompressed."""
+    that is one JSON document is parsed, unless it is a :class:`OneLine`). A path or an
+    open file is read first, and gzip bytes decompressed."""
     records = _opened_source(records)
     if not isinstance(records, _BYTES | str):
         return None, records
@@ -176,7 +183,9 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return data, None  # nothing: no records
     first = data.find(b"\n", start.start())
     if first < 0 or not _NOT_SPACE.search(data, first):
-        return _document(data)  # one line: one document
+        if one_line is not None and len(data) >= one_line and data[start.start()] == ord("{"):
+            return OneLine(data), None
+        return document(data)  # one line: one document
     # A first line that is JSON by itself: NDJSON. Else one document spread over lines
     # (pretty-printed), if it parses whole; else NDJSON with a bad first line, which
     # the careful path reports while the other lines are read.
@@ -188,7 +197,7 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return _array_lines(data) or data, None
 
 
-def _document(data: bytes) -> tuple[bytes | None, Any]:
+def document(data: bytes) -> tuple[bytes | None, Any]:
     """One JSON document (a bare value, ``null``, a number, text, is one record, which
     is reported as no object, as the same NDJSON line would be); an array of which an
     element is not JSON, as NDJSON of its elements."""
