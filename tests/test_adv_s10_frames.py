@@ -123,3 +123,23 @@ def test_one_parsed_job_with_a_huge_task_list_takes_the_fast_route(
             itf.to_frames(records, _reader=reader), itf.to_frames(records, _reader=CAREFUL)
         )
         assert bool(passes.lines) is sql
+
+
+def test_a_file_name_passed_as_str_says_to_pass_a_path(
+    history: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``to_frames("export.ndjson")`` (a notebook's first try) reads the str as JSON
+    text, as documented; the error said the records were not valid JSON ('unexpected
+    character ... line 1 column 1'), not that a file is read from a ``Path``. It now
+    names the text and says to pass ``pathlib.Path(...)``; JSON text is read as before."""
+    monkeypatch.chdir(tmp_path)
+    Path("export.ndjson").write_bytes(orjson.dumps(history[0]) + b"\n")
+    for name in ("export.ndjson", str(tmp_path / "export.ndjson"), "missing.json.gz"):
+        with pytest.raises(ValueError, match=r"pathlib\.Path\(") as caught:
+            itf.to_frames(name)
+        message = str(caught.value)
+        assert repr(name) in message and "\n" not in message
+    assert len(itf.to_frames(Path("export.ndjson")).jobs) == 1
+    assert len(itf.to_frames(orjson.dumps(history[0]).decode()).jobs) == 1
+    with pytest.raises(ValueError, match="not valid JSON"):
+        itf.to_frames('{"id": "job_1", ')  # text cut short: still what it is

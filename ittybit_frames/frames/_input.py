@@ -174,6 +174,8 @@ def read_input(records: Any, *, one_line: int | None = None) -> tuple[bytes | No
     """``(bytes, None)`` if ``records`` is NDJSON text, else ``(None, records)`` (text
     that is one JSON document is parsed, unless it is a :class:`OneLine`). A path or an
     open file is read first, and gzip bytes decompressed."""
+    if isinstance(records, str):
+        _refuse_a_file_name(records)
     records = _opened_source(records)
     if not isinstance(records, _BYTES | str):
         return None, records
@@ -195,6 +197,20 @@ def read_input(records: Any, *, one_line: int | None = None) -> tuple[bytes | No
         return None, loads_exact(data)
     except (orjson.JSONDecodeError, TooDeep):
         return _array_lines(data) or data, None
+
+
+def _refuse_a_file_name(text: str) -> None:
+    """A ``str`` that is one line and no JSON (``to_frames("export.ndjson")``) is one
+    ``ValueError`` line saying that a file is read from a path."""
+    line = text.strip().lstrip("\ufeff")
+    if not line or len(line) > 4096 or "\n" in line or line[0] in '[{"':
+        return
+    if _parses(line.encode(errors="surrogatepass")):
+        return
+    raise ValueError(
+        f"records {text!r} are a str, which is read as JSON text, and not valid JSON: "
+        f"to read the file of that name, pass pathlib.Path({text!r})"
+    )
 
 
 def document(data: bytes) -> tuple[bytes | None, Any]:
