@@ -143,3 +143,37 @@ def test_a_file_name_passed_as_str_says_to_pass_a_path(
     assert len(itf.to_frames(orjson.dumps(history[0]).decode()).jobs) == 1
     with pytest.raises(ValueError, match="not valid JSON"):
         itf.to_frames('{"id": "job_1", ')  # text cut short: still what it is
+
+
+def test_frames_made_with_as_of_write_no_elapsed_so_far_durations_to_a_lake(
+    history: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """``to_frames(..., as_of=...)`` gives unfinished rows their durations so far,
+    flagged in ``durations_provisional``. The lake keeps no such flag, and kept the
+    numbers: an unfinished job read back had a processing and total time as if it had
+    finished at ``as_of``, which every duration metric on the lake then counted. What
+    a lake holds now is what the frames without ``as_of`` hold (a real queue time of
+    a job still processing included)."""
+    as_of = "2026-11-30T15:37:00Z"
+    records = copy.deepcopy(history[:30])
+    for job in records[:10]:  # still processing: started, not finished
+        job["status"] = "processing"
+        job.pop("finished_at", None)
+        job["tasks"][-1]["status"] = "processing"
+        job["tasks"][-1].pop("finished_at", None)
+    for job in records[10:20]:  # still queued
+        job["status"] = "queued"
+        for record in (job, *job["tasks"]):
+            record.pop("started_at", None)
+            record.pop("finished_at", None)
+    provisional = itf.to_frames(records, as_of=as_of)
+    assert provisional.jobs["durations_provisional"].sum() == 20
+    plain = itf.to_frames(records)
+    provisional.to_parquet(tmp_path / "lake")
+    back = itf.read_parquet(tmp_path / "lake")
+    for name, keys in (("jobs", ["job_id"]), ("tasks", ["job_id", "task_index"])):
+        got = getattr(back, name).sort_values(keys).reset_index(drop=True)
+        want = getattr(plain, name).sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+    # The frames themselves keep their durations so far.
+    assert provisional.jobs["total_seconds"].notna().all()
