@@ -14,7 +14,7 @@ from typing import Any
 from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames_in_parts
-from ittybit_frames.vocabulary import created_ms, parse_when
+from ittybit_frames.vocabulary import category, created_ms, parse_when
 
 __all__ = ["read_jobs"]
 
@@ -36,7 +36,9 @@ def read_jobs(
     ids : iterable of str, optional
         Job IDs to fetch. Without them, the listing is walked (newest first).
     kind, status : str, optional
-        Only jobs of this kind / status (canonical words: ``video``, ``failed``...).
+        Only jobs of this kind / status: a canonical word (``video``, ``failed``...) or
+        any version's (``ready``), as ``JobFrames.subset`` takes them; an unknown word
+        is a ``ValueError`` before any request.
     since, until : datetime, str or int, optional
         Only jobs created in ``[since, until)``: ISO dates or times, epoch values, or
         spans back from now such as ``"7d"``.
@@ -61,6 +63,8 @@ def read_jobs(
     """
     if client is not None and client_options:
         raise ConfigurationError("pass either client= or client options, not both")
+    kind = None if kind is None else category(kind, field="kind")
+    status = None if status is None else category(status, field="status")
     own = client is None
     active = client if client is not None else Client(**client_options)
     try:

@@ -131,15 +131,20 @@ class Table:
 
         Categories become dictionary arrays (``dictionary=False``: plain strings); the
         optional ``durations_provisional`` column is kept when the frame has it (or
-        never, with ``provisional=False``: the lake stores only the table's columns).
+        never, with ``provisional=False``: the lake stores only the table's columns,
+        and so not the durations so far that the column marks either: they are NA, as
+        without ``as_of``).
         """
         cols = list(self.columns)
         keep = PROVISIONAL.name in frame.columns if provisional is None else provisional
         if keep and PROVISIONAL.name not in self.names:
             cols.append(PROVISIONAL)
+        so_far = not keep and PROVISIONAL.name in frame.columns
         fields, arrays = [], []
         for column in cols:
             series = frame[column.name]
+            if so_far and column.name in _ENDED_BY:
+                series = _without_so_far(frame, column.name)
             if column.categories is not None:
                 arrow_type = column.arrow_type if dictionary else column.arrow
                 # A pandas Categorical converts to a dictionary array without copying strings.
@@ -164,6 +169,21 @@ class Table:
                 for name, dtype in self.dtypes(provisional=provisional).items()
             }
         )
+
+
+#: The timestamp that ends each duration: where it is NA on a provisional row, the
+#: duration is elapsed so far up to as_of (NA without it).
+_ENDED_BY = {
+    "queue_seconds": "started_at",
+    "processing_seconds": "finished_at",
+    "total_seconds": "finished_at",
+}
+
+
+def _without_so_far(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Duration ``name`` of ``frame`` with its elapsed-so-far values NA."""
+    flagged = frame[PROVISIONAL.name].fillna(False).astype(bool)
+    return frame[name].mask(flagged & frame[_ENDED_BY[name]].isna())
 
 
 _S = pa.string()

@@ -267,7 +267,7 @@ def _write_export(
 ) -> None:
     lines = b"".join(orjson.dumps(r) + b"\n" for r in records) if args.format == "ndjson" else b""
     if target is None:
-        sys.stdout.buffer.write(lines)
+        _write_all(sys.stdout.buffer, lines)
         sys.stdout.flush()
     elif args.format == "parquet":
         write_parquet(
@@ -277,6 +277,15 @@ def _write_export(
         _write_csv(Path(target), {"jobs": frames.jobs, "tasks": frames.tasks})
     else:
         write_bytes_atomic(Path(target), lines)
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    """``data`` written whole: a buffered write to a pipe whose reader went away midway
+    returns the short count the kernel took, without an error; the next write raises
+    the broken pipe (reported, exit 1), instead of the export saying it is done."""
+    view = memoryview(data)
+    while view:
+        view = view[stream.write(view) :]
 
 
 def _write_csv(folder: Path, tables: dict[str, Any]) -> None:

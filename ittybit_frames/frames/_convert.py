@@ -5,8 +5,10 @@ Pure: no network, no files. NDJSON goes block by block through DuckDB (the fast 
 chunks. Parsed records (dicts as the client returns them, or the records of one JSON
 document) are written back to NDJSON where their text stands for them exactly and take
 the same route (:mod:`._dicts`); the others go the careful way. A small input (fewer
-than ``NdjsonReader.min_lines`` lines or ``min_records`` records) goes the careful way
-whole: DuckDB's start would cost more than it saves. The parts are then
+than ``NdjsonReader.min_lines`` lines and ``min_bytes`` bytes, or ``min_records``
+records) goes the careful way whole: DuckDB's start would cost more than it saves. One
+JSON object on one line of ``min_bytes`` or more (a job with a huge task list) is read
+as NDJSON where SQL takes it. The parts are then
 joined, put in input order, de-duplicated and given their durations
 (:mod:`._assembly`). Arrow tables are finally converted to pandas with the dtypes
 declared in :mod:`ittybit_frames.schema`.
@@ -43,7 +45,9 @@ from ittybit_frames.frames._dicts import Serialised
 from ittybit_frames.frames._input import (
     CHUNK,
     ArrayElements,
+    OneLine,
     chunks,
+    document,
     each_record,
     opened,
     parse_lines,
@@ -113,11 +117,18 @@ def _build_ndjson(data: bytes, p: Problems, threads: int | None, reader: NdjsonR
     return _build_blocks(reader.blocks(data, threads), p)
 
 
+#: A job's tasks weigh one job per this many (a job of 200,000 tasks: 50,000 jobs).
+_TASKS_A_JOB = 4
+
+
 def _weight(record: Any) -> int:
     """How many jobs a record handed over stands for, roughly: a page's or an array's
-    length, else one."""
+    length, a job with a huge task list its tasks' share, else one."""
     if type(record) is dict:
+        tasks = record.get("tasks", record.get("steps"))
         record = record.get("data")
+        if type(tasks) is list and type(record) is not list:
+            return max(1, len(tasks) // _TASKS_A_JOB)
     return len(record) if type(record) is list else 1
 
 
@@ -182,6 +193,21 @@ def _build_blocks(
         if close is not None:
             close()
     return job_parts, task_parts
+
+
+def _taken_whole(line: OneLine, threads: int | None, reader: NdjsonReader) -> _Parts | None:
+    """The rows of one long JSON line (a job with a huge task list) when SQL takes it,
+    in C; None when it leaves it (a page envelope, an odd value, no JSON): the line is
+    then read as the one document it is, as a shorter one is."""
+    blocks = reader.blocks(line, threads)
+    try:
+        block = next(blocks)
+    finally:
+        getattr(blocks, "close", lambda: None)()  # DuckDB's reader and connection
+    if not len(block.jobs) or any(text.strip() for _, text in block.left):
+        return None
+    jobs_t, tasks_t = assemble_read(block.jobs, block.tasks, block.parent)
+    return [jobs_t], [tasks_t]
 
 
 def _left_batches(
@@ -262,7 +288,14 @@ def to_frames(
 
     def build(p: Problems) -> _Parts:
         _check_workers(workers)
-        ndjson, parsed = read_input(records)
+        ndjson, parsed = read_input(
+            records, one_line=_reader.min_bytes if _reader.use_sql else None
+        )
+        if isinstance(ndjson, OneLine):
+            taken = _taken_whole(ndjson, workers, _reader)
+            if taken is not None:
+                return taken
+            ndjson, parsed = document(bytes(ndjson))  # orjson takes no subclass
         if isinstance(ndjson, ArrayElements):
             p.unit = "element"
         if ndjson is not None:

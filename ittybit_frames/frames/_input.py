@@ -27,7 +27,9 @@ from ittybit_frames.frames._values import LINE_ROWS, Problems
 __all__ = [
     "CHUNK",
     "ArrayElements",
+    "OneLine",
     "chunks",
+    "document",
     "each_record",
     "held",
     "opened",
@@ -163,10 +165,17 @@ def _binary_please(what: str) -> str:
     )
 
 
-def read_input(records: Any) -> tuple[bytes | None, Any]:
+class OneLine(bytes):
+    """One JSON object on one line of ``one_line`` bytes or more (a job with a huge task
+    list): read as NDJSON where SQL takes it, else as the :func:`document` it is."""
+
+
+def read_input(records: Any, *, one_line: int | None = None) -> tuple[bytes | None, Any]:
     """``(bytes, None)`` if ``records`` is NDJSON text, else ``(None, records)`` (text
-    that is one JSON document is parsed). A path or an open file is read first, and
-    gzip bytes decompressed."""
+    that is one JSON document is parsed, unless it is a :class:`OneLine`). A path or an
+    open file is read first, and gzip bytes decompressed."""
+    if isinstance(records, str):
+        _refuse_a_file_name(records)
     records = _opened_source(records)
     if not isinstance(records, _BYTES | str):
         return None, records
@@ -176,7 +185,9 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return data, None  # nothing: no records
     first = data.find(b"\n", start.start())
     if first < 0 or not _NOT_SPACE.search(data, first):
-        return _document(data)  # one line: one document
+        if one_line is not None and len(data) >= one_line and data[start.start()] == ord("{"):
+            return OneLine(data), None
+        return document(data)  # one line: one document
     # A first line that is JSON by itself: NDJSON. Else one document spread over lines
     # (pretty-printed), if it parses whole; else NDJSON with a bad first line, which
     # the careful path reports while the other lines are read.
@@ -188,7 +199,23 @@ def read_input(records: Any) -> tuple[bytes | None, Any]:
         return _array_lines(data) or data, None
 
 
-def _document(data: bytes) -> tuple[bytes | None, Any]:
+def _refuse_a_file_name(text: str) -> None:
+    """A ``str`` that is one line and no JSON (``to_frames("export.ndjson")``) is one
+    ``ValueError`` line saying that a file is read from a path."""
+    if len(text) > 4096:  # (no copy of a long text made to look at it)
+        return
+    line = text.strip().lstrip("\ufeff")
+    if not line or "\n" in line or line[0] in '[{"':
+        return
+    if _parses(line.encode(errors="surrogatepass")):
+        return
+    raise ValueError(
+        f"records {text!r} are a str, which is read as JSON text, and not valid JSON: "
+        f"to read the file of that name, pass pathlib.Path({text!r})"
+    )
+
+
+def document(data: bytes) -> tuple[bytes | None, Any]:
     """One JSON document (a bare value, ``null``, a number, text, is one record, which
     is reported as no object, as the same NDJSON line would be); an array of which an
     element is not JSON, as NDJSON of its elements."""

@@ -376,7 +376,11 @@ class NdjsonReader:
         One DuckDB pass over a block's lines (see :func:`scan`).
     min_lines : int
         NDJSON of fewer lines goes the careful way: DuckDB's start (a connection, a
-        thread, the queries planned: ~40 ms) costs more than Python takes for it.
+        thread, the queries planned: ~40 ms) costs more than Python takes for it...
+    min_bytes : int
+        ...unless it holds this many bytes or more (a job with thousands of tasks on
+        one line: the careful path takes ~40 ms a megabyte). One JSON object on one
+        line this long is read as NDJSON too where SQL takes it.
     min_records : int
         Parsed records: fewer than this many go the careful way (writing them to NDJSON
         for DuckDB costs more than the careful path saves below ~10,000 jobs). A page
@@ -388,11 +392,12 @@ class NdjsonReader:
     large_block: int = _LARGE_BLOCK
     read: Read = _read
     min_lines: int = 1000
+    min_bytes: int = 2**20
     min_records: int = 10_000
 
     def blocks(self, data: bytes, threads: int | None) -> Iterator[FastBlock]:
         """``data`` block by block, each split into what SQL took and what it left."""
-        if not self.use_sql or _fewer_lines(data, self.min_lines):
+        if not self.use_sql or (len(data) < self.min_bytes and _fewer_lines(data, self.min_lines)):
             return unscanned(data)
         return scan(data, self.block_bytes, threads, large_block=self.large_block, read=self.read)
 
