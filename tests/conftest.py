@@ -43,6 +43,28 @@ def fast_client(api: SimulatorAPI, **options: Any) -> Client:
     return Client(api.api_key, base_url=api.url, **options)
 
 
+def interrupted_first_sync(
+    lake: Path, api: SimulatorAPI, monkeypatch: pytest.MonkeyPatch, since: str
+) -> None:
+    """``sync(since=since)`` stopped by Ctrl-C after two pages (a checkpoint is saved)."""
+    import ittybit_frames as itf
+    from ittybit_frames.lake import read_manifest
+
+    real_pages = Client._pages_ahead
+
+    def ctrl_c_after_two_pages(self: Client, **options: Any) -> Iterator[Any]:
+        for n, page in enumerate(real_pages(self, **options)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield page
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Client, "_pages_ahead", ctrl_c_after_two_pages)
+        with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
+            itf.sync(lake, client=client, since=since, batch_jobs=50)
+    assert "*" in read_manifest(lake)["sync"]["walks"]  # interrupted after a checkpoint
+
+
 class StillClock:
     """A monotonic clock that stands still for its first ``readings`` readings, then runs
     on from there as the real one. As the simulator's rate-limit clock (see

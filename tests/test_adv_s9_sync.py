@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.lake import read_manifest
 from ittybit_frames.simulator import generate_history, serve
-from tests.conftest import SECRET, fast_client
+from tests.conftest import SECRET, fast_client, interrupted_first_sync
 
 SINCE = "2026-11-20"
 EARLIER = "2026-11-10"
@@ -40,19 +39,7 @@ def test_a_first_sync_resumed_with_an_earlier_since_reaches_back_to_it(
     is still not synced, so E is its bound. The resumed walk kept the interrupted one's
     bound D and the lake had no job before D, silently."""
     lake = tmp_path / "lake"
-    real_pages = itf.Client._pages_ahead
-
-    def ctrl_c_after_two_pages(self: itf.Client, **options: Any) -> Iterator[Any]:
-        for n, page in enumerate(real_pages(self, **options)):
-            if n == 2:
-                raise KeyboardInterrupt
-            yield page
-
-    with monkeypatch.context() as patch:
-        patch.setattr(itf.Client, "_pages_ahead", ctrl_c_after_two_pages)
-        with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
-            itf.sync(lake, client=client, since=SINCE, batch_jobs=50)
-    assert "*" in read_manifest(lake)["sync"]["walks"]  # interrupted after a checkpoint
+    interrupted_first_sync(lake, api, monkeypatch, SINCE)
     with fast_client(api) as client:
         itf.sync(lake, client=client, since=EARLIER)
     wanted = sorted(j["id"] for j in api.jobs if j["created_at"] >= ms(EARLIER))

@@ -22,7 +22,7 @@ import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.lake import read_manifest, write_manifest
 from ittybit_frames.simulator import generate_history, serve
-from tests import test_defects_s9_sync
+from tests import conftest, test_defects_s9_sync
 from tests.conftest import SECRET, fast_client
 from tests.test_lake_safety import records
 
@@ -56,19 +56,7 @@ def oldest(lake: Path) -> dict[str, int]:
 
 def interrupted_first_sync(lake: Path, api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """``sync(since=SINCE)`` stopped by Ctrl-C after two pages (a checkpoint is saved)."""
-    real_pages = itf.Client._pages_ahead
-
-    def ctrl_c_after_two_pages(self: itf.Client, **options: Any) -> Iterator[Any]:
-        for n, page in enumerate(real_pages(self, **options)):
-            if n == 2:
-                raise KeyboardInterrupt
-            yield page
-
-    with monkeypatch.context() as patch:
-        patch.setattr(itf.Client, "_pages_ahead", ctrl_c_after_two_pages)
-        with fast_client(api) as client, pytest.raises(KeyboardInterrupt):
-            itf.sync(lake, client=client, since=SINCE, batch_jobs=50)
-    assert "*" in read_manifest(lake)["sync"]["walks"]
+    conftest.interrupted_first_sync(lake, api, monkeypatch, SINCE)
 
 
 # --------------------------------------------------------------------------------------
