@@ -29,18 +29,24 @@ _SWAPPED_FROM = "mimalloc"  # pyarrow's default backend where it is built in
 
 
 class _Switch:
-    """The process's one switch: counts the conversions running in every thread; the
-    first swaps the pool in, the last puts the caller's back."""
+    """The process's one switch: holds the conversions running in every thread; the
+    first swaps the pool in, the last puts the caller's back.
+
+    Each conversion is a token, added to and discarded from a set: one C call each, so
+    a Ctrl-C (raised between bytecodes) finds a token either counted or not, never half,
+    and ``leave`` uncounts only a token ``enter`` counted. ``enter`` runs inside the
+    caller's ``try``: an interrupt right after it returns is still undone by ``leave``.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running = 0
+        self._running: set[object] = set()
         self._saved: pa.MemoryPool | None = None  # the caller's pool, while ours is in
 
-    def enter(self) -> None:
+    def enter(self, token: object) -> None:
         with self._lock:
-            self._running += 1
-            if self._running > 1:
+            self._running.add(token)
+            if len(self._running) > 1:
                 return
             current = pa.default_memory_pool()
             chosen = "ARROW_DEFAULT_MEMORY_POOL" in os.environ
@@ -48,9 +54,11 @@ class _Switch:
                 self._saved = current
                 pa.set_memory_pool(pa.system_memory_pool())
 
-    def leave(self) -> None:
+    def leave(self, token: object) -> None:
         with self._lock:
-            self._running -= 1
+            if token not in self._running:
+                return  # interrupted before enter counted it
+            self._running.discard(token)
             if self._running or self._saved is None:
                 return
             # Put back only our own switch: a pool the caller set meanwhile stays theirs.
@@ -66,8 +74,9 @@ _SWITCH = _Switch()
 def conversion_pool() -> Iterator[None]:
     """Run the body with Arrow's default pool as the system allocator (see the module
     docstring); nested and concurrent uses share one switch."""
-    _SWITCH.enter()
+    token = object()
     try:
+        _SWITCH.enter(token)
         yield
     finally:
-        _SWITCH.leave()
+        _SWITCH.leave(token)
