@@ -16,7 +16,7 @@ from ittybit_frames.metrics._common import (
     _equals,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
-from ittybit_frames.metrics._time import check_tz, grain
+from ittybit_frames.metrics._time import grain
 from ittybit_frames.rules import (
     DURATIONS,
     FINISHED_STATUSES,
@@ -26,6 +26,7 @@ from ittybit_frames.rules import (
     STATUS,
     SUMMARY_PERCENTILES,
     TOTAL_SECONDS,
+    check_tz,
     group_keys,
     percentile_name,
 )

@@ -16,7 +16,7 @@ from ittybit_frames.metrics._common import (
     _check_columns,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
-from ittybit_frames.metrics._time import check_tz, grain
+from ittybit_frames.metrics._time import grain
 from ittybit_frames.rules import (
     FAILED_TASKS,
     FAILURE_COUNTS,
@@ -29,6 +29,7 @@ from ittybit_frames.rules import (
     STATUS,
     TOTAL_SECONDS,
     Outcome,
+    check_tz,
     error_side,
     group_keys,
 )
