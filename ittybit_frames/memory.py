@@ -12,7 +12,9 @@ Left alone: a pool the caller set other than mimalloc (``pa.set_memory_pool``), 
 pool named by the ``ARROW_DEFAULT_MEMORY_POOL`` variable, mimalloc too (the way to keep
 mimalloc: pyarrow's default cannot be told from a choice of it). A buffer remembers the
 pool it came from and goes back to it, so another thread of the caller allocating
-meanwhile is served by the system allocator with no other difference. The switch is
+meanwhile is served by the system allocator with no other difference. A system pool the
+caller sets while a conversion runs stays too: ours is the system allocator behind a
+proxy, which can be told from it (``_ours_is_default``). The switch is
 pyarrow's Python-level default: Arrow's C++ internals keep their own.
 """
 
@@ -29,36 +31,62 @@ _SWAPPED_FROM = "mimalloc"  # pyarrow's default backend where it is built in
 
 
 class _Switch:
-    """The process's one switch: counts the conversions running in every thread; the
-    first swaps the pool in, the last puts the caller's back."""
+    """The process's one switch: holds the conversions running in every thread; the
+    first swaps the pool in, the last puts the caller's back.
+
+    Each conversion is a token, added to and discarded from a set: one C call each, so
+    a Ctrl-C (raised between bytecodes) finds a token either counted or not, never half,
+    and ``leave`` uncounts only a token ``enter`` counted. ``enter`` runs inside the
+    caller's ``try``: an interrupt right after it returns is still undone by ``leave``.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running = 0
+        self._running: set[object] = set()
         self._saved: pa.MemoryPool | None = None  # the caller's pool, while ours is in
 
-    def enter(self) -> None:
+    def enter(self, token: object) -> None:
         with self._lock:
-            self._running += 1
-            if self._running > 1:
+            self._running.add(token)
+            if len(self._running) > 1:
                 return
             current = pa.default_memory_pool()
             chosen = "ARROW_DEFAULT_MEMORY_POOL" in os.environ
             if current.backend_name == _SWAPPED_FROM and not chosen:
                 self._saved = current
-                pa.set_memory_pool(pa.system_memory_pool())
+                pa.set_memory_pool(_OURS)
 
-    def leave(self) -> None:
+    def leave(self, token: object) -> None:
         with self._lock:
-            self._running -= 1
+            if token not in self._running:
+                return  # interrupted before enter counted it
+            self._running.discard(token)
             if self._running or self._saved is None:
                 return
             # Put back only our own switch: a pool the caller set meanwhile stays theirs.
-            if pa.default_memory_pool().backend_name == "system":
+            if _ours_is_default():
                 pa.set_memory_pool(self._saved)
             self._saved = None
 
 
+def _ours_is_default() -> bool:
+    """Whether the default pool is still ``_OURS``. pyarrow hands out a new wrapper per
+    call and no address, and the caller's ``pa.system_memory_pool()`` is the very pool
+    ``_OURS`` forwards to, so neither identity nor backend name tells them apart; an
+    allocation does: only ``_OURS`` counts the ones made through it. (Another thread
+    growing a buffer ``_OURS`` made, at this very moment, could count too: the caller's
+    system pool would then be replaced by its earlier one, as before this check.)"""
+    if pa.default_memory_pool().backend_name != "system":
+        return False
+    before = _OURS.num_allocations()
+    pa.allocate_buffer(1)  # from the default pool, freed at once
+    return bool(_OURS.num_allocations() != before)
+
+
+#: The pool switched in: the system allocator behind a proxy of our own, so that it can
+#: be told from the system pool a caller sets (``_ours_is_default``). Never freed: the
+#: buffers made through it go back to it whenever they are dropped.
+_OURS = pa.proxy_memory_pool(pa.system_memory_pool())
 _SWITCH = _Switch()
 
 
@@ -66,8 +94,9 @@ _SWITCH = _Switch()
 def conversion_pool() -> Iterator[None]:
     """Run the body with Arrow's default pool as the system allocator (see the module
     docstring); nested and concurrent uses share one switch."""
-    _SWITCH.enter()
+    token = object()
     try:
+        _SWITCH.enter(token)
         yield
     finally:
-        _SWITCH.leave()
+        _SWITCH.leave(token)

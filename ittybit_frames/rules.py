@@ -10,7 +10,8 @@ take their rules from here, so the engines cannot drift apart:
 - the output columns of ``failure_rate`` (:data:`FAILURE_RATE_COLUMNS`);
 - the group size below which percentiles are flagged (:data:`MIN_COUNT`);
 - the duration columns (:data:`DURATIONS`) and how a percentile column is named
-  (:func:`percentile_name`).
+  (:func:`percentile_name`);
+- which ``tz=`` names a bucket function accepts (:func:`check_tz`).
 
 Pure Python: importing it needs neither pandas nor pyspark.
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from zoneinfo import available_timezones
 
 from ittybit_frames.vocabulary import STATUSES, TERMINAL_STATUSES
 
@@ -48,6 +51,7 @@ __all__ = [
     "TOTAL_SECONDS",
     "UNKNOWN_SIDE",
     "Outcome",
+    "check_tz",
     "error_side",
     "group_keys",
     "percentile_name",
@@ -166,3 +170,25 @@ def group_keys(by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
     return [by] if isinstance(by, str) else list(by)
+
+
+def check_tz(tz: str) -> str:
+    """A zone name the bucket functions of every engine accept; ``ValueError`` naming
+    examples if not (checked before any engine runs).
+
+    Examples
+    --------
+    >>> check_tz("Europe/Berlin")
+    'Europe/Berlin'
+    """
+    if isinstance(tz, str) and (tz == "UTC" or tz in _zones()):
+        return tz
+    raise ValueError(
+        f"tz={tz!r} is not a time zone: use an IANA name such as 'UTC', 'Europe/Berlin' "
+        "or 'America/New_York'"
+    )
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())

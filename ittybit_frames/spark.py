@@ -44,6 +44,7 @@ from ittybit_frames.rules import (
     RATE,
     STATUS,
     Outcome,
+    check_tz,
     group_keys,
     percentile_name,
 )
@@ -154,6 +155,7 @@ def throughput(
 
     ``tz`` places the bucket edges (days start at midnight there); ``bucket`` holds the
     instant each bucket starts."""
+    check_tz(tz)  # before Spark is asked anything: the pandas engine's error
     F = _f()
     step = _seconds(freq)
     # Shorter than a day in a zone with clock changes: buckets are instants cut on the
@@ -234,6 +236,7 @@ def failure_rate(
 
     ``tz`` places the bucket edges (days start at midnight there); ``bucket`` holds the
     instant each bucket starts."""
+    check_tz(tz)  # before Spark is asked anything: the pandas engine's error
     F = _f()
     step = _seconds(freq) if freq is not None else 0
     status = F.col(STATUS).cast("string")
@@ -329,6 +332,7 @@ def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None, tz: str = "UT
     ``processing``, ``in_flight``), exact: like :func:`ittybit_frames.metrics.in_flight`
     (unfinished jobs count until ``as_of``, default the newest timestamp in the data;
     the edges in the time zone ``tz``, as for :func:`throughput`)."""
+    check_tz(tz)  # before Spark is asked anything: the pandas engine's error
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()
@@ -398,6 +402,7 @@ def in_flight_peak(jobs: Any, *, as_of: Any = None, tz: str = "UTC") -> dict[str
     """The exact peak over every event up to ``as_of`` (default: the newest timestamp):
     ``{"in_flight", "at", "queued", "processing"}``, as ``metrics.in_flight(...).attrs``
     (``at`` in the time zone ``tz``)."""
+    check_tz(tz)  # before Spark is asked anything: the pandas engine's error
     from pyspark.sql import Window  # noqa: PLC0415
 
     F = _f()

@@ -72,12 +72,6 @@ def test_a_strict_problem_half_way_through_parts_puts_the_pool_back() -> None:
     assert backend() == "mimalloc"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the switch tells its own pool from the caller's by backend name only: a "
-    "caller who sets pyarrow's system pool while a conversion runs gets mimalloc back at "
-    "its end (pyarrow exposes no identity of the default pool to tell them apart)",
-)
 def test_the_system_pool_set_by_the_caller_during_a_conversion_stays() -> None:
     """memory.py: 'a pool the caller set meanwhile stays theirs'. A caller who reads that
     the conversion is faster on the system allocator and picks it for the whole process

@@ -101,6 +101,12 @@ class Requester:
             await self._transport.aclose()
             self._transport = None
 
+    def close_now(self) -> None:
+        """Close the pool's connections from this thread (the loop may be over): what an
+        interrupted :meth:`aclose` left (a transport passed in stays the caller's)."""
+        if isinstance(self._transport, WireTransport) and self._user_transport is None:
+            self._transport.close_now()
+
     async def _attempt(
         self, url: str, on_headers: Callable[[Headers], None] | None
     ) -> tuple[Any, Headers]:

@@ -240,10 +240,9 @@ class Client:
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""
-        if self._finalizer is not None:
-            self._finalizer()  # runs once: here, or at collection, or at exit
-            self._finalizer = None
-        self._runner = None
+        finalizer, self._finalizer, self._runner = self._finalizer, None, None
+        if finalizer is not None:
+            finalizer()  # runs once: here, or at collection, or at exit
 
     def __enter__(self) -> Client:
         return self
@@ -386,4 +385,7 @@ def _shut_down(runner: LoopThread, client: AsyncClient) -> None:
     try:
         runner.run(client.aclose())
     finally:  # a Ctrl-C while the connections close still ends the thread
-        runner.stop()
+        try:
+            runner.stop()
+        finally:  # and what it kept the loop from closing is closed from here
+            client._close_now()

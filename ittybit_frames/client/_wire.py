@@ -137,7 +137,9 @@ class _Answer(asyncio.Protocol):
 
     def close(self) -> None:
         """Close the connection from any loop or thread, even after its loop has closed."""
-        transport, self.transport, self.closed = self.transport, None, True
+        # The transport is let go only once closed: a close a Ctrl-C cut short can be
+        # done again (asyncio's close() is idempotent).
+        transport, self.closed = self.transport, True
         if transport is None:
             return
         try:
@@ -150,6 +152,7 @@ class _Answer(asyncio.Protocol):
             _close_socket_of(transport)
         else:
             self.loop.call_soon_threadsafe(transport.close)
+        self.transport = None
 
 
 class WireTransport(ExchangeTransport):
@@ -327,14 +330,21 @@ class WireTransport(ExchangeTransport):
             raise httpx.LocalProtocolError(f"a header that is not Latin-1: {exc}") from exc
         return head + content if content else head
 
-    async def aclose(self) -> None:
-        for conn in list(self._open):
-            conn.close()
-        self._open.clear()
+    def close_now(self) -> None:
+        """Close every connection at once, from any thread, its loop running or over:
+        what a close interrupted before the loop ran it left open."""
         self._idle.clear()
-        # Closed sockets are released on the loop's next turn: give it that turn, so a
-        # loop stopped right after (the sync client's, at exit) leaves none open.
-        await asyncio.sleep(0)
+        _release(self._open)
+
+    async def aclose(self) -> None:
+        self._idle.clear()
+        try:
+            _release(self._open)
+        finally:
+            # Closed sockets are released on the loop's next turn: give it that turn (an
+            # interrupted close too), so a loop stopped right after (the sync client's,
+            # at exit) leaves none open.
+            await asyncio.sleep(0)
 
 
 def _origin(key: str, scheme: str, sep: str) -> tuple[str, str, int, bool]:
@@ -374,7 +384,21 @@ def _close_socket_of(transport: object) -> None:
 
 
 def _release(conns: set[_Answer]) -> None:
-    """Close ``conns`` (a transport collected unclosed, or a pool left on an old loop)."""
-    for conn in list(conns):
-        conn.close()
+    """Close ``conns`` (the pool's, or a pool left on an old loop or collected unclosed).
+
+    A close cut short (a Ctrl-C lands in it) does not stop the others: each is closed, a
+    close cut short is done once more, and then the first interruption is raised. Left
+    alone, the rest would be the garbage collector's (ResourceWarning, open sockets).
+    """
+    failure: BaseException | None = None
+    for _ in range(2):  # the second pass: only the connections whose close was cut short
+        for conn in list(conns):
+            try:
+                conn.close()
+            except BaseException as exc:  # re-raised below, once all are closed
+                failure = failure or exc
+            else:
+                conns.discard(conn)
     conns.clear()
+    if failure is not None:
+        raise failure

@@ -18,7 +18,7 @@ from ittybit_frames.metrics._common import (
     _rows,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
-from ittybit_frames.metrics._time import check_tz, grain
+from ittybit_frames.metrics._time import grain
 from ittybit_frames.rules import (
     DURATIONS,
     FINISHED_STATUSES,
@@ -28,6 +28,7 @@ from ittybit_frames.rules import (
     STATUS,
     SUMMARY_PERCENTILES,
     TOTAL_SECONDS,
+    check_tz,
     group_keys,
     percentile_name,
 )

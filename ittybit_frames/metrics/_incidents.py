@@ -20,8 +20,8 @@ import pandas as pd
 from ittybit_frames.metrics._common import _as_str, _check_columns, _rows
 from ittybit_frames.metrics._outcomes import failure_rate, normalise_error
 from ittybit_frames.metrics._time import bucket as time_bucket
-from ittybit_frames.metrics._time import check_tz, grain, next_start
-from ittybit_frames.rules import FAILED_TASKS, FAILURES, FINISHED, RATE, STATUS
+from ittybit_frames.metrics._time import grain, next_start
+from ittybit_frames.rules import FAILED_TASKS, FAILURES, FINISHED, RATE, STATUS, check_tz
 
 #: The columns of :func:`incidents`, in order.
 INCIDENT_COLUMNS = (

@@ -18,7 +18,7 @@ from ittybit_frames.metrics._common import (
     _rows,
 )
 from ittybit_frames.metrics._time import bucket as time_bucket
-from ittybit_frames.metrics._time import check_tz, grain
+from ittybit_frames.metrics._time import grain
 from ittybit_frames.rules import (
     FAILED_TASKS,
     FAILURE_COUNTS,
@@ -31,6 +31,7 @@ from ittybit_frames.rules import (
     STATUS,
     TOTAL_SECONDS,
     Outcome,
+    check_tz,
     error_side,
     group_keys,
 )

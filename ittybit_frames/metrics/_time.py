@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
-from zoneinfo import available_timezones
 
 import numpy as np
 import pandas as pd
+
+from ittybit_frames.rules import check_tz  # one rule for every engine
 
 _DAY = pd.Timedelta(days=1)
 #: Every UTC offset in use, and every change of one, falls on a quarter hour.
@@ -97,21 +97,6 @@ def _calendar(freq: str, count: int, period: str, anchor: str | None) -> Grain:
             )
         period = f"W-{anchor.upper()}"
     return Grain(freq, None, period, _PERIOD_LABELS[period[0]])
-
-
-def check_tz(tz: str) -> str:
-    """A zone name the bucket functions accept; ``ValueError`` naming examples if not."""
-    if isinstance(tz, str) and (tz == "UTC" or tz in _zones()):
-        return tz
-    raise ValueError(
-        f"tz={tz!r} is not a time zone: use an IANA name such as 'UTC', 'Europe/Berlin' "
-        "or 'America/New_York'"
-    )
-
-
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 def _utc(times: pd.Series) -> pd.Series:

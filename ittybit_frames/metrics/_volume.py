@@ -12,9 +12,10 @@ from ittybit_frames.metrics._common import (
     _check_columns,
     _rows,
 )
-from ittybit_frames.metrics._time import Grain, check_tz, edges, grain, next_start
+from ittybit_frames.metrics._time import Grain, edges, grain, next_start
 from ittybit_frames.metrics._time import bucket as time_bucket
 from ittybit_frames.rules import (
+    check_tz,
     group_keys,
 )
 from ittybit_frames.schema import epoch_ms_array
