@@ -159,8 +159,21 @@ class _NullBar:
         pass
 
 
+def _in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (not merely a process that imported
+    ``ipykernel``: nbclient and PySpark's error helpers import it in plain scripts)."""
+    ipython = sys.modules.get("IPython")
+    if "ipykernel" not in sys.modules or ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # an IPython we cannot ask: no kernel of ours to draw in
+        return False
+    return getattr(shell, "kernel", None) is not None
+
+
 def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
+    if _in_kernel():
         return True
     try:
         return sys.stderr.isatty()
@@ -181,7 +194,7 @@ def progress_bar(
         enabled = _interactive()
     if not enabled:
         return _NullBar()
-    if "ipykernel" in sys.modules:
+    if _in_kernel():
         try:
             import ipywidgets  # noqa: F401, PLC0415
         except ImportError:  # tqdm.auto would warn and fall back; go to the text bar directly
