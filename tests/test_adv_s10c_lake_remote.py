@@ -18,15 +18,15 @@ from tests import test_lake_remote, test_lake_remote_config
 from tests.test_lake_remote import NEW, OLD
 from tests.test_lake_safety import frames_of, ids_of
 
-s3_endpoint = test_lake_remote.s3_endpoint  # the fixtures: moto's server, a bucket per test
-s3_lake = test_lake_remote.s3_lake
-refusing = test_lake_remote_config.refusing  # an S3 on 127.0.0.1 that answers 403
+# The fixtures: moto's server, a bucket per test, an S3 on 127.0.0.1 that answers 403.
+s3_endpoint, s3_lake = test_lake_remote.s3_endpoint, test_lake_remote.s3_lake
+refusing = test_lake_remote_config.refusing
 
 
 def test_a_second_lock_that_fails_leaves_the_held_lock_pinned(
-    s3_lake: str, s3_endpoint: str, refusing: str, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, s3_lake: str, s3_endpoint: str, refusing: str
 ) -> None:
-    itf.write_parquet(frames_of(OLD), s3_lake)
+    itf.write_parquet(frames_of(OLD), s3_lake)  # a second writer tries while it is held:
     with lock_lake(s3_lake) as held:
         pinned_store = ObjectStore.open(s3_lake)
         with pytest.raises(LakeLockedError), lock_lake(s3_lake, timeout=0):
