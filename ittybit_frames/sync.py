@@ -32,6 +32,7 @@ from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
+    MANIFEST,
     LakeLock,
     WriteReport,
     lake_location,
@@ -49,7 +50,7 @@ from ittybit_frames.schema import (
     epoch_ms_array,
     failures_frame,
 )
-from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, parse_when
+from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, epoch_ms, parse_when
 
 __all__ = ["SyncReport", "sync"]
 
@@ -232,7 +233,24 @@ def _state(root: Path | str) -> dict[str, Any]:
     state: dict[str, Any] = read_manifest(root).get("sync", {})
     state.setdefault("frontiers", {})
     state.setdefault("walks", {})
+    if "since" in state:
+        state["since"] = recorded_bound(state)
     return state
+
+
+def recorded_bound(state: dict[str, Any]) -> int | None:
+    """The lake's bound (``sync.since`` in its manifest) in epoch milliseconds (``None``:
+    the whole history); a time written by hand (``2026-11-01``) is read as one, and
+    anything else is a :class:`ConfigurationError` line naming the key (left as found)."""
+    value = state.get("since")
+    try:
+        return epoch_ms(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the lake's {MANIFEST} records sync.since {repr(value)[:40]}, which is no time "
+            f"({exc}): put back the epoch milliseconds a sync wrote there, or remove the "
+            "key (new kinds are then read from the whole history)"
+        ) from None
 
 
 def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: float) -> None:

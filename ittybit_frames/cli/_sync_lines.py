@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.lake import read_manifest
-from ittybit_frames.sync import SyncReport
+from ittybit_frames.sync import SyncReport, recorded_bound
 from ittybit_frames.vocabulary import parse_when
 
 
@@ -57,13 +57,15 @@ def say_since(console: Console, lake: Path | str, kind: str | None, since: str |
             "another way)"
         )
         return
-    if not frontiers or "since" not in state or state["since"] == parse_when(since):
+    if not frontiers or "since" not in state:
         return
-    bound = state["since"]
+    bound, given = recorded_bound(state), parse_when(since)
+    if bound == given:
+        return
     lake_from = f"from {_utc(bound)}" if bound is not None else "with its whole history"
     later = (
         "the lake's bound moves back to it"
-        if kind is None and bound is not None and parse_when(since) < bound
+        if kind is None and bound is not None and given is not None and given < bound
         else "a kind synced later without --since keeps to that"
     )
     console.problem(

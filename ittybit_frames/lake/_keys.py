@@ -19,39 +19,52 @@ from ittybit_frames.schema import counted
 ID_PADDING = " \t\r\n\v\f\ufeff"
 
 
-def keyed(frames: JobFrames) -> tuple[JobFrames, list[str]]:
-    """``frames`` keyed as the lake keys jobs, and a line for each change (none when
-    there was nothing to change): IDs without their surrounding whitespace; jobs and
-    tasks with no ``job_id`` set aside (merged, they would be dropped; written, the
-    index could not name them)."""
+def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
+    """``frames`` keyed as the lake keys jobs, a line for each change (none when there
+    was nothing to change), and whether two rows became one job's (to be made one row
+    whatever the mode): IDs without their surrounding whitespace; jobs and tasks with no
+    ``job_id`` (or one of only whitespace) set aside (merged, they would be dropped;
+    written, the index could not name them)."""
     lines = []
     jobs, tasks = frames.jobs, frames.tasks
     padded = _padded(jobs["job_id"])
+    collided = False
     if padded.any():
         first = jobs["job_id"][padded].iloc[0]
         lines.append(
             f"{counted(int(padded.sum()), 'job ID')} with surrounding whitespace written "
             f"without it, as the client lists and requests it (first: {first!r})"
         )
-        jobs = jobs.assign(job_id=_stripped(jobs["job_id"]))
-    if _padded(tasks["job_id"]).any():
+        raw = jobs["job_id"]
+        jobs = jobs.assign(job_id=_stripped(raw))
+        twice = jobs["job_id"].duplicated(keep=False) & ~raw.duplicated(keep=False)
+        if (twice & jobs["job_id"].notna()).any():
+            collided = True
+            lines.append(
+                f"{counted(int(twice.sum()), 'job')} with other IDs as received are one job "
+                "once stripped: one row kept for each (the newest)"
+            )
+    if _padded(tasks["job_id"]).any() or tasks["job_id"].eq("").any():
         tasks = tasks.assign(job_id=_stripped(tasks["job_id"]))
     no_job, no_task = jobs["job_id"].isna(), tasks["job_id"].isna()
     if no_job.any() or no_task.any():
-        lines.append(_unkeyed(jobs[no_job], no_job, no_task))
+        lines.append(_unkeyed(frames.jobs[no_job], no_job, no_task))
         jobs, tasks = jobs[~no_job], tasks[~no_task]
     if not lines:
-        return frames, []
-    return JobFrames(jobs, tasks, frames.problems), lines
+        return frames, [], False
+    return JobFrames(jobs, tasks, frames.problems), lines, collided
 
 
 def _padded(ids: pd.Series) -> pd.Series:
+    """IDs to key otherwise: with surrounding whitespace, or empty (no ID)."""
     text = ids.astype("string")
-    return (text.str.strip(ID_PADDING) != text).fillna(False).astype(bool)
+    return ((text.str.strip(ID_PADDING) != text) | (text == "")).fillna(False).astype(bool)
 
 
 def _stripped(ids: pd.Series) -> pd.Series:
-    return ids.astype("string").str.strip(ID_PADDING).astype(ids.dtype)
+    """The IDs without their padding; NA for those of nothing else."""
+    text = ids.astype("string").str.strip(ID_PADDING)
+    return text.mask(text == "").astype(ids.dtype)
 
 
 def _unkeyed(first: pd.DataFrame, jobs: pd.Series, tasks: pd.Series) -> str:

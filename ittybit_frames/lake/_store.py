@@ -59,22 +59,26 @@ _SALT = os.urandom(16)  # this process's: the digests of secrets are worth nothi
 _REACHED: set[str] = set()  # endpoints that took a connection (see _check_endpoint)
 _PORTS = {"http": 80, "https": 443}
 _GUARD = threading.Lock()
-_PINNED: dict[tuple[str, str], ObjectStore] = {}  # (protocol, bucket/prefix): lakes held
+_PINNED: dict[tuple[str, str], list[ObjectStore]] = {}  # (protocol, bucket/prefix): lakes held
 
 
 @contextlib.contextmanager
 def pinned(store: ObjectStore) -> Iterator[ObjectStore]:
-    """While the block runs, :meth:`ObjectStore.open` of the lake gives ``store``,
-    whatever the environment becomes (a held lock's lease and writes on one store)."""
+    """While the block runs, :meth:`ObjectStore.open` of the lake gives ``store`` (or
+    the store pinned before it, a second lock tried meanwhile), whatever the environment
+    becomes (a held lock's lease and writes on one store)."""
     key = (store.protocol, store.base)
     with _GUARD:
-        _PINNED[key] = store
+        _PINNED.setdefault(key, []).append(store)
     try:
         yield store
     finally:
         with _GUARD:
-            if _PINNED.get(key) is store:
-                del _PINNED[key]
+            pins = _PINNED.get(key, [])
+            for at in [i for i, s in enumerate(pins) if s is store][-1:]:  # its last pin
+                del pins[at]
+            if not pins:
+                _PINNED.pop(key, None)
 
 
 def _scheme(path: object) -> str:
@@ -240,8 +244,8 @@ class ObjectStore:
             )
         if not bucket:
             raise ConfigurationError(f"a lake URL names a bucket: {scheme}://BUCKET/PREFIX")
-        if (held := _PINNED.get((protocol, rest))) is not None:  # locked: on its store
-            return held
+        if held := _PINNED.get((protocol, rest)):  # locked: on its store
+            return held[0]
         store = cls(f"{scheme}://{rest}", rest, protocol, _filesystem(protocol, package, extra))
         if protocol == "s3":
             _check_endpoint(store)

@@ -184,8 +184,8 @@ def write_with(
     prof = PROFILES[profile]
     report = WriteReport(root if isinstance(root, Path) else str(root), mode)
     plan = _Plan(commit, source, partition_by, prof, report)
-    frames, unkeyed = keyed(frames)  # a lake row is keyed by its job's ID
-    if mode != "append":
+    frames, unkeyed, collided = keyed(frames)  # a lake row is keyed by its job's ID
+    if mode != "append" or collided:
         frames = one_row_per_job(frames)
     frames, report.problems = align_parents(frames)  # a task lives with its job
     report.problems[:0] = unkeyed
