@@ -14,7 +14,7 @@ from typing import Any
 from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames_in_parts
-from ittybit_frames.vocabulary import category, created_ms, parse_when
+from ittybit_frames.vocabulary import STATUSES, category, created_ms, parse_when
 
 __all__ = ["read_jobs"]
 
@@ -80,9 +80,12 @@ def read_jobs(
             # Converted while the walk goes on (the walk runs ahead, not held up by the
             # conversion): each page's jobs as NDJSON, read in pieces as they come.
             # Closed here, whatever stops the conversion.
-            pages = active._pages_ahead(kind=kind, status=status, since=since, until=until)
+            by_kind, by_status, kept = listing_filters(kind, status)
+            pages = active._pages_ahead(kind=by_kind, status=by_status, since=since, until=until)
             with contextlib.closing(pages):
                 frames = to_frames_in_parts(ndjson_parts(pages))
+            if kept:
+                frames = frames.subset(**kept)
             frames.failures = active.walk_failures.iloc[before:].reset_index(drop=True)
             if frames.jobs.empty and (since is not None or until is not None):
                 _say_the_window_is_empty(active, since, until)
@@ -90,6 +93,24 @@ def read_jobs(
         if own:
             active.close()
     return frames
+
+
+#: The words the listing's filters take (API reference 2.4). Another category (``other``,
+#: a task kind) is no filter the API knows (HTTP 400): it is applied to the frames.
+_LISTED = {
+    "kind": frozenset({"video", "audio", "image", "animation", "adaptive_video"}),
+    "status": frozenset(STATUSES) - {"other"},
+}
+
+
+def listing_filters(
+    kind: str | None, status: str | None
+) -> tuple[str | None, str | None, dict[str, str]]:
+    """The categories ``kind`` and ``status`` split into the listing's filters (``None``
+    for a word it does not take) and those to subset the frames by."""
+    words = {"kind": kind, "status": status}
+    kept = {f: w for f, w in words.items() if w is not None and w not in _LISTED[f]}
+    return (None if "kind" in kept else kind), (None if "status" in kept else status), kept
 
 
 def empty_window_hint(client: Client, since: Any, until: Any) -> str | None:

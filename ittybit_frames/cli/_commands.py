@@ -37,7 +37,7 @@ from ittybit_frames.lake import (
     write_bytes_atomic,
     write_parquet,
 )
-from ittybit_frames.loaders import empty_window_hint
+from ittybit_frames.loaders import empty_window_hint, listing_filters
 from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
@@ -200,7 +200,8 @@ def _fetch(args: argparse.Namespace, client: Client, ids: list[str] | None) -> t
         result = client.fetch_jobs(ids)
         return result.jobs, result.failures
     window = {"since": args.since, "until": args.until}
-    jobs = list(client.iter_jobs(kind=args.kind, status=args.status, **window))
+    kind, status, _ = listing_filters(args.kind, args.status)  # others: cmd_export's subset
+    jobs = list(client.iter_jobs(kind=kind, status=status, **window))
     if not jobs and (args.since or args.until):
         hint = empty_window_hint(client, args.since, args.until)
         if hint:
@@ -228,10 +229,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         stats = client.stats
     frames = to_frames(records)
+    kept: dict[str, Any] = listing_filters(args.kind, args.status)[2]  # not the listing's
     if ids is not None and (args.kind or args.status or args.since or args.until):
-        frames = frames.subset(
-            kind=args.kind, status=args.status, since=args.since, until=args.until
-        )
+        kept = {"kind": args.kind, "status": args.status, "since": args.since, "until": args.until}
+    if kept:
+        frames = frames.subset(**kept)
         keep = set(frames.jobs["job_id"].dropna())
         records = [r for r in records if r.get("id") in keep]
     n_failed = 0 if failures is None else _failures(console, failures)
