@@ -148,9 +148,6 @@ def top_errors(frame: pd.DataFrame, *, n: int = 10, examples: int = 3) -> pd.Dat
     if errors.empty:
         return pd.DataFrame(columns=columns)
     data = errors.assign(error=errors["error_message"].astype(str).map(normalise_error))
-    # Plain objects for the loop below: a group's slice of Arrow strings is a take each.
-    strings = [c for c in data.columns if isinstance(data[c].dtype, pd.StringDtype)]
-    data = data.astype(dict.fromkeys(strings, object))
     rows = []
     for error, part in data.groupby("error", sort=False):
         kinds = sorted(set(part[kind_col].astype(str)))
