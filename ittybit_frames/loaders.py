@@ -14,7 +14,7 @@ from typing import Any
 from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames_in_parts
-from ittybit_frames.vocabulary import STATUSES, category, created_ms, parse_when
+from ittybit_frames.vocabulary import LISTED_WORDS, category, created_ms, parse_when
 
 __all__ = ["read_jobs"]
 
@@ -95,21 +95,14 @@ def read_jobs(
     return frames
 
 
-#: The words the listing's filters take (API reference 2.4). Another category (``other``,
-#: a task kind) is no filter the API knows (HTTP 400): it is applied to the frames.
-_LISTED = {
-    "kind": frozenset({"video", "audio", "image", "animation", "adaptive_video"}),
-    "status": frozenset(STATUSES) - {"other"},
-}
-
-
 def listing_filters(
     kind: str | None, status: str | None
 ) -> tuple[str | None, str | None, dict[str, str]]:
     """The categories ``kind`` and ``status`` split into the listing's filters (``None``
-    for a word it does not take) and those to subset the frames by."""
+    for a word it does not take, :data:`~ittybit_frames.vocabulary.LISTED_WORDS`) and
+    those to subset the frames by."""
     words = {"kind": kind, "status": status}
-    kept = {f: w for f, w in words.items() if w is not None and w not in _LISTED[f]}
+    kept = {f: w for f, w in words.items() if w is not None and w not in LISTED_WORDS[f]}
     return (None if "kind" in kept else kind), (None if "status" in kept else status), kept
 
 

@@ -29,10 +29,12 @@ __all__ = [
     "FIELD_ALIASES",
     "FILE_FIELDS",
     "FILE_KEYS",
+    "ID_PADDING",
     "JOB_FIELDS",
     "JOB_KINDS",
     "KINDS",
     "KIND_WORDS",
+    "LISTED_WORDS",
     "MS_MAX",
     "MS_MIN",
     "OBJECT_TAGS",
@@ -376,3 +378,18 @@ CODEC_KEYS = frozenset({"video", "audio"})
 ERROR_KEYS = frozenset({"kind", "message"})
 #: Names of an error's kind across generations, the first present wins.
 ERROR_KIND_NAMES = ("kind", "type", "code")
+
+
+# --------------------------------------------------------------------------------------
+# IDs and the listing's filters
+# --------------------------------------------------------------------------------------
+#: Stripped from both ends of a job ID where the client lists or requests it (and where
+#: the lake keys it): whitespace, and the BOM a file saved on Windows begins with.
+ID_PADDING = " \t\r\n\v\f\ufeff"
+
+#: The words the listing's ``kind`` and ``status`` filters take (API reference 2.4).
+#: Another category (``other``, a task kind) is no filter the API knows (HTTP 400).
+LISTED_WORDS: dict[str, frozenset[str]] = {
+    "kind": frozenset({"video", "audio", "image", "animation", "adaptive_video"}),
+    "status": frozenset(STATUSES) - {"other"},
+}

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
+from ittybit_frames.vocabulary import ID_PADDING
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -33,8 +34,6 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.ittybit.com"
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # used with fullmatch: `$` would allow a "\n"
-#: Stripped from both ends of an ID: whitespace, and the BOM a file saved on Windows begins with.
-_STRIP = " \t\r\n\v\f\ufeff"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -195,7 +194,7 @@ def clean_job_id(job_id: Any) -> Any:
     if isinstance(job_id, int) and not isinstance(job_id, bool):
         return str(job_id)
     if isinstance(job_id, str):
-        return job_id.strip(_STRIP)
+        return job_id.strip(ID_PADDING)
     return job_id
 
 

@@ -14,9 +14,7 @@ import pandas as pd
 
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import counted
-
-#: What the client strips around a job ID (``client._config.clean_job_id``).
-ID_PADDING = " \t\r\n\v\f\ufeff"
+from ittybit_frames.vocabulary import ID_PADDING  # what the client strips around an ID
 
 
 def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
