@@ -198,6 +198,10 @@ class Conv:
 
     def floats(self, values: Any, col: str) -> pa.Array:
         arr = self.infer(values)
+        # Arrow's inference takes a bool after a float as 0 or 1 ([1.5, False] -> [1.5, 0]);
+        # a bool is no number here, so such a column goes value by value.
+        if arr is not None and arr.type == pa.float64() and bool in set(map(type, values)):
+            arr = None
         if arr is not None and arr.type in (pa.float64(), pa.int64(), pa.null()):
             arr = arr.cast(pa.float64())
             if arr.null_count == len(arr) or pc.all(pc.is_finite(arr)).as_py() is not False:
