@@ -158,3 +158,32 @@ def _restore_logging() -> Iterator[None]:
             logger.setLevel(logging.NOTSET)
             logger.disabled = False
             logger.propagate = True
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark per test process: a JVM start costs 10-20 s, so the Spark tests
+    of every module share it."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    # Loopback only: without this Spark picks the machine's first non-loopback address.
+    previous = os.environ.get("SPARK_LOCAL_IP")
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("ittybit-frames-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+    if previous is None:
+        os.environ.pop("SPARK_LOCAL_IP", None)
+    else:
+        os.environ["SPARK_LOCAL_IP"] = previous

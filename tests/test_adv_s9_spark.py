@@ -12,7 +12,6 @@ import pytest
 from tests.test_defects_s9_spark import (
     test_spark_failure_rate_and_in_flight_tz_across_a_clock_change_match_pandas as parity,
 )
-from tests.test_engines import spark  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +27,7 @@ ODD_ZONES = [
 
 @pytest.mark.parametrize(("freq", "tz", "first"), ODD_ZONES)
 def test_spark_tz_in_odd_zones_matches_pandas(
-    spark: Any,  # noqa: F811
+    spark: Any,
     freq: str,
     tz: str,
     first: str,

@@ -12,7 +12,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import metrics
-from tests.test_engines import lake_path, spark  # noqa: F401  (module fixtures)
+from tests.test_engines import lake_path  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_an_unknown_zone_is_refused_before_spark_runs(
 
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_an_unknown_zone_on_a_real_lake_is_the_pandas_error(
-    spark: Any,  # noqa: F811
+    spark: Any,
     lake_path: Path,  # noqa: F811
     name: str,
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import metrics
-from tests.test_engines import _rows, lake_path, spark  # noqa: F401  (module fixtures)
+from tests.test_engines import _rows, lake_path  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def same_rates(got: Any, want: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize(("freq", "tz", "first"), CLOCK_CHANGES)
 def test_spark_failure_rate_and_in_flight_tz_across_a_clock_change_match_pandas(
-    spark: Any,  # noqa: F811
+    spark: Any,
     freq: str,
     tz: str,
     first: str,
@@ -115,7 +115,7 @@ def test_spark_failure_rate_and_in_flight_tz_across_a_clock_change_match_pandas(
 
 @pytest.mark.parametrize(("freq", "tz"), [("6h", "Asia/Kolkata"), ("1D", "America/New_York")])
 def test_spark_failure_rate_and_in_flight_tz_on_a_lake_match_pandas(
-    spark: Any,  # noqa: F811
+    spark: Any,
     lake_path: Path,  # noqa: F811
     freq: str,
     tz: str,

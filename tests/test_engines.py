@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,33 +96,6 @@ def test_polars(lake_path: Path, expected: dict[str, Any]) -> None:
     )
     got = {str(k): v for k, v in p95.iter_rows()}
     assert got == {k: pytest.approx(v, abs=1e-9) for k, v in expected["p95"].items()}
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    # Loopback only: without this Spark picks the machine's first non-loopback address.
-    previous = os.environ.get("SPARK_LOCAL_IP")
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("ittybit-frames-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    if previous is None:
-        os.environ.pop("SPARK_LOCAL_IP", None)
-    else:
-        os.environ["SPARK_LOCAL_IP"] = previous
 
 
 @pytest.mark.slow

@@ -127,8 +127,9 @@ def test_interrupted_sync_resumes_without_refetching(
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
-    """Ten trials: start the CLI sync, SIGKILL it at a random moment, check the lake
-    reads, resume, and compare with an uninterrupted sync."""
+    """Six trials: start the CLI sync, SIGKILL it at a random moment, check the lake
+    reads, resume, and compare with an uninterrupted sync. (Kills at each step of a lake
+    write are in test_lake_safety; this one kills a whole sync wherever it happens to be.)"""
     history = generate_history(1500, seed=6)
     rng = random.Random(2026)
     with serve(history, latency=0.02, record=False) as api:
@@ -139,7 +140,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
         assert reference.returncode == 0, err.decode()
         whole = time.monotonic() - began
         killed = trial = 0
-        while killed < 10 and trial < 30:  # ten kills wanted; a sync that beat its kill
+        while killed < 6 and trial < 18:  # six kills wanted; a sync that beat its kill
             trial += 1  # shortens the window, and is checked all the same
             lake = tmp_path / f"lake{trial}"
             began = time.monotonic()
@@ -165,7 +166,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
             assert_same_lake(lake, tmp_path / "reference")
             assert duck(lake)[:2] == (len(history), len(history))
             healthy(lake)
-    assert killed == 10, trial  # the trials really interrupted syncs in flight
+    assert killed == 6, trial  # the trials really interrupted syncs in flight
 
 
 def test_cli_sync_exit_codes(
