@@ -53,8 +53,10 @@ from ittybit_frames.sync_state import (
     first_bound,
     load_state,
     lower_end,
+    padded_ids,
     record_bound,
     recorded_bound,
+    remember_padded_ids,
     save_state,
 )
 from ittybit_frames.vocabulary import (
@@ -228,10 +230,14 @@ def sync(
         with lock_lake(root, timeout=lock_timeout) as held:
             by_kind, _, kept = listing_filters(kind, None)
             out = _Out(held, profile, report, kept.get("kind"))
+            active._padded_ids.update(padded_ids(root))  # as the API keys them
             cut, unfinished = _plan_refresh(root)
             listed = _walk(active, (kind, by_kind), parse_when(since), cut, batch_jobs, out)
             # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
             _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)
+            lake = _lake_jobs(root)
+            still = lake["job_id"][~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
+            remember_padded_ids(root, active._padded_ids, set(still.astype(str)))
             _save_last_sync(root, report, active.stats.requests - start_stats.requests, began)
     finally:
         stats = active.stats
@@ -239,7 +245,6 @@ def sync(
             active.close()
     report.requests = stats.requests - start_stats.requests
     report.retries = stats.retries - start_stats.retries
-    lake = _lake_jobs(root)
     report.lake_jobs = len(lake)
     if len(lake):
         report.newest_created_at = pd.Timestamp(lake["created_at"].max())

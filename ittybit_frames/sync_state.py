@@ -4,6 +4,7 @@ an interrupted walk's checkpoint, the lake's bound (``since``); read and written
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,16 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake import MANIFEST, read_manifest, write_manifest
 from ittybit_frames.vocabulary import epoch_ms
 
-__all__ = ["first_bound", "load_state", "lower_end", "record_bound", "recorded_bound", "save_state"]
+__all__ = [
+    "first_bound",
+    "load_state",
+    "lower_end",
+    "padded_ids",
+    "record_bound",
+    "recorded_bound",
+    "remember_padded_ids",
+    "save_state",
+]
 
 
 def load_state(root: Path | str) -> dict[str, Any]:
@@ -81,3 +91,30 @@ def record_bound(state: dict[str, Any], key: str, bound: int | None) -> None:
         state["since"] = bound
     elif key == "*" and state.get("since") is not None:
         state["since"] = None if bound is None else min(bound, state["since"])
+
+
+def padded_ids(root: Path | str) -> dict[str, str]:
+    """The padded IDs of the lake's unfinished jobs (``sync.padded_ids``: ``{ID in the
+    lake: ID as the API listed it}``), for the client to request them as the API keys
+    them."""
+    found = read_manifest(root).get("sync", {}).get("padded_ids", {})
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def remember_padded_ids(
+    root: Path | str, known: dict[str, str], unfinished: Collection[str]
+) -> None:
+    """Keep in the manifest the padded IDs of the jobs still unfinished (the others are
+    never requested again), when there is a manifest and they changed."""
+    manifest = read_manifest(root)
+    state = manifest.get("sync")
+    if state is None:
+        return
+    kept = {k: v for k, v in known.items() if k in unfinished}
+    if kept == state.get("padded_ids", {}):
+        return
+    if kept:
+        state["padded_ids"] = kept
+    else:
+        state.pop("padded_ids", None)
+    write_manifest(root, manifest)

@@ -99,3 +99,51 @@ def test_the_cli_syncs_kind_other(tmp_path: Path) -> None:
         )
     assert run.returncode == 0, run.stderr
     assert sorted(itf.read_parquet(lake).jobs["job_id"]) == ids_of(history, "hologram")
+
+
+# --------------------------------------------------------------------------------------
+# 2. A job the API keys by its padded ID
+# --------------------------------------------------------------------------------------
+def padded_unfinished() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A finished history, and its oldest job made unfinished with the ID ``" job_sp\\t"``:
+    the oldest, so a sync re-reads it by ID (listing down to it costs more)."""
+    history = generate_history(300, seed=7, end=END)
+    done = sorted(
+        (j for j in history if j["status"] in ("succeeded", "failed", "cancelled")),
+        key=lambda j: -j["created_at"],
+    )
+    job = {**done[-1], "id": " job_sp\t", "status": "processing"}
+    return done[:-1], job
+
+
+def test_a_fresh_client_refreshes_a_padded_unfinished_job_by_its_raw_id(tmp_path: Path) -> None:
+    """Each ``ittybit-frames sync`` is a new client: the lake's manifest keeps the raw ID
+    of each unfinished padded job, and drops it once the job is finished."""
+    done, job = padded_unfinished()
+    with serve([*done, job], api_key=SECRET) as api:
+        api.stop_advancing()
+        with fast_client(api) as client:
+            itf.sync(tmp_path, client=client)
+        state = json.loads((tmp_path / itf.lake.MANIFEST).read_text())["sync"]
+        assert state["padded_ids"] == {"job_sp": " job_sp\t"}
+        api.add_jobs([{**job, "status": "succeeded", "updated_at": job["updated_at"] + 1000}])
+        with fast_client(api) as client:
+            report = itf.sync(tmp_path, client=client)
+    assert report.failures.empty, report.failures.to_dict("records")
+    assert report.refreshed == 1, report
+    jobs = itf.read_parquet(tmp_path).jobs.set_index("job_id")
+    assert jobs.loc["job_sp", "status"] == "succeeded"
+    state = json.loads((tmp_path / itf.lake.MANIFEST).read_text())["sync"]
+    assert "padded_ids" not in state
+
+
+def test_fetch_jobs_requests_a_padded_id_as_given_when_the_plain_one_is_not_found() -> None:
+    done, job = padded_unfinished()
+    with serve([*done[:3], job], api_key=SECRET) as api, fast_client(api) as client:
+        result = client.fetch_jobs([" job_sp\t", "job_nope", done[0]["id"]])
+        assert [j["id"] for j in result.jobs] == ["job_sp", done[0]["id"]]  # as the lake keys it
+        assert result.failures["job_id"].tolist() == ["job_nope"]
+        assert result.failures["status_code"].tolist() == [404]
+        assert client.get_job("job_sp")["id"] == "job_sp"  # it knows the padded form now
+        with fast_client(api) as fresh, pytest.raises(itf.errors.NotFoundError):
+            fresh.get_job("job_sp")  # never given padded: nothing to retry with
