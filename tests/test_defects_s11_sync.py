@@ -92,10 +92,23 @@ def test_the_cli_syncs_kind_other(tmp_path: Path) -> None:
     with serve(history, api_key=SECRET) as api:
         api.stop_advancing()
         run = subprocess.run(
-            [sys.executable, "-m", "ittybit_frames.cli", "sync", str(lake), "--kind", "other",
-             "--base-url", api.url, "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "ittybit_frames.cli",
+                "sync",
+                str(lake),
+                "--kind",
+                "other",
+                "--base-url",
+                api.url,
+                "--quiet",
+            ],
             env={"ITTYBIT_API_KEY": SECRET, "PATH": "/usr/bin:/bin"},
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert run.returncode == 0, run.stderr
     assert sorted(itf.read_parquet(lake).jobs["job_id"]) == ids_of(history, "hologram")

@@ -10,7 +10,10 @@ frames themselves keep the value as received.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import counted
@@ -51,6 +54,38 @@ def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
     if not lines:
         return frames, [], False
     return JobFrames(jobs, tasks, frames.problems), lines, collided
+
+
+def by_key(index: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The lake's job index by the key the lake now keys (IDs without their padding),
+    and ``{key: ID in the files}`` for the rows a writer before session 10 keyed by a
+    padded ID (``" job_1"``): a merge of ``job_1`` replaces that row. Where a padded
+    ID and its plain form both hold a row, the plain one's is the key's (``check``
+    flags the other)."""
+    ids = pa.array(index.index.to_numpy(dtype=object), pa.string())
+    padded = pc.fill_null(pc.not_equal(ids, pc.utf8_trim(ids, ID_PADDING)), False)
+    if not pc.any(padded).as_py():
+        return index, {}
+    flags = padded.to_numpy(zero_copy_only=False)
+    keys = _stripped(pd.Series(index.index, dtype=object)).to_numpy(dtype=object)
+    mine = pd.Index(keys[flags], dtype=object)
+    alone = mine.notna() & ~mine.isin(index.index[~flags])  # no plain row of the key
+    files = dict(zip(mine[alone], index.index[flags][alone], strict=True))
+    rekeyed = index.set_axis(pd.Index(keys, dtype=object)).iloc[np.argsort(flags, kind="stable")]
+    rekeyed = rekeyed[rekeyed.index.notna() & ~rekeyed.index.duplicated(keep="first")]
+    return rekeyed, files
+
+
+def padded_ids_line(ids: pd.Series) -> str | None:
+    """``check``'s line for the jobs a writer before session 10 keyed by a padded ID."""
+    padded = _padded(ids.dropna()) & ids.dropna().ne("")
+    if not padded.any():
+        return None
+    return (
+        f"{counted(int(padded.sum()), 'job ID')} with surrounding whitespace (first: "
+        f"{ids.dropna()[padded].iloc[0]!r}), written before the lake keyed IDs without it: "
+        "--repair rewrites them without it (a job synced again would be a second row)"
+    )
 
 
 def _padded(ids: pd.Series) -> pd.Series:

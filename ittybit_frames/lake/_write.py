@@ -40,7 +40,7 @@ from ittybit_frames.lake._format import (
     to_arrow,
 )
 from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
-from ittybit_frames.lake._keys import keyed
+from ittybit_frames.lake._keys import by_key, keyed
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._parents import align_parents
 from ittybit_frames.lake._remote import RemoteSource
@@ -387,7 +387,8 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     incoming = frames.jobs if append else newest_per_job(frames.jobs)
     labels = _day_labels(incoming, partition_by)
     new = _new_index(incoming, labels)
-    known_rows = index.reindex(new["job_id"])
+    lookup, padded = by_key(index)  # an older writer's padded ID is the same job
+    known_rows = lookup.reindex(new["job_id"])
     known = known_rows["partition"].notna().to_numpy()
     if append:
         win = np.ones(len(new), dtype=bool)
@@ -407,6 +408,8 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     task_labels = where.reindex(tasks["job_id"].to_numpy(dtype=object)).to_numpy(dtype=object)
     # Each job leaves the partition the index puts it in (cost: the partitions touched).
     leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
+    if padded:
+        leaving = leaving.replace(padded)  # as the files hold it
     leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
     in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
     with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
@@ -423,7 +426,10 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
         )
-    kept = index[~index.index.isin(where.index)].reset_index()
+    gone = index.index.isin(where.index)
+    if padded:
+        gone |= index.index.isin(leaving)  # their rows left under the padded ID
+    kept = index[~gone].reset_index()
     return pd.concat([kept, new[win]], ignore_index=True)
 
 
