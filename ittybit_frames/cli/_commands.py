@@ -23,6 +23,7 @@ from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import (
     file_to_write,
     folder_to_write,
+    is_lake,
     lake_to_read,
     lake_to_write,
     read_ids_file,
@@ -181,6 +182,11 @@ def _export_target(args: argparse.Namespace) -> Path | str | None:
         return lake_to_write(args.out, "--out")
     if args.format == "csv":
         folder = folder_to_write(args.out, "--out")
+        if is_lake(folder):  # check would call the CSV files strays of the lake
+            raise ConfigurationError(
+                f"--out {folder} is a Parquet lake: give another folder for the CSV files "
+                "(or --format parquet to merge into the lake)"
+            )
         for name in _CSV_TABLES:
             if (folder / f"{name}.csv").is_dir():
                 raise ConfigurationError(
