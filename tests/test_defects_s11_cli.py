@@ -75,3 +75,24 @@ def test_a_csv_round_trip_reads_na_back_as_na(
     assert mine["error_message"].isna().any() and mine["error_message"].notna().any()
     # "NA", "null" or "None" as text stays text: only the empty field is NA.
     assert not jobs.isin(["<NA>", "nan", "NaN", "None"]).any().any()
+
+
+# --------------------------------------------------------------------------------------
+# 7. As a hurried user: the report written into the lake it reports on
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["lake", "lake/jobs/.."])
+def test_a_report_into_a_lake_folder_is_refused_in_one_line(
+    tmp_path: Path, env: Any, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """Why: ``report LAKE --out LAKE`` wrote report.html and its PNGs into the lake,
+    which ``check`` then called unhealthy (10 files not the lake's)."""
+    lake = tmp_path / "lake"
+    assert main(["export", "--all", "--out", str(lake)]) == 0
+    capsys.readouterr()
+    files = sorted(p.relative_to(lake) for p in lake.rglob("*"))
+    code = main(["report", str(lake), "--out", str(tmp_path / where)])
+    line = one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "is a Parquet lake" in line and "--out" in line, line
+    assert sorted(p.relative_to(lake) for p in lake.rglob("*")) == files
+    assert itf.check_lake(lake).healthy

@@ -22,8 +22,8 @@ import orjson
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import (
     file_to_write,
+    folder_for_files,
     folder_to_write,
-    is_lake,
     lake_to_read,
     lake_to_write,
     read_ids_file,
@@ -181,12 +181,8 @@ def _export_target(args: argparse.Namespace) -> Path | str | None:
     if args.format == "parquet":
         return lake_to_write(args.out, "--out")
     if args.format == "csv":
-        folder = folder_to_write(args.out, "--out")
-        if is_lake(folder):  # check would call the CSV files strays of the lake
-            raise ConfigurationError(
-                f"--out {folder} is a Parquet lake: give another folder for the CSV files "
-                "(or --format parquet to merge into the lake)"
-            )
+        hint = " (or --format parquet to merge into the lake)"
+        folder = folder_for_files(args.out, "--out", "the CSV files", hint)
         for name in _CSV_TABLES:
             if (folder / f"{name}.csv").is_dir():
                 raise ConfigurationError(
@@ -394,7 +390,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     console = _console(args)
     check_window(args)
     lake = lake_to_read(args.path)
-    out = folder_to_write(args.out, "--out")
+    out = folder_for_files(args.out, "--out", "the report")
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", EmptyWindowWarning)
         frames = read_parquet(lake, since=args.since, until=args.until)

@@ -14,6 +14,7 @@ from ittybit_frames.lake import MANIFEST, is_remote, lake_location, read_manifes
 
 __all__ = [
     "file_to_write",
+    "folder_for_files",
     "folder_to_write",
     "is_lake",
     "lake_to_read",
@@ -56,6 +57,17 @@ def folder_to_write(path: str | os.PathLike[str], option: str) -> Path:
         )
     _writable(base, target)
     return target
+
+
+def folder_for_files(path: str | os.PathLike[str], option: str, what: str, hint: str = "") -> Path:
+    """:func:`folder_to_write` that is no lake's folder (``check`` would call ``what``,
+    files that are not the lake's, a problem)."""
+    folder = folder_to_write(path, option)
+    if is_lake(folder):
+        raise ConfigurationError(
+            f"{option} {folder} is a Parquet lake: give another folder for {what}{hint}"
+        )
+    return folder
 
 
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
