@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +30,9 @@ def old_lake(root: Path, padded: dict[str, str]) -> None:
             column = pa.array(ids, pa.string()).cast(data.schema.field(at).type)
             pq.write_table(data.set_column(at, data.schema.field(at), column), file)
     LocalPlace(root).rebuild_index()
+    manifest = json.loads((root / itf.lake.MANIFEST).read_text())
+    assert manifest.pop("ids_stripped") is True  # as this writer left it
+    (root / itf.lake.MANIFEST).write_text(json.dumps(manifest))  # as an older one did
 
 
 def test_check_flags_a_padded_id_and_repair_keys_it_as_the_lake_now_does(tmp_path: Path) -> None:
@@ -69,4 +73,23 @@ def test_a_merge_of_the_same_job_under_its_plain_id_rekeys_its_row(tmp_path: Pat
     back = itf.read_parquet(tmp_path)
     assert sorted(back.jobs["job_id"]) == [f"job_p0000{i}" for i in range(4)]
     assert sorted(back.tasks["job_id"]) == [f"job_p0000{i}" for i in range(4)]
+    assert itf.check_lake(tmp_path).healthy
+
+
+def stripped_flag(root: Path) -> object:
+    return json.loads((root / itf.lake.MANIFEST).read_text()).get("ids_stripped")
+
+
+def test_the_manifest_says_when_no_id_is_padded_so_merges_need_not_look(tmp_path: Path) -> None:
+    """Looking for an older writer's padded IDs costs a pass over the index on each
+    merge; a lake known to hold none records it (each write keys IDs without padding)."""
+    old_lake(tmp_path, {"job_p00001": " job_p00001"})
+    more = records("q", 2, days=2)
+    itf.write_parquet(itf.to_frames(more[:1]), tmp_path)
+    assert stripped_flag(tmp_path) is None  # a padded ID is still there
+    itf.check_lake(tmp_path, repair=True)
+    assert stripped_flag(tmp_path) is True
+    report = itf.write_parquet(itf.to_frames(more[1:]), tmp_path)
+    assert report.inserted == 1
+    assert stripped_flag(tmp_path) is True
     assert itf.check_lake(tmp_path).healthy

@@ -19,6 +19,10 @@ from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import counted
 from ittybit_frames.vocabulary import ID_PADDING  # what the client strips around an ID
 
+#: The manifest's key saying every job ID in the lake is keyed without padding (a merge
+#: then need not look for an older writer's padded IDs): set by each write that found none.
+IDS_STRIPPED = "ids_stripped"
+
 
 def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
     """``frames`` keyed as the lake keys jobs, a line for each change (none when there
@@ -56,24 +60,29 @@ def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
     return JobFrames(jobs, tasks, frames.problems), lines, collided
 
 
-def by_key(index: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def by_key(index: pd.DataFrame, stripped: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
     """The lake's job index by the key the lake now keys (IDs without their padding),
     and ``{key: ID in the files}`` for the rows a writer before session 10 keyed by a
     padded ID (``" job_1"``): a merge of ``job_1`` replaces that row. Where a padded
-    ID and its plain form both hold a row, the plain one's is the key's (``check``
-    flags the other)."""
+    ID and its plain form (or another padded form) both hold a row, the first is the
+    key's (``check`` flags the others). ``stripped``: the manifest says the lake holds
+    no padded ID (``IDS_STRIPPED``), so there is nothing to look for."""
+    if stripped or index.empty:
+        return index, {}
     ids = pa.array(index.index.to_numpy(dtype=object), pa.string())
     padded = pc.fill_null(pc.not_equal(ids, pc.utf8_trim(ids, ID_PADDING)), False)
     if not pc.any(padded).as_py():
         return index, {}
-    flags = padded.to_numpy(zero_copy_only=False)
-    keys = _stripped(pd.Series(index.index, dtype=object)).to_numpy(dtype=object)
-    mine = pd.Index(keys[flags], dtype=object)
-    alone = mine.notna() & ~mine.isin(index.index[~flags])  # no plain row of the key
-    files = dict(zip(mine[alone], index.index[flags][alone], strict=True))
-    rekeyed = index.set_axis(pd.Index(keys, dtype=object)).iloc[np.argsort(flags, kind="stable")]
-    rekeyed = rekeyed[rekeyed.index.notna() & ~rekeyed.index.duplicated(keep="first")]
-    return rekeyed, files
+    at = np.flatnonzero(padded.to_numpy(zero_copy_only=False))
+    raw = index.index[at]
+    keys = pd.Index(_stripped(pd.Series(raw, dtype=object)), dtype=object)
+    alone = keys.notna() & (index.index.get_indexer(keys) < 0) & ~keys.duplicated()
+    labels = index.index.to_numpy(dtype=object).copy()
+    labels[at[alone]] = keys[alone]
+    keep = np.ones(len(index), dtype=bool)
+    keep[at[~alone]] = False  # no key, or its key holds another row
+    rekeyed = index.set_axis(pd.Index(labels, dtype=object, name=index.index.name))[keep]
+    return rekeyed, dict(zip(keys[alone], raw[alone], strict=True))
 
 
 def padded_ids_line(ids: pd.Series) -> str | None:
