@@ -376,10 +376,13 @@ def _walk(
     unusable: list[dict[str, Any]] = []
 
     def flush() -> None:
-        nonlocal walk
+        nonlocal walk, newest
         if not buffer:
             return
-        listed.update(out.write(buffer))
+        written = out.write(buffer)
+        listed.update(written)
+        if out.kind is not None:
+            newest = _newest([j for j in buffer if j["id"] in written], newest)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
         if frontier is None:
             walk["bound"] = bound
@@ -398,10 +401,8 @@ def _walk(
     )
     with contextlib.closing(ahead) as pages:
         for page in pages:
-            for job in page:
-                created = created_ms(job)
-                if created is not None and (newest is None or created > newest):
-                    newest = created
+            if out.kind is None:  # else: of the kind's jobs, once written
+                newest = _newest(page, newest)
             for job in page:
                 if isinstance(job.get("id"), str):
                     buffer.append(job)
@@ -422,6 +423,13 @@ def _walk(
     state["walks"].pop(key, None)
     save_state(root, state)
     return listed
+
+
+def _newest(jobs: list[dict[str, Any]], newest: int | None) -> int | None:
+    """The newest creation time among ``jobs`` and ``newest`` (a kind's frontier is its
+    newest job's: ``check`` holds it to the lake's jobs of that kind)."""
+    times = [t for t in map(created_ms, jobs) if t is not None]
+    return max([*times, *([] if newest is None else [newest])], default=None)
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

@@ -53,6 +53,8 @@ def test_a_sync_of_a_kind_the_listing_does_not_take_writes_that_kind_only(
         lake = itf.read_parquet(tmp_path).jobs
         assert sorted(lake["job_id"]) == ids_of(history, raw)
         assert set(lake["kind"]) == {word}
+        check = itf.check_lake(tmp_path)  # the kind's frontier is its newest job's
+        assert check.healthy, check.problems
         # A later sync of every kind does not take the lake for complete: it reads all.
         again = itf.sync(tmp_path, client=client)
     assert again.failures.empty
