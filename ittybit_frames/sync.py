@@ -233,8 +233,7 @@ def sync(
             active._padded_ids.update(padded_ids(root))  # as the API keys them
             cut, unfinished = _plan_refresh(root)
             listed = _walk(active, (kind, by_kind), parse_when(since), cut, batch_jobs, out)
-            # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
-            _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)
+            _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)  # by ID
             lake = _lake_jobs(root)
             still = lake["job_id"][~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
             remember_padded_ids(root, active._padded_ids, set(still.astype(str)))

@@ -43,7 +43,7 @@ from ittybit_frames.errors import (
 )
 from ittybit_frames.schema import failures_frame
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "unique_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,20 +167,6 @@ class AsyncClient:
             payload, _ = await self._http.get(url)
         return job_object(payload, job_id, url)
 
-    def _unique_ids(self, ids: Iterable[Any]) -> list[str]:
-        """The IDs to request, each once, cleaned (the padded ones remembered)."""
-        ids = list(ids)
-        self._padded.update(padded_ids(ids))
-        return list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
-
-    async def _listed(self, url: str, on_headers: OnHeaders | None) -> tuple[Any, Headers]:
-        """A listing page's answer, the padded IDs of its jobs remembered."""
-        payload, headers = await self._http.get(url, on_headers)
-        items = payload.get("data") if isinstance(payload, dict) else payload
-        if isinstance(items, list):
-            self._padded.update(padded_ids(j.get("id") for j in items if isinstance(j, dict)))
-        return payload, headers
-
     async def fetch_jobs(
         self, ids: Iterable[str], *, errors: Literal["collect", "raise"] = "collect"
     ) -> FetchResult:
@@ -203,7 +189,7 @@ class AsyncClient:
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
         check_job_ids(ids)
-        unique = self._unique_ids(ids)
+        unique = unique_ids(self._padded, ids)
         with self._clock.running():
             found, failed = await _fetch_each(
                 self._get_job, unique, errors, self.concurrency, self.progress, self._stats
@@ -253,7 +239,7 @@ class AsyncClient:
         complete = functools.partial(_complete, self.fetch_jobs, self._walk_failures)
         pager = JobPager(self.base_url, query)
         return walk_pages(
-            self._listed,
+            functools.partial(_listed, self),
             complete,
             pager,
             self._clock,
@@ -261,6 +247,24 @@ class AsyncClient:
             stats=self._stats,
             failures=self._walk_failures,
         )
+
+
+def unique_ids(padded: dict[str, str], ids: Iterable[Any]) -> list[str]:
+    """The IDs to request, each once, cleaned (the padded ones remembered in ``padded``)."""
+    ids = list(ids)
+    padded.update(padded_ids(ids))
+    return list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+
+
+async def _listed(
+    client: AsyncClient, url: str, on_headers: OnHeaders | None
+) -> tuple[Any, Headers]:
+    """A listing page's answer, the padded IDs of its jobs remembered."""
+    payload, headers = await client._http.get(url, on_headers)
+    items = payload.get("data") if isinstance(payload, dict) else payload
+    if isinstance(items, list):
+        client._padded.update(padded_ids(j.get("id") for j in items if isinstance(j, dict)))
+    return payload, headers
 
 
 def _result(

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
-from ittybit_frames.client._async import AsyncClient, _fetch_each, _result
+from ittybit_frames.client._async import AsyncClient, _fetch_each, _result, unique_ids
 from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
@@ -119,9 +119,7 @@ class Client:
 
     @property
     def _padded_ids(self) -> dict[str, str]:
-        """The padded IDs the client knows (``{as requested: as given}``): a job the API
-        keys by its padded ID is requested by it when the plain one is a 404 (sync keeps
-        them in the lake's manifest for the next client)."""
+        """The padded IDs the client knows (see ``AsyncClient._padded``)."""
         return self._async._padded
 
     @property
@@ -324,7 +322,7 @@ async def _fetch_into(
     they are answered, each batch with the number of IDs it stands for (failed ones too),
     then the :class:`FetchResult` without the jobs (or what it raised). An ID is started
     only with a place in ``window``, given back when the caller takes its batch."""
-    unique = client._unique_ids(ids)
+    unique = unique_ids(client._padded, ids)
     answered: dict[str, dict[str, Any] | None] = {}
     at = 0
 
