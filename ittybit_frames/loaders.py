@@ -14,9 +14,9 @@ from typing import Any
 from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames_in_parts
-from ittybit_frames.vocabulary import LISTED_WORDS, category, created_ms, parse_when
+from ittybit_frames.vocabulary import category, created_ms, listing_filters, parse_when
 
-__all__ = ["read_jobs"]
+__all__ = ["listing_filters", "read_jobs"]
 
 
 def read_jobs(
@@ -93,17 +93,6 @@ def read_jobs(
         if own:
             active.close()
     return frames
-
-
-def listing_filters(
-    kind: str | None, status: str | None
-) -> tuple[str | None, str | None, dict[str, str]]:
-    """The categories ``kind`` and ``status`` split into the listing's filters (``None``
-    for a word it does not take, :data:`~ittybit_frames.vocabulary.LISTED_WORDS`) and
-    those to subset the frames by."""
-    words = {"kind": kind, "status": status}
-    kept = {f: w for f, w in words.items() if w is not None and w not in LISTED_WORDS[f]}
-    return (None if "kind" in kept else kind), (None if "status" in kept else status), kept
 
 
 def empty_window_hint(client: Client, since: Any, until: Any) -> str | None:

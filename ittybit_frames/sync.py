@@ -32,7 +32,6 @@ from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
-    MANIFEST,
     LakeLock,
     WriteReport,
     lake_location,
@@ -50,9 +49,25 @@ from ittybit_frames.schema import (
     epoch_ms_array,
     failures_frame,
 )
-from ittybit_frames.vocabulary import TERMINAL_STATUSES, created_ms, epoch_ms, parse_when
+from ittybit_frames.sync_state import (
+    first_bound,
+    load_state,
+    lower_end,
+    padded_ids,
+    record_bound,
+    recorded_bound,
+    remember_padded_ids,
+    save_state,
+)
+from ittybit_frames.vocabulary import (
+    TERMINAL_STATUSES,
+    category,
+    created_ms,
+    listing_filters,
+    parse_when,
+)
 
-__all__ = ["SyncReport", "sync"]
+__all__ = ["SyncReport", "recorded_bound", "sync"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +197,10 @@ def sync(
         kind already synced it is not used (the sync goes on from the kind's frontier).
         Default: an interrupted sync's bound, the lake's bound, or the whole history.
     kind : str, optional
-        Sync only jobs of this kind (its own frontier is kept).
+        Sync only jobs of this kind (its own frontier is kept): a category or any
+        version's word for one, as ``JobFrames.subset`` takes them (``ValueError`` for
+        another). A category the listing does not filter by (``other``, ``probe``...) is
+        applied to the listed jobs: the walk lists every kind and writes this one.
     batch_jobs : int, default 2000
         Jobs written (and checkpointed) at a time.
     profile : str
@@ -201,6 +219,7 @@ def sync(
         raise ConfigurationError("pass either client= or client options, not both")
     if batch_jobs < 1:
         raise ConfigurationError("batch_jobs must be at least 1")
+    kind = None if kind is None else category(kind, field="kind")
     began = time.monotonic()
     root = lake_location(path)
     own = client is None
@@ -209,11 +228,15 @@ def sync(
     report = SyncReport()
     try:
         with lock_lake(root, timeout=lock_timeout) as held:
-            out = _Out(held, profile, report)
+            by_kind, _, kept = listing_filters(kind, None)
+            out = _Out(held, profile, report, kept.get("kind"))
+            active._padded_ids.update(padded_ids(root))  # as the API keys them
             cut, unfinished = _plan_refresh(root)
-            listed = _walk(active, kind, parse_when(since), cut, batch_jobs, out)
-            # Whatever the walk did not list is fetched by ID: nothing unfinished is skipped.
-            _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)
+            listed = _walk(active, (kind, by_kind), parse_when(since), cut, batch_jobs, out)
+            _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)  # by ID
+            lake = _lake_jobs(root)
+            still = lake["job_id"][~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
+            remember_padded_ids(root, active._padded_ids, set(still.astype(str)))
             _save_last_sync(root, report, active.stats.requests - start_stats.requests, began)
     finally:
         stats = active.stats
@@ -221,36 +244,11 @@ def sync(
             active.close()
     report.requests = stats.requests - start_stats.requests
     report.retries = stats.retries - start_stats.retries
-    lake = _lake_jobs(root)
     report.lake_jobs = len(lake)
     if len(lake):
         report.newest_created_at = pd.Timestamp(lake["created_at"].max())
     report.elapsed_seconds = time.monotonic() - began
     return report
-
-
-def _state(root: Path | str) -> dict[str, Any]:
-    state: dict[str, Any] = read_manifest(root).get("sync", {})
-    state.setdefault("frontiers", {})
-    state.setdefault("walks", {})
-    if "since" in state:
-        state["since"] = recorded_bound(state)
-    return state
-
-
-def recorded_bound(state: dict[str, Any]) -> int | None:
-    """The lake's bound (``sync.since`` in its manifest) in epoch milliseconds (``None``:
-    the whole history); a time written by hand (``2026-11-01``) is read as one, and
-    anything else is a :class:`ConfigurationError` line naming the key (left as found)."""
-    value = state.get("since")
-    try:
-        return epoch_ms(value)
-    except ValueError as exc:
-        raise ConfigurationError(
-            f"the lake's {MANIFEST} records sync.since {repr(value)[:40]}, which is no time "
-            f"({exc}): put back the epoch milliseconds a sync wrote there, or remove the "
-            "key (new kinds are then read from the whole history)"
-        ) from None
 
 
 def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: float) -> None:
@@ -273,12 +271,6 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
     write_manifest(root, manifest)
 
 
-def _save_state(root: Path | str, state: dict[str, Any]) -> None:
-    manifest = read_manifest(root)
-    manifest["sync"] = state
-    write_manifest(root, manifest)
-
-
 @dataclass(frozen=True)
 class _Out:
     """Where a sync writes: the lake it holds, its profile, the report to add to."""
@@ -286,13 +278,17 @@ class _Out:
     held: LakeLock
     profile: str
     report: SyncReport
+    kind: str | None = None  # a kind the listing does not filter by: kept here
 
     @property
     def root(self) -> Path | str:
         return self.held.root
 
-    def write(self, records: list[dict[str, Any]]) -> None:
+    def write(self, records: list[dict[str, Any]]) -> set[str]:
+        """Write ``records`` (those of :attr:`kind`), returning the IDs written."""
         frames = to_frames(records_of([records]))
+        if self.kind is not None:
+            frames = frames.subset(kind=self.kind)
         if not frames.problems.empty:
             logger.warning(
                 "%d data problems in this batch (kept, see SyncReport.data_problems)",
@@ -303,6 +299,9 @@ class _Out:
             frames, self.root, mode="merge", profile=self.profile, lock=self.held
         )
         self.report.add(written)
+        if self.kind is None:
+            return {str(r["id"]) for r in records}
+        return set(frames.jobs["job_id"].astype(str))
 
 
 def _plan_refresh(root: Path | str) -> tuple[int | None, list[str]]:
@@ -346,21 +345,23 @@ def _plan_refresh(root: Path | str) -> tuple[int | None, list[str]]:
 
 def _walk(
     client: Client,
-    kind: str | None,
+    kinds: tuple[str | None, str | None],
     since_ms: int | None,
     cut: int | None,
     batch_jobs: int,
     out: _Out,
 ) -> set[str]:
     """Walk the listing newest first down to the frontier (or further, down to ``cut``,
-    to re-read unfinished jobs); returns the IDs it wrote."""
+    to re-read unfinished jobs); returns the IDs it wrote. ``kinds``: the kind synced
+    (its frontier's key) and the listing's filter for it."""
+    kind, by_kind = kinds
     key = kind or "*"
     root, report = out.root, out.report
-    state = _state(root)
+    state = load_state(root)
     frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    bound = _first_bound(state, walk, since_ms) if frontier is None else None
-    lower = bound if frontier is None else _lower(frontier, walk)
+    bound = first_bound(state, walk, since_ms) if frontier is None else None
+    lower = bound if frontier is None else lower_end(frontier, walk)
     resumed_or_known = frontier is not None or walk is not None
     if lower is not None and cut is not None and kind is None and resumed_or_known:
         lower = min(lower, cut)
@@ -374,22 +375,24 @@ def _walk(
     unusable: list[dict[str, Any]] = []
 
     def flush() -> None:
-        nonlocal walk
+        nonlocal walk, newest
         if not buffer:
             return
-        out.write(buffer)
-        listed.update(j["id"] for j in buffer)
+        written = out.write(buffer)
+        listed.update(written)
+        if out.kind is not None:
+            newest = _newest([j for j in buffer if j["id"] in written], newest)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
         if frontier is None:
             walk["bound"] = bound
         state["walks"][key] = walk
-        _save_state(root, state)  # after the data: a crash before this refetches the batch
+        save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
 
     # The walk goes on (a few pages ahead) while a batch is converted and written; it
     # stops when the loop ends, whatever ends it.
     ahead = client._pages_ahead(
-        kind=kind,
+        kind=by_kind,
         since=lower,
         order="desc",
         page_size=100,
@@ -397,10 +400,8 @@ def _walk(
     )
     with contextlib.closing(ahead) as pages:
         for page in pages:
-            for job in page:
-                created = created_ms(job)
-                if created is not None and (newest is None or created > newest):
-                    newest = created
+            if out.kind is None:  # else: of the kind's jobs, once written
+                newest = _newest(page, newest)
             for job in page:
                 if isinstance(job.get("id"), str):
                     buffer.append(job)
@@ -415,51 +416,19 @@ def _walk(
         report.failures = pd.concat(parts, ignore_index=True)
     # The walk reached the old frontier (or its bound): only now may the frontier move.
     if frontier is None:
-        _record_bound(state, key, bound)
+        record_bound(state, key, bound)
     if newest is not None:
         state["frontiers"][key] = max(newest, frontier or newest)
     state["walks"].pop(key, None)
-    _save_state(root, state)
+    save_state(root, state)
     return listed
 
 
-def _lower(frontier: int, walk: dict[str, Any] | None) -> int | None:
-    """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
-    its frontier, or an interrupted walk's own lower end."""
-    return walk.get("lower") if walk is not None else frontier
-
-
-def _first_bound(
-    state: dict[str, Any], walk: dict[str, Any] | None, since_ms: int | None
-) -> int | None:
-    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given (the
-    kind is not synced yet, so an interrupted walk goes on after its checkpoint down to
-    it); else an interrupted walk's bound; else the lake's bound (:func:`_record_bound`;
-    ``None`` or none recorded: the whole history), so a lake first synced from D holds
-    every kind from D."""
-    if since_ms is not None:
-        return since_ms
-    if walk is not None:
-        # A checkpoint written before the bound was kept apart has its lower end only.
-        kept: int | None = walk.get("bound", walk.get("lower"))
-        return kept
-    lake: int | None = state.get("since")
-    return lake
-
-
-def _record_bound(state: dict[str, Any], key: str, bound: int | None) -> None:
-    """Record the lake's bound (``sync.since``) once a first walk has completed: the
-    lowest ``since`` a completed walk covered (``None``: the whole history).
-
-    The first walk to complete sets it, and so does each one after it while no walk has
-    found a job (a walk that found nothing does not bound the next one: the lake holds
-    what that one reads); a walk of all kinds reaching further back lowers it; a kind's
-    own ``since`` later is that kind's only. A lake synced before the bound was recorded
-    has none, which stays so: its kinds are read whole, as they were."""
-    if not state["frontiers"]:
-        state["since"] = bound
-    elif key == "*" and state.get("since") is not None:
-        state["since"] = None if bound is None else min(bound, state["since"])
+def _newest(jobs: list[dict[str, Any]], newest: int | None) -> int | None:
+    """The newest creation time among ``jobs`` and ``newest`` (a kind's frontier is its
+    newest job's: ``check`` holds it to the lake's jobs of that kind)."""
+    times = [t for t in map(created_ms, jobs) if t is not None]
+    return max([*times, *([] if newest is None else [newest])], default=None)
 
 
 def _cursor(written: list[dict[str, Any]], walk: dict[str, Any] | None) -> str | None:

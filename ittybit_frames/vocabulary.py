@@ -48,6 +48,7 @@ __all__ = [
     "category",
     "created_ms",
     "epoch_ms",
+    "listing_filters",
     "parse_when",
 ]
 
@@ -393,3 +394,14 @@ LISTED_WORDS: dict[str, frozenset[str]] = {
     "kind": frozenset({"video", "audio", "image", "animation", "adaptive_video"}),
     "status": frozenset(STATUSES) - {"other"},
 }
+
+
+def listing_filters(
+    kind: str | None, status: str | None
+) -> tuple[str | None, str | None, dict[str, str]]:
+    """The categories ``kind`` and ``status`` split into the listing's filters (``None``
+    for a word it does not take, :data:`~ittybit_frames.vocabulary.LISTED_WORDS`) and
+    those to subset the frames by."""
+    words = {"kind": kind, "status": status}
+    kept = {f: w for f, w in words.items() if w is not None and w not in LISTED_WORDS[f]}
+    return (None if "kind" in kept else kind), (None if "status" in kept else status), kept

@@ -100,11 +100,6 @@ def test_frames_of_a_spaced_id_and_a_sync_of_it_make_one_row(tmp_path: Path) -> 
     assert itf.read_parquet(lake).jobs["job_id"].tolist() == ["job_sp"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client/ (not this branch's area): clean_job_id strips the ID before GET "
-    "/jobs/{id}, and a server that keys the job by its raw ID answers 404",
-)
 def test_an_unfinished_job_with_a_spaced_id_is_refreshed_by_id(tmp_path: Path) -> None:
     history = generate_history(300, seed=7, end=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
     done = sorted(

@@ -22,6 +22,7 @@ import orjson
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.cli._paths import (
     file_to_write,
+    folder_for_files,
     folder_to_write,
     lake_to_read,
     lake_to_write,
@@ -180,7 +181,8 @@ def _export_target(args: argparse.Namespace) -> Path | str | None:
     if args.format == "parquet":
         return lake_to_write(args.out, "--out")
     if args.format == "csv":
-        folder = folder_to_write(args.out, "--out")
+        hint = " (or --format parquet to merge into the lake)"
+        folder = folder_for_files(args.out, "--out", "the CSV files", hint)
         for name in _CSV_TABLES:
             if (folder / f"{name}.csv").is_dir():
                 raise ConfigurationError(
@@ -388,7 +390,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     console = _console(args)
     check_window(args)
     lake = lake_to_read(args.path)
-    out = folder_to_write(args.out, "--out")
+    out = folder_for_files(args.out, "--out", "the report")
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", EmptyWindowWarning)
         frames = read_parquet(lake, since=args.since, until=args.until)

@@ -12,7 +12,15 @@ from pathlib import Path
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake import MANIFEST, is_remote, lake_location, read_manifest
 
-__all__ = ["file_to_write", "folder_to_write", "lake_to_read", "lake_to_write", "read_ids_file"]
+__all__ = [
+    "file_to_write",
+    "folder_for_files",
+    "folder_to_write",
+    "is_lake",
+    "lake_to_read",
+    "lake_to_write",
+    "read_ids_file",
+]
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -51,6 +59,17 @@ def folder_to_write(path: str | os.PathLike[str], option: str) -> Path:
     return target
 
 
+def folder_for_files(path: str | os.PathLike[str], option: str, what: str, hint: str = "") -> Path:
+    """:func:`folder_to_write` that is no lake's folder (``check`` would call ``what``,
+    files that are not the lake's, a problem)."""
+    folder = folder_to_write(path, option)
+    if is_lake(folder):
+        raise ConfigurationError(
+            f"{option} {folder} is a Parquet lake: give another folder for {what}{hint}"
+        )
+    return folder
+
+
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
     """A file (new or replaced) in a folder that takes files."""
     target = Path(path)
@@ -62,7 +81,8 @@ def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
     return target
 
 
-def _is_lake(path: Path) -> bool:
+def is_lake(path: Path) -> bool:
+    """A lake's folder: its manifest, or its jobs/ table (a lake of an old writer)."""
     return (path / MANIFEST).is_file() or (path / "jobs").is_dir()
 
 
@@ -78,7 +98,7 @@ def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Pat
     if is_remote(path):
         return lake_location(path)
     target = folder_to_write(lake_location(path), option)
-    if target.is_dir() and not _is_lake(target) and _holds_others(target):
+    if target.is_dir() and not is_lake(target) and _holds_others(target):
         raise ConfigurationError(
             f"{target} is not an ittybit-frames lake and not empty: give a new or empty "
             "folder, or the lake's own folder"
@@ -105,7 +125,7 @@ def lake_to_read(path: str | os.PathLike[str]) -> Path | str:
         )
     if not target.is_dir():
         raise ConfigurationError(f"{target} is not a folder: give the lake's folder")
-    if not _is_lake(target):
+    if not is_lake(target):
         raise ConfigurationError(
             f"no lake at {target} (no {MANIFEST} and no jobs/): give the folder that "
             "'ittybit-frames sync' or 'export' wrote"

@@ -22,6 +22,8 @@ from ittybit_frames.client._config import (
     check_job_id,
     check_job_ids,
     clean_job_id,
+    padded_ids,
+    raw_id_path,
     resolve_base_url,
     resolve_key,
     takes_options,
@@ -31,11 +33,17 @@ from ittybit_frames.client._paging import JobPager, JobQuery
 from ittybit_frames.client._request import Requester
 from ittybit_frames.client._results import ClientStats, FetchResult, Stopwatch
 from ittybit_frames.client._runtime import for_each, progress_bar
-from ittybit_frames.client._walk import walk_pages
-from ittybit_frames.errors import AuthenticationError, ConfigurationError, IttybitError
+from ittybit_frames.client._transport import Headers
+from ittybit_frames.client._walk import OnHeaders, walk_pages
+from ittybit_frames.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    IttybitError,
+    NotFoundError,
+)
 from ittybit_frames.schema import failures_frame
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "unique_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +106,9 @@ class AsyncClient:
         self._http = Requester(self.base_url, self._key, options, self._stats)
         self._clock = Stopwatch(self._stats)
         self._walk_failures: list[dict[str, Any]] = []
+        # {ID as requested: ID as the API or the caller gave it} for padded IDs: a job
+        # the API keys by its padded ID is requested by it when the plain one is a 404.
+        self._padded: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={self._key!r})"
@@ -146,7 +157,14 @@ class AsyncClient:
         """:meth:`get_job` of an ID already cleaned, under a stopwatch already running."""
         job_id = check_job_id(job_id)
         url = f"{self.base_url}/jobs/{job_id}"
-        payload, _ = await self._http.get(url)
+        try:
+            payload, _ = await self._http.get(url)
+        except NotFoundError:
+            raw = self._padded.get(job_id)
+            if raw is None:
+                raise
+            url = f"{self.base_url}/jobs/{raw_id_path(job_id, raw)}"
+            payload, _ = await self._http.get(url)
         return job_object(payload, job_id, url)
 
     async def fetch_jobs(
@@ -171,7 +189,7 @@ class AsyncClient:
         if errors not in ("collect", "raise"):
             raise ConfigurationError("errors must be 'collect' or 'raise'")
         check_job_ids(ids)
-        unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+        unique = unique_ids(self._padded, ids)
         with self._clock.running():
             found, failed = await _fetch_each(
                 self._get_job, unique, errors, self.concurrency, self.progress, self._stats
@@ -221,7 +239,7 @@ class AsyncClient:
         complete = functools.partial(_complete, self.fetch_jobs, self._walk_failures)
         pager = JobPager(self.base_url, query)
         return walk_pages(
-            self._http.get,
+            functools.partial(_listed, self),
             complete,
             pager,
             self._clock,
@@ -229,6 +247,24 @@ class AsyncClient:
             stats=self._stats,
             failures=self._walk_failures,
         )
+
+
+def unique_ids(padded: dict[str, str], ids: Iterable[Any]) -> list[str]:
+    """The IDs to request, each once, cleaned (the padded ones remembered in ``padded``)."""
+    ids = list(ids)
+    padded.update(padded_ids(ids))
+    return list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+
+
+async def _listed(
+    client: AsyncClient, url: str, on_headers: OnHeaders | None
+) -> tuple[Any, Headers]:
+    """A listing page's answer, the padded IDs of its jobs remembered."""
+    payload, headers = await client._http.get(url, on_headers)
+    items = payload.get("data") if isinstance(payload, dict) else payload
+    if isinstance(items, list):
+        client._padded.update(padded_ids(j.get("id") for j in items if isinstance(j, dict)))
+    return payload, headers
 
 
 def _result(

@@ -8,10 +8,10 @@ import inspect
 import ipaddress
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -26,6 +26,8 @@ __all__ = [
     "check_job_id",
     "check_job_ids",
     "clean_job_id",
+    "padded_ids",
+    "raw_id_path",
     "resolve_api_version",
     "resolve_base_url",
     "resolve_key",
@@ -196,6 +198,24 @@ def clean_job_id(job_id: Any) -> Any:
     if isinstance(job_id, str):
         return job_id.strip(ID_PADDING)
     return job_id
+
+
+def padded_ids(ids: Iterable[Any]) -> dict[str, str]:
+    """``{ID as requested: ID as given}`` for each ID :func:`clean_job_id` strips of
+    padding (a server may key a job by its padded ID: see :func:`raw_id_path`)."""
+    found = {}
+    for raw in ids:
+        if isinstance(raw, str) and (clean := raw.strip(ID_PADDING)) not in (raw, ""):
+            found[clean] = raw
+    return found
+
+
+def raw_id_path(job_id: str, raw: str) -> str:
+    """The URL path segment of ``raw``, the padded form of the checked ``job_id``: its
+    padding percent-encoded (``%20job_1%20``), which can change no path but this one."""
+    if raw.strip(ID_PADDING) != job_id:
+        raise InvalidJobIdError(f"invalid job ID {raw[:60]!r}: not {job_id!r} padded")
+    return quote(raw, safe="")
 
 
 def check_job_ids(ids: Any) -> None:

@@ -11,8 +11,8 @@ from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
-from ittybit_frames.client._async import AsyncClient, _fetch_each, _result
-from ittybit_frames.client._config import ClientOptions, check_job_ids, clean_job_id, takes_options
+from ittybit_frames.client._async import AsyncClient, _fetch_each, _result, unique_ids
+from ittybit_frames.client._config import ClientOptions, check_job_ids, takes_options
 from ittybit_frames.client._paging import JobQuery
 from ittybit_frames.client._results import ClientStats, FetchResult
 from ittybit_frames.client._runtime import LoopThread
@@ -116,6 +116,11 @@ class Client:
     def walk_failures(self) -> pd.DataFrame:
         """Listed jobs whose tasks could not be fetched. See :attr:`AsyncClient.walk_failures`."""
         return self._async.walk_failures
+
+    @property
+    def _padded_ids(self) -> dict[str, str]:
+        """The padded IDs the client knows (see ``AsyncClient._padded``)."""
+        return self._async._padded
 
     @property
     def stats(self) -> ClientStats:
@@ -317,7 +322,7 @@ async def _fetch_into(
     they are answered, each batch with the number of IDs it stands for (failed ones too),
     then the :class:`FetchResult` without the jobs (or what it raised). An ID is started
     only with a place in ``window``, given back when the caller takes its batch."""
-    unique = list(dict.fromkeys(c for c in map(clean_job_id, ids) if c != ""))
+    unique = unique_ids(client._padded, ids)
     answered: dict[str, dict[str, Any] | None] = {}
     at = 0
 

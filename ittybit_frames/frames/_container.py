@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
-from ittybit_frames.errors import EmptyWindowWarning, empty_window_message
-from ittybit_frames.schema import FAILURES, JOBS, PROBLEMS, TASKS
+from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
+from ittybit_frames.schema import FAILURES, JOBS, PROBLEMS, TASKS, counted
 from ittybit_frames.vocabulary import category, parse_when
 
 __all__ = ["ArrowFrames", "JobFrames", "PolarsFrames"]
@@ -78,7 +78,8 @@ class JobFrames:
 
         Returns a new JobFrames (``self`` when nothing is filtered out). A time window
         that matches no job of non-empty frames warns (:class:`EmptyWindowWarning`),
-        naming the span the frames cover.
+        naming the span the frames cover; ``since`` not before ``until`` is a
+        ``ValueError`` (:class:`~ittybit_frames.errors.ConfigurationError`).
         """
         jobs = self.jobs
         keep = pd.Series(True, index=jobs.index)
@@ -89,6 +90,11 @@ class JobFrames:
         if kind_raw is not None:
             keep &= (jobs["kind_raw"] == kind_raw).fillna(False)
         lo, hi = parse_when(since), parse_when(until)
+        if lo is not None and hi is not None and lo >= hi:
+            raise ConfigurationError(
+                f"since {since!r} ({_when(lo)}) is not before until {until!r} ({_when(hi)}): "
+                "swap them"
+            )
         for bound, op in ((lo, "ge"), (hi, "lt")):
             if bound is not None:
                 stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
@@ -158,7 +164,8 @@ class JobFrames:
     def __repr__(self) -> str:
         s = self._summary()
         return (
-            f"JobFrames({s['jobs']:,} jobs, {s['tasks']:,} tasks, {s['problems']:,} problems;"
+            f"JobFrames({counted(s['jobs'], 'job')}, {counted(s['tasks'], 'task')},"
+            f" {counted(s['problems'], 'problem')};"
             f" created {s['created']})"
         )
 
@@ -170,6 +177,10 @@ class JobFrames:
             for k, v in self._summary().items()
         )
         return f"<table><caption>ittybit JobFrames</caption>{rows}</table>"
+
+
+def _when(ms: float) -> str:
+    return f"{pd.Timestamp(ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M} UTC"
 
 
 def _warn_if_window_empty(

@@ -29,6 +29,7 @@ from ittybit_frames.lake._format import (
     read_manifest,
     write_manifest,
 )
+from ittybit_frames.lake._keys import padded_ids_line
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT
 from ittybit_frames.lake._parents import Parents
 from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
@@ -236,6 +237,10 @@ def _check_rows(place: Place, scan: _Scan) -> None:
     dup = jobs["job_id"].duplicated(keep=False)
     if dup.any():
         scan.problems.append(f"{jobs.loc[dup, 'job_id'].nunique()} job IDs have several rows")
+        scan.data_problem = True
+    padded = padded_ids_line(jobs["job_id"])
+    if padded is not None:  # --repair rewrites them keyed as the lake now keys
+        scan.problems.append(padded)
         scan.data_problem = True
     twice = tasks.duplicated(["job_id", "task_index"], keep=False)
     if twice.any():

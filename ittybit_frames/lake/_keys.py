@@ -10,11 +10,18 @@ frames themselves keep the value as received.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.schema import counted
 from ittybit_frames.vocabulary import ID_PADDING  # what the client strips around an ID
+
+#: The manifest's key saying every job ID in the lake is keyed without padding (a merge
+#: then need not look for an older writer's padded IDs): set by each write that found none.
+IDS_STRIPPED = "ids_stripped"
 
 
 def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
@@ -51,6 +58,43 @@ def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:
     if not lines:
         return frames, [], False
     return JobFrames(jobs, tasks, frames.problems), lines, collided
+
+
+def by_key(index: pd.DataFrame, stripped: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The lake's job index by the key the lake now keys (IDs without their padding),
+    and ``{key: ID in the files}`` for the rows a writer before session 10 keyed by a
+    padded ID (``" job_1"``): a merge of ``job_1`` replaces that row. Where a padded
+    ID and its plain form (or another padded form) both hold a row, the first is the
+    key's (``check`` flags the others). ``stripped``: the manifest says the lake holds
+    no padded ID (``IDS_STRIPPED``), so there is nothing to look for."""
+    if stripped or index.empty:
+        return index, {}
+    ids = pa.array(index.index.to_numpy(dtype=object), pa.string())
+    padded = pc.fill_null(pc.not_equal(ids, pc.utf8_trim(ids, ID_PADDING)), False)
+    if not pc.any(padded).as_py():
+        return index, {}
+    at = np.flatnonzero(padded.to_numpy(zero_copy_only=False))
+    raw = index.index[at]
+    keys = pd.Index(_stripped(pd.Series(raw, dtype=object)), dtype=object)
+    alone = keys.notna() & (index.index.get_indexer(keys) < 0) & ~keys.duplicated()
+    labels = index.index.to_numpy(dtype=object).copy()
+    labels[at[alone]] = keys[alone]
+    keep = np.ones(len(index), dtype=bool)
+    keep[at[~alone]] = False  # no key, or its key holds another row
+    rekeyed = index.set_axis(pd.Index(labels, dtype=object, name=index.index.name))[keep]
+    return rekeyed, dict(zip(keys[alone], raw[alone], strict=True))
+
+
+def padded_ids_line(ids: pd.Series) -> str | None:
+    """``check``'s line for the jobs a writer before session 10 keyed by a padded ID."""
+    padded = _padded(ids.dropna()) & ids.dropna().ne("")
+    if not padded.any():
+        return None
+    return (
+        f"{counted(int(padded.sum()), 'job ID')} with surrounding whitespace (first: "
+        f"{ids.dropna()[padded].iloc[0]!r}), written before the lake keyed IDs without it: "
+        "--repair rewrites them without it (a job synced again would be a second row)"
+    )
 
 
 def _padded(ids: pd.Series) -> pd.Series:

@@ -40,7 +40,7 @@ from ittybit_frames.lake._format import (
     to_arrow,
 )
 from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
-from ittybit_frames.lake._keys import keyed
+from ittybit_frames.lake._keys import IDS_STRIPPED, by_key, keyed
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._parents import align_parents
 from ittybit_frames.lake._remote import RemoteSource
@@ -184,6 +184,7 @@ def write_with(
     prof = PROFILES[profile]
     report = WriteReport(root if isinstance(root, Path) else str(root), mode)
     plan = _Plan(commit, source, partition_by, prof, report)
+    plan.ids["stripped"] = mode == "overwrite" or manifest.get(IDS_STRIPPED) is True
     frames, unkeyed, collided = keyed(frames)  # a lake row is keyed by its job's ID
     if mode != "append" or collided:
         frames = one_row_per_job(frames)
@@ -199,7 +200,7 @@ def write_with(
             index = _upsert(frames, plan, mode == "append")
         if commit.empty and manifest:
             return report  # nothing changed: leave every file alone
-        _commit(plan, index, manifest)
+        _commit(plan, index, {**manifest, IDS_STRIPPED: True} if plan.ids["stripped"] else manifest)
     except BaseException:
         commit.discard()  # before the commit point: the lake is as it was, nothing left
         raise
@@ -290,6 +291,8 @@ class _Plan:
     profile: Profile
     report: WriteReport
     indexed: set[str] = field(default_factory=set)  # the jobs/ tokens an index is staged for
+    # {"stripped": True}: no padded job ID in the lake (keys.IDS_STRIPPED), so far as known
+    ids: dict[str, bool] = field(default_factory=dict)
 
     @property
     def root(self) -> PurePath:
@@ -387,7 +390,9 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     incoming = frames.jobs if append else newest_per_job(frames.jobs)
     labels = _day_labels(incoming, partition_by)
     new = _new_index(incoming, labels)
-    known_rows = index.reindex(new["job_id"])
+    lookup, padded = by_key(index, plan.ids["stripped"])  # an older writer's padded ID
+    plan.ids["stripped"] = lookup is index  # none found: the next merge need not look
+    known_rows = lookup.reindex(new["job_id"])
     known = known_rows["partition"].notna().to_numpy()
     if append:
         win = np.ones(len(new), dtype=bool)
@@ -407,6 +412,8 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     task_labels = where.reindex(tasks["job_id"].to_numpy(dtype=object)).to_numpy(dtype=object)
     # Each job leaves the partition the index puts it in (cost: the partitions touched).
     leaving = pd.Series(winners["job_id"].to_numpy(dtype=object)[known[win]])
+    if padded:
+        leaving = leaving.replace(padded)  # as the files hold it
     leaving_from = known_rows["partition"].to_numpy(dtype=object)[win & known]
     in_jobs, in_tasks = to_arrow(winners, JOBS, profile), to_arrow(tasks, TASKS, profile)
     with cf.ThreadPoolExecutor(max_workers=_workers()) as pool:
@@ -423,7 +430,10 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
         return pd.concat([index.reset_index(), new], ignore_index=True).drop_duplicates(
             "job_id", keep="last"
         )
-    kept = index[~index.index.isin(where.index)].reset_index()
+    gone = index.index.isin(where.index)
+    if padded:
+        gone |= index.index.isin(leaving)  # their rows left under the padded ID
+    kept = index[~gone].reset_index()
     return pd.concat([kept, new[win]], ignore_index=True)
 
 

@@ -250,8 +250,20 @@ def by_customer(
                 "low_count": finished < min_count,
             }
         )
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=list(_BY_CUSTOMER)).astype(_BY_CUSTOMER)  # none: empty
     return out.sort_values(["jobs", "customer"], ascending=[False, True]).reset_index(drop=True)
+
+
+_BY_CUSTOMER: dict[str, str] = {
+    "customer": "object",
+    "jobs": "int64",
+    "finished": "int64",
+    "failure_rate": "float64",
+    "user_side": "float64",
+    "p95_total_seconds": "float64",
+    "main_error": "object",
+    "low_count": "bool",
+}
 
 
 def _metadata_value(text: object, key: str) -> str:

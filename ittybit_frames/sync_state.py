@@ -1,0 +1,120 @@
+"""Where a sync stands, in the lake's manifest (``sync`` key): each kind's frontier,
+an interrupted walk's checkpoint, the lake's bound (``since``); read and written by
+:mod:`ittybit_frames.sync` under the lake's lock."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.lake import MANIFEST, read_manifest, write_manifest
+from ittybit_frames.vocabulary import epoch_ms
+
+__all__ = [
+    "first_bound",
+    "load_state",
+    "lower_end",
+    "padded_ids",
+    "record_bound",
+    "recorded_bound",
+    "remember_padded_ids",
+    "save_state",
+]
+
+
+def load_state(root: Path | str) -> dict[str, Any]:
+    state: dict[str, Any] = read_manifest(root).get("sync", {})
+    state.setdefault("frontiers", {})
+    state.setdefault("walks", {})
+    if "since" in state:
+        state["since"] = recorded_bound(state)
+    return state
+
+
+def recorded_bound(state: dict[str, Any]) -> int | None:
+    """The lake's bound (``sync.since`` in its manifest) in epoch milliseconds (``None``:
+    the whole history); a time written by hand (``2026-11-01``) is read as one, and
+    anything else is a :class:`ConfigurationError` line naming the key (left as found)."""
+    value = state.get("since")
+    try:
+        return epoch_ms(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the lake's {MANIFEST} records sync.since {repr(value)[:40]}, which is no time "
+            f"({exc}): put back the epoch milliseconds a sync wrote there, or remove the "
+            "key (new kinds are then read from the whole history)"
+        ) from None
+
+
+def save_state(root: Path | str, state: dict[str, Any]) -> None:
+    manifest = read_manifest(root)
+    manifest["sync"] = state
+    write_manifest(root, manifest)
+
+
+def lower_end(frontier: int, walk: dict[str, Any] | None) -> int | None:
+    """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
+    its frontier, or an interrupted walk's own lower end."""
+    return walk.get("lower") if walk is not None else frontier
+
+
+def first_bound(
+    state: dict[str, Any], walk: dict[str, Any] | None, since_ms: int | None
+) -> int | None:
+    """Where the first walk of a kind (or of all kinds) stops: ``since`` when given (the
+    kind is not synced yet, so an interrupted walk goes on after its checkpoint down to
+    it); else an interrupted walk's bound; else the lake's bound (:func:`record_bound`;
+    ``None`` or none recorded: the whole history), so a lake first synced from D holds
+    every kind from D."""
+    if since_ms is not None:
+        return since_ms
+    if walk is not None:
+        # A checkpoint written before the bound was kept apart has its lower end only.
+        kept: int | None = walk.get("bound", walk.get("lower"))
+        return kept
+    lake: int | None = state.get("since")
+    return lake
+
+
+def record_bound(state: dict[str, Any], key: str, bound: int | None) -> None:
+    """Record the lake's bound (``sync.since``) once a first walk has completed: the
+    lowest ``since`` a completed walk covered (``None``: the whole history).
+
+    The first walk to complete sets it, and so does each one after it while no walk has
+    found a job (a walk that found nothing does not bound the next one: the lake holds
+    what that one reads); a walk of all kinds reaching further back lowers it; a kind's
+    own ``since`` later is that kind's only. A lake synced before the bound was recorded
+    has none, which stays so: its kinds are read whole, as they were."""
+    if not state["frontiers"]:
+        state["since"] = bound
+    elif key == "*" and state.get("since") is not None:
+        state["since"] = None if bound is None else min(bound, state["since"])
+
+
+def padded_ids(root: Path | str) -> dict[str, str]:
+    """The padded IDs of the lake's unfinished jobs (``sync.padded_ids``: ``{ID in the
+    lake: ID as the API listed it}``), for the client to request them as the API keys
+    them."""
+    found = read_manifest(root).get("sync", {}).get("padded_ids", {})
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def remember_padded_ids(
+    root: Path | str, known: dict[str, str], unfinished: Collection[str]
+) -> None:
+    """Keep in the manifest the padded IDs of the jobs still unfinished (the others are
+    never requested again), when there is a manifest and they changed."""
+    manifest = read_manifest(root)
+    state = manifest.get("sync")
+    if state is None:
+        return
+    kept = {k: v for k, v in known.items() if k in unfinished}
+    if kept == state.get("padded_ids", {}):
+        return
+    if kept:
+        state["padded_ids"] = kept
+    else:
+        state.pop("padded_ids", None)
+    write_manifest(root, manifest)
