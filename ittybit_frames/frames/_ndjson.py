@@ -44,6 +44,7 @@ from ittybit_frames.frames._ndjson_checks import (
 )
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
+    envelope_query,
     envelope_shape_ok,
     job_shape_ok,
     query,
@@ -150,32 +151,28 @@ def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.T
     shape_ok = pc.is_in(table["st"], value_set=pa.array(distinct[jobs], type=pa.uint64()))
     envelopes = pc.is_in(table["st"], value_set=pa.array(distinct[wrapped], type=pa.uint64()))
     table = table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
-    extra = pa.nulls(len(table), pa.string())
+    table = table.append_column("extra", pa.nulls(len(table), pa.string()))
     if any(wrapped) and pc.any(envelopes).as_py():
-        table, extra = _envelope_rows(table, envelopes, lines, first)
-    return table.drop_columns(["rest"]).append_column("extra", extra)
+        table = _read_envelopes(con, table, envelopes, lines, first)
+    return table
 
 
-def _envelope_rows(
-    table: pa.Table, envelopes: Any, lines: Any, first: int
-) -> tuple[pa.Table, pa.Array]:
-    """The lines that are single-object envelopes around a job of the documented shape
-    (their jobs read from ``data`` by the query): marked as the job lines are, and the
-    envelope's other fields as ``extra`` (under ``envelope``, as the careful path keeps
-    them)."""
-    at = np.flatnonzero(envelopes.to_numpy(zero_copy_only=False))
-    rests = storage(table["rest"]).take(pa.array(at))
-    texts = lines.take(pa.array(table["r"].to_numpy()[at] - first))
-    extras, fine = _envelope_extras([r or "{}" for r in rests.to_pylist()], texts)
-    # No ``rest``: the query did not read ``data`` for the job (a key ``data`` written
-    # with an escape, say): the careful path takes that line.
-    fine = np.logical_and(fine, rests.is_valid().to_numpy(zero_copy_only=False))
-    ok = table["st"].to_numpy(zero_copy_only=False).copy()
-    ok[at] = fine
-    extra = np.full(len(table), None, dtype=object)
-    extra[at] = extras
-    table = table.set_column(table.schema.get_field_index("st"), "st", pa.array(ok))
-    return table, pa.array(extra, pa.string())
+def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first: int) -> pa.Table:
+    """The lines that are single-object envelopes around a job of the documented shape:
+    their jobs read as job lines are, with the envelope's other fields in ``extra``
+    (under ``envelope``, as the careful path keeps them)."""
+    rows = np.sort(table["r"].filter(envelopes).to_numpy())
+    texts = lines.take(pa.array(rows - first))
+    con.register("env", _batched(pa.table({"r": rows, "line": texts})))
+    try:
+        read = _as_table(con.sql(envelope_query()))
+    finally:
+        con.unregister("env")
+    read = read.take(pc.sort_indices(read["r"]))
+    extras, fine = _envelope_extras(storage(read["rest"]).to_pylist(), texts)
+    read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
+    read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
+    return pa.concat_tables([table.filter(pc.invert(envelopes)), read.cast(table.schema)])
 
 
 def _bytes_of(lines: pa.Array) -> bytes:

@@ -25,6 +25,7 @@ __all__ = [
     "ALIASED_STAMPS",
     "STAMPS",
     "TRAILING_COMMA",
+    "envelope_query",
     "envelope_shape_ok",
     "job_shape_ok",
     "query",
@@ -85,18 +86,10 @@ def _shape() -> str:
 
 def query(check_valid: bool) -> str:
     """The SQL over table ``src`` (``r``: line number, ``line``): each line's number,
-    structure hash and values. A line with a top-level ``data`` field (a single-object
-    envelope, if its structure says so) has the job in ``data`` read instead, and the
-    envelope without ``data`` as JSON text (``rest``; DuckDB writes numbers back as they
-    were written; null on every other line). So an envelope line is parsed in the same
-    pass as a job line; ``contains`` spares the others the look for ``data``."""
+    structure hash and values."""
     return f"""
-SELECT r, hash(json_structure(line)) AS st,
-    json_transform(CASE WHEN env THEN json_extract(line, '$.data')::VARCHAR ELSE line END,
-        '{_shape()}') AS j,
-    CASE WHEN env THEN json_merge_patch(line, '{{"data": null}}')::VARCHAR END AS rest
-FROM (SELECT r, line, contains(line, '"data"') AND json_exists(line, '$.data') AS env
-    FROM src {"WHERE json_valid(line)" if check_valid else ""})
+SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j
+FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
 
@@ -201,3 +194,14 @@ def envelope_shape_ok(text: str) -> bool:
         and type(s.get("data")) is dict
         and _job_ok(s["data"])
     )
+
+
+def envelope_query() -> str:
+    """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
+    of each, read as :func:`query` reads a job line, and the envelope without ``data``
+    as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
+    return f"""
+SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j,
+    json_merge_patch(line, '{{"data": null}}') AS rest
+FROM env
+"""
