@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ittybit_frames.metrics._common import (
     ENCODE_KINDS,
@@ -115,32 +117,32 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         "stage_breakdown",
     )
     columns = [*keys, "stage", "seconds", "share", "typical_share", "jobs"]
-    needed = ["job_id", "kind", "processing_seconds", "finished_at", "job_created_at", *keys]
-    done = tasks[list(dict.fromkeys(needed))][_equals(tasks["job_status"], "succeeded")]
-    if done.empty:
+    succeeded = _equals(tasks["job_status"], "succeeded")
+    if not succeeded.any():
         return pd.DataFrame(columns=columns)
-    # Integer codes all the way: millions of tasks aggregate with bincount, not groupby.
-    job, _ = pd.factorize(done["job_id"], sort=False)
+    # Integer codes all the way: millions of tasks aggregate with bincount, not groupby;
+    # the succeeded rows are taken from plain arrays, never as a filtered copy of tasks.
+    job = _job_codes(tasks["job_id"], succeeded)
     n_jobs = int(job.max()) + 1
     end = np.full(n_jobs, -np.inf)
-    np.maximum.at(end, job, np.nan_to_num(epoch_ms_array(done["finished_at"]), nan=-np.inf))
+    finished = epoch_ms_array(tasks["finished_at"])[succeeded]
+    np.maximum.at(end, job, np.nan_to_num(finished, nan=-np.inf))
     start = np.full(n_jobs, np.nan)
-    start[job] = epoch_ms_array(done["job_created_at"])
+    start[job] = epoch_ms_array(tasks["job_created_at"])[succeeded]
     total = (end - start) / 1000.0
     total[~np.isfinite(total)] = 0.0
     labels: list[str] = ["all"]
-    group_codes = np.zeros(len(done), dtype=np.int64)
+    group_codes = np.zeros(len(job), dtype=np.int64)
     if keys:
-        group_codes, uniques = _codes(done[keys[0]])
-        labels = [str(u) for u in uniques]
+        group_codes, labels = _present_codes(tasks[keys[0]], succeeded)
     job_group = np.zeros(n_jobs, dtype=np.int64)
     job_group[job] = group_codes
     n_groups = len(labels)
-    kind_codes, kinds = _codes(done["kind"])
+    kind_codes, kinds = _present_codes(tasks["kind"], succeeded)
     stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
-    lookup = np.array([stage_of.get(str(k), -1) for k in kinds], dtype=np.int64)
-    stage = lookup[kind_codes] if len(lookup) else np.full(len(done), -1)
-    seconds = done["processing_seconds"].to_numpy(dtype=float, na_value=0.0)
+    lookup = np.array([stage_of.get(k, -1) for k in kinds], dtype=np.int64)
+    stage = lookup[kind_codes] if len(lookup) else np.full(len(job), -1)
+    seconds = tasks["processing_seconds"].to_numpy(dtype=float, na_value=0.0)[succeeded]
     counted = stage >= 0
     sums = np.bincount(
         group_codes[counted] * 4 + stage[counted], weights=seconds[counted], minlength=n_groups * 4
@@ -189,23 +191,64 @@ def _typical_shares(
     """
     n_jobs = len(total)
     per_job = np.bincount(cell, weights=seconds, minlength=n_jobs * 4).reshape(n_jobs, 4)
-    waiting = np.maximum(total - per_job.sum(axis=1), 0.0)
-    matrix = np.column_stack([per_job, waiting])
+    # One contiguous array per stage: numpy reduces a (jobs x 5) matrix along its short
+    # axis slowly, so the row sums are written out as four additions.
+    stages = [np.ascontiguousarray(per_job[:, k]) for k in range(4)]
+    waiting = np.maximum(total - (((stages[0] + stages[1]) + stages[2]) + stages[3]), 0.0)
+    parts = [*stages, waiting]
+    job_total = (((parts[0] + parts[1]) + parts[2]) + parts[3]) + parts[4]
     with np.errstate(invalid="ignore", divide="ignore"):
-        shares = matrix / matrix.sum(axis=1, keepdims=True)
+        shares = [part / job_total for part in parts]
+    usable = np.isfinite(shares[0])
+    for share in shares[1:]:
+        usable &= np.isfinite(share)
     n_groups = int(job_group.max()) + 1 if len(job_group) else 0
     out = np.full((n_groups, 5), np.nan)
-    usable = np.isfinite(shares).all(axis=1)
-    groups, shares = job_group[usable], shares[usable]
-    order = np.argsort(groups, kind="stable")  # one sort, then a slice per group
-    groups, shares = groups[order], shares[order]
-    bounds = np.searchsorted(groups, np.arange(n_groups + 1))
+    groups = job_group[usable]
+    # Small integers sort by radix: one pass, then a slice per group (order within a
+    # group does not matter to a median).
+    small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+    order = np.argsort(groups.astype(small), kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    columns = [share[usable][order] for share in shares]
     for g in range(n_groups):
-        rows = shares[bounds[g] : bounds[g + 1]]
-        if len(rows):
-            median = np.median(rows, axis=0)
+        lo, hi = bounds[g], bounds[g + 1]
+        if hi > lo:
+            median = np.array([np.median(column[lo:hi]) for column in columns])
             out[g] = median / median.sum() if median.sum() else median
     return out
+
+
+def _present_codes(series: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`_codes` of ``series[rows]``, as strings; categoricals keep every category,
+    other columns only the values present in those rows (as factorizing them would)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = _codes(series)
+        return codes[rows], [str(u) for u in uniques]
+    codes, uniques = _codes(series[rows])
+    return codes, [str(u) for u in uniques]
+
+
+def _job_codes(job_id: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``pd.factorize(job_id[rows], sort=False)`` codes, cheaper when a job's tasks sit
+    together.
+
+    Tasks come grouped by job: only the first ID of each run of equal IDs among the
+    chosen rows is hashed, and the codes (first appearance order, as factorize gives)
+    are repeated over the runs. IDs not stored in Arrow, or with a missing one, take
+    factorize itself.
+    """
+    arrow = isinstance(job_id.dtype, pd.StringDtype) and job_id.dtype.storage == "pyarrow"
+    if not arrow or job_id.isna().any() or len(job_id) < 2:
+        return np.asarray(pd.factorize(job_id[rows], sort=False)[0])
+    ids = pa.chunked_array([pa.array(job_id.array)]).combine_chunks()
+    changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    run = np.cumsum(np.concatenate([[False], changed.to_numpy(zero_copy_only=False)]))[rows]
+    starts = np.flatnonzero(np.concatenate([[True], run[1:] != run[:-1]]))
+    heads = ids.take(pa.array(np.flatnonzero(rows)[starts]))
+    head_codes = pc.dictionary_encode(heads).indices.to_numpy()
+    codes: np.ndarray = np.repeat(head_codes, np.diff(np.append(starts, len(run))))
+    return codes
 
 
 def realtime_factor(
