@@ -10,6 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,19 +85,20 @@ def _odd(records: list[Any], change: tuple[Any, ...]) -> None:
             ODD_VALUES[change[3] % len(ODD_VALUES)],
         )
         target = _target(job, where)
-        if target is not None:
+        # A numpy scalar among the codecs: a known defect of main (see the xfail below).
+        if target is not None and not (where == "codecs" and isinstance(value, np.generic)):
             target[key] = value
     elif kind == "ordered":
         records[at] = OrderedDict(records[at])
     elif kind == "tuple tasks" and isinstance(job.get("tasks"), list):
         job["tasks"] = tuple(job["tasks"])
-    elif kind == "ordered task" and job.get("tasks"):
+    elif kind == "ordered task" and isinstance(job.get("tasks"), list) and job["tasks"]:
         job["tasks"][0] = OrderedDict(job["tasks"][0])
     elif kind == "shared":
         records[(at + 1) % len(records)] = records[at]
     elif kind == "shared task" and job.get("tasks"):
         other = records[(at + 1) % len(records)]
-        if isinstance(other, dict) and other.get("tasks"):
+        if isinstance(other, dict) and isinstance(other.get("tasks"), list) and other["tasks"]:
             other["tasks"][0] = job["tasks"][0]
 
 
@@ -163,3 +165,14 @@ def test_pieces_grow_to_the_most_bytes_and_hold_the_same_lines(monkeypatch: Any)
     assert len(growing) < len(flat) / 4
     assert len(growing[0]) < 2000 + 4 * max(map(len, b"".join(flat).splitlines(True)))
     assert max(map(len, growing[:-1])) >= 64_000
+
+
+@pytest.mark.xfail(strict=True, reason="numpy int in codecs: careful path reports it, fast not")
+def test_a_numpy_integer_among_the_codecs_gives_the_same_problems_on_both_routes() -> None:
+    """Found by the property above (on main too, before this branch): a codec given as
+    ``numpy.int64(5)`` is a problem ("not text") on the careful path, none on the fast
+    route (written as 5, as a plain 5 is, which is no problem on either route)."""
+    job = copy.deepcopy(HISTORY[0])
+    job["tasks"][0].setdefault("output", {}).setdefault("codecs", {})["video"] = np.int64(5)
+    careful = itf.to_frames([copy.deepcopy(job)], _reader=CAREFUL)
+    assert_same(through_sql([job], must_read=False), careful)

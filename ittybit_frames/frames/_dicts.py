@@ -213,39 +213,35 @@ class Serialised:
         self._most_bytes = max(most_bytes, piece_bytes)
 
     def pieces(self) -> Iterator[bytes]:
-        """The NDJSON, piece by piece (cut between batches); a record of no exact line
-        leaves an empty one, and its records (an array's, say) are kept with their row
-        numbers."""
+        """The NDJSON, piece by piece; a record of no exact line leaves an empty one,
+        and its records (an array's, say) are kept with their row numbers."""
         texts: list[bytes] = []
-        line = size = 0
+        size = line = 0
         piece_bytes = self._piece_bytes
         records = iter(self._records)
         for batch in iter(lambda: list(itertools.islice(records, _BATCH)), []):
-            mark = len(texts)
-            line = self._add(batch, texts, line)
-            size += sum(map(len, texts[mark:]))
-            if size >= piece_bytes:
-                self.careful.append([])
-                yield b"".join(texts)
-                texts, size = [], 0
-                # Each piece twice the last, up to ``most_bytes``: DuckDB starts on a
-                # small first piece, and each later block costs its fixed share once.
-                piece_bytes = min(2 * piece_bytes, self._most_bytes)
+            for record, written in zip(batch, _texts(batch), strict=True):
+                line += 1
+                text = written
+                if text is None:
+                    text, line = self._kept(record, line)
+                texts.append(text)
+                size += len(text)
+                if size >= piece_bytes:
+                    self.careful.append([])
+                    yield b"".join(texts)
+                    texts, size = [], 0
+                    # Each piece twice the last, up to ``most_bytes``: DuckDB starts on
+                    # a small first piece, and each later block costs its fixed share once.
+                    piece_bytes = min(2 * piece_bytes, self._most_bytes)
         if texts:
             yield b"".join(texts)
 
-    def _add(self, batch: list[Any], texts: list[bytes], line: int) -> int:
-        """The batch's lines added to ``texts``; the last line number returned."""
-        for record, text in zip(batch, _texts(batch), strict=True):
-            line += 1
-            if text is None:
-                found = opened(held(record), self._p)  # kept while more are pulled
-                self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
-                # More rows than a line numbers (an array of millions): the lines after
-                # it are its too, so that the next record's rows still come after.
-                spare = max(len(found) - 1, 0) // LINE_ROWS
-                texts.append(_BLANK * (1 + spare))
-                line += spare
-            else:
-                texts.append(text)
-        return line
+    def _kept(self, record: Any, line: int) -> tuple[bytes, int]:
+        """A record kept for the careful way: its empty lines, and its last line's number."""
+        found = opened(held(record), self._p)  # kept while more are pulled
+        self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+        # More rows than a line numbers (an array of millions): the lines after it are
+        # its too, so that the next record's rows still come after.
+        spare = max(len(found) - 1, 0) // LINE_ROWS
+        return _BLANK * (1 + spare), line + spare
