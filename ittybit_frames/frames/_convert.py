@@ -62,7 +62,8 @@ from ittybit_frames.vocabulary import parse_when
 __all__ = ["to_frames", "to_frames_in_parts"]
 
 _Parts = tuple[list[pa.Table], list[pa.Table]]
-#: Parsed records are written to NDJSON in pieces of about this size (see _dicts).
+#: Parsed records are written to NDJSON in pieces, the first of about this size, each
+#: next twice the last up to the reader's block size (see _dicts).
 _PIECE_BYTES = 8 * 2**20
 #: NDJSON handed over in parts (a listing walked) is read in pieces of about this size:
 #: each while the next parts are still on their way, so that little is left after the
@@ -159,7 +160,7 @@ def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonR
     few, records = _at_least(records, p, reader.min_records)
     if records is None:
         return _build_records(few, p)
-    serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes))
+    serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes), reader.block_bytes)
     return _build_blocks(reader.pieces(serialised.pieces(), threads), p, serialised.careful)
 
 

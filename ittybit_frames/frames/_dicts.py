@@ -24,6 +24,7 @@ path's (``tests/test_frames_properties.py`` checks it).
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -162,6 +163,38 @@ def _text(record: Any) -> bytes | None:
         return None
 
 
+#: Records are written this many at a time (see :func:`_texts`).
+_BATCH = 128
+
+
+def _batch_texts(batch: list[Any]) -> list[bytes] | None:
+    """The lines of a batch of records when every one is a dict (no page) of the exact
+    built-in types JSON has and no NaN or infinity, as :func:`_text` tells of each: one
+    ``marshal`` call and one look at its bytes for all of them (per record, those were
+    about half the writing's time). None when any is not (or by chance looks not)."""
+    for record in batch:
+        if type(record) is not dict or _pages(record):
+            return None
+    try:
+        asked = _asked[0]
+        dumps = orjson.dumps
+        texts = [dumps(record, default=_default, option=_OPTIONS) for record in batch]
+    except (TypeError, ValueError, RecursionError):
+        return None
+    raw = _marshalled(batch)
+    if raw is None or asked != _asked[0] or not _finite(raw):
+        return None
+    return texts
+
+
+def _texts(batch: list[Any]) -> list[bytes | None]:
+    """Each record's line (:func:`_text`), the batch at once where it can be."""
+    texts = _batch_texts(batch)
+    if texts is None:
+        return [_text(record) for record in batch]
+    return list(texts)
+
+
 class Serialised:
     """Records -> NDJSON pieces of about ``piece_bytes``; the records that must go the
     careful way are kept in ``careful[i]`` (``i``: their piece) with their row numbers
@@ -170,33 +203,45 @@ class Serialised:
     :func:`._input.each_record` hands them (a generator's already held as handed: taken
     through it twice, a list's records were copied and compared as a generator's)."""
 
-    def __init__(self, records: Iterable[Any], p: Problems, piece_bytes: int) -> None:
+    def __init__(
+        self, records: Iterable[Any], p: Problems, piece_bytes: int, most_bytes: int = 0
+    ) -> None:
         self.careful: list[list[tuple[int, Any]]] = [[]]
         self._records = records
         self._p = p
         self._piece_bytes = piece_bytes
+        self._most_bytes = max(most_bytes, piece_bytes)
 
     def pieces(self) -> Iterator[bytes]:
         """The NDJSON, piece by piece; a record of no exact line leaves an empty one,
         and its records (an array's, say) are kept with their row numbers."""
         texts: list[bytes] = []
         size = line = 0
-        for record in self._records:
-            line += 1
-            text = _text(record)
-            if text is None:
-                found = opened(held(record), self._p)  # kept while more are pulled
-                self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
-                # More rows than a line numbers (an array of millions): the lines after
-                # it are its too, so that the next record's rows still come after.
-                spare = max(len(found) - 1, 0) // LINE_ROWS
-                text = _BLANK * (1 + spare)
-                line += spare
-            texts.append(text)
-            size += len(text)
-            if size >= self._piece_bytes:
-                self.careful.append([])
-                yield b"".join(texts)
-                texts, size = [], 0
+        piece_bytes = self._piece_bytes
+        records = iter(self._records)
+        for batch in iter(lambda: list(itertools.islice(records, _BATCH)), []):
+            for record, written in zip(batch, _texts(batch), strict=True):
+                line += 1
+                text = written
+                if text is None:
+                    text, line = self._kept(record, line)
+                texts.append(text)
+                size += len(text)
+                if size >= piece_bytes:
+                    self.careful.append([])
+                    yield b"".join(texts)
+                    texts, size = [], 0
+                    # Each piece twice the last, up to ``most_bytes``: DuckDB starts on
+                    # a small first piece, and each later block costs its fixed share once.
+                    piece_bytes = min(2 * piece_bytes, self._most_bytes)
         if texts:
             yield b"".join(texts)
+
+    def _kept(self, record: Any, line: int) -> tuple[bytes, int]:
+        """A record kept for the careful way: its empty lines, and its last line's number."""
+        found = opened(held(record), self._p)  # kept while more are pulled
+        self.careful[-1] += ((line * LINE_ROWS + k, r) for k, r in enumerate(found))
+        # More rows than a line numbers (an array of millions): the lines after it are
+        # its too, so that the next record's rows still come after.
+        spare = max(len(found) - 1, 0) // LINE_ROWS
+        return _BLANK * (1 + spare), line + spare
