@@ -165,8 +165,14 @@ class Conv:
         self.p.add(*self.ids(i), column, problem, raw)
 
     def _each(self, check: Callable[..., Any], values: Any, col: str, type_: pa.DataType) -> Any:
+        # A numpy scalar (a codec name inside an object, which plain_columns leaves as
+        # it is) is its Python value, as on the dict route and in a plain column.
         return pa.array(
-            [check(self.p, v, *self.ids(i), col) for i, v in enumerate(values)], type=type_
+            [
+                check(self.p, v.item() if isinstance(v, np.generic) else v, *self.ids(i), col)
+                for i, v in enumerate(values)
+            ],
+            type=type_,
         )
 
     @staticmethod

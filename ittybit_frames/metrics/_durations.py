@@ -117,7 +117,11 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
         "stage_breakdown",
     )
     columns = [*keys, "stage", "seconds", "share", "typical_share", "jobs"]
-    succeeded = _equals(tasks["job_status"], "succeeded")
+    # A task without a job ID is tied to no job's time; a job without a group key is in
+    # no group (as groupby leaves NA keys out): both left out, never code -1's victims.
+    succeeded = _equals(tasks["job_status"], "succeeded") & tasks["job_id"].notna().to_numpy()
+    if keys:
+        succeeded &= tasks[keys[0]].notna().to_numpy()
     if not succeeded.any():
         return pd.DataFrame(columns=columns)
     # Integer codes all the way: millions of tasks aggregate with bincount, not groupby;
@@ -141,7 +145,10 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     kind_codes, kinds = _present_codes(tasks["kind"], succeeded)
     stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
     lookup = np.array([stage_of.get(k, -1) for k in kinds], dtype=np.int64)
-    stage = lookup[kind_codes] if len(lookup) else np.full(len(job), -1)
+    # A missing kind (code -1) is in no stage, as an unknown kind is.
+    stage = np.full(len(job), -1)
+    if len(lookup):
+        stage = np.where(kind_codes >= 0, lookup[kind_codes], -1)
     seconds = tasks["processing_seconds"].to_numpy(dtype=float, na_value=0.0)[succeeded]
     counted = stage >= 0
     sums = np.bincount(
