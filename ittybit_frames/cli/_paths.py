@@ -60,13 +60,24 @@ def folder_to_write(path: str | os.PathLike[str], option: str) -> Path:
 
 
 def folder_for_files(path: str | os.PathLike[str], option: str, what: str, hint: str = "") -> Path:
-    """:func:`folder_to_write` that is no lake's folder (``check`` would call ``what``,
-    files that are not the lake's, a problem)."""
+    """:func:`folder_to_write` that is a local folder, neither a lake's nor inside one
+    (``check`` would call ``what``, files that are not the lake's, a problem)."""
+    if is_remote(path):  # else written to a local folder named 's3:'
+        raise ConfigurationError(
+            f"{option} {path} is not a local folder: {what} can only be written to one"
+        )
     folder = folder_to_write(path, option)
     if is_lake(folder):
         raise ConfigurationError(
             f"{option} {folder} is a Parquet lake: give another folder for {what}{hint}"
         )
+    full = folder.resolve()  # through symlinks and '..'
+    for parent in (full, *full.parents):
+        if (parent / MANIFEST).is_file():
+            raise ConfigurationError(
+                f"{option} {folder} is inside the Parquet lake {parent}: give a folder "
+                f"outside it for {what}{hint}"
+            )
     return folder
 
 

@@ -1,0 +1,88 @@
+"""Session 11b's adversarial pass over the CLI's refusal to write files into a lake.
+
+1. ``report LAKE --out LAKE/report`` (or ``export --format csv --out LAKE/csv``): a
+   folder inside the lake's folder is not the lake's folder, so the refusal passed it by
+   and ``check`` then called the lake unhealthy (``not the lake's (ignored): report``),
+   which is what refusing the lake's own folder was for. The same through a symlink.
+2. ``report LAKE --out s3://bucket/reports`` wrote the report to a local folder named
+   ``s3:`` in the working directory, saying nothing: reports and CSV files are written
+   to a local folder only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ittybit_frames as itf
+from ittybit_frames.cli import main
+from ittybit_frames.simulator import generate_history, serve
+
+END = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Any]:
+    with serve(generate_history(40, seed=11, end=END)) as sim:
+        sim.stop_advancing()
+        yield sim
+
+
+@pytest.fixture
+def lake(api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Path:
+    monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
+    monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "lake"
+    assert main(["export", "--all", "--out", str(root)]) == 0
+    capsys.readouterr()
+    return root
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def files_of(root: Path) -> list[Path]:
+    return sorted(p.relative_to(root) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["lake/report", "lake/jobs", "lake/a/b", "link/report"])
+@pytest.mark.parametrize("command", ["report", "csv"])
+def test_files_into_a_folder_inside_a_lake_are_refused_in_one_line(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, command: str
+) -> None:
+    os.symlink(lake, tmp_path / "link")
+    files = files_of(lake)
+    if command == "report":
+        code = main(["report", str(lake), "--out", where])
+    else:
+        code = main(["export", "--all", "--format", "csv", "--out", where])
+    line = one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "lake" in line and "--out" in line, line
+    assert files_of(lake) == files
+    assert itf.check_lake(lake).healthy
+
+
+@pytest.mark.parametrize("command", ["report", "csv"])
+def test_files_to_an_s3_url_are_refused_in_one_line(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    before = sorted(tmp_path.iterdir())
+    if command == "report":
+        code = main(["report", str(lake), "--out", "s3://bucket/reports"])
+    else:
+        code = main(["export", "--all", "--format", "csv", "--out", "s3://bucket/csv"])
+    line = one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "s3://bucket/" in line and "local folder" in line, line
+    assert sorted(tmp_path.iterdir()) == before  # no folder named s3:
