@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,34 +19,18 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.cli import main
-from ittybit_frames.simulator import generate_history, serve
+from tests.test_defects_s11_cli import api, env, one_line
 
-END = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[Any]:
-    with serve(generate_history(40, seed=11, end=END)) as sim:
-        sim.stop_advancing()
-        yield sim
+__all__ = ["api", "env"]  # the simulator and its environment, as session 11's CLI tests
 
 
 @pytest.fixture
-def lake(api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Path:
-    monkeypatch.setenv("ITTYBIT_API_KEY", api.api_key)
-    monkeypatch.setenv("ITTYBIT_BASE_URL", api.url)
+def lake(env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Path:
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "lake"
     assert main(["export", "--all", "--out", str(root)]) == 0
     capsys.readouterr()
     return root
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def files_of(root: Path) -> list[Path]:
