@@ -68,3 +68,21 @@ def test_files_to_an_s3_url_are_refused_in_one_line(
     assert code == 2, line
     assert "s3://bucket/" in line and "local folder" in line, line
     assert sorted(tmp_path.iterdir()) == before  # no folder named s3:
+
+
+@pytest.mark.parametrize("command", ["export", "sync"])
+def test_a_lake_inside_a_lake_is_refused_in_one_line(
+    lake: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """``export --out LAKE/more`` (or ``sync LAKE/more``) made a second lake inside the
+    first, which ``check`` then called unhealthy (``not the lake's (ignored): more``)."""
+    files = files_of(lake)
+    if command == "export":
+        code = main(["export", "--all", "--out", "lake/more"])
+    else:
+        code = main(["sync", "lake/more", "--quiet"])
+    line = one_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "inside the Parquet lake" in line, line
+    assert files_of(lake) == files
+    assert itf.check_lake(lake).healthy

@@ -71,14 +71,20 @@ def folder_for_files(path: str | os.PathLike[str], option: str, what: str, hint:
         raise ConfigurationError(
             f"{option} {folder} is a Parquet lake: give another folder for {what}{hint}"
         )
-    full = folder.resolve()  # through symlinks and '..'
-    for parent in (full, *full.parents):
+    _refuse_inside_a_lake(folder, option, what + hint)
+    return folder
+
+
+def _refuse_inside_a_lake(folder: Path, option: str, what: str) -> None:
+    """Refuse a folder inside a lake's (through symlinks and '..'): ``check`` would call
+    what is written there, not the lake's, a problem."""
+    full = folder.resolve()
+    for parent in full.parents:
         if (parent / MANIFEST).is_file():
             raise ConfigurationError(
                 f"{option} {folder} is inside the Parquet lake {parent}: give a folder "
-                f"outside it for {what}{hint}"
+                f"outside it for {what}"
             )
-    return folder
 
 
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
@@ -109,6 +115,7 @@ def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Pat
     if is_remote(path):
         return lake_location(path)
     target = folder_to_write(lake_location(path), option)
+    _refuse_inside_a_lake(target, option, "a lake")
     if target.is_dir() and not is_lake(target) and _holds_others(target):
         raise ConfigurationError(
             f"{target} is not an ittybit-frames lake and not empty: give a new or empty "
