@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -453,8 +453,9 @@ def _unusable(job_id: Any) -> dict[str, Any]:
 
 
 def _refresh(client: Client, ids: list[str], batch_jobs: int, out: _Out) -> None:
-    """Fetch by ID the unfinished jobs the walk did not reach."""
-    report = out.report
+    """Fetch by ID the unfinished jobs the walk did not reach, and write them whatever
+    their kind (a sync of a listed kind does, as no listing left them out)."""
+    report, out = out.report, replace(out, kind=None)
     failures = [report.failures] if not report.failures.empty else []
     for start in range(0, len(ids), batch_jobs):
         result = client.fetch_jobs(ids[start : start + batch_jobs])

@@ -31,7 +31,7 @@ def old_lake(root: Path, padded: dict[str, str]) -> None:
             pq.write_table(data.set_column(at, data.schema.field(at), column), file)
     LocalPlace(root).rebuild_index()
     manifest = json.loads((root / itf.lake.MANIFEST).read_text())
-    assert manifest.pop("ids_stripped") is True  # as this writer left it
+    assert manifest.pop("ids_stripped") == manifest["updated_at"]  # as this writer left it
     (root / itf.lake.MANIFEST).write_text(json.dumps(manifest))  # as an older one did
 
 
@@ -76,8 +76,10 @@ def test_a_merge_of_the_same_job_under_its_plain_id_rekeys_its_row(tmp_path: Pat
     assert itf.check_lake(tmp_path).healthy
 
 
-def stripped_flag(root: Path) -> object:
-    return json.loads((root / itf.lake.MANIFEST).read_text()).get("ids_stripped")
+def stripped_flag(root: Path) -> bool:
+    """The manifest says the lake holds no padded ID (the flag is its writer's time)."""
+    manifest = json.loads((root / itf.lake.MANIFEST).read_text())
+    return "ids_stripped" in manifest and manifest["ids_stripped"] == manifest["updated_at"]
 
 
 def test_the_manifest_says_when_no_id_is_padded_so_merges_need_not_look(tmp_path: Path) -> None:
@@ -86,7 +88,7 @@ def test_the_manifest_says_when_no_id_is_padded_so_merges_need_not_look(tmp_path
     old_lake(tmp_path, {"job_p00001": " job_p00001"})
     more = records("q", 2, days=2)
     itf.write_parquet(itf.to_frames(more[:1]), tmp_path)
-    assert stripped_flag(tmp_path) is None  # a padded ID is still there
+    assert stripped_flag(tmp_path) is False  # a padded ID is still there
     itf.check_lake(tmp_path, repair=True)
     assert stripped_flag(tmp_path) is True
     report = itf.write_parquet(itf.to_frames(more[1:]), tmp_path)

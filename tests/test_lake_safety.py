@@ -480,7 +480,8 @@ def test_a_broken_manifest_is_named_and_repairable(
         itf.write_parquet(frames_of(NEW), tmp_path)
     from ittybit_frames.cli import main
 
-    assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == 1
+    outside = tmp_path.with_name(f"{tmp_path.name}-r")  # a report inside a lake is refused
+    assert main(["report", str(tmp_path), "--out", str(outside)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "check" in err and "--repair" in err
     assert main(["check", str(tmp_path)]) == 1

@@ -60,14 +60,31 @@ def folder_to_write(path: str | os.PathLike[str], option: str) -> Path:
 
 
 def folder_for_files(path: str | os.PathLike[str], option: str, what: str, hint: str = "") -> Path:
-    """:func:`folder_to_write` that is no lake's folder (``check`` would call ``what``,
-    files that are not the lake's, a problem)."""
+    """:func:`folder_to_write` that is a local folder, neither a lake's nor inside one
+    (``check`` would call ``what``, files that are not the lake's, a problem)."""
+    if is_remote(path):  # else written to a local folder named 's3:'
+        raise ConfigurationError(
+            f"{option} {path} is not a local folder: {what} can only be written to one"
+        )
     folder = folder_to_write(path, option)
     if is_lake(folder):
         raise ConfigurationError(
             f"{option} {folder} is a Parquet lake: give another folder for {what}{hint}"
         )
+    _refuse_inside_a_lake(folder, option, what + hint)
     return folder
+
+
+def _refuse_inside_a_lake(folder: Path, option: str, what: str) -> None:
+    """Refuse a folder inside a lake's (through symlinks and '..'): ``check`` would call
+    what is written there, not the lake's, a problem."""
+    full = folder.resolve()
+    for parent in full.parents:
+        if (parent / MANIFEST).is_file():
+            raise ConfigurationError(
+                f"{option} {folder} is inside the Parquet lake {parent}: give a folder "
+                f"outside it for {what}"
+            )
 
 
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
@@ -98,6 +115,7 @@ def lake_to_write(path: str | os.PathLike[str], option: str = "the lake") -> Pat
     if is_remote(path):
         return lake_location(path)
     target = folder_to_write(lake_location(path), option)
+    _refuse_inside_a_lake(target, option, "a lake")
     if target.is_dir() and not is_lake(target) and _holds_others(target):
         raise ConfigurationError(
             f"{target} is not an ittybit-frames lake and not empty: give a new or empty "

@@ -20,8 +20,17 @@ from ittybit_frames.schema import counted
 from ittybit_frames.vocabulary import ID_PADDING  # what the client strips around an ID
 
 #: The manifest's key saying every job ID in the lake is keyed without padding (a merge
-#: then need not look for an older writer's padded IDs): set by each write that found none.
+#: then need not look for an older writer's padded IDs): set by each write that found none,
+#: to that write's ``updated_at``. A writer before session 10 keeps the key as it found it
+#: while writing its own ``updated_at`` (and maybe padded IDs): the key then no longer holds.
 IDS_STRIPPED = "ids_stripped"
+
+
+def ids_stripped(manifest: dict[str, object]) -> bool:
+    """Whether ``manifest`` says the lake holds no padded job ID (:data:`IDS_STRIPPED`,
+    written by the last writer to write ``updated_at``)."""
+    said = manifest.get(IDS_STRIPPED)
+    return isinstance(said, str) and said == manifest.get("updated_at")
 
 
 def keyed(frames: JobFrames) -> tuple[JobFrames, list[str], bool]:

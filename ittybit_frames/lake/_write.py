@@ -40,7 +40,7 @@ from ittybit_frames.lake._format import (
     to_arrow,
 )
 from ittybit_frames.lake._index import INDEX_TABLE_KEY, row_hashes
-from ittybit_frames.lake._keys import IDS_STRIPPED, by_key, keyed
+from ittybit_frames.lake._keys import IDS_STRIPPED, by_key, ids_stripped, keyed
 from ittybit_frames.lake._lock import DEFAULT_LOCK_TIMEOUT, LakeLock, lock_lake
 from ittybit_frames.lake._parents import align_parents
 from ittybit_frames.lake._remote import RemoteSource
@@ -184,7 +184,7 @@ def write_with(
     prof = PROFILES[profile]
     report = WriteReport(root if isinstance(root, Path) else str(root), mode)
     plan = _Plan(commit, source, partition_by, prof, report)
-    plan.ids["stripped"] = mode == "overwrite" or manifest.get(IDS_STRIPPED) is True
+    plan.ids["stripped"] = mode == "overwrite" or ids_stripped(manifest)
     frames, unkeyed, collided = keyed(frames)  # a lake row is keyed by its job's ID
     if mode != "append" or collided:
         frames = one_row_per_job(frames)
@@ -200,7 +200,7 @@ def write_with(
             index = _upsert(frames, plan, mode == "append")
         if commit.empty and manifest:
             return report  # nothing changed: leave every file alone
-        _commit(plan, index, {**manifest, IDS_STRIPPED: True} if plan.ids["stripped"] else manifest)
+        _commit(plan, index, manifest)
     except BaseException:
         commit.discard()  # before the commit point: the lake is as it was, nothing left
         raise
@@ -213,13 +213,15 @@ def _commit(plan: _Plan, index: pd.DataFrame | None, manifest: dict[str, Any]) -
     commit, root = plan.commit, plan.root
     if index is not None and commit.jobs_token() not in plan.indexed:
         commit.stage_bytes(index_bytes(index, commit.jobs_token()), root / INDEX)
+    now = dt.datetime.now(dt.UTC).isoformat()
     body = {
-        **manifest,
+        **{k: v for k, v in manifest.items() if k != IDS_STRIPPED},
         "partition_by": plan.partition_by,
         "profile": plan.profile.name,
-        "updated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "updated_at": now,
         "schema_version": SCHEMA_VERSION,
         "package_version": __version__,
+        **({IDS_STRIPPED: now} if plan.ids["stripped"] else {}),
     }
     commit.stage_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2), root / MANIFEST)
     commit.run()
