@@ -248,7 +248,10 @@ def _job_codes(job_id: pd.Series, rows: np.ndarray) -> np.ndarray:
     arrow = isinstance(job_id.dtype, pd.StringDtype) and job_id.dtype.storage == "pyarrow"
     if not arrow or job_id.isna().any() or len(job_id) < 2:
         return np.asarray(pd.factorize(job_id[rows], sort=False)[0])
-    ids = pa.chunked_array([pa.array(job_id.array)]).combine_chunks()
+    # pandas hands its Arrow storage over as is: an Array, or a ChunkedArray after a
+    # concat (wrapping that in pa.chunked_array([...]) walked every ID in Python).
+    stored = pa.array(job_id.array)
+    ids = stored.combine_chunks() if isinstance(stored, pa.ChunkedArray) else stored
     changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
     run = np.cumsum(np.concatenate([[False], changed.to_numpy(zero_copy_only=False)]))[rows]
     starts = np.flatnonzero(np.concatenate([[True], run[1:] != run[:-1]]))
