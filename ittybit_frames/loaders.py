@@ -14,7 +14,13 @@ from typing import Any
 from ittybit_frames.client import Client, FetchResult, ndjson_parts
 from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
 from ittybit_frames.frames import JobFrames, to_frames_in_parts
-from ittybit_frames.vocabulary import category, created_ms, listing_filters, parse_when
+from ittybit_frames.vocabulary import (
+    category,
+    created_ms,
+    listing_filters,
+    parse_when,
+    parse_window,
+)
 
 __all__ = ["listing_filters", "read_jobs"]
 
@@ -65,6 +71,7 @@ def read_jobs(
         raise ConfigurationError("pass either client= or client options, not both")
     kind = None if kind is None else category(kind, field="kind")
     status = None if status is None else category(status, field="status")
+    parse_window(since, until)  # a swapped window is refused before any request
     own = client is None
     active = client if client is not None else Client(**client_options)
     try:

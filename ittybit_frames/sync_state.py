@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ittybit_frames.errors import ConfigurationError
-from ittybit_frames.lake import MANIFEST, read_manifest, write_manifest
+from ittybit_frames.lake import MANIFEST, read_manifest, sync_entry, write_manifest
 from ittybit_frames.vocabulary import epoch_ms
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
 
 
 def load_state(root: Path | str) -> dict[str, Any]:
-    state: dict[str, Any] = read_manifest(root).get("sync", {})
+    state = sync_entry(read_manifest(root))
     state.setdefault("frontiers", {})
     state.setdefault("walks", {})
     if "since" in state:
@@ -97,8 +97,8 @@ def padded_ids(root: Path | str) -> dict[str, str]:
     """The padded IDs of the lake's unfinished jobs (``sync.padded_ids``: ``{ID in the
     lake: ID as the API listed it}``), for the client to request them as the API keys
     them."""
-    found = read_manifest(root).get("sync", {}).get("padded_ids", {})
-    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+    found: dict[str, str] = sync_entry(read_manifest(root)).get("padded_ids", {})
+    return found
 
 
 def remember_padded_ids(
@@ -107,9 +107,9 @@ def remember_padded_ids(
     """Keep in the manifest the padded IDs of the jobs still unfinished (the others are
     never requested again), when there is a manifest and they changed."""
     manifest = read_manifest(root)
-    state = manifest.get("sync")
-    if state is None:
+    if "sync" not in manifest:
         return
+    state = sync_entry(manifest)
     kept = {k: v for k, v in known.items() if k in unfinished}
     if kept == state.get("padded_ids", {}):
         return

@@ -22,6 +22,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ittybit_frames.errors import ConfigurationError
+
 __all__ = [
     "CODEC_KEYS",
     "ERROR_KEYS",
@@ -50,6 +52,7 @@ __all__ = [
     "epoch_ms",
     "listing_filters",
     "parse_when",
+    "parse_window",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -365,6 +368,24 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
             "(2026-11-01, 2026-11-01T12:00:00Z), epoch seconds or milliseconds, "
             "or a span back from now (30m, 12h, 7d, 2w)"
         ) from exc
+
+
+def parse_window(since: Any, until: Any, *, flags: bool = False) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` in epoch milliseconds (:func:`parse_when`), refusing a
+    window that ends before it starts (a :class:`ConfigurationError` line: "swap them")
+    rather than finding nothing in it. ``flags``: name them as the CLI's options."""
+    lo, hi = parse_when(since), parse_when(until)
+    if lo is not None and hi is not None and lo >= hi:
+        first, second = ("--since", "--until") if flags else ("since", "until")
+        raise ConfigurationError(
+            f"{first} {since!r} ({_minute(lo)}) is not before {second} {until!r} "
+            f"({_minute(hi)}): swap them"
+        )
+    return lo, hi
+
+
+def _minute(ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # --------------------------------------------------------------------------------------

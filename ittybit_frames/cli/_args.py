@@ -97,6 +97,11 @@ def _word(field: str) -> Callable[[str], str]:
 kind, status = _word("kind"), _word("status")
 
 
+def choice(text: str) -> str:
+    """A word from a fixed list, in any case and with stray spaces (``--format CSV``)."""
+    return text.strip().lower()
+
+
 def job_id(text: str) -> str:
     """A non-empty job ID."""
     if not text.strip():

@@ -43,7 +43,7 @@ from ittybit_frames.report import report as write_report
 from ittybit_frames.schema import data_dictionary
 from ittybit_frames.simulator import Faults, SimulatorAPI, generate_history, serve
 from ittybit_frames.sync import sync
-from ittybit_frames.vocabulary import parse_when
+from ittybit_frames.vocabulary import parse_window
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
@@ -94,11 +94,7 @@ def client_for(args: argparse.Namespace, **extra: Any) -> Client:
 
 
 def check_window(args: argparse.Namespace) -> None:
-    since, until = parse_when(args.since), parse_when(args.until)
-    if since is not None and until is not None and since >= until:
-        raise ConfigurationError(
-            f"--since {args.since} is not before --until {args.until}: swap them"
-        )
+    parse_window(args.since, args.until, flags=True)
 
 
 def _demo_folder(args: argparse.Namespace) -> Path:

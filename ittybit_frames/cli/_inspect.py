@@ -26,6 +26,7 @@ from ittybit_frames.lake import (
     lake_objects,
     read_manifest,
     read_parquet,
+    sync_entry,
     write_bytes_atomic,
 )
 from ittybit_frames.plots import plot_job_timeline
@@ -95,7 +96,7 @@ def lake_info(lake: Path | str) -> dict[str, Any]:
     jobs, tasks = frames.jobs, frames.tasks
     created = jobs["created_at"].dropna()
     files, days, written = _files(lake)
-    state = manifest.get("sync", {})
+    state = sync_entry(manifest)
     return {
         "lake": lake if isinstance(lake, str) else str(lake.resolve()),
         "schema_version": manifest.get("schema_version"),

@@ -228,11 +228,16 @@ def _add_export_command(sub: Any, common: argparse.ArgumentParser) -> None:
     exp.add_argument("--status", type=_args.status, help="only jobs with this status")
     _add_time_window(exp)
     exp.add_argument(
-        "--format", choices=("parquet", "csv", "ndjson"), default="parquet", help="output format"
+        "--format",
+        type=_args.choice,
+        choices=("parquet", "csv", "ndjson"),
+        default="parquet",
+        help="output format",
     )
     _add_profile_argument(exp)
     exp.add_argument(
         "--mode",
+        type=_args.choice,
         choices=("merge", "overwrite"),
         default="merge",
         help="parquet into an existing lake: merge (upsert) or overwrite it",
@@ -287,7 +292,11 @@ def _add_reading_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "ittybit-frames schema --format json",
     )
     schema.add_argument(
-        "--format", choices=("markdown", "json"), default="markdown", help="output format"
+        "--format",
+        type=_args.choice,
+        choices=("markdown", "json"),
+        default="markdown",
+        help="output format",
     )
     schema.set_defaults(func=cmd_schema)
 
@@ -354,6 +363,7 @@ def _add_simulate_command(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     sim.add_argument(
         "--retry-after-form",
+        type=_args.choice,
         choices=("seconds", "date", "mixed"),
         default="seconds",
         help="how 429s say Retry-After",
@@ -366,13 +376,18 @@ def _add_simulate_command(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     sim.add_argument(
         "--generation",
+        type=_args.choice,
         choices=("current", "older", "mix"),
         default="current",
         help="the API version(s) the jobs are shaped as",
     )
     sim.add_argument("--envelope", action="store_true", help='answer lists as {"data": [...]}')
     sim.add_argument(
-        "--paging", choices=("cursor", "pages"), default="cursor", help="listing style"
+        "--paging",
+        type=_args.choice,
+        choices=("cursor", "pages"),
+        default="cursor",
+        help="listing style",
     )
     sim.add_argument(
         "--advance-every",
@@ -396,7 +411,11 @@ def _add_time_window(parser: argparse.ArgumentParser) -> None:
 
 def _add_profile_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--profile", default="default", choices=tuple(PROFILES), help="Parquet for which engine"
+        "--profile",
+        default="default",
+        type=_args.choice,
+        choices=tuple(PROFILES),
+        help="Parquet for which engine",
     )
 
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ittybit_frames.errors import ConfigurationError
-from ittybit_frames.lake import MANIFEST, is_remote, lake_location, read_manifest
+from ittybit_frames.lake import MANIFEST, PARTITION, is_remote, lake_location, read_manifest
 
 __all__ = [
     "file_to_write",
@@ -80,11 +80,23 @@ def _refuse_inside_a_lake(folder: Path, option: str, what: str) -> None:
     what is written there, not the lake's, a problem."""
     full = folder.resolve()
     for parent in full.parents:
-        if (parent / MANIFEST).is_file():
+        if (parent / MANIFEST).is_file() or _old_writers_lake(parent):
             raise ConfigurationError(
                 f"{option} {folder} is inside the Parquet lake {parent}: give a folder "
                 f"outside it for {what}"
             )
+
+
+def _old_writers_lake(folder: Path) -> bool:
+    """A lake written before the manifest: a ``jobs/`` table of day partitions or Parquet
+    files (a folder that merely holds some ``jobs`` folder is not one)."""
+    try:
+        return any(
+            p.name.startswith(f"{PARTITION}=") or p.suffix == ".parquet"
+            for p in (folder / "jobs").iterdir()
+        )
+    except OSError:  # no jobs/ folder, or not one we may list
+        return False
 
 
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from ittybit_frames.cli._output import Console, plural
-from ittybit_frames.lake import read_manifest
+from ittybit_frames.lake import read_manifest, sync_entry
 from ittybit_frames.sync import SyncReport, recorded_bound
 from ittybit_frames.vocabulary import parse_when
 
@@ -38,7 +38,7 @@ def say_since(console: Console, lake: Path | str, kind: str | None, since: str |
     synced (the sync goes on from its frontier); for a kind not synced yet, it is that
     kind's bound instead of the lake's (recorded by its first sync). Without ``--since``,
     a lake that records no bound (synced by an older version) reads a new kind whole."""
-    state = read_manifest(lake).get("sync", {})
+    state = sync_entry(read_manifest(lake))
     frontiers = state.get("frontiers", {})
     reached = frontiers.get(kind or "*")
     what = f"{kind} jobs" if kind else "all kinds"

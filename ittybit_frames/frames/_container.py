@@ -10,9 +10,9 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 
-from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning, empty_window_message
+from ittybit_frames.errors import EmptyWindowWarning, empty_window_message
 from ittybit_frames.schema import FAILURES, JOBS, PROBLEMS, TASKS, counted
-from ittybit_frames.vocabulary import category, parse_when
+from ittybit_frames.vocabulary import category, parse_window
 
 __all__ = ["ArrowFrames", "JobFrames", "PolarsFrames"]
 
@@ -89,12 +89,7 @@ class JobFrames:
             keep &= jobs["status"] == category(status, field="status")
         if kind_raw is not None:
             keep &= (jobs["kind_raw"] == kind_raw).fillna(False)
-        lo, hi = parse_when(since), parse_when(until)
-        if lo is not None and hi is not None and lo >= hi:
-            raise ConfigurationError(
-                f"since {since!r} ({_when(lo)}) is not before until {until!r} ({_when(hi)}): "
-                "swap them"
-            )
+        lo, hi = parse_window(since, until)
         for bound, op in ((lo, "ge"), (hi, "lt")):
             if bound is not None:
                 stamp = pd.Timestamp(bound, unit="ms", tz="UTC")
@@ -177,10 +172,6 @@ class JobFrames:
             for k, v in self._summary().items()
         )
         return f"<table><caption>ittybit JobFrames</caption>{rows}</table>"
-
-
-def _when(ms: float) -> str:
-    return f"{pd.Timestamp(ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M} UTC"
 
 
 def _warn_if_window_empty(

@@ -133,6 +133,7 @@ from ittybit_frames.lake._read import (
     read_parquet,
 )
 from ittybit_frames.lake._store import is_remote
+from ittybit_frames.lake._sync_entry import sync_entry
 from ittybit_frames.lake._write import write_parquet
 
 __all__ = [
@@ -157,6 +158,7 @@ __all__ = [
     "read_columns",
     "read_manifest",
     "read_parquet",
+    "sync_entry",
     "write_bytes_atomic",
     "write_manifest",
     "write_parquet",

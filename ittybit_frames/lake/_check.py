@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.errors import ConfigurationError, LakeCorruptError
 from ittybit_frames.frames import JobFrames
 from ittybit_frames.lake._format import (
     INDEX,
@@ -35,6 +35,7 @@ from ittybit_frames.lake._parents import Parents
 from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
 from ittybit_frames.lake._read import partition_label
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
+from ittybit_frames.lake._sync_entry import sync_entry
 from ittybit_frames.lake._write import newest_per_job, refuse_newer
 from ittybit_frames.schema import (
     JOBS,
@@ -301,7 +302,11 @@ def _check_parents(jobs: pd.DataFrame, tasks: pd.DataFrame, scan: _Scan) -> None
 
 
 def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
-    state = (scan.manifest or {}).get("sync") or {}
+    try:
+        state = sync_entry(scan.manifest or {})
+    except ConfigurationError as exc:  # a hand edit: named, and left for the user to mend
+        scan.problems.append(str(exc))
+        return
     frontiers = dict(state.get("frontiers") or {})
     created = epoch_ms_array(jobs["created_at"])
     kinds = jobs["kind"].astype(str).to_numpy()

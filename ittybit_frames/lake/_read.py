@@ -40,7 +40,7 @@ from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import marker
 from ittybit_frames.memory import conversion_pool
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
-from ittybit_frames.vocabulary import category, parse_when
+from ittybit_frames.vocabulary import category, parse_window
 
 _ATTEMPTS = 20  # a reader racing writers retries this often before giving up
 
@@ -253,7 +253,7 @@ def read_parquet(
                 f"no lake at {where.root}: write one with write_parquet or sync"
             )
         read_manifest(where.root)  # a corrupt manifest is named, not skipped
-    since_ms, until_ms = parse_when(since), parse_when(until)
+    since_ms, until_ms = parse_window(since, until)
     words = _Words(_category(kind, "kind"), _category(status, "status"), kind_raw)
     job_filter = _filters(since_ms, until_ms, words, "created_at", "kind", "status")
     task_filter = _filters(since_ms, until_ms, words, "job_created_at", "job_kind", "job_status")

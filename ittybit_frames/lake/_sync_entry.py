@@ -1,0 +1,82 @@
+"""The manifest's ``sync`` entry, checked before anything reads it: a hand edit that left
+an entry of the wrong shape is a one-line :class:`ConfigurationError` naming the key and
+what removing it costs, never a traceback halfway through a sync, ``info`` or ``check``.
+
+The entry is written by :mod:`ittybit_frames.sync_state`; its ``since`` (a time, also when
+written by hand) is read there."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ittybit_frames.errors import ConfigurationError
+from ittybit_frames.lake._format import MANIFEST
+
+__all__ = ["sync_entry"]
+
+
+def _is_ms(value: Any) -> bool:
+    """Epoch milliseconds, as a sync writes them (a whole number; a float of an older
+    writer is taken too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def _is_walk(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+# key: (what each value must be, its test, what removing the key costs)
+_SHAPES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    "frontiers": (
+        "an object of epoch milliseconds",
+        _is_ms,
+        "each kind is then read from the lake's bound again; the merge keeps every job once",
+    ),
+    "walks": (
+        "an object of checkpoints (objects)",
+        _is_walk,
+        "an interrupted sync then starts again from the newest job",
+    ),
+    "padded_ids": (
+        "an object of job IDs (texts)",
+        _is_text,
+        "unfinished jobs whose IDs the API pads are then requested by their plain ID",
+    ),
+}
+
+
+def sync_entry(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``sync`` entry (``{}`` when there is none), its ``frontiers``,
+    ``walks`` and ``padded_ids`` checked to be objects of the right values.
+
+    Raises
+    ------
+    ConfigurationError
+        One line naming the key, the value found and what to do.
+    """
+    state = manifest.get("sync", {})
+    if not isinstance(state, dict):
+        raise _wrong("sync", state, "an object", "the next sync then reads the whole history")
+    for key, (shape, test, cost) in _SHAPES.items():
+        value = state.get(key, {})
+        ok = isinstance(value, dict) and all(
+            isinstance(k, str) and test(v) for k, v in value.items()
+        )
+        if not ok:
+            raise _wrong(f"sync.{key}", value, shape, cost)
+    return state
+
+
+def _wrong(key: str, value: Any, shape: str, cost: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the lake's {MANIFEST} records {key} {repr(value)[:40]}, which is not {shape}: "
+        f"put back what a sync wrote there, or remove {key} ({cost})"
+    )
