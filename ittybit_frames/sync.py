@@ -50,7 +50,9 @@ from ittybit_frames.schema import (
     failures_frame,
 )
 from ittybit_frames.sync_state import (
+    advance,
     first_bound,
+    known_end,
     load_state,
     lower_end,
     padded_ids,
@@ -358,17 +360,18 @@ def _walk(
     key = kind or "*"
     root, report = out.root, out.report
     state = load_state(root)
-    frontier: int | None = state["frontiers"].get(key)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    bound = first_bound(state, walk, since_ms) if frontier is None else None
-    lower = bound if frontier is None else lower_end(frontier, walk)
-    resumed_or_known = frontier is not None or walk is not None
+    known = known_end(state, key, unfiltered=out.kind is not None)  # None: a first walk
+    bound = first_bound(state, walk, since_ms) if known is None else None
+    lower = bound if known is None else lower_end(known, walk)
+    resumed_or_known = known is not None or walk is not None
     if lower is not None and cut is not None and kind is None and resumed_or_known:
         lower = min(lower, cut)
     if walk is not None:
         report.resumed = True
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
+    reached: int | None = None  # the newest job listed, of any kind
     failed_before = len(client.walk_failures)
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -383,7 +386,7 @@ def _walk(
         if out.kind is not None:
             newest = _newest([j for j in buffer if j["id"] in written], newest)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
-        if frontier is None:
+        if known is None:
             walk["bound"] = bound
         state["walks"][key] = walk
         save_state(root, state)  # after the data: a crash before this refetches the batch
@@ -402,6 +405,8 @@ def _walk(
         for page in pages:
             if out.kind is None:  # else: of the kind's jobs, once written
                 newest = _newest(page, newest)
+            else:
+                reached = _newest(page, reached)
             for job in page:
                 if isinstance(job.get("id"), str):
                     buffer.append(job)
@@ -411,17 +416,20 @@ def _walk(
                 flush()
     flush()
     incomplete = client.walk_failures.iloc[failed_before:]  # listed, tasks not fetched
-    parts = [f for f in (report.failures, incomplete, failures_frame(unusable)) if not f.empty]
-    if parts:
-        report.failures = pd.concat(parts, ignore_index=True)
+    _add_failures(report, incomplete, failures_frame(unusable))
     # The walk reached the old frontier (or its bound): only now may the frontier move.
-    if frontier is None:
+    if known is None:
         record_bound(state, key, bound)
-    if newest is not None:
-        state["frontiers"][key] = max(newest, frontier or newest)
+    advance(state, key, newest, reached)
     state["walks"].pop(key, None)
     save_state(root, state)
     return listed
+
+
+def _add_failures(report: SyncReport, *more: pd.DataFrame) -> None:
+    parts = [f for f in (report.failures, *more) if not f.empty]
+    if parts:
+        report.failures = pd.concat(parts, ignore_index=True)
 
 
 def _newest(jobs: list[dict[str, Any]], newest: int | None) -> int | None:
@@ -456,13 +464,11 @@ def _refresh(client: Client, ids: list[str], batch_jobs: int, out: _Out) -> None
     """Fetch by ID the unfinished jobs the walk did not reach, and write them whatever
     their kind (a sync of a listed kind does, as no listing left them out)."""
     report, out = out.report, replace(out, kind=None)
-    failures = [report.failures] if not report.failures.empty else []
+    failures = []
     for start in range(0, len(ids), batch_jobs):
         result = client.fetch_jobs(ids[start : start + batch_jobs])
         report.refreshed += len(result.jobs)
         if result.jobs:
             out.write(result.jobs)
-        if not result.failures.empty:
-            failures.append(result.failures)
-    if failures:
-        report.failures = pd.concat(failures, ignore_index=True)
+        failures.append(result.failures)
+    _add_failures(report, *failures)

@@ -13,7 +13,9 @@ from ittybit_frames.lake import MANIFEST, read_manifest, sync_entry, write_manif
 from ittybit_frames.vocabulary import epoch_ms
 
 __all__ = [
+    "advance",
     "first_bound",
+    "known_end",
     "load_state",
     "lower_end",
     "padded_ids",
@@ -58,6 +60,35 @@ def lower_end(frontier: int, walk: dict[str, Any] | None) -> int | None:
     """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
     its frontier, or an interrupted walk's own lower end."""
     return walk.get("lower") if walk is not None else frontier
+
+
+def known_end(state: dict[str, Any], key: str, *, unfiltered: bool) -> int | None:
+    """Where a walk of a kind synced before stops: its frontier; for a kind the listing
+    does not filter (``unfiltered``) whose last completed walk found none of its jobs,
+    how far that walk went (``sync.walked``: the newest job it listed, of any kind), so
+    that each sync does not walk the whole listing again. ``None``: a first walk."""
+    frontier: int | None = state["frontiers"].get(key)
+    if frontier is None and unfiltered:
+        frontier = state.get("walked", {}).get(key)
+    return frontier
+
+
+def advance(state: dict[str, Any], key: str, newest: int | None, reached: int | None) -> None:
+    """Move a kind's frontier after a completed walk: to ``newest``, the newest job of
+    the kind it wrote (a frontier is its newest job's, which ``check`` holds it to); else,
+    for a kind the listing does not filter, remember ``reached`` (the newest job listed,
+    of any kind) in ``sync.walked``, so the next walk stops there."""
+    walked = state.get("walked", {})
+    if newest is not None:
+        frontier = state["frontiers"].get(key)
+        state["frontiers"][key] = max(newest, frontier or newest)
+        walked.pop(key, None)
+    elif reached is not None:
+        walked[key] = max(reached, walked.get(key) or reached)
+    if walked:
+        state["walked"] = walked
+    else:
+        state.pop("walked", None)
 
 
 def first_bound(

@@ -40,6 +40,11 @@ _SHAPES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         _is_ms,
         "each kind is then read from the lake's bound again; the merge keeps every job once",
     ),
+    "walked": (
+        "an object of epoch milliseconds",
+        _is_ms,
+        "a kind none of whose jobs a sync found is then walked whole again",
+    ),
     "walks": (
         "an object of checkpoints (objects)",
         _is_walk,

@@ -1,0 +1,57 @@
+"""Session 12's sync defect (noticed by session 11).
+
+``sync --kind other`` (a kind applied to the listed jobs, not by the listing) on a
+history with no job of that kind never set a frontier: every later sync of that kind
+walked the whole listing again, page after page, for nothing. A completed walk that
+found none of the kind's jobs now records how far the listing was walked
+(``sync.walked``), and the next walk stops there; the first job of the kind it finds
+gives the kind its frontier (its newest job's, which ``check`` holds it to).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import ittybit_frames as itf
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+END = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+
+def listing_requests(api: Any, start: int) -> int:
+    return sum(1 for r in api.requests[start:] if r.path.rstrip("/") == "/jobs")
+
+
+def test_a_kind_with_no_jobs_is_not_walked_whole_again(tmp_path: Path) -> None:
+    history = [j for j in generate_history(900, seed=12, end=END) if j["kind"] != "other"]
+    assert len(history) > 500
+    with serve(history, api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        start = len(api.requests)
+        first = itf.sync(tmp_path, client=client, kind="other")
+        assert first.failures.empty and first.new_jobs == 0, first
+        walked_first = listing_requests(api, start)
+        assert walked_first >= len(history) // 100  # the whole listing, once
+        start = len(api.requests)
+        second = itf.sync(tmp_path, client=client, kind="other")
+        assert second.failures.empty and second.new_jobs == 0, second
+        assert listing_requests(api, start) <= 2, api.requests[start:]
+        # A job of the kind created since is found, and gives the kind its frontier.
+        newest = max(j["created_at"] for j in history)
+        late = copy.deepcopy(history[0])
+        late.update(id="job_late_other", kind="hologram", created_at=newest + 60_000)
+        late["updated_at"] = max(late["updated_at"], late["created_at"])
+        api.add_jobs([late])
+        third = itf.sync(tmp_path, client=client, kind="other")
+    assert third.new_jobs == 1, third
+    assert list(itf.read_parquet(tmp_path).jobs["job_id"]) == ["job_late_other"]
+    state = json.loads((tmp_path / itf.lake.MANIFEST).read_text())["sync"]
+    assert state["frontiers"]["other"] == newest + 60_000
+    assert "other" not in state.get("walked", {})
+    check = itf.check_lake(tmp_path)
+    assert check.healthy, check.problems
