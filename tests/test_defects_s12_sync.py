@@ -55,3 +55,25 @@ def test_a_kind_with_no_jobs_is_not_walked_whole_again(tmp_path: Path) -> None:
     assert "other" not in state.get("walked", {})
     check = itf.check_lake(tmp_path)
     assert check.healthy, check.problems
+
+
+def test_a_listed_unfinished_padded_job_is_not_fetched_again_by_id(tmp_path: Path) -> None:
+    """The newest job, unfinished, with the ID ``" job_sp\\t"``: the walk lists it, so
+    no sync requests it by ID as well. Session 11 noted one extra request per such job;
+    this held on session 12's code already, and is kept as a guard."""
+    history = sorted(generate_history(300, seed=7, end=END), key=lambda j: j["created_at"])
+    for job in history:
+        if job["status"] not in ("succeeded", "failed", "cancelled"):
+            job["status"] = "succeeded"
+    history[-1] = {**history[-1], "id": " job_sp\t", "status": "processing"}
+    with serve(history, api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        itf.sync(tmp_path, client=client)
+        for _ in range(2):
+            start = len(api.requests)
+            report = itf.sync(tmp_path, client=client)
+            assert report.failures.empty, report.failures.to_dict("records")
+            by_id = [r for r in api.requests[start:] if r.path.startswith("/jobs/")]
+            assert by_id == [], by_id
+    jobs = itf.read_parquet(tmp_path).jobs
+    assert (jobs["job_id"] == "job_sp").sum() == 1
