@@ -175,3 +175,38 @@ def test_check_and_info_name_a_hand_edited_sync_entry_in_one_line(
     assert any("sync.frontiers" in p and "\n" not in p for p in report.problems), report
     assert main(["info", str(lake)]) == 2
     assert "sync.frontiers" in one_line(capsys.readouterr().err)
+
+
+# 5. ----------------------------------------------------------------------------------
+# Found by trying the CLI in session 12: ``report LAKE --kind probe`` said "did you mean
+# --since?" (difflib matched the dashes); ``show LAKE JOB_ID`` said only "unrecognized
+# arguments: JOB_ID" (it had taken the lake for the job's ID).
+def _usage_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    return one_line(capsys.readouterr().err)
+
+
+def test_an_unknown_option_far_from_every_option_suggests_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _usage_line(["report", str(tmp_path), "--out", "r", "--kind", "probe"], capsys)
+    assert "unrecognized arguments: --kind probe" in line, line
+    assert "did you mean" not in line, line
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("--sinse", "--since"), ("--lake-timeout", "--lock-timeout")]
+)
+def test_a_typo_of_an_option_still_suggests_it(
+    tmp_path: Path, typo: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _usage_line(["sync", str(tmp_path), typo, "7"], capsys)
+    assert f"did you mean {meant}?" in line, line
+
+
+def test_a_second_positional_names_what_the_command_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _usage_line(["show", str(tmp_path), "job_1"], capsys)
+    assert "unrecognized arguments: job_1" in line, line
+    assert "JOB_ID" in line and "--lake" in line, line

@@ -42,9 +42,30 @@ _CHOICE = re.compile(r"invalid choice: '?(?P<given>[^' ]*)'? \(choose from (?P<c
 
 
 def _closest(given: str, words: Sequence[str]) -> str:
-    """ ", did you mean X?" for a likely typo of one of ``words``, else ""."""
-    found = difflib.get_close_matches(given, list(words), n=1, cutoff=0.6)
-    return f"; did you mean {found[0]}?" if found else ""
+    """ ", did you mean X?" for a likely typo of one of ``words``, else "". Options are
+    compared without their dashes (``--kind`` is no typo of ``--since``)."""
+    bare = {w.lstrip("-"): w for w in words}
+    found = difflib.get_close_matches(given.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    return f"; did you mean {bare[found[0]]}?" if found else ""
+
+
+def _takes(parser: argparse.ArgumentParser) -> str:
+    """ "; it takes JOB_ID; give the rest as options (--lake, ...)" for a command given
+    more words than it has places for."""
+    places = [
+        a.metavar or a.dest
+        for a in parser._actions
+        if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+    ]
+    options = [
+        a.option_strings[-1]
+        for a in parser._actions
+        if a.option_strings and a.nargs != 0 and a.dest not in ("help", "version")
+    ]
+    if not places:
+        return "; it takes options only"
+    rest = f"; give the rest as options ({', '.join(options)})" if options else ""
+    return f"; it takes {' '.join(map(str, places))}{rest}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +96,7 @@ class _Parser(argparse.ArgumentParser):
             first = next((e.split("=", 1)[0] for e in extras if e.startswith("-")), "")
             owner.error(
                 f"unrecognized arguments: {' '.join(extras)}"
-                + (_closest(first, options) if first else "")
+                + (_closest(first, options) if first else _takes(owner))
             )
         return parsed
 
