@@ -96,12 +96,13 @@ def by_key(index: pd.DataFrame, stripped: bool = False) -> tuple[pd.DataFrame, d
 
 def padded_ids_line(ids: pd.Series) -> str | None:
     """``check``'s line for the jobs a writer before session 10 keyed by a padded ID."""
-    padded = _padded(ids.dropna()) & ids.dropna().ne("")
+    present = ids.dropna()
+    padded = _padded(present) & present.ne("")
     if not padded.any():
         return None
     return (
         f"{counted(int(padded.sum()), 'job ID')} with surrounding whitespace (first: "
-        f"{ids.dropna()[padded].iloc[0]!r}), written before the lake keyed IDs without it: "
+        f"{present[padded].iloc[0]!r}), written before the lake keyed IDs without it: "
         "--repair rewrites them without it (a job synced again would be a second row)"
     )
 

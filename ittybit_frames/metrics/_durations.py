@@ -129,10 +129,10 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     job = _job_codes(tasks["job_id"], succeeded)
     n_jobs = int(job.max()) + 1
     end = np.full(n_jobs, -np.inf)
-    finished = epoch_ms_array(tasks["finished_at"])[succeeded]
+    finished = _epoch_ms_of(tasks["finished_at"], succeeded)
     np.maximum.at(end, job, np.nan_to_num(finished, nan=-np.inf))
     start = np.full(n_jobs, np.nan)
-    start[job] = epoch_ms_array(tasks["job_created_at"])[succeeded]
+    start[job] = _epoch_ms_of(tasks["job_created_at"], succeeded)
     total = (end - start) / 1000.0
     total[~np.isfinite(total)] = 0.0
     labels: list[str] = ["all"]
@@ -226,6 +226,19 @@ def _typical_shares(
     return out
 
 
+def _epoch_ms_of(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``epoch_ms_array(values)[rows]``; a column of the schema's millisecond unit gives
+    its integers as they are, and only for ``rows`` (no datetime conversion of them all)."""
+    array = values.array
+    if isinstance(array, pd.arrays.DatetimeArray) and array.unit == "ms":
+        ms = np.asarray(array.view("i8"))[rows]  # UTC, whatever the zone shown
+        out: np.ndarray = ms.astype(np.float64)
+        out[ms == np.iinfo(np.int64).min] = np.nan  # NaT
+        return out
+    converted: np.ndarray = epoch_ms_array(values)[rows]
+    return converted
+
+
 def _present_codes(series: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """:func:`_codes` of ``series[rows]``, as strings; categoricals keep every category,
     other columns only the values present in those rows (as factorizing them would)."""
@@ -256,9 +269,47 @@ def _job_codes(job_id: pd.Series, rows: np.ndarray) -> np.ndarray:
     run = np.cumsum(np.concatenate([[False], changed.to_numpy(zero_copy_only=False)]))[rows]
     starts = np.flatnonzero(np.concatenate([[True], run[1:] != run[:-1]]))
     heads = ids.take(pa.array(np.flatnonzero(rows)[starts]))
-    head_codes = pc.dictionary_encode(heads).indices.to_numpy()
-    codes: np.ndarray = np.repeat(head_codes, np.diff(np.append(starts, len(run))))
+    codes: np.ndarray = np.repeat(_first_seen_codes(heads), np.diff(np.append(starts, len(run))))
     return codes
+
+
+def _first_seen_codes(ids: pa.Array) -> np.ndarray:
+    """``pc.dictionary_encode(ids).indices``, cheaper when no ID repeats (each run of a
+    job's tasks is its whole job): hashing a million distinct IDs into Arrow's
+    dictionary was most of stage_breakdown's time. IDs of one byte length (the API's)
+    are folded to 64-bit numbers in numpy and sorted: no two equal means no two IDs
+    equal, so the codes are 0, 1, 2... An equal pair (a repeat, or two IDs that fold
+    alike) takes the dictionary."""
+    fixed = _fixed_width(ids)
+    if fixed is not None:
+        lanes = np.zeros((len(ids), -(-fixed.shape[1] // 8) * 8), np.uint8)
+        lanes[:, : fixed.shape[1]] = fixed
+        words = lanes.view(np.uint64)
+        folded = words[:, 0].copy()
+        for k in range(1, words.shape[1]):
+            folded *= np.uint64(0x9E3779B97F4A7C15)  # (wraps around, as meant)
+            folded ^= words[:, k]
+        folded.sort()
+        if not (folded[1:] == folded[:-1]).any():
+            return np.arange(len(ids), dtype=np.int64)
+    found: np.ndarray = pc.dictionary_encode(ids).indices.to_numpy()
+    return found
+
+
+def _fixed_width(ids: pa.Array) -> np.ndarray | None:
+    """The bytes of Arrow strings all of one (non-zero) length, one row per string, read
+    in place; None for nulls, another type, fewer than two, or lengths that differ."""
+    large = pa.types.is_large_string(ids.type)
+    if len(ids) < 2 or ids.null_count or not (large or pa.types.is_string(ids.type)):
+        return None
+    size = 8 if large else 4
+    offsets = np.frombuffer(ids.buffers()[1], f"<i{size}", len(ids) + 1, ids.offset * size)
+    steps = np.diff(offsets)
+    width = int(steps[0])
+    if not width or not (steps == width).all():
+        return None
+    data = np.frombuffer(ids.buffers()[2], np.uint8, width * len(ids), int(offsets[0]))
+    return data.reshape(len(ids), width)
 
 
 def realtime_factor(
