@@ -45,9 +45,9 @@ from ittybit_frames.frames._ndjson_checks import (
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
     envelope_query,
-    envelope_shape_ok,
-    job_shape_ok,
     query,
+    shape_of,
+    transform_query,
 )
 
 __all__ = ["FastBlock", "NdjsonReader", "scan", "unscanned", "unscanned_pieces"]
@@ -101,78 +101,101 @@ def _batched(table: pa.Table) -> pa.Table:
 
 
 def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
-    """One pass of DuckDB over the lines (in batches, so that every thread has work).
-    The first query trusts every line to be JSON; only if one is not does the second,
-    which skips invalid lines, run."""
+    """Two passes of DuckDB over the lines (in batches, so that every thread has work):
+    each line's structure, then the values of the lines of the documented shape. The
+    first structure query trusts every line to be JSON; only if one is not does the
+    second, which skips invalid lines, run. None when no line is of the documented
+    shape; else the rows of the job lines in line order, then those of the envelope
+    lines in line order."""
     import duckdb  # noqa: PLC0415
 
     try:
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
         return None
+    first = int(rows[0]) if len(rows) else 0
     con.register("src", _batched(pa.table({"r": rows, "line": lines})))
     try:
-        table = None
+        hashes = None
         for sql in queries:
             # Any DuckDB error here comes from the data (a mistake in the query would
             # send every line the careful way, which the tests would see).
             with contextlib.suppress(duckdb.Error):
-                table = _as_table(con.sql(sql))
+                hashes = _as_table(con.sql(sql))
                 break
-        if table is not None:
-            table = _mark_shapes(con, table, lines, int(rows[0]) if len(rows) else 0)
     finally:
         con.unregister("src")
-    if table is None:
+    if hashes is None:
         return None  # JSON that defeats the reader: the careful path reports it
-    got = table["r"].to_numpy()
-    if len(got) > 1 and not bool(np.all(got[1:] > got[:-1])):
-        table = table.take(pc.sort_indices(table["r"]))
-    return table
+    jobs, envelopes, numeric = _shapes(con, hashes, lines, first)
+    table = None
+    if jobs.any():
+        picked = pa.table({"r": rows, "line": lines, "pick": jobs})
+        con.register("src", _batched(picked))
+        try:
+            table = _as_table(con.sql(transform_query(numeric)))
+        finally:
+            con.unregister("src")
+        table = table.append_column("extra", pa.nulls(len(table), pa.string()))
+    if envelopes.any():
+        table = _read_envelopes(con, table, np.flatnonzero(envelopes), lines, rows, numeric)
+    return table  # envelope lines after the job lines: scan_block puts them in order
 
 
-def _mark_shapes(con: Any, table: pa.Table, lines: pa.Array, first: int) -> pa.Table:
-    """Replace each line's structure hash by whether that structure is the documented
-    one. Structures are few: each distinct one is fetched (from one of its lines) and
-    checked once, in Python. (Compared by a 64-bit hash; a collision between a good and
-    a bad structure is not guarded against. A key written twice in one object is not
-    seen here: DuckDB reads its first value, the careful path its last; see
-    ``tests/test_frames_fast_adversarial.py``.)"""
-    hashes = whole(table["st"]).to_numpy(zero_copy_only=False)
-    distinct, where = np.unique(hashes, return_index=True)
-    sample = lines.take(pa.array(table["r"].to_numpy()[where] - first))
+def _shapes(
+    con: Any, hashes: pa.Table, lines: pa.Array, first: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Which lines (by position in the block) are jobs of the documented shape, which
+    single-object envelopes around one, and whether all of them write their timestamps
+    as positive integers. Structures are few: each distinct one is fetched (from one of
+    its lines) and checked once, in Python. (Compared by a 64-bit hash; a collision
+    between a good and a bad structure is not guarded against. A key written twice in
+    one object is not seen here: DuckDB reads its first value, the careful path its
+    last; see ``tests/test_frames_fast_adversarial.py``.)"""
+    values = whole(hashes["st"]).to_numpy(zero_copy_only=False)
+    at = hashes["r"].to_numpy() - first
+    _, where, codes = np.unique(values, return_index=True, return_inverse=True)
+    sample = lines.take(pa.array(at[where]))
     con.register("sample", pa.table({"i": np.arange(len(sample)), "line": sample}))
     try:
         texts = con.sql("SELECT json_structure(line) FROM sample ORDER BY i").fetchall()
     finally:
         con.unregister("sample")
-    jobs = [job_shape_ok(text) for (text,) in texts]
-    wrapped = [not ok and envelope_shape_ok(text) for ok, (text,) in zip(jobs, texts, strict=True)]
-    shape_ok = pc.is_in(table["st"], value_set=pa.array(distinct[jobs], type=pa.uint64()))
-    envelopes = pc.is_in(table["st"], value_set=pa.array(distinct[wrapped], type=pa.uint64()))
-    table = table.set_column(table.schema.get_field_index("st"), "st", shape_ok)
-    table = table.append_column("extra", pa.nulls(len(table), pa.string()))
-    if any(wrapped) and pc.any(envelopes).as_py():
-        table = _read_envelopes(con, table, envelopes, lines, first)
-    return table
+    shapes = np.array([shape_of(text) for (text,) in texts], dtype=bool).reshape(-1, 3)
+    job, wrapped = shapes[:, 0], shapes[:, 1]
+    numeric = bool(np.all(shapes[job | wrapped, 2]))
+    jobs = np.zeros(len(lines), dtype=bool)
+    envelopes = np.zeros(len(lines), dtype=bool)
+    jobs[at] = job[codes.reshape(-1)]
+    envelopes[at] = wrapped[codes.reshape(-1)]
+    return jobs, envelopes, numeric
 
 
-def _read_envelopes(con: Any, table: pa.Table, envelopes: Any, lines: Any, first: int) -> pa.Table:
-    """The lines that are single-object envelopes around a job of the documented shape:
-    their jobs read as job lines are, with the envelope's other fields in ``extra``
-    (under ``envelope``, as the careful path keeps them)."""
-    rows = np.sort(table["r"].filter(envelopes).to_numpy())
-    texts = lines.take(pa.array(rows - first))
-    con.register("env", _batched(pa.table({"r": rows, "line": texts})))
+def _read_envelopes(
+    con: Any,
+    table: pa.Table | None,
+    at: np.ndarray,
+    lines: Any,
+    rows: np.ndarray,
+    numeric: bool,
+) -> pa.Table:
+    """The lines at ``at`` (single-object envelopes around a job of the documented
+    shape): their jobs read as job lines are, with the envelope's other fields in
+    ``extra`` (under ``envelope``, as the careful path keeps them), joined to the job
+    lines' ``table``."""
+    texts = lines.take(pa.array(at))
+    con.register("env", _batched(pa.table({"r": rows[at], "line": texts})))
     try:
-        read = _as_table(con.sql(envelope_query()))
+        read = _as_table(con.sql(envelope_query(numeric)))
     finally:
         con.unregister("env")
     read = read.take(pc.sort_indices(read["r"]))
     extras, fine = _envelope_extras(storage(read["rest"]).to_pylist(), texts)
     read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
     read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
-    return pa.concat_tables([table.filter(pc.invert(envelopes)), read.cast(table.schema)])
+    if table is None:
+        return read
+    return pa.concat_tables([table, read.cast(table.schema)])
 
 
 def _bytes_of(lines: pa.Array) -> bytes:

@@ -191,7 +191,7 @@ def scan_block(
     """Which lines DuckDB's rows may stand for, and those rows as jobs and tasks."""
     if read is None:
         return FastBlock.careful(left_lines(data, offsets, rows, set()))
-    jobs, tasks = _flatten(read, lenient, int(rows[0]))
+    jobs, tasks = _in_line_order(*_flatten(read, lenient, int(rows[0])))
     jobs, ints_ok = _stamps(jobs)
     job_checks = [
         pc.invert(jobs["lenient"]),
@@ -240,6 +240,17 @@ def scan_block(
     taken = set(job_rows.tolist())
     left = [] if len(job_rows) == len(rows) else left_lines(data, offsets, rows, taken)
     return FastBlock(jobs, tasks, parent, left)
+
+
+def _in_line_order(jobs: pa.Table, tasks: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Jobs by line, tasks by line and index: SQL's rows come in two runs (job lines,
+    then envelope lines), sorted here, flat (sorting the nested rows cost more)."""
+    r = jobs["r"].to_numpy()
+    if len(r) < 2 or bool(np.all(r[1:] > r[:-1])):
+        return jobs, tasks
+    jobs = jobs.take(pa.array(np.argsort(r, kind="stable")))
+    order = pc.sort_indices(tasks, [("r", "ascending"), ("task_index", "ascending")])
+    return jobs, tasks.take(order)
 
 
 def _file_aliases(tasks: pa.Table) -> tuple[pa.Table, pa.Array]:
@@ -292,8 +303,16 @@ _ISO = (
 
 
 def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
-    """One timestamp column as text -> epoch ms (int64) and which rows are fine."""
+    """One timestamp column as text, or as positive integers (UBIGINT) -> epoch ms
+    (int64) and which rows are fine."""
     text = whole(text)
+    if pa.types.is_integer(text.type):
+        # Past MS_MAX nothing is in range (nor castable to int64 above 2**63).
+        below = pc.less(text, pa.scalar(MS_MAX, text.type))  # not cast to int64 first
+        capped = pc.if_else(below, text, pa.scalar(None, text.type))
+        value = _whole_ms(pc.cast(capped, pa.int64()))
+        in_range = pc.and_(pc.greater_equal(value, MS_MIN), pc.less(value, MS_MAX))
+        return value, pc.or_(pc.is_null(text), pc.fill_null(in_range, False))
     # Whole numbers (ms or s): ASCII digits only, at most 16 (a sign would make the
     # value out of range anyway).
     is_whole = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), 16))

@@ -1,10 +1,12 @@
 """The documented current shape of a job, as the NDJSON fast path reads and checks it.
 
-DuckDB reads each line with ``json_transform`` into the structure built here (typed
-leaves, JSON text for free-form values) and reports its JSON structure
-(``json_structure``: array elements merged, clashing types shown as ``JSON``). Each
-distinct structure is checked once, here, against the documented shape; a line of any
-other structure goes the careful way.
+DuckDB first reports each line's JSON structure (``json_structure``: array elements
+merged, clashing types shown as ``JSON``). Each distinct structure is checked once, here,
+against the documented shape; a line of any other structure goes the careful way. Only
+the lines of the documented shape are then read, with ``json_transform``, into the
+structure built here (typed leaves, JSON text for free-form values). Timestamps are read
+as numbers when every line read in the block writes them as positive integers (the
+current API: no text made and parsed back), else as text.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = [
     "envelope_shape_ok",
     "job_shape_ok",
     "query",
+    "shape_of",
+    "transform_query",
 ]
 
 STAMPS = ("created_at", "started_at", "finished_at", "updated_at")
@@ -64,12 +68,14 @@ _FILE_TYPES = {
 }
 
 
-def _shape() -> str:
+def _shape(numeric: bool = False) -> str:
     """The json_transform structure: typed leaves, JSON text for free-form values.
     Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
-    NULL unseen."""
-    # Timestamps as text: milliseconds, seconds or ISO-8601 (see _ndjson_checks).
-    stamps = dict.fromkeys(sorted(_ALL_STAMPS), "VARCHAR")
+    NULL unseen. Timestamps are text (milliseconds, seconds or ISO-8601, see
+    _ndjson_checks), or with ``numeric`` UBIGINT: only for lines whose every timestamp
+    is a positive integer or null (:func:`shape_of`), which UBIGINT holds whole
+    (a value past 64 bits shows as another type in the structure)."""
+    stamps = dict.fromkeys(sorted(_ALL_STAMPS), "UBIGINT" if numeric else "VARCHAR")
     output: dict[str, Any] = dict.fromkeys(("object", "url", "kind", "format"), "VARCHAR")
     output |= dict.fromkeys(("width", "height", "filesize", "bitrate"), "DOUBLE")
     output |= {"duration": "DOUBLE", "fps": "DOUBLE", "framerate": "DOUBLE", "codec": "VARCHAR"}
@@ -85,11 +91,20 @@ def _shape() -> str:
 
 
 def query(check_valid: bool) -> str:
-    """The SQL over table ``src`` (``r``: line number, ``line``): each line's number,
-    structure hash and values."""
+    """The SQL over table ``src`` (``r``: line number, ``line``): each line's number and
+    structure hash."""
     return f"""
-SELECT r, hash(json_structure(line)) AS st, json_transform(line, '{_shape()}') AS j
+SELECT r, hash(json_structure(line)) AS st
 FROM src {"WHERE json_valid(line)" if check_valid else ""}
+"""
+
+
+def transform_query(numeric: bool) -> str:
+    """The SQL over table ``src`` (``r``, ``line``, ``pick``): the values of the lines
+    picked (those of the documented shape)."""
+    return f"""
+SELECT r, TRUE AS st, json_transform(line, '{_shape(numeric)}') AS j
+FROM src WHERE pick
 """
 
 
@@ -176,6 +191,24 @@ def _structure(text: str) -> Any:
         return None
 
 
+def _envelope_ok(s: Any) -> bool:
+    return (
+        type(s) is dict
+        and "tasks" not in s
+        and "steps" not in s
+        and type(s.get("data")) is dict
+        and _job_ok(s["data"])
+    )
+
+
+def _numeric(job: dict[str, Any]) -> bool:
+    records = [job]
+    tasks = job.get("tasks")
+    if type(tasks) is list and tasks and type(tasks[0]) is dict:
+        records.append(tasks[0])
+    return all(r.get(k, "NULL") in ("UBIGINT", "NULL") for r in records for k in _ALL_STAMPS)
+
+
 def job_shape_ok(text: str) -> bool:
     """Whether a line's JSON structure (DuckDB's ``json_structure`` text) is the
     documented one."""
@@ -186,22 +219,28 @@ def envelope_shape_ok(text: str) -> bool:
     """Whether a line's structure is a single-object envelope (``{"meta", "data",
     "links"}``, any fields beside ``data`` but a task list) around a job of the
     documented one."""
+    return _envelope_ok(_structure(text))
+
+
+def shape_of(text: str) -> tuple[bool, bool, bool]:
+    """A line's structure (parsed once): whether it is a job of the documented shape,
+    whether a single-object envelope around one (:func:`envelope_shape_ok`), and, if
+    either, whether its every timestamp is a positive integer or null (its line may be
+    read with numeric timestamps)."""
     s = _structure(text)
-    return (
-        type(s) is dict
-        and "tasks" not in s
-        and "steps" not in s
-        and type(s.get("data")) is dict
-        and _job_ok(s["data"])
-    )
+    if _job_ok(s):
+        return True, False, _numeric(s)
+    if _envelope_ok(s):
+        return False, True, _numeric(s["data"])
+    return False, False, False
 
 
-def envelope_query() -> str:
+def envelope_query(numeric: bool = False) -> str:
     """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
-    of each, read as :func:`query` reads a job line, and the envelope without ``data``
-    as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
+    of each, read as :func:`transform_query` reads a job line, and the envelope without
+    ``data`` as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
     return f"""
-SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape()}') AS j,
+SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape(numeric)}') AS j,
     json_merge_patch(line, '{{"data": null}}') AS rest
 FROM env
 """
