@@ -1,0 +1,92 @@
+"""Adversarial pass over session 12's sync changes (the ``sync.walked`` mark, the
+checked ``sync`` entry).
+
+A sync of a kind the listing does not filter (``other``) that finds none of its jobs
+records how far it listed (``sync.walked``): the newest job listed, of any kind. A walk
+killed after its last checkpoint and resumed lists only what lies past its cursor, so
+the mark it then recorded was an older job's (the next sync listed again what the
+killed one had listed), or none at all when nothing lay past the cursor (the next sync
+walked the whole listing again). The checkpoint now keeps how far the walk had listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ittybit_frames as itf
+from ittybit_frames.simulator import generate_history, serve
+from tests.conftest import SECRET, fast_client
+
+END = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+# A CLI-less sync in a child process that SIGKILLs itself when the listing has been
+# walked to its end: every page is written and checkpointed, the walk's end not yet
+# recorded (the worst instant for the mark). With ``stop`` = N it dies after N pages.
+_CHILD = """
+import os, signal, sys
+import ittybit_frames as itf
+url, key, lake, stop = sys.argv[1:5]
+real = itf.Client._pages_ahead
+def pages(self, **options):
+    for n, page in enumerate(real(self, **options)):
+        if n == int(stop):
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield page
+    os.kill(os.getpid(), signal.SIGKILL)
+itf.Client._pages_ahead = pages
+itf.sync(lake, client=itf.Client(key, base_url=url, progress=False), kind="other",
+         batch_jobs=100)
+"""
+
+
+def _listing_requests(api: Any, start: int) -> int:
+    return sum(1 for r in api.requests[start:] if r.path.rstrip("/") == "/jobs")
+
+
+def _sync_entry(lake: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads((lake / itf.lake.MANIFEST).read_text())["sync"]
+    return entry
+
+
+def _killed_then_resumed(lake: Path, stop: int) -> tuple[int, dict[str, Any], int]:
+    """(listing requests of the sync after the resumed one, its sync entry, the newest
+    job listed) for a history without ``other`` jobs, the first walk SIGKILLed."""
+    history = [j for j in generate_history(900, seed=12, end=END) if j["kind"] != "other"]
+    with serve(history, api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, api.url, SECRET, str(lake), str(stop)],
+            capture_output=True,
+            timeout=120,
+        )
+        assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+        assert "other" in _sync_entry(lake)["walks"]  # killed after a checkpoint
+        resumed = itf.sync(lake, client=client, kind="other", batch_jobs=100)
+        assert resumed.resumed and resumed.failures.empty, resumed
+        start = len(api.requests)
+        after = itf.sync(lake, client=client, kind="other", batch_jobs=100)
+        assert after.failures.empty and after.new_jobs == 0, after
+        newest = max(j["created_at"] for j in history)
+        return _listing_requests(api, start), _sync_entry(lake), newest
+
+
+def test_a_walk_killed_after_its_last_checkpoint_still_records_how_far_it_listed(
+    tmp_path: Path,
+) -> None:
+    requests, entry, newest = _killed_then_resumed(tmp_path / "lake", stop=10_000)
+    assert entry.get("walked") == {"other": newest}, entry
+    assert requests <= 2  # was 9: the whole listing again
+
+
+def test_a_walk_killed_halfway_records_the_newest_job_it_listed_before_the_kill(
+    tmp_path: Path,
+) -> None:
+    requests, entry, newest = _killed_then_resumed(tmp_path / "lake", stop=3)
+    assert entry.get("walked") == {"other": newest}, entry
+    assert requests <= 2  # was 4: the pages listed before the kill again
