@@ -63,6 +63,7 @@ def _killed_then_resumed(lake: Path, stop: int) -> tuple[int, dict[str, Any], in
         child = subprocess.run(
             [sys.executable, "-c", _CHILD, api.url, SECRET, str(lake), str(stop)],
             capture_output=True,
+            check=False,
             timeout=120,
         )
         assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
