@@ -1,0 +1,60 @@
+"""Adversarial pass over session 12's CLI: what ``sync`` says about ``--since`` on a kind
+the listing does not filter (``other``) that a walk has marked (``sync.walked``).
+
+Such a kind is synced (its next walk stops at the mark, whatever ``--since`` says), but
+the command said "--since 60d: other jobs are read from there" (the sync made one
+listing request), and on a lake recording no bound, "other jobs are read from the whole
+history" (likewise one request)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ittybit_frames.cli import main
+from ittybit_frames.lake import MANIFEST
+from tests.test_defects_s11_cli import api, env, one_line
+
+__all__ = ["api", "env"]  # the simulator and its environment, as session 11's CLI tests
+
+
+def _listing_requests(api: Any, start: int) -> int:
+    return sum(1 for r in api.requests[start:] if r.path.rstrip("/") == "/jobs")
+
+
+@pytest.fixture
+def marked(env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A lake synced from 20 days back, then with --kind other (none of its jobs)."""
+    root = tmp_path / "lake"
+    assert main(["sync", str(root), "-q", "--since", "20d"]) == 0
+    assert main(["sync", str(root), "-q", "--kind", "other"]) == 0
+    assert "other" in json.loads((root / MANIFEST).read_text())["sync"]["walked"]
+    capsys.readouterr()
+    return root
+
+
+@pytest.mark.parametrize("word", ["other", "OTHER"])
+def test_since_on_a_marked_kind_says_it_goes_on_from_the_mark(
+    marked: Path, env: Any, capsys: pytest.CaptureFixture[str], word: str
+) -> None:
+    start = len(env.requests)
+    assert main(["sync", str(marked), "-q", "--kind", word, "--since", "60d"]) == 0
+    line = one_line(capsys.readouterr().err)
+    assert _listing_requests(env, start) == 1  # from the newest job down to the mark
+    assert "read from there" not in line, line
+    assert "first sync only" in line and "goes on from there" in line, line
+
+
+def test_a_marked_kind_on_a_lake_without_a_bound_is_not_said_to_be_read_whole(
+    marked: Path, env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((marked / MANIFEST).read_text())
+    del manifest["sync"]["since"]  # as an older version left it
+    (marked / MANIFEST).write_text(json.dumps(manifest))
+    start = len(env.requests)
+    assert main(["sync", str(marked), "-q", "--kind", "other"]) == 0
+    assert _listing_requests(env, start) == 1
+    assert capsys.readouterr().err.strip() == ""
