@@ -370,11 +370,15 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
         ) from exc
 
 
-def parse_window(since: Any, until: Any, *, flags: bool = False) -> tuple[int | None, int | None]:
-    """``since`` and ``until`` in epoch milliseconds (:func:`parse_when`), refusing a
-    window that ends before it starts (a :class:`ConfigurationError` line: "swap them")
-    rather than finding nothing in it. ``flags``: name them as the CLI's options."""
-    lo, hi = parse_when(since), parse_when(until)
+def parse_window(
+    since: Any, until: Any, *, flags: bool = False, now_ms: int | None = None
+) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` in epoch milliseconds (:func:`parse_when`, spans back from
+    one reading of the clock, so ``"7d"`` to ``"7d"`` is always empty), refusing a window
+    that ends before it starts (a :class:`ConfigurationError` line: "swap them") rather
+    than finding nothing in it. ``flags``: name them as the CLI's options."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    lo, hi = parse_when(since, now_ms=now), parse_when(until, now_ms=now)
     if lo is not None and hi is not None and lo >= hi:
         first, second = ("--since", "--until") if flags else ("since", "until")
         raise ConfigurationError(
