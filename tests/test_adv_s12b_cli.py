@@ -58,3 +58,26 @@ def test_a_marked_kind_on_a_lake_without_a_bound_is_not_said_to_be_read_whole(
     assert main(["sync", str(marked), "-q", "--kind", "other"]) == 0
     assert _listing_requests(env, start) == 1
     assert capsys.readouterr().err.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["SYNC", "lake"], "did you mean sync?"),
+        (["EXPORT", "--all", "--out", "x"], "did you mean export?"),
+        (["export", "--all", "--out", "x", "--FORMAT", "csv"], "did you mean --format?"),
+        (["sync", "lake", "--KIND", "other"], "did you mean --kind?"),
+        (["sync", "lake", "--BATCH-JOBS", "5"], "did you mean --batch-jobs?"),
+    ],
+)
+def test_a_typo_in_capitals_gets_the_hint_its_lower_case_gets(
+    env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], hint: str
+) -> None:
+    """Choice options take words in any case (session 12); a command or an option name
+    written in capitals got no "did you mean" (difflib compares case), where 'Sync' and
+    '--Kind' got one."""
+    start = len(env.requests)
+    assert main(argv) == 2
+    line = one_line(capsys.readouterr().err)
+    assert hint in line, line
+    assert len(env.requests) == start
