@@ -359,7 +359,13 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
         value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     if isinstance(value, str) and (m := _SPAN.match(value)):
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        return now - round(float(m.group(1)) * _SPAN_MS[m.group(2).lower()])
+        back = now - round(float(m.group(1)) * _SPAN_MS[m.group(2).lower()])
+        if not MS_MIN <= back < MS_MAX:  # as every other time: a lake, a listing read none
+            raise ValueError(
+                f"{value!r} reaches back before 2000 (the earliest time read): give a "
+                "shorter span, or a date from 2000-01-01 on"
+            )
+        return back
     try:
         return epoch_ms(value)
     except ValueError as exc:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from ittybit_frames.cli import main
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.vocabulary import parse_window
 
@@ -77,3 +79,27 @@ def test_the_same_instant_written_two_ways_is_refused(since: object, until: obje
     with pytest.raises(ConfigurationError, match="swap them") as caught:
         parse_window(since, until)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("span", ["99999d", "1500w", "300000h"])
+def test_a_span_reaching_back_before_2000_is_refused_where_it_is_read(span: str) -> None:
+    """``"99999d"`` was read as a time in 1753 (negative epoch milliseconds), which no
+    other reader takes: ``sync --since 99999d`` died with a traceback ("cannot read
+    -6843696964888 as a time", the number, not what was typed) once the listing was
+    asked for it. A span is held to the 2000-2100 range every other time is."""
+    with pytest.raises(ValueError, match=span) as caught:
+        parse_window(span, None)
+    message = str(caught.value)
+    assert "\n" not in message and "2000" in message, message
+
+
+def test_sync_since_a_span_before_2000_is_a_usage_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ITTYBIT_API_KEY", "ittybit_test_key")
+    monkeypatch.setenv("ITTYBIT_BASE_URL", "http://127.0.0.1:9")  # never asked
+    assert main(["sync", str(tmp_path / "lake"), "--since", "99999d"]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err and "99999d" in lines[0], err
+    assert not (tmp_path / "lake").exists()
