@@ -361,7 +361,7 @@ def _walk(
     root, report = out.root, out.report
     state = load_state(root)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    known = known_end(state, key, unfiltered=out.kind is not None)  # None: a first walk
+    known = known_end(state, key, unfiltered=out.kind is not None, since_ms=since_ms)
     bound = first_bound(state, walk, since_ms) if known is None else None
     lower = bound if known is None else lower_end(known, walk)
     resumed_or_known = known is not None or walk is not None

@@ -91,3 +91,35 @@ def test_a_walk_killed_halfway_records_the_newest_job_it_listed_before_the_kill(
     requests, entry, newest = _killed_then_resumed(tmp_path / "lake", stop=3)
     assert entry.get("walked") == {"other": newest}, entry
     assert requests <= 2  # was 4: the pages listed before the kill again
+
+
+def test_since_reaching_further_back_for_a_marked_kind_is_walked_as_for_a_listed_kind(
+    tmp_path: Path,
+) -> None:
+    """``sync --kind K --since 2d`` finds none of K's jobs, then ``--since 30d``: a kind the
+    listing filters (no frontier: not synced yet) is read back 30 days, and finds its
+    job of 10 days ago. A kind the listing does not filter stopped at the mark its first
+    walk left (``sync.walked``), which says nothing of the 28 days it never listed: its
+    job of 10 days ago was never read (before session 12, without the mark, it was)."""
+    now = dt.datetime.now(dt.UTC)  # spans are read back from now
+    history = [j for j in generate_history(600, seed=12, end=now) if j["kind"] != "other"]
+    newest = max(j["created_at"] for j in history)
+    day = 86_400_000
+    old = [j for j in history if newest - 11 * day < j["created_at"] < newest - 9 * day]
+    video = next(j for j in old if j["kind"] == "video")
+    history = [j for j in history if j["kind"] != "video" or j is video]
+    hologram = {**old[-1], "id": "job_old_hologram", "kind": "hologram"}
+    with serve([*history, hologram], api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        found = {}
+        for kind, word in (("video", "video"), ("other", "hologram")):
+            lake = tmp_path / kind
+            first = itf.sync(lake, client=client, kind=kind, since="2d")
+            assert first.new_jobs == 0 and first.failures.empty, first
+            assert kind == "video" or "other" in _sync_entry(lake)["walked"]
+            again = itf.sync(lake, client=client, kind=kind, since="30d")
+            assert again.failures.empty, again
+            jobs = itf.read_parquet(lake).jobs
+            found[kind] = list(jobs.loc[jobs["kind_raw"] == word, "job_id"])
+        assert found == {"video": [video["id"]], "other": ["job_old_hologram"]}
+        assert itf.check_lake(tmp_path / "other").healthy

@@ -41,14 +41,15 @@ def say_since(console: Console, lake: Path | str, kind: str | None, since: str |
     a lake that records no bound (synced by an older version) reads a new kind whole."""
     state = sync_entry(read_manifest(lake))
     frontiers = state.get("frontiers", {})
-    # A kind the listing does not filter that a walk marked (sync.walked) is synced too:
-    # its next walk stops at the mark, as another kind's stops at its frontier.
+    reached = frontiers.get(kind or "*")
+    # A kind the listing does not filter that a walk marked (sync.walked): without
+    # --since its next walk stops at the mark, as another kind's stops at its frontier.
     unfiltered = kind is not None and "kind" in listing_filters(kind, None)[2]
-    reached = known_end({**state, "frontiers": frontiers}, kind or "*", unfiltered=unfiltered)
+    known = known_end({**state, "frontiers": frontiers}, kind or "*", unfiltered=unfiltered)
     what = f"{kind} jobs" if kind else "all kinds"
     if since is None:
         resumed = (kind or "*") in state.get("walks", {})  # it keeps to its own bound
-        if frontiers and reached is None and "since" not in state and not resumed:
+        if frontiers and known is None and "since" not in state and not resumed:
             console.problem(
                 f"{lake} records no lower bound (synced by an older ittybit-frames): {what} "
                 "are read from the whole history; pass --since to bound them"
