@@ -371,9 +371,7 @@ def _walk(
         report.resumed = True
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
-    # The newest job listed, of any kind (kept in the checkpoint: a resumed walk lists
-    # only what lies past its cursor, the older jobs).
-    reached: int | None = walk.get("reached") if walk else None
+    reached: int | None = walk.get("reached") if walk else None  # checkpointed: see advance
     failed_before = len(client.walk_failures)
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -388,10 +386,9 @@ def _walk(
         if out.kind is not None:
             newest = _newest([j for j in buffer if j["id"] in written], newest)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
-        if reached is not None:
-            walk["reached"] = reached
-        if known is None:
-            walk["bound"] = bound
+        walk |= ({"reached": reached} if reached is not None else {}) | (
+            {"bound": bound} if known is None else {}
+        )
         state["walks"][key] = walk
         save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()
