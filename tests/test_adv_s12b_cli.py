@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.lake import MANIFEST
 from tests.test_defects_s11_cli import api, env, one_line
@@ -68,3 +69,36 @@ def test_a_typo_in_capitals_gets_the_hint_its_lower_case_gets(
     line = one_line(capsys.readouterr().err)
     assert hint in line, line
     assert len(env.requests) == start
+
+
+@pytest.mark.parametrize("where", ["jobs.ndjson", "jobs/x.ndjson", "more/x.ndjson"])
+def test_an_ndjson_export_into_a_lake_is_refused_before_any_request(
+    env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """Session 11 refused a report, CSV files or a lake inside a lake (check then called
+    the lake unhealthy: "not the lake's (ignored)"); an NDJSON file there was written."""
+    lake = tmp_path / "lake"
+    assert main(["sync", str(lake), "-q"]) == 0
+    capsys.readouterr()
+    start = len(env.requests)
+    argv = ["export", "--all", "--format", "ndjson", "--out", str(lake / where)]
+    assert main(argv) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "inside the Parquet lake" in line and "--out" in line, line
+    assert len(env.requests) == start
+    report = itf.check_lake(lake)
+    assert report.healthy, report.problems
+
+
+def test_a_png_inside_a_lake_is_refused(
+    env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    assert main(["sync", str(lake), "-q"]) == 0
+    job = str(itf.read_parquet(lake).jobs["job_id"].iloc[0])
+    capsys.readouterr()
+    assert main(["show", job, "--lake", str(lake), "--png", str(lake / "t.png")]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "inside the Parquet lake" in line and "--png" in line, line
+    report = itf.check_lake(lake)
+    assert report.healthy, report.problems
