@@ -58,8 +58,12 @@ def save_state(root: Path | str, state: dict[str, Any]) -> None:
 
 def lower_end(frontier: int, walk: dict[str, Any] | None) -> int | None:
     """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
-    its frontier, or an interrupted walk's own lower end."""
-    return walk.get("lower") if walk is not None else frontier
+    its frontier, or an interrupted walk's own lower end, but no higher than the frontier
+    (a ``since`` before a kind's mark, given to the sync that resumes its walk)."""
+    if walk is None:
+        return frontier
+    lower: int | None = walk.get("lower")
+    return None if lower is None else min(lower, frontier)
 
 
 def known_end(

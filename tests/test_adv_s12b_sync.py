@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import ittybit_frames as itf
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
@@ -123,3 +125,46 @@ def test_since_reaching_further_back_for_a_marked_kind_is_walked_as_for_a_listed
             found[kind] = list(jobs.loc[jobs["kind_raw"] == word, "job_id"])
         assert found == {"video": [video["id"]], "other": ["job_old_hologram"]}
         assert itf.check_lake(tmp_path / "other").healthy
+
+
+def test_since_given_to_a_resumed_walk_of_a_marked_kind_is_walked_down_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk of a marked kind (down to its mark) is interrupted; the sync that resumes
+    it is given ``--since 30d``: it went on down to the mark only, so the kind's job of
+    10 days ago was never read, where the same ``--since`` without the interruption
+    reads it (the test above)."""
+    now = dt.datetime.now(dt.UTC)
+    history = [j for j in generate_history(600, seed=12, end=now) if j["kind"] != "other"]
+    newest = max(j["created_at"] for j in history)
+    day = 86_400_000
+    old = next(j for j in history if newest - 11 * day < j["created_at"] < newest - 9 * day)
+    hologram = {**old, "id": "job_old_hologram", "kind": "hologram"}
+    later = [
+        {**j, "id": f"job_later{n}", "created_at": newest + 1000 * (n + 1)}
+        for n, j in enumerate(history[:300])
+    ]
+    for job in later:
+        job["updated_at"] = max(job["updated_at"], job["created_at"])
+    lake = tmp_path / "lake"
+    real_pages = itf.Client._pages_ahead
+
+    def ctrl_c_after_two_pages(self: itf.Client, **options: Any) -> Any:
+        for n, page in enumerate(real_pages(self, **options)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield page
+
+    with serve([*history, hologram], api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        itf.sync(lake, client=client, kind="other", since="2d")
+        assert "other" in _sync_entry(lake)["walked"]
+        api.add_jobs(later)
+        with monkeypatch.context() as patch:
+            patch.setattr(itf.Client, "_pages_ahead", ctrl_c_after_two_pages)
+            with pytest.raises(KeyboardInterrupt):
+                itf.sync(lake, client=client, kind="other", batch_jobs=50)
+        assert "other" in _sync_entry(lake)["walks"]
+        resumed = itf.sync(lake, client=client, kind="other", since="30d", batch_jobs=50)
+    assert resumed.resumed and resumed.failures.empty, resumed
+    assert list(itf.read_parquet(lake).jobs["job_id"]) == ["job_old_hologram"]
