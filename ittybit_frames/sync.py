@@ -361,7 +361,7 @@ def _walk(
     root, report = out.root, out.report
     state = load_state(root)
     walk: dict[str, Any] | None = state["walks"].get(key)
-    known = known_end(state, key, unfiltered=out.kind is not None)  # None: a first walk
+    known = known_end(state, key, unfiltered=out.kind is not None, since_ms=since_ms)
     bound = first_bound(state, walk, since_ms) if known is None else None
     lower = bound if known is None else lower_end(known, walk)
     resumed_or_known = known is not None or walk is not None
@@ -371,7 +371,7 @@ def _walk(
         report.resumed = True
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])
     newest: int | None = walk.get("newest") if walk else None
-    reached: int | None = None  # the newest job listed, of any kind
+    reached: int | None = walk.get("reached") if walk else None  # checkpointed: see advance
     failed_before = len(client.walk_failures)
     buffer: list[dict[str, Any]] = []
     listed: set[str] = set()
@@ -386,8 +386,9 @@ def _walk(
         if out.kind is not None:
             newest = _newest([j for j in buffer if j["id"] in written], newest)
         walk = {"cursor": _cursor(buffer, walk), "newest": newest, "lower": lower}
-        if known is None:
-            walk["bound"] = bound
+        walk |= ({"reached": reached} if reached is not None else {}) | (
+            {"bound": bound} if known is None else {}
+        )
         state["walks"][key] = walk
         save_state(root, state)  # after the data: a crash before this refetches the batch
         buffer.clear()

@@ -58,18 +58,29 @@ def save_state(root: Path | str, state: dict[str, Any]) -> None:
 
 def lower_end(frontier: int, walk: dict[str, Any] | None) -> int | None:
     """Where the walk of a kind synced before stops (before the cut for unfinished jobs):
-    its frontier, or an interrupted walk's own lower end."""
-    return walk.get("lower") if walk is not None else frontier
+    its frontier, or an interrupted walk's own lower end, but no higher than the frontier
+    (a ``since`` before a kind's mark, given to the sync that resumes its walk)."""
+    if walk is None:
+        return frontier
+    lower: int | None = walk.get("lower")
+    return None if lower is None else min(lower, frontier)
 
 
-def known_end(state: dict[str, Any], key: str, *, unfiltered: bool) -> int | None:
+def known_end(
+    state: dict[str, Any], key: str, *, unfiltered: bool, since_ms: int | None = None
+) -> int | None:
     """Where a walk of a kind synced before stops: its frontier; for a kind the listing
     does not filter (``unfiltered``) whose last completed walk found none of its jobs,
     how far that walk went (``sync.walked``: the newest job it listed, of any kind), so
-    that each sync does not walk the whole listing again. ``None``: a first walk."""
+    that each sync does not walk the whole listing again. ``None``: a first walk.
+
+    The mark says nothing of how far back that walk went: a ``since_ms`` before it is
+    walked down to, as for a kind the listing filters and that has no frontier yet."""
     frontier: int | None = state["frontiers"].get(key)
     if frontier is None and unfiltered:
         frontier = state.get("walked", {}).get(key)
+        if frontier is not None and since_ms is not None:
+            frontier = min(frontier, since_ms)
     return frontier
 
 

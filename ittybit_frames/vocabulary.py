@@ -359,7 +359,13 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
         value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     if isinstance(value, str) and (m := _SPAN.match(value)):
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        return now - round(float(m.group(1)) * _SPAN_MS[m.group(2).lower()])
+        back = now - round(float(m.group(1)) * _SPAN_MS[m.group(2).lower()])
+        if not MS_MIN <= back < MS_MAX:  # as every other time: a lake, a listing read none
+            raise ValueError(
+                f"{value!r} reaches back before 2000 (the earliest time read): give a "
+                "shorter span, or a date from 2000-01-01 on"
+            )
+        return back
     try:
         return epoch_ms(value)
     except ValueError as exc:
@@ -370,11 +376,15 @@ def parse_when(value: Any, *, now_ms: int | None = None) -> int | None:
         ) from exc
 
 
-def parse_window(since: Any, until: Any, *, flags: bool = False) -> tuple[int | None, int | None]:
-    """``since`` and ``until`` in epoch milliseconds (:func:`parse_when`), refusing a
-    window that ends before it starts (a :class:`ConfigurationError` line: "swap them")
-    rather than finding nothing in it. ``flags``: name them as the CLI's options."""
-    lo, hi = parse_when(since), parse_when(until)
+def parse_window(
+    since: Any, until: Any, *, flags: bool = False, now_ms: int | None = None
+) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` in epoch milliseconds (:func:`parse_when`, spans back from
+    one reading of the clock, so ``"7d"`` to ``"7d"`` is always empty), refusing a window
+    that ends before it starts (a :class:`ConfigurationError` line: "swap them") rather
+    than finding nothing in it. ``flags``: name them as the CLI's options."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    lo, hi = parse_when(since, now_ms=now), parse_when(until, now_ms=now)
     if lo is not None and hi is not None and lo >= hi:
         first, second = ("--since", "--until") if flags else ("since", "until")
         raise ConfigurationError(

@@ -43,9 +43,10 @@ _CHOICE = re.compile(r"invalid choice: '?(?P<given>[^' ]*)'? \(choose from (?P<c
 
 def _closest(given: str, words: Sequence[str]) -> str:
     """ ", did you mean X?" for a likely typo of one of ``words``, else "". Options are
-    compared without their dashes (``--kind`` is no typo of ``--since``)."""
-    bare = {w.lstrip("-"): w for w in words}
-    found = difflib.get_close_matches(given.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    compared without their dashes (``--kind`` is no typo of ``--since``), and all words
+    in lower case (``SYNC`` is ``sync`` in capitals, ``--FORMAT`` is ``--format``)."""
+    bare = {w.lstrip("-").lower(): w for w in words}
+    found = difflib.get_close_matches(given.lstrip("-").lower(), list(bare), n=1, cutoff=0.6)
     return f"; did you mean {bare[found[0]]}?" if found else ""
 
 

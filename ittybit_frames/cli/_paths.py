@@ -100,13 +100,15 @@ def _old_writers_lake(folder: Path) -> bool:
 
 
 def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
-    """A file (new or replaced) in a folder that takes files."""
+    """A file (new or replaced) in a folder that takes files, neither a lake's nor inside
+    one (``check`` would call the file, not the lake's, a problem)."""
     target = Path(path)
     if target.is_dir():
         raise ConfigurationError(f"{option} {target} is a folder: give a file name")
     if target.exists() and not target.is_file():
         raise ConfigurationError(f"{option} {target} is not a regular file: give a file name")
     folder_to_write(target.parent, option)
+    _refuse_inside_a_lake(target, option, "the file")
     return target
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from ittybit_frames.cli._output import Console, plural
 from ittybit_frames.lake import read_manifest, sync_entry
 from ittybit_frames.sync import SyncReport, recorded_bound
-from ittybit_frames.vocabulary import parse_when
+from ittybit_frames.sync_state import known_end
+from ittybit_frames.vocabulary import listing_filters, parse_when
 
 
 def say_write_problems(console: Console, problems: list[str]) -> None:
@@ -41,10 +42,14 @@ def say_since(console: Console, lake: Path | str, kind: str | None, since: str |
     state = sync_entry(read_manifest(lake))
     frontiers = state.get("frontiers", {})
     reached = frontiers.get(kind or "*")
+    # A kind the listing does not filter that a walk marked (sync.walked): without
+    # --since its next walk stops at the mark, as another kind's stops at its frontier.
+    unfiltered = kind is not None and "kind" in listing_filters(kind, None)[2]
+    known = known_end({**state, "frontiers": frontiers}, kind or "*", unfiltered=unfiltered)
     what = f"{kind} jobs" if kind else "all kinds"
     if since is None:
         resumed = (kind or "*") in state.get("walks", {})  # it keeps to its own bound
-        if frontiers and reached is None and "since" not in state and not resumed:
+        if frontiers and known is None and "since" not in state and not resumed:
             console.problem(
                 f"{lake} records no lower bound (synced by an older ittybit-frames): {what} "
                 "are read from the whole history; pass --since to bound them"

@@ -7,26 +7,37 @@ written by hand) is read there."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake._format import MANIFEST
+from ittybit_frames.vocabulary import epoch_ms
 
 __all__ = ["sync_entry"]
 
 
 def _is_ms(value: Any) -> bool:
     """Epoch milliseconds, as a sync writes them (a whole number; a float of an older
-    writer is taken too)."""
+    writer is taken too), of a time the package reads (2000-2100): a number in seconds or
+    out of range would be read as another time, or fail halfway through a sync."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value)
+    try:
+        ms = epoch_ms(value)
+    except ValueError:
+        return False
+    return ms is not None and abs(ms - value) < 1
 
 
 def _is_walk(value: Any) -> bool:
-    return isinstance(value, dict)
+    """An interrupted walk's checkpoint: where it resumes (``cursor``: a job ID or none)
+    and its times (none, or epoch milliseconds)."""
+    if not isinstance(value, dict) or "cursor" not in value:
+        return False
+    cursor_ok = value["cursor"] is None or isinstance(value["cursor"], str)
+    times = (value.get(k) for k in ("newest", "lower", "bound", "reached"))
+    return cursor_ok and all(t is None or _is_ms(t) for t in times)
 
 
 def _is_text(value: Any) -> bool:
@@ -46,7 +57,7 @@ _SHAPES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         "a kind none of whose jobs a sync found is then walked whole again",
     ),
     "walks": (
-        "an object of checkpoints (objects)",
+        "an object of checkpoints (a cursor, times in epoch milliseconds)",
         _is_walk,
         "an interrupted sync then starts again from the newest job",
     ),
