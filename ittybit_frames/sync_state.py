@@ -70,31 +70,34 @@ def known_end(
     state: dict[str, Any], key: str, *, unfiltered: bool, since_ms: int | None = None
 ) -> int | None:
     """Where a walk of a kind synced before stops: its frontier; for a kind the listing
-    does not filter (``unfiltered``) whose last completed walk found none of its jobs,
-    how far that walk went (``sync.walked``: the newest job it listed, of any kind), so
-    that each sync does not walk the whole listing again. ``None``: a first walk.
+    does not filter (``unfiltered``), the newest job the last completed walk listed, of
+    any kind (``sync.walked``), when that is newer, so that each sync does not walk the
+    listing again down to the kind's newest job (or, with none, the whole listing).
+    ``None``: a first walk.
 
     The mark says nothing of how far back that walk went: a ``since_ms`` before it is
     walked down to, as for a kind the listing filters and that has no frontier yet."""
     frontier: int | None = state["frontiers"].get(key)
-    if frontier is None and unfiltered:
-        frontier = state.get("walked", {}).get(key)
-        if frontier is not None and since_ms is not None:
-            frontier = min(frontier, since_ms)
-    return frontier
+    mark: int | None = state.get("walked", {}).get(key) if unfiltered else None
+    if mark is None:
+        return frontier
+    if frontier is None:
+        return mark if since_ms is None else min(mark, since_ms)
+    # A completed walk went down to the frontier and listed nothing newer than the mark.
+    return max(frontier, mark)
 
 
 def advance(state: dict[str, Any], key: str, newest: int | None, reached: int | None) -> None:
     """Move a kind's frontier after a completed walk: to ``newest``, the newest job of
-    the kind it wrote (a frontier is its newest job's, which ``check`` holds it to); else,
+    the kind it wrote (a frontier is its newest job's, which ``check`` holds it to); and,
     for a kind the listing does not filter, remember ``reached`` (the newest job listed,
-    of any kind) in ``sync.walked``, so the next walk stops there."""
+    of any kind) in ``sync.walked``, so the next walk stops there rather than at the
+    kind's newest job, however old (:func:`known_end`)."""
     walked = state.get("walked", {})
     if newest is not None:
         frontier = state["frontiers"].get(key)
         state["frontiers"][key] = max(newest, frontier or newest)
-        walked.pop(key, None)
-    elif reached is not None:
+    if reached is not None:
         walked[key] = max(reached, walked.get(key) or reached)
     if walked:
         state["walked"] = walked

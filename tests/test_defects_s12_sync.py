@@ -5,7 +5,9 @@ history with no job of that kind never set a frontier: every later sync of that 
 walked the whole listing again, page after page, for nothing. A completed walk that
 found none of the kind's jobs now records how far the listing was walked
 (``sync.walked``), and the next walk stops there; the first job of the kind it finds
-gives the kind its frontier (its newest job's, which ``check`` holds it to).
+gives the kind its frontier (its newest job's, which ``check`` holds it to). The same
+held for a kind whose newest job is old: each sync walked down to it (the mark now
+serves there too).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def test_a_kind_with_no_jobs_is_not_walked_whole_again(tmp_path: Path) -> None:
     assert list(itf.read_parquet(tmp_path).jobs["job_id"]) == ["job_late_other"]
     state = json.loads((tmp_path / itf.lake.MANIFEST).read_text())["sync"]
     assert state["frontiers"]["other"] == newest + 60_000
-    assert "other" not in state.get("walked", {})
+    assert state["walked"]["other"] >= state["frontiers"]["other"]
     check = itf.check_lake(tmp_path)
     assert check.healthy, check.problems
 
@@ -77,3 +79,31 @@ def test_a_listed_unfinished_padded_job_is_not_fetched_again_by_id(tmp_path: Pat
             assert by_id == [], by_id
     jobs = itf.read_parquet(tmp_path).jobs
     assert (jobs["job_id"] == "job_sp").sum() == 1
+
+
+def test_a_kind_whose_newest_job_is_old_is_not_walked_down_to_it_again(tmp_path: Path) -> None:
+    """``other`` has one job, the oldest of 900: its frontier is that job's, and every
+    later sync of the kind walked the whole listing down to it again."""
+    history = sorted(
+        (j for j in generate_history(900, seed=12, end=END) if j["kind"] != "other"),
+        key=lambda j: j["created_at"],
+    )
+    history[0] = {**history[0], "kind": "hologram"}
+    with serve(history, api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        first = itf.sync(tmp_path, client=client, kind="other")
+        assert first.new_jobs == 1, first
+        start = len(api.requests)
+        second = itf.sync(tmp_path, client=client, kind="other")
+        assert second.failures.empty and second.new_jobs == 0, second
+        assert listing_requests(api, start) <= 2, api.requests[start:]
+        newest = max(j["created_at"] for j in history)
+        late = {**copy.deepcopy(history[5]), "id": "job_late_2", "kind": "hologram"}
+        late.update(created_at=newest + 60_000, updated_at=newest + 60_000)
+        api.add_jobs([late])
+        third = itf.sync(tmp_path, client=client, kind="other")
+    assert third.new_jobs == 1, third
+    found = sorted(itf.read_parquet(tmp_path).jobs["job_id"])
+    assert found == sorted([history[0]["id"], "job_late_2"])
+    check = itf.check_lake(tmp_path)
+    assert check.healthy, check.problems
