@@ -107,3 +107,32 @@ def test_a_kind_whose_newest_job_is_old_is_not_walked_down_to_it_again(tmp_path:
     assert found == sorted([history[0]["id"], "job_late_2"])
     check = itf.check_lake(tmp_path)
     assert check.healthy, check.problems
+
+
+def test_check_repair_drops_the_walked_mark_of_a_frontier_it_pulls_back(tmp_path: Path) -> None:
+    """Jobs of a kind lost from the lake (a day's files deleted by hand): ``check --repair``
+    pulls the kind's frontier back so the next sync reads them again; the kind's walked
+    mark, kept beside the frontier, must not stop that walk above them."""
+    history = sorted(
+        (j for j in generate_history(900, seed=12, end=END) if j["kind"] != "other"),
+        key=lambda j: j["created_at"],
+    )
+    old, lost = 0, 600
+    history[old] = {**history[old], "kind": "hologram"}
+    history[lost] = {**history[lost], "kind": "hologram"}
+    with serve(history, api_key=SECRET) as api, fast_client(api) as client:
+        api.stop_advancing()
+        itf.sync(tmp_path, client=client, kind="other")
+        itf.sync(tmp_path, client=client, kind="other")  # the mark is now beside the frontier
+        state = json.loads((tmp_path / itf.lake.MANIFEST).read_text())["sync"]
+        assert state["walked"]["other"] > state["frontiers"]["other"]
+        day = dt.datetime.fromtimestamp(history[lost]["created_at"] / 1000, dt.UTC)
+        for table in ("jobs", "tasks"):
+            for part in (tmp_path / table).glob(f"*={day:%Y-%m-%d}"):
+                for f in part.iterdir():
+                    f.unlink()
+        itf.check_lake(tmp_path, repair=True)
+        again = itf.sync(tmp_path, client=client, kind="other")
+    assert again.failures.empty, again
+    found = sorted(itf.read_parquet(tmp_path).jobs["job_id"])
+    assert found == sorted([history[old]["id"], history[lost]["id"]])

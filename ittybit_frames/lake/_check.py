@@ -324,7 +324,13 @@ def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
             else:
                 fixed[key] = newest
     if fixed != frontiers:
-        scan.sync_fix = {**state, "frontiers": fixed}
+        # A kind's walked mark (sync_state.known_end) would stop the next walk above the
+        # jobs the pulled-back frontier is there to read again: it goes with the frontier.
+        pulled = {k for k in frontiers if fixed.get(k) != frontiers[k]}
+        walked = {k: v for k, v in (state.get("walked") or {}).items() if k not in pulled}
+        scan.sync_fix = {**state, "frontiers": fixed, "walked": walked}
+        if not walked:
+            del scan.sync_fix["walked"]
 
 
 def _guess_manifest(place: Place) -> dict[str, Any]:
