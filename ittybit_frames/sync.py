@@ -361,6 +361,7 @@ def _walk(
     root, report = out.root, out.report
     state = load_state(root)
     walk: dict[str, Any] | None = state["walks"].get(key)
+    began = int(time.time() * 1000)  # no frontier moves past it: see advance
     known = known_end(state, key, unfiltered=out.kind is not None, since_ms=since_ms)
     bound = first_bound(state, walk, since_ms) if known is None else None
     lower = bound if known is None else lower_end(known, walk)
@@ -421,7 +422,7 @@ def _walk(
     # The walk reached the old frontier (or its bound): only now may the frontier move.
     if known is None:
         record_bound(state, key, bound)
-    advance(state, key, newest, reached)
+    advance(state, key, newest, reached, began=began)
     state["walks"].pop(key, None)
     save_state(root, state)
     return listed

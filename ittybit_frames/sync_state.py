@@ -87,12 +87,21 @@ def known_end(
     return max(frontier, mark)
 
 
-def advance(state: dict[str, Any], key: str, newest: int | None, reached: int | None) -> None:
+def advance(
+    state: dict[str, Any], key: str, newest: int | None, reached: int | None, *, began: int
+) -> None:
     """Move a kind's frontier after a completed walk: to ``newest``, the newest job of
     the kind it wrote (a frontier is its newest job's, which ``check`` holds it to); and,
     for a kind the listing does not filter, remember ``reached`` (the newest job listed,
     of any kind) in ``sync.walked``, so the next walk stops there rather than at the
-    kind's newest job, however old (:func:`known_end`)."""
+    kind's newest job, however old (:func:`known_end`).
+
+    Neither moves past ``began``, when the walk began (epoch ms, this machine's clock): a
+    job created "in the future" (a clock bug, a hand-typed value) would otherwise stop
+    every later walk above the jobs created since. Such a job is listed again by each
+    sync instead (it is newer than where the walk stops)."""
+    newest = None if newest is None else min(newest, began)
+    reached = None if reached is None else min(reached, began)
     walked = state.get("walked", {})
     if newest is not None:
         frontier = state["frontiers"].get(key)
