@@ -120,6 +120,8 @@ def lake_info(lake: Path | str) -> dict[str, Any]:
             ("all kinds" if key in ("", "*") else key): _iso_ms(ms)
             for key, ms in state.get("frontiers", {}).items()
         },
+        # A kind the listing does not filter: how far its last walk listed (any kind).
+        "sync_walked_to": {key: _iso_ms(ms) for key, ms in state.get("walked", {}).items()},
         "sync_interrupted": bool(state.get("walks")),
         "last_sync": manifest.get("last_sync"),
     }
@@ -133,11 +135,15 @@ def _size(n: int) -> str:
     return ""  # pragma: no cover
 
 
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in values.items())
+
+
 def _info_text(info: dict[str, Any]) -> str:
     def by(counts: dict[str, int]) -> str:
         return ", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"
 
-    synced = ", ".join(f"{k}: {v}" for k, v in info["synced_up_to"].items()) or "never synced"
+    synced = _pairs(info["synced_up_to"]) or "never synced"
     lines = [
         f"lake:        {info['lake']}",
         f"jobs:        {info['jobs']:,} ({by(info['jobs_by_status'])})",
@@ -152,6 +158,7 @@ def _info_text(info: dict[str, Any]) -> str:
         f"{info['written_by']}, profile {info['profile']})",
         f"last write:  {info['last_written_at']}",
         f"sync:        newest job seen {synced}"
+        + (f"; listing walked to {walked}" if (walked := _pairs(info["sync_walked_to"])) else "")
         + ("; an interrupted sync will resume" if info["sync_interrupted"] else ""),
         f"last sync:   {_last_sync(info['last_sync'])}",
     ]

@@ -77,7 +77,12 @@ class _Parser(argparse.ArgumentParser):
         match = _CHOICE.search(message)
         if match:
             words = [w.strip(" '\"") for w in match["choices"].split(",")]
-            message += _closest(match["given"], words)
+            given = match["given"]
+            message += (
+                _closest(given, words)
+                if given
+                else " (the value is empty: an unset shell variable?)"
+            )
         print(
             f"{self.prog}: error: {message} (see '{self.prog} --help' for usage)",
             file=sys.stderr,
