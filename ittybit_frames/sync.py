@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -51,15 +52,13 @@ from ittybit_frames.schema import (
 )
 from ittybit_frames.sync_state import (
     advance,
-    first_bound,
-    known_end,
     load_state,
-    lower_end,
     padded_ids,
     record_bound,
     recorded_bound,
     remember_padded_ids,
     save_state,
+    walk_ends,
 )
 from ittybit_frames.vocabulary import (
     TERMINAL_STATUSES,
@@ -180,6 +179,7 @@ def sync(
     batch_jobs: int = 2000,
     profile: str = "default",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    overlap_seconds: float = 300,
     **client_options: Any,
 ) -> SyncReport:
     """Bring a Parquet lake up to date with the API.
@@ -210,17 +210,15 @@ def sync(
     lock_timeout : float, default 60
         Seconds to wait for another writer of the lake; the sync holds the lake's lock
         from start to end.
+    overlap_seconds : float, default 300
+        How far below the newest job the last sync saw the listing is walked again, for
+        jobs the API listed only after it (a late commit); they merge as unchanged.
     **client_options
         Passed to :class:`Client` (``api_key``, ``base_url``, ``concurrency``...).
 
-    Returns
-    -------
-    SyncReport
+    Returns a :class:`SyncReport`.
     """
-    if client is not None and client_options:
-        raise ConfigurationError("pass either client= or client options, not both")
-    if batch_jobs < 1:
-        raise ConfigurationError("batch_jobs must be at least 1")
+    _check_options(client is not None and bool(client_options), batch_jobs, overlap_seconds)
     kind = None if kind is None else category(kind, field="kind")
     began = time.monotonic()
     root = lake_location(path)
@@ -231,7 +229,7 @@ def sync(
     try:
         with lock_lake(root, timeout=lock_timeout) as held:
             by_kind, _, kept = listing_filters(kind, None)
-            out = _Out(held, profile, report, kept.get("kind"))
+            out = _Out(held, profile, report, kept.get("kind"), round(overlap_seconds * 1000))
             active._padded_ids.update(padded_ids(root))  # as the API keys them
             cut, unfinished = _plan_refresh(root)
             listed = _walk(active, (kind, by_kind), parse_when(since), cut, batch_jobs, out)
@@ -251,6 +249,15 @@ def sync(
         report.newest_created_at = pd.Timestamp(lake["created_at"].max())
     report.elapsed_seconds = time.monotonic() - began
     return report
+
+
+def _check_options(both: bool, batch_jobs: int, overlap_seconds: float) -> None:
+    if both:
+        raise ConfigurationError("pass either client= or client options, not both")
+    if batch_jobs < 1:
+        raise ConfigurationError("batch_jobs must be at least 1")
+    if not 0 <= overlap_seconds < math.inf:
+        raise ConfigurationError("overlap_seconds must be 0 or more seconds")
 
 
 def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: float) -> None:
@@ -275,12 +282,14 @@ def _save_last_sync(root: Path | str, report: SyncReport, requests: int, began: 
 
 @dataclass(frozen=True)
 class _Out:
-    """Where a sync writes: the lake it holds, its profile, the report to add to."""
+    """Where a sync writes: the lake it holds, its profile, the report to add to; and
+    how it walks: the kind it keeps, how far below a known end it goes."""
 
     held: LakeLock
     profile: str
     report: SyncReport
     kind: str | None = None  # a kind the listing does not filter by: kept here
+    overlap_ms: int = 0  # see sync(overlap_seconds=)
 
     @property
     def root(self) -> Path | str:
@@ -362,12 +371,9 @@ def _walk(
     state = load_state(root)
     walk: dict[str, Any] | None = state["walks"].get(key)
     began = int(time.time() * 1000)  # no frontier moves past it: see advance
-    known = known_end(state, key, unfiltered=out.kind is not None, since_ms=since_ms)
-    bound = first_bound(state, walk, since_ms) if known is None else None
-    lower = bound if known is None else lower_end(known, walk)
-    resumed_or_known = known is not None or walk is not None
-    if lower is not None and cut is not None and kind is None and resumed_or_known:
-        lower = min(lower, cut)
+    known, bound, lower = walk_ends(
+        state, key, since_ms, cut, unfiltered=out.kind is not None, overlap_ms=out.overlap_ms
+    )
     if walk is not None:
         report.resumed = True
         logger.info("resuming an interrupted sync after job %s", walk["cursor"])

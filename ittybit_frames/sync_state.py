@@ -23,6 +23,7 @@ __all__ = [
     "recorded_bound",
     "remember_padded_ids",
     "save_state",
+    "walk_ends",
 ]
 
 
@@ -172,3 +173,29 @@ def remember_padded_ids(
     else:
         state.pop("padded_ids", None)
     write_manifest(root, manifest)
+
+
+def walk_ends(
+    state: dict[str, Any],
+    key: str,
+    since_ms: int | None,
+    cut: int | None,
+    *,
+    unfiltered: bool,
+    overlap_ms: int,
+) -> tuple[int | None, int | None, int | None]:
+    """Where a walk of ``key`` stops: ``(known, bound, lower)``: the kind's known end
+    (``None``: a first walk), a first walk's bound, and the lower end the listing is
+    walked down to. A kind synced before is walked ``overlap_ms`` below its known
+    end, so that a job the API listed only after the last walk passed its time is read;
+    a walk of all kinds goes down to ``cut`` too, to read unfinished jobs again."""
+    walk: dict[str, Any] | None = state["walks"].get(key)
+    known = known_end(state, key, unfiltered=unfiltered, since_ms=since_ms)
+    if known is None:
+        bound = first_bound(state, walk, since_ms)
+        lower = bound
+    else:
+        bound, lower = None, lower_end(known - overlap_ms, walk)
+    if lower is not None and cut is not None and key == "*" and (known, walk) != (None, None):
+        lower = min(lower, cut)
+    return known, bound, lower

@@ -52,3 +52,21 @@ def test_info_shows_how_far_a_kind_the_listing_does_not_filter_was_walked(
     assert main(["info", lake]) == 0
     text = capsys.readouterr().out
     assert "listing walked to other: " in text, text
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_sync_refuses_a_bad_overlap(
+    tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    assert main(["sync", str(lake), "--overlap", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--overlap" in err, err
+    assert not lake.exists()
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf")])
+def test_the_sync_function_refuses_a_bad_overlap(tmp_path: Path, value: float) -> None:
+    with pytest.raises(itf.ConfigurationError, match="overlap_seconds"):
+        itf.sync(tmp_path / "lake", api_key=SECRET, overlap_seconds=value)
+    assert not (tmp_path / "lake").exists()

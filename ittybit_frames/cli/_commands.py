@@ -321,6 +321,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 batch_jobs=args.batch_jobs,
                 profile=args.profile,
                 lock_timeout=args.lock_timeout,
+                overlap_seconds=args.overlap,
             )
         except KeyboardInterrupt:
             console.problem(

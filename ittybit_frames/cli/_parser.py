@@ -224,6 +224,14 @@ def _add_lake_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="jobs written per checkpoint",
     )
+    syn.add_argument(
+        "--overlap",
+        type=_args.non_negative_float,
+        default=300,
+        metavar="S",
+        help="seconds below the newest job seen that the listing is walked again, for "
+        "jobs the API listed late (default: 300)",
+    )
     _add_profile_argument(syn)
     _add_lock_argument(syn)
     syn.set_defaults(func=cmd_sync)
