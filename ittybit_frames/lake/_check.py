@@ -35,7 +35,7 @@ from ittybit_frames.lake._parents import Parents
 from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
 from ittybit_frames.lake._read import partition_label
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
-from ittybit_frames.lake._sync_entry import sync_entry
+from ittybit_frames.lake._sync_entry import mended_sync_entry, sync_entry
 from ittybit_frames.lake._write import newest_per_job, refuse_newer
 from ittybit_frames.schema import (
     JOBS,
@@ -96,6 +96,7 @@ class _Scan:
     data_problem: bool = False
     index_problem: bool = False
     sync_fix: dict[str, Any] | None = None
+    sync_fix_notes: list[str] | None = None  # what a mended sync entry lost
     older: set[int] = field(default_factory=set)  # earlier schema versions of some files
 
 
@@ -304,8 +305,9 @@ def _check_parents(jobs: pd.DataFrame, tasks: pd.DataFrame, scan: _Scan) -> None
 def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
     try:
         state = sync_entry(scan.manifest or {})
-    except ConfigurationError as exc:  # a hand edit: named, and left for the user to mend
-        scan.problems.append(str(exc))
+    except ConfigurationError as exc:  # a hand edit: named; --repair removes what is wrong
+        scan.problems.append(f"{exc}; --repair removes it")
+        scan.sync_fix, scan.sync_fix_notes = mended_sync_entry(scan.manifest or {})
         return
     frontiers = dict(state.get("frontiers") or {})
     created = epoch_ms_array(jobs["created_at"])
@@ -377,4 +379,8 @@ def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
         body = {**read_manifest(root), "sync": scan.sync_fix}
         body["checked_at"] = dt.datetime.now(dt.UTC).isoformat()
         write_manifest(root, body)
-        report.repaired.append("pulled the sync frontier back to the lake's newest job")
+        report.repaired.append(
+            "pulled the sync frontier back to the lake's newest job"
+            if scan.sync_fix_notes is None
+            else f"removed the malformed {', '.join(scan.sync_fix_notes)}"
+        )

@@ -14,7 +14,7 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake._format import MANIFEST
 from ittybit_frames.vocabulary import epoch_ms
 
-__all__ = ["sync_entry"]
+__all__ = ["mended_sync_entry", "sync_entry"]
 
 
 def _is_ms(value: Any) -> bool:
@@ -80,15 +80,34 @@ def sync_entry(manifest: dict[str, Any]) -> dict[str, Any]:
     """
     state = manifest.get("sync", {})
     if not isinstance(state, dict):
-        raise _wrong("sync", state, "an object", "the next sync then reads the whole history")
-    for key, (shape, test, cost) in _SHAPES.items():
-        value = state.get(key, {})
-        ok = isinstance(value, dict) and all(
-            isinstance(k, str) and test(v) for k, v in value.items()
-        )
-        if not ok:
-            raise _wrong(f"sync.{key}", value, shape, cost)
+        raise _wrong("sync", state, "an object", _WHOLE)
+    for key, (shape, _, cost) in _SHAPES.items():
+        if not _fits(state, key):
+            raise _wrong(f"sync.{key}", state[key], shape, cost)
     return state
+
+
+#: What removing the whole entry costs.
+_WHOLE = "the next sync then reads the whole history"
+
+
+def _fits(state: dict[str, Any], key: str) -> bool:
+    value = state.get(key, {})
+    test = _SHAPES[key][1]
+    return isinstance(value, dict) and all(isinstance(k, str) and test(v) for k, v in value.items())
+
+
+def mended_sync_entry(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The manifest's ``sync`` entry with each key of the wrong shape removed (the whole
+    entry when it is no object), and what was removed, each with what that costs: what
+    ``check --repair`` writes in its place (a sync reads again what it can no longer
+    tell it has; the merge keeps every job once)."""
+    state = manifest.get("sync", {})
+    if not isinstance(state, dict):
+        return {}, [f"sync ({_WHOLE})"]
+    bad = [key for key in _SHAPES if not _fits(state, key)]
+    kept = {k: v for k, v in state.items() if k not in bad}
+    return kept, [f"sync.{key} ({_SHAPES[key][2]})" for key in bad]
 
 
 def _wrong(key: str, value: Any, shape: str, cost: str) -> ConfigurationError:
