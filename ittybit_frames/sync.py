@@ -23,9 +23,8 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-import numpy as np
 import pandas as pd
 
 from ittybit_frames.client import Client, check_job_id, records_of
@@ -35,9 +34,9 @@ from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
     LakeLock,
     WriteReport,
+    lake_layout,
     lake_location,
     lock_lake,
-    read_columns,
     read_manifest,
     write_manifest,
     write_parquet,
@@ -47,13 +46,14 @@ from ittybit_frames.schema import (
     PROBLEMS,
     counted,
     describe_failures,
-    epoch_ms_array,
     failures_frame,
 )
 from ittybit_frames.sync_state import (
     advance,
+    lake_jobs,
     load_state,
     padded_ids,
+    plan_refresh,
     record_bound,
     recorded_bound,
     remember_padded_ids,
@@ -161,15 +161,6 @@ class SyncReport:
             self.data_problems = pd.concat(kept, ignore_index=True)
 
 
-def _lake_jobs(root: Path | str) -> pd.DataFrame:
-    """job_id, status, created_at of every job in the lake (three columns only)."""
-    table = read_columns(root, "jobs", ["job_id", "status", "created_at"])
-    if table is None:
-        return pd.DataFrame({"job_id": [], "status": [], "created_at": []})
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
-
-
 def sync(
     path: str | os.PathLike[str],
     *,
@@ -177,7 +168,7 @@ def sync(
     since: Any = None,
     kind: str | None = None,
     batch_jobs: int = 2000,
-    profile: str = "default",
+    profile: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     overlap_seconds: float = 300,
     **client_options: Any,
@@ -205,8 +196,9 @@ def sync(
         applied to the listed jobs: the walk lists every kind and writes this one.
     batch_jobs : int, default 2000
         Jobs written (and checkpointed) at a time.
-    profile : str
-        Parquet profile for a new lake (see :data:`ittybit_frames.lake.PROFILES`).
+    profile : str, optional
+        Parquet profile for a new lake (see :data:`ittybit_frames.lake.PROFILES`);
+        a lake keeps its own profile and partitioning (another profile is refused).
     lock_timeout : float, default 60
         Seconds to wait for another writer of the lake; the sync holds the lake's lock
         from start to end.
@@ -229,12 +221,12 @@ def sync(
     try:
         with lock_lake(root, timeout=lock_timeout) as held:
             by_kind, _, kept = listing_filters(kind, None)
-            out = _Out(held, profile, report, kept.get("kind"), round(overlap_seconds * 1000))
+            out = _out(held, profile, report, kept.get("kind"), overlap_seconds)
             active._padded_ids.update(padded_ids(root))  # as the API keys them
-            cut, unfinished = _plan_refresh(root)
+            cut, unfinished = plan_refresh(root)
             listed = _walk(active, (kind, by_kind), parse_when(since), cut, batch_jobs, out)
             _refresh(active, [j for j in unfinished if j not in listed], batch_jobs, out)  # by ID
-            lake = _lake_jobs(root)
+            lake = lake_jobs(root)
             still = lake["job_id"][~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
             remember_padded_ids(root, active._padded_ids, set(still.astype(str)))
             _save_last_sync(root, report, active.stats.requests - start_stats.requests, began)
@@ -249,6 +241,25 @@ def sync(
         report.newest_created_at = pd.Timestamp(lake["created_at"].max())
     report.elapsed_seconds = time.monotonic() - began
     return report
+
+
+def _out(
+    held: LakeLock, profile: str | None, report: SyncReport, kind: str | None, overlap: float
+) -> _Out:
+    """Where and how this sync writes: in the lake's own layout (its profile and
+    partitioning, also for a lake without its manifest); ``profile`` for a new lake."""
+    layout = lake_layout(held.root)
+    own = layout.get("profile")
+    if profile is not None and own is not None and profile != own:
+        raise ConfigurationError(
+            f"the lake at {held.root} uses profile {own!r}, not {profile!r}: leave the "
+            "profile out (a sync keeps the lake's), or sync into a new folder"
+        )
+    chosen = profile or own or "default"
+    partition_by: Literal["day"] | None = (
+        "day" if layout.get("partition_by", "day") == "day" else None
+    )
+    return _Out(held, chosen, report, kind, round(overlap * 1000), partition_by)
 
 
 def _check_options(both: bool, batch_jobs: int, overlap_seconds: float) -> None:
@@ -290,6 +301,7 @@ class _Out:
     report: SyncReport
     kind: str | None = None  # a kind the listing does not filter by: kept here
     overlap_ms: int = 0  # see sync(overlap_seconds=)
+    partition_by: Literal["day"] | None = "day"  # the lake's own
 
     @property
     def root(self) -> Path | str:
@@ -307,51 +319,17 @@ class _Out:
             )
             self.report.add_data_problems(frames.problems)
         written = write_parquet(
-            frames, self.root, mode="merge", profile=self.profile, lock=self.held
+            frames,
+            self.root,
+            mode="merge",
+            partition_by=self.partition_by,
+            profile=self.profile,
+            lock=self.held,
         )
         self.report.add(written)
         if self.kind is None:
             return {str(r["id"]) for r in records}
         return set(frames.jobs["job_id"].astype(str))
-
-
-def _plan_refresh(root: Path | str) -> tuple[int | None, list[str]]:
-    """Decide how to re-read the lake's unfinished jobs, in the fewest requests.
-
-    Unfinished jobs are mostly the newest ones, so listing newest-first down to a cut
-    (100 jobs a request) usually beats fetching each by ID. The cut minimises
-    ``pages listed + unfinished jobs older than the cut (fetched by ID)``.
-
-    Returns
-    -------
-    cut : int or None
-        Extend the listing walk down to this creation time (epoch ms), or None.
-    unfinished : list of str
-        Every unfinished job, newest first: those the walk does not reach (older than
-        the cut, or skipped because a resumed walk keeps its own bound) are then
-        fetched by ID.
-    """
-    lake = _lake_jobs(root)
-    if lake.empty:
-        return None, []
-    unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
-    if unfinished.empty:
-        return None, []
-    created_all = np.sort(epoch_ms_array(lake["created_at"]))
-    created_all = created_all[~np.isnan(created_all)]
-    times = epoch_ms_array(unfinished["created_at"])
-    order = np.argsort(-np.nan_to_num(times, nan=-np.inf), kind="stable")
-    ids = unfinished["job_id"].astype(str).to_numpy()[order]
-    times = times[order]
-    best_cost, best_cut = len(ids), None
-    for i, t in enumerate(times):
-        if np.isnan(t):
-            break  # no creation time: it can only be fetched by ID
-        in_window = len(created_all) - int(np.searchsorted(created_all, t, side="left"))
-        cost = -(-in_window // 100) + (len(ids) - i - 1)
-        if cost < best_cost:
-            best_cost, best_cut = cost, int(t)
-    return best_cut, [str(j) for j in ids]
 
 
 def _walk(

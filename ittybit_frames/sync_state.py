@@ -1,6 +1,7 @@
 """Where a sync stands, in the lake's manifest (``sync`` key): each kind's frontier,
-an interrupted walk's checkpoint, the lake's bound (``since``); read and written by
-:mod:`ittybit_frames.sync` under the lake's lock."""
+an interrupted walk's checkpoint, the lake's bound (``since``); and in the lake itself:
+its unfinished jobs, to read again. Read and written by :mod:`ittybit_frames.sync` under
+the lake's lock."""
 
 from __future__ import annotations
 
@@ -8,17 +9,23 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ittybit_frames.errors import ConfigurationError
-from ittybit_frames.lake import MANIFEST, read_manifest, sync_entry, write_manifest
-from ittybit_frames.vocabulary import epoch_ms
+from ittybit_frames.lake import MANIFEST, read_columns, read_manifest, sync_entry, write_manifest
+from ittybit_frames.schema import epoch_ms_array
+from ittybit_frames.vocabulary import TERMINAL_STATUSES, epoch_ms
 
 __all__ = [
     "advance",
     "first_bound",
     "known_end",
+    "lake_jobs",
     "load_state",
     "lower_end",
     "padded_ids",
+    "plan_refresh",
     "record_bound",
     "recorded_bound",
     "remember_padded_ids",
@@ -199,3 +206,51 @@ def walk_ends(
     if lower is not None and cut is not None and key == "*" and (known, walk) != (None, None):
         lower = min(lower, cut)
     return known, bound, lower
+
+
+def lake_jobs(root: Path | str) -> pd.DataFrame:
+    """job_id, status, created_at of every job in the lake (three columns only)."""
+    table = read_columns(root, "jobs", ["job_id", "status", "created_at"])
+    if table is None:
+        return pd.DataFrame({"job_id": [], "status": [], "created_at": []})
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
+def plan_refresh(root: Path | str) -> tuple[int | None, list[str]]:
+    """Decide how to re-read the lake's unfinished jobs, in the fewest requests.
+
+    Unfinished jobs are mostly the newest ones, so listing newest-first down to a cut
+    (100 jobs a request) usually beats fetching each by ID. The cut minimises
+    ``pages listed + unfinished jobs older than the cut (fetched by ID)``.
+
+    Returns
+    -------
+    cut : int or None
+        Extend the listing walk down to this creation time (epoch ms), or None.
+    unfinished : list of str
+        Every unfinished job, newest first: those the walk does not reach (older than
+        the cut, or skipped because a resumed walk keeps its own bound) are then
+        fetched by ID.
+    """
+    lake = lake_jobs(root)
+    if lake.empty:
+        return None, []
+    unfinished = lake[~lake["status"].astype(str).isin(TERMINAL_STATUSES)]
+    if unfinished.empty:
+        return None, []
+    created_all = np.sort(epoch_ms_array(lake["created_at"]))
+    created_all = created_all[~np.isnan(created_all)]
+    times = epoch_ms_array(unfinished["created_at"])
+    order = np.argsort(-np.nan_to_num(times, nan=-np.inf), kind="stable")
+    ids = unfinished["job_id"].astype(str).to_numpy()[order]
+    times = times[order]
+    best_cost, best_cut = len(ids), None
+    for i, t in enumerate(times):
+        if np.isnan(t):
+            break  # no creation time: it can only be fetched by ID
+        in_window = len(created_all) - int(np.searchsorted(created_all, t, side="left"))
+        cost = -(-in_window // 100) + (len(ids) - i - 1)
+        if cost < best_cost:
+            best_cost, best_cut = cost, int(t)
+    return best_cut, [str(j) for j in ids]

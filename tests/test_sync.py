@@ -55,7 +55,7 @@ def test_second_sync_refreshes_only_unfinished_jobs(tmp_path: Path) -> None:
 
 
 def test_refresh_plan_lists_recent_and_fetches_old_stragglers(tmp_path: Path) -> None:
-    from ittybit_frames.sync import _plan_refresh
+    from ittybit_frames.sync_state import plan_refresh as _plan_refresh
 
     history = generate_history(2000, seed=8, days=0.1)  # dense: some still in flight
     straggler = next(j for j in history[:100] if j["status"] == "succeeded")

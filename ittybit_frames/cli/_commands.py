@@ -34,6 +34,7 @@ from ittybit_frames.errors import ConfigurationError, EmptyWindowWarning
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import (
     check_lake,
+    lake_layout,
     read_parquet,
     write_bytes_atomic,
     write_parquet,
@@ -270,8 +271,15 @@ def _write_export(
         _write_all(sys.stdout.buffer, lines)
         sys.stdout.flush()
     elif args.format == "parquet":
+        # Into a lake: its own profile and partitioning, unless --profile says otherwise.
+        layout = lake_layout(target) if args.mode != "overwrite" else {}
         write_parquet(
-            frames, target, mode=args.mode, profile=args.profile, lock_timeout=args.lock_timeout
+            frames,
+            target,
+            mode=args.mode,
+            partition_by="day" if layout.get("partition_by", "day") == "day" else None,
+            profile=args.profile or layout.get("profile", "default"),
+            lock_timeout=args.lock_timeout,
         )
     elif args.format == "csv":
         _write_csv(Path(target), {"jobs": frames.jobs, "tasks": frames.tasks})

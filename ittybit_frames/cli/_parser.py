@@ -447,10 +447,10 @@ def _add_time_window(parser: argparse.ArgumentParser) -> None:
 def _add_profile_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
-        default="default",
+        default=None,
         type=_args.choice,
         choices=tuple(PROFILES),
-        help="Parquet for which engine",
+        help="Parquet for which engine (default: the lake's own; 'default' for a new one)",
     )
 
 

@@ -113,8 +113,11 @@ def file_to_write(path: str | os.PathLike[str], option: str) -> Path:
 
 
 def is_lake(path: Path) -> bool:
-    """A lake's folder: its manifest, or its jobs/ table (a lake of an old writer)."""
-    return (path / MANIFEST).is_file() or (path / "jobs").is_dir()
+    """A lake's folder: its manifest, or its jobs/ table or unpartitioned jobs.parquet
+    (a lake of an old writer)."""
+    return (
+        (path / MANIFEST).is_file() or (path / "jobs").is_dir() or (path / "jobs.parquet").is_file()
+    )
 
 
 def _holds_others(path: Path) -> bool:

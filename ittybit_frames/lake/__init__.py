@@ -108,7 +108,7 @@ old, as in earlier versions.
 
 from __future__ import annotations
 
-from ittybit_frames.lake._check import check_lake
+from ittybit_frames.lake._check import check_lake, lake_layout
 from ittybit_frames.lake._commit import STEPS
 from ittybit_frames.lake._format import (
     INDEX,
@@ -152,6 +152,7 @@ __all__ = [
     "check_lake",
     "data_files",
     "is_remote",
+    "lake_layout",
     "lake_location",
     "lake_objects",
     "lock_lake",

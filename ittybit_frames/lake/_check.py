@@ -97,6 +97,7 @@ class _Scan:
     index_problem: bool = False
     sync_fix: dict[str, Any] | None = None
     sync_fix_notes: list[str] | None = None  # what a mended sync entry lost
+    layout: dict[str, Any] = field(default_factory=dict)  # partition_by, profile
     older: set[int] = field(default_factory=set)  # earlier schema versions of some files
 
 
@@ -130,11 +131,7 @@ def check_lake(
     LakeError
         The lake was written by a newer ittybit-frames (upgrade to check it).
     """
-    place: Place = (
-        RemotePlace(ObjectStore.open(str(path)))
-        if is_remote(path)
-        else LocalPlace(local_path(path))
-    )
+    place = _place_of(path)
     root = place.root
     if not place.exists():
         raise FileNotFoundError(f"no lake at {place.name}")
@@ -176,7 +173,9 @@ def _scan(place: Place) -> _Scan:
     ours, foreign = place.leftovers()
     scan.problems += [f"leftover of a dead writer: {p}" for p in ours]
     scan.problems += [f"not the lake's (ignored): {p}" for p in foreign]
-    profile = PROFILES.get((scan.manifest or {}).get("profile", "default"), PROFILES["default"])
+    # A lake without its manifest (an old writer's, or lost) is read as its files are.
+    scan.layout = scan.manifest or _guess_manifest(place)
+    profile = PROFILES.get(scan.layout.get("profile", "default"), PROFILES["default"])
     for name, table, sink in (("jobs", JOBS, scan.jobs), ("tasks", TASKS, scan.tasks)):
         expected = arrow_schema(table, profile)
         files = place.files(name)
@@ -253,7 +252,7 @@ def _check_rows(place: Place, scan: _Scan) -> None:
     if orphans.any():
         scan.problems.append(f"{int(orphans.sum())} tasks without their job")
         scan.data_problem = True
-    if (scan.manifest or {}).get("partition_by", "day") == "day" and len(jobs):
+    if scan.layout.get("partition_by", "day") == "day" and len(jobs):
         days = day_labels(epoch_ms_array(jobs["created_at"]))
         wrong = days != jobs["_label"].to_numpy(dtype=object)
         if wrong.any():
@@ -333,6 +332,29 @@ def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
         scan.sync_fix = {**state, "frontiers": fixed, "walked": walked}
         if not walked:
             del scan.sync_fix["walked"]
+
+
+def _place_of(path: str | os.PathLike[str]) -> Place:
+    if is_remote(path):
+        return RemotePlace(ObjectStore.open(str(path)))
+    return LocalPlace(local_path(path))
+
+
+def lake_layout(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """How the lake at ``path`` is written: ``{"partition_by": ..., "profile": ...}``
+    from its manifest, or, for a lake without one (an old writer's), guessed from its
+    files as ``check --repair`` rebuilds it; ``{}`` where there is no lake yet. What a
+    writer that keeps the lake's own layout (``sync``, ``export`` into a lake) writes."""
+    place = _place_of(path)
+    if not place.exists():
+        return {}
+    manifest = read_manifest(place.root)
+    if manifest:
+        return {
+            "partition_by": manifest.get("partition_by", "day"),
+            "profile": manifest.get("profile", "default"),
+        }
+    return _guess_manifest(place) if place.files("jobs") else {}
 
 
 def _guess_manifest(place: Place) -> dict[str, Any]:

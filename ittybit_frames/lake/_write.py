@@ -152,7 +152,10 @@ def write_locked(
     # An overwrite replaces every partition: its twins need none of the old files.
     commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
     source = LocalSource(root)
-    manifest = read_manifest(root)
+    # A lake without its manifest (an old writer's) is partitioned as its files are.
+    manifest = read_manifest(root) or (
+        {"partition_by": None} if (root / "jobs.parquet").is_file() else {}
+    )
     return write_with(frames, commit, source, manifest, mode, partition_by, profile, root)
 
 
