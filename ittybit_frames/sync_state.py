@@ -5,6 +5,7 @@ the lake's lock."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake import MANIFEST, read_columns, read_manifest, sync_entry, write_manifest
 from ittybit_frames.schema import epoch_ms_array
 from ittybit_frames.vocabulary import TERMINAL_STATUSES, epoch_ms
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "advance",
@@ -108,6 +111,11 @@ def advance(
     job created "in the future" (a clock bug, a hand-typed value) would otherwise stop
     every later walk above the jobs created since. Such a job is listed again by each
     sync instead (it is newer than where the walk stops)."""
+    if max(newest or 0, reached or 0) > began:
+        logger.warning(
+            "a listed job is dated after this machine's clock: the next sync walks down "
+            "to now again (check the clock, or the job's created_at)"
+        )
     newest = None if newest is None else min(newest, began)
     reached = None if reached is None else min(reached, began)
     walked = state.get("walked", {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def _job(template: dict, job_id: str, created_at: int, kind: str | None = None) 
 
 
 @pytest.mark.parametrize("kind", [None, "other"], ids=["all-kinds", "kind-other"])
-def test_a_job_from_the_future_does_not_stop_later_syncs(tmp_path: Path, kind: str | None) -> None:
+def test_a_job_from_the_future_does_not_stop_later_syncs(
+    tmp_path: Path, kind: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
     history = [j for j in generate_history(400, seed=13, end=END) if j["kind"] != "other"]
     word = None if kind is None else "hologram"  # a word no version uses: kind other
     with serve(history, api_key=SECRET) as api, fast_client(api) as client:
@@ -43,8 +46,10 @@ def test_a_job_from_the_future_does_not_stop_later_syncs(tmp_path: Path, kind: s
         itf.sync(tmp_path, client=client, kind=kind)
         api.add_jobs([_job(history[0], "job_future", FUTURE_MS, word)])
         began = int(time.time() * 1000)
-        second = itf.sync(tmp_path, client=client, kind=kind)
+        with caplog.at_level(logging.WARNING, logger="ittybit_frames"):
+            second = itf.sync(tmp_path, client=client, kind=kind)
         assert second.new_jobs == 1, second
+        assert any("after this machine's clock" in r.message for r in caplog.records)
         # A job created since (the history ends days ago: its clock is this machine's).
         api.add_jobs([_job(history[1], "job_after", int(time.time() * 1000), word)])
         third = itf.sync(tmp_path, client=client, kind=kind)
