@@ -293,6 +293,15 @@ class ServerThread:
         try:
             loop.run_forever()
         finally:
+            # Connections accepted just before the stop are still being made (a task
+            # each): accept no more, let those be made while the server is open (a
+            # closed server refuses them and leaves their sockets unclosed), then close
+            # the server and abort every connection.
+            for sock in server.sockets:
+                loop.remove_reader(sock.fileno())
+            accepting = asyncio.all_tasks(loop)
+            if accepting:
+                loop.run_until_complete(asyncio.wait(accepting, timeout=5))
             server.close()
             for conn in list(self._open):
                 conn.abort()
