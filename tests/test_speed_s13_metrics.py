@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
@@ -68,3 +69,74 @@ def test_a_run_of_one_job_across_a_chunk_boundary_is_one_job() -> None:
     probe = got[(got["job_kind"] == "video") & (got["stage"] == "probe")]
     assert probe["seconds"].tolist() == [1.0]
     pd.testing.assert_frame_equal(got, reference_stage_breakdown(tasks, "job_kind"))
+
+
+def _reference_peak(jobs: pd.DataFrame, as_of: pd.Timestamp | None) -> dict[str, object]:
+    """The peak as it was worked out before: queued and processing counted at every
+    event (each arrival and each start up to the horizon), the first largest sum."""
+    ms = {
+        c: jobs[c].astype("datetime64[ms, UTC]")
+        for c in ("created_at", "started_at", "finished_at")
+    }
+    rows = ms["created_at"].notna()
+    created, started, finished = (
+        ms[c][rows].to_numpy(dtype="datetime64[ms]").astype("int64").astype(float) for c in ms
+    )
+    best: dict[str, object] = {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
+    if not len(created):
+        return best
+    nat = float(np.iinfo(np.int64).min)
+    started[started == nat] = np.nan
+    finished[finished == nat] = np.nan
+    horizon = (
+        float(as_of.value // 1_000_000)
+        if as_of is not None
+        else float(np.nanmax(np.concatenate([created, started, finished])))
+    )
+    events = sorted({float(t) for t in [*created, *started] if not np.isnan(t) and t <= horizon})
+    top = None
+    for t in events:
+        queued = processing = 0
+        for c, s, f in zip(created, started, finished, strict=True):
+            q_end = s if not np.isnan(s) else (f if not np.isnan(f) else np.inf)
+            r_end = f if not np.isnan(f) else np.inf
+            queued += int(c <= t) - int(q_end <= t)
+            if not np.isnan(s):
+                processing += int(s <= t) - int(r_end <= t)
+        if top is None or queued + processing > top:
+            top = queued + processing
+            at = pd.Timestamp(t, unit="ms", tz="UTC")
+            best = {"in_flight": top, "at": at, "queued": queued, "processing": processing}
+    return best
+
+
+_MINUTE = st.one_of(st.none(), st.integers(0, 40))
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), _MINUTE, _MINUTE), max_size=12),
+    st.one_of(st.none(), st.integers(0, 45)),
+)
+def test_in_flight_peak_is_the_first_largest_sum_over_every_event(
+    spans: list[tuple[int, int | None, int | None]], as_of: int | None
+) -> None:
+    """Any order of times (a start before its arrival, a finish before its start), gaps,
+    a horizon before some events: the peak found with two counts is the one found with
+    the four counts at every event."""
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+    def at(minute: int | None) -> pd.Timestamp | None:
+        return None if minute is None else t0 + pd.Timedelta(minutes=minute)
+
+    jobs = pd.DataFrame(
+        {
+            "created_at": [at(c) for c, _, _ in spans],
+            "started_at": [at(s) for _, s, _ in spans],
+            "finished_at": [at(f) for _, _, f in spans],
+        },
+        dtype="datetime64[ms, UTC]",
+    )
+    horizon = None if as_of is None else at(as_of)
+    got = metrics.in_flight(jobs, freq="1min", as_of=horizon).attrs["peak"]
+    assert got == _reference_peak(jobs, horizon)
