@@ -130,7 +130,9 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     n_jobs = int(job.max()) + 1
     end = np.full(n_jobs, -np.inf)
     finished = _epoch_ms_of(tasks["finished_at"], succeeded)
-    np.maximum.at(end, job, np.nan_to_num(finished, nan=-np.inf))
+    finished[np.isnan(finished)] = -np.inf  # (a fresh array: changed in place)
+    np.maximum.at(end, job, finished)
+    del finished  # (each array let go as soon as it is used: less memory at once)
     start = np.full(n_jobs, np.nan)
     start[job] = _epoch_ms_of(tasks["job_created_at"], succeeded)
     total = (end - start) / 1000.0
@@ -146,16 +148,19 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     stage_of = {"probe": 0, "import": 1, "export": 3, **dict.fromkeys(ENCODE_KINDS, 2)}
     lookup = np.array([stage_of.get(k, -1) for k in kinds], dtype=np.int64)
     # A missing kind (code -1) is in no stage, as an unknown kind is.
-    stage = np.full(len(job), -1)
-    if len(lookup):
-        stage = np.where(kind_codes >= 0, lookup[kind_codes], -1)
-    seconds = tasks["processing_seconds"].to_numpy(dtype=float, na_value=0.0)[succeeded]
+    stage = np.append(lookup, -1)[kind_codes]  # (code -1 takes the -1 put last)
+    del kind_codes
+    seconds = _seconds_of(tasks["processing_seconds"], succeeded)
     counted = stage >= 0
-    sums = np.bincount(
-        group_codes[counted] * 4 + stage[counted], weights=seconds[counted], minlength=n_groups * 4
-    ).reshape(n_groups, 4)
+    if not counted.all():  # (every row usually is: no copies then)
+        job, group_codes, stage, seconds = (a[counted] for a in (job, group_codes, stage, seconds))
+    sums = np.bincount(group_codes * 4 + stage, weights=seconds, minlength=n_groups * 4).reshape(
+        n_groups, 4
+    )
     totals = np.bincount(job_group, weights=total, minlength=n_groups)
-    typical = _typical_shares(job[counted] * 4 + stage[counted], seconds[counted], total, job_group)
+    job *= 4
+    job += stage  # (each task's cell, job * 4 + stage, in the codes' own array)
+    typical = _typical_shares(job, seconds, total, job_group)
     jobs_per_group = np.bincount(job_group, minlength=n_groups)
     rows = _stage_rows(keys, labels, sums, totals, typical, jobs_per_group)
     return pd.DataFrame(rows, columns=columns)
@@ -198,30 +203,46 @@ def _typical_shares(
     """
     n_jobs = len(total)
     per_job = np.bincount(cell, weights=seconds, minlength=n_jobs * 4).reshape(n_jobs, 4)
-    # One contiguous array per stage: numpy reduces a (jobs x 5) matrix along its short
-    # axis slowly, so the row sums are written out as four additions.
-    stages = [np.ascontiguousarray(per_job[:, k]) for k in range(4)]
-    waiting = np.maximum(total - (((stages[0] + stages[1]) + stages[2]) + stages[3]), 0.0)
+    per_job = per_job.astype(np.float64, copy=False)  # (integers when no task counted)
+    # numpy reduces a (jobs x 5) matrix along its short axis slowly, so the row sums are
+    # written out as four additions, into one array (each temporary is memory that a
+    # metric's first call pays for in page faults).
+    stages = [per_job[:, k] for k in range(4)]
+    waiting = np.add(stages[0], stages[1])
+    waiting += stages[2]
+    waiting += stages[3]
+    np.subtract(total, waiting, out=waiting)
+    np.maximum(waiting, 0.0, out=waiting)
     parts = [*stages, waiting]
-    job_total = (((parts[0] + parts[1]) + parts[2]) + parts[3]) + parts[4]
+    job_total = np.add(parts[0], parts[1])
+    for part in parts[2:]:
+        job_total += part
+    usable = np.ones(n_jobs, dtype=bool)
+    share = np.empty(n_jobs)
     with np.errstate(invalid="ignore", divide="ignore"):
-        shares = [part / job_total for part in parts]
-    usable = np.isfinite(shares[0])
-    for share in shares[1:]:
-        usable &= np.isfinite(share)
+        for part in parts:
+            usable &= np.isfinite(np.divide(part, job_total, out=share))
+    del share
     n_groups = int(job_group.max()) + 1 if len(job_group) else 0
-    out = np.full((n_groups, 5), np.nan)
     groups = job_group[usable]
     # Small integers sort by radix: one pass, then a slice per group (order within a
     # group does not matter to a median).
     small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
     order = np.argsort(groups.astype(small), kind="stable")
     bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
-    columns = [share[usable][order] for share in shares]
+    taken = np.flatnonzero(usable)[order]
+    below = job_total[taken]
+    medians = np.full((n_groups, 5), np.nan)
+    for k, part in enumerate(parts):  # one stage's shares at a time, the usable jobs'
+        column = part[taken]
+        column /= below
+        for g in range(n_groups):
+            if bounds[g + 1] > bounds[g]:
+                medians[g, k] = np.median(column[bounds[g] : bounds[g + 1]])
+    out = np.full((n_groups, 5), np.nan)
     for g in range(n_groups):
-        lo, hi = bounds[g], bounds[g + 1]
-        if hi > lo:
-            median = np.array([np.median(column[lo:hi]) for column in columns])
+        if bounds[g + 1] > bounds[g]:
+            median = medians[g]
             out[g] = median / median.sum() if median.sum() else median
     return out
 
@@ -239,12 +260,23 @@ def _epoch_ms_of(values: pd.Series, rows: np.ndarray) -> np.ndarray:
     return converted
 
 
+def _seconds_of(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``values.to_numpy(dtype=float, na_value=0.0)[rows]``; a float64 column is read in
+    place and only ``rows`` copied (no copy of every row first)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype == np.float64:
+        out: np.ndarray = values.to_numpy()[rows]
+        out[np.isnan(out)] = 0.0
+        return out
+    filled: np.ndarray = values.to_numpy(dtype=float, na_value=0.0)[rows]
+    return filled
+
+
 def _present_codes(series: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """:func:`_codes` of ``series[rows]``, as strings; categoricals keep every category,
     other columns only the values present in those rows (as factorizing them would)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes, uniques = _codes(series)
-        return codes[rows], [str(u) for u in uniques]
+        codes = series.cat.codes.to_numpy()[rows].astype(np.int64)  # the rows', then widened
+        return codes, [str(u) for u in series.cat.categories]
     codes, uniques = _codes(series[rows])
     return codes, [str(u) for u in uniques]
 
@@ -262,15 +294,34 @@ def _job_codes(job_id: pd.Series, rows: np.ndarray) -> np.ndarray:
     if not arrow or job_id.isna().any() or len(job_id) < 2:
         return np.asarray(pd.factorize(job_id[rows], sort=False)[0])
     # pandas hands its Arrow storage over as is: an Array, or a ChunkedArray after a
-    # concat (wrapping that in pa.chunked_array([...]) walked every ID in Python).
+    # concat (wrapping that in pa.chunked_array([...]) walked every ID in Python). The
+    # chunks are compared where they lie: joining them copied every ID's bytes, and on
+    # this VM fresh memory is paid for in page faults on a metric's first call.
     stored = pa.array(job_id.array)
-    ids = stored.combine_chunks() if isinstance(stored, pa.ChunkedArray) else stored
-    changed = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-    run = np.cumsum(np.concatenate([[False], changed.to_numpy(zero_copy_only=False)]))[rows]
-    starts = np.flatnonzero(np.concatenate([[True], run[1:] != run[:-1]]))
-    heads = ids.take(pa.array(np.flatnonzero(rows)[starts]))
-    codes: np.ndarray = np.repeat(_first_seen_codes(heads), np.diff(np.append(starts, len(run))))
+    small = np.int32 if len(job_id) < np.iinfo(np.int32).max else np.int64
+    run = np.cumsum(_run_starts(stored), dtype=small)[rows]
+    first = np.concatenate([[True], run[1:] != run[:-1]])
+    starts = np.flatnonzero(first)
+    heads = np.zeros(len(job_id), dtype=bool)
+    heads[rows] = first
+    taken = stored.take(pa.array(np.flatnonzero(heads)))
+    ids = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    codes: np.ndarray = np.repeat(_first_seen_codes(ids), np.diff(np.append(starts, len(run))))
     return codes
+
+
+def _run_starts(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """True where an ID differs from the one before it (the first row included), chunk by
+    chunk (no joined copy of the IDs), each chunk's first ID against the last one's."""
+    chunks = [c for c in (ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]) if len(c)]
+    pieces = []
+    last = None
+    for chunk in chunks:
+        pieces.append(np.array([last is None or bool(chunk[0] != last)]))
+        changed = pc.not_equal(chunk.slice(1), chunk.slice(0, len(chunk) - 1))
+        pieces.append(changed.to_numpy(zero_copy_only=False))
+        last = chunk[len(chunk) - 1]
+    return np.concatenate(pieces)
 
 
 def _first_seen_codes(ids: pa.Array) -> np.ndarray:
