@@ -259,7 +259,14 @@ def _out(
     partition_by: Literal["day"] | None = (
         "day" if layout.get("partition_by", "day") == "day" else None
     )
-    return _Out(held, chosen, report, kind, round(overlap * 1000), partition_by)
+    # Past the package's whole range (2000-2100) an overlap is the whole listing: kept
+    # a whole number of milliseconds (1e306 s is no number of them).
+    overlap_ms = round(min(overlap, _WHOLE_RANGE_S) * 1000)
+    return _Out(held, chosen, report, kind, overlap_ms, partition_by)
+
+
+#: More seconds than 2000-2100 holds (see sync(overlap_seconds=)).
+_WHOLE_RANGE_S = 1e10
 
 
 def _check_options(both: bool, batch_jobs: int, overlap_seconds: float) -> None:
