@@ -32,6 +32,7 @@ from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
+    PROFILES,
     LakeLock,
     WriteReport,
     lake_layout,
@@ -250,6 +251,11 @@ def _out(
     partitioning, also for a lake without its manifest); ``profile`` for a new lake."""
     layout = lake_layout(held.root)
     own = layout.get("profile")
+    if own is not None and profile in PROFILES and not read_manifest(held.root):
+        # Guessed from the files, which tell only the default profile from the others
+        # (their files are alike): a lost manifest's bigquery lake is synced as such.
+        alike = PROFILES[profile].dictionary_categories == PROFILES[own].dictionary_categories
+        own = profile if alike else own
     if profile is not None and own is not None and profile != own:
         raise ConfigurationError(
             f"the lake at {held.root} uses profile {own!r}, not {profile!r}: leave the "
