@@ -250,8 +250,9 @@ def _out(
     """Where and how this sync writes: in the lake's own layout (its profile and
     partitioning, also for a lake without its manifest); ``profile`` for a new lake."""
     layout = lake_layout(held.root)
-    own = layout.get("profile")
-    if own is not None and profile in PROFILES and not read_manifest(held.root):
+    own: str | None = layout.get("profile")
+    guessed = own is not None and not read_manifest(held.root)
+    if own is not None and guessed and profile in PROFILES:
         # Guessed from the files, which tell only the default profile from the others
         # (their files are alike): a lost manifest's bigquery lake is synced as such.
         alike = PROFILES[profile].dictionary_categories == PROFILES[own].dictionary_categories
@@ -265,6 +266,10 @@ def _out(
     partition_by: Literal["day"] | None = (
         "day" if layout.get("partition_by", "day") == "day" else None
     )
+    if guessed:
+        # Written down before any checkpoint: a manifest of the sync state alone would
+        # read as a default, day-partitioned lake (as check --repair rebuilds it).
+        write_manifest(held.root, {"partition_by": partition_by, "profile": chosen})
     # Past the package's whole range (2000-2100) an overlap is the whole listing: kept
     # a whole number of milliseconds (1e306 s is no number of them).
     overlap_ms = round(min(overlap, _WHOLE_RANGE_S) * 1000)

@@ -136,3 +136,31 @@ def test_write_parquet_refuses_day_partitions_into_a_remote_flat_lake_without_ma
     _flat_remote_without_manifest(s3_lake, history)
     with pytest.raises(itf.errors.ConfigurationError, match="partition"):
         itf.write_parquet(itf.to_frames(history[60:]), s3_lake)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{"partition_by": None}, {"profile": "spark"}, {"partition_by": None, "profile": "athena"}],
+    ids=["flat", "spark", "flat-athena"],
+)
+def test_a_lake_without_manifest_keeps_its_layout_past_a_sync_that_wrote_nothing(
+    tmp_path: Path, history: list[dict[str, Any]], layout: dict[str, Any]
+) -> None:
+    """A lake without its manifest, synced when the API has nothing new: the sync saved
+    its state in a new manifest of the ``sync`` entry only, which reads as a default,
+    day-partitioned lake. The next sync then wrote day partitions (or default-profile
+    files) beside the lake's own, and ``check`` called every flat job misplaced."""
+    older, newer = history[:60], history
+    itf.write_parquet(itf.to_frames(older), tmp_path, **layout)
+    (tmp_path / MANIFEST).unlink()
+    profile = layout.get("profile")
+    _synced(tmp_path, older, profile=profile)  # nothing new: only the sync state written
+    _synced(tmp_path, newer, profile=profile)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest.get("partition_by", "day") == layout.get("partition_by", "day")
+    assert manifest.get("profile", "default") == layout.get("profile", "default")
+    if "partition_by" in layout:
+        assert not (tmp_path / "jobs").exists()
+    assert len(itf.read_parquet(tmp_path).jobs) == len(newer)
+    check = itf.check_lake(tmp_path)
+    assert check.healthy, check.problems
