@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 
 import ittybit_frames as itf
+from ittybit_frames.cli import main
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.test_defects_s11_cli import api, env
+
+__all__ = ["api", "env"]  # the simulator and its environment, as session 11's CLI tests
 
 END = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 FUTURE_MS = int(dt.datetime(2090, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
@@ -153,3 +157,16 @@ def test_a_resumed_walk_with_a_larger_overlap_goes_down_to_it(
     assert "job_late_hour" in ids
     assert {j["id"] for j in fresh} <= ids
     assert itf.check_lake(tmp_path).healthy
+
+
+@pytest.mark.parametrize("overlap", ["1e12", "1e307", "0.0001"])
+def test_cli_sync_with_any_finite_overlap_syncs(
+    env: Any, tmp_path: Path, overlap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sync --overlap S`` takes any finite S (the parser refuses inf and nan): a huge
+    one failed with a timestamp error halfway through the sync (1e307: an overflow)."""
+    lake = tmp_path / "lake"
+    assert main(["sync", str(lake)]) == 0
+    capsys.readouterr()
+    assert main(["sync", str(lake), "--overlap", overlap]) == 0, capsys.readouterr().err
+    assert itf.check_lake(lake).healthy
