@@ -32,6 +32,7 @@ from ittybit_frames.errors import ConfigurationError, InvalidJobIdError
 from ittybit_frames.frames import to_frames
 from ittybit_frames.lake import (
     DEFAULT_LOCK_TIMEOUT,
+    PROFILES,
     LakeLock,
     WriteReport,
     lake_layout,
@@ -249,7 +250,13 @@ def _out(
     """Where and how this sync writes: in the lake's own layout (its profile and
     partitioning, also for a lake without its manifest); ``profile`` for a new lake."""
     layout = lake_layout(held.root)
-    own = layout.get("profile")
+    own: str | None = layout.get("profile")
+    guessed = own is not None and not read_manifest(held.root)
+    if own is not None and guessed and profile in PROFILES:
+        # Guessed from the files, which tell only the default profile from the others
+        # (their files are alike): a lost manifest's bigquery lake is synced as such.
+        alike = PROFILES[profile].dictionary_categories == PROFILES[own].dictionary_categories
+        own = profile if alike else own
     if profile is not None and own is not None and profile != own:
         raise ConfigurationError(
             f"the lake at {held.root} uses profile {own!r}, not {profile!r}: leave the "
@@ -259,7 +266,18 @@ def _out(
     partition_by: Literal["day"] | None = (
         "day" if layout.get("partition_by", "day") == "day" else None
     )
-    return _Out(held, chosen, report, kind, round(overlap * 1000), partition_by)
+    if guessed:
+        # Written down before any checkpoint: a manifest of the sync state alone would
+        # read as a default, day-partitioned lake (as check --repair rebuilds it).
+        write_manifest(held.root, {"partition_by": partition_by, "profile": chosen})
+    # Past the package's whole range (2000-2100) an overlap is the whole listing: kept
+    # a whole number of milliseconds (1e306 s is no number of them).
+    overlap_ms = round(min(overlap, _WHOLE_RANGE_S) * 1000)
+    return _Out(held, chosen, report, kind, overlap_ms, partition_by)
+
+
+#: More seconds than 2000-2100 holds (see sync(overlap_seconds=)).
+_WHOLE_RANGE_S = 1e10
 
 
 def _check_options(both: bool, batch_jobs: int, overlap_seconds: float) -> None:

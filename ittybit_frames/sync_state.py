@@ -16,7 +16,7 @@ import pandas as pd
 from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake import MANIFEST, read_columns, read_manifest, sync_entry, write_manifest
 from ittybit_frames.schema import epoch_ms_array
-from ittybit_frames.vocabulary import TERMINAL_STATUSES, epoch_ms
+from ittybit_frames.vocabulary import MS_MIN, TERMINAL_STATUSES, epoch_ms
 
 logger = logging.getLogger(__name__)
 
@@ -202,15 +202,17 @@ def walk_ends(
     """Where a walk of ``key`` stops: ``(known, bound, lower)``: the kind's known end
     (``None``: a first walk), a first walk's bound, and the lower end the listing is
     walked down to. A kind synced before is walked ``overlap_ms`` below its known
-    end, so that a job the API listed only after the last walk passed its time is read;
-    a walk of all kinds goes down to ``cut`` too, to read unfinished jobs again."""
+    end, so that a job the API listed only after the last walk passed its time is read
+    (no further than 2000, the earliest time read: a larger overlap walks the whole
+    listing); a walk of all kinds goes down to ``cut`` too, to read unfinished jobs
+    again."""
     walk: dict[str, Any] | None = state["walks"].get(key)
     known = known_end(state, key, unfiltered=unfiltered, since_ms=since_ms)
     if known is None:
         bound = first_bound(state, walk, since_ms)
         lower = bound
     else:
-        bound, lower = None, lower_end(known - overlap_ms, walk)
+        bound, lower = None, lower_end(max(known - overlap_ms, MS_MIN), walk)
     if lower is not None and cut is not None and key == "*" and (known, walk) != (None, None):
         lower = min(lower, cut)
     return known, bound, lower

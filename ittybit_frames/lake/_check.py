@@ -35,7 +35,7 @@ from ittybit_frames.lake._parents import Parents
 from ittybit_frames.lake._place import LocalPlace, Place, RemotePlace
 from ittybit_frames.lake._read import partition_label
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
-from ittybit_frames.lake._sync_entry import mended_sync_entry, sync_entry
+from ittybit_frames.lake._sync_entry import checked_since, mended_sync_entry, sync_entry
 from ittybit_frames.lake._write import newest_per_job, refuse_newer
 from ittybit_frames.schema import (
     JOBS,
@@ -97,6 +97,7 @@ class _Scan:
     index_problem: bool = False
     sync_fix: dict[str, Any] | None = None
     sync_fix_notes: list[str] | None = None  # what a mended sync entry lost
+    sync_pulled: bool = False  # a frontier past the lake's newest job, pulled back
     layout: dict[str, Any] = field(default_factory=dict)  # partition_by, profile
     older: set[int] = field(default_factory=set)  # earlier schema versions of some files
 
@@ -304,10 +305,11 @@ def _check_parents(jobs: pd.DataFrame, tasks: pd.DataFrame, scan: _Scan) -> None
 def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
     try:
         state = sync_entry(scan.manifest or {})
+        checked_since(state)
     except ConfigurationError as exc:  # a hand edit: named; --repair removes what is wrong
         scan.problems.append(f"{exc}; --repair removes it")
-        scan.sync_fix, scan.sync_fix_notes = mended_sync_entry(scan.manifest or {})
-        return
+        state, scan.sync_fix_notes = mended_sync_entry(scan.manifest or {})
+        scan.sync_fix = state  # and its frontiers are checked as any others
     frontiers = dict(state.get("frontiers") or {})
     created = epoch_ms_array(jobs["created_at"])
     kinds = jobs["kind"].astype(str).to_numpy()
@@ -330,6 +332,7 @@ def _check_sync(jobs: pd.DataFrame, scan: _Scan) -> None:
         pulled = {k for k in frontiers if fixed.get(k) != frontiers[k]}
         walked = {k: v for k, v in (state.get("walked") or {}).items() if k not in pulled}
         scan.sync_fix = {**state, "frontiers": fixed, "walked": walked}
+        scan.sync_pulled = True
         if not walked:
             del scan.sync_fix["walked"]
 
@@ -401,8 +404,7 @@ def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
         body = {**read_manifest(root), "sync": scan.sync_fix}
         body["checked_at"] = dt.datetime.now(dt.UTC).isoformat()
         write_manifest(root, body)
-        report.repaired.append(
-            "pulled the sync frontier back to the lake's newest job"
-            if scan.sync_fix_notes is None
-            else f"removed the malformed {', '.join(scan.sync_fix_notes)}"
-        )
+        if scan.sync_fix_notes is not None:
+            report.repaired.append(f"removed the malformed {', '.join(scan.sync_fix_notes)}")
+        if scan.sync_pulled:
+            report.repaired.append("pulled the sync frontier back to the lake's newest job")

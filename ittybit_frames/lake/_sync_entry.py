@@ -14,7 +14,7 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.lake._format import MANIFEST
 from ittybit_frames.vocabulary import epoch_ms
 
-__all__ = ["mended_sync_entry", "sync_entry"]
+__all__ = ["checked_since", "mended_sync_entry", "sync_entry"]
 
 
 def _is_ms(value: Any) -> bool:
@@ -97,17 +97,40 @@ def _fits(state: dict[str, Any], key: str) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and test(v) for k, v in value.items())
 
 
+#: What removing ``sync.since`` costs (:func:`ittybit_frames.sync_state.recorded_bound`).
+_SINCE = "new kinds are then read from the whole history"
+
+
+def _since_fits(state: dict[str, Any]) -> bool:
+    try:
+        epoch_ms(state.get("since"))
+    except ValueError:
+        return False
+    return True
+
+
+def checked_since(state: dict[str, Any]) -> None:
+    """Raise the :class:`ConfigurationError` of a ``since`` (the lake's bound) that is
+    no time, as a sync would (``check`` names it; ``--repair`` removes it)."""
+    if not _since_fits(state):
+        raise _wrong("sync.since", state["since"], "a time (epoch milliseconds)", _SINCE)
+
+
 def mended_sync_entry(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The manifest's ``sync`` entry with each key of the wrong shape removed (the whole
-    entry when it is no object), and what was removed, each with what that costs: what
-    ``check --repair`` writes in its place (a sync reads again what it can no longer
-    tell it has; the merge keeps every job once)."""
+    entry when it is no object; ``since`` when it is no time), and what was removed,
+    each with what that costs: what ``check --repair`` writes in its place (a sync reads
+    again what it can no longer tell it has; the merge keeps every job once)."""
     state = manifest.get("sync", {})
     if not isinstance(state, dict):
         return {}, [f"sync ({_WHOLE})"]
     bad = [key for key in _SHAPES if not _fits(state, key)]
+    notes = [f"sync.{key} ({_SHAPES[key][2]})" for key in bad]
+    if not _since_fits(state):
+        bad.append("since")
+        notes.append(f"sync.since ({_SINCE})")
     kept = {k: v for k, v in state.items() if k not in bad}
-    return kept, [f"sync.{key} ({_SHAPES[key][2]})" for key in bad]
+    return kept, notes
 
 
 def _wrong(key: str, value: Any, shape: str, cost: str) -> ConfigurationError:
