@@ -120,3 +120,16 @@ def test_write_parquet_does_not_mix_day_partitions_into_a_flat_lake_without_mani
     itf.write_parquet(itf.to_frames(history[60:]), lake, partition_by=None)
     assert len(itf.read_parquet(lake).jobs) == len(history)
     assert itf.check_lake(lake).healthy
+
+
+def test_info_on_a_lake_without_manifest_says_so_and_shows_its_profile(
+    tmp_path: Path, history: list[dict], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``info`` printed "version None (written by ittybit-frames None, profile None)"."""
+    lake = tmp_path / "lake"
+    _seed(lake, history, partition_by=None, profile="spark")
+    (lake / MANIFEST).unlink()
+    assert main(["info", str(lake)]) == 0
+    text = capsys.readouterr().out
+    assert "None" not in text, text
+    assert "no manifest" in text and "spark" in text, text

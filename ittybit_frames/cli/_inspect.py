@@ -23,6 +23,7 @@ from ittybit_frames.errors import ConfigurationError
 from ittybit_frames.frames import JobFrames, to_frames
 from ittybit_frames.lake import (
     MANIFEST,
+    lake_layout,
     lake_objects,
     read_manifest,
     read_parquet,
@@ -101,7 +102,9 @@ def lake_info(lake: Path | str) -> dict[str, Any]:
         "lake": lake if isinstance(lake, str) else str(lake.resolve()),
         "schema_version": manifest.get("schema_version"),
         "written_by": manifest.get("package_version"),
-        "profile": manifest.get("profile"),
+        # A lake without its manifest (an old writer's): what its files show.
+        "profile": (manifest or lake_layout(lake)).get("profile"),
+        "partition_by": (manifest or lake_layout(lake)).get("partition_by", "day"),
         "jobs": len(jobs),
         "tasks": len(tasks),
         "first_created_at": _plain(created.min()) if len(created) else None,
@@ -151,12 +154,21 @@ def _info_text(info: dict[str, Any]) -> str:
         f"tasks:       {info['tasks']:,} ({by(info['tasks_by_status'])})",
         f"  by kind:   {by(info['tasks_by_kind'])}",
         f"created:     {info['first_created_at']} to {info['last_created_at']}",
-        f"partitions:  {info['partitions']:,} days ({info['first_partition']} to "
-        f"{info['last_partition']})",
+        (
+            f"partitions:  {info['partitions']:,} days ({info['first_partition']} to "
+            f"{info['last_partition']})"
+            if info["partition_by"] is not None
+            else "partitions:  none (one file per table)"
+        ),
         f"on disk:     {_size(info['size_bytes'])} in {plural(info['files'], 'file')}",
-        f"schema:      version {info['schema_version']} (written by ittybit-frames "
-        f"{info['written_by']}, profile {info['profile']})",
-        f"last write:  {info['last_written_at']}",
+        (
+            f"schema:      version {info['schema_version']} (written by ittybit-frames "
+            f"{info['written_by']}, profile {info['profile']})"
+            if info["schema_version"] is not None
+            else f"schema:      no manifest (an old writer's lake; its files show profile "
+            f"{info['profile']}; the next sync or write records one)"
+        ),
+        f"last write:  {info['last_written_at'] or 'not recorded'}",
         f"sync:        newest job seen {synced}"
         + (f"; listing walked to {walked}" if (walked := _pairs(info["sync_walked_to"])) else "")
         + ("; an interrupted sync will resume" if info["sync_interrupted"] else ""),
