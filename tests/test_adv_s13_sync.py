@@ -113,12 +113,6 @@ def test_a_job_moved_from_the_future_to_now_is_moved_in_the_lake(tmp_path: Path)
     _kept_once_at(tmp_path, _moved_from_the_future(tmp_path, updated_in_the_future=False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the merge keeps the version with the newest updated_at: a job whose clock bug "
-    "also put updated_at in 2090 keeps its 2090 version against every correction "
-    "(lake/_write, not this helper's to change)",
-)
 def test_a_job_updated_in_the_future_takes_the_apis_correction(tmp_path: Path) -> None:
     """The same job, its first version also *updated* in 2090 (one clock bug sets both):
     the corrected version (created and updated now) never replaces it."""

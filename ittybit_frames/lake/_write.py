@@ -78,10 +78,10 @@ def write_parquet(
         The lake's root folder, or its URL: ``s3://bucket/prefix``, ``gs://...``,
         ``az://...``, ``file://...`` (see the README's "Remote lakes").
     mode : {"merge", "overwrite", "append"}
-        ``merge`` upserts by job ID across the whole lake: one row per job, the one with
-        the newest ``updated_at`` (on a tie, this write's row if it differs); a job whose
-        creation day changed moves, with its tasks. Only the partitions it touches are
-        rewritten; writing the same frames again changes nothing. ``overwrite``
+        ``merge`` upserts by job ID over the whole lake: one row per job, the newest
+        ``updated_at`` (a tie: this write's row if it differs; a kept row dated after
+        tomorrow gives way); a job whose creation day changed moves, with its tasks. Only
+        the partitions it touches are rewritten; the same frames again change nothing. ``overwrite``
         replaces the whole lake (one row per job too) and resets its sync state;
         ``append`` adds rows without checks. A task is written with its job (its
         partition; the job's values as ``job_created_at``, ``job_kind``, ``job_status``,
@@ -388,6 +388,9 @@ def one_row_per_job(frames: JobFrames) -> JobFrames:
     return JobFrames(jobs, tasks, frames.problems)
 
 
+_DAY_MS = 86_400_000
+
+
 def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
     """Merge (or append): rewrite the partitions the winning rows enter or leave."""
     partition_by, profile, report = plan.partition_by, plan.profile, plan.report
@@ -403,6 +406,10 @@ def _upsert(frames: JobFrames, plan: _Plan, append: bool) -> pd.DataFrame:
         win = np.ones(len(new), dtype=bool)
     else:
         prev = known_rows["updated_at"].to_numpy(dtype=np.float64)
+        # A version kept with an updated_at after tomorrow (a clock bug) gives way to
+        # any other, or the API's correction of it would never be taken.
+        with np.errstate(invalid="ignore"):
+            prev = np.where(prev > time.time() * 1000 + _DAY_MS, np.nan, prev)
         cur = new["updated_at"].to_numpy(dtype=np.float64)
         tie = (cur == prev) | (np.isnan(cur) & np.isnan(prev))
         changed = known_rows["row_hash"].to_numpy() != new["row_hash"].to_numpy()
