@@ -124,12 +124,6 @@ def test_a_remote_flat_lake_without_manifest_is_synced_flat(
     assert check.healthy, check.problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_parquet guesses a flat lake without manifest on local disk only "
-    "(lake/_write.write_locked); the remote path writes day partitions beside the flat "
-    "files (lake/_write.py, not this helper's to change)",
-)
 def test_write_parquet_refuses_day_partitions_into_a_remote_flat_lake_without_manifest(
     s3_lake: str, history: list[dict[str, Any]]
 ) -> None:

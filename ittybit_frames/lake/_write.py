@@ -123,7 +123,7 @@ def write_parquet(
         with held_lease(lock, store, lock_timeout) as lease:
             commit = RemoteCommit(store, lease.confirm, on_step)
             source = RemoteSource(store)
-            manifest = read_manifest(store.url)
+            manifest = read_manifest(store.url) or _old_layout(store.exists("jobs.parquet"))
             report = write_with(
                 frames, commit, source, manifest, mode, partition_by, profile, store
             )
@@ -152,11 +152,14 @@ def write_locked(
     # An overwrite replaces every partition: its twins need none of the old files.
     commit = Commit(root, on_step, exchange, "users" if mode == "overwrite" else "table")
     source = LocalSource(root)
-    # A lake without its manifest (an old writer's) is partitioned as its files are.
-    manifest = read_manifest(root) or (
-        {"partition_by": None} if (root / "jobs.parquet").is_file() else {}
-    )
+    manifest = read_manifest(root) or _old_layout((root / "jobs.parquet").is_file())
     return write_with(frames, commit, source, manifest, mode, partition_by, profile, root)
+
+
+def _old_layout(flat: bool) -> dict[str, Any]:
+    """What a lake without its manifest (an old writer's) is taken to be: partitioned as
+    its files are (``flat``: it holds ``jobs.parquet``)."""
+    return {"partition_by": None} if flat else {}
 
 
 def write_with(
