@@ -166,6 +166,9 @@ def stage_breakdown(tasks: pd.DataFrame, *, by: str | None = "job_kind") -> pd.D
     return pd.DataFrame(rows, columns=columns)
 
 
+# Seconds that are nonsense (inf, or sums past float64's range) give inf / NaN cells, as
+# the definition does, without a RuntimeWarning.
+@np.errstate(invalid="ignore", over="ignore")
 def _stage_rows(
     keys: list[str],
     labels: list[str],
@@ -194,6 +197,7 @@ def _stage_rows(
     return rows
 
 
+@np.errstate(invalid="ignore", over="ignore")  # (as _stage_rows)
 def _typical_shares(
     cell: np.ndarray, seconds: np.ndarray, total: np.ndarray, job_group: np.ndarray
 ) -> np.ndarray:
