@@ -250,8 +250,8 @@ def _out(
     """Where and how this sync writes: in the lake's own layout (its profile and
     partitioning, also for a lake without its manifest); ``profile`` for a new lake."""
     layout = lake_layout(held.root)
-    own: str | None = layout.get("profile")
-    guessed = own is not None and not read_manifest(held.root)
+    own = None if layout is None else layout.profile
+    guessed = layout is not None and layout.guessed
     if own is not None and guessed and profile in PROFILES:
         # Guessed from the files, which tell only the default profile from the others
         # (their files are alike): a lost manifest's bigquery lake is synced as such.
@@ -263,9 +263,7 @@ def _out(
             "profile out (a sync keeps the lake's), or sync into a new folder"
         )
     chosen = profile or own or "default"
-    partition_by: Literal["day"] | None = (
-        "day" if layout.get("partition_by", "day") == "day" else None
-    )
+    partition_by = "day" if layout is None else layout.partition_by
     if guessed:
         # Written down before any checkpoint: a manifest of the sync state alone would
         # read as a default, day-partitioned lake (as check --repair rebuilds it).

@@ -213,7 +213,8 @@ def walk_ends(
         lower = bound
     else:
         bound, lower = None, lower_end(max(known - overlap_ms, MS_MIN), walk)
-    if lower is not None and cut is not None and key == "*" and (known, walk) != (None, None):
+    resumed_or_known = known is not None or walk is not None
+    if lower is not None and cut is not None and key == "*" and resumed_or_known:
         lower = min(lower, cut)
     return known, bound, lower
 

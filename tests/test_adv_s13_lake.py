@@ -88,9 +88,7 @@ def test_a_lake_whose_manifest_was_lost_takes_its_own_profile_again(
     (tmp_path / MANIFEST).unlink()
     _synced(tmp_path, history, profile=profile)
     assert json.loads((tmp_path / MANIFEST).read_text())["profile"] == profile
-    assert len(itf.read_parquet(tmp_path).jobs) == len(history)
-    check = itf.check_lake(tmp_path)
-    assert check.healthy, check.problems
+    _holds_all_and_is_healthy(tmp_path, history)
 
 
 def test_a_lake_whose_manifest_was_lost_still_refuses_another_encoding(
@@ -101,6 +99,12 @@ def test_a_lake_whose_manifest_was_lost_still_refuses_another_encoding(
     (tmp_path / MANIFEST).unlink()
     with pytest.raises(itf.errors.ConfigurationError, match="profile"):
         _synced(tmp_path, history, profile="default")
+
+
+def _holds_all_and_is_healthy(lake: Path | str, history: list[dict[str, Any]]) -> None:
+    assert len(itf.read_parquet(lake).jobs) == len(history)
+    check = itf.check_lake(lake)
+    assert check.healthy, check.problems
 
 
 def _flat_remote_without_manifest(url: str, history: list[dict[str, Any]]) -> None:
@@ -119,9 +123,7 @@ def test_a_remote_flat_lake_without_manifest_is_synced_flat(
     _flat_remote_without_manifest(s3_lake, history)
     _synced(s3_lake, history)
     assert not [k for k in objects(s3_lake) if k.startswith("jobs/created_date=")]
-    assert len(itf.read_parquet(s3_lake).jobs) == len(history)
-    check = itf.check_lake(s3_lake)
-    assert check.healthy, check.problems
+    _holds_all_and_is_healthy(s3_lake, history)
 
 
 def test_write_parquet_refuses_day_partitions_into_a_remote_flat_lake_without_manifest(

@@ -272,13 +272,13 @@ def _write_export(
         sys.stdout.flush()
     elif args.format == "parquet":
         # Into a lake: its own profile and partitioning, unless --profile says otherwise.
-        layout = lake_layout(target) if args.mode != "overwrite" else {}
+        layout = lake_layout(target) if args.mode != "overwrite" else None
         write_parquet(
             frames,
             target,
             mode=args.mode,
-            partition_by="day" if layout.get("partition_by", "day") == "day" else None,
-            profile=args.profile or layout.get("profile", "default"),
+            partition_by="day" if layout is None else layout.partition_by,
+            profile=args.profile or ("default" if layout is None else layout.profile),
             lock_timeout=args.lock_timeout,
         )
     elif args.format == "csv":

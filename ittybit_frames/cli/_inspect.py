@@ -98,13 +98,16 @@ def lake_info(lake: Path | str) -> dict[str, Any]:
     created = jobs["created_at"].dropna()
     files, days, written = _files(lake)
     state = sync_entry(manifest)
+    guessed = None if manifest else lake_layout(lake)
     return {
         "lake": lake if isinstance(lake, str) else str(lake.resolve()),
         "schema_version": manifest.get("schema_version"),
         "written_by": manifest.get("package_version"),
         # A lake without its manifest (an old writer's): what its files show.
-        "profile": (manifest or lake_layout(lake)).get("profile"),
-        "partition_by": (manifest or lake_layout(lake)).get("partition_by", "day"),
+        "profile": manifest.get("profile") if guessed is None else guessed.profile,
+        "partition_by": (
+            manifest.get("partition_by", "day") if guessed is None else guessed.partition_by
+        ),
         "jobs": len(jobs),
         "tasks": len(tasks),
         "first_created_at": _plain(created.min()) if len(created) else None,

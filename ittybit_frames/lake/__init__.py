@@ -108,7 +108,7 @@ old, as in earlier versions.
 
 from __future__ import annotations
 
-from ittybit_frames.lake._check import check_lake, lake_layout
+from ittybit_frames.lake._check import Layout, check_lake, lake_layout
 from ittybit_frames.lake._commit import STEPS
 from ittybit_frames.lake._format import (
     INDEX,
@@ -147,6 +147,7 @@ __all__ = [
     "STEPS",
     "TABLE_GLOB",
     "LakeLock",
+    "Layout",
     "Profile",
     "WriteReport",
     "check_lake",

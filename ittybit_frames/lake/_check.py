@@ -9,7 +9,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -343,21 +343,28 @@ def _place_of(path: str | os.PathLike[str]) -> Place:
     return LocalPlace(local_path(path))
 
 
-def lake_layout(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """How the lake at ``path`` is written: ``{"partition_by": ..., "profile": ...}``
-    from its manifest, or, for a lake without one (an old writer's), guessed from its
-    files as ``check --repair`` rebuilds it; ``{}`` where there is no lake yet. What a
-    writer that keeps the lake's own layout (``sync``, ``export`` into a lake) writes."""
+@dataclass(frozen=True)
+class Layout:
+    """How a lake is written: what a writer keeping the lake's own layout writes."""
+
+    partition_by: Literal["day"] | None
+    profile: str
+    guessed: bool  # from its files: the lake has no manifest (an old writer's)
+
+
+def lake_layout(path: str | os.PathLike[str]) -> Layout | None:
+    """How the lake at ``path`` is written (:class:`Layout`): from its manifest, or, for
+    a lake without one, guessed from its files as ``check --repair`` rebuilds it;
+    ``None`` where there is no lake yet. For ``sync`` and ``export`` into a lake."""
     place = _place_of(path)
     if not place.exists():
-        return {}
+        return None
     manifest = read_manifest(place.root)
-    if manifest:
-        return {
-            "partition_by": manifest.get("partition_by", "day"),
-            "profile": manifest.get("profile", "default"),
-        }
-    return _guess_manifest(place) if place.files("jobs") else {}
+    if not manifest and not place.files("jobs"):
+        return None
+    found = manifest or _guess_manifest(place)
+    day = found.get("partition_by", "day") == "day"
+    return Layout("day" if day else None, found.get("profile", "default"), not manifest)
 
 
 def _guess_manifest(place: Place) -> dict[str, Any]:
