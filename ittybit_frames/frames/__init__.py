@@ -9,7 +9,8 @@ One module per job (lower ones never import higher ones):
 - ``_input``: what the caller handed over (NDJSON, a JSON array, an envelope of any
   kind, dicts), a byte order mark skipped; a bad first line does not hide NDJSON.
 - ``_ndjson``: the fast path for NDJSON (DuckDB reads the lines of the documented
-  shape), with ``_ndjson_shape`` (that shape) and ``_ndjson_checks`` (value checks).
+  shape), with ``_ndjson_shape`` (that shape), ``_ndjson_groups`` (its check on groups
+  of lines) and ``_ndjson_checks`` (value checks).
 - ``_careful``: the careful per-record path, with its field handlers in ``_fields`` and
   ``_outputs`` (a task's input and output files -> ``input_*``/``output_*``).
 - ``_assembly``: derived columns, input order, de-duplication, durations, dtypes.

@@ -42,6 +42,8 @@ from ittybit_frames.frames._ndjson_checks import (
     storage,
     whole,
 )
+from ittybit_frames.frames._ndjson_groups import as_table, text_span
+from ittybit_frames.frames._ndjson_groups import grouped as _grouped
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
     envelope_query,
@@ -88,58 +90,85 @@ def _lines(
     return pa.LargeStringArray.from_buffers(len(ends), relative, buffer), offsets
 
 
-def _as_table(relation: Any) -> pa.Table:
-    # Newer DuckDB calls it to_arrow_table, older fetch_arrow_table; accept both.
-    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    table: pa.Table = fetch()
-    return table
-
-
 def _batched(table: pa.Table) -> pa.Table:
     """A table in batches of ``_BATCH_LINES`` rows: DuckDB gives each thread batches."""
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_LINES))
 
 
 def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
-    """Two passes of DuckDB over the lines (in batches, so that every thread has work):
-    each line's structure, then the values of the lines of the documented shape. The
-    first structure query trusts every line to be JSON; only if one is not does the
-    second, which skips invalid lines, run. None when no line is of the documented
-    shape; else the rows of the job lines in line order, then those of the envelope
-    lines in line order."""
-    import duckdb  # noqa: PLC0415
+    """DuckDB's passes over the lines (in batches, so that every thread has work): the
+    structure of groups of lines (:func:`._ndjson_groups.grouped`), then that of each
+    line of a group that was not all of the documented shape, then the values of the
+    lines of that shape. The first structure query trusts every line to be JSON; only
+    if one is not does the second, which skips invalid lines, run. None when no line is
+    of the documented shape; else the rows of the job lines in line order, then those
+    of the envelope lines in line order."""
 
     try:
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
         return None
     first = int(rows[0]) if len(rows) else 0
-    con.register("src", _batched(pa.table({"r": rows, "line": lines})))
-    try:
-        hashes = None
-        for sql in queries:
-            # Any DuckDB error here comes from the data (a mistake in the query would
-            # send every line the careful way, which the tests would see).
-            with contextlib.suppress(duckdb.Error):
-                hashes = _as_table(con.sql(sql))
-                break
-    finally:
-        con.unregister("src")
-    if hashes is None:
-        return None  # JSON that defeats the reader: the careful path reports it
-    jobs, envelopes, numeric = _shapes(con, hashes, lines, first)
+    jobs, numeric = _grouped(con, lines)
+    envelopes = np.zeros(len(lines), dtype=bool)
+    rest = np.flatnonzero(~jobs)
+    if len(rest):
+        whole_block = len(rest) == len(lines)
+        some = lines if whole_block else lines.take(pa.array(rest))
+        hashes = _structures(con, queries, some, rows[rest])
+        if hashes is None and not jobs.any():
+            return None  # JSON that defeats the reader: the careful path reports it
+        if hashes is not None:
+            each, envelopes, each_numeric = _shapes(con, hashes, lines, first)
+            jobs |= each
+            numeric = numeric and each_numeric
     table = None
     if jobs.any():
         picked = pa.table({"r": rows, "line": lines, "pick": jobs})
-        con.register("src", _batched(picked))
-        try:
-            table = _as_table(con.sql(transform_query(numeric)))
-        finally:
-            con.unregister("src")
+        table = _transformed(con, picked, numeric)
         table = table.append_column("extra", pa.nulls(len(table), pa.string()))
     if envelopes.any():
         table = _read_envelopes(con, table, np.flatnonzero(envelopes), lines, rows, numeric)
     return table  # envelope lines after the job lines: scan_block puts them in order
+
+
+def _structures(
+    con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray
+) -> pa.Table | None:
+    """Each line's number and structure hash (the first query that DuckDB reads)."""
+    import duckdb  # noqa: PLC0415
+
+    con.register("src", _batched(pa.table({"r": rows, "line": lines})))
+    try:
+        for sql in queries:
+            # Any DuckDB error here comes from the data (a mistake in the query would
+            # send every line the careful way, which the tests would see).
+            with contextlib.suppress(duckdb.Error):
+                return as_table(con.sql(sql))
+    finally:
+        con.unregister("src")
+    return None
+
+
+def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table:
+    """The values of the lines picked. A line taken with its group may be no JSON on its
+    own (two objects on one line, joined by the group's commas into its array): DuckDB
+    then refuses the query, which is made again without such lines."""
+    import duckdb  # noqa: PLC0415
+
+    con.register("src", _batched(picked))
+    try:
+        try:
+            table = as_table(con.sql(transform_query(numeric)))
+        except duckdb.Error:
+            table = as_table(con.sql(transform_query(numeric, check_valid=True)))
+    finally:
+        con.unregister("src")
+    # A line ``null``, ``{}`` or without a task list passes a group's check (see
+    # group_shape_of): it is left for the careful path.
+    j = whole(table["j"])
+    read = pc.and_(pc.is_valid(j), pc.is_valid(pc.struct_field(j, "tasks")))
+    return table if read.true_count == len(table) else table.filter(read)
 
 
 def _shapes(
@@ -186,7 +215,7 @@ def _read_envelopes(
     texts = lines.take(pa.array(at))
     con.register("env", _batched(pa.table({"r": rows[at], "line": texts})))
     try:
-        read = _as_table(con.sql(envelope_query(numeric)))
+        read = as_table(con.sql(envelope_query(numeric)))
     finally:
         con.unregister("env")
     read = read.take(pc.sort_indices(read["r"]))
@@ -202,10 +231,8 @@ def _bytes_of(lines: pa.Array) -> bytes:
     """The text of all ``lines`` (each ends in its newline), in one piece."""
     if len(lines) == 0:
         return b""
-    _, offsets, values = lines.buffers()
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    start, end = np.frombuffer(offsets, dtype=width)[[lines.offset, lines.offset + len(lines)]]
-    data: bytes = values.slice(int(start), int(end - start)).to_pybytes()
+    start, end = text_span(lines)
+    data: bytes = lines.buffers()[2].slice(start, end - start).to_pybytes()
     return data
 
 

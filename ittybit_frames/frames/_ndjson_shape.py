@@ -29,6 +29,7 @@ __all__ = [
     "TRAILING_COMMA",
     "envelope_query",
     "envelope_shape_ok",
+    "group_shape_of",
     "job_shape_ok",
     "query",
     "shape_of",
@@ -99,12 +100,14 @@ FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
 
-def transform_query(numeric: bool) -> str:
+def transform_query(numeric: bool, check_valid: bool = False) -> str:
     """The SQL over table ``src`` (``r``, ``line``, ``pick``): the values of the lines
-    picked (those of the documented shape)."""
+    picked (those of the documented shape), with ``check_valid`` only of those that are
+    JSON on their own. (A line whose job or task list reads as null is left by the
+    caller: filtered here, DuckDB read each line twice.)"""
     return f"""
 SELECT r, TRUE AS st, json_transform(line, '{_shape(numeric)}') AS j
-FROM src WHERE pick
+FROM src WHERE pick {"AND json_valid(line)" if check_valid else ""}
 """
 
 
@@ -166,6 +169,30 @@ _TASK_CHECKS = {**_COMMON_CHECKS, "input": _file, "output": _file, "progress": _
 _JOB_CHECKS = {**_COMMON_CHECKS, "metadata": _skip, "tasks": _skip}
 
 
+# A group of lines read as one JSON array (see _ndjson): the structure DuckDB reports
+# merges theirs, and types that differ between lines merge to wider ones: two integer
+# types to HUGEINT, a text and a number (or an object) to JSON. Where a line's value is
+# then checked whole by value, such a merge is let through: ``error`` (parsed and
+# checked in Python), timestamps (read as text, then only ASCII digits or ISO-8601 are
+# taken) and integers (read as DOUBLE, then only whole values below 2**53 are taken).
+_GROUP_INT = _INT | {"HUGEINT"}
+_GROUP_FILE_TYPES = {k: v | {"HUGEINT"} if "UBIGINT" in v else v for k, v in _FILE_TYPES.items()}
+
+
+def _group_stamp(value: Any) -> bool:
+    return _leaf(value, _STAMP | {"HUGEINT", "JSON"})
+
+
+_GROUP_COMMON = {**_COMMON_CHECKS, "error": _skip, **dict.fromkeys(_ALL_STAMPS, _group_stamp)}
+_GROUP_TASK_CHECKS = {
+    **_GROUP_COMMON,
+    "input": lambda value: _file_ok(value, _GROUP_FILE_TYPES),
+    "output": lambda value: _file_ok(value, _GROUP_FILE_TYPES),
+    "progress": lambda value: _leaf(value, _GROUP_INT),
+}
+_GROUP_JOB_CHECKS = {**_GROUP_COMMON, "metadata": _skip, "tasks": _skip}
+
+
 def _record_ok(s: Any, keys: frozenset[str], checks: dict[str, Callable[[Any], bool]]) -> bool:
     """A job's or task's structure: known keys only, each of its documented type."""
     if type(s) is not dict or not s.keys() <= keys:
@@ -173,13 +200,16 @@ def _record_ok(s: Any, keys: frozenset[str], checks: dict[str, Callable[[Any], b
     return all(checks.get(key, _text)(value) for key, value in s.items())
 
 
-def _job_ok(s: Any) -> bool:
-    if not _record_ok(s, _JOB_KEYSET, _JOB_CHECKS):
+def _job_ok(s: Any, *, group: bool = False) -> bool:
+    job_checks, task_checks = (
+        (_GROUP_JOB_CHECKS, _GROUP_TASK_CHECKS) if group else (_JOB_CHECKS, _TASK_CHECKS)
+    )
+    if not _record_ok(s, _JOB_KEYSET, job_checks):
         return False
     tasks = s.get("tasks")
     # An empty list's element is NULL (a null element is caught by value).
     return type(tasks) is list and (
-        tasks[0] == "NULL" or _record_ok(tasks[0], _TASK_KEYSET, _TASK_CHECKS)
+        tasks[0] == "NULL" or _record_ok(tasks[0], _TASK_KEYSET, task_checks)
     )
 
 
@@ -233,6 +263,25 @@ def shape_of(text: str) -> tuple[bool, bool, bool]:
     if _envelope_ok(s):
         return False, True, _numeric(s["data"])
     return False, False, False
+
+
+def group_shape_of(text: str) -> tuple[bool, bool]:
+    """A group's structure (DuckDB's ``json_structure`` of its lines joined into one
+    JSON array): whether every line may be read as a job of the documented shape, and
+    whether every timestamp in them is a positive integer or null.
+
+    Sound only with the checks by value that follow: where structures merge, a line's
+    own may be narrower than the group's. A null line or task list, a missing task list
+    and an empty object (``{}``, whose structure merges into any object's) show in no
+    group structure: lines whose job or task list reads as null are left after
+    :func:`transform_query` (``_ndjson._transformed``), and an empty object elsewhere
+    reads as the careful path reads null. A text that is JSON only when joined with the
+    next lines (two objects on one line, say) fails to read in the transform and is
+    left for the careful path too. ``tests/test_frames_groups.py`` tries each."""
+    s = _structure(text)
+    if type(s) is not list or not _job_ok(s[0], group=True):
+        return False, False
+    return True, _numeric(s[0])
 
 
 def envelope_query(numeric: bool = False) -> str:

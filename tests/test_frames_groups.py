@@ -1,0 +1,184 @@
+"""The NDJSON fast path checks the structure of lines in groups (their JSON joined into
+one array, whose structure DuckDB merges). A merged structure can be wider than a
+line's own (``{}`` merges into any object, a missing key into a present one, two
+integer types into HUGEINT, a text and a number into JSON): each test here puts one
+line that a merge could hide among lines of the documented shape, and checks that the
+result is the careful path's, with the group check in play."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import ittybit_frames as itf
+from ittybit_frames.frames import _ndjson, _ndjson_groups
+from ittybit_frames.simulator import generate_history
+from tests.test_frames_properties import assert_same, ndjson_lines, through_sql
+
+CLEAN = generate_history(90, seed=11)
+
+
+def _set(path: str, value: Any) -> Any:
+    """A change to a job: ``path`` as ``key`` or ``tasks.N.key[.key]``."""
+
+    def change(job: dict[str, Any]) -> None:
+        keys = path.split(".")
+        target: Any = job
+        for key in keys[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target.setdefault(key, {})
+        target[keys[-1]] = value
+
+    return change
+
+
+def _drop(key: str) -> Any:
+    return lambda job: job.pop(key)
+
+
+#: (name, line text or a change to a job): each the kind of line a merged structure
+#: could let through where the line's own structure would not.
+HOSTILE: list[tuple[str, Any]] = [
+    ("null line", "null"),
+    ("empty object line", "{}"),
+    ("no task list", _drop("tasks")),
+    ("null task list", _set("tasks", None)),
+    ("empty job error object", _set("error", {})),
+    ("empty task error object", _set("tasks.1.error", {})),
+    ("empty task input object", _set("tasks.1.input", {})),
+    ("empty codecs object", _set("tasks.0.output.codecs", {})),
+    ("empty task object", lambda job: job["tasks"].append({})),
+    ("error as a number", _set("error", 5)),
+    ("error as a list", _set("error", ["x"])),
+    ("error with an odd key", _set("error", {"kind": "x", "code": 3})),
+    ("error message a number", _set("tasks.1.error", {"message": 5})),
+    ("timestamp as an object", _set("created_at", {"ms": 1})),
+    ("timestamp as a boolean", _set("tasks.0.finished_at", True)),
+    ("timestamp as ISO text", _set("created_at", "2026-11-30T10:00:00Z")),
+    ("timestamp as digits text", _set("updated_at", "1793657325779")),
+    ("timestamp negative", _set("started_at", -5)),
+    ("timestamp fractional", _set("tasks.2.started_at", 1793657325779.5)),
+    ("timestamp a list", _set("finished_at", [1])),
+    ("progress negative", _set("tasks.0.progress", -1)),
+    ("progress fractional", _set("tasks.0.progress", 1.5)),
+    ("progress as text", _set("tasks.0.progress", "100")),
+    ("progress as hex text", _set("tasks.0.progress", "0x10")),
+    ("progress as a word", _set("tasks.0.progress", "abc")),
+    ("progress as a boolean", _set("tasks.0.progress", True)),
+    ("progress as a list", _set("tasks.0.progress", [1])),
+    ("width as a word", _set("tasks.0.output.width", "wide")),
+    ("duration as a boolean", _set("tasks.0.output.duration", True)),
+    ("codec as a number", _set("tasks.0.output.codecs.video", 264)),
+    ("width as a float", _set("tasks.0.output.width", 1920.0)),
+    ("width as text", _set("tasks.0.output.width", "1920")),
+    ("width past 64 bits", _set("tasks.0.output.width", 2**70)),
+    ("duration as text", _set("tasks.0.output.duration", "9.5")),
+    ("kind as a number", _set("kind", 3)),
+    ("status as an object", _set("status", {"x": 1})),
+    ("id as a number", _set("id", 12)),
+    ("task list as an object", _set("tasks", {"0": {}})),
+    ("task as text", lambda job: job["tasks"].append("probe")),
+    ("unknown job key", _set("surprise", 1)),
+    ("unknown task key", _set("tasks.1.surprise", "x")),
+    ("unknown codecs key", _set("tasks.0.output.codecs.subtitle", "srt")),
+    ("input a number", _set("tasks.1.input", 7)),
+    ("job input an object", _set("input", {"url": "x"})),
+]
+
+
+def _data(hostile: Any, at: int = 40) -> bytes:
+    lines = [json.dumps(job) for job in CLEAN]
+    if isinstance(hostile, str):
+        lines[at] = hostile
+    else:
+        job = copy.deepcopy(CLEAN[at])
+        hostile(job)
+        lines[at] = json.dumps(job)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def group_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many lines each group check took (so that a test sees it in play)."""
+    taken: list[int] = []
+    grouped = _ndjson_groups.grouped
+
+    def counted(*args: Any) -> Any:
+        result = grouped(*args)
+        taken.append(int(result[0].sum()))
+        return result
+
+    monkeypatch.setattr(_ndjson, "_grouped", counted)
+    return taken
+
+
+def _careful(data: bytes) -> itf.JobFrames:
+    return itf.to_frames(data, _reader=_ndjson.NdjsonReader(use_sql=False))
+
+
+@pytest.mark.parametrize(("name", "hostile"), HOSTILE, ids=[name for name, _ in HOSTILE])
+def test_a_line_a_merged_structure_could_hide_is_read_as_the_careful_path_reads_it(
+    name: str, hostile: Any, group_taken: list[int]
+) -> None:
+    data = _data(hostile)
+    assert_same(through_sql(data), _careful(data))
+    # The group check was in play: it took the other groups' lines.
+    assert sum(group_taken) >= len(CLEAN) - 2 * _ndjson_groups.GROUP_LINES
+
+
+def test_two_objects_on_one_line_are_not_read_as_two_jobs(group_taken: list[int]) -> None:
+    """Joined with the group's commas into its array, two objects on one line are two
+    valid elements; on its own the line is no JSON, and the careful path says so."""
+    line = json.dumps(CLEAN[3]) + ", " + json.dumps(CLEAN[4])
+    data = _data(line, at=3)
+    fast, careful = through_sql(data), _careful(data)
+    assert_same(fast, careful)
+    assert len(careful.problems) >= 1  # the line is reported, not read
+    assert sum(group_taken) >= 1
+
+
+def test_lines_that_fail_their_group_are_checked_one_by_one(group_taken: list[int]) -> None:
+    """A group with one odd line fails whole; its other lines still go the fast way."""
+    data = _data(_set("surprise", 1), at=5)
+    passes: list[int] = []
+    structures = _ndjson._structures
+
+    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
+        passes.append(len(lines))
+        return structures(con, queries, lines, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_ndjson, "_structures", counted)
+        fast = through_sql(data)
+    assert_same(fast, _careful(data))
+    # Only the failed group's lines were checked one by one.
+    assert passes == [_ndjson_groups.GROUP_LINES]
+    assert sum(group_taken) == len(CLEAN) - _ndjson_groups.GROUP_LINES
+
+
+def test_lines_of_every_documented_shape_pass_in_groups(group_taken: list[int]) -> None:
+    """Integer and ISO timestamps, string and object errors side by side: the group
+    check takes them (the transform then reads timestamps as text)."""
+    jobs = copy.deepcopy(CLEAN)
+    for i, job in enumerate(jobs):
+        if i % 2:
+            job["created_at"] = "2026-11-30T10:00:00.250Z"
+            job["error"] = "plain text"
+    data = ("\n".join(json.dumps(job) for job in jobs) + "\n").encode()
+    assert_same(through_sql(data), _careful(data))
+    assert sum(group_taken) == len(jobs)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ndjson_lines())
+def test_ndjson_in_small_groups_equals_careful_path(lines: list[str]) -> None:
+    """The property test of the fast path, with groups of two lines: every merge of a
+    changed line with a clean one is tried."""
+    data = ("\n".join(lines) + "\n").encode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_ndjson_groups, "GROUP_LINES", 2)
+        fast = through_sql(data)
+    assert_same(fast, _careful(data))
