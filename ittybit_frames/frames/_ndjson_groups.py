@@ -61,7 +61,8 @@ def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, bool]:
         order, alike = np.arange(len(lines)), lines
     starts = np.arange(0, len(lines) + GROUP_LINES, GROUP_LINES).clip(max=len(lines))
     groups = pa.ListArray.from_arrays(pa.array(starts, pa.int32()), alike)
-    texts = pc.binary_join_element_wise("[", pc.binary_join(groups, ","), "]", "")
+    comma, opening, closing, none = (pa.scalar(c, lines.type) for c in (",", "[", "]", ""))
+    texts = pc.binary_join_element_wise(opening, pc.binary_join(groups, comma), closing, none)
     table = pa.table({"g": np.arange(len(texts)), "text": texts})
     con.register("grp", pa.Table.from_batches(table.to_batches(max_chunksize=GROUP_BATCH)))
     try:
