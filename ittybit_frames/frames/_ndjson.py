@@ -3,7 +3,8 @@
 The careful path (:mod:`._careful`) turns parsed records into columns in Python; it
 handles every API generation and records every oddity, at the price of one Python object
 per JSON value. For NDJSON bytes, this module lets DuckDB's JSON reader (multi-threaded
-C++) do the common case instead: every line is parsed, checked and flattened in SQL, and
+C++) do the common case instead: every line is parsed, checked (in groups of lines
+first, :mod:`._ndjson_groups`) and flattened in SQL, and
 a line goes this way only when every value in it is of a documented shape
 (:mod:`._ndjson_shape`, :mod:`._ndjson_checks`) that is mapped here value by value as
 the careful path maps it, recording nothing: current and older field names
@@ -15,7 +16,7 @@ JSON...) is handed back, by line number, to the careful path. The two paths ther
 give the same rows; ``tests/test_frames_properties.py`` checks that they do.
 
 Free-form objects (``options``, ``metadata``) leave SQL as JSON text; their distinct
-values are re-serialised with sorted keys in Python (a handful of values, typically).
+values are re-serialised with sorted keys in Python (once per distinct value).
 DuckDB's parser is more lenient than JSON (NaN, Infinity, trailing commas): a line that
 shows any of these goes the careful way, where it is reported as invalid.
 """

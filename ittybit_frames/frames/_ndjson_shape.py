@@ -1,8 +1,10 @@
 """The documented current shape of a job, as the NDJSON fast path reads and checks it.
 
-DuckDB first reports each line's JSON structure (``json_structure``: array elements
-merged, clashing types shown as ``JSON``). Each distinct structure is checked once, here,
-against the documented shape; a line of any other structure goes the careful way. Only
+DuckDB first reports the JSON structure (``json_structure``: array elements merged,
+clashing types shown as ``JSON``) of groups of lines joined into one array
+(:func:`group_shape_of`), then of each line of a group that failed. Each distinct
+structure is checked once, here, against the documented shape; a line of any other
+structure goes the careful way. Only
 the lines of the documented shape are then read, with ``json_transform``, into the
 structure built here (typed leaves, JSON text for free-form values). Timestamps are read
 as numbers when every line read in the block writes them as positive integers (the
