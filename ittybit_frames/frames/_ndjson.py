@@ -104,13 +104,34 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
     if one is not does the second, which skips invalid lines, run. None when no line is
     of the documented shape; else the rows of the job lines in line order, then those
     of the envelope lines in line order."""
-
     try:
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
         return None
+    table = _read_lines(con, queries, lines, rows, groups=True)
+    if table is _UNALIGNED:
+        # A line taken with its group is no JSON on its own. Such a line can leave a
+        # bracket open that takes the next lines into one of its values (and ``]}``
+        # closes it further down), so the group's structure need not be that of the
+        # lines read with it (tests/test_adv_s14_groups.py): the block is checked
+        # again, line by line.
+        table = _read_lines(con, queries, lines, rows, groups=False)
+    return None if table is _UNALIGNED else table
+
+
+#: What :func:`_read_lines` gives when a line it took with its group is no JSON alone.
+_UNALIGNED: Any = object()
+
+
+def _read_lines(
+    con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray, *, groups: bool
+) -> Any:
+    """:func:`_read`'s passes, with the group check or without it."""
     first = int(rows[0]) if len(rows) else 0
-    jobs, numeric = _grouped(con, lines)
+    if groups:
+        jobs, numeric = _grouped(con, lines)
+    else:
+        jobs, numeric = np.zeros(len(lines), dtype=bool), True
     envelopes = np.zeros(len(lines), dtype=bool)
     rest = np.flatnonzero(~jobs)
     if len(rest):
@@ -127,6 +148,8 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
     if jobs.any():
         picked = pa.table({"r": rows, "line": lines, "pick": jobs})
         table = _transformed(con, picked, numeric)
+        if table is None:
+            return _UNALIGNED
         table = table.append_column("extra", pa.nulls(len(table), pa.string()))
     if envelopes.any():
         table = _read_envelopes(con, table, np.flatnonzero(envelopes), lines, rows, numeric)
@@ -151,18 +174,17 @@ def _structures(
     return None
 
 
-def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table:
-    """The values of the lines picked. A line taken with its group may be no JSON on its
-    own (two objects on one line, joined by the group's commas into its array): DuckDB
-    then refuses the query, which is made again without such lines."""
+def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table | None:
+    """The values of the lines picked; None when DuckDB refuses one of them: a line
+    taken with its group that is no JSON on its own (every line checked alone is
+    JSON: its structure was read)."""
     import duckdb  # noqa: PLC0415
 
     con.register("src", _batched(picked))
     try:
-        try:
-            table = as_table(con.sql(transform_query(numeric)))
-        except duckdb.Error:
-            table = as_table(con.sql(transform_query(numeric, check_valid=True)))
+        table = as_table(con.sql(transform_query(numeric)))
+    except duckdb.Error:
+        return None
     finally:
         con.unregister("src")
     # A line ``null``, ``{}`` or without a task list passes a group's check (see

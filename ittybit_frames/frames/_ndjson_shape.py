@@ -102,14 +102,14 @@ FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
 
-def transform_query(numeric: bool, check_valid: bool = False) -> str:
+def transform_query(numeric: bool) -> str:
     """The SQL over table ``src`` (``r``, ``line``, ``pick``): the values of the lines
-    picked (those of the documented shape), with ``check_valid`` only of those that are
-    JSON on their own. (A line whose job or task list reads as null is left by the
+    picked (those of the documented shape). DuckDB refuses the query when a line picked
+    is no JSON on its own. (A line whose job or task list reads as null is left by the
     caller: filtered here, DuckDB read each line twice.)"""
     return f"""
 SELECT r, TRUE AS st, json_transform(line, '{_shape(numeric)}') AS j
-FROM src WHERE pick {"AND json_valid(line)" if check_valid else ""}
+FROM src WHERE pick
 """
 
 
@@ -277,9 +277,11 @@ def group_shape_of(text: str) -> tuple[bool, bool]:
     and an empty object (``{}``, whose structure merges into any object's) show in no
     group structure: lines whose job or task list reads as null are left after
     :func:`transform_query` (``_ndjson._transformed``), and an empty object elsewhere
-    reads as the careful path reads null. A text that is JSON only when joined with the
-    next lines (two objects on one line, say) fails to read in the transform and is
-    left for the careful path too. ``tests/test_frames_groups.py`` tries each."""
+    reads as the careful path reads null. The merge is the lines' only when each line
+    is one JSON value on its own: a line that is not (two objects on one line, an array
+    left open that takes in the next lines) makes the transform fail, and its block is
+    then checked line by line (``_ndjson._read``). ``tests/test_frames_groups.py`` and
+    ``tests/test_adv_s14_groups.py`` try each."""
     s = _structure(text)
     if type(s) is not list or not _job_ok(s[0], group=True):
         return False, False
