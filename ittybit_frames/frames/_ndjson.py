@@ -183,6 +183,8 @@ def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table | None:
     con.register("src", _batched(picked))
     try:
         table = as_table(con.sql(transform_query(numeric)))
+    except duckdb.InterruptException:
+        raise  # Ctrl-C (see _result), not the data
     except duckdb.Error:
         return None
     finally:
