@@ -191,3 +191,119 @@ def test_a_block_of_64_bit_offsets_is_grouped_too(group_taken: list[int]) -> Non
     data = _data(_set("surprise", 1))
     assert_same(through_sql(data, large_block=100), _careful(data))
     assert sum(group_taken) == len(CLEAN) - _ndjson_groups.GROUP_LINES
+
+
+# Single-object envelopes (``{"meta", "data": job, "links"}``) in groups of their own:
+# the merge of their structures is checked as a job line's, inside ``data``.
+
+
+def _enveloped(job: Any, i: int) -> dict[str, Any]:
+    return {"meta": {"request_id": f"req_{i}"}, "data": job, "links": {"self": f"/jobs/{i}"}}
+
+
+def _envelope_data(hostile: Any = None, at: int = 40, *, of_envelope: bool = False) -> bytes:
+    """CLEAN's jobs each in an envelope; the one ``at`` made hostile: a line text, a
+    change to its job, or (``of_envelope``) a change to the envelope itself."""
+    envelopes = [_enveloped(copy.deepcopy(job), i) for i, job in enumerate(CLEAN)]
+    lines = [json.dumps(e) for e in envelopes]
+    if isinstance(hostile, str):
+        lines[at] = hostile
+    elif hostile is not None:
+        hostile(envelopes[at] if of_envelope else envelopes[at]["data"])
+        lines[at] = json.dumps(envelopes[at])
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def envelopes_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many lines each group check took for envelopes."""
+    taken: list[int] = []
+    grouped = _ndjson_groups.grouped
+
+    def counted(*args: Any) -> Any:
+        result = grouped(*args)
+        taken.append(int(result[1].sum()))
+        return result
+
+    monkeypatch.setattr(_ndjson, "_grouped", counted)
+    return taken
+
+
+def test_envelopes_pass_in_groups(envelopes_taken: list[int]) -> None:
+    """Every line an envelope around a clean job: the group check takes them all, and
+    the rows (with each envelope's other fields in ``extra``) are the careful path's."""
+    data = _envelope_data()
+    fast = through_sql(data)
+    assert_same(fast, _careful(data))
+    assert sum(envelopes_taken) == len(CLEAN)
+    assert len(fast.jobs) == len(CLEAN)
+    assert fast.jobs["extra"].notna().all()
+
+
+#: Changes to an envelope (not its job) that a merged structure could hide.
+ENVELOPE_HOSTILE: list[tuple[str, Any]] = [
+    ("data null", _set("data", None)),
+    ("no data", _drop("data")),
+    ("data an empty object", _set("data", {})),
+    ("data a page", lambda e: e.update(data=[e["data"]])),
+    ("data a string", _set("data", "job_1")),
+    ("a task list beside data", lambda e: e.update(tasks=e["data"]["tasks"])),
+    ("steps beside data", _set("steps", [])),
+    ("meta a number", _set("meta", 5)),
+    ("meta holding a list", _set("meta", {"x": [1, {"y": None}]})),
+    ("an envelope in data", lambda e: e.update(data=_enveloped(e["data"], 0))),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "hostile"), ENVELOPE_HOSTILE, ids=[name for name, _ in ENVELOPE_HOSTILE]
+)
+def test_an_odd_envelope_among_envelopes_is_read_as_the_careful_path_reads_it(
+    name: str, hostile: Any, envelopes_taken: list[int]
+) -> None:
+    data = _envelope_data(hostile, of_envelope=True)
+    assert_same(through_sql(data), _careful(data))
+    assert sum(envelopes_taken) >= len(CLEAN) - 2 * _ndjson_groups.GROUP_LINES
+
+
+@pytest.mark.parametrize(("name", "hostile"), HOSTILE, ids=[name for name, _ in HOSTILE])
+def test_an_odd_job_in_an_envelope_among_envelopes_is_read_as_the_careful_path_reads_it(
+    name: str, hostile: Any, envelopes_taken: list[int]
+) -> None:
+    """Each line a merge could hide, as the job of one envelope among envelopes (or, for
+    a line text, the whole line)."""
+    data = _envelope_data(hostile)
+    assert_same(through_sql(data), _careful(data))
+    assert sum(envelopes_taken) >= len(CLEAN) - 2 * _ndjson_groups.GROUP_LINES
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # An array left open takes the next line into it; ``]}`` further down closes it.
+        '{"meta": {"x": [1',
+        '{"meta": {}, "data": {"id": "job_x", "tasks": []}, "links": [',
+        # Two envelopes on one line: two elements of the group's array.
+        json.dumps(_enveloped(CLEAN[3], 3)) + ", " + json.dumps(_enveloped(CLEAN[4], 4)),
+    ],
+    ids=["open array", "open array after data", "two envelopes on a line"],
+)
+def test_an_envelope_line_that_is_no_json_alone_is_not_read_with_its_group(line: str) -> None:
+    lines = _envelope_data().decode().splitlines()
+    lines[10] = line
+    lines[12] = lines[12][:-1] + ', "z": 1]}'  # closes what line 10 left open, if it did
+    data = ("\n".join(lines) + "\n").encode()
+    assert_same(through_sql(data), _careful(data))
+
+
+def test_envelopes_and_job_lines_side_by_side(group_taken: list[int]) -> None:
+    """Every other line an envelope, with ISO timestamps in some: lines that begin alike
+    are grouped together, and both kinds are read as the careful path reads them."""
+    lines = []
+    for i, job in enumerate(copy.deepcopy(CLEAN)):
+        if i % 3 == 0:
+            job["created_at"] = "2026-11-30T10:00:00.250Z"
+        lines.append(json.dumps(_enveloped(job, i) if i % 2 else job))
+    data = ("\n".join(lines) + "\n").encode()
+    assert_same(through_sql(data), _careful(data))
+    assert sum(group_taken) >= 1

@@ -129,20 +129,20 @@ def _read_lines(
     """:func:`_read`'s passes, with the group check or without it."""
     first = int(rows[0]) if len(rows) else 0
     if groups:
-        jobs, numeric = _grouped(con, lines)
+        jobs, envelopes, numeric = _grouped(con, lines)
     else:
-        jobs, numeric = np.zeros(len(lines), dtype=bool), True
-    envelopes = np.zeros(len(lines), dtype=bool)
-    rest = np.flatnonzero(~jobs)
+        jobs, envelopes, numeric = (np.zeros(len(lines), dtype=bool),) * 2 + (True,)
+    rest = np.flatnonzero(~(jobs | envelopes))
     if len(rest):
         whole_block = len(rest) == len(lines)
         some = lines if whole_block else lines.take(pa.array(rest))
         hashes = _structures(con, queries, some, rows[rest])
-        if hashes is None and not jobs.any():
+        if hashes is None and not (jobs.any() or envelopes.any()):
             return None  # JSON that defeats the reader: the careful path reports it
         if hashes is not None:
-            each, envelopes, each_numeric = _shapes(con, hashes, lines, first)
+            each, each_envelope, each_numeric = _shapes(con, hashes, lines, first)
             jobs |= each
+            envelopes |= each_envelope
             numeric = numeric and each_numeric
     table = None
     if jobs.any():
@@ -178,22 +178,36 @@ def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table | None:
     """The values of the lines picked; None when DuckDB refuses one of them: a line
     taken with its group that is no JSON on its own (every line checked alone is
     JSON: its structure was read)."""
-    import duckdb  # noqa: PLC0415
-
     con.register("src", _batched(picked))
     try:
-        table = as_table(con.sql(transform_query(numeric)))
+        table = _refusable(con, transform_query(numeric))
+    finally:
+        con.unregister("src")
+    if table is None:
+        return None
+    readable = _readable(table)
+    return table if readable.true_count == len(table) else table.filter(readable)
+
+
+def _refusable(con: Any, sql: str) -> pa.Table | None:
+    """A query's rows; None when DuckDB refuses the data (a line taken with its group
+    that is no JSON on its own)."""
+    import duckdb  # noqa: PLC0415
+
+    try:
+        return as_table(con.sql(sql))
     except duckdb.InterruptException:
         raise  # Ctrl-C (see _result), not the data
     except duckdb.Error:
         return None
-    finally:
-        con.unregister("src")
-    # A line ``null``, ``{}`` or without a task list passes a group's check (see
-    # group_shape_of): it is left for the careful path.
+
+
+def _readable(table: pa.Table) -> pa.Array:
+    """Which rows have a job with a task list: a line ``null``, ``{}``, without a task
+    list (or an envelope without ``data``) passes a group's check (see group_shape_of);
+    it is left for the careful path."""
     j = whole(table["j"])
-    read = pc.and_(pc.is_valid(j), pc.is_valid(pc.struct_field(j, "tasks")))
-    return table if read.true_count == len(table) else table.filter(read)
+    return pc.and_(pc.is_valid(j), pc.is_valid(pc.struct_field(j, "tasks")))
 
 
 def _shapes(
@@ -232,20 +246,26 @@ def _read_envelopes(
     lines: Any,
     rows: np.ndarray,
     numeric: bool,
-) -> pa.Table:
+) -> Any:
     """The lines at ``at`` (single-object envelopes around a job of the documented
     shape): their jobs read as job lines are, with the envelope's other fields in
     ``extra`` (under ``envelope``, as the careful path keeps them), joined to the job
-    lines' ``table``."""
+    lines' ``table``. :data:`_UNALIGNED` when DuckDB refuses one (see
+    :func:`_transformed`)."""
     texts = lines.take(pa.array(at))
     con.register("env", _batched(pa.table({"r": rows[at], "line": texts})))
     try:
-        read = as_table(con.sql(envelope_query(numeric)))
+        read = _refusable(con, envelope_query(numeric))
     finally:
         con.unregister("env")
-    read = read.take(pc.sort_indices(read["r"]))
+    if read is None:
+        return _UNALIGNED
+    read = read.take(pc.sort_indices(read["r"]))  # in line order, as ``texts`` are
+    readable = _readable(read)
+    if readable.true_count < len(read):
+        read, texts = read.filter(readable), texts.filter(readable)
     extras, fine = _envelope_extras(storage(read["rest"]).to_pylist(), texts)
-    read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine))
+    read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine, pa.bool_()))
     read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
     if table is None:
         return read

@@ -38,21 +38,23 @@ GROUP_BATCH = 16
 GROUP_MAX_BYTES = 2**30
 
 
-def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, bool]:
-    """Which lines a group check takes for jobs of the documented shape, and whether
-    their timestamps are all positive integers. Reporting one structure per line costs
+def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Which lines a group check takes for jobs of the documented shape, which for
+    single-object envelopes around one, and whether their timestamps are all positive
+    integers. Reporting one structure per line costs
     DuckDB more than parsing it (~20 us a line); the lines are joined ``GROUP_LINES``
     at a time into JSON arrays instead, whose structure is the lines' merged
     (:func:`._ndjson_shape.group_shape_of` says what that check leaves to the checks by
-    value). Lines that begin alike are grouped together, so that an envelope among job
-    lines fails only its own group. A group that fails (or is no JSON) has its lines
+    value). Lines that begin alike are grouped together, so that job lines and envelope
+    lines mostly fall in groups of their own. A group that fails (or is no JSON) has its lines
     checked one by one, as before."""
     import duckdb  # noqa: PLC0415
 
     taken = np.zeros(len(lines), dtype=bool)
+    wrapped = np.zeros(len(lines), dtype=bool)
     start, end = text_span(lines)
     if len(lines) < 2 * GROUP_LINES or end - start >= GROUP_MAX_BYTES:
-        return taken, True
+        return taken, wrapped, True
     heads = pc.utf8_slice_codeunits(lines, 0, 8).dictionary_encode()
     if len(heads.dictionary) > 1:
         order = np.argsort(heads.indices.to_numpy(), kind="stable")
@@ -74,15 +76,15 @@ def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, bool]:
     finally:
         con.unregister("grp")
     if found is None:
-        return taken, True
-    verdicts: dict[str, tuple[bool, bool]] = {}
+        return taken, wrapped, True
+    verdicts: dict[str, tuple[bool, bool, bool]] = {}
     numeric = True
     for g, text in zip(found["g"].to_pylist(), storage(found["s"]).to_pylist(), strict=True):
-        ok, ints = verdicts.get(text) or verdicts.setdefault(text, group_shape_of(text))
-        if ok:
-            taken[order[starts[g] : starts[g + 1]]] = True
+        job, envelope, ints = verdicts.get(text) or verdicts.setdefault(text, group_shape_of(text))
+        if job or envelope:
+            (taken if job else wrapped)[order[starts[g] : starts[g + 1]]] = True
             numeric = numeric and ints
-    return taken, numeric
+    return taken, wrapped, numeric
 
 
 def text_span(lines: pa.Array) -> tuple[int, int]:

@@ -223,13 +223,13 @@ def _structure(text: str) -> Any:
         return None
 
 
-def _envelope_ok(s: Any) -> bool:
+def _envelope_ok(s: Any, *, group: bool = False) -> bool:
     return (
         type(s) is dict
         and "tasks" not in s
         and "steps" not in s
         and type(s.get("data")) is dict
-        and _job_ok(s["data"])
+        and _job_ok(s["data"], group=group)
     )
 
 
@@ -267,25 +267,33 @@ def shape_of(text: str) -> tuple[bool, bool, bool]:
     return False, False, False
 
 
-def group_shape_of(text: str) -> tuple[bool, bool]:
+def group_shape_of(text: str) -> tuple[bool, bool, bool]:
     """A group's structure (DuckDB's ``json_structure`` of its lines joined into one
-    JSON array): whether every line may be read as a job of the documented shape, and
-    whether every timestamp in them is a positive integer or null.
+    JSON array): whether every line may be read as a job of the documented shape,
+    whether every line may be read as a single-object envelope around one, and whether
+    every timestamp in them is a positive integer or null.
 
     Sound only with the checks by value that follow: where structures merge, a line's
     own may be narrower than the group's. A null line or task list, a missing task list
-    and an empty object (``{}``, whose structure merges into any object's) show in no
-    group structure: lines whose job or task list reads as null are left after
-    :func:`transform_query` (``_ndjson._transformed``), and an empty object elsewhere
-    reads as the careful path reads null. The merge is the lines' only when each line
-    is one JSON value on its own: a line that is not (two objects on one line, an array
-    left open that takes in the next lines) makes the transform fail, and its block is
-    then checked line by line (``_ndjson._read``). ``tests/test_frames_groups.py`` and
+    (or envelope ``data``) and an empty object (``{}``, whose structure merges into any
+    object's) show in no group structure: lines whose job or task list reads as null are
+    left after :func:`transform_query` and :func:`envelope_query` (``_ndjson._readable``),
+    and an empty object elsewhere reads as the careful path reads null. An envelope's
+    fields beside ``data`` are free-form (kept whole in ``extra``); a line of the group
+    with a task list beside ``data`` shows one in the merge, which fails the group. The
+    merge is the lines' only when each line is one JSON value on its own: a line that
+    is not (two objects on one line, an array left open that takes in the next lines)
+    makes the transform fail, and its block is then checked line by line
+    (``_ndjson._read``). ``tests/test_frames_groups.py`` and
     ``tests/test_adv_s14_groups.py`` try each."""
     s = _structure(text)
-    if type(s) is not list or not _job_ok(s[0], group=True):
-        return False, False
-    return True, _numeric(s[0])
+    if type(s) is not list:
+        return False, False, False
+    if _job_ok(s[0], group=True):
+        return True, False, _numeric(s[0])
+    if _envelope_ok(s[0], group=True):
+        return False, True, _numeric(s[0]["data"])
+    return False, False, False
 
 
 def envelope_query(numeric: bool = False) -> str:
@@ -293,7 +301,7 @@ def envelope_query(numeric: bool = False) -> str:
     of each, read as :func:`transform_query` reads a job line, and the envelope without
     ``data`` as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
     return f"""
-SELECT r, TRUE AS st, json_transform(json_extract(line, '$.data'), '{_shape(numeric)}') AS j,
+SELECT r, TRUE AS st, json_transform(line, '{{"data": {_shape(numeric)}}}').data AS j,
     json_merge_patch(line, '{{"data": null}}') AS rest
 FROM env
 """
