@@ -15,6 +15,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ittybit_frames.frames._isoform import iso_texts
 from ittybit_frames.frames._jsontext import TooDeep, json_many, json_text, loads_exact
 from ittybit_frames.frames._ndjson_shape import ALIASED_STAMPS, STAMPS
 from ittybit_frames.schema import TIMESTAMP
@@ -293,15 +294,6 @@ def _integers(table: pa.Table, columns: tuple[str, ...]) -> tuple[pa.Table, pa.A
     return table, _all(*checks)
 
 
-#: Timestamp texts taken here: whole numbers (ms or s), and ISO-8601 with a zone and at
-#: most millisecond digits (which Arrow parses exactly as the careful path does); any
-#: other form sends its line the careful way.
-_ISO = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
-
-
 def _stamp(text: Any) -> tuple[pa.Array, pa.Array]:
     """One timestamp column as text, or as positive integers (UBIGINT) -> epoch ms
     (int64) and which rows are fine."""
@@ -333,17 +325,24 @@ def _whole_ms(number: Any) -> Any:
 
 
 def _iso_or_whole(text: Any, is_whole: Any) -> pa.Array:
-    """Whole numbers as they are, ISO-8601 texts as epoch ms, anything else null."""
-    null_int = pa.scalar(None, pa.int64())
-    number = pc.cast(pc.if_else(is_whole, text, pa.scalar(None, pa.string())), pa.int64())
-    number = _whole_ms(number)
-    is_iso = pc.fill_null(pc.match_substring_regex(text, _ISO), False)
-    iso = pc.if_else(is_iso, text, pa.scalar(None, pa.string()))
+    """Whole numbers as they are, ISO-8601 texts as epoch ms, anything else null. The
+    ISO forms taken have a zone and at most millisecond digits
+    (:data:`._isoform.ISO_PATTERN`), which Arrow parses exactly as the careful path
+    does; any other form sends its line the careful way."""
+    no_text = pa.scalar(None, text.type)
+    is_iso = iso_texts(text)
+    # Every text ISO (the common case of ISO input): no copy with the others nulled.
+    every = is_iso.true_count + text.null_count == len(text)
     try:
-        parsed = pc.cast(pc.cast(iso, TIMESTAMP), pa.int64())
+        parsed = pc.cast(
+            pc.cast(text if every else pc.if_else(is_iso, text, no_text), TIMESTAMP), pa.int64()
+        )
     except pa.ArrowInvalid:  # a date that does not exist (2025-02-30...): careful path
         parsed = pa.nulls(len(text), pa.int64())
-    return pc.if_else(is_whole, number, pc.if_else(is_iso, parsed, null_int))
+    if not is_whole.true_count:
+        return parsed  # null where no ISO text was
+    number = _whole_ms(pc.cast(pc.if_else(is_whole, text, no_text), pa.int64()))
+    return pc.if_else(is_whole, number, parsed)
 
 
 def _stamps(table: pa.Table) -> tuple[pa.Table, pa.Array]:
