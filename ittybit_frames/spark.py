@@ -348,11 +348,18 @@ def in_flight(jobs: Any, *, freq: str = "1min", as_of: Any = None, tz: str = "UT
     per_probe = events.groupBy(F.timestamp_millis(at).alias("time")).agg(
         F.lit(0).alias("rank"), F.sum("dq").alias("dq"), F.sum("dp").alias("dp")
     )
-    edges = _edges(events, horizon, step, tz).select(
-        "time",
-        F.lit(1).alias("rank"),
-        F.lit(0).cast("long").alias("dq"),
-        F.lit(0).cast("long").alias("dp"),
+    # An as_of before every arrival: nothing to sample (as in metrics.in_flight).
+    arrived = events.where(F.col("dq") == 1).agg(F.min("t").alias("first"))
+    sampled = arrived.crossJoin(horizon).where(F.col("first") <= F.col("h"))
+    edges = (
+        _edges(events, horizon, step, tz)
+        .crossJoin(sampled.select(F.lit(1).alias("sampled")))
+        .select(
+            "time",
+            F.lit(1).alias("rank"),
+            F.lit(0).cast("long").alias("dq"),
+            F.lit(0).cast("long").alias("dp"),
+        )
     )
     running = Window.orderBy("time", "rank").rowsBetween(
         Window.unboundedPreceding, Window.currentRow
@@ -376,9 +383,13 @@ def _edges(events: Any, horizon: Any, step: int, tz: str) -> Any:
         ms = step * 1000
         lo = events.agg((F.floor(F.min("t") / ms) * ms).cast("long").alias("lo"))
         hi = horizon.select((F.ceil(F.col("h") / ms) * ms).cast("long").alias("hi"))
-        edges = lo.crossJoin(hi).select(F.explode(F.sequence("lo", "hi", F.lit(ms))).alias("ms"))
+        # (An event after the horizon only: no edge is kept, see in_flight; lo is
+        # capped so that the sequence is one Spark can make.)
+        low = F.least(F.col("lo"), F.col("hi"))
+        edges = lo.crossJoin(hi).select(F.explode(F.sequence(low, "hi", F.lit(ms))).alias("ms"))
         return edges.select(F.timestamp_millis(F.col("ms")).alias("time"))
     bounds = events.agg(F.min("t").alias("lo")).crossJoin(horizon)
+    bounds = bounds.select(F.least(F.col("lo"), F.col("h")).alias("lo"), "h")
     lo, h = F.timestamp_millis(F.col("lo")), F.timestamp_millis(F.col("h"))
     span = F.expr(f"make_dt_interval(0, 0, 0, {step})")
     if tz != "UTC" and step < _DAY_SECONDS:

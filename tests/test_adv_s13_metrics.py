@@ -327,16 +327,33 @@ def test_one_job_zero_jobs_and_one_instant() -> None:
     assert same.attrs["peak"] == {"in_flight": 3, "at": T0, "queued": 0, "processing": 3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not from s13: an as_of before the first arrival still samples from that arrival "
-    "back to as_of and counts past as_of (a day of minutes here); no guard either on the "
-    "number of samples (50 years at 1min makes 26M rows, ~840 MB)",
-)
 def test_as_of_before_every_arrival_samples_nothing_past_it() -> None:
+    """Was a strict xfail: an as_of before the first arrival sampled from that arrival
+    back to as_of, counting jobs that had not arrived (a day of minutes here)."""
     jobs = _jobs([(0, 1, None), (2, None, None)], "UTC")
     got = metrics.in_flight(jobs, freq="1min", as_of="2025-12-31T00:00:00Z")
     assert (got["time"] <= pd.Timestamp("2025-12-31", tz="UTC")).all()
+    assert got.empty
+    assert got.attrs["peak"]["in_flight"] == 0
+
+
+def test_as_of_between_arrivals_leaves_out_the_later_ones() -> None:
+    jobs = _jobs([(0, 1, None), (200, None, None)], "UTC")
+    as_of = T0 + pd.Timedelta(seconds=100)
+    got = metrics.in_flight(jobs, freq="1min", as_of=as_of)
+    assert got["time"].max() <= as_of + pd.Timedelta(minutes=1)
+    assert got["in_flight"].max() == 1
+    assert got.attrs["peak"]["in_flight"] == 1
+
+
+def test_decades_of_minutes_are_refused_with_what_to_do() -> None:
+    """No guard before: 50 years at 1min made 26M rows (~840 MB)."""
+    jobs = _jobs([(0, 1, None)], "UTC")
+    with pytest.raises(ValueError, match=r"coarser freq") as caught:
+        metrics.in_flight(jobs, freq="1min", as_of="2076-01-01")
+    assert "\n" not in str(caught.value)
+    # The same span by the day is fine.
+    assert len(metrics.in_flight(jobs, freq="1D", as_of="2076-01-01")) > 18_000
 
 
 # --- lake (chunked) versus frames (one chunk) ------------------------------------------

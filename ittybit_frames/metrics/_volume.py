@@ -95,6 +95,25 @@ def _sample_times(first: float, horizon: float, size: Grain, tz: str) -> pd.Date
     return grid.as_unit("ms")
 
 
+#: More samples than this (15 years of minutes) is a mistake, not a chart: refused.
+MAX_SAMPLES = 8_000_000
+
+
+def _check_samples(first: float, horizon: float, size: Grain, freq: str) -> None:
+    """A ``ValueError`` saying what to do when ``in_flight`` would sample more than
+    :data:`MAX_SAMPLES` edges (say, ``as_of`` decades after the data at 1min)."""
+    if size.fixed is None:
+        return  # weeks and longer: few samples over any real span
+    count = (horizon - first) / (size.fixed / pd.Timedelta(milliseconds=1))
+    if count > MAX_SAMPLES:
+        span = pd.to_datetime([first, horizon], unit="ms", utc=True)
+        raise ValueError(
+            f"in_flight: {count:,.0f} samples of {freq} from {span[0]:%Y-%m-%d} to "
+            f"{span[1]:%Y-%m-%d} (most {MAX_SAMPLES:,}): use a coarser freq such as "
+            "'1h' or '1D', or an as_of nearer the data"
+        )
+
+
 def in_flight(
     jobs: pd.DataFrame, *, freq: str = "1min", as_of: Any = None, tz: str = "UTC"
 ) -> pd.DataFrame:
@@ -103,8 +122,11 @@ def in_flight(
     Reconstructed from the timestamps with a sweep line: a job is queued from
     ``created_at`` until ``started_at`` (or ``finished_at`` if it never started), and
     processing from ``started_at`` until ``finished_at``. Unfinished jobs stay in
-    flight until ``as_of`` (default: the newest timestamp in the frame). Counts are
-    exact at every sample instant; the peak is exact over every event, not just samples.
+    flight until ``as_of`` (default: the newest timestamp in the frame); samples run
+    from the first arrival to ``as_of`` (none when ``as_of`` comes first). Counts are
+    exact at every sample instant; the peak is exact over every event, not just
+    samples. More than :data:`MAX_SAMPLES` samples
+    (``as_of`` decades away at ``1min``, say) is refused with a ``ValueError``.
 
     Returns
     -------
@@ -118,6 +140,7 @@ def in_flight(
     created, started, finished = (
         epoch_ms_array(jobs[c]) for c in ("created_at", "started_at", "finished_at")
     )
+    end = parse_when(as_of)
     keep = ~np.isnan(created)
     created, started, finished = created[keep], started[keep], finished[keep]
     if not len(created):
@@ -131,7 +154,6 @@ def in_flight(
         )
         empty.attrs["peak"] = {"in_flight": 0, "at": pd.NaT, "queued": 0, "processing": 0}
         return empty
-    end = parse_when(as_of)
     horizon = (
         float(end)
         if end is not None
@@ -151,7 +173,11 @@ def in_flight(
         running = np.searchsorted(starts_p, at, "right") - np.searchsorted(ends_p, at, "right")
         return queued, running
 
-    grid = _sample_times(float(starts_q[0]), horizon, size, tz)
+    if starts_q[0] <= horizon:
+        _check_samples(float(starts_q[0]), horizon, size, freq)
+        grid = _sample_times(float(starts_q[0]), horizon, size, tz)
+    else:  # as_of before every arrival: nothing to sample (the peak may still count)
+        grid = pd.DatetimeIndex([], dtype=pd.DatetimeTZDtype("ms", tz))
     at = grid.asi8.astype(float)
     queued, running = counts(at)
     out = pd.DataFrame(
