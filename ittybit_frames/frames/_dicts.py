@@ -128,11 +128,13 @@ def _same(read: Any, value: Any) -> bool:
 def _pages(record: dict[str, Any]) -> bool:
     """Whether a dict may be (or hold) an envelope of a page of records: SQL leaves
     those, and the careful path, reading its line, could number more rows than a line
-    has (see :meth:`Serialised.pieces`); it is opened here instead."""
+    has (see :meth:`Serialised.pieces`); it is opened here instead. So is a dict whose
+    ``data`` (or its ``data``...) is another ``Mapping`` or a tuple: the careful path
+    opens only a dict's or a list's, while their JSON text would be opened."""
     data = record.get("data")
     while type(data) is dict:
         data = data.get("data")
-    return type(data) is list
+    return type(data) is list or isinstance(data, Mapping | tuple)
 
 
 def _text(record: Any) -> bytes | None:

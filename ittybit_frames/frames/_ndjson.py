@@ -35,7 +35,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import TooDeep, has_wide_digits, json_many, loads_exact
+from ittybit_frames.frames._jsontext import (
+    TooDeep,
+    has_wide_digits,
+    json_many,
+    json_text,
+    loads_exact,
+)
 from ittybit_frames.frames._ndjson_checks import (
     FastBlock,
     left_lines,
@@ -310,8 +316,24 @@ def _envelope_extras(rests: list[str], lines: pa.Array) -> tuple[list[Any], list
             values.append(value)
             fine.append(True)
     wrapped = [{"envelope": value} if value else None for value in values]
-    texts_out = iter(json_many([w for w in wrapped if w is not None]))
+    try:
+        texts_out = iter(json_many([w for w in wrapped if w is not None]))
+    except RecursionError:  # one nested past Python's limit (its group let it through)
+        texts_out = _each_written(wrapped, fine)
     return [None if w is None else next(texts_out) for w in wrapped], fine
+
+
+def _each_written(wrapped: list[Any], fine: list[bool]) -> Iterator[Any]:
+    """:func:`json_text` of each value that is not None, one by one; one nested too
+    deeply for it marks its envelope not fine (the careful path reads that line)."""
+    for i, value in enumerate(wrapped):
+        if value is None:
+            continue
+        try:
+            yield json_text(value)
+        except RecursionError:
+            fine[i] = False
+            yield None
 
 
 #: One block: the bytes its lines are in, the lines, their offsets, their numbers.
