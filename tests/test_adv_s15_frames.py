@@ -9,7 +9,7 @@ tried here.
 Found failing by this pass, and fixed:
 
 * ``test_deep_meta_in_an_envelope_among_envelopes[1000|1010|1023]``: a RecursionError
-  from ``_ndjson._envelope_extras`` (``json_many`` of the envelope's other fields, no
+  from ``_ndjson_envelopes.envelope_extras`` (``json_many`` of the envelope's other fields, no
   guard); new with the group check (the merge flattens the deep ``meta`` to ``JSON``, so
   the group passes; before, the line's own structure failed ``json.loads``). Such an
   envelope now goes the careful way.
@@ -261,7 +261,7 @@ def test_envelopes_with_crlf_bom_and_a_hostile_line() -> None:
 
 # ------------------------------------------------------------------------------------
 # Deep nesting in an envelope's other fields (failed at 985-1023 levels before the
-# RecursionError guard in _ndjson._envelope_extras).
+# RecursionError guard in _ndjson_envelopes.envelope_extras).
 # ------------------------------------------------------------------------------------
 
 
@@ -280,7 +280,7 @@ _STACK_DEPENDENT = pytest.mark.xfail(
 )
 def test_deep_meta_in_an_envelope_among_envelopes(depth: int) -> None:
     """Failed for 1000, 1010, 1023 (about 985-1023 levels, new in 611faef): a
-    RecursionError in ``_envelope_extras`` (json_many -> json.dumps, unguarded).
+    RecursionError in ``envelope_extras`` (json_many -> json.dumps, unguarded).
     Minimal: 64 envelope lines, one with ``"meta": [[[...]]]`` 1000 deep."""
     lines = _envelope_lines()[:64]
     lines[40] = '{"meta": ' + "[" * depth + "]" * depth + ', "data": ' + JT + "}"

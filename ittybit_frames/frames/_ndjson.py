@@ -25,23 +25,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ittybit_frames.frames._jsontext import (
-    TooDeep,
-    has_wide_digits,
-    json_many,
-    json_text,
-    loads_exact,
-)
 from ittybit_frames.frames._ndjson_checks import (
     FastBlock,
     left_lines,
@@ -49,7 +40,8 @@ from ittybit_frames.frames._ndjson_checks import (
     storage,
     whole,
 )
-from ittybit_frames.frames._ndjson_groups import as_table, text_span
+from ittybit_frames.frames._ndjson_envelopes import envelope_extras
+from ittybit_frames.frames._ndjson_groups import as_table
 from ittybit_frames.frames._ndjson_groups import grouped as _grouped
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
@@ -270,70 +262,12 @@ def _read_envelopes(
     readable = _readable(read)
     if readable.true_count < len(read):
         read, texts = read.filter(readable), texts.filter(readable)
-    extras, fine = _envelope_extras(storage(read["rest"]).to_pylist(), texts)
+    extras, fine = envelope_extras(storage(read["rest"]).to_pylist(), texts)
     read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine, pa.bool_()))
     read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
     if table is None:
         return read
     return pa.concat_tables([table, read.cast(table.schema)])
-
-
-def _bytes_of(lines: pa.Array) -> bytes:
-    """The text of all ``lines`` (each ends in its newline), in one piece."""
-    if len(lines) == 0:
-        return b""
-    start, end = text_span(lines)
-    data: bytes = lines.buffers()[2].slice(start, end - start).to_pybytes()
-    return data
-
-
-def _envelope_extras(rests: list[str], lines: pa.Array) -> tuple[list[Any], list[bool]]:
-    """Each envelope's fields beside ``data`` (``rests``: JSON text of each envelope
-    without it; ``lines``: the envelopes) as ``extra`` JSON text (None when there are
-    none), and whether they are JSON (DuckDB takes NaN, orjson not; the job in ``data``
-    is checked as a job line is). Parsed as :func:`loads_exact` parses each whole line
-    (integers kept exact when the line has a long run of digits); one orjson call for
-    all of them when no line has."""
-    values: list[Any] = []
-    fine: list[bool] = []
-    if not has_wide_digits(_bytes_of(lines)):
-        with contextlib.suppress(orjson.JSONDecodeError):
-            values = orjson.loads("[" + ",".join(rests) + "]")
-            fine = [True] * len(rests)
-    if len(values) != len(rests):
-        values, fine = [], []
-        for rest, line in zip(rests, lines.to_pylist(), strict=True):
-            try:
-                # orjson checks it; the stdlib reads it again when the whole line has
-                # a long run of digits, as loads_exact reads the line.
-                value = loads_exact(rest)
-                if has_wide_digits(line) and not has_wide_digits(rest):
-                    value = json.loads(rest)
-            except (orjson.JSONDecodeError, TooDeep, RecursionError):
-                values.append({})
-                fine.append(False)
-                continue
-            values.append(value)
-            fine.append(True)
-    wrapped = [{"envelope": value} if value else None for value in values]
-    try:
-        texts_out = iter(json_many([w for w in wrapped if w is not None]))
-    except RecursionError:  # one nested past Python's limit (its group let it through)
-        texts_out = _each_written(wrapped, fine)
-    return [None if w is None else next(texts_out) for w in wrapped], fine
-
-
-def _each_written(wrapped: list[Any], fine: list[bool]) -> Iterator[Any]:
-    """:func:`json_text` of each value that is not None, one by one; one nested too
-    deeply for it marks its envelope not fine (the careful path reads that line)."""
-    for i, value in enumerate(wrapped):
-        if value is None:
-            continue
-        try:
-            yield json_text(value)
-        except RecursionError:
-            fine[i] = False
-            yield None
 
 
 #: One block: the bytes its lines are in, the lines, their offsets, their numbers.
