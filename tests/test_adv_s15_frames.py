@@ -39,6 +39,7 @@ import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson, _ndjson_groups
 from ittybit_frames.frames._isoform import ISO_PATTERN, iso_texts
 from ittybit_frames.simulator import generate_history
+from tests.test_frames_isoform import GOOD
 from tests.test_frames_properties import assert_same, through_sql
 
 CLEAN = generate_history(90, seed=11)
@@ -505,16 +506,6 @@ def test_numeric_groups_and_iso_groups_in_one_block() -> None:
 # iso_texts itself against the pattern it replaced, on odd arrays.
 # ------------------------------------------------------------------------------------
 
-GOOD = [
-    "2026-11-02T22:09:36Z",
-    "2026-11-02T22:09:36.2Z",
-    "2026-11-02T22:09:36.29Z",
-    "2026-11-02T22:09:36.291Z",
-    "2026-11-02T22:09:36+01:00",
-    "2026-11-02T22:09:36.2-05:30",
-    "2026-11-02T22:09:36.29+00:00",
-    "2026-11-02T22:09:36.291-00:00",
-]
 NEAR = [
     "\uff12026-11-02T22:09:36Z"[:20],
     "2026-11-02T22:09:3é",

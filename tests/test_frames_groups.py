@@ -100,19 +100,24 @@ def _data(hostile: Any, at: int = 40) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture
-def group_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many lines each group check took (so that a test sees it in play)."""
+def _count_taken(monkeypatch: pytest.MonkeyPatch, which: int) -> list[int]:
+    """How many lines each group check took: for jobs (``which`` 0) or envelopes (1)."""
     taken: list[int] = []
     grouped = _ndjson_groups.grouped
 
     def counted(*args: Any) -> Any:
         result = grouped(*args)
-        taken.append(int(result[0].sum()))
+        taken.append(int(result[which].sum()))
         return result
 
     monkeypatch.setattr(_ndjson, "_grouped", counted)
     return taken
+
+
+@pytest.fixture
+def group_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many lines each group check took (so that a test sees it in play)."""
+    return _count_taken(monkeypatch, 0)
 
 
 def _careful(data: bytes) -> itf.JobFrames:
@@ -217,16 +222,7 @@ def _envelope_data(hostile: Any = None, at: int = 40, *, of_envelope: bool = Fal
 @pytest.fixture
 def envelopes_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many lines each group check took for envelopes."""
-    taken: list[int] = []
-    grouped = _ndjson_groups.grouped
-
-    def counted(*args: Any) -> Any:
-        result = grouped(*args)
-        taken.append(int(result[1].sum()))
-        return result
-
-    monkeypatch.setattr(_ndjson, "_grouped", counted)
-    return taken
+    return _count_taken(monkeypatch, 1)
 
 
 def test_envelopes_pass_in_groups(envelopes_taken: list[int]) -> None:
@@ -307,3 +303,38 @@ def test_envelopes_and_job_lines_side_by_side(group_taken: list[int]) -> None:
     data = ("\n".join(lines) + "\n").encode()
     assert_same(through_sql(data), _careful(data))
     assert sum(group_taken) >= 1
+
+
+def test_checked_line_by_line_job_lines_and_envelopes_stay_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the group check, the lines each query reads are the job lines and the
+    envelope lines alone (the two masks were one array, so each query read both kinds
+    and its filter dropped the others: same rows, twice the work)."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    from ittybit_frames.frames._ndjson_shape import query
+
+    texts = [json.dumps(_enveloped(job, i) if i % 10 == 0 else job) for i, job in enumerate(CLEAN)]
+    lines = pa.array([t + "\n" for t in texts])
+    rows = np.arange(1, len(texts) + 1)
+    read: dict[str, int] = {}
+    envelopes, transformed = _ndjson._read_envelopes, _ndjson._transformed
+
+    def count_envelopes(con: Any, table: Any, at: Any, *rest: Any) -> Any:
+        read["envelopes"] = len(at)
+        return envelopes(con, table, at, *rest)
+
+    def count_jobs(con: Any, picked: Any, numeric: bool) -> Any:
+        read["jobs"] = int(pa.compute.sum(picked["pick"]).as_py())
+        return transformed(con, picked, numeric)
+
+    monkeypatch.setattr(_ndjson, "_read_envelopes", count_envelopes)
+    monkeypatch.setattr(_ndjson, "_transformed", count_jobs)
+    con = duckdb.connect()
+    queries = (query(check_valid=False), query(check_valid=True))
+    table = _ndjson._read_lines(con, queries, lines, rows, groups=False)
+    assert read == {"envelopes": 9, "jobs": len(CLEAN) - 9}
+    assert len(table) == len(CLEAN)

@@ -5,9 +5,10 @@ The forms are ``YYYY-MM-DDTHH:MM:SS``, then a fraction of 1 to 3 digits or none,
 ``Z`` or an offset ``+HH:MM`` / ``-HH:MM``: exactly the texts :data:`ISO_PATTERN` matches.
 Each form has a length of its own (20, 22-25, 27-29 bytes), so a text's length says
 which layout it must have. The texts of one length are gathered into one buffer (an
-Arrow filter), seen as a matrix of that many byte columns, and each column is checked at
-once: about 5x faster than RE2 on a column of timestamps, the fast path's largest cost
-on ISO input. ``tests/test_frames_isoform.py`` checks the two agree.
+Arrow take), seen as a matrix of that many byte columns, and every byte is compared with
+its layout's bounds in one pass: about 2x faster than RE2 (31 ms against 66-79 ms on
+600,000 texts), on what was the fast path's largest cost on ISO input.
+``tests/test_frames_isoform.py`` checks the two agree.
 """
 
 from __future__ import annotations

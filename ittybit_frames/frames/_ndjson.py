@@ -129,7 +129,8 @@ def _read_lines(
     if groups:
         jobs, envelopes, numeric = _grouped(con, lines)
     else:
-        jobs, envelopes, numeric = (np.zeros(len(lines), dtype=bool),) * 2 + (True,)
+        jobs, envelopes = np.zeros(len(lines), dtype=bool), np.zeros(len(lines), dtype=bool)
+        numeric = True
     rest = np.flatnonzero(~(jobs | envelopes))
     if len(rest):
         whole_block = len(rest) == len(lines)
@@ -176,28 +177,28 @@ def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table | None:
     """The values of the lines picked; None when DuckDB refuses one of them: a line
     taken with its group that is no JSON on its own (every line checked alone is
     JSON: its structure was read)."""
-    con.register("src", _batched(picked))
-    try:
-        table = _refusable(con, transform_query(numeric))
-    finally:
-        con.unregister("src")
+    table = _refusable(con, "src", picked, transform_query(numeric))
     if table is None:
         return None
     readable = _readable(table)
     return table if readable.true_count == len(table) else table.filter(readable)
 
 
-def _refusable(con: Any, sql: str) -> pa.Table | None:
-    """A query's rows; None when DuckDB refuses the data (a line taken with its group
-    that is no JSON on its own)."""
+def _refusable(con: Any, name: str, lines: pa.Table, sql: str) -> pa.Table | None:
+    """The rows of ``sql`` over ``lines`` (registered as ``name`` while it runs); None
+    when DuckDB refuses the data (a line taken with its group that is no JSON on its
+    own)."""
     import duckdb  # noqa: PLC0415
 
+    con.register(name, _batched(lines))
     try:
         return as_table(con.sql(sql))
     except duckdb.InterruptException:
         raise  # Ctrl-C (see _result), not the data
     except duckdb.Error:
         return None
+    finally:
+        con.unregister(name)
 
 
 def _readable(table: pa.Table) -> pa.Array:
@@ -251,11 +252,7 @@ def _read_envelopes(
     lines' ``table``. :data:`_UNALIGNED` when DuckDB refuses one (see
     :func:`_transformed`)."""
     texts = lines.take(pa.array(at))
-    con.register("env", _batched(pa.table({"r": rows[at], "line": texts})))
-    try:
-        read = _refusable(con, envelope_query(numeric))
-    finally:
-        con.unregister("env")
+    read = _refusable(con, "env", pa.table({"r": rows[at], "line": texts}), envelope_query(numeric))
     if read is None:
         return _UNALIGNED
     read = read.take(pc.sort_indices(read["r"]))  # in line order, as ``texts`` are
