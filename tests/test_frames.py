@@ -445,7 +445,7 @@ def test_ndjson_fast_path_equals_the_careful_path(history: list[dict[str, Any]])
 
 
 def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]) -> None:
-    from ittybit_frames.frames import _ndjson
+    from ittybit_frames.frames import _ndjson, _ndjson_blocks
 
     old = [{**{k: v for k, v in j.items() if k != "tasks"}, "steps": j["tasks"]} for j in history]
     data = b"".join(orjson.dumps(j) + b"\n" for j in old)
@@ -455,7 +455,7 @@ def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]
         block_bytes=20_000, read=lambda *a: reads.append(1) or read(*a), min_lines=0
     )
     fast = itf.to_frames(data, _reader=counted)
-    blocks = len(list(_ndjson._blocks(data, 20_000)))
+    blocks = len(list(_ndjson_blocks.blocks_of(data, 20_000)))
     assert blocks > 40 and len(reads) <= 2 + blocks // _ndjson._RETRY_EVERY + 1
     careful = careful_frames(data)
     pd.testing.assert_frame_equal(fast.jobs, careful.jobs)
@@ -464,12 +464,12 @@ def test_ndjson_of_an_older_shape_mostly_skips_sql(history: list[dict[str, Any]]
 
 
 def test_ndjson_fast_path_with_64_bit_offsets(history: list[dict[str, Any]]) -> None:
-    from ittybit_frames.frames import _ndjson
+    from ittybit_frames.frames import _ndjson, _ndjson_blocks
 
     data = b"".join(orjson.dumps(j) + b"\n" for j in history[:50])
     normal = through_sql(data)
     # large_block=1: as for a block with a 2 GiB line
-    assert isinstance(_ndjson._lines(data, 0, len(data), 1)[0], pa.LargeStringArray)
+    assert isinstance(_ndjson_blocks.line_array(data, 0, len(data), 1)[0], pa.LargeStringArray)
     # DuckDB took them
     assert not any(block.left for block in _ndjson.scan(data, 1 << 20, large_block=1))
     large = through_sql(data, large_block=1)

@@ -23,8 +23,10 @@ shows any of these goes the careful way, where it is reported as invalid.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
+import queue
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ittybit_frames.frames._ndjson_blocks import LARGE_BLOCK, Block, blocks_of, piece_blocks
 from ittybit_frames.frames._ndjson_checks import (
     FastBlock,
     left_lines,
@@ -50,43 +53,22 @@ from ittybit_frames.frames._ndjson_shape import (
     shape_of,
     transform_query,
 )
+from ittybit_frames.machine import usable_cores
 
 __all__ = ["FastBlock", "NdjsonReader", "scan", "unscanned", "unscanned_pieces"]
 
-#: Blocks this large (one huge line) need Arrow's 64-bit string offsets.
-_LARGE_BLOCK = 2**31
 _BATCH_LINES = 1024
 #: Below this share of a block's lines taken by SQL, the next blocks skip it...
 _MIN_SHARE = 0.05
 #: ...but every this many blocks it is tried again.
 _RETRY_EVERY = 8
+#: At most this many blocks are read at once (see :func:`readers`)...
+_MAX_READERS = 4
+#: ...and bytes are cut into blocks of at least this many bytes to give each its own.
+_MIN_SHARED_BLOCK = 4 * 2**20
 
 #: One DuckDB pass over a block: (connection, queries, lines, line numbers) -> its rows.
 Read = Callable[[Any, tuple[str, str], pa.Array, np.ndarray], pa.Table | None]
-
-
-def _lines(
-    data: bytes, pos: int, stop: int, large_block: int = _LARGE_BLOCK
-) -> tuple[Any, np.ndarray]:
-    """The lines of ``data[pos:stop]`` as an Arrow string array over the same memory (no
-    copy), and their offsets into ``data``. Each line keeps its newline, which JSON
-    parsers skip as whitespace. A block of ``large_block`` bytes or more gets 64-bit
-    offsets."""
-    ends = []
-    find = data.find
-    at = pos
-    while at < stop:
-        nl = find(b"\n", at, stop)
-        at = stop if nl < 0 else nl + 1
-        ends.append(at)
-    offsets = np.array([pos, *ends], dtype=np.int64)
-    buffer = pa.py_buffer(data).slice(pos, stop - pos)
-    if stop - pos < large_block:
-        relative = pa.py_buffer((offsets - pos).astype(np.int32))
-        return pa.StringArray.from_buffers(len(ends), relative, buffer), offsets
-    # One line of 2 GiB or more in this block: 64-bit offsets.
-    relative = pa.py_buffer(offsets - pos)
-    return pa.LargeStringArray.from_buffers(len(ends), relative, buffer), offsets
 
 
 def _batched(table: pa.Table) -> pa.Table:
@@ -267,34 +249,6 @@ def _read_envelopes(
     return pa.concat_tables([table, read.cast(table.schema)])
 
 
-#: One block: the bytes its lines are in, the lines, their offsets, their numbers.
-Block = tuple[bytes, pa.Array, np.ndarray, np.ndarray]
-
-
-def _blocks(data: bytes, block_bytes: int, large_block: int = _LARGE_BLOCK) -> Iterator[Block]:
-    first_line, pos, end = 1, 0, len(data)
-    while pos < end:
-        stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
-        stop = end if stop < 0 else stop + 1
-        lines, offsets = _lines(data, pos, stop, large_block)
-        yield data, lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
-        first_line += len(lines)
-        pos = stop
-
-
-def _piece_blocks(pieces: Iterable[bytes], large_block: int = _LARGE_BLOCK) -> Iterator[Block]:
-    """Each piece of NDJSON (whole lines, each ending in a newline) one block, line
-    numbers running on from piece to piece. A piece is made only when the previous
-    block is being read (see :func:`scan`)."""
-    first_line = 1
-    for piece in pieces:
-        if not piece:
-            continue
-        lines, offsets = _lines(piece, 0, len(piece), large_block)
-        yield piece, lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
-        first_line += len(lines)
-
-
 def _trailing_commas(lines: pa.Array, look: bool) -> pa.Array:
     """Which lines show a trailing comma (that DuckDB lets through); none if not ``look``."""
     if look:
@@ -323,7 +277,7 @@ def scan(
     block_bytes: int,
     threads: int | None = None,
     *,
-    large_block: int = _LARGE_BLOCK,
+    large_block: int = LARGE_BLOCK,
     read: Read = _read,
 ) -> Iterator[FastBlock]:
     """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
@@ -331,57 +285,93 @@ def scan(
     be NDJSON in pieces (each of whole lines): each piece is then one block, made while
     DuckDB reads the one before.
 
-    DuckDB reads the next block (in a helper thread; it releases the GIL) while this
-    one is checked and converted here and by the caller. ``read`` is that one pass of
-    DuckDB over a block's lines."""
+    DuckDB reads the next blocks (in helper threads, :func:`readers` of them, each with
+    a connection of its own; it releases the GIL) while this one is checked and
+    converted here and by the caller. ``read`` is that one pass of DuckDB over a
+    block's lines. ``threads``: the threads that read (default: one per core)."""
     import duckdb  # noqa: PLC0415
 
-    # Pieces are orjson's writing, which has no trailing commas to look for.
-    commas = isinstance(data, bytes)
-    blocks = (
-        _blocks(data, block_bytes, large_block)
-        if isinstance(data, bytes)
-        else _piece_blocks(data, large_block)
-    )
+    count, each = readers(threads)
+    if isinstance(data, bytes):
+        # Every reader gets a block of input that is not larger than one.
+        share = max(-(-len(data) // count), _MIN_SHARED_BLOCK)
+        blocks = blocks_of(data, min(block_bytes, share), large_block)
+    else:
+        blocks = piece_blocks(data, large_block)
     # In memory, and never a download: the JSON functions are built in.
     config: dict[str, str | bool | int | float | list[str]] = {
-        "autoinstall_known_extensions": False
+        "autoinstall_known_extensions": False,
+        "threads": each,
     }
-    if threads:
-        config["threads"] = threads
-    con = duckdb.connect(":memory:", config=config)
+    cons = []
     try:
-        yield from _scan_with(con, blocks, read, commas)
+        for _ in range(count):
+            cons.append(duckdb.connect(":memory:", config=config))
+        # Pieces are orjson's writing, which has no trailing commas to look for.
+        yield from _scan_with(cons, blocks, read, commas=isinstance(data, bytes))
     finally:
-        con.close()
+        for con in cons:
+            con.close()
 
 
-def _scan_with(con: Any, blocks: Iterator[Block], read: Read, commas: bool) -> Iterator[FastBlock]:
+def readers(threads: int | None) -> tuple[int, int]:
+    """How many blocks DuckDB reads at once, and with how many threads each: one block
+    per thread (up to ``_MAX_READERS``; more threads than that share the blocks). A
+    block's reading is several queries with Python between them, and each query ends
+    on one thread; two blocks read at once with a thread each, on 2 cores, took
+    11-19 % less wall time than one block with two threads (BENCHMARKS.md, session 16)."""
+    total = threads or usable_cores()
+    count = min(total, _MAX_READERS)
+    return count, max(1, total // count)
+
+
+def _scan_with(
+    cons: list[Any], blocks: Iterator[Block], read: Read, *, commas: bool
+) -> Iterator[FastBlock]:
     import duckdb  # noqa: PLC0415
 
     # A library draws nothing on the caller's terminal: DuckDB would show a progress
     # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
     # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
-    with contextlib.suppress(duckdb.Error):
-        con.execute("SET enable_progress_bar = false")
+    free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for con in cons:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
+        free.put(con)
     queries = (query(check_valid=False), query(check_valid=True))
-    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson") as reader:
-        pending: tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]] | None = None
-        share = 1.0  # of the lines of the last block seen that SQL took
+
+    def reading(lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
+        con = free.get()  # one block per connection at a time
+        try:
+            return read(con, queries, lines, rows)
+        finally:
+            free.put(con)
+
+    # Each block is handed to a reader as soon as it is made; the oldest is checked
+    # here once as many as there are readers are being read.
+    pending: collections.deque[tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]]]
+    pending = collections.deque()
+    with cf.ThreadPoolExecutor(max_workers=len(cons), thread_name_prefix="ndjson") as pool:
+        share = 1.0  # of the lines of the last block checked that SQL took
         for i, (data, lines, offsets, rows) in enumerate(blocks):
             # Input mostly of an older shape (say, a whole export from an old API
             # version) skips DuckDB, trying it again every few blocks.
             use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
-            future = reader.submit(read, con, queries, lines, rows) if use_sql else None
+            future = pool.submit(reading, lines, rows) if use_sql else None
             # While DuckDB reads: the trailing commas it would let through.
             lenient = _trailing_commas(lines, commas) if use_sql else None
-            if pending is not None:
-                block = scan_block(_result(pending[0]), *pending[1])
-                share = len(block.jobs) / max(len(pending[1][2]), 1)
+            pending.append((future, (data, offsets, rows, lenient)))
+            while len(pending) > len(cons):
+                block, lines_read = _checked(*pending.popleft())
+                share = len(block.jobs) / max(lines_read, 1)
                 yield block
-            pending = (future, (data, offsets, rows, lenient))
-        if pending is not None:
-            yield scan_block(_result(pending[0]), *pending[1])
+        while pending:
+            yield _checked(*pending.popleft())[0]
+
+
+def _checked(future: Any, args: tuple[Any, ...]) -> tuple[FastBlock, int]:
+    """A block read: its rows checked (:func:`scan_block`), and its count of lines."""
+    return scan_block(_result(future), *args), len(args[2])
 
 
 def _fewer_lines(data: bytes, count: int) -> bool:
@@ -403,7 +393,7 @@ def unscanned(data: bytes) -> Iterator[FastBlock]:
 def unscanned_pieces(pieces: Iterable[bytes]) -> Iterator[FastBlock]:
     """Every line of NDJSON in pieces left for the careful path, line numbers running on
     from piece to piece (as :func:`scan` numbers them)."""
-    for data, _, offsets, rows in _piece_blocks(pieces):
+    for data, _, offsets, rows in piece_blocks(pieces):
         yield FastBlock.careful(left_lines(data, offsets, rows, set()))
 
 
@@ -417,7 +407,8 @@ class NdjsonReader:
         Let DuckDB take the lines of the documented shape; ``False`` sends every line
         the careful way (the reference the fast path must equal).
     block_bytes : int
-        NDJSON is read in blocks of about this many bytes (whole lines).
+        NDJSON is read in blocks of at most about this many bytes (whole lines; smaller
+        when that gives each reader a block, see :func:`scan`).
     large_block : int
         Blocks of this many bytes or more get Arrow's 64-bit string offsets.
     read : callable
@@ -437,7 +428,7 @@ class NdjsonReader:
 
     use_sql: bool = True
     block_bytes: int = 32 * 2**20
-    large_block: int = _LARGE_BLOCK
+    large_block: int = LARGE_BLOCK
     read: Read = _read
     min_lines: int = 1000
     min_bytes: int = 2**20

@@ -49,6 +49,7 @@ from ittybit_frames.lake._remote_commit import RemoteCommit
 from ittybit_frames.lake._source import LocalSource, Source, Staging
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import Exchange, exchange_dirs
+from ittybit_frames.machine import usable_cores
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS, epoch_ms_array
 from ittybit_frames.version import __version__
 
@@ -310,10 +311,7 @@ class _Plan:
 def _workers() -> int:
     """Threads that encode partitions: one per core this process may run on (Parquet
     encoding releases the GIL; the fsyncs wait on threads of their own)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every OS
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def _overwrite(frames: JobFrames, plan: _Plan) -> pd.DataFrame:
