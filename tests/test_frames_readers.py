@@ -142,3 +142,28 @@ def test_parsed_records_read_by_several_readers_equal_the_careful_path(
     careful = itf.to_frames(records, _reader=_ndjson.NdjsonReader(use_sql=False))
     assert len(reads) > 3
     assert_same(fast, careful)
+
+
+def test_connections_are_made_only_for_blocks_read_at_once(
+    history: list[dict[str, Any]],
+) -> None:
+    """One block: one connection, however many readers; many blocks: never more
+    connections than readers (each made when a read finds none free)."""
+    data = _mixed(history)
+    seen: list[int] = []
+    read = _ndjson._read
+
+    def recorded(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
+        seen.append(id(con))
+        return read(con, queries, lines, rows)
+
+    one = _ndjson.NdjsonReader(read=recorded, min_lines=0)
+    itf.to_frames(data, workers=4, _reader=one)
+    assert len(seen) == 1
+    seen.clear()
+    many = _ndjson.NdjsonReader(block_bytes=30_000, read=recorded, min_lines=0)
+    assert_same(
+        itf.to_frames(data, workers=2, _reader=many),
+        itf.to_frames(data, _reader=_ndjson.NdjsonReader(use_sql=False)),
+    )
+    assert len(seen) > 10 and len(set(seen)) <= 2

@@ -27,6 +27,7 @@ import collections
 import concurrent.futures as cf
 import contextlib
 import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -289,7 +290,6 @@ def scan(
     a connection of its own; it releases the GIL) while this one is checked and
     converted here and by the caller. ``read`` is that one pass of DuckDB over a
     block's lines. ``threads``: the threads that read (default: one per core)."""
-    import duckdb  # noqa: PLC0415
 
     count, each = readers(threads)
     if isinstance(data, bytes):
@@ -303,14 +303,48 @@ def scan(
         "autoinstall_known_extensions": False,
         "threads": each,
     }
-    cons = []
+    connections = _Connections(config)
     try:
-        for _ in range(count):
-            cons.append(duckdb.connect(":memory:", config=config))
         # Pieces are orjson's writing, which has no trailing commas to look for.
-        yield from _scan_with(cons, blocks, read, commas=isinstance(data, bytes))
+        yield from _scan_with(connections, count, blocks, read, commas=isinstance(data, bytes))
     finally:
-        for con in cons:
+        connections.close()
+
+
+class _Connections:
+    """The readers' DuckDB connections, each used by one read at a time. One is made
+    when a read finds none free (so never more than there are reading threads, and one
+    only for input of one block: a connection takes ~10-40 ms to make); all are closed
+    at the end."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._made: list[Any] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        import duckdb  # noqa: PLC0415
+
+        with contextlib.suppress(queue.Empty):
+            return self._free.get_nowait()
+        con = duckdb.connect(":memory:", config=self._config)
+        with self._lock:
+            self._made.append(con)
+        # A library draws nothing on the caller's terminal: DuckDB would show a progress
+        # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
+        # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
+        return con
+
+    def give(self, con: Any) -> None:
+        self._free.put(con)
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, []
+        for con in made:
             con.close()
 
 
@@ -326,32 +360,22 @@ def readers(threads: int | None) -> tuple[int, int]:
 
 
 def _scan_with(
-    cons: list[Any], blocks: Iterator[Block], read: Read, *, commas: bool
+    connections: _Connections, count: int, blocks: Iterator[Block], read: Read, *, commas: bool
 ) -> Iterator[FastBlock]:
-    import duckdb  # noqa: PLC0415
-
-    # A library draws nothing on the caller's terminal: DuckDB would show a progress
-    # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
-    # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
-    free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    for con in cons:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("SET enable_progress_bar = false")
-        free.put(con)
     queries = (query(check_valid=False), query(check_valid=True))
 
     def reading(lines: pa.Array, rows: np.ndarray) -> pa.Table | None:
-        con = free.get()  # one block per connection at a time
+        con = connections.take()
         try:
             return read(con, queries, lines, rows)
         finally:
-            free.put(con)
+            connections.give(con)
 
     # Each block is handed to a reader as soon as it is made; the oldest is checked
     # here once as many as there are readers are being read.
     pending: collections.deque[tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]]]
     pending = collections.deque()
-    with cf.ThreadPoolExecutor(max_workers=len(cons), thread_name_prefix="ndjson") as pool:
+    with cf.ThreadPoolExecutor(max_workers=count, thread_name_prefix="ndjson") as pool:
         share = 1.0  # of the lines of the last block checked that SQL took
         for i, (data, lines, offsets, rows) in enumerate(blocks):
             # Input mostly of an older shape (say, a whole export from an old API
@@ -361,7 +385,7 @@ def _scan_with(
             # While DuckDB reads: the trailing commas it would let through.
             lenient = _trailing_commas(lines, commas) if use_sql else None
             pending.append((future, (data, offsets, rows, lenient)))
-            while len(pending) > len(cons):
+            while len(pending) > count:
                 block, lines_read = _checked(*pending.popleft())
                 share = len(block.jobs) / max(lines_read, 1)
                 yield block
