@@ -20,7 +20,7 @@ from tests.test_frames_properties import assert_same
 
 
 def test_threads_are_shared_out_between_readers() -> None:
-    most = _ndjson._MAX_READERS
+    most = _ndjson.MAX_READERS
     assert _ndjson.readers(1) == (1, 1)  # workers=1: one block at a time, one thread
     assert _ndjson.readers(2) == (2, 1)
     assert _ndjson.readers(most) == (most, 1)

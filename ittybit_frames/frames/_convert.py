@@ -161,7 +161,10 @@ def _build_dicts(records: Any, p: Problems, threads: int | None, reader: NdjsonR
     if records is None:
         return _build_records(few, p)
     serialised = Serialised(records, p, min(_PIECE_BYTES, reader.block_bytes), reader.block_bytes)
-    return _build_blocks(reader.pieces(serialised.pieces(), threads), p, serialised.careful)
+    # A strict problem raised while a piece is made must not come before the blocks'
+    # before it: pieces are then made one block ahead only.
+    blocks = reader.pieces(serialised.pieces(), threads, one_reader=p.strict)
+    return _build_blocks(blocks, p, serialised.careful)
 
 
 def _build_blocks(
@@ -391,7 +394,7 @@ def to_frames_in_parts(
         if not _reader.use_sql or stream.lines < _reader.min_lines:
             careful = unscanned_pieces(itertools.chain([first], pieces))
             return _build_blocks(careful, p, stream.careful)
-        blocks = _reader.pieces(itertools.chain([first], pieces), workers)
+        blocks = _reader.pieces(itertools.chain([first], pieces), workers, one_reader=p.strict)
         return _build_blocks(blocks, p, stream.careful)
 
     return _converted(build, strict, None)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +45,7 @@ from ittybit_frames.frames._ndjson_checks import (
 from ittybit_frames.frames._ndjson_envelopes import envelope_extras
 from ittybit_frames.frames._ndjson_groups import as_table
 from ittybit_frames.frames._ndjson_groups import grouped as _grouped
+from ittybit_frames.frames._ndjson_readers import MAX_READERS, Connections, readers
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
     envelope_query,
@@ -54,18 +53,23 @@ from ittybit_frames.frames._ndjson_shape import (
     shape_of,
     transform_query,
 )
-from ittybit_frames.machine import usable_cores
 
-__all__ = ["FastBlock", "NdjsonReader", "scan", "unscanned", "unscanned_pieces"]
+__all__ = [
+    "MAX_READERS",
+    "FastBlock",
+    "NdjsonReader",
+    "readers",
+    "scan",
+    "unscanned",
+    "unscanned_pieces",
+]
 
 _BATCH_LINES = 1024
 #: Below this share of a block's lines taken by SQL, the next blocks skip it...
 _MIN_SHARE = 0.05
 #: ...but every this many blocks it is tried again.
 _RETRY_EVERY = 8
-#: At most this many blocks are read at once (see :func:`readers`)...
-_MAX_READERS = 4
-#: ...and bytes are cut into blocks of at least this many bytes to give each its own.
+#: Bytes are cut into blocks of at least this many bytes to give each reader its own.
 _MIN_SHARED_BLOCK = 4 * 2**20
 
 #: One DuckDB pass over a block: (connection, queries, lines, line numbers) -> its rows.
@@ -280,6 +284,7 @@ def scan(
     *,
     large_block: int = LARGE_BLOCK,
     read: Read = _read,
+    one_reader: bool = False,
 ) -> Iterator[FastBlock]:
     """Blocks of at most ``block_bytes`` (whole lines), each split into what SQL took
     and what it left for the careful path. Line numbers start at 1. ``data`` may also
@@ -289,9 +294,14 @@ def scan(
     DuckDB reads the next blocks (in helper threads, :func:`readers` of them, each with
     a connection of its own; it releases the GIL) while this one is checked and
     converted here and by the caller. ``read`` is that one pass of DuckDB over a
-    block's lines. ``threads``: the threads that read (default: one per core)."""
+    block's lines. ``threads``: the threads that read (default: one per core);
+    ``one_reader``: one block read at a time, with all of them (pieces whose making
+    may raise a strict problem: made no further ahead than the next block, they raise
+    only after the problems of the blocks before)."""
 
     count, each = readers(threads)
+    if one_reader:
+        count, each = 1, count * each
     if isinstance(data, bytes):
         # Every reader gets a block of input that is not larger than one.
         share = max(-(-len(data) // count), _MIN_SHARED_BLOCK)
@@ -303,7 +313,7 @@ def scan(
         "autoinstall_known_extensions": False,
         "threads": each,
     }
-    connections = _Connections(config)
+    connections = Connections(config)
     try:
         # Pieces are orjson's writing, which has no trailing commas to look for.
         yield from _scan_with(connections, count, blocks, read, commas=isinstance(data, bytes))
@@ -311,56 +321,8 @@ def scan(
         connections.close()
 
 
-class _Connections:
-    """The readers' DuckDB connections, each used by one read at a time. One is made
-    when a read finds none free (so never more than there are reading threads, and one
-    only for input of one block: a connection takes ~10-40 ms to make); all are closed
-    at the end."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = config
-        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._made: list[Any] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> Any:
-        import duckdb  # noqa: PLC0415
-
-        with contextlib.suppress(queue.Empty):
-            return self._free.get_nowait()
-        con = duckdb.connect(":memory:", config=self._config)
-        with self._lock:
-            self._made.append(con)
-        # A library draws nothing on the caller's terminal: DuckDB would show a progress
-        # bar for a query that runs over two seconds (as on a loaded machine). In Jupyter
-        # without ipywidgets DuckDB refuses to change the setting (and draws no bar there).
-        with contextlib.suppress(duckdb.Error):
-            con.execute("SET enable_progress_bar = false")
-        return con
-
-    def give(self, con: Any) -> None:
-        self._free.put(con)
-
-    def close(self) -> None:
-        with self._lock:
-            made, self._made = self._made, []
-        for con in made:
-            con.close()
-
-
-def readers(threads: int | None) -> tuple[int, int]:
-    """How many blocks DuckDB reads at once, and with how many threads each: one block
-    per thread (up to ``_MAX_READERS``; more threads than that share the blocks). A
-    block's reading is several queries with Python between them, and each query ends
-    on one thread; two blocks read at once with a thread each, on 2 cores, took
-    11-19 % less wall time than one block with two threads (BENCHMARKS.md, session 16)."""
-    total = threads or usable_cores()
-    count = min(total, _MAX_READERS)
-    return count, max(1, total // count)
-
-
 def _scan_with(
-    connections: _Connections, count: int, blocks: Iterator[Block], read: Read, *, commas: bool
+    connections: Connections, count: int, blocks: Iterator[Block], read: Read, *, commas: bool
 ) -> Iterator[FastBlock]:
     queries = (query(check_valid=False), query(check_valid=True))
 
@@ -376,26 +338,33 @@ def _scan_with(
     pending: collections.deque[tuple[cf.Future[pa.Table | None] | None, tuple[Any, ...]]]
     pending = collections.deque()
     with cf.ThreadPoolExecutor(max_workers=count, thread_name_prefix="ndjson") as pool:
-        share = 1.0  # of the lines of the last block checked that SQL took
-        for i, (data, lines, offsets, rows) in enumerate(blocks):
-            # Input mostly of an older shape (say, a whole export from an old API
-            # version) skips DuckDB, trying it again every few blocks.
-            use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
-            future = pool.submit(reading, lines, rows) if use_sql else None
-            # While DuckDB reads: the trailing commas it would let through.
-            lenient = _trailing_commas(lines, commas) if use_sql else None
-            pending.append((future, (data, offsets, rows, lenient)))
-            while len(pending) > count:
-                block, lines_read = _checked(*pending.popleft())
-                share = len(block.jobs) / max(lines_read, 1)
-                yield block
-        while pending:
-            yield _checked(*pending.popleft())[0]
-
-
-def _checked(future: Any, args: tuple[Any, ...]) -> tuple[FastBlock, int]:
-    """A block read: its rows checked (:func:`scan_block`), and its count of lines."""
-    return scan_block(_result(future), *args), len(args[2])
+        try:
+            share = 1.0  # of the lines that SQL took of the last block it read
+            for i, (data, lines, offsets, rows) in enumerate(blocks):
+                # Input mostly of an older shape (say, a whole export from an old API
+                # version) skips DuckDB, trying it again every few blocks.
+                use_sql = share >= _MIN_SHARE or i % _RETRY_EVERY == 0
+                future = pool.submit(reading, lines, rows) if use_sql else None
+                # While DuckDB reads: the trailing commas it would let through.
+                lenient = _trailing_commas(lines, commas) if use_sql else None
+                pending.append((future, (data, offsets, rows, lenient)))
+                while len(pending) > count:
+                    future, args = pending.popleft()
+                    block = scan_block(_result(future), *args)
+                    if future is not None:  # a block SQL skipped says nothing of it
+                        share = len(block.jobs) / max(len(args[2]), 1)
+                    yield block
+            while pending:
+                future, args = pending.popleft()
+                yield scan_block(_result(future), *args)
+        except BaseException:
+            # An error, Ctrl-C, or the caller stopping early: the reads not started
+            # are dropped, and those in flight (which the pool waits for) stopped.
+            for future, _ in pending:
+                if future is not None:
+                    future.cancel()
+            connections.interrupt()
+            raise
 
 
 def _fewer_lines(data: bytes, count: int) -> bool:
@@ -464,7 +433,17 @@ class NdjsonReader:
             return unscanned(data)
         return scan(data, self.block_bytes, threads, large_block=self.large_block, read=self.read)
 
-    def pieces(self, pieces: Iterable[bytes], threads: int | None) -> Iterator[FastBlock]:
+    def pieces(
+        self, pieces: Iterable[bytes], threads: int | None, *, one_reader: bool = False
+    ) -> Iterator[FastBlock]:
         """NDJSON made piece by piece (each piece one block, made while DuckDB reads the
-        one before), split as :meth:`blocks` splits bytes."""
-        return scan(pieces, self.block_bytes, threads, large_block=self.large_block, read=self.read)
+        ones before), split as :meth:`blocks` splits bytes; ``one_reader``: see
+        :func:`scan`."""
+        return scan(
+            pieces,
+            self.block_bytes,
+            threads,
+            large_block=self.large_block,
+            read=self.read,
+            one_reader=one_reader,
+        )
