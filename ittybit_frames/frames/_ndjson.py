@@ -298,7 +298,6 @@ def scan(
     ``one_reader``: one block read at a time, with all of them (pieces whose making
     may raise a strict problem: made no further ahead than the next block, they raise
     only after the problems of the blocks before)."""
-
     count, each = readers(threads)
     if one_reader:
         count, each = 1, count * each

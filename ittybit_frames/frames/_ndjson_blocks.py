@@ -44,6 +44,8 @@ Block = tuple[bytes, pa.Array, np.ndarray, np.ndarray]
 
 
 def blocks_of(data: bytes, block_bytes: int, large_block: int = LARGE_BLOCK) -> Iterator[Block]:
+    """``data`` in blocks of whole lines, each of ``block_bytes`` or a little more (up to
+    the end of the line it stops in), line numbers from 1."""
     first_line, pos, end = 1, 0, len(data)
     while pos < end:
         stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
@@ -56,8 +58,8 @@ def blocks_of(data: bytes, block_bytes: int, large_block: int = LARGE_BLOCK) -> 
 
 def piece_blocks(pieces: Iterable[bytes], large_block: int = LARGE_BLOCK) -> Iterator[Block]:
     """Each piece of NDJSON (whole lines, each ending in a newline) one block, line
-    numbers running on from piece to piece. A piece is made only when the previous
-    block is being read (see :func:`scan`)."""
+    numbers running on from piece to piece. A piece is made only when the blocks before
+    it are being read (see :func:`._ndjson.scan`)."""
     first_line = 1
     for piece in pieces:
         if not piece:
