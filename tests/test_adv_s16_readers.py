@@ -27,6 +27,7 @@ import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson, _ndjson_blocks, to_frames_in_parts
 from ittybit_frames.simulator import generate_history
 from tests.test_frames_properties import assert_same
+from tests.test_frames_readers import Meeting, observed
 
 CAREFUL = _ndjson.NdjsonReader(use_sql=False)
 READ = _ndjson._read
@@ -188,29 +189,9 @@ def test_at_most_four_reads_at_once_on_sixteen_workers(history: list[dict[str, A
     reads on one connection."""
     data = _clean(history, 120)
     most = _ndjson.MAX_READERS
-    meet = threading.Barrier(most, timeout=WAIT)
-    lock = threading.Lock()
-    busy: set[int] = set()
-    peak = [0]
-    calls = [0]
-
-    def watched(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        with lock:
-            assert id(con) not in busy
-            busy.add(id(con))
-            peak[0] = max(peak[0], len(busy))
-            calls[0] += 1
-            first = calls[0] <= most
-        try:
-            if first:
-                meet.wait()
-            return READ(con, queries, lines, rows)
-        finally:
-            with lock:
-                busy.discard(id(con))
-
+    watched = Meeting(most, timeout=WAIT)
     fast = _fast(data, 16, block_bytes=10_000, read=watched)
-    assert peak[0] == most
+    assert watched.most == most
     assert_same(fast, _careful(data))
 
 
@@ -470,14 +451,8 @@ def test_mostly_older_shape_equals_the_careful_path_and_skips_sql(
     for k in (5, 37, 38, 71):
         lines[k] = orjson.dumps(history[k])  # a few of the current shape between
     data = b"\n".join(lines) + b"\n"
-    reads = []
-    lock = threading.Lock()
-
-    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        with lock:
-            reads.append(int(rows[0]))
-        return READ(con, queries, lines, rows)
-
+    reads: list[int] = []
+    counted = observed(lambda con, lines, rows: reads.append(int(rows[0])))
     fast = _fast(data, workers, block_bytes=1, read=counted)
     assert_same(fast, _careful(data))
     assert len(reads) < len(_firsts(data, 1)) // 2  # SQL was skipped
@@ -497,13 +472,7 @@ def test_sql_is_used_again_once_the_input_is_of_the_current_shape(
     older = 30
     data = _older_then_current(history, older, 60)
     reads: set[int] = set()
-    lock = threading.Lock()
-
-    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        with lock:
-            reads.add(int(rows[0]))
-        return READ(con, queries, lines, rows)
-
+    counted = observed(lambda con, lines, rows: reads.add(int(rows[0])))
     fast = _fast(data, workers, block_bytes=1, read=counted)
     assert_same(fast, _careful(data))
     firsts = _firsts(data, 1)  # one line a block: block i is line i + 1
@@ -546,12 +515,8 @@ def test_parsed_records_with_careful_ones_between(
     history: list[dict[str, Any]], workers: int
 ) -> None:
     records = _awkward_records(history)
-    reads = []
-
-    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        reads.append(len(lines))
-        return READ(con, queries, lines, rows)
-
+    reads: list[int] = []
+    counted = observed(lambda con, lines, rows: reads.append(len(lines)))
     fast = _fast(records, workers, block_bytes=12_000, read=counted)
     assert len(reads) > 2 * workers
     assert_same(fast, _careful(records))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,6 +18,52 @@ import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson
 from ittybit_frames.machine import usable_cores
 from tests.test_frames_properties import assert_same
+
+#: A DuckDB pass over a block, as ``NdjsonReader(read=...)`` takes it.
+Read = Callable[[Any, Any, Any, Any], Any]
+
+
+def observed(note: Callable[[Any, Any, Any], None]) -> Read:
+    """``_ndjson._read`` that first tells ``note`` of each read (its connection, lines
+    and line numbers), one read at a time."""
+    lock = threading.Lock()
+
+    def read(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
+        with lock:
+            note(con, lines, rows)
+        return _ndjson._read(con, queries, lines, rows)
+
+    return read
+
+
+class Meeting:
+    """``_ndjson._read`` whose first ``count`` reads wait for each other (a barrier:
+    BrokenBarrierError unless they run at the same time), that fails when a connection
+    reads two blocks at once, and that counts the reads (``calls``) and the most at once
+    (``most``)."""
+
+    def __init__(self, count: int, timeout: float = 120) -> None:
+        self._count = count
+        self._meet = threading.Barrier(count, timeout=timeout)
+        self._lock = threading.Lock()
+        self._busy: set[int] = set()
+        self.most = 0
+        self.calls = 0
+
+    def __call__(self, con: Any, queries: Any, lines: Any, rows: Any) -> Any:
+        with self._lock:
+            assert id(con) not in self._busy, "a connection read two blocks at once"
+            self._busy.add(id(con))
+            self.most = max(self.most, len(self._busy))
+            self.calls += 1
+            first = self.calls <= self._count
+        try:
+            if first:
+                self._meet.wait()
+            return _ndjson._read(con, queries, lines, rows)
+        finally:
+            with self._lock:
+                self._busy.discard(id(con))
 
 
 def test_threads_are_shared_out_between_readers() -> None:
@@ -70,31 +117,10 @@ def test_readers_read_at_once_each_on_a_connection_of_its_own(
     """The first reads meet (a barrier: they run at the same time), no connection is
     used by two reads at once, and never more reads run than there are readers."""
     data = _mixed(history)
-    meet = threading.Barrier(workers, timeout=120)
-    lock = threading.Lock()
-    busy: set[int] = set()
-    most = [0]
-    calls = [0]
-    read = _ndjson._read
-
-    def watched(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        with lock:
-            assert id(con) not in busy, "a connection read two blocks at once"
-            busy.add(id(con))
-            most[0] = max(most[0], len(busy))
-            calls[0] += 1
-            first = calls[0] <= workers
-        try:
-            if first:
-                meet.wait()  # BrokenBarrierError if the readers do not run together
-            return read(con, queries, lines, rows)
-        finally:
-            with lock:
-                busy.discard(id(con))
-
+    watched = Meeting(workers)
     reader = _ndjson.NdjsonReader(block_bytes=40_000, read=watched, min_lines=0)
     fast = itf.to_frames(data, workers=workers, _reader=reader)
-    assert most[0] == workers and calls[0] > 2 * workers
+    assert watched.most == workers and watched.calls > 2 * workers
     assert_same(fast, itf.to_frames(data, _reader=_ndjson.NdjsonReader(use_sql=False)))
 
 
@@ -108,12 +134,7 @@ def test_input_of_less_than_a_block_per_reader_is_cut_between_them() -> None:
     data = b"".join(orjson.dumps(j) + b"\n" for j in jobs)
     assert 2 * _ndjson._MIN_SHARED_BLOCK < len(data) < _ndjson.NdjsonReader().block_bytes
     sizes: list[int] = []
-    read = _ndjson._read
-
-    def measured(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        sizes.append(len(lines))
-        return read(con, queries, lines, rows)
-
+    measured = observed(lambda con, lines, rows: sizes.append(len(lines)))
     for workers in (1, 2, 3):
         sizes.clear()
         # (3 workers: a third of the input is below the least block, cut at it.)
@@ -130,13 +151,8 @@ def test_parsed_records_read_by_several_readers_equal_the_careful_path(
     records = copy.deepcopy(history) * 3
     records[10] = {**records[10], "id": "nan-job", "tasks": [{**records[10]["tasks"][0]}]}
     records[10]["tasks"][0]["progress"] = math.nan
-    reads = []
-    read = _ndjson._read
-
-    def counted(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        reads.append(len(lines))
-        return read(con, queries, lines, rows)
-
+    reads: list[int] = []
+    counted = observed(lambda con, lines, rows: reads.append(len(lines)))
     reader = _ndjson.NdjsonReader(block_bytes=20_000, read=counted, min_records=0)
     fast = itf.to_frames(records, workers=3, _reader=reader)
     careful = itf.to_frames(records, _reader=_ndjson.NdjsonReader(use_sql=False))
@@ -151,12 +167,7 @@ def test_connections_are_made_only_for_blocks_read_at_once(
     connections than readers (each made when a read finds none free)."""
     data = _mixed(history)
     seen: list[int] = []
-    read = _ndjson._read
-
-    def recorded(con: Any, queries: Any, lines: Any, rows: Any) -> Any:
-        seen.append(id(con))
-        return read(con, queries, lines, rows)
-
+    recorded = observed(lambda con, lines, rows: seen.append(id(con)))
     one = _ndjson.NdjsonReader(read=recorded, min_lines=0)
     itf.to_frames(data, workers=4, _reader=one)
     assert len(seen) == 1

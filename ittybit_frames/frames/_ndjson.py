@@ -303,8 +303,8 @@ def scan(
         count, each = 1, count * each
     if isinstance(data, bytes):
         # Every reader gets a block of input that is not larger than one.
-        share = max(-(-len(data) // count), _MIN_SHARED_BLOCK)
-        blocks = blocks_of(data, min(block_bytes, share), large_block)
+        per_reader = max(-(-len(data) // count), _MIN_SHARED_BLOCK)
+        blocks = blocks_of(data, min(block_bytes, per_reader), large_block)
     else:
         blocks = piece_blocks(data, large_block)
     # In memory, and never a download: the JSON functions are built in.

@@ -20,8 +20,9 @@ def readers(threads: int | None) -> tuple[int, int]:
     """How many blocks DuckDB reads at once, and with how many threads each: one block
     per thread (up to ``MAX_READERS``; more threads than that share the blocks). A
     block's reading is several queries with Python between them, and each query ends
-    on one thread; two blocks read at once with a thread each, on 2 cores, took
-    11-19 % less wall time than one block with two threads (BENCHMARKS.md, session 16)."""
+    on one thread; two blocks read at once with a thread each, on 2 cores, took 2-19 %
+    less wall time than one block with two threads (100,000 jobs, by history and route;
+    BENCHMARKS.md, session 16)."""
     total = threads or usable_cores()
     count = min(total, MAX_READERS)
     return count, max(1, total // count)
