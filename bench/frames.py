@@ -12,9 +12,11 @@ words, string errors, envelopes) and a mix of every shape (``generation="mix"``)
    type inference fails on a field that is sometimes a string and sometimes an object.
    It reads the current shape only, so it runs on the default history only.
 
-Each runs in child processes of its own (so each peak RSS is its own), ``--repeat`` times
-per process (median kept: single runs on a small VM vary by +-20 %); the fast pipelines
-run in ``--rounds`` rounds taken in turn, so that the machine's drift hits them alike.
+Each runs in child processes of its own (so each peak RSS is its own), in ``--rounds``
+rounds taken in turn, so that the machine's drift (+-20 % over minutes on a small VM) hits
+the baselines and the fast pipelines alike; the median of the rounds is kept. A fast
+pipeline runs ``--repeat`` times per process (median kept), a naive one once (it takes
+a minute). Every child imports pandas before any clock starts.
 Run: ``.venv/bin/python -m bench.frames [--jobs 100000] [--repeat 3] [--rounds 3]
 [--histories default older mix]``.
 """
@@ -198,6 +200,8 @@ def pd_types() -> Any:
 
 
 def _child(name: str, path: str, repeat: int, queue: Any) -> None:
+    import pandas  # noqa: F401  (imported here: no pipeline's clock counts the import)
+
     runs = [globals()[name](path) for _ in range(repeat)]
     rows = runs[0][0]
     queue.put((rows, statistics.median(elapsed for _, elapsed in runs), _peak_rss_mb()))
@@ -239,14 +243,12 @@ def _bench(path: str, with_arrow: bool, repeat: int, rounds: int) -> list[list[s
         "run_to_frames_1",
         "run_to_frames_dicts",
     )
-    runs: dict[str, list[tuple[int, float, float]]] = {
-        name: [measure(name, path, repeat)] for name in slow
-    }
-    # The fast pipelines take turns, round after round, so that a drift in the
-    # machine's speed (seen here: +-20 % over minutes) hits them alike.
+    runs: dict[str, list[tuple[int, float, float]]] = {}
+    # Every pipeline in every round, taken in turn, so that a drift in the machine's
+    # speed (seen here: +-20 % over minutes) hits the baselines and the fast ones alike.
     for _ in range(rounds):
-        for name in fast:
-            runs.setdefault(name, []).append(measure(name, path, repeat))
+        for name in (*slow, *fast):
+            runs.setdefault(name, []).append(measure(name, path, 1 if name in slow else repeat))
     order = [n for n in _LABELS if n in runs]
     results = {
         name: (
@@ -283,13 +285,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per process; the median is kept"
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per process of a fast pipeline; the median is kept",
     )
     parser.add_argument(
         "--rounds",
         type=int,
         default=3,
-        help="rounds of the fast pipelines, taken in turn (a fresh process each)",
+        help="rounds of every pipeline, taken in turn (a fresh process each)",
     )
     parser.add_argument(
         "--histories", nargs="+", choices=list(_GENERATION), default=list(_GENERATION)
@@ -297,8 +302,8 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"{args.jobs:,} jobs per history. Each pipeline runs in processes of its own,"
-        f" {args.repeat} times per process (median kept); the naive ones in one process,"
-        f" the others in {args.rounds} rounds taken in turn (median of the rounds). Peak"
+        f" in {args.rounds} rounds taken in turn (median of the rounds); the naive ones"
+        f" once per process, the others {args.repeat} times (median kept). Peak"
         " RSS: the largest of a pipeline's processes. The pure pyarrow reader takes the"
         " current shape only: it runs on the default history.\n"
     )
