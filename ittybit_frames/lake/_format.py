@@ -266,17 +266,23 @@ def to_arrow(frame: pd.DataFrame, table: Table, profile: Profile) -> pa.Table:
     return table.to_arrow(frame, dictionary=profile.dictionary_categories, provisional=False)
 
 
+def plain_schema(table: Table) -> pa.Schema:
+    """The types :func:`from_arrow` reads a file's columns as: a category as text (a
+    file may store it dictionary-encoded or not), any other its Arrow type. Files
+    conformed to it (:func:`conform_arrow`) concatenate, to be converted once."""
+    return pa.schema(
+        [
+            pa.field(c.name, pa.string() if c.categories is not None else c.arrow)
+            for c in table.columns
+        ]
+    )
+
+
 def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
     columns = [c for c in table.names if c in arrow.column_names]
     arrow = arrow.select(columns)
-    cast = []
-    for name in columns:
-        col = arrow[name]
-        column = table[name]
-        if column.categories is not None:
-            cast.append(col.cast(pa.string()))
-        else:
-            cast.append(col.cast(column.arrow))
+    plain = plain_schema(table)
+    cast = [arrow[name].cast(plain.field(name).type) for name in columns]
     arrow = pa.Table.from_arrays(cast, names=columns)
     frame: pd.DataFrame = arrow.to_pandas(
         types_mapper=ARROW_TO_PANDAS.get, coerce_temporal_nanoseconds=False
