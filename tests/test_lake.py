@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -327,3 +328,36 @@ def test_kind_raw_filters_a_v1_lake_without_the_column(
     make_v1(tmp_path)
     got = itf.read_parquet(tmp_path, kind_raw="video")
     assert got.jobs.empty and got.tasks.empty  # v1 never stored it: no job matches
+
+
+def test_check_reads_files_of_mixed_versions_and_encodings_row_by_row(
+    tmp_path: Path, frames: itf.JobFrames
+) -> None:
+    """check_lake converts a table's files at once (concatenated in Arrow): a v1 file,
+    a file whose categories are plain text, and the rest still give each row its own
+    file's partition: one job moved into another day's file is the one reported."""
+    frames.to_parquet(tmp_path)
+    days = partitions(tmp_path / "jobs")
+    assert len(days) >= 4
+    v1_file, plain_file, source, target = (d / "part-0.parquet" for d in days[:4])
+    old = pq.read_table(v1_file).drop_columns(V2_COLUMNS["jobs"])
+    meta = {**old.schema.metadata, b"ittybit_frames.schema_version": b"1"}
+    pq.write_table(old.replace_schema_metadata(meta), v1_file, compression="zstd")
+    plain = pq.read_table(plain_file)
+    decoded = plain.cast(
+        pa.schema(
+            [
+                f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                for f in plain.schema
+            ],
+            metadata=plain.schema.metadata,
+        )
+    )
+    assert decoded.schema != plain.schema  # the categories were dictionary-encoded
+    pq.write_table(decoded, plain_file, compression="zstd")
+    assert itf.check_lake(tmp_path).healthy
+    moving, staying = pq.read_table(source), pq.read_table(target)
+    pq.write_table(moving.slice(1), source, compression="zstd")
+    pq.write_table(pa.concat_tables([staying, moving.slice(0, 1)]), target, compression="zstd")
+    problems = itf.check_lake(tmp_path).problems
+    assert "1 jobs in the wrong day partition" in problems, problems
