@@ -278,6 +278,16 @@ def plain_schema(table: Table) -> pa.Schema:
     )
 
 
+def decoded(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each dictionary-encoded column as its values' type: files that
+    store a category encoded and files that store it as text (a lake's profile is the
+    writer's choice) then unify, and Arrow reads either as the other."""
+    fields = [
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
+    ]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
 def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
     columns = [c for c in table.names if c in arrow.column_names]
     arrow = arrow.select(columns)

@@ -30,6 +30,7 @@ from ittybit_frames.lake._format import (
     PARTITION,
     conform,
     day_label,
+    decoded,
     from_arrow,
     read_manifest,
     sort,
@@ -370,6 +371,7 @@ def _dataset(where: _Where, files: list[str]) -> ds.Dataset:
     if where.store is None:
         return ds.dataset(files, format="parquet")
     tables = [pq.read_table(pa.BufferReader(b)) for b in where.store.fetch(files)]
+    tables = [t.cast(decoded(t.schema)) for t in tables]  # a category encoded or not
     return ds.dataset(pa.concat_tables(tables, promote_options="default"))
 
 
@@ -397,7 +399,7 @@ def _read_table(
         # The first file is of an older schema version (v1: no kind_raw, no task input_*):
         # read every file against the union of their schemas, so newer files keep theirs.
         more = [pq.read_schema(f) for f in files[1:]] if where.store is None else []
-        schema = pa.unify_schemas([dataset.schema, *more])
+        schema = pa.unify_schemas([decoded(s) for s in (dataset.schema, *more)])
         for column in table.columns:  # in no file at all: still filterable, all null
             if column.name not in schema.names:
                 schema = schema.append(pa.field(column.name, column.arrow))
