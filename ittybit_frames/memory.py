@@ -21,6 +21,7 @@ pyarrow's Python-level default: Arrow's C++ internals keep their own.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 from collections.abc import Iterator
@@ -87,6 +88,11 @@ def _ours_is_default() -> bool:
 #: be told from the system pool a caller sets (``_ours_is_default``). Never freed: the
 #: buffers made through it go back to it whenever they are dropped.
 _OURS = pa.proxy_memory_pool(pa.system_memory_pool())
+# Never freed, even at exit: the interpreter clears module globals while it shuts down,
+# and frames kept in another module (a cache) may still hold buffers made through this
+# pool, freed later. With the pool's C++ object gone first, that free crashed the
+# process at exit (SIGSEGV, exit code 139, after the caller's work had succeeded).
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_OURS))
 _SWITCH = _Switch()
 
 
