@@ -8,6 +8,8 @@ synchronise with events, never with sleeps.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing as mp
 import os
 import random
@@ -61,11 +63,24 @@ def records(
     return out
 
 
+#: The frames of each spec, converted once per process (the lake tests ask for the same
+#: few specs hundreds of times; each conversion took ~0.1-0.15 s).
+_CONVERTED: dict[str, itf.JobFrames] = {}
+
+
 def frames_of(spec: dict[str, Any]) -> itf.JobFrames:
-    recs: list[dict[str, Any]] = []
-    for part in spec["parts"]:
-        recs += records(**part)
-    return itf.to_frames(recs)
+    """The frames of a spec's records: a copy of their one conversion, so that a test
+    changing its frames changes no other test's."""
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _CONVERTED:
+        recs: list[dict[str, Any]] = []
+        for part in spec["parts"]:
+            recs += records(**part)
+        _CONVERTED[key] = itf.to_frames(recs)
+    done = _CONVERTED[key]
+    return dataclasses.replace(
+        done, jobs=done.jobs.copy(), tasks=done.tasks.copy(), problems=done.problems.copy()
+    )
 
 
 def writer(
