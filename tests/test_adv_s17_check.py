@@ -17,6 +17,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import lake
+from ittybit_frames.lake._format import decoded as plain_types
 from ittybit_frames.simulator import generate_history
 from tests import test_lake_remote
 
@@ -35,11 +36,7 @@ def files(root: Path, name: str = "jobs") -> list[Path]:
 
 def decoded(table: pa.Table) -> pa.Table:
     """The table with its dictionary columns as plain values (the spark profile's way)."""
-    fields = [
-        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    return table.cast(plain_types(table.schema))
 
 
 def as_v1(table: pa.Table) -> pa.Table:

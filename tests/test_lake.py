@@ -13,6 +13,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import lake
+from ittybit_frames.lake._format import decoded as plain_types
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS
 
 
@@ -344,15 +345,7 @@ def test_check_reads_files_of_mixed_versions_and_encodings_row_by_row(
     meta = {**old.schema.metadata, b"ittybit_frames.schema_version": b"1"}
     pq.write_table(old.replace_schema_metadata(meta), v1_file, compression="zstd")
     plain = pq.read_table(plain_file)
-    decoded = plain.cast(
-        pa.schema(
-            [
-                f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
-                for f in plain.schema
-            ],
-            metadata=plain.schema.metadata,
-        )
-    )
+    decoded = plain.cast(plain_types(plain.schema))
     assert decoded.schema != plain.schema  # the categories were dictionary-encoded
     pq.write_table(decoded, plain_file, compression="zstd")
     assert itf.check_lake(tmp_path).healthy
