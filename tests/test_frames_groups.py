@@ -308,9 +308,10 @@ def test_envelopes_and_job_lines_side_by_side(group_taken: list[int]) -> None:
 def test_checked_line_by_line_job_lines_and_envelopes_stay_apart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without the group check, the lines each query reads are the job lines and the
-    envelope lines alone (the two masks were one array, so each query read both kinds
-    and its filter dropped the others: same rows, twice the work)."""
+    """Without the group check, each line is read once, as what it is: the job lines as
+    jobs, the envelope lines as envelopes (the two masks were once one array, so each
+    query read both kinds and its filter dropped the others: same rows, twice the
+    work). One pass reads both, and its rows come in line order."""
     import duckdb
     import numpy as np
     import pyarrow as pa
@@ -320,21 +321,20 @@ def test_checked_line_by_line_job_lines_and_envelopes_stay_apart(
     texts = [json.dumps(_enveloped(job, i) if i % 10 == 0 else job) for i, job in enumerate(CLEAN)]
     lines = pa.array([t + "\n" for t in texts])
     rows = np.arange(1, len(texts) + 1)
-    read: dict[str, int] = {}
-    envelopes, transformed = _ndjson._read_envelopes, _ndjson._transformed
+    picks: list[list[int]] = []
+    refusable = _ndjson._refusable
 
-    def count_envelopes(con: Any, table: Any, at: Any, *rest: Any) -> Any:
-        read["envelopes"] = len(at)
-        return envelopes(con, table, at, *rest)
+    def count_picks(con: Any, name: str, table: Any, sql: str) -> Any:
+        picks.append(table["pick"].to_pylist())
+        return refusable(con, name, table, sql)
 
-    def count_jobs(con: Any, picked: Any, numeric: bool) -> Any:
-        read["jobs"] = int(pa.compute.sum(picked["pick"]).as_py())
-        return transformed(con, picked, numeric)
-
-    monkeypatch.setattr(_ndjson, "_read_envelopes", count_envelopes)
-    monkeypatch.setattr(_ndjson, "_transformed", count_jobs)
+    monkeypatch.setattr(_ndjson, "_refusable", count_picks)
     con = duckdb.connect()
     queries = (query(check_valid=False), query(check_valid=True))
     table = _ndjson._read_lines(con, queries, lines, rows, groups=False)
-    assert read == {"envelopes": 9, "jobs": len(CLEAN) - 9}
+    assert len(picks) == 1
+    assert picks[0] == [2 if i % 10 == 0 else 1 for i in range(len(CLEAN))]
+    assert table["r"].to_pylist() == rows.tolist()
+    extras = table["extra"].to_pylist()
+    assert [e is not None for e in extras] == [i % 10 == 0 for i in range(len(CLEAN))]
     assert len(table) == len(CLEAN)

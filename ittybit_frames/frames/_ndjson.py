@@ -48,7 +48,7 @@ from ittybit_frames.frames._ndjson_groups import grouped as _grouped
 from ittybit_frames.frames._ndjson_readers import MAX_READERS, Connections, readers
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
-    envelope_query,
+    mixed_query,
     query,
     shape_of,
     transform_query,
@@ -87,8 +87,8 @@ def _read(con: Any, queries: tuple[str, str], lines: pa.Array, rows: np.ndarray)
     line of a group that was not all of the documented shape, then the values of the
     lines of that shape. The first structure query trusts every line to be JSON; only
     if one is not does the second, which skips invalid lines, run. None when no line is
-    of the documented shape; else the rows of the job lines in line order, then those
-    of the envelope lines in line order."""
+    of the documented shape; else the rows of the lines read (job lines and envelope
+    lines), in line order as DuckDB keeps them (``scan_block`` sorts them if not)."""
     try:
         lines.validate(full=True)  # UTF-8; the careful path reports a line that is not
     except pa.ArrowInvalid:
@@ -130,16 +130,15 @@ def _read_lines(
             jobs |= each
             envelopes |= each_envelope
             numeric = numeric and each_numeric
-    table = None
-    if jobs.any():
-        picked = pa.table({"r": rows, "line": lines, "pick": jobs})
-        table = _transformed(con, picked, numeric)
-        if table is None:
-            return _UNALIGNED
-        table = table.append_column("extra", pa.nulls(len(table), pa.string()))
     if envelopes.any():
-        table = _read_envelopes(con, table, np.flatnonzero(envelopes), lines, rows, numeric)
-    return table  # envelope lines after the job lines: scan_block puts them in order
+        return _read_mixed(con, lines, rows, jobs, envelopes, numeric)
+    if not jobs.any():
+        return None
+    picked = pa.table({"r": rows, "line": lines, "pick": jobs})
+    table = _transformed(con, picked, numeric)
+    if table is None:
+        return _UNALIGNED
+    return table.append_column("extra", pa.nulls(len(table), pa.string()))
 
 
 def _structures(
@@ -225,33 +224,36 @@ def _shapes(
     return jobs, envelopes, numeric
 
 
-def _read_envelopes(
+def _read_mixed(
     con: Any,
-    table: pa.Table | None,
-    at: np.ndarray,
-    lines: Any,
+    lines: pa.Array,
     rows: np.ndarray,
+    jobs: np.ndarray,
+    envelopes: np.ndarray,
     numeric: bool,
 ) -> Any:
-    """The lines at ``at`` (single-object envelopes around a job of the documented
-    shape): their jobs read as job lines are, with the envelope's other fields in
-    ``extra`` (under ``envelope``, as the careful path keeps them), joined to the job
-    lines' ``table``. :data:`_UNALIGNED` when DuckDB refuses one (see
-    :func:`_transformed`)."""
-    texts = lines.take(pa.array(at))
-    read = _refusable(con, "env", pa.table({"r": rows[at], "line": texts}), envelope_query(numeric))
+    """The job lines and the single-object envelope lines around a job of the documented
+    shape, read in one pass, in line order: each envelope's job read as a job line is,
+    its other fields in ``extra`` (under ``envelope``, as the careful path keeps them).
+    :data:`_UNALIGNED` when DuckDB refuses one (see :func:`_transformed`)."""
+    pick = jobs.astype(np.int8) + 2 * envelopes.astype(np.int8)
+    picked = pa.table({"r": rows, "line": lines, "pick": pick})
+    read = _refusable(con, "src", picked, mixed_query(numeric))
     if read is None:
         return _UNALIGNED
-    read = read.take(pc.sort_indices(read["r"]))  # in line order, as ``texts`` are
     readable = _readable(read)
     if readable.true_count < len(read):
-        read, texts = read.filter(readable), texts.filter(readable)
-    extras, fine = envelope_extras(storage(read["rest"]).to_pylist(), texts)
-    read = read.set_column(read.schema.get_field_index("st"), "st", pa.array(fine, pa.bool_()))
-    read = read.drop_columns(["rest"]).append_column("extra", pa.array(extras, pa.string()))
-    if table is None:
-        return read
-    return pa.concat_tables([table, read.cast(table.schema)])
+        read = read.filter(readable)
+    wrapped = whole(read["env"])
+    at = read["r"].filter(wrapped).to_numpy() - int(rows[0])
+    rests = storage(read["rest"]).filter(wrapped).to_pylist()
+    extras, fine = envelope_extras(rests, lines.take(pa.array(at)))
+    st = pc.replace_with_mask(whole(read["st"]), wrapped, pa.array(fine, pa.bool_()))
+    extra = pc.replace_with_mask(
+        pa.nulls(len(read), pa.string()), wrapped, pa.array(extras, pa.string())
+    )
+    read = read.set_column(read.schema.get_field_index("st"), "st", st)
+    return read.drop_columns(["env", "rest"]).append_column("extra", extra)
 
 
 def _trailing_commas(lines: pa.Array, look: bool) -> pa.Array:

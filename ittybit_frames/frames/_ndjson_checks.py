@@ -244,8 +244,8 @@ def scan_block(
 
 
 def _in_line_order(jobs: pa.Table, tasks: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Jobs by line, tasks by line and index: SQL's rows come in two runs (job lines,
-    then envelope lines), sorted here, flat (sorting the nested rows cost more)."""
+    """Jobs by line, tasks by line and index. SQL's rows come in line order (DuckDB keeps
+    its input's order): rows out of it would be sorted here, flat."""
     r = jobs["r"].to_numpy()
     if len(r) < 2 or bool(np.all(r[1:] > r[:-1])):
         return jobs, tasks

@@ -29,10 +29,10 @@ __all__ = [
     "ALIASED_STAMPS",
     "STAMPS",
     "TRAILING_COMMA",
-    "envelope_query",
     "envelope_shape_ok",
     "group_shape_of",
     "job_shape_ok",
+    "mixed_query",
     "query",
     "shape_of",
     "transform_query",
@@ -277,7 +277,7 @@ def group_shape_of(text: str) -> tuple[bool, bool, bool]:
     own may be narrower than the group's. A null line or task list, a missing task list
     (or envelope ``data``) and an empty object (``{}``, whose structure merges into any
     object's) show in no group structure: lines whose job or task list reads as null are
-    left after :func:`transform_query` and :func:`envelope_query` (``_ndjson._readable``),
+    left after :func:`transform_query` and :func:`mixed_query` (``_ndjson._readable``),
     and an empty object elsewhere reads as the careful path reads null. An envelope's
     fields beside ``data`` are free-form (kept whole in ``extra``); a line of the group
     with a task list beside ``data`` shows one in the merge, which fails the group. The
@@ -296,12 +296,15 @@ def group_shape_of(text: str) -> tuple[bool, bool, bool]:
     return False, False, False
 
 
-def envelope_query(numeric: bool = False) -> str:
-    """The SQL over table ``env`` (``r``, ``line``: envelope lines): the job in ``data``
-    of each, read as :func:`transform_query` reads a job line, and the envelope without
-    ``data`` as JSON text (``rest``; DuckDB writes numbers back as they were written)."""
+def mixed_query(numeric: bool = False) -> str:
+    """The SQL over table ``src`` (``r``, ``line``, ``pick``: 1 for a job line, 2 for an
+    envelope line, 0 for neither) for a block that has both: each picked line read as
+    :func:`transform_query` or :func:`envelope_query` reads it, in one pass and in line
+    order (``env``: an envelope's row; ``rest``: null on a job line's)."""
     return f"""
-SELECT r, TRUE AS st, json_transform(line, '{{"data": {_shape(numeric)}}}').data AS j,
-    json_merge_patch(line, '{{"data": null}}') AS rest
-FROM env
+SELECT r, TRUE AS st, pick = 2 AS env,
+    CASE WHEN pick = 2 THEN json_transform(line, '{{"data": {_shape(numeric)}}}').data
+        ELSE json_transform(line, '{_shape(numeric)}') END AS j,
+    CASE WHEN pick = 2 THEN json_merge_patch(line, '{{"data": null}}') END AS rest
+FROM src WHERE pick > 0
 """
