@@ -135,12 +135,15 @@ def test_batched_writing_equals_the_careful_path(
 
 
 def test_a_batch_with_one_record_that_needs_care_is_written_record_by_record() -> None:
-    """The batch's one ``marshal`` sees the NaN: every other record still gets its line,
-    the NaN's record none (it goes the careful way)."""
+    """The batch's one ``marshal`` sees the NaN: each record's own bytes are then looked
+    at, and every other record keeps the line already written, the NaN's record none
+    (it goes the careful way)."""
     records = copy.deepcopy(HISTORY[:5])
     assert _dicts._batch_texts(records) == [_dicts._text(r) for r in records]
     records[2]["progress"] = math.nan
-    assert _dicts._batch_texts(records) is None
+    batch = _dicts._batch_texts(records)
+    assert batch is not None and batch[2] is None
+    assert batch[:2] + batch[3:] == [_dicts._text(r) for i, r in enumerate(records) if i != 2]
     texts = _dicts._texts(records)
     assert texts[2] is None
     assert all(t is not None for i, t in enumerate(texts) if i != 2)

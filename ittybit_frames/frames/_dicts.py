@@ -132,6 +132,8 @@ def _pages(record: dict[str, Any]) -> bool:
     ``data`` (or its ``data``...) is another ``Mapping`` or a tuple: the careful path
     opens only a dict's or a list's, while their JSON text would be opened."""
     data = record.get("data")
+    if data is None:  # most records: no ``data`` (an ABC's isinstance costs more)
+        return False
     while type(data) is dict:
         data = data.get("data")
     return type(data) is list or isinstance(data, Mapping | tuple)
@@ -169,23 +171,35 @@ def _text(record: Any) -> bytes | None:
 _BATCH = 128
 
 
-def _batch_texts(batch: list[Any]) -> list[bytes] | None:
+def _batch_texts(batch: list[Any]) -> list[bytes | None] | None:
     """The lines of a batch of records when every one is a dict (no page) of the exact
-    built-in types JSON has and no NaN or infinity, as :func:`_text` tells of each: one
-    ``marshal`` call and one look at its bytes for all of them (per record, those were
-    about half the writing's time). None when any is not (or by chance looks not)."""
+    built-in types JSON has, as :func:`_text` tells of each: one ``marshal`` call and
+    one look at its bytes for all of them (per record, those were about half the
+    writing's time); a record whose own bytes may hold a NaN or an infinity has None,
+    for :func:`_text` to decide. None when any record is not of those types."""
     for record in batch:
         if type(record) is not dict or _pages(record):
             return None
     try:
         asked = _asked[0]
         dumps = orjson.dumps
-        texts = [dumps(record, default=_default, option=_OPTIONS) for record in batch]
+        texts: list[bytes | None] = [
+            dumps(record, default=_default, option=_OPTIONS) for record in batch
+        ]
     except (TypeError, ValueError, RecursionError):
         return None
-    raw = _marshalled(batch)
-    if raw is None or asked != _asked[0] or not _finite(raw):
+    if asked != _asked[0]:
         return None
+    raw = _marshalled(batch)
+    if raw is None:
+        return None
+    if not _finite(raw):
+        # Maybe by chance (~2 % of batches of the older history): each record's own
+        # bytes tell, and its line is kept when they show no NaN or infinity.
+        return [
+            text if (own := _marshalled(record)) is not None and _finite(own) else None
+            for record, text in zip(batch, texts, strict=True)
+        ]
     return texts
 
 
@@ -194,7 +208,9 @@ def _texts(batch: list[Any]) -> list[bytes | None]:
     texts = _batch_texts(batch)
     if texts is None:
         return [_text(record) for record in batch]
-    return list(texts)
+    return [
+        _text(record) if text is None else text for record, text in zip(batch, texts, strict=True)
+    ]
 
 
 class Serialised:
