@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -27,6 +28,8 @@ class LoopThread:
         self._ended = False  # the loop has stopped for good: nothing more is run
         self._waiting: set[cf.Future[Any]] = set()  # what callers of run() wait for
         self._handing = threading.Lock()
+        #: The tasks running callers' work, by their futures (used on the loop thread only).
+        self._tasks: dict[cf.Future[Any], asyncio.Task[Any]] = {}
         self.thread = threading.Thread(target=self._serve, name="ittybit-client", daemon=True)
         self.thread.start()
 
@@ -47,35 +50,76 @@ class LoopThread:
             return
 
     def run(self, coro: Awaitable[_T]) -> _T:
-        """Run ``coro`` on the loop thread and wait for its result here."""
+        """Run ``coro`` on the loop thread and wait for its result here.
 
-        async def wrap() -> tuple[bool, Any]:
-            # KeyboardInterrupt or SystemExit raised inside a task would stop the loop
-            # itself and leave the caller waiting forever: carry them back instead.
-            try:
-                return True, await coro
-            except (KeyboardInterrupt, SystemExit) as exc:
-                return False, exc
-
-        with self._handing:
-            if self._ended:
-                if asyncio.iscoroutine(coro):
-                    coro.close()  # never awaited: say nothing of it
-                raise RuntimeError("the client's event loop has stopped")
-            future = asyncio.run_coroutine_threadsafe(wrap(), self._loop)
-            self._waiting.add(future)
+        A hand-over of our own, not ``asyncio.run_coroutine_threadsafe``: a Ctrl-C
+        (KeyboardInterrupt in this thread) may land at any instant here, and ``coro``
+        must then neither be left un-awaited ("coroutine ... was never awaited") nor run
+        for a caller who has gone. Who owns ``coro`` is decided once, on ``future``:
+        the loop takes it by ``set_running_or_notify_cancel`` (:meth:`_take`), the
+        caller gives it up by ``cancel`` (:meth:`_give_up`); whoever loses never runs it.
+        """
+        future: cf.Future[tuple[bool, Any]] | None = None
         try:
+            future = cf.Future()
+            with self._handing:
+                if self._ended:
+                    raise RuntimeError("the client's event loop has stopped")
+                self._waiting.add(future)
+                self._loop.call_soon_threadsafe(self._take, coro, future)
             ok, value = future.result()
         except BaseException:
-            future.cancel()
+            self._give_up(coro, future)
             raise
         finally:
-            with self._handing:
-                self._waiting.discard(future)
+            if future is not None:
+                with self._handing:
+                    self._waiting.discard(future)
         if not ok:
             raise value
         result: _T = value
         return result
+
+    def _give_up(self, coro: Awaitable[Any], future: cf.Future[Any] | None) -> None:
+        """The caller of :meth:`run` leaves before its result (Ctrl-C, :meth:`stop`)."""
+        if future is None or future.cancel():  # the loop has not taken coro, and never will
+            _close(coro)  # (it may never have been handed over: nobody else would)
+        elif not future.done():  # taken: cancel its task, on the loop
+            with contextlib.suppress(RuntimeError):  # the loop is closed: it runs no more
+                self._loop.call_soon_threadsafe(self._cancel, future)
+
+    def _take(self, coro: Awaitable[Any], future: cf.Future[tuple[bool, Any]]) -> None:
+        """On the loop thread: start ``coro`` unless its caller has given it up."""
+        if self._stopping:  # stop() has queued the loop's stop: a task made now would
+            future.cancel()  # never take a step. Refused, as if the loop had stopped
+        if not future.set_running_or_notify_cancel():
+            _close(coro)
+            return
+        task = self._loop.create_task(_carried(coro))
+        self._tasks[future] = task
+        task.add_done_callback(lambda done: self._hand_back(coro, future, done))
+
+    def _hand_back(
+        self, coro: Awaitable[Any], future: cf.Future[tuple[bool, Any]], task: asyncio.Task[Any]
+    ) -> None:
+        """On the loop thread: carry the ended ``task``'s outcome to its caller."""
+        del self._tasks[future]
+        _close(coro)  # unstarted if the task was cancelled before its first step
+        try:
+            if task.cancelled():
+                future.set_exception(cf.CancelledError())
+            elif (exc := task.exception()) is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(task.result())
+        except cf.InvalidStateError:  # stop() has let the caller go already
+            pass
+
+    def _cancel(self, future: cf.Future[Any]) -> None:
+        """On the loop thread: cancel the task whose caller has gone."""
+        task = self._tasks.get(future)
+        if task is not None:
+            task.cancel()
 
     def call_soon(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """Start ``make()`` on the loop without waiting for it (from any thread)."""
@@ -95,9 +139,26 @@ class LoopThread:
         with self._handing:  # a caller whose work the stopped loop never ran: let it go
             self._ended = True
             for future in self._waiting:
-                future.cancel()
+                if not future.cancel():  # taken by the loop, which will not end it now
+                    with contextlib.suppress(cf.InvalidStateError):  # unless it just did
+                        future.set_exception(cf.CancelledError())
         if not self.thread.is_alive():
             self._loop.close()
+
+
+async def _carried(coro: Awaitable[_T]) -> tuple[bool, Any]:
+    """Await ``coro``; KeyboardInterrupt or SystemExit raised inside it is returned: in a
+    task it would stop the loop itself and leave the caller waiting forever."""
+    try:
+        return True, await coro
+    except (KeyboardInterrupt, SystemExit) as exc:
+        return False, exc
+
+
+def _close(coro: Awaitable[Any]) -> None:
+    """Close ``coro`` if it is a coroutine that will not run: no "never awaited" of it."""
+    if asyncio.iscoroutine(coro):
+        coro.close()
 
 
 async def _settle() -> None:
