@@ -244,7 +244,11 @@ def _all(files: list[tuple[pa.Table, str | None]], table: Table) -> pd.DataFrame
 
 def _check_rows(place: Place, scan: _Scan) -> None:
     jobs, tasks = _all(scan.jobs, JOBS), _all(scan.tasks, TASKS)
-    dup = jobs["job_id"].duplicated(keep=False)
+    no_id = jobs["job_id"].isna()
+    if no_id.any():
+        scan.problems.append(f"{int(no_id.sum())} jobs without a job_id")
+        scan.data_problem = True
+    dup = jobs["job_id"].duplicated(keep=False) & ~no_id
     if dup.any():
         scan.problems.append(f"{jobs.loc[dup, 'job_id'].nunique()} job IDs have several rows")
         scan.data_problem = True

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ittybit_frames.errors import LakeCorruptError
+from ittybit_frames.lake._categories import in_categories
 from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.schema import ARROW_TO_PANDAS, SCHEMA_VERSION, Table
 from ittybit_frames.version import __version__
@@ -293,7 +294,7 @@ def from_arrow(arrow: pa.Table, table: Table) -> pd.DataFrame:
     arrow = arrow.select(columns)
     plain = plain_schema(table)
     cast = [arrow[name].cast(plain.field(name).type) for name in columns]
-    arrow = pa.Table.from_arrays(cast, names=columns)
+    arrow = in_categories(pa.Table.from_arrays(cast, names=columns), table)
     frame: pd.DataFrame = arrow.to_pandas(
         types_mapper=ARROW_TO_PANDAS.get, coerce_temporal_nanoseconds=False
     )
