@@ -115,6 +115,15 @@ def test_jobs_without_an_id_are_named_as_such(tmp_path: Path) -> None:
     report = itf.check_lake(lake)
     assert "2 jobs without a job_id" in report.problems
     assert not any("several rows" in p for p in report.problems), report.problems
+    before = itf.read_parquet(lake)
+    repaired = itf.check_lake(lake, repair=True)
+    assert repaired.healthy
+    # No key to keep them by: dropped, and said so, with their tasks (orphans now).
+    (line,) = repaired.repaired
+    assert "dropped 2 jobs without a job_id" in line
+    assert f"({len(before.jobs) - 2} jobs," in line and "orphan tasks dropped (" in line
+    after = itf.read_parquet(lake)
+    assert set(after.jobs["job_id"]) == set(before.jobs["job_id"].dropna())
 
 
 @pytest.mark.parametrize("words", [("video", "succeeded")])

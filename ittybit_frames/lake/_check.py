@@ -401,10 +401,12 @@ def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
         )
     if scan.data_problem:
         jobs, tasks = _all(scan.jobs, JOBS), _all(scan.tasks, TASKS)
-        jobs = newest_per_job(jobs.drop(columns="_label"))
+        no_id = int(jobs["job_id"].isna().sum())  # no key to keep them by
+        jobs = newest_per_job(jobs[jobs["job_id"].notna()].drop(columns="_label"))
         tasks = tasks.drop(columns="_label")
-        tasks = tasks[tasks["job_id"].isin(set(jobs["job_id"]))]
-        tasks = tasks.drop_duplicates(["job_id", "task_index"], keep="last")
+        kept = tasks["job_id"].isin(set(jobs["job_id"]))
+        orphans = int((~kept).sum())
+        tasks = tasks[kept].drop_duplicates(["job_id", "task_index"], keep="last")
         place.rewrite(
             JobFrames(jobs, tasks, PROBLEMS.empty()),
             manifest.get("partition_by", "day"),
@@ -413,8 +415,9 @@ def _repair(place: Place, scan: _Scan, report: CheckReport) -> None:
         write_manifest(root, {**read_manifest(root), "sync": manifest.get("sync", {})})
         report.repaired.append(
             f"rewrote the lake with one row per job ({len(jobs)} jobs, {len(tasks)} tasks): "
-            "newest updated_at kept, orphan tasks dropped, jobs in their day partition, "
-            "tasks with their job"
+            f"newest updated_at kept, orphan tasks dropped ({orphans}), jobs in their day "
+            "partition, tasks with their job"
+            + (f"; dropped {no_id} jobs without a job_id (no key to keep them by)" if no_id else "")
         )
     elif scan.index_problem:
         place.rebuild_index()
