@@ -101,6 +101,51 @@ def test_words_outside_the_categories_read_as_the_api_words_are(tmp_path: Path) 
     assert report.healthy, report.problems
 
 
+def _rename(lake: Path, job_id: str, column: str, word: str) -> None:
+    """Write ``word`` as one job's ``column`` (kind or status), and as its tasks'
+    ``job_<column>``, raw twins null (as another writer might)."""
+    for table, name in (("jobs", column), ("tasks", f"job_{column}")):
+        for file in _files(lake, table):
+            ids = pq.read_table(file, columns=["job_id"])["job_id"].to_pylist()
+            if job_id not in ids:
+                continue
+
+            def change(c: dict[str, list[Any]], name: str = name, ids: list[str] = ids) -> None:
+                for i, other in enumerate(ids):
+                    if other == job_id:
+                        c[name][i] = word
+                        if f"{name}_raw" in c:
+                            c[f"{name}_raw"][i] = None
+
+            _rewrite(file, change)
+
+
+def test_a_filter_finds_each_job_under_the_word_it_reads_as(tmp_path: Path) -> None:
+    """Why: read_parquet's kind/status filter compared the stored word, so a job stored
+    as 'teleport' (read as other) or as 'ready' (read as succeeded) was not found by
+    kind='other' or status='succeeded'. Now each filter finds exactly the jobs that
+    read as its word, and their tasks follow."""
+    lake = _lake(tmp_path)
+    ids = itf.read_parquet(lake).jobs.sort_values("job_id")
+    unknown, older = ids["job_id"].iloc[0], ids["job_id"].iloc[1]
+    _rename(lake, unknown, "kind", " Teleport")
+    _rename(lake, older, "status", OLDER_WORDS[ids["status"].iloc[1]].upper())
+    frames = itf.read_parquet(lake)
+    jobs = frames.jobs.set_index("job_id")
+    assert jobs.loc[unknown, "kind"] == "other"
+    assert jobs.loc[unknown, "kind_raw"] == " Teleport"
+    assert jobs.loc[older, "status"] == ids["status"].iloc[1]
+    assert itf.check_lake(lake).healthy
+    for column in ("kind", "status"):
+        for word in sorted(set(frames.jobs[column].astype(str))):
+            got = itf.read_parquet(lake, **{column: word})
+            want = set(frames.jobs.loc[frames.jobs[column] == word, "job_id"])
+            assert set(got.jobs["job_id"]) == want, (column, word)
+            assert set(got.tasks["job_id"]) <= want and len(got.tasks) == int(
+                frames.tasks["job_id"].isin(want).sum()
+            )
+
+
 def test_jobs_without_an_id_are_named_as_such(tmp_path: Path) -> None:
     """Why: two jobs with a null job_id were reported as '0 job IDs have several rows'.
     Now: 'N jobs without a job_id', and no claim of repeated IDs."""

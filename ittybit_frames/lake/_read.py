@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -41,7 +42,14 @@ from ittybit_frames.lake._store import ObjectStore, is_remote, local_path
 from ittybit_frames.lake._swap import marker
 from ittybit_frames.memory import conversion_pool
 from ittybit_frames.schema import JOBS, PROBLEMS, TASKS, Table
-from ittybit_frames.vocabulary import category, parse_window
+from ittybit_frames.vocabulary import (
+    KIND_WORDS,
+    KINDS,
+    STATUS_WORDS,
+    STATUSES,
+    category,
+    parse_window,
+)
 
 _ATTEMPTS = 20  # a reader racing writers retries this often before giving up
 
@@ -356,12 +364,26 @@ def _filters(
     if until_ms is not None:
         expr = _and(expr, ds.field(created) < pa.scalar(until_ms, pa.timestamp("ms", tz="UTC")))
     if words.kind is not None:
-        expr = _and(expr, ds.field(kind_col).cast(pa.string()) == words.kind)
+        expr = _and(expr, _is_category(kind_col, words.kind, KIND_WORDS, KINDS))
     if words.status is not None:
-        expr = _and(expr, ds.field(status_col).cast(pa.string()) == words.status)
+        expr = _and(expr, _is_category(status_col, words.status, STATUS_WORDS, STATUSES))
     if words.kind_raw is not None and created == "created_at":  # tasks: by job ID, later
         expr = _and(expr, ds.field("kind_raw") == words.kind_raw)
     return expr
+
+
+def _is_category(
+    column: str, category: str, words: dict[str, str], categories: tuple[str, ...]
+) -> Any:
+    """The rows a column reads as ``category`` (see ``lake._categories``): a file this
+    version wrote holds only categories; another's may hold an API word (``ingest``),
+    which reads as its category, or a word of no version, which reads as ``other``."""
+    # As canonical_kind/canonical_status read a word: trimmed, lower case.
+    stored = pc.utf8_trim_whitespace(pc.utf8_lower(ds.field(column).cast(pa.string())))
+    if category != "other":
+        return stored.isin([category, *(w for w, c in words.items() if c == category)])
+    known = {*categories, *words} - {"other"}
+    return ~stored.isin(sorted(known)) & stored.is_valid()
 
 
 def _dataset(where: _Where, files: list[str]) -> ds.Dataset:
