@@ -128,36 +128,27 @@ def test_ctrl_c_before_the_future_exists(
     assert ran == []
 
 
-@pytest.mark.parametrize("before", [True, False], ids=["before", "after"])
-def test_ctrl_c_as_the_work_is_handed_to_the_loop(
-    before: bool,
+@pytest.mark.parametrize("where", ["before the hand-over", "after it", "waiting for the loop"])
+def test_ctrl_c_before_the_loop_takes_the_work(
+    where: str,
     runner: LoopThread,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Before: the loop never heard of the work. After: it is in the loop's queue, but
-    # the caller was interrupted before it could wait for it (the loop is busy, so it
-    # cannot have started it): it must not start once the caller has gone.
+    # Before the hand-over: the loop never heard of the work. After it: it is in the
+    # loop's queue, but the caller was interrupted before it could wait for it. Waiting:
+    # the caller waits for the result and the loop has not taken the work yet. The loop
+    # is busy each time, so it cannot have started the work: it must not start once the
+    # caller has gone.
     ran: list[str] = []
     with _no_stray_coroutines(caplog):
         with _busy(runner):
-            hand = _once_in_main(runner._loop.call_soon_threadsafe, before=before)
-            monkeypatch.setattr(runner._loop, "call_soon_threadsafe", hand)
-            with pytest.raises(KeyboardInterrupt):
-                runner.run(_work(ran))
-            monkeypatch.undo()
-        _still_serves_and_stops(runner)
-    assert ran == []
-
-
-def test_ctrl_c_while_the_work_waits_for_the_loop(
-    runner: LoopThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # The caller waits for the result; the loop, busy, has not taken the work yet.
-    ran: list[str] = []
-    with _no_stray_coroutines(caplog):
-        with _busy(runner):
-            monkeypatch.setattr(cf.Future, "result", _once_in_main(cf.Future.result, before=True))
+            if where == "waiting for the loop":
+                target, name = cf.Future, "result"
+            else:
+                target, name = runner._loop, "call_soon_threadsafe"
+            interrupt = _once_in_main(getattr(target, name), before=where != "after it")
+            monkeypatch.setattr(target, name, interrupt)
             with pytest.raises(KeyboardInterrupt):
                 runner.run(_work(ran))
             monkeypatch.undo()
@@ -258,6 +249,19 @@ def _queued_then(runner: LoopThread, ran: list[str], then: Callable[[], None]) -
     return caller, outcome
 
 
+def _caller_let_go(runner: LoopThread, ran: list[str], stop: Any) -> None:
+    """Another thread's work queued, then ``stop`` ends the loop: once stop() has run,
+    that caller is let go with CancelledError (not left waiting)."""
+    caller, outcome = _queued_then(runner, ran, stop)
+    runner.thread.join(JOIN)
+    assert not runner.thread.is_alive()
+    runner.stop()
+    caller.join(JOIN)
+    assert not caller.is_alive()
+    assert [type(x) for x in outcome] == [cf.CancelledError]
+    outcome.clear()
+
+
 def test_a_caller_whose_work_the_stopped_loop_never_took_is_let_go(
     runner: LoopThread, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -270,14 +274,7 @@ def test_a_caller_whose_work_the_stopped_loop_never_took_is_let_go(
         runner._loop.stop()
 
     with _no_stray_coroutines(caplog):
-        caller, outcome = _queued_then(runner, ran, stop_here)
-        runner.thread.join(JOIN)
-        assert not runner.thread.is_alive()
-        runner.stop()
-        caller.join(JOIN)
-        assert not caller.is_alive()
-        assert [type(x) for x in outcome] == [cf.CancelledError]
-        outcome.clear()
+        _caller_let_go(runner, ran, stop_here)
         with pytest.raises(RuntimeError, match="stopped"):
             runner.run(_work(ran))
     assert ran == []
@@ -296,12 +293,5 @@ def test_work_handed_over_as_stop_stops_the_loop_is_refused(
         runner._loop.call_soon(runner._loop.stop)
 
     with _no_stray_coroutines(caplog):
-        caller, outcome = _queued_then(runner, ran, stop_next)
-        runner.thread.join(JOIN)
-        assert not runner.thread.is_alive()
-        runner.stop()
-        caller.join(JOIN)
-        assert not caller.is_alive()
-        assert [type(x) for x in outcome] == [cf.CancelledError]
-        outcome.clear()
+        _caller_let_go(runner, ran, stop_next)
     assert ran == []
