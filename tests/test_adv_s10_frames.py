@@ -13,6 +13,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson
+from tests.frames_equal import assert_frame_equal
 
 CAREFUL = _ndjson.NdjsonReader(use_sql=False)
 
@@ -22,9 +23,9 @@ def _sorted_problems(frames: itf.JobFrames) -> pd.DataFrame:
 
 
 def _assert_same(got: itf.JobFrames, want: itf.JobFrames) -> None:
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
-    pd.testing.assert_frame_equal(_sorted_problems(got), _sorted_problems(want))
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(_sorted_problems(got), _sorted_problems(want))
 
 
 def _huge_job(history: list[dict[str, Any]], tasks: int) -> dict[str, Any]:
@@ -174,6 +175,6 @@ def test_frames_made_with_as_of_write_no_elapsed_so_far_durations_to_a_lake(
     for name, keys in (("jobs", ["job_id"]), ("tasks", ["job_id", "task_index"])):
         got = getattr(back, name).sort_values(keys).reset_index(drop=True)
         want = getattr(plain, name).sort_values(keys).reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, want)
+        assert_frame_equal(got, want)
     # The frames themselves keep their durations so far.
     assert provisional.jobs["total_seconds"].notna().all()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ittybit_frames import metrics
+from tests.frames_equal import assert_frame_equal
 from tests.test_speed_s11_metrics import reference_stage_breakdown
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -38,7 +39,7 @@ def test_a_task_without_a_job_id_is_left_out(dtype: Any, by: str | None) -> None
     tasks = _tasks(ids, ["probe", "video", "probe", "video"], ["video"] * 4, dtype)
     got = metrics.stage_breakdown(tasks, by=by)
     known = tasks[tasks["job_id"].notna()].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, reference_stage_breakdown(known, by), check_exact=True)
+    assert_frame_equal(got, reference_stage_breakdown(known, by), check_exact=True)
     assert set(got["jobs"]) == {2}
 
 
@@ -58,6 +59,4 @@ def test_a_job_without_a_group_key_is_left_out_of_the_groups(categorical: bool) 
     got = metrics.stage_breakdown(tasks)
     assert got["job_kind"].tolist() == ["video"] * 5
     assert got["jobs"].tolist() == [1] * 5
-    pd.testing.assert_frame_equal(
-        got, reference_stage_breakdown(tasks.iloc[:1], "job_kind"), check_exact=True
-    )
+    assert_frame_equal(got, reference_stage_breakdown(tasks.iloc[:1], "job_kind"), check_exact=True)

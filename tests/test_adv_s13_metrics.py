@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import ittybit_frames as itf
 from ittybit_frames import metrics
 from ittybit_frames.metrics._common import ENCODE_KINDS
+from tests.frames_equal import assert_frame_equal
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 KINDS = ["probe", "import", "video", "audio", "export", "speech", "other"]
@@ -187,7 +188,7 @@ def test_every_id_storage_gives_the_plain_definition(
         if first is None:
             first = got
         else:
-            pd.testing.assert_frame_equal(got, first, check_exact=True, obj=name)
+            assert_frame_equal(got, first, check_exact=True, obj=name)
 
 
 def test_a_job_straddling_three_chunks_and_coming_back_later_is_one_job() -> None:
@@ -379,7 +380,7 @@ def test_stage_breakdown_of_the_lake_is_that_of_the_frames(
     a = frames.tasks.sort_values(order, ignore_index=True)
     b = lake.tasks.sort_values(order, ignore_index=True)
     want = metrics.stage_breakdown(a, by=by)
-    pd.testing.assert_frame_equal(metrics.stage_breakdown(b, by=by), want, check_exact=True)
+    assert_frame_equal(metrics.stage_breakdown(b, by=by), want, check_exact=True)
     # In the lake's own order (IDs in chunks, jobs spread over files) too, up to the
     # order in which seconds are added.
     assert_close(
@@ -393,7 +394,7 @@ def test_in_flight_of_the_lake_is_that_of_the_frames(frames_and_lake: tuple[Any,
     for as_of in (None, "2026-02-10T12:00:00Z"):
         want = metrics.in_flight(frames.jobs, freq="1h", as_of=as_of)
         got = metrics.in_flight(lake.jobs, freq="1h", as_of=as_of)
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert_frame_equal(got, want, check_exact=True)
         assert got.attrs["peak"] == want.attrs["peak"]
 
 

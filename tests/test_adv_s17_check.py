@@ -19,6 +19,7 @@ from ittybit_frames import lake
 from ittybit_frames.lake._format import decoded as plain_types
 from ittybit_frames.simulator import generate_history
 from tests import test_lake_remote
+from tests.frames_equal import assert_frame_equal
 
 s3_endpoint, s3_lake = test_lake_remote.s3_endpoint, test_lake_remote.s3_lake
 
@@ -90,9 +91,7 @@ def test_moved_rows_among_v1_plain_and_empty_files_are_found_and_repaired(
     jobs_after, _ = canonical(after)
     survivors = before[0][before[0]["job_id"].isin(set(jobs_after["job_id"]))]
     keep = [c for c in jobs_after.columns if c != "kind_raw"]
-    pd.testing.assert_frame_equal(
-        jobs_after[keep], survivors[keep].reset_index(drop=True), check_like=False
-    )
+    assert_frame_equal(jobs_after[keep], survivors[keep].reset_index(drop=True), check_like=False)
 
 
 @pytest.mark.parametrize("profile", ["default", "spark"])
@@ -175,8 +174,8 @@ def test_odd_but_pinned_files_read_as_their_rows(tmp_path: Path, change: str) ->
     assert repaired.healthy and any("rewrote" in r for r in repaired.repaired), repaired
     after = canonical(itf.read_parquet(tmp_path))
     if change != "nan_not_null":
-        pd.testing.assert_frame_equal(after[0], before[0])
-    pd.testing.assert_frame_equal(after[1], before[1])
+        assert_frame_equal(after[0], before[0])
+    assert_frame_equal(after[1], before[1])
 
 
 @pytest.mark.parametrize(
@@ -297,7 +296,7 @@ def test_a_lake_check_lake_calls_healthy_is_readable(tmp_path: Path) -> None:
     v1_ids = set(pq.read_table(files(tmp_path)[0])["job_id"].to_pylist())
     assert int(jobs["kind_raw"].isna().sum()) == len(v1_ids)  # v1 rows: null, the rest kept
     kept = [c for c in want.columns if c != "kind_raw"]
-    pd.testing.assert_frame_equal(jobs[kept], want[kept])
+    assert_frame_equal(jobs[kept], want[kept])
 
 
 def test_the_same_lake_in_an_object_store_is_readable(tmp_path: Path, s3_lake: str) -> None:
@@ -313,4 +312,4 @@ def test_the_same_lake_in_an_object_store_is_readable(tmp_path: Path, s3_lake: s
     for file in files(tmp_path)[:2]:
         store.put(file.relative_to(tmp_path).as_posix(), file.read_bytes())
     assert itf.check_lake(s3_lake).healthy
-    pd.testing.assert_frame_equal(itf.read_parquet(s3_lake).jobs, itf.read_parquet(tmp_path).jobs)
+    assert_frame_equal(itf.read_parquet(s3_lake).jobs, itf.read_parquet(tmp_path).jobs)

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 N = NdjsonReader().min_records + 321  # the default fast route, not a test's knob
 
@@ -82,6 +82,6 @@ def test_recycled_containers_at_the_fast_routes_size_give_the_copies_frames(
         wanted = itf.to_frames(_copy(dict(handed)))
     frames = itf.to_frames(records(jobs))
     assert len(frames.jobs) == N
-    pd.testing.assert_frame_equal(frames.jobs, wanted.jobs)
-    pd.testing.assert_frame_equal(frames.tasks, wanted.tasks)
+    assert_frame_equal(frames.jobs, wanted.jobs)
+    assert_frame_equal(frames.tasks, wanted.tasks)
     assert frames.problems.empty

@@ -11,13 +11,13 @@ import signal
 import threading
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.client import AsyncClient
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.frames_equal import assert_frame_equal
 
 JOIN = 20  # seconds: a bound that fails the test when something hangs
 HISTORY = generate_history(8, seed=13)
@@ -174,9 +174,9 @@ def test_a_generator_recycling_what_its_records_hold_gives_them_as_they_were(
     # page's data refilled under fresh envelopes: the last page's jobs twice, one page lost.
     frames = itf.to_frames(recycling())
     reference = itf.to_frames(fresh())
-    pd.testing.assert_frame_equal(frames.jobs, reference.jobs)
-    pd.testing.assert_frame_equal(frames.tasks, reference.tasks)
-    pd.testing.assert_frame_equal(frames.problems, reference.problems)
+    assert_frame_equal(frames.jobs, reference.jobs)
+    assert_frame_equal(frames.tasks, reference.tasks)
+    assert_frame_equal(frames.problems, reference.problems)
 
 
 @pytest.mark.parametrize("message", ["The API key is not valid.", "Bad key!", "no key", ""])

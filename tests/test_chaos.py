@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 import ittybit_frames as itf
 from ittybit_frames.simulator import Faults, generate_history, serve
 from tests.conftest import cli_sync, fast_client
+from tests.frames_equal import assert_frame_equal
 
 
 @pytest.mark.slow
@@ -54,8 +54,8 @@ def test_chaos_sync_with_kills_equals_a_fault_free_run(tmp_path: Path) -> None:
     with serve(state) as clean, fast_client(clean) as client:
         itf.sync(tmp_path / "reference", client=client)
     left, right = itf.read_parquet(lake), itf.read_parquet(tmp_path / "reference")
-    pd.testing.assert_frame_equal(left.jobs, right.jobs)
-    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+    assert_frame_equal(left.jobs, right.jobs)
+    assert_frame_equal(left.tasks, right.tasks)
     assert (left.jobs["status"].astype(str).isin(["queued", "processing"])).sum() < len(history)
 
 
@@ -116,7 +116,7 @@ def test_arbitrary_payloads_survive_the_whole_path(jobs: tuple[dict[str, Any], .
         fetched = itf.read_jobs(client=client)
     # Over HTTP and back: the same frames, the same problems, no job lost.
     by_id = fetched.jobs.sort_values("job_id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(by_id, direct.jobs.sort_values("job_id").reset_index(drop=True))
+    assert_frame_equal(by_id, direct.jobs.sort_values("job_id").reset_index(drop=True))
     assert sorted(fetched.jobs["job_id"]) == sorted(j["id"] for j in records)
     assert len(fetched.problems) == len(direct.problems)
     with tempfile.TemporaryDirectory() as tmp:

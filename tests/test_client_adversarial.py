@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
@@ -36,6 +35,7 @@ from ittybit_frames.client import _decode
 from ittybit_frames.errors import PaginationError
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.frames_equal import assert_frame_equal
 
 #: Writes the answer to one request on ``conn``; returns whether to keep the connection.
 Handler = Callable[["Raw", socket.socket, str, dict[str, str]], bool]
@@ -472,12 +472,10 @@ def _listing_and_jobs(jobs: list[dict[str, Any]]) -> Handler:
 def _same_frames(got: itf.JobFrames, want: itf.JobFrames) -> None:
     for name, keys in (("jobs", ["job_id"]), ("tasks", ["job_id", "task_id"])):
         a, b = getattr(got, name), getattr(want, name)
-        pd.testing.assert_frame_equal(
+        assert_frame_equal(
             a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
         )
-    pd.testing.assert_frame_equal(
-        got.problems.reset_index(drop=True), want.problems.reset_index(drop=True)
-    )
+    assert_frame_equal(got.problems.reset_index(drop=True), want.problems.reset_index(drop=True))
 
 
 def test_read_jobs_keeps_every_odd_value_the_careful_path_keeps() -> None:
@@ -597,8 +595,8 @@ def test_sync_killed_at_chosen_requests_of_a_page_numbered_api_resumes_to_the_sa
             api.on_request = lambda count: None
             itf.sync(lake, client=server.client(timeout=10), batch_jobs=100)
             left, right = itf.read_parquet(lake), itf.read_parquet(tmp_path / "reference")
-            pd.testing.assert_frame_equal(left.jobs, right.jobs)
-            pd.testing.assert_frame_equal(left.tasks, right.tasks)
+            assert_frame_equal(left.jobs, right.jobs)
+            assert_frame_equal(left.tasks, right.tasks)
 
 
 def test_a_job_created_while_sync_pages_shifts_the_pages_but_loses_nothing(

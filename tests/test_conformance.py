@@ -25,6 +25,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.frames._ndjson import NdjsonReader
 from tests.accounting import leaves, lost
+from tests.frames_equal import assert_frame_equal
 
 DATA = Path(__file__).parent / "data" / "conformance"
 FILES = sorted(DATA.glob("*.json"))
@@ -101,8 +102,8 @@ def test_every_value_kept_and_every_word_known(path: Path) -> None:
         # min_lines, min_records=0: a few go the careful way by default.
         for reader in (NdjsonReader(min_lines=0, min_records=0), NdjsonReader(use_sql=False)):
             frames = itf.to_frames(data, _reader=reader)
-            pd.testing.assert_frame_equal(frames.jobs, reference.jobs, obj=name)
-            pd.testing.assert_frame_equal(frames.tasks, reference.tasks, obj=name)
+            assert_frame_equal(frames.jobs, reference.jobs, obj=name)
+            assert_frame_equal(frames.tasks, reference.tasks, obj=name)
             assert len(frames.problems) == len(reference.problems), name
 
 

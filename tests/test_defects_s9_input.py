@@ -9,10 +9,10 @@ import gzip
 from pathlib import Path
 
 import orjson
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_safety import records
 
 
@@ -37,8 +37,8 @@ def test_a_gzip_text_handle_reads_as_the_path_does(gz: Path) -> None:
         frames = itf.to_frames(handle)
     want = itf.to_frames(gz)
     assert len(frames.jobs) == 3 and frames.problems.empty
-    pd.testing.assert_frame_equal(frames.jobs, want.jobs)
-    pd.testing.assert_frame_equal(frames.tasks, want.tasks)
+    assert_frame_equal(frames.jobs, want.jobs)
+    assert_frame_equal(frames.tasks, want.tasks)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])

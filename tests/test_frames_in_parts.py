@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.frames import to_frames_in_parts
 from ittybit_frames.frames._ndjson import NdjsonReader, _read
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 BIG = 123456789012345678901234567890
 
@@ -31,10 +31,10 @@ def _pages(jobs: list[dict[str, Any]], size: int = 10) -> list[bytes | list[Any]
 def assert_same(got: itf.JobFrames, want: itf.JobFrames) -> None:
     """Frame for frame, rows in the same order; the same problems (in the order of the
     pieces: as with to_frames' own blocks, those of a later block come after)."""
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
     keys = list(got.problems.columns)
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         got.problems.astype(str).sort_values(keys).reset_index(drop=True),
         want.problems.astype(str).sort_values(keys).reset_index(drop=True),
     )

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 HISTORY = generate_history(6, seed=11)
 CAREFUL = NdjsonReader(use_sql=False)
@@ -82,8 +82,8 @@ def test_a_generator_recycling_nested_objects_gives_each_record_as_it_was(
     # job's tasks when the chunk was converted.
     got = itf.to_frames(_reused_deep(HISTORY, fresh_top), _reader=reader)
     want = itf.to_frames(copy.deepcopy(HISTORY), _reader=reader)
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
     assert got.problems.empty
 
 
@@ -100,8 +100,8 @@ def test_a_0d_numpy_array_is_its_scalar(reader: NdjsonReader) -> None:
     }
     got = itf.to_frames([odd, copy.deepcopy(HISTORY[1])], _reader=reader)
     want = itf.to_frames([job, copy.deepcopy(HISTORY[1])], _reader=reader)
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
     assert got.problems.empty
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import ittybit_frames as itf
 from ittybit_frames.simulator import generate_history
 from ittybit_frames.vocabulary import canonical_status, epoch_ms
+from tests.frames_equal import assert_frame_equal
 
 MS_LO, MS_HI = 946_684_800_000, 4_102_444_800_000 - 1
 
@@ -562,10 +563,10 @@ def through_sql(
 
 def assert_same(left: itf.JobFrames, right: itf.JobFrames) -> None:
     """The same jobs, tasks and problems (problems in any order)."""
-    pd.testing.assert_frame_equal(left.jobs, right.jobs)
-    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+    assert_frame_equal(left.jobs, right.jobs)
+    assert_frame_equal(left.tasks, right.tasks)
     columns = list(left.problems.columns)
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         left.problems.sort_values(columns).reset_index(drop=True),
         right.problems.sort_values(columns).reset_index(drop=True),
     )

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 HISTORY = generate_history(8, seed=13)
 NDJSON = "".join(json.dumps(job) + "\n" for job in HISTORY)
@@ -22,8 +22,8 @@ REFERENCE = itf.to_frames(HISTORY)
 
 
 def _same(frames: itf.JobFrames) -> None:
-    pd.testing.assert_frame_equal(frames.jobs, REFERENCE.jobs)
-    pd.testing.assert_frame_equal(frames.tasks, REFERENCE.tasks)
+    assert_frame_equal(frames.jobs, REFERENCE.jobs)
+    assert_frame_equal(frames.tasks, REFERENCE.tasks)
     assert frames.problems.empty
 
 

@@ -15,6 +15,7 @@ import ittybit_frames as itf
 from ittybit_frames import lake
 from ittybit_frames.lake._format import decoded as plain_types
 from ittybit_frames.schema import JOBS, SCHEMA_VERSION, TASKS
+from tests.frames_equal import assert_frame_equal
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,8 @@ def test_round_trip_and_layout(tmp_path: Path, frames: itf.JobFrames) -> None:
     manifest = json.loads((tmp_path / "_ittybit_frames.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION and manifest["partition_by"] == "day"
     back = itf.read_parquet(tmp_path)
-    pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
-    pd.testing.assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
+    assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
+    assert_frame_equal(back.tasks, sorted_tasks(frames.tasks))
     # A job and its tasks share a partition.
     for part in partitions(tmp_path / "tasks"):
         tasks = pq.read_table(part / "part-0.parquet", columns=["job_id"]).column(0).to_pylist()
@@ -100,7 +101,7 @@ def test_merge_twice_changes_nothing(tmp_path: Path, frames: itf.JobFrames) -> N
     assert report.partitions == []  # nothing rewritten
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("part-0.parquet")} == before
     again = itf.read_parquet(tmp_path)
-    pd.testing.assert_frame_equal(again.jobs, first.jobs)
+    assert_frame_equal(again.jobs, first.jobs)
     assert again.jobs["job_id"].is_unique
 
 
@@ -164,7 +165,7 @@ def test_a_failed_write_leaves_the_previous_file(
         itf.JobFrames(changed, frames.tasks, frames.problems).to_parquet(tmp_path)
     monkeypatch.undo()
     after = itf.read_parquet(tmp_path)
-    pd.testing.assert_frame_equal(after.jobs, before.jobs)
+    assert_frame_equal(after.jobs, before.jobs)
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
 
@@ -216,7 +217,7 @@ def test_bad_arguments(tmp_path: Path, frames: itf.JobFrames) -> None:
 def test_profiles_round_trip(tmp_path: Path, frames: itf.JobFrames, profile: str) -> None:
     frames.to_parquet(tmp_path, profile=profile)
     back = itf.read_parquet(tmp_path)
-    pd.testing.assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
+    assert_frame_equal(back.jobs, sorted_jobs(frames.jobs))
     first = partitions(tmp_path / "jobs")[0] / "part-0.parquet"
     kind_type = pq.read_schema(first).field("kind").type
     assert ("dictionary" in str(kind_type)) == lake.PROFILES[profile].dictionary_categories
@@ -249,7 +250,7 @@ def test_a_schema_v1_lake_is_read_merged_and_checked(tmp_path: Path, frames: itf
     back = itf.read_parquet(tmp_path)
     assert back.jobs["kind_raw"].isna().all() and back.tasks["input_fps"].isna().all()
     kept = [c for c in JOBS.names if c not in V2_COLUMNS["jobs"]]
-    pd.testing.assert_frame_equal(back.jobs[kept], sorted_jobs(frames.jobs)[kept])
+    assert_frame_equal(back.jobs[kept], sorted_jobs(frames.jobs)[kept])
     assert list(back.tasks.columns) == TASKS.names and len(back.tasks) == len(frames.tasks)
     report = itf.check_lake(tmp_path)
     assert report.healthy, report.problems

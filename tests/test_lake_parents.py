@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ittybit_frames as itf
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_safety import DAY, records
 
 DAYS = pd.Timedelta(days=1)
@@ -72,7 +73,7 @@ def test_tasks_are_written_with_their_jobs_created_at_in_its_partition(
     assert len(report.problems) == 1, report.problems
     line = report.problems[0]
     assert "2 tasks" in line and "job_created_at" in line and "job_h00000" in line, line
-    pd.testing.assert_frame_equal(frames.tasks, before)  # the caller's frames untouched
+    assert_frame_equal(frames.tasks, before)  # the caller's frames untouched
     again = itf.write_parquet(itf.read_parquet(tmp_path), tmp_path)
     assert again.problems == [] and again.updated == 0
 

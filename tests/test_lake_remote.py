@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_safety import frames_of, ids_of, spec
 
 #: The secret key every remote test runs with: asserted to appear nowhere.
@@ -98,8 +98,8 @@ def same_as_on_disk(url: str, folder: Path, *writes: tuple[dict[str, Any], str])
             assert getattr(remote, name) == getattr(local, name), name
     on_disk = itf.read_parquet(folder)
     back = itf.read_parquet(url)
-    pd.testing.assert_frame_equal(back.jobs, on_disk.jobs)
-    pd.testing.assert_frame_equal(back.tasks, on_disk.tasks)
+    assert_frame_equal(back.jobs, on_disk.jobs)
+    assert_frame_equal(back.tasks, on_disk.tasks)
     return back
 
 

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.cli import main
 from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
 from tests import test_lake_remote
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_remote import S3_SECRET, objects
 
 s3_endpoint = test_lake_remote.s3_endpoint  # the fixtures: moto's server, a bucket per test
@@ -46,8 +46,8 @@ def test_sync_then_report_info_and_check_on_s3(
     assert main(["sync", str(tmp_path / "local"), "--json"]) == 0  # the same, into a folder
     capsys.readouterr()
     remote, local = itf.read_parquet(s3_lake), itf.read_parquet(tmp_path / "local")
-    pd.testing.assert_frame_equal(remote.jobs, local.jobs)
-    pd.testing.assert_frame_equal(remote.tasks, local.tasks)
+    assert_frame_equal(remote.jobs, local.jobs)
+    assert_frame_equal(remote.tasks, local.tasks)
     assert itf.lake.read_manifest(s3_lake)["sync"]["frontiers"]  # the sync state is kept
 
     assert main(["sync", s3_lake, "--json"]) == 0  # nothing new: nothing rewritten

@@ -9,11 +9,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import ittybit_frames as itf
 from ittybit_frames.lake import STEPS
 from tests import test_lake_remote, test_lake_remote_safety
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_remote import NEW, OLD
 from tests.test_lake_remote_safety import glob_ids, healthy, start
 from tests.test_lake_safety import frames_of, ids_of
@@ -57,5 +56,5 @@ def test_overwrite_killed_at_each_step_then_run_again(
         healthy(url)
         back = itf.read_parquet(url)
         assert set(glob_ids(url)) == new, step
-        pd.testing.assert_frame_equal(back.jobs, whole.jobs, obj=step)
-        pd.testing.assert_frame_equal(back.tasks, whole.tasks, obj=step)
+        assert_frame_equal(back.jobs, whole.jobs, obj=step)
+        assert_frame_equal(back.tasks, whole.tasks, obj=step)

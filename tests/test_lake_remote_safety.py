@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
@@ -23,6 +22,7 @@ import ittybit_frames as itf
 from ittybit_frames.lake import STEPS, lock_lake
 from ittybit_frames.lake._store import ObjectStore
 from tests import test_lake_remote
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_remote import MOVE, NEW, OLD, S3_SECRET, objects
 from tests.test_lake_safety import frames_of, ids_of, spec
 
@@ -142,8 +142,8 @@ def test_killed_at_each_step_then_run_again(ctx: Any, s3_lake: str, tmp_path: Pa
         itf.write_parquet(frames_of(MOVE), url, lock_timeout=30)
         healthy(url)
         back = itf.read_parquet(url)
-        pd.testing.assert_frame_equal(back.jobs, whole.jobs, obj=step)
-        pd.testing.assert_frame_equal(back.tasks, whole.tasks, obj=step)
+        assert_frame_equal(back.jobs, whole.jobs, obj=step)
+        assert_frame_equal(back.tasks, whole.tasks, obj=step)
 
 
 def test_sigkill_at_random_instants(ctx: Any, s3_lake: str) -> None:

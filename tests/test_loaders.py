@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.simulator import SimulatorAPI, serve
 from tests.conftest import SECRET, fast_client
+from tests.frames_equal import assert_frame_equal
 
 
 def test_read_by_listing_with_filters(api: SimulatorAPI, history: list[dict[str, Any]]) -> None:
@@ -44,7 +44,7 @@ def _same(got: itf.JobFrames, want: itf.JobFrames) -> None:
     for name in ("jobs", "tasks"):
         a, b = getattr(got, name), getattr(want, name)
         keys = ["job_id"] if name == "jobs" else ["job_id", "task_id"]
-        pd.testing.assert_frame_equal(
+        assert_frame_equal(
             a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
         )
     assert len(got.problems) == len(want.problems)

@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +23,7 @@ from ittybit_frames.frames import to_frames_in_parts
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.frames_equal import assert_frame_equal
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +129,8 @@ def test_pieces_of_any_listing_equal_to_frames_after_the_walk(
     reader = NdjsonReader(min_lines=min_lines, min_records=1)
     got = to_frames_in_parts(ndjson_parts(pages), piece_bytes=piece, _reader=reader)
     want = itf.to_frames(records_of(pages), _reader=NdjsonReader(use_sql=False))
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
     assert sorted(map(str, got.problems.itertuples(index=False))) == sorted(
         map(str, want.problems.itertuples(index=False))
     )
@@ -179,10 +179,10 @@ def test_by_id_wrong_jobs_and_a_revoked_key_as_fetch_jobs_says(
             again = itf.read_jobs(ids, client=client)  # the client still works
             client._run(transport.aclose)
     want = itf.to_frames(records_of([fetched.jobs]))
-    pd.testing.assert_frame_equal(frames.jobs, want.jobs)
-    pd.testing.assert_frame_equal(frames.tasks, want.tasks)
+    assert_frame_equal(frames.jobs, want.jobs)
+    assert_frame_equal(frames.tasks, want.tasks)
     assert frames.failures is not None
-    pd.testing.assert_frame_equal(frames.failures, fetched.failures)
+    assert_frame_equal(frames.failures, fetched.failures)
     assert set(frames.failures["job_id"]) == set(wrong)
     assert len(frames.jobs) == len(many) - 2
-    pd.testing.assert_frame_equal(again.jobs, frames.jobs)
+    assert_frame_equal(again.jobs, frames.jobs)

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
 
 import ittybit_frames as itf
 from ittybit_frames.client import AiohttpTransport, records_of
 from ittybit_frames.simulator import SimulatorAPI, generate_history, serve
 from tests.conftest import SECRET, fast_client
+from tests.frames_equal import assert_frame_equal
 
 BIG = 123456789012345678901234567890
 
@@ -71,8 +71,8 @@ def _after_the_walk(client: itf.Client, **query: Any) -> itf.JobFrames:
 
 
 def _same_rows(got: itf.JobFrames, want: itf.JobFrames) -> None:
-    pd.testing.assert_frame_equal(got.jobs, want.jobs)
-    pd.testing.assert_frame_equal(got.tasks, want.tasks)
+    assert_frame_equal(got.jobs, want.jobs)
+    assert_frame_equal(got.tasks, want.tasks)
     assert sorted(map(str, got.problems.itertuples(index=False))) == sorted(
         map(str, want.problems.itertuples(index=False))
     )
@@ -229,7 +229,7 @@ def test_jobs_by_id_are_converted_as_they_arrive_in_the_order_of_the_ids(
         dict.fromkeys(i for i in ids if i.startswith("job_") and i != "job_missing")
     )
     assert frames.failures is not None
-    pd.testing.assert_frame_equal(frames.failures, fetched.failures)
+    assert_frame_equal(frames.failures, fetched.failures)
     assert set(failed.jobs["status"]) == {"failed"}
     assert len(failed.jobs) == sum(j["status"] == "failed" for j in jobs)
     assert frames.jobs.set_index("job_id").loc[jobs[600]["id"], "metadata"] == f'{{"big":{BIG}}}'

@@ -10,6 +10,7 @@ import pytest
 
 import ittybit_frames as itf
 from ittybit_frames import metrics
+from tests.frames_equal import assert_frame_equal
 
 T0 = 1711900800000  # 2024-03-31T16:00:00Z, on the hour
 H = 3_600_000
@@ -213,7 +214,7 @@ def test_inputs_are_not_modified(small: itf.JobFrames) -> None:
         metrics.top_errors,
     ):
         fn(small.jobs)
-    pd.testing.assert_frame_equal(small.jobs, before)
+    assert_frame_equal(small.jobs, before)
 
 
 def test_empty_frames_give_empty_tables() -> None:

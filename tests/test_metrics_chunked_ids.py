@@ -12,6 +12,7 @@ import pyarrow as pa
 import ittybit_frames as itf
 from ittybit_frames import metrics
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -28,4 +29,4 @@ def test_chunked_job_ids_give_what_one_chunk_gives() -> None:
     for by in ("job_kind", None):
         got = metrics.stage_breakdown(chunked, by=by)
         assert not got.empty
-        pd.testing.assert_frame_equal(got, metrics.stage_breakdown(one, by=by))
+        assert_frame_equal(got, metrics.stage_breakdown(one, by=by))

@@ -11,6 +11,7 @@ import ittybit_frames as itf
 from ittybit_frames import metrics
 from ittybit_frames.metrics._common import ENCODE_KINDS
 from ittybit_frames.simulator import generate_history
+from tests.frames_equal import assert_frame_equal
 
 
 @pytest.fixture(scope="module")
@@ -51,4 +52,4 @@ def test_tasks_and_jobs_match_the_reference(frames: itf.JobFrames, by: str | Non
         np.testing.assert_allclose(got["mean"], want["mean"])
         np.testing.assert_allclose(got["p50"], want["p50"])
         assert "realtime_factor" not in frame.columns
-    pd.testing.assert_frame_equal(tasks, before)  # the caller's frame unchanged
+    assert_frame_equal(tasks, before)  # the caller's frame unchanged

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from ittybit_frames import metrics
 from ittybit_frames.metrics._common import ENCODE_KINDS
+from tests.frames_equal import assert_frame_equal
 
 KINDS = ["probe", "import", "video", "audio", "export", "speech", "other"]
 JOB_KINDS = ["video", "audio", "image", "other"]  # "other": a category left unused below
@@ -153,7 +154,7 @@ def test_stage_breakdown_equals_a_plain_pandas_reference(
     tasks: pd.DataFrame, by: str | None
 ) -> None:
     got = metrics.stage_breakdown(tasks, by=by)
-    pd.testing.assert_frame_equal(got, reference_stage_breakdown(tasks, by), check_exact=True)
+    assert_frame_equal(got, reference_stage_breakdown(tasks, by), check_exact=True)
 
 
 def test_stage_breakdown_of_one_job_whose_tasks_sit_apart() -> None:
@@ -171,7 +172,7 @@ def test_stage_breakdown_of_one_job_whose_tasks_sit_apart() -> None:
     out = metrics.stage_breakdown(tasks, by=None).set_index("stage")
     assert out["jobs"].tolist() == [2] * 5
     assert out.loc["encode", "seconds"] == 8.0 and out.loc["waiting", "seconds"] == 19.0 - 9.0
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         metrics.stage_breakdown(tasks, by=None), reference_stage_breakdown(tasks, None)
     )
 

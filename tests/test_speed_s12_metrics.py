@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from ittybit_frames import metrics
 from ittybit_frames.metrics._durations import _first_seen_codes
+from tests.frames_equal import assert_frame_equal
 from tests.test_speed_s11_metrics import reference_stage_breakdown, task_frames
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -53,8 +54,8 @@ def test_arrow_ids_in_chunks_give_what_object_ids_give(
     arrow = _chunked(tasks.assign(job_id=tasks["job_id"].astype("string[pyarrow]")), parts)
     plain = arrow.assign(job_id=arrow["job_id"].astype(object))
     got = metrics.stage_breakdown(arrow, by=by)
-    pd.testing.assert_frame_equal(got, metrics.stage_breakdown(plain, by=by), check_exact=True)
-    pd.testing.assert_frame_equal(got, reference_stage_breakdown(plain, by), check_exact=True)
+    assert_frame_equal(got, metrics.stage_breakdown(plain, by=by), check_exact=True)
+    assert_frame_equal(got, reference_stage_breakdown(plain, by), check_exact=True)
 
 
 def test_a_job_whose_tasks_sit_apart_among_ids_of_one_length_is_one_job() -> None:
@@ -63,7 +64,7 @@ def test_a_job_whose_tasks_sit_apart_among_ids_of_one_length_is_one_job() -> Non
     for parts in (1, 2, 5):
         out = metrics.stage_breakdown(_chunked(tasks, parts), by=None)
         assert out["jobs"].tolist() == [3] * 5
-        pd.testing.assert_frame_equal(out, reference_stage_breakdown(tasks, None))
+        assert_frame_equal(out, reference_stage_breakdown(tasks, None))
 
 
 def test_ids_of_several_lengths_and_many_bytes() -> None:
@@ -75,8 +76,8 @@ def test_ids_of_several_lengths_and_many_bytes() -> None:
     plain = tasks.assign(job_id=tasks["job_id"].astype(object))
     for by in ("job_kind", None):
         got = metrics.stage_breakdown(_chunked(tasks, 3), by=by)
-        pd.testing.assert_frame_equal(got, metrics.stage_breakdown(plain, by=by))
-        pd.testing.assert_frame_equal(got, reference_stage_breakdown(plain, by))
+        assert_frame_equal(got, metrics.stage_breakdown(plain, by=by))
+        assert_frame_equal(got, reference_stage_breakdown(plain, by))
     assert metrics.stage_breakdown(tasks, by=None)["jobs"].iloc[0] == 5
 
 
@@ -109,7 +110,7 @@ def test_timestamps_of_any_unit_and_zone_give_the_same_stages(unit: str, zone: s
 
     other = tasks.assign(**{c: shown(tasks[c]) for c in ("finished_at", "job_created_at")})
     for by in ("job_kind", None):
-        pd.testing.assert_frame_equal(
+        assert_frame_equal(
             metrics.stage_breakdown(other, by=by),
             metrics.stage_breakdown(tasks, by=by),
             check_exact=True,

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ittybit_frames import metrics
+from tests.frames_equal import assert_frame_equal
 from tests.test_speed_s11_metrics import reference_stage_breakdown, task_frames
 
 
@@ -44,7 +45,7 @@ def test_chunked_ids_and_plain_float_seconds_give_the_reference(
     assert plain["processing_seconds"].dtype == "float64"
     got = metrics.stage_breakdown(plain, by=by)
     want = reference_stage_breakdown(tasks, by)
-    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert_frame_equal(got, want, check_exact=True)
 
 
 def test_a_run_of_one_job_across_a_chunk_boundary_is_one_job() -> None:
@@ -68,7 +69,7 @@ def test_a_run_of_one_job_across_a_chunk_boundary_is_one_job() -> None:
     }
     probe = got[(got["job_kind"] == "video") & (got["stage"] == "probe")]
     assert probe["seconds"].tolist() == [1.0]
-    pd.testing.assert_frame_equal(got, reference_stage_breakdown(tasks, "job_kind"))
+    assert_frame_equal(got, reference_stage_breakdown(tasks, "job_kind"))
 
 
 def _reference_peak(jobs: pd.DataFrame, as_of: pd.Timestamp | None) -> dict[str, object]:

@@ -17,13 +17,14 @@ from ittybit_frames.cli import main
 from ittybit_frames.lake import JOURNAL, read_manifest
 from ittybit_frames.simulator import DEFAULT_START, SimulatorAPI, generate_history, serve
 from tests.conftest import cli_sync, fast_client
+from tests.frames_equal import assert_frame_equal
 from tests.test_lake_safety import duck, healthy
 
 
 def assert_same_lake(a: Path, b: Path) -> None:
     left, right = itf.read_parquet(a), itf.read_parquet(b)
-    pd.testing.assert_frame_equal(left.jobs, right.jobs)
-    pd.testing.assert_frame_equal(left.tasks, right.tasks)
+    assert_frame_equal(left.jobs, right.jobs)
+    assert_frame_equal(left.tasks, right.tasks)
 
 
 def export(api: SimulatorAPI, path: Path) -> None:
@@ -200,7 +201,7 @@ def test_export_into_a_synced_lake_merges_and_sync_refills(
         before = itf.read_parquet(lake).jobs
         assert main(["export", "--out", str(lake), "--ids", "job_missing", "-q"]) == 1
         assert "nothing was written" in capsys.readouterr().err
-        pd.testing.assert_frame_equal(itf.read_parquet(lake).jobs, before)
+        assert_frame_equal(itf.read_parquet(lake).jobs, before)
         # An export into an existing lake merges: the lake keeps its 300 jobs.
         assert main(["export", "--out", str(lake), "--ids", history[0]["id"], "-q"]) == 0
         assert len(itf.read_parquet(lake).jobs) == 300
