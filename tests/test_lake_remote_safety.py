@@ -35,15 +35,15 @@ def writer(
     env: dict[str, str],
     url: str,
     mode: str,
-    what: dict[str, Any],
+    frames: itf.JobFrames,
     ready: Any,
     go: Any,
     kill_at: str,
     lease_seconds: float,
 ) -> None:
-    """A child writer: build frames, say ready, wait for go, write (or die at a step)."""
+    """A child writer: say ready, wait for go, write (or die at a step). ``frames``: the
+    parent's conversion (frames_of), pickled: not converted again in every child."""
     os.environ.update(env)
-    frames = frames_of(what)
 
     def hook(step: str) -> None:
         if step == kill_at:
@@ -73,7 +73,7 @@ def start(
 ) -> tuple[Any, Any, Any]:
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
     ready, go = ctx.Event(), go or ctx.Event()
-    args = (env, url, mode, what, ready, go, kill_at, lease_seconds)
+    args = (env, url, mode, frames_of(what), ready, go, kill_at, lease_seconds)
     proc = ctx.Process(target=writer, args=args)
     proc.start()
     assert ready.wait(60)

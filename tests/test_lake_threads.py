@@ -52,8 +52,9 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def killing_writer(lake: str, mode: str, new: dict[str, Any], where: str, nth: int) -> None:
-    """Write ``new`` into ``lake``, killing this process at the ``nth`` call of ``where``:
+def killing_writer(lake: str, mode: str, new: itf.JobFrames, where: str, nth: int) -> None:
+    """Write ``new`` (the parent's frames_of, pickled) into ``lake``, killing this process
+    at the ``nth`` call of ``where``:
 
     ``fsync``: a background fsync of a staged file (on its own thread), before it runs;
     ``index``: once the staged index file is written, before its fsync;
@@ -104,12 +105,12 @@ def killing_writer(lake: str, mode: str, new: dict[str, Any], where: str, nth: i
     _commit.fsync_file = fsync  # type: ignore[assignment]
     _commit.Commit._finish_tables = finish  # type: ignore[method-assign]
     _swap.drop = drop  # type: ignore[assignment]
-    itf.write_parquet(frames_of(new), lake, mode=mode, on_step=step)  # type: ignore[arg-type]
+    itf.write_parquet(new, lake, mode=mode, on_step=step)  # type: ignore[arg-type]
     os._exit(0)
 
 
 def run_killed(ctx: Any, lake: Path, mode: str, new: dict[str, Any], where: str, nth: int) -> int:
-    proc = ctx.Process(target=killing_writer, args=(str(lake), mode, new, where, nth))
+    proc = ctx.Process(target=killing_writer, args=(str(lake), mode, frames_of(new), where, nth))
     proc.start()
     proc.join(120)
     return int(proc.exitcode)
