@@ -73,7 +73,7 @@ CHANGES: dict[str, Callable[[pd.DataFrame], None]] = {
     "Int64": _set("task_count", 4, 99),
     "dtype float32": _as("queue_seconds", "float32"),
     "dtype Float64": _as("queue_seconds", "Float64"),
-    "dtype int64": _as("task_count", "float64"),
+    "dtype float64 for Int64": _as("task_count", "float64"),
     "dtype object": _as("job_id", object),
     "dtype categorical to text": _as("status", "str"),
     "time unit": _as("created_at", "datetime64[ns, UTC]"),
