@@ -194,12 +194,6 @@ def _assert_filters_find_what_shows(
     return frames
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_parquet(kind=...) lowers with Arrow's utf8_lower (simple case mapping: "
-    "'İ' -> 'i') while the column reads through str.lower ('İ' -> 'i̇'): 'VİDEO' shows as "
-    "kind 'other' but is found by kind='video', not by kind='other'",
-)
 def test_a_dotted_capital_i_word_is_found_under_the_category_it_shows(tmp_path: Path) -> None:
     """A job stored as kind 'VİDEO' and another as status 'FAİLED' (U+0130; Python's
     lower() makes it 'i' + a combining dot, so canonical_kind reads 'other')."""
@@ -207,7 +201,7 @@ def test_a_dotted_capital_i_word_is_found_under_the_category_it_shows(tmp_path: 
     ids = sorted(itf.read_parquet(lake).jobs["job_id"])
     _rename(lake, ids[0], "kind", "VİDEO")
     _rename(lake, ids[1], "status", "FAİLED")
-    frames = _assert_filters_find_what_shows(lake)
+    frames = _assert_filters_find_what_shows(lake, ("kind", "status"))
     jobs = frames.jobs.set_index("job_id")
     assert (jobs.loc[ids[0], "kind"], jobs.loc[ids[1], "status"]) == ("other", "other")
 

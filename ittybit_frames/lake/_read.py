@@ -378,8 +378,11 @@ def _is_category(
     """The rows a column reads as ``category`` (see ``lake._categories``): a file this
     version wrote holds only categories; another's may hold an API word (``ingest``),
     which reads as its category, or a word of no version, which reads as ``other``."""
-    # As canonical_kind/canonical_status read a word: trimmed, lower case.
-    stored = pc.utf8_trim_whitespace(pc.utf8_lower(ds.field(column).cast(pa.string())))
+    # As canonical_kind/canonical_status read a word: trimmed, lower case. str.lower
+    # maps U+0130 to 'i' and a combining dot (Arrow's utf8_lower to 'i' alone): 'VİDEO'
+    # reads as other, not video.
+    word = pc.replace_substring(ds.field(column).cast(pa.string()), "\u0130", "i\u0307")
+    stored = pc.utf8_trim_whitespace(pc.utf8_lower(word))
     if category != "other":
         return stored.isin([category, *(w for w, c in words.items() if c == category)])
     known = {*categories, *words} - {"other"}
