@@ -224,11 +224,6 @@ def test_kind_raw_filter_finds_the_word_read_from_kind(tmp_path: Path) -> None:
     assert len(got.tasks) == int((frames.tasks["job_id"] == job_id).sum()) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a null kind/status in a file reads as 'other' (pc.is_in gives false, not "
-    "null, for a null), but read_parquet(kind='other') keeps only valid words",
-)
 def test_a_null_word_is_found_under_the_category_it_shows(tmp_path: Path) -> None:
     """A job stored with a null kind and another with a null status (another writer's
     file): each shows as 'other' and must be found by kind='other' / status='other'."""
