@@ -201,16 +201,11 @@ def test_a_dotted_capital_i_word_is_found_under_the_category_it_shows(tmp_path: 
     ids = sorted(itf.read_parquet(lake).jobs["job_id"])
     _rename(lake, ids[0], "kind", "VİDEO")
     _rename(lake, ids[1], "status", "FAİLED")
-    frames = _assert_filters_find_what_shows(lake, ("kind", "status"))
+    frames = _assert_filters_find_what_shows(lake)
     jobs = frames.jobs.set_index("job_id")
     assert (jobs.loc[ids[0], "kind"], jobs.loc[ids[1], "status"]) == ("other", "other")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read_parquet(kind_raw=w) compares the stored kind_raw only: a job stored as "
-    "kind 'teleport' with kind_raw null shows kind_raw 'teleport' but is not found",
-)
 def test_kind_raw_filter_finds_the_word_read_from_kind(tmp_path: Path) -> None:
     """A job stored as kind 'teleport', kind_raw null (another writer's file): read
     shows kind_raw 'teleport'; read_parquet(kind_raw='teleport') must return it."""
@@ -254,7 +249,7 @@ def test_odd_words_in_v1_and_dictionary_files_filter_as_they_read(tmp_path: Path
     kind = pa.DictionaryArray.from_arrays(encoded.indices, spare)
     table = table.set_column(table.column_names.index("kind"), "kind", kind)
     pq.write_table(as_v1(table), file)
-    frames = _assert_filters_find_what_shows(lake, ("kind", "status"))
+    frames = _assert_filters_find_what_shows(lake)
     since = frames.jobs["created_at"].median()
     for word in ("import", "succeeded", "other", "video"):
         column = "status" if word == "succeeded" else "kind"

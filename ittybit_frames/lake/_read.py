@@ -368,7 +368,11 @@ def _filters(
     if words.status is not None:
         expr = _and(expr, _is_category(status_col, words.status, STATUS_WORDS, STATUSES))
     if words.kind_raw is not None and created == "created_at":  # tasks: by job ID, later
-        expr = _and(expr, ds.field("kind_raw") == words.kind_raw)
+        raw = ds.field("kind_raw") == words.kind_raw
+        if words.kind_raw not in KINDS:  # a stored kind outside them reads into a null
+            stored = ds.field(kind_col).cast(pa.string()) == words.kind_raw  # kind_raw
+            raw = raw | (ds.field("kind_raw").is_null() & stored)  # (lake._categories)
+        expr = _and(expr, raw)
     return expr
 
 
