@@ -29,11 +29,13 @@ import ittybit_frames as itf
 from ittybit_frames.client._runtime import LoopThread
 from ittybit_frames.frames._ndjson import NdjsonReader
 from ittybit_frames.simulator import generate_history
+from tests import test_lake_remote
 from tests.test_adv_s17_check import as_v1
 from tests.test_frames_properties import assert_same, through_sql
 from tests.test_s18_lake_words import _files, _lake, _rename
 
 CLEAN = generate_history(40, seed=7)
+s3_endpoint, s3_lake = test_lake_remote.s3_endpoint, test_lake_remote.s3_lake
 
 
 def _careful(data: Any) -> itf.JobFrames:
@@ -180,7 +182,7 @@ def test_records_with_odd_values_in_batches_equal_the_careful_path(size: int) ->
 # c31ba62, d49e65d: category words another writer stored, and the filters
 # --------------------------------------------------------------------------------------
 def _assert_filters_find_what_shows(
-    lake: Path, columns: tuple[str, ...] = ("kind", "status", "kind_raw")
+    lake: Path | str, columns: tuple[str, ...] = ("kind", "status", "kind_raw")
 ) -> itf.JobFrames:
     """Whatever read_parquet() shows in kind/status (and kind_raw), a filter on that
     word returns exactly those jobs and their tasks."""
@@ -258,6 +260,32 @@ def test_odd_words_in_v1_and_dictionary_files_filter_as_they_read(tmp_path: Path
             got = itf.read_parquet(lake, since=since, **{column: word})
         late = frames.jobs[(frames.jobs[column] == word) & (frames.jobs["created_at"] >= since)]
         assert set(got.jobs["job_id"]) == set(late["job_id"]), word
+
+
+def test_odd_words_in_an_object_store_filter_as_they_read(tmp_path: Path, s3_lake: str) -> None:
+    """The same (unknown, older, dotted-I, null) words in an object-store lake: each
+    filter finds the jobs that show its word, and check_lake calls the lake healthy."""
+    from ittybit_frames.lake._store import ObjectStore
+
+    lake = _lake(tmp_path)
+    ids = sorted(itf.read_parquet(lake).jobs["job_id"])
+    for i, word in enumerate(["teleport", " READY", "VİDEO", None, "Ingest"]):
+        _rename(lake, ids[i], "status" if i % 2 else "kind", word)
+    itf.write_parquet(itf.read_parquet(tmp_path / "lake"), s3_lake)
+    store = ObjectStore.open(s3_lake)
+    for file in sorted((lake / "jobs").rglob("*.parquet")) + sorted(
+        lake.rglob("tasks/**/*.parquet")
+    ):
+        store.put(file.relative_to(lake).as_posix(), file.read_bytes())
+    remote = itf.read_parquet(s3_lake)
+    for column, word in (("kind", "other"), ("kind", "import"), ("status", "other")):
+        got = itf.read_parquet(s3_lake, **{column: word})
+        want = set(remote.jobs.loc[remote.jobs[column] == word, "job_id"])
+        assert set(got.jobs["job_id"]) == want, (column, word)
+    assert ids[0] in set(itf.read_parquet(s3_lake, kind_raw="teleport").jobs["job_id"])
+    local = itf.read_parquet(lake)
+    assert sorted(remote.jobs["job_id"]) == sorted(local.jobs["job_id"])
+    assert itf.check_lake(s3_lake).healthy
 
 
 # --------------------------------------------------------------------------------------
