@@ -297,10 +297,11 @@ def group_shape_of(text: str) -> tuple[bool, bool, bool]:
 
 
 def mixed_query(numeric: bool = False) -> str:
-    """The SQL over table ``src`` (``r``, ``line``, ``pick``: 1 for a job line, 2 for an
-    envelope line, 0 for neither) for a block that has both: each picked line read as
-    :func:`transform_query` or :func:`envelope_query` reads it, in one pass and in line
-    order (``env``: an envelope's row; ``rest``: null on a job line's)."""
+    """The SQL over table ``src`` (``r``, ``line``, ``pick``: 1 for a job line, 2 for a
+    single-object envelope line, 0 for neither): each job line read as
+    :func:`transform_query` reads it, each envelope's job read the same way and the
+    envelope without ``data`` as JSON text (``rest``; DuckDB writes numbers back as they
+    were written), in one pass and in line order (``env``: an envelope's row)."""
     return f"""
 SELECT r, TRUE AS st, pick = 2 AS env,
     CASE WHEN pick = 2 THEN json_transform(line, '{{"data": {_shape(numeric)}}}').data
