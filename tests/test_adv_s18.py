@@ -338,18 +338,14 @@ class _TrapFuture(cf.Future):  # type: ignore[type-arg]
         self._condition = _TrapCondition()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Ctrl-C landing in cf.Future.result's Condition.__enter__ after its lock "
-    "is taken leaves the lock held by the caller (_give_up's cancel() re-enters it), "
-    "and the loop thread's _take blocks on it forever: every later run() hangs",
-)
 def test_ctrl_c_inside_the_futures_lock_does_not_wedge_the_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Found with setitimer KeyboardInterrupts in a loop of run() (a hang within some
     thousand runs); here the interrupt lands at that instant, before the loop takes
-    the work (the loop is kept busy until then)."""
+    the work (the loop is kept busy until then). It wedged the loop when the caller
+    waited in ``future.result()``; it now waits on a lock of its own, and takes the
+    future's lock only where the loop does not yet know the future."""
     runner = LoopThread()
     busy, inside = threading.Event(), threading.Event()
     runner._loop.call_soon_threadsafe(lambda: (inside.set(), busy.wait(20)))

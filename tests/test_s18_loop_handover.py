@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from ittybit_frames.client import _runtime
 from ittybit_frames.client._runtime import LoopThread
 
 JOIN = 20  # seconds: a bound that fails the test when something hangs
@@ -144,7 +145,7 @@ def test_ctrl_c_before_the_loop_takes_the_work(
     with _no_stray_coroutines(caplog):
         with _busy(runner):
             if where == "waiting for the loop":
-                target, name = cf.Future, "result"
+                target, name = _runtime._Outcome, "wait"
             else:
                 target, name = runner._loop, "call_soon_threadsafe"
             interrupt = _once_in_main(getattr(target, name), before=where != "after it")

@@ -62,12 +62,17 @@ class LoopThread:
         future: cf.Future[tuple[bool, Any]] | None = None
         try:
             future = cf.Future()
+            # Waited for on a lock of its own, not in ``future.result()``: a Ctrl-C that
+            # lands just after ``result()`` takes the future's lock (CPython may run the
+            # signal handler there) leaves that lock held by this thread, and the loop,
+            # which takes it to start or end the work, would wait for it forever.
+            ended = _Outcome(future)
             with self._handing:
                 if self._ended:
                     raise RuntimeError("the client's event loop has stopped")
                 self._waiting.add(future)
                 self._loop.call_soon_threadsafe(self._take, coro, future)
-            ok, value = future.result()
+            ok, value = ended.wait()
         except BaseException:
             self._give_up(coro, future)
             raise
@@ -144,6 +149,33 @@ class LoopThread:
                         future.set_exception(cf.CancelledError())
         if not self.thread.is_alive():
             self._loop.close()
+
+
+class _Outcome:
+    """A future's outcome, kept by its done callback (on whichever thread ends it) and
+    waited for on a plain lock: the waiter never holds the future's own lock."""
+
+    def __init__(self, future: cf.Future[tuple[bool, Any]]) -> None:
+        self._ended = threading.Lock()
+        self._ended.acquire()
+        self._kept: list[tuple[tuple[bool, Any] | None, BaseException | None]] = []
+        future.add_done_callback(self._keep)
+
+    def _keep(self, future: cf.Future[tuple[bool, Any]]) -> None:
+        try:  # done: no wait, and the waiter holds no lock of the future's
+            self._kept.append((future.result(), None))
+        except BaseException as exc:  # carried to the waiter (CancelledError...)
+            self._kept.append((None, exc))
+        self._ended.release()
+
+    def wait(self) -> tuple[bool, Any]:
+        """The outcome, or the future's exception raised (CancelledError...)."""
+        self._ended.acquire()
+        outcome, exc = self._kept[0]
+        if exc is not None:
+            raise exc
+        assert outcome is not None
+        return outcome
 
 
 async def _carried(coro: Awaitable[_T]) -> tuple[bool, Any]:
