@@ -23,11 +23,11 @@ def in_categories(arrow: pa.Table, table: Table) -> pa.Table:
         categories = table[name].categories
         if categories is None:
             continue
+        inside = pc.is_in(arrow[name], value_set=pa.array(categories, pa.string()))
+        if pc.all(inside, min_count=0).as_py():
+            continue  # the common case: one pass, no copy (a null is not inside)
         column = arrow[name].combine_chunks()
-        inside = pc.is_in(column, value_set=pa.array(categories, pa.string()))
-        outside = pc.invert(pc.fill_null(inside, True))
-        if not outside.true_count:
-            continue  # the common case: one pass, no copy
+        outside = pc.invert(pc.fill_null(pc.is_in(column, value_set=pa.array(categories)), True))
         words = column.filter(outside)
         canonical = canonical_status if name.endswith("status") else canonical_kind
         mapped = pa.array([canonical(w) for w in words.to_pylist()], pa.string())
