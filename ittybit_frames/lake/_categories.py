@@ -23,11 +23,12 @@ def in_categories(arrow: pa.Table, table: Table) -> pa.Table:
         categories = table[name].categories
         if categories is None:
             continue
+        # is_in gives false for a null (the value set has none): it reads as other too.
         inside = pc.is_in(arrow[name], value_set=pa.array(categories, pa.string()))
         if pc.all(inside, min_count=0).as_py():
-            continue  # the common case: one pass, no copy (a null is not inside)
+            continue  # the common case: one pass, no copy
         column = arrow[name].combine_chunks()
-        outside = pc.invert(pc.fill_null(pc.is_in(column, value_set=pa.array(categories)), True))
+        outside = pc.invert(inside).combine_chunks()
         words = column.filter(outside)
         canonical = canonical_status if name.endswith("status") else canonical_kind
         mapped = pa.array([canonical(w) for w in words.to_pylist()], pa.string())
