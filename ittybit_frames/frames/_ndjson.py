@@ -45,9 +45,11 @@ from ittybit_frames.frames._ndjson_checks import (
 from ittybit_frames.frames._ndjson_envelopes import envelope_extras
 from ittybit_frames.frames._ndjson_groups import as_table
 from ittybit_frames.frames._ndjson_groups import grouped as _grouped
+from ittybit_frames.frames._ndjson_keys import Keys
 from ittybit_frames.frames._ndjson_readers import MAX_READERS, Connections, readers
 from ittybit_frames.frames._ndjson_shape import (
     TRAILING_COMMA,
+    full_type,
     mixed_query,
     query,
     shape_of,
@@ -114,10 +116,10 @@ def _read_lines(
     """:func:`_read`'s passes, with the group check or without it."""
     first = int(rows[0]) if len(rows) else 0
     if groups:
-        jobs, envelopes, numeric = _grouped(con, lines)
+        jobs, envelopes, numeric, keys = _grouped(con, lines)
     else:
         jobs, envelopes = np.zeros(len(lines), dtype=bool), np.zeros(len(lines), dtype=bool)
-        numeric = True
+        numeric, keys = True, frozenset()
     rest = np.flatnonzero(~(jobs | envelopes))
     if len(rest):
         whole_block = len(rest) == len(lines)
@@ -126,16 +128,17 @@ def _read_lines(
         if hashes is None and not (jobs.any() or envelopes.any()):
             return None  # JSON that defeats the reader: the careful path reports it
         if hashes is not None:
-            each, each_envelope, each_numeric = _shapes(con, hashes, lines, first)
+            each, each_envelope, each_numeric, each_keys = _shapes(con, hashes, lines, first)
             jobs |= each
             envelopes |= each_envelope
             numeric = numeric and each_numeric
+            keys |= each_keys
     if envelopes.any():
-        return _read_mixed(con, lines, rows, jobs, envelopes, numeric)
+        return _read_mixed(con, lines, rows, jobs, envelopes, numeric, keys)
     if not jobs.any():
         return None
     picked = pa.table({"r": rows, "line": lines, "pick": jobs})
-    table = _transformed(con, picked, numeric)
+    table = _transformed(con, picked, numeric, keys)
     if table is None:
         return _UNALIGNED
     return table.append_column("extra", pa.nulls(len(table), pa.string()))
@@ -159,15 +162,27 @@ def _structures(
     return None
 
 
-def _transformed(con: Any, picked: pa.Table, numeric: bool) -> pa.Table | None:
-    """The values of the lines picked; None when DuckDB refuses one of them: a line
-    taken with its group that is no JSON on its own (every line checked alone is
-    JSON: its structure was read)."""
-    table = _refusable(con, "src", picked, transform_query(numeric))
+def _transformed(con: Any, picked: pa.Table, numeric: bool, keys: Keys) -> pa.Table | None:
+    """The values of the lines picked (only the fields of ``keys`` read, the rest null);
+    None when DuckDB refuses one of them: a line taken with its group that is no JSON
+    on its own (every line checked alone is JSON: its structure was read)."""
+    table = _whole(_refusable(con, "src", picked, transform_query(numeric, keys)), numeric)
     if table is None:
         return None
     readable = _readable(table)
     return table if readable.true_count == len(table) else table.filter(readable)
+
+
+def _whole(table: pa.Table | None, numeric: bool) -> pa.Table | None:
+    """DuckDB's rows with the whole structure's type (fields no line held, and so not
+    read, are null: see :mod:`._ndjson_keys`)."""
+    if table is None:
+        return None
+    at = table.schema.get_field_index("j")
+    whole_type = full_type(numeric)
+    if table.schema.field(at).type == whole_type:
+        return table
+    return table.set_column(at, "j", table["j"].cast(whole_type))
 
 
 def _refusable(con: Any, name: str, lines: pa.Table, sql: str) -> pa.Table | None:
@@ -197,11 +212,12 @@ def _readable(table: pa.Table) -> pa.Array:
 
 def _shapes(
     con: Any, hashes: pa.Table, lines: pa.Array, first: int
-) -> tuple[np.ndarray, np.ndarray, bool]:
+) -> tuple[np.ndarray, np.ndarray, bool, Keys]:
     """Which lines (by position in the block) are jobs of the documented shape, which
     single-object envelopes around one, and whether all of them write their timestamps
     as positive integers. Structures are few: each distinct one is fetched (from one of
-    its lines) and checked once, in Python. (Compared by a 64-bit hash; a collision
+    its lines) and checked once, in Python; with the key paths of those of the
+    documented shape. (Compared by a 64-bit hash; a collision
     between a good and a bad structure is not guarded against. A key written twice in
     one object is not seen here: DuckDB reads its first value, the careful path its
     last; see ``tests/test_frames_fast_adversarial.py``.)"""
@@ -214,14 +230,15 @@ def _shapes(
         texts = con.sql("SELECT json_structure(line) FROM sample ORDER BY i").fetchall()
     finally:
         con.unregister("sample")
-    shapes = np.array([shape_of(text) for (text,) in texts], dtype=bool).reshape(-1, 3)
+    verdicts = [shape_of(text) for (text,) in texts]
+    shapes = np.array([v[:3] for v in verdicts], dtype=bool).reshape(-1, 3)
     job, wrapped = shapes[:, 0], shapes[:, 1]
     numeric = bool(np.all(shapes[job | wrapped, 2]))
     jobs = np.zeros(len(lines), dtype=bool)
     envelopes = np.zeros(len(lines), dtype=bool)
     jobs[at] = job[codes.reshape(-1)]
     envelopes[at] = wrapped[codes.reshape(-1)]
-    return jobs, envelopes, numeric
+    return jobs, envelopes, numeric, frozenset().union(*(v[3] for v in verdicts))
 
 
 def _read_mixed(
@@ -231,6 +248,7 @@ def _read_mixed(
     jobs: np.ndarray,
     envelopes: np.ndarray,
     numeric: bool,
+    keys: Keys,
 ) -> Any:
     """The job lines and the single-object envelope lines around a job of the documented
     shape, read in one pass, in line order: each envelope's job read as a job line is,
@@ -238,7 +256,7 @@ def _read_mixed(
     :data:`_UNALIGNED` when DuckDB refuses one (see :func:`_transformed`)."""
     pick = jobs.astype(np.int8) + 2 * envelopes.astype(np.int8)
     picked = pa.table({"r": rows, "line": lines, "pick": pick})
-    read = _refusable(con, "src", picked, mixed_query(numeric))
+    read = _whole(_refusable(con, "src", picked, mixed_query(numeric, keys)), numeric)
     if read is None:
         return _UNALIGNED
     readable = _readable(read)

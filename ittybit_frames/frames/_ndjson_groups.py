@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ittybit_frames.frames._ndjson_checks import storage
-from ittybit_frames.frames._ndjson_shape import group_shape_of
+from ittybit_frames.frames._ndjson_keys import Keys
+from ittybit_frames.frames._ndjson_shape import Verdict, group_shape_of
 
 __all__ = ["GROUP_LINES", "as_table", "grouped", "text_span"]
 
@@ -38,10 +39,10 @@ GROUP_BATCH = 16
 GROUP_MAX_BYTES = 2**30
 
 
-def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, bool]:
+def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, bool, Keys]:
     """Which lines a group check takes for jobs of the documented shape, which for
-    single-object envelopes around one, and whether their timestamps are all positive
-    integers. Reporting one structure per line costs
+    single-object envelopes around one, whether their timestamps are all positive
+    integers, and the key paths their jobs hold. Reporting one structure per line costs
     DuckDB more than parsing it (~20 us a line); the lines are joined ``GROUP_LINES``
     at a time into JSON arrays instead, whose structure is the lines' merged
     (:func:`._ndjson_shape.group_shape_of` says what that check leaves to the checks by
@@ -54,7 +55,7 @@ def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, bool]:
     wrapped = np.zeros(len(lines), dtype=bool)
     start, end = text_span(lines)
     if len(lines) < 2 * GROUP_LINES or end - start >= GROUP_MAX_BYTES:
-        return taken, wrapped, True
+        return taken, wrapped, True, frozenset()
     heads = pc.utf8_slice_codeunits(lines, 0, 8).dictionary_encode()
     if len(heads.dictionary) > 1:
         order = np.argsort(heads.indices.to_numpy(), kind="stable")
@@ -76,15 +77,19 @@ def grouped(con: Any, lines: pa.Array) -> tuple[np.ndarray, np.ndarray, bool]:
     finally:
         con.unregister("grp")
     if found is None:
-        return taken, wrapped, True
-    verdicts: dict[str, tuple[bool, bool, bool]] = {}
+        return taken, wrapped, True, frozenset()
+    verdicts: dict[str, Verdict] = {}
     numeric = True
+    keys: set[Keys] = set()
     for g, text in zip(found["g"].to_pylist(), storage(found["s"]).to_pylist(), strict=True):
-        job, envelope, ints = verdicts.get(text) or verdicts.setdefault(text, group_shape_of(text))
+        job, envelope, ints, held = verdicts.get(text) or verdicts.setdefault(
+            text, group_shape_of(text)
+        )
         if job or envelope:
             (taken if job else wrapped)[order[starts[g] : starts[g + 1]]] = True
             numeric = numeric and ints
-    return taken, wrapped, numeric
+            keys.add(held)
+    return taken, wrapped, numeric, frozenset().union(*keys)
 
 
 def text_span(lines: pa.Array) -> tuple[int, int]:

@@ -13,10 +13,14 @@ current API: no text made and parsed back), else as text.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+
+from ittybit_frames.frames._ndjson_keys import Keys, arrow_type, keys_of, pruned
 from ittybit_frames.vocabulary import (
     CODEC_KEYS,
     ERROR_KEYS,
@@ -29,11 +33,14 @@ __all__ = [
     "ALIASED_STAMPS",
     "STAMPS",
     "TRAILING_COMMA",
+    "Verdict",
     "envelope_shape_ok",
+    "full_type",
     "group_shape_of",
     "job_shape_ok",
     "mixed_query",
     "query",
+    "shape_dict",
     "shape_of",
     "transform_query",
 ]
@@ -71,7 +78,20 @@ _FILE_TYPES = {
 }
 
 
-def _shape(numeric: bool = False) -> str:
+def _shape(numeric: bool = False, keys: Keys | None = None) -> str:
+    """The json_transform structure (:func:`shape_dict`), as text; with ``keys``, only
+    the fields whose key paths it holds (:func:`._ndjson_keys.pruned`)."""
+    shape = shape_dict(numeric)
+    return json.dumps(shape if keys is None else pruned(shape, keys))
+
+
+@functools.cache
+def full_type(numeric: bool) -> pa.DataType:
+    """The Arrow type of the rows of the whole structure (see :func:`_shape`)."""
+    return arrow_type(shape_dict(numeric))
+
+
+def shape_dict(numeric: bool = False) -> dict[str, Any]:
     """The json_transform structure: typed leaves, JSON text for free-form values.
     Integers are read as DOUBLE (exact below 2**53; checked) so that none overflows to
     NULL unseen. Timestamps are text (milliseconds, seconds or ISO-8601, see
@@ -90,7 +110,11 @@ def _shape(numeric: bool = False) -> str:
         ("id", "object", "kind", "status", "input", "output"), "VARCHAR"
     )
     job |= {"options": "JSON", "metadata": "JSON", "error": "JSON", **stamps, "tasks": [task]}
-    return json.dumps(job)
+    return job
+
+
+#: The keys read (a structure's types aside), to find which a structure holds.
+_TEMPLATE = shape_dict()
 
 
 def query(check_valid: bool) -> str:
@@ -102,13 +126,14 @@ FROM src {"WHERE json_valid(line)" if check_valid else ""}
 """
 
 
-def transform_query(numeric: bool) -> str:
+def transform_query(numeric: bool, keys: Keys | None = None) -> str:
     """The SQL over table ``src`` (``r``, ``line``, ``pick``): the values of the lines
-    picked (those of the documented shape). DuckDB refuses the query when a line picked
-    is no JSON on its own. (A line whose job or task list reads as null is left by the
-    caller: filtered here, DuckDB read each line twice.)"""
+    picked (those of the documented shape; with ``keys``, only the fields they hold).
+    DuckDB refuses the query when a line picked is no JSON on its own. (A line whose
+    job or task list reads as null is left by the caller: filtered here, DuckDB read
+    each line twice.)"""
     return f"""
-SELECT r, TRUE AS st, json_transform(line, '{_shape(numeric)}') AS j
+SELECT r, TRUE AS st, json_transform(line, '{_shape(numeric, keys)}') AS j
 FROM src WHERE pick
 """
 
@@ -254,24 +279,31 @@ def envelope_shape_ok(text: str) -> bool:
     return _envelope_ok(_structure(text))
 
 
-def shape_of(text: str) -> tuple[bool, bool, bool]:
+#: What a structure says of its lines (see :func:`shape_of`).
+Verdict = tuple[bool, bool, bool, Keys]
+_NO: Verdict = (False, False, False, frozenset())
+
+
+def shape_of(text: str) -> Verdict:
     """A line's structure (parsed once): whether it is a job of the documented shape,
     whether a single-object envelope around one (:func:`envelope_shape_ok`), and, if
     either, whether its every timestamp is a positive integer or null (its line may be
-    read with numeric timestamps)."""
+    read with numeric timestamps) and the key paths of its job
+    (:func:`._ndjson_keys.keys_of`)."""
     s = _structure(text)
     if _job_ok(s):
-        return True, False, _numeric(s)
+        return True, False, _numeric(s), keys_of(s, _TEMPLATE)
     if _envelope_ok(s):
-        return False, True, _numeric(s["data"])
-    return False, False, False
+        return False, True, _numeric(s["data"]), keys_of(s["data"], _TEMPLATE)
+    return _NO
 
 
-def group_shape_of(text: str) -> tuple[bool, bool, bool]:
+def group_shape_of(text: str) -> Verdict:
     """A group's structure (DuckDB's ``json_structure`` of its lines joined into one
     JSON array): whether every line may be read as a job of the documented shape,
     whether every line may be read as a single-object envelope around one, and whether
-    every timestamp in them is a positive integer or null.
+    every timestamp in them is a positive integer or null; and the key paths of their
+    jobs (those of every line: the merge of objects holds all their keys).
 
     Sound only with the checks by value that follow: where structures merge, a line's
     own may be narrower than the group's. A null line or task list, a missing task list
@@ -288,24 +320,26 @@ def group_shape_of(text: str) -> tuple[bool, bool, bool]:
     ``tests/test_adv_s14_groups.py`` try each."""
     s = _structure(text)
     if type(s) is not list:
-        return False, False, False
+        return _NO
     if _job_ok(s[0], group=True):
-        return True, False, _numeric(s[0])
+        return True, False, _numeric(s[0]), keys_of(s[0], _TEMPLATE)
     if _envelope_ok(s[0], group=True):
-        return False, True, _numeric(s[0]["data"])
-    return False, False, False
+        return False, True, _numeric(s[0]["data"]), keys_of(s[0]["data"], _TEMPLATE)
+    return _NO
 
 
-def mixed_query(numeric: bool = False) -> str:
+def mixed_query(numeric: bool = False, keys: Keys | None = None) -> str:
     """The SQL over table ``src`` (``r``, ``line``, ``pick``: 1 for a job line, 2 for a
     single-object envelope line, 0 for neither): each job line read as
     :func:`transform_query` reads it, each envelope's job read the same way and the
     envelope without ``data`` as JSON text (``rest``; DuckDB writes numbers back as they
-    were written), in one pass and in line order (``env``: an envelope's row)."""
+    were written), in one pass and in line order (``env``: an envelope's row). With
+    ``keys``, only the fields the jobs hold are read."""
+    shape = _shape(numeric, keys)
     return f"""
 SELECT r, TRUE AS st, pick = 2 AS env,
-    CASE WHEN pick = 2 THEN json_transform(line, '{{"data": {_shape(numeric)}}}').data
-        ELSE json_transform(line, '{_shape(numeric)}') END AS j,
+    CASE WHEN pick = 2 THEN json_transform(line, '{{"data": {shape}}}').data
+        ELSE json_transform(line, '{shape}') END AS j,
     CASE WHEN pick = 2 THEN json_merge_patch(line, '{{"data": null}}') END AS rest
 FROM src WHERE pick > 0
 """
