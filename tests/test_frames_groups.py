@@ -19,7 +19,7 @@ from ittybit_frames.frames import _ndjson, _ndjson_groups
 from ittybit_frames.simulator import generate_history
 from tests.test_frames_properties import assert_same, ndjson_lines, through_sql
 
-CLEAN = generate_history(90, seed=11)
+CLEAN = generate_history(200, seed=11)
 
 
 def _set(path: str, value: Any) -> Any:

@@ -420,7 +420,9 @@ class NdjsonReader:
         the careful way (the reference the fast path must equal).
     block_bytes : int
         NDJSON is read in blocks of at most about this many bytes (whole lines; smaller
-        when that gives each reader a block, see :func:`scan`).
+        when that gives each reader a block, see :func:`scan`). Each block costs DuckDB
+        and the checks here ~40 ms of set-up (queries planned, ~300 Arrow calls): 64 MB
+        blocks took less CPU than 32 MB ones at the same peak RSS (session 19).
     large_block : int
         Blocks of this many bytes or more get Arrow's 64-bit string offsets.
     read : callable
@@ -439,7 +441,7 @@ class NdjsonReader:
     """
 
     use_sql: bool = True
-    block_bytes: int = 32 * 2**20
+    block_bytes: int = 64 * 2**20
     large_block: int = LARGE_BLOCK
     read: Read = _read
     min_lines: int = 1000

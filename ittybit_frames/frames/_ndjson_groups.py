@@ -30,8 +30,10 @@ def as_table(relation: Any) -> pa.Table:
     return table
 
 
-#: Lines whose structure is checked together (see :func:`grouped`).
-GROUP_LINES = 32
+#: Lines whose structure is checked together (see :func:`grouped`). 64 rather than 32:
+#: DuckDB's check cost 3-4 % less CPU per 100,000 jobs (session 19), and a group that
+#: fails sends no more than 64 lines to be checked one by one.
+GROUP_LINES = 64
 #: Groups per batch handed to DuckDB (each of its threads takes batches).
 GROUP_BATCH = 16
 #: Blocks of this many bytes or more are not grouped (their group texts could outgrow
