@@ -15,13 +15,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ittybit_frames.frames import _ndjson, _ndjson_shape
+from ittybit_frames.frames import _ndjson, _ndjson_groups, _ndjson_shape
 from ittybit_frames.frames._ndjson_keys import arrow_type, keys_of, pruned
 from ittybit_frames.simulator import generate_history
-from tests.test_frames_groups import _careful
+from tests.test_frames_groups import _careful, _count_taken
 from tests.test_frames_properties import assert_same, through_sql
 
-CLEAN = generate_history(120, seed=19)
+#: At least 2 * GROUP_LINES lines, so that the group check runs (a block of fewer lines
+#: skips it: with 120 jobs, groups of 64 lines were never formed here).
+CLEAN = generate_history(200, seed=19)
 
 
 def _ndjson_of(jobs: list[dict[str, Any]]) -> bytes:
@@ -41,6 +43,12 @@ def shapes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(_ndjson_shape, "_shape", spy)
     return seen
+
+
+@pytest.fixture
+def group_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many lines each group check took (so that a test sees groups in play)."""
+    return _count_taken(monkeypatch, 0)
 
 
 def _file_keys(shape: dict[str, Any], name: str) -> set[str]:
@@ -70,9 +78,14 @@ def test_fields_no_line_holds_are_not_read_and_come_out_null(
         ("input", "codecs", {"video": "vp9"}),
     ],
 )
-@pytest.mark.parametrize("at", [0, 37, 119])
+@pytest.mark.parametrize("at", [0, 100, 199])
 def test_a_field_one_line_holds_is_read_for_that_line(
-    shapes: list[dict[str, Any]], where: str, key: str, value: Any, at: int
+    shapes: list[dict[str, Any]],
+    group_taken: list[int],
+    where: str,
+    key: str,
+    value: Any,
+    at: int,
 ) -> None:
     """One line in its group (first, middle, last of the input) holds a field no other
     line does: the group's merged structure holds it, so it is read, not cut."""
@@ -88,6 +101,7 @@ def test_a_field_one_line_holds_is_read_for_that_line(
     fast = through_sql(data)
     assert_same(fast, _careful(data))
     assert any(key in _file_keys(shape, where) for shape in shapes)
+    assert sum(group_taken) >= len(jobs) - 2 * _ndjson_groups.GROUP_LINES  # groups in play
     column = {
         "framerate": "fps",
         "codec": "codec_video",
