@@ -26,6 +26,15 @@ from tests.test_frames_properties import assert_same, through_sql
 CLEAN = generate_history(90, seed=11)
 
 
+@pytest.fixture(autouse=True)
+def _groups_of_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These attacks are laid out for groups of 32 lines (the size until session 19): 90
+    lines or fewer, hostile lines at group edges. With groups of 64, a block of fewer than
+    128 lines is not grouped, and they would no longer reach the group check (a test
+    that sets its own size still does)."""
+    monkeypatch.setattr(_ndjson_groups, "GROUP_LINES", 32)
+
+
 def _careful(data: Any) -> itf.JobFrames:
     return itf.to_frames(data, _reader=_ndjson.NdjsonReader(use_sql=False))
 
@@ -70,15 +79,26 @@ def _sandwich(swallowed: str, key: str) -> bytes:
 @pytest.mark.parametrize("key", ["metadata", "options", "error"])
 @pytest.mark.parametrize("case", list(SWALLOWED))
 def test_a_line_swallowed_by_an_open_array_is_read_as_the_careful_path_reads_it(
-    case: str, key: str
+    case: str, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     swallowed = _changed(CLEAN[68], SWALLOWED[case]).replace('"@NAN@"', "NaN")
     data = _sandwich(swallowed, key)
     careful = _careful(data)
     # Both invalid lines are reported by the careful path...
     assert careful.problems["problem"].str.contains("not valid JSON").sum() >= 2
-    # ...and the line between them must be read as it reads it.
+    # ...and the line between them must be read as it reads it, with the group check
+    # in play (it takes the clean groups).
+    taken: list[int] = []
+    grouped = _ndjson._grouped
+
+    def counted(*args: Any) -> Any:
+        result = grouped(*args)
+        taken.append(int(result[0].sum()))
+        return result
+
+    monkeypatch.setattr(_ndjson, "_grouped", counted)
     assert_same(through_sql(data), careful)
+    assert sum(taken) >= 64
 
 
 def test_the_swallowed_line_alone_is_read_as_the_careful_path_reads_it() -> None:

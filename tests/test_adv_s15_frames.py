@@ -43,6 +43,17 @@ from tests.test_frames_isoform import GOOD
 from tests.test_frames_properties import assert_same, through_sql
 
 CLEAN = generate_history(90, seed=11)
+
+
+@pytest.fixture(autouse=True)
+def _groups_of_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These attacks are laid out for groups of 32 lines (the size until session 19): 90
+    lines or fewer, hostile lines at group edges. With groups of 64, a block of fewer than
+    128 lines is not grouped, and they would no longer reach the group check (a test
+    that sets its own size still does)."""
+    monkeypatch.setattr(_ndjson_groups, "GROUP_LINES", 32)
+
+
 J = json.dumps
 JOB = CLEAN[5]
 JT = J(JOB)
