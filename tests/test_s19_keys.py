@@ -201,3 +201,25 @@ def test_keys_of_walks_only_what_is_read() -> None:
     }
     assert keys_of("NULL", template) == frozenset()
     assert keys_of({"tasks": ["NULL"]}, template) == {("tasks",)}
+
+
+def test_tapered_blocks_shrink_towards_the_end_and_keep_every_line() -> None:
+    """``blocks_of`` with a taper: whole lines, in order, numbered on; no block above the
+    cap, each at most the taper-th part of what is left (or the floor), so the last
+    blocks are the small ones."""
+    from ittybit_frames.frames._ndjson_blocks import blocks_of
+
+    data = b"".join(b'{"id":"%d","pad":"%s"}\n' % (i, b"x" * (i % 97)) for i in range(20_000))
+    blocks = list(blocks_of(data, 200_000, taper=2, floor=10_000))
+    sizes = [int(b[2][-1] - b[2][0]) for b in blocks]
+    starts = [int(b[3][0]) for b in blocks]
+    assert b"".join(data[int(b[2][0]) : int(b[2][-1])] for b in blocks) == data
+    assert starts == [1, *np.cumsum([len(b[1]) for b in blocks])[:-1] + 1]
+    assert max(sizes) <= 200_000 + 200
+    assert sizes[0] > 150_000 and sizes[-2] < 20_000
+    left = len(data)
+    for size in sizes:
+        assert size <= max(10_000, left // 2) + 200
+        left -= size
+    plain = list(blocks_of(data, 200_000))
+    assert all(int(b[2][-1] - b[2][0]) >= 200_000 for b in plain[:-1])

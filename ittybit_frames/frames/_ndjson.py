@@ -73,6 +73,8 @@ _MIN_SHARE = 0.05
 _RETRY_EVERY = 8
 #: Bytes are cut into blocks of at least this many bytes to give each reader its own.
 _MIN_SHARED_BLOCK = 4 * 2**20
+#: Blocks get smaller towards the end of the input, but not below this.
+_TAPER_FLOOR = 8 * 2**20
 
 #: One DuckDB pass over a block: (connection, queries, lines, line numbers) -> its rows.
 Read = Callable[[Any, tuple[str, str], pa.Array, np.ndarray], pa.Table | None]
@@ -324,7 +326,9 @@ def scan(
     if isinstance(data, bytes):
         # Every reader gets a block of input that is not larger than one.
         per_reader = max(-(-len(data) // count), _MIN_SHARED_BLOCK)
-        blocks = blocks_of(data, min(block_bytes, per_reader), large_block)
+        # The last blocks smaller (see blocks_of): less to check after the reading ends.
+        size = min(block_bytes, per_reader)
+        blocks = blocks_of(data, size, large_block, taper=count, floor=min(size, _TAPER_FLOOR))
     else:
         blocks = piece_blocks(data, large_block)
     # In memory, and never a download: the JSON functions are built in.

@@ -43,12 +43,17 @@ def line_array(
 Block = tuple[bytes, pa.Array, np.ndarray, np.ndarray]
 
 
-def blocks_of(data: bytes, block_bytes: int, large_block: int = LARGE_BLOCK) -> Iterator[Block]:
+def blocks_of(
+    data: bytes, block_bytes: int, large_block: int = LARGE_BLOCK, taper: int = 0, floor: int = 0
+) -> Iterator[Block]:
     """``data`` in blocks of whole lines, each of ``block_bytes`` or a little more (up to
-    the end of the line it stops in), line numbers from 1."""
+    the end of the line it stops in), line numbers from 1. With ``taper``, a block is
+    at most the ``taper``-th part of what is left (but never below ``floor``): the last
+    blocks get smaller, so that less is left to check once the reading is done."""
     first_line, pos, end = 1, 0, len(data)
     while pos < end:
-        stop = data.find(b"\n", min(pos + block_bytes, end) - 1)
+        size = min(block_bytes, max(floor, (end - pos) // taper)) if taper else block_bytes
+        stop = data.find(b"\n", min(pos + size, end) - 1)
         stop = end if stop < 0 else stop + 1
         lines, offsets = line_array(data, pos, stop, large_block)
         yield data, lines, offsets, np.arange(first_line, first_line + len(lines), dtype=np.int64)
