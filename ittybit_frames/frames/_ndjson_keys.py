@@ -3,8 +3,9 @@
 ``json_transform`` looks up every field of its structure in every object it reads, a
 field no line holds as much as any other: the documented shape (older names, ``codec``,
 ``framerate``, every file field on ``input`` too) has twice the fields a line of the
-current API writes, and those lookups were a third of DuckDB's reading (100,000 jobs of
-the simulator's default history: ~0.9 of ~2.7 CPU-s). The structures DuckDB reports for
+current API writes. Reading only those it holds took about a tenth off DuckDB's reading
+of the simulator's default history (100,000 jobs, one thread: 2.0-2.2 CPU-s against
+2.2-2.4, three rounds each; ~6 % of the whole conversion). The structures DuckDB reports for
 a block (of groups of lines, whose merge holds every key of every line, or of single
 lines) say which keys occur: the structure read is cut to those (:func:`pruned`), and
 the rows are then cast to the whole structure's Arrow type (:func:`arrow_type`; Arrow
