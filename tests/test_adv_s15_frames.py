@@ -39,19 +39,11 @@ import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson, _ndjson_groups
 from ittybit_frames.frames._isoform import ISO_PATTERN, iso_texts
 from ittybit_frames.simulator import generate_history
+from tests.test_adv_s14_groups import _groups_of_32  # noqa: F401  (autouse: groups of 32)
 from tests.test_frames_isoform import GOOD
 from tests.test_frames_properties import assert_same, through_sql
 
 CLEAN = generate_history(90, seed=11)
-
-
-@pytest.fixture(autouse=True)
-def _groups_of_32(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These attacks are laid out for groups of 32 lines (the size until session 19): 90
-    lines or fewer, hostile lines at group edges. With groups of 64, a block of fewer than
-    128 lines is not grouped, and they would no longer reach the group check (a test
-    that sets its own size still does)."""
-    monkeypatch.setattr(_ndjson_groups, "GROUP_LINES", 32)
 
 
 J = json.dumps

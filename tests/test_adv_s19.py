@@ -26,10 +26,11 @@ import pandas as pd
 import pytest
 
 import ittybit_frames as itf
-from ittybit_frames.frames import _ndjson, _ndjson_groups, _ndjson_shape, to_frames_in_parts
+from ittybit_frames.frames import _ndjson, _ndjson_groups, to_frames_in_parts
 from ittybit_frames.frames._ndjson_groups import GROUP_LINES
 from ittybit_frames.simulator import generate_history
 from tests.test_frames_properties import assert_same, through_sql
+from tests.test_s19_keys import shapes  # noqa: F401  (a fixture)
 
 CLEAN = generate_history(200, seed=1919)
 OLDER = generate_history(200, seed=1919, generation="older")
@@ -80,18 +81,9 @@ def _rare_read(frames: itf.JobFrames, job: dict[str, Any], where: str, key: str)
 
 
 @pytest.fixture
-def cuts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def cuts(shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:  # noqa: F811
     """The structures given to json_transform (so a test sees the cut happen)."""
-    seen: list[dict[str, Any]] = []
-    shape = _ndjson_shape._shape
-
-    def spy(numeric: bool = False, keys: Any = None) -> str:
-        text = shape(numeric, keys)
-        seen.append(json.loads(text))
-        return text
-
-    monkeypatch.setattr(_ndjson_shape, "_shape", spy)
-    return seen
+    return shapes
 
 
 def _cut_held(cuts: list[dict[str, Any]], where: str, key: str) -> bool:

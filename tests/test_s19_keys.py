@@ -18,7 +18,7 @@ import pytest
 from ittybit_frames.frames import _ndjson, _ndjson_groups, _ndjson_shape
 from ittybit_frames.frames._ndjson_keys import arrow_type, keys_of, pruned
 from ittybit_frames.simulator import generate_history
-from tests.test_frames_groups import _careful, _count_taken
+from tests.test_frames_groups import _careful, group_taken  # noqa: F401  (a fixture)
 from tests.test_frames_properties import assert_same, through_sql
 
 #: At least 2 * GROUP_LINES lines, so that the group check runs (a block of fewer lines
@@ -43,12 +43,6 @@ def shapes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(_ndjson_shape, "_shape", spy)
     return seen
-
-
-@pytest.fixture
-def group_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many lines each group check took (so that a test sees groups in play)."""
-    return _count_taken(monkeypatch, 0)
 
 
 def _file_keys(shape: dict[str, Any], name: str) -> set[str]:
@@ -81,7 +75,7 @@ def test_fields_no_line_holds_are_not_read_and_come_out_null(
 @pytest.mark.parametrize("at", [0, 100, 199])
 def test_a_field_one_line_holds_is_read_for_that_line(
     shapes: list[dict[str, Any]],
-    group_taken: list[int],
+    group_taken: list[int],  # noqa: F811
     where: str,
     key: str,
     value: Any,
