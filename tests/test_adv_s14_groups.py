@@ -21,6 +21,7 @@ import pytest
 import ittybit_frames as itf
 from ittybit_frames.frames import _ndjson, _ndjson_groups
 from ittybit_frames.simulator import generate_history
+from tests.test_frames_groups import _count_taken
 from tests.test_frames_properties import assert_same, through_sql
 
 CLEAN = generate_history(90, seed=11)
@@ -88,15 +89,7 @@ def test_a_line_swallowed_by_an_open_array_is_read_as_the_careful_path_reads_it(
     assert careful.problems["problem"].str.contains("not valid JSON").sum() >= 2
     # ...and the line between them must be read as it reads it, with the group check
     # in play (it takes the clean groups).
-    taken: list[int] = []
-    grouped = _ndjson._grouped
-
-    def counted(*args: Any) -> Any:
-        result = grouped(*args)
-        taken.append(int(result[0].sum()))
-        return result
-
-    monkeypatch.setattr(_ndjson, "_grouped", counted)
+    taken = _count_taken(monkeypatch, 0)
     assert_same(through_sql(data), careful)
     assert sum(taken) >= 64
 
