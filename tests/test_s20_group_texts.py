@@ -147,10 +147,21 @@ def test_a_thread_reuses_its_buffer_from_block_to_block(
 
 
 def test_the_buffer_grows_for_a_larger_block_and_is_kept_for_a_smaller() -> None:
-    small = _ndjson_groups._scratch(10)
-    large = _ndjson_groups._scratch(len(small) + 1)
-    assert len(large) > len(small)
-    assert _ndjson_groups._scratch(5) is large
+    """In a thread of its own (this one's buffer may be left by another test)."""
+    checks: list[bool] = []
+
+    def run() -> None:
+        small = _ndjson_groups._scratch(1000)
+        checks.append(len(small) == 1125)
+        checks.append(_ndjson_groups._scratch(1100) is small)  # an eighth to spare
+        large = _ndjson_groups._scratch(len(small) + 1)
+        checks.append(len(large) > len(small))
+        checks.append(_ndjson_groups._scratch(5) is large)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert checks == [True] * 4
 
 
 def test_the_buffer_is_the_threads_own() -> None:
