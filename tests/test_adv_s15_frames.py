@@ -44,8 +44,6 @@ from tests.test_frames_isoform import GOOD
 from tests.test_frames_properties import assert_same, through_sql
 
 CLEAN = generate_history(90, seed=11)
-
-
 J = json.dumps
 JOB = CLEAN[5]
 JT = J(JOB)

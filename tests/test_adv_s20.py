@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import json
 import threading
-import weakref
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from ittybit_frames.frames._ndjson_blocks import line_array
 from ittybit_frames.simulator import generate_history
 from tests.test_frames_groups import _careful, group_taken  # noqa: F401  (a fixture)
 from tests.test_frames_properties import assert_same, through_sql
+from tests.test_s20_group_texts import Made, _starts, made  # noqa: F401  (a fixture)
 
 GROUP = _ndjson_groups.GROUP_LINES
 CURRENT = generate_history(300, seed=2001, generation="current")
@@ -32,52 +32,6 @@ MIX = generate_history(300, seed=2002, generation="mix")
 
 def _lines(jobs: list[Any], end: str = "\n") -> list[str]:
     return [json.dumps(job) + end for job in jobs]
-
-
-def _starts(count: int) -> np.ndarray:
-    return np.arange(0, count + GROUP, GROUP).clip(max=count)
-
-
-class Made:
-    """What the spy on ``_in_place`` saw: every text checked against Arrow's join of
-    the same lines (its newlines dropped: they are the only bytes that differ)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, int, int]] = []  # (thread, buffer id, bytes)
-        self.wrong: list[tuple[int, str, str]] = []
-        self.buffers: list[weakref.ref[np.ndarray]] = []
-        self._lock = threading.Lock()
-
-
-@pytest.fixture
-def made(monkeypatch: pytest.MonkeyPatch) -> Made:
-    seen = Made()
-    original, scratch = _ndjson_groups._in_place, _ndjson_groups._scratch
-
-    def spy_scratch(size: int) -> np.ndarray:
-        buffer = scratch(size)
-        with seen._lock:
-            if not any(ref() is buffer for ref in seen.buffers):
-                seen.buffers.append(weakref.ref(buffer))
-        return buffer
-
-    def spy(lines: pa.Array, starts: np.ndarray) -> Any:
-        texts = original(lines, starts)
-        if texts is None:
-            return None
-        joined = _ndjson_groups._joined(lines, starts).to_pylist()
-        mine = texts.to_pylist()
-        buffer = getattr(_ndjson_groups._SCRATCH, "buffer", None)
-        with seen._lock:
-            seen.calls.append((threading.get_ident(), id(buffer), len(texts.buffers()[2])))
-            for g, (a, b) in enumerate(zip(mine, joined, strict=True)):
-                if a != b.replace("\n", ""):
-                    seen.wrong.append((g, a[:80], b[:80]))
-        return texts
-
-    monkeypatch.setattr(_ndjson_groups, "_scratch", spy_scratch)
-    monkeypatch.setattr(_ndjson_groups, "_in_place", spy)
-    return seen
 
 
 # --------------------------------------------------------------------------------------
@@ -187,7 +141,7 @@ HOSTILE = _hostile_lines()
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_input_is_read_as_the_careful_path_reads_it(
     name: str,
-    made: Made,
+    made: Made,  # noqa: F811
     group_taken: list[int],  # noqa: F811
 ) -> None:
     data = HOSTILE[name]
@@ -198,7 +152,9 @@ def test_hostile_input_is_read_as_the_careful_path_reads_it(
         assert sum(group_taken) >= 300
 
 
-def test_blocks_of_different_sizes_by_one_thread_reuse_its_buffer(made: Made) -> None:
+def test_blocks_of_different_sizes_by_one_thread_reuse_its_buffer(
+    made: Made,  # noqa: F811
+) -> None:
     """One reader, blocks of different sizes and lines (long lines first, then short):
     its buffer, filled by the first block, is written over by smaller ones, and every
     block's rows are the careful path's."""
@@ -219,7 +175,9 @@ def test_blocks_of_different_sizes_by_one_thread_reuse_its_buffer(made: Made) ->
     assert len(made.buffers) < len(made.calls)
 
 
-def test_two_conversions_at_once_in_the_callers_threads(made: Made) -> None:
+def test_two_conversions_at_once_in_the_callers_threads(
+    made: Made,  # noqa: F811
+) -> None:
     """Two callers' threads convert different inputs at the same time: each gets its
     careful result, and no reading thread's buffer served both."""
     inputs = {
@@ -250,7 +208,9 @@ def test_two_conversions_at_once_in_the_callers_threads(made: Made) -> None:
     assert len({thread for thread, _, _ in made.calls}) >= 2
 
 
-def test_records_in_parts_and_parsed_dicts_read_as_the_careful_path(made: Made) -> None:
+def test_records_in_parts_and_parsed_dicts_read_as_the_careful_path(
+    made: Made,  # noqa: F811
+) -> None:
     jobs = generate_history(700, seed=2006, generation="mix")
     reader = _ndjson.NdjsonReader(min_lines=0, min_records=0, block_bytes=450_000)
     careful = itf.to_frames(jobs, _reader=_ndjson.NdjsonReader(use_sql=False))
@@ -270,7 +230,9 @@ def test_records_in_parts_and_parsed_dicts_read_as_the_careful_path(made: Made) 
 # --------------------------------------------------------------------------------------
 
 
-def test_the_buffers_go_with_the_conversion(made: Made) -> None:
+def test_the_buffers_go_with_the_conversion(
+    made: Made,  # noqa: F811
+) -> None:
     data = "".join(_lines(generate_history(1000, seed=2007))).encode()
     reader = _ndjson.NdjsonReader(min_lines=0, min_records=0, block_bytes=500_000)
     mine = getattr(_ndjson_groups._SCRATCH, "buffer", None)  # this thread's, if a test made one
@@ -282,7 +244,7 @@ def test_the_buffers_go_with_the_conversion(made: Made) -> None:
 
 
 def test_an_error_mid_conversion_frees_the_buffers_and_the_next_conversion_is_right(
-    made: Made,
+    made: Made,  # noqa: F811
 ) -> None:
     """Records whose iterable raises after DuckDB read some pieces; then a conversion
     in the same process: right, and the failed one's buffers are gone."""
@@ -306,7 +268,9 @@ def test_an_error_mid_conversion_frees_the_buffers_and_the_next_conversion_is_ri
     assert made.calls and not made.wrong
 
 
-def test_ctrl_c_while_a_reader_checks_its_groups_then_a_new_conversion(made: Made) -> None:
+def test_ctrl_c_while_a_reader_checks_its_groups_then_a_new_conversion(
+    made: Made,  # noqa: F811
+) -> None:
     """Ctrl-C (a KeyboardInterrupt from the parts being handed over) once a reader has
     made its texts and DuckDB is on them: the conversion stops with it, its buffers go,
     and the next conversion in the process reads as the careful path does."""
@@ -373,7 +337,7 @@ def test_lines_cut_in_two_anywhere_read_as_the_careful_path(
 
 
 def test_a_cut_after_a_backslash_or_in_an_escape_reads_as_the_careful_path(
-    made: Made,
+    made: Made,  # noqa: F811
 ) -> None:
     """Lines cut right after a backslash of an escape (``\\"``, ``\\\\``, ``\\u``): the
     newline made a comma leaves ``\\,``, an escape no JSON has."""
@@ -394,7 +358,9 @@ def test_a_cut_after_a_backslash_or_in_an_escape_reads_as_the_careful_path(
     assert made.calls and not made.wrong
 
 
-def test_blocks_with_64_bit_offsets_read_as_the_careful_path(made: Made) -> None:
+def test_blocks_with_64_bit_offsets_read_as_the_careful_path(
+    made: Made,  # noqa: F811
+) -> None:
     """Every block given Arrow's 64-bit string offsets (``large_block``): the texts are
     made in place over them, and the rows are the careful path's."""
     data = HOSTILE["heads_differ"]

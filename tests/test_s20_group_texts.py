@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from typing import Any
 
 import duckdb
@@ -32,7 +33,7 @@ def _ndjson_of(jobs: list[Any]) -> bytes:
     return ("\n".join(json.dumps(job) for job in jobs) + "\n").encode()
 
 
-def _starts(count: int, size: int) -> np.ndarray:
+def _starts(count: int, size: int = _ndjson_groups.GROUP_LINES) -> np.ndarray:
     return np.arange(0, count + size, size).clip(max=count)
 
 
@@ -43,20 +44,47 @@ def _parsed(text: str) -> Any:
         return "<no JSON>"
 
 
+class Made:
+    """What the spy on ``_in_place`` saw: every text checked against Arrow's join of
+    the same lines (its newlines dropped: they are the only bytes that differ)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []  # (thread, buffer id, bytes)
+        self.wrong: list[tuple[int, str, str]] = []
+        self.buffers: list[weakref.ref[np.ndarray]] = []
+        self._lock = threading.Lock()
+
+
 @pytest.fixture
-def in_place(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(thread, texts) of each block whose texts were made in place."""
-    made: list[tuple[int, int]] = []
-    original = _ndjson_groups._in_place
+def made(monkeypatch: pytest.MonkeyPatch) -> Made:
+    """Each block whose texts were made in place, by which thread, in which buffer."""
+    seen = Made()
+    original, scratch = _ndjson_groups._in_place, _ndjson_groups._scratch
+
+    def spy_scratch(size: int) -> np.ndarray:
+        buffer = scratch(size)
+        with seen._lock:
+            if not any(ref() is buffer for ref in seen.buffers):
+                seen.buffers.append(weakref.ref(buffer))
+        return buffer
 
     def spy(lines: pa.Array, starts: np.ndarray) -> Any:
         texts = original(lines, starts)
-        if texts is not None:
-            made.append((threading.get_ident(), len(texts)))
+        if texts is None:
+            return None
+        joined = _ndjson_groups._joined(lines, starts).to_pylist()
+        mine = texts.to_pylist()
+        buffer = getattr(_ndjson_groups._SCRATCH, "buffer", None)
+        with seen._lock:
+            seen.calls.append((threading.get_ident(), id(buffer), len(texts.buffers()[2])))
+            for g, (a, b) in enumerate(zip(mine, joined, strict=True)):
+                if a != b.replace("\n", ""):
+                    seen.wrong.append((g, a[:80], b[:80]))
         return texts
 
+    monkeypatch.setattr(_ndjson_groups, "_scratch", spy_scratch)
     monkeypatch.setattr(_ndjson_groups, "_in_place", spy)
-    return made
+    return seen
 
 
 _VALUE = st.recursive(
@@ -109,7 +137,7 @@ def test_input_without_a_final_newline_is_read_as_the_careful_path_reads_it(
 
 def test_a_string_split_over_two_lines_is_not_taken_as_one_job(
     group_taken: list[int],  # noqa: F811
-    in_place: list[tuple[int, int]],
+    made: Made,
 ) -> None:
     """Two lines that are no JSON alone, ``{... "kind": "vid`` and ``eo", ...}``: joined
     with a newline between them (Arrow's join) their string holds a raw newline, which
@@ -127,7 +155,7 @@ def test_a_string_split_over_two_lines_is_not_taken_as_one_job(
     data = ("\n".join(lines) + "\n").encode()
     fast, careful = through_sql(data), _careful(data)
     assert_same(fast, careful)
-    assert in_place, "the texts were not made in place"
+    assert made.calls, "the texts were not made in place"
     assert sum(group_taken) >= len(CLEAN) - 2 * _ndjson_groups.GROUP_LINES
     assert job["id"] not in set(fast.jobs["job_id"])
     assert len(fast.jobs) == len(CLEAN) - 1
@@ -135,14 +163,14 @@ def test_a_string_split_over_two_lines_is_not_taken_as_one_job(
 
 
 def test_a_thread_reuses_its_buffer_from_block_to_block(
-    in_place: list[tuple[int, int]],
+    made: Made,
 ) -> None:
     """Blocks read one after another by the same thread: its buffer, made for one, is
     written over by the next, and every block's rows are still the careful path's."""
     jobs = generate_history(1000, seed=21)
     data = _ndjson_of(jobs)
     assert_same(through_sql(data, block_bytes=len(data) // 6), _careful(data))
-    threads = [thread for thread, _ in in_place]
+    threads = [thread for thread, _, _ in made.calls]
     assert len(threads) >= 4 and len(set(threads)) < len(threads)
 
 
